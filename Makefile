@@ -1,0 +1,92 @@
+# qdeck — build, run, test.
+#
+#   make run     install what is missing, build, start `qdeck demo`
+#   make test    install what is missing, build (plain and sanitized), start a
+#                private RabbitMQ and Redis, run every suite, stop them
+#   make bench   the benchmarks under tests/bench/ (not part of `make test`)
+#
+# `make SANITIZE=address,undefined` builds into build-san/ instead of build/.
+
+PKGS      := ncursesw librabbitmq hiredis libcurl libcjson inih libmicrohttpd
+CC        ?= cc
+CSTD      := -std=c11 -D_GNU_SOURCE
+WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+OPT       ?= -O2 -g
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+ifeq ($(SANITIZE),)
+BUILD     ?= build
+SANFLAGS  :=
+else
+BUILD     ?= build-san
+SANFLAGS  := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+OPT       := -O1 -g
+endif
+
+CFLAGS   += $(CSTD) $(WARN) $(OPT) $(SANFLAGS) -Isrc $(PKG_CFLAGS) -MMD -MP
+LDFLAGS  += $(SANFLAGS)
+LDLIBS   += $(PKG_LIBS) -lpthread -lm
+
+# Everything under src/ except main.c goes into a library the tests link too.
+LIB_SRC  := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
+TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
+
+.PHONY: all run demo test bench deps clean screenshots unit tools
+all: $(BUILD)/qdeck
+
+$(BUILD)/qdeck: $(BUILD)/src/main.o $(BUILD)/libqdeck.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/libqdeck.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libqdeck.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $< $(BUILD)/libqdeck.a $(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs cmocka)
+
+$(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libqdeck.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libqdeck.a $(LDFLAGS) $(LDLIBS)
+
+unit: $(UNIT_BIN)
+tools: $(TOOL_BIN)
+
+deps:
+	@tests/lib/deps.sh test
+
+run:
+	@tests/lib/deps.sh run
+	@$(MAKE) --no-print-directory all
+	./$(BUILD)/qdeck demo
+
+demo: all
+	./$(BUILD)/qdeck demo
+
+test: deps
+	@$(MAKE) --no-print-directory all unit tools
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined all unit tools
+	tests/run.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all tools
+	tests/bench/run.sh
+
+screenshots:
+	@tests/lib/deps.sh screenshots
+	@$(MAKE) --no-print-directory all tools
+	tests/lib/screenshots.sh
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find build build-san -name '*.d' 2>/dev/null)

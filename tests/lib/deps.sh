@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs, with apt, exactly the Debian packages qdeck needs that are missing.
+# Idempotent: prints nothing and touches nothing when all are present.
+#   deps.sh [build|run|test|screenshots]   (default: test, the superset of build/run)
+set -euo pipefail
+
+build=(gcc make pkg-config libncurses-dev librabbitmq-dev libhiredis-dev
+       libcurl4-openssl-dev libcjson-dev libinih-dev libmicrohttpd-dev libcmocka-dev)
+run=(redis-server)
+test=(redis-server redis-tools rabbitmq-server amqp-tools tmux jq python3 procps curl iproute2)
+shots=(tmux aha chromium)
+
+case "${1:-test}" in
+  build) want=("${build[@]}") ;;
+  run) want=("${build[@]}" "${run[@]}") ;;
+  test) want=("${build[@]}" "${run[@]}" "${test[@]}") ;;
+  screenshots) want=("${build[@]}" "${run[@]}" "${shots[@]}") ;;
+  *) echo "deps.sh: unknown set '$1' (build|run|test|screenshots)" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

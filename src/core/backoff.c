@@ -1,0 +1,25 @@
+/* Reconnect delays: min(cap, base * 2^attempt), half fixed and half jitter. */
+#include "core/backoff.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+void backoff_init(struct backoff *b, double base, double cap, unsigned seed)
+{
+    b->base = base;
+    b->cap = cap;
+    b->attempt = 0;
+    b->seed = seed;
+}
+
+double backoff_next(struct backoff *b)
+{
+    double ceiling = b->base * ldexp(1.0, (int)(b->attempt < 30 ? b->attempt : 30));
+    if (ceiling > b->cap)
+        ceiling = b->cap;
+    b->attempt++;
+    double unit = (double)rand_r(&b->seed) / ((double)RAND_MAX + 1.0);
+    return ceiling / 2 + unit * ceiling / 2;
+}
+
+void backoff_reset(struct backoff *b) { b->attempt = 0; }

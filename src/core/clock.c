@@ -1,0 +1,35 @@
+/* Clocks and human durations. */
+#include "core/clock.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <time.h>
+
+static double timespec_seconds(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double clock_mono(void) { return timespec_seconds(CLOCK_MONOTONIC); }
+double clock_wall(void) { return timespec_seconds(CLOCK_REALTIME); }
+
+void format_duration(double seconds, char *buf, unsigned len)
+{
+    if (isnan(seconds) || seconds < 0) {
+        snprintf(buf, len, "-");
+        return;
+    }
+    long s = (long)seconds;
+    if (seconds < 10 && seconds != (double)s)
+        snprintf(buf, len, "%.1fs", seconds);
+    else if (s < 60)
+        snprintf(buf, len, "%lds", s);
+    else if (s < 3600)
+        snprintf(buf, len, "%ldm%02lds", s / 60, s % 60);
+    else if (s < 86400)
+        snprintf(buf, len, "%ldh%02ldm", s / 3600, (s % 3600) / 60);
+    else
+        snprintf(buf, len, "%ldd%02ldh", s / 86400, (s % 86400) / 3600);
+}

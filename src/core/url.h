@@ -1,0 +1,35 @@
+/* Broker URLs: parsed with libcurl's curl_url, never by hand, and redacted
+ * before anything shows them. A password becomes "***" on screen, in logs
+ * and in --json; the original stays only in the connection code.
+ *
+ * Redis over a unix socket is written unix:///path/to/redis.sock[?db=N]; that
+ * is a file path, not a network URL, and is split without curl_url (which
+ * would take the first path segment for a host). */
+#ifndef QDECK_URL_H
+#define QDECK_URL_H
+
+#include <stdbool.h>
+
+struct broker_url {
+    char *scheme;      /* "amqp", "amqps", "http", "https", "redis", "unix" */
+    char *user;        /* decoded, NULL when absent */
+    char *password;    /* decoded, NULL when absent */
+    char *host;
+    int port;          /* scheme default when absent */
+    char *path;        /* decoded path without the leading '/', or socket path */
+    int db;            /* redis database number */
+    char *redacted;    /* the URL with the password as "***" */
+};
+
+/* 0 on success; -1 with a one-line reason in err. */
+int broker_url_parse(const char *text, struct broker_url *out, char *err, unsigned errlen);
+void broker_url_free(struct broker_url *u);
+
+/* The URL with its password replaced by "***"; a new string. Unparseable
+ * input is returned as "<invalid URL>" so nothing secret can leak. */
+char *url_redact(const char *text);
+
+/* Percent-encodes s for use in a URL path segment or userinfo; new string. */
+char *url_escape(const char *s);
+
+#endif

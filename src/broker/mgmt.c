@@ -1,0 +1,424 @@
+/* RabbitMQ through its management HTTP API (libcurl + cJSON).
+ *
+ * One refresh is one paged request for all queues of the vhost:
+ *   GET /api/queues/{vhost}?page=N&page_size=500&columns=...
+ * never one request per queue. The column list keeps the response small.
+ * Every 30 s (and after a reconnect) two cheap extra requests refresh the
+ * server version (/api/overview) and the bindings used to resolve where a
+ * queue's dead letters end up.
+ *
+ * The curl handle lives on the collector thread and is reused, so the TCP
+ * connection stays open between refreshes. Failures are classified for the
+ * operator: refused, hung, auth, or "not the management API" (HTML from a
+ * proxy, truncated JSON). */
+#include <cJSON.h>
+#include <curl/curl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/mgmt.h"
+#include "broker/source.h"
+#include "core/clock.h"
+#include "core/url.h"
+#include "core/xalloc.h"
+
+#define MGMT_PAGE_SIZE 500
+#define MGMT_MAX_BODY (256u << 20)
+#define MGMT_SIDE_REFRESH 30.0
+
+static const char queue_columns[] =
+    "name,type,state,messages,messages_ready,messages_unacknowledged,consumers,"
+    "consumer_capacity,consumer_utilisation,head_message_timestamp,arguments,"
+    "effective_policy_definition,"
+    "message_stats.publish_details.rate,message_stats.deliver_get_details.rate,"
+    "message_stats.ack_details.rate,message_stats.redeliver_details.rate";
+
+struct mgmt {
+    CURL *curl;
+    char *base;             /* scheme://host:port/prefix/ without credentials */
+    char *vhost_escaped;
+    char *user, *password;
+    char *server;           /* "RabbitMQ 3.10.8 (cluster)" */
+    struct mgmt_binding_view *bindings;
+    size_t nbindings;
+    double side_refreshed;  /* monotonic time of the last overview/bindings */
+    char *body;
+    size_t body_len;
+    double timeout;
+};
+
+struct mgmt_response {
+    long status;
+    char content_type[64];
+};
+
+static size_t on_body(char *data, size_t size, size_t n, void *user)
+{
+    struct mgmt *m = user;
+    size_t len = size * n;
+    if (m->body_len + len > MGMT_MAX_BODY)
+        return 0;
+    m->body = xrealloc(m->body, m->body_len + len + 1);
+    memcpy(m->body + m->body_len, data, len);
+    m->body_len += len;
+    m->body[m->body_len] = '\0';
+    return len;
+}
+
+static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+    (void)dltotal; (void)dlnow; (void)ultotal; (void)ulnow;
+    const struct source *src = user;
+    return src->stopping ? 1 : 0;
+}
+
+static void mgmt_free_bindings(struct mgmt *m)
+{
+    for (size_t i = 0; i < m->nbindings; i++) {
+        free(m->bindings[i].exchange);
+        free(m->bindings[i].queue);
+        free(m->bindings[i].routing_key);
+    }
+    free(m->bindings);
+    m->bindings = NULL;
+    m->nbindings = 0;
+}
+
+static int mgmt_init(struct source *src, char *err, size_t errlen)
+{
+    struct broker_url u;
+    if (broker_url_parse(src->url, &u, err, errlen) < 0)
+        return -1;
+    if (strcmp(u.scheme, "http") != 0 && strcmp(u.scheme, "https") != 0) {
+        snprintf(err, errlen, "management URL must be http:// or https://, got %s", u.redacted);
+        broker_url_free(&u);
+        return -1;
+    }
+    struct mgmt *m = xcalloc(1, sizeof *m);
+    const char *prefix = u.path;
+    size_t plen = strlen(prefix);
+    m->base = xasprintf("%s://%s:%d/%s%s", u.scheme, u.host, u.port, prefix,
+                        plen && prefix[plen - 1] != '/' ? "/" : "");
+    m->user = xstrdup(u.user ? u.user : "guest");
+    m->password = xstrdup(u.password ? u.password : "guest");
+    broker_url_free(&u);
+
+    const char *vhost = "/";
+    struct broker_url amqp;
+    char ignored[256];
+    bool have_amqp = src->ctx && src->ctx->amqp &&
+                     broker_url_parse(src->ctx->amqp, &amqp, ignored, sizeof ignored) == 0;
+    if (have_amqp && amqp.path[0])
+        vhost = amqp.path;
+    m->vhost_escaped = url_escape(vhost);
+    if (have_amqp)
+        broker_url_free(&amqp);
+    m->timeout = src->ctx ? src->ctx->timeout : 5;
+    m->side_refreshed = -INFINITY;
+    src->priv = m;
+    return 0;
+}
+
+static void mgmt_disconnect(struct source *src)
+{
+    struct mgmt *m = src->priv;
+    if (m->curl)
+        curl_easy_cleanup(m->curl);
+    m->curl = NULL;
+    free(m->server);
+    m->server = NULL;
+    m->side_refreshed = -INFINITY;
+}
+
+static void mgmt_fini(struct source *src)
+{
+    struct mgmt *m = src->priv;
+    mgmt_disconnect(src);
+    mgmt_free_bindings(m);
+    free(m->base);
+    free(m->vhost_escaped);
+    free(m->user);
+    free(m->password);
+    free(m->body);
+    free(m);
+    src->priv = NULL;
+}
+
+static void mgmt_interrupt(struct source *src)
+{
+    (void)src; /* the progress callback polls src->stopping */
+}
+
+static CURL *mgmt_handle(struct source *src)
+{
+    struct mgmt *m = src->priv;
+    if (m->curl)
+        return m->curl;
+    CURL *c = curl_easy_init();
+    if (!c)
+        return NULL;
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_USERNAME, m->user);
+    curl_easy_setopt(c, CURLOPT_PASSWORD, m->password);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, m);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, src);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(m->timeout * 1000));
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(m->timeout * 1000));
+    curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "qdeck");
+    m->curl = c;
+    return c;
+}
+
+/* Performs GET base+path into m->body. SOURCE_OK with the body parsed, or a
+ * failure status with a reason. */
+static enum source_status mgmt_get(struct source *src, const char *path, cJSON **json,
+                                   char *err, size_t errlen)
+{
+    struct mgmt *m = src->priv;
+    CURL *c = mgmt_handle(src);
+    if (!c) {
+        snprintf(err, errlen, "cannot create HTTP handle");
+        return SOURCE_DOWN;
+    }
+    char *url = xasprintf("%s%s", m->base, path);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    free(url);
+    m->body_len = 0;
+    if (m->body)
+        m->body[0] = '\0';
+
+    CURLcode rc = curl_easy_perform(c);
+    if (rc != CURLE_OK) {
+        switch (rc) {
+        case CURLE_OPERATION_TIMEDOUT:
+            snprintf(err, errlen, "management API did not answer within %gs", m->timeout);
+            return SOURCE_TIMEOUT;
+        case CURLE_COULDNT_CONNECT:
+            snprintf(err, errlen, "connection refused by management API");
+            return SOURCE_DOWN;
+        case CURLE_WRITE_ERROR:
+            snprintf(err, errlen, "management API response larger than %u MiB", MGMT_MAX_BODY >> 20);
+            return SOURCE_BAD_RESPONSE;
+        default:
+            snprintf(err, errlen, "management API: %s", curl_easy_strerror(rc));
+            return SOURCE_DOWN;
+        }
+    }
+    long status = 0;
+    char *ctype = NULL;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ctype);
+    if (status == 401 || status == 403) {
+        snprintf(err, errlen, "%ld from management API: check user and password", status);
+        return SOURCE_AUTH_FAILED;
+    }
+    if (status == 404) {
+        snprintf(err, errlen, "404 from management API for %s (wrong vhost or URL prefix?)", path);
+        return SOURCE_CONFIG_ERROR;
+    }
+    if (status != 200) {
+        snprintf(err, errlen, "bad response from management API: HTTP %ld", status);
+        return SOURCE_BAD_RESPONSE;
+    }
+    if (!ctype || !strstr(ctype, "json")) {
+        snprintf(err, errlen, "bad response from management API: %s, not JSON",
+                 ctype ? ctype : "no content type");
+        return SOURCE_BAD_RESPONSE;
+    }
+    *json = cJSON_ParseWithLength(m->body ? m->body : "", m->body_len);
+    if (!*json) {
+        snprintf(err, errlen, "bad response from management API: invalid or truncated JSON (%zu bytes)",
+                 m->body_len);
+        return SOURCE_BAD_RESPONSE;
+    }
+    return SOURCE_OK;
+}
+
+static double number_or_nan(const cJSON *j)
+{
+    return cJSON_IsNumber(j) ? j->valuedouble : NAN;
+}
+
+static int64_t count_or_unknown(const cJSON *j)
+{
+    return cJSON_IsNumber(j) ? (int64_t)j->valuedouble : -1;
+}
+
+static const char *string_or_null(const cJSON *j)
+{
+    return cJSON_IsString(j) ? j->valuestring : NULL;
+}
+
+/* A message_stats rate. The API leaves out the details of an operation
+ * that never happened on the queue: that is a rate of 0, not unknown. */
+static double stat_rate(const cJSON *stats, const char *name)
+{
+    const cJSON *details = cJSON_GetObjectItemCaseSensitive(stats, name);
+    if (!details)
+        return 0;
+    return number_or_nan(cJSON_GetObjectItemCaseSensitive(details, "rate"));
+}
+
+/* Where a queue's dead letters go, as an address: through the default
+ * exchange straight to the queue named by the routing key; through a named
+ * exchange to the queue bound with that key (or '#'); else the exchange. */
+char *mgmt_dead_letter_target(const char *queue, const char *dlx, const char *dlrk,
+                              const struct mgmt_binding_view *bindings, size_t n)
+{
+    if (!dlx)
+        return NULL;
+    const char *key = dlrk ? dlrk : queue;
+    if (dlx[0] == '\0')
+        return xasprintf("amqp:%s", key);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(bindings[i].exchange, dlx) == 0 &&
+            (strcmp(bindings[i].routing_key, key) == 0 || strcmp(bindings[i].routing_key, "#") == 0))
+            return xasprintf("amqp:%s", bindings[i].queue);
+    return xasprintf("exchange:%s", dlx);
+}
+
+static void queue_from_json(struct snapshot *snap, const cJSON *item, double now,
+                            const struct mgmt *m)
+{
+    const char *name = string_or_null(cJSON_GetObjectItemCaseSensitive(item, "name"));
+    if (!name)
+        return;
+    struct queue_stat *q = snapshot_add(snap, QUEUE_AMQP, name);
+    q->ready = count_or_unknown(cJSON_GetObjectItemCaseSensitive(item, "messages_ready"));
+    q->unacked = count_or_unknown(cJSON_GetObjectItemCaseSensitive(item, "messages_unacknowledged"));
+    q->total = count_or_unknown(cJSON_GetObjectItemCaseSensitive(item, "messages"));
+    int64_t consumers = count_or_unknown(cJSON_GetObjectItemCaseSensitive(item, "consumers"));
+    q->consumers = (int)consumers;
+    q->utilisation = number_or_nan(cJSON_GetObjectItemCaseSensitive(item, "consumer_capacity"));
+    if (isnan(q->utilisation))
+        q->utilisation = number_or_nan(cJSON_GetObjectItemCaseSensitive(item, "consumer_utilisation"));
+    double head_ts = number_or_nan(cJSON_GetObjectItemCaseSensitive(item, "head_message_timestamp"));
+    if (!isnan(head_ts) && q->ready > 0)
+        q->head_age = now > head_ts ? now - head_ts : 0;
+    const char *state = string_or_null(cJSON_GetObjectItemCaseSensitive(item, "state"));
+    if (state)
+        q->state = xstrdup(state);
+
+    const cJSON *stats = cJSON_GetObjectItemCaseSensitive(item, "message_stats");
+    if (cJSON_IsObject(stats)) {
+        q->rate_in = stat_rate(stats, "publish_details");
+        q->rate_out = stat_rate(stats, "deliver_get_details");
+        q->rate_ack = stat_rate(stats, "ack_details");
+        q->rate_redeliver = stat_rate(stats, "redeliver_details");
+    } else if (q->total >= 0) {
+        q->rate_in = q->rate_out = q->rate_ack = q->rate_redeliver = 0;
+    }
+
+    const cJSON *args = cJSON_GetObjectItemCaseSensitive(item, "arguments");
+    const cJSON *policy = cJSON_GetObjectItemCaseSensitive(item, "effective_policy_definition");
+    const char *dlx = string_or_null(cJSON_GetObjectItemCaseSensitive(args, "x-dead-letter-exchange"));
+    const char *dlrk = string_or_null(cJSON_GetObjectItemCaseSensitive(args, "x-dead-letter-routing-key"));
+    if (!dlx)
+        dlx = string_or_null(cJSON_GetObjectItemCaseSensitive(policy, "dead-letter-exchange"));
+    if (!dlrk)
+        dlrk = string_or_null(cJSON_GetObjectItemCaseSensitive(policy, "dead-letter-routing-key"));
+    q->dead_letter_to = mgmt_dead_letter_target(name, dlx, dlrk, m->bindings, m->nbindings);
+}
+
+/* Version and bindings: not every refresh, only every MGMT_SIDE_REFRESH s. */
+static enum source_status mgmt_refresh_side(struct source *src, char *err, size_t errlen)
+{
+    struct mgmt *m = src->priv;
+    if (clock_mono() - m->side_refreshed < MGMT_SIDE_REFRESH)
+        return SOURCE_OK;
+    cJSON *json = NULL;
+    enum source_status st = mgmt_get(src, "api/overview?columns=rabbitmq_version,cluster_name", &json, err, errlen);
+    if (st != SOURCE_OK)
+        return st;
+    const char *version = string_or_null(cJSON_GetObjectItemCaseSensitive(json, "rabbitmq_version"));
+    free(m->server);
+    m->server = xasprintf("RabbitMQ %s", version ? version : "?");
+    cJSON_Delete(json);
+
+    char *path = xasprintf("api/bindings/%s?columns=source,destination,destination_type,routing_key",
+                           m->vhost_escaped);
+    st = mgmt_get(src, path, &json, err, errlen);
+    free(path);
+    if (st != SOURCE_OK)
+        return st;
+    mgmt_free_bindings(m);
+    const cJSON *b;
+    cJSON_ArrayForEach(b, json) {
+        const char *from = string_or_null(cJSON_GetObjectItemCaseSensitive(b, "source"));
+        const char *to = string_or_null(cJSON_GetObjectItemCaseSensitive(b, "destination"));
+        const char *type = string_or_null(cJSON_GetObjectItemCaseSensitive(b, "destination_type"));
+        const char *rk = string_or_null(cJSON_GetObjectItemCaseSensitive(b, "routing_key"));
+        if (!from || !from[0] || !to || !rk || !type || strcmp(type, "queue") != 0)
+            continue;
+        m->bindings = xrealloc(m->bindings, (m->nbindings + 1) * sizeof *m->bindings);
+        m->bindings[m->nbindings++] = (struct mgmt_binding_view){xstrdup(from), xstrdup(to), xstrdup(rk)};
+    }
+    cJSON_Delete(json);
+    m->side_refreshed = clock_mono();
+    return SOURCE_OK;
+}
+
+static enum source_status mgmt_collect(struct source *src, const struct snapshot *prev,
+                                       struct snapshot **out, char *err, size_t errlen)
+{
+    struct mgmt *m = src->priv;
+    double started = clock_mono();
+    enum source_status st = mgmt_refresh_side(src, err, errlen);
+    if (st != SOURCE_OK)
+        return st;
+
+    struct snapshot *snap = snapshot_new(prev ? prev->nqueues + 16 : 64);
+    double now = clock_wall();
+    int page = 1, page_count = 1;
+    do {
+        char *path = xasprintf("api/queues/%s?page=%d&page_size=%d&columns=%s", m->vhost_escaped,
+                               page, MGMT_PAGE_SIZE, queue_columns);
+        cJSON *json = NULL;
+        st = mgmt_get(src, path, &json, err, errlen);
+        free(path);
+        if (st != SOURCE_OK) {
+            snapshot_unref(snap);
+            return st;
+        }
+        const cJSON *items = cJSON_GetObjectItemCaseSensitive(json, "items");
+        const cJSON *pages = cJSON_GetObjectItemCaseSensitive(json, "page_count");
+        if (!cJSON_IsArray(items) || !cJSON_IsNumber(pages)) {
+            snprintf(err, errlen, "bad response from management API: no paged queue list");
+            cJSON_Delete(json);
+            snapshot_unref(snap);
+            return SOURCE_BAD_RESPONSE;
+        }
+        page_count = pages->valueint;
+        const cJSON *item;
+        cJSON_ArrayForEach(item, items)
+            queue_from_json(snap, item, now, m);
+        cJSON_Delete(json);
+    } while (++page <= page_count && !src->stopping);
+    if (src->stopping) {
+        snprintf(err, errlen, "stopped");
+        snapshot_unref(snap);
+        return SOURCE_DOWN;
+    }
+
+    snap->server = xstrdup(m->server ? m->server : "RabbitMQ");
+    snap->taken_at = now;
+    snap->collect_seconds = clock_mono() - started;
+    snapshot_seal(snap);
+    *out = snap;
+    return SOURCE_OK;
+}
+
+const struct source_ops mgmt_source_ops = {
+    .kind = "rabbitmq",
+    .init = mgmt_init,
+    .collect = mgmt_collect,
+    .disconnect = mgmt_disconnect,
+    .interrupt = mgmt_interrupt,
+    .fini = mgmt_fini,
+};

@@ -1,0 +1,624 @@
+/* Redis lists and streams as queues (hiredis).
+ *
+ * Discovery: SCAN ... MATCH pattern TYPE list|stream over the configured
+ * patterns, capped at redis_scan_cap keys, every DISCOVERY_INTERVAL seconds
+ * (not every refresh: SCAN walks the whole keyspace).
+ *
+ * Refresh: one pipelined round trip for every known key —
+ *   list:   LLEN, LINDEX key -1 (the oldest item: producers LPUSH)
+ *   stream: XLEN, XINFO GROUPS, and for each group seen last time
+ *           XPENDING key group - + 1 (oldest pending: its idle time) and
+ *           XRANGE key (last-delivered-id + COUNT 1 (oldest undelivered entry:
+ *           its ID is its enqueue time)
+ * No Lua, nothing that blocks Redis for the sake of monitoring.
+ *
+ * Age of a list's oldest item comes from its envelope (qdeck `created_at`).
+ * When the item carries no time (Celery's kombu envelope has none) the age
+ * is a lower bound: how long the same item has been at the head. */
+#include <cJSON.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <hiredis.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "core/envelope.h"
+#include "broker/source.h"
+#include "core/clock.h"
+#include "core/url.h"
+#include "core/xalloc.h"
+
+#define DISCOVERY_INTERVAL 10.0
+/* Redis deletes a list when it drains: keep showing it (at 0) this long. */
+#define FORGET_AFTER 600.0
+#define SCAN_COUNT "1000"
+
+enum redis_key_type { KEY_LIST, KEY_STREAM };
+
+struct stream_group {
+    char *name;
+    char *last_delivered;
+};
+
+struct redis_key {
+    char *key;
+    enum redis_key_type type;
+    double last_seen;              /* monotonic time discovery last found it */
+    struct stream_group *groups;   /* from the last XINFO GROUPS */
+    size_t ngroups;
+};
+
+struct redis_src {
+    redisContext *ctx;
+    pthread_mutex_t fd_lock;       /* guards fd for interrupt() */
+    int fd;
+    struct broker_url url;
+    char **patterns, **exclude;
+    size_t npatterns, nexclude;
+    int scan_cap;
+    double timeout;
+    struct redis_key *keys;
+    size_t nkeys;
+    bool truncated;
+    double discovered_at;          /* monotonic; -inf forces discovery */
+    char *server;
+};
+
+static void free_groups(struct redis_key *k)
+{
+    for (size_t i = 0; i < k->ngroups; i++) {
+        free(k->groups[i].name);
+        free(k->groups[i].last_delivered);
+    }
+    free(k->groups);
+    k->groups = NULL;
+    k->ngroups = 0;
+}
+
+static void free_keys(struct redis_src *r)
+{
+    for (size_t i = 0; i < r->nkeys; i++) {
+        free(r->keys[i].key);
+        free_groups(&r->keys[i]);
+    }
+    free(r->keys);
+    r->keys = NULL;
+    r->nkeys = 0;
+}
+
+static int redis_init(struct source *src, char *err, size_t errlen)
+{
+    struct redis_src *r = xcalloc(1, sizeof *r);
+    if (broker_url_parse(src->url, &r->url, err, errlen) < 0) {
+        free(r);
+        return -1;
+    }
+    if (strcmp(r->url.scheme, "redis") != 0 && strcmp(r->url.scheme, "unix") != 0) {
+        snprintf(err, errlen, "%s: Redis URL must be redis:// or unix:// (hiredis here has no TLS)",
+                 r->url.redacted);
+        broker_url_free(&r->url);
+        free(r);
+        return -1;
+    }
+    pthread_mutex_init(&r->fd_lock, NULL);
+    r->fd = -1;
+    r->npatterns = split_list(src->ctx && src->ctx->redis_keys ? src->ctx->redis_keys : "*", &r->patterns);
+    r->nexclude = split_list(src->ctx ? src->ctx->redis_exclude : NULL, &r->exclude);
+    r->scan_cap = src->ctx ? src->ctx->redis_scan_cap : 10000;
+    r->timeout = src->ctx ? src->ctx->timeout : 5;
+    r->discovered_at = -INFINITY;
+    src->priv = r;
+    return 0;
+}
+
+static void redis_disconnect(struct source *src)
+{
+    struct redis_src *r = src->priv;
+    pthread_mutex_lock(&r->fd_lock);
+    r->fd = -1;
+    pthread_mutex_unlock(&r->fd_lock);
+    if (r->ctx)
+        redisFree(r->ctx);
+    r->ctx = NULL;
+    free(r->server);
+    r->server = NULL;
+    r->discovered_at = -INFINITY;
+}
+
+static void redis_interrupt(struct source *src)
+{
+    struct redis_src *r = src->priv;
+    pthread_mutex_lock(&r->fd_lock);
+    if (r->fd >= 0)
+        shutdown(r->fd, SHUT_RDWR);
+    pthread_mutex_unlock(&r->fd_lock);
+}
+
+static void redis_fini(struct source *src)
+{
+    struct redis_src *r = src->priv;
+    redis_disconnect(src);
+    free_keys(r);
+    free_list(r->patterns, r->npatterns);
+    free_list(r->exclude, r->nexclude);
+    broker_url_free(&r->url);
+    pthread_mutex_destroy(&r->fd_lock);
+    free(r);
+    src->priv = NULL;
+}
+
+/* Classifies a hiredis context error. */
+static enum source_status context_failure(redisContext *c, const char *doing, char *err, size_t errlen)
+{
+    bool timed_out = c->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK);
+    if (timed_out || (c->err == REDIS_ERR_IO && strstr(c->errstr, "temporarily unavailable"))) {
+        snprintf(err, errlen, "Redis did not answer %s", doing);
+        return SOURCE_TIMEOUT;
+    }
+    if (c->err == REDIS_ERR_EOF) {
+        snprintf(err, errlen, "Redis closed the connection %s", doing);
+        return SOURCE_DOWN;
+    }
+    snprintf(err, errlen, "Redis %s: %s", doing, c->errstr[0] ? c->errstr : "connection lost");
+    return SOURCE_DOWN;
+}
+
+static enum source_status reply_failure(const redisReply *rep, const char *doing, char *err, size_t errlen)
+{
+    if (rep && rep->type == REDIS_REPLY_ERROR) {
+        bool auth = strncmp(rep->str, "NOAUTH", 6) == 0 || strncmp(rep->str, "WRONGPASS", 9) == 0 ||
+                    strstr(rep->str, "invalid password") || strstr(rep->str, "invalid username");
+        snprintf(err, errlen, "Redis refused %s: %s", doing, rep->str);
+        return auth ? SOURCE_AUTH_FAILED : SOURCE_BAD_RESPONSE;
+    }
+    snprintf(err, errlen, "unexpected Redis reply to %s", doing);
+    return SOURCE_BAD_RESPONSE;
+}
+
+static enum source_status run_command(struct redis_src *r, redisReply **out, const char *doing,
+                                      char *err, size_t errlen, int argc, const char **argv)
+{
+    redisReply *rep = redisCommandArgv(r->ctx, argc, argv, NULL);
+    if (!rep)
+        return context_failure(r->ctx, doing, err, errlen);
+    if (rep->type == REDIS_REPLY_ERROR) {
+        enum source_status st = reply_failure(rep, doing, err, errlen);
+        freeReplyObject(rep);
+        return st;
+    }
+    *out = rep;
+    return SOURCE_OK;
+}
+
+static char *info_field(const char *info, const char *field)
+{
+    const char *p = strstr(info, field);
+    if (!p)
+        return NULL;
+    p += strlen(field);
+    size_t n = strcspn(p, "\r\n");
+    return xstrndup(p, n);
+}
+
+static enum source_status redis_connect(struct source *src, char *err, size_t errlen)
+{
+    struct redis_src *r = src->priv;
+    struct timeval tv = {.tv_sec = (time_t)r->timeout,
+                         .tv_usec = (suseconds_t)((r->timeout - (double)(time_t)r->timeout) * 1e6)};
+    redisContext *c = strcmp(r->url.scheme, "unix") == 0
+                          ? redisConnectUnixWithTimeout(r->url.path, tv)
+                          : redisConnectWithTimeout(r->url.host, r->url.port, tv);
+    if (!c) {
+        snprintf(err, errlen, "cannot allocate Redis context");
+        return SOURCE_DOWN;
+    }
+    if (c->err) {
+        snprintf(err, errlen, "cannot connect to Redis: %s", c->errstr);
+        redisFree(c);
+        return SOURCE_DOWN;
+    }
+    redisSetTimeout(c, tv);
+    r->ctx = c;
+    pthread_mutex_lock(&r->fd_lock);
+    r->fd = c->fd;
+    pthread_mutex_unlock(&r->fd_lock);
+
+    redisReply *rep = NULL;
+    enum source_status st;
+    if (r->url.password) {
+        const char *argv[3] = {"AUTH", r->url.user && r->url.user[0] ? r->url.user : r->url.password,
+                               r->url.password};
+        st = run_command(r, &rep, "AUTH", err, errlen, r->url.user && r->url.user[0] ? 3 : 2, argv);
+        if (st != SOURCE_OK)
+            return st == SOURCE_BAD_RESPONSE ? SOURCE_AUTH_FAILED : st;
+        freeReplyObject(rep);
+    }
+    if (r->url.db) {
+        char db[16];
+        snprintf(db, sizeof db, "%d", r->url.db);
+        const char *argv[2] = {"SELECT", db};
+        if ((st = run_command(r, &rep, "SELECT", err, errlen, 2, argv)) != SOURCE_OK)
+            return st;
+        freeReplyObject(rep);
+    }
+    const char *argv[2] = {"INFO", "server"};
+    if ((st = run_command(r, &rep, "INFO", err, errlen, 2, argv)) != SOURCE_OK)
+        return st;
+    char *version = rep->type == REDIS_REPLY_STRING ? info_field(rep->str, "redis_version:") : NULL;
+    freeReplyObject(rep);
+    r->server = xasprintf("Redis %s", version ? version : "?");
+    free(version);
+    return SOURCE_OK;
+}
+
+static bool excluded(const struct redis_src *r, const char *key)
+{
+    for (size_t i = 0; i < r->nexclude; i++)
+        if (fnmatch(r->exclude[i], key, 0) == 0)
+            return true;
+    return false;
+}
+
+static bool key_known(const struct redis_key *keys, size_t n, const char *key)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(keys[i].key, key) == 0)
+            return true;
+    return false;
+}
+
+/* The string value of a field in a flat field/value array reply. */
+static const char *field_string(const redisReply *info, const char *name)
+{
+    for (size_t f = 0; info && info->type == REDIS_REPLY_ARRAY && f + 1 < info->elements; f += 2) {
+        const redisReply *k = info->element[f], *v = info->element[f + 1];
+        if (k->type == REDIS_REPLY_STRING && strcmp(k->str, name) == 0)
+            return v->type == REDIS_REPLY_STRING ? v->str : NULL;
+    }
+    return NULL;
+}
+
+/* Replaces a stream key's group list with what XINFO GROUPS says. */
+static void set_groups(struct redis_key *k, const redisReply *rep)
+{
+    free_groups(k);
+    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements == 0)
+        return;
+    k->groups = xcalloc(rep->elements, sizeof *k->groups);
+    for (size_t g = 0; g < rep->elements; g++) {
+        const char *name = field_string(rep->element[g], "name");
+        const char *last = field_string(rep->element[g], "last-delivered-id");
+        if (name)
+            k->groups[k->ngroups++] = (struct stream_group){xstrdup(name), last ? xstrdup(last) : NULL};
+    }
+}
+
+/* After discovery, one pipelined XINFO GROUPS for every stream, so that the
+ * very first refresh can already ask each group for its timing. */
+static enum source_status learn_groups(struct redis_src *r, char *err, size_t errlen)
+{
+    size_t sent = 0;
+    for (size_t i = 0; i < r->nkeys; i++)
+        if (r->keys[i].type == KEY_STREAM) {
+            redisAppendCommand(r->ctx, "XINFO GROUPS %b", r->keys[i].key, strlen(r->keys[i].key));
+            sent++;
+        }
+    for (size_t i = 0; i < r->nkeys && sent; i++) {
+        if (r->keys[i].type != KEY_STREAM)
+            continue;
+        void *rep = NULL;
+        if (redisGetReply(r->ctx, &rep) != REDIS_OK)
+            return context_failure(r->ctx, "XINFO GROUPS", err, errlen);
+        set_groups(&r->keys[i], rep);
+        freeReplyObject(rep);
+        sent--;
+    }
+    return SOURCE_OK;
+}
+
+static enum source_status redis_discover(struct source *src, char *err, size_t errlen)
+{
+    struct redis_src *r = src->priv;
+    struct redis_key *found = NULL;
+    size_t nfound = 0;
+    bool capped = false;
+    static const char *const types[] = {"list", "stream"};
+
+    for (size_t p = 0; p < r->npatterns && !capped; p++) {
+        for (int t = 0; t < 2 && !capped; t++) {
+            char cursor[32] = "0";
+            do {
+                const char *argv[] = {"SCAN", cursor, "MATCH", r->patterns[p], "COUNT", SCAN_COUNT,
+                                      "TYPE", types[t]};
+                redisReply *rep = NULL;
+                enum source_status st = run_command(r, &rep, "SCAN", err, errlen, 8, argv);
+                if (st != SOURCE_OK) {
+                    for (size_t i = 0; i < nfound; i++)
+                        free(found[i].key);
+                    free(found);
+                    return st;
+                }
+                if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+                    rep->element[0]->type != REDIS_REPLY_STRING) {
+                    freeReplyObject(rep);
+                    for (size_t i = 0; i < nfound; i++)
+                        free(found[i].key);
+                    free(found);
+                    snprintf(err, errlen, "unexpected Redis reply to SCAN");
+                    return SOURCE_BAD_RESPONSE;
+                }
+                snprintf(cursor, sizeof cursor, "%s", rep->element[0]->str);
+                const redisReply *keys = rep->element[1];
+                for (size_t i = 0; i < keys->elements; i++) {
+                    const char *key = keys->element[i]->str;
+                    if (!key || excluded(r, key) || key_known(found, nfound, key))
+                        continue;
+                    if ((int)nfound >= r->scan_cap) {
+                        capped = true;
+                        break;
+                    }
+                    found = xrealloc(found, (nfound + 1) * sizeof *found);
+                    found[nfound++] = (struct redis_key){.key = xstrdup(key),
+                                                         .type = t == 0 ? KEY_LIST : KEY_STREAM,
+                                                         .last_seen = clock_mono()};
+                }
+                freeReplyObject(rep);
+            } while (strcmp(cursor, "0") != 0 && !capped && !src->stopping);
+        }
+    }
+    /* a queue that drained (and so was deleted) stays, at depth 0 */
+    double now = clock_mono();
+    for (size_t i = 0; i < r->nkeys; i++) {
+        struct redis_key *old = &r->keys[i];
+        if (now - old->last_seen > FORGET_AFTER || key_known(found, nfound, old->key))
+            continue;
+        if ((int)nfound >= r->scan_cap) {
+            capped = true;
+            break;
+        }
+        found = xrealloc(found, (nfound + 1) * sizeof *found);
+        found[nfound++] = (struct redis_key){.key = xstrdup(old->key), .type = old->type,
+                                             .last_seen = old->last_seen};
+    }
+    free_keys(r);
+    r->keys = found;
+    r->nkeys = nfound;
+    r->truncated = capped;
+    r->discovered_at = clock_mono();
+    return learn_groups(r, err, errlen);
+}
+
+/* Stream IDs are "<ms>-<seq>": the entry's enqueue time. */
+static double stream_id_time(const char *id)
+{
+    char *end;
+    double ms = strtod(id, &end);
+    return end != id && *end == '-' ? ms / 1000.0 : NAN;
+}
+
+static int64_t reply_integer(const redisReply *rep)
+{
+    return rep && rep->type == REDIS_REPLY_INTEGER ? (int64_t)rep->integer : -1;
+}
+
+/* Reads one XINFO GROUPS entry (a flat field/value array) into a row. */
+static void read_group_info(const redisReply *g, struct queue_stat *q)
+{
+    for (size_t f = 0; f + 1 < g->elements; f += 2) {
+        const char *field = g->element[f]->str;
+        const redisReply *v = g->element[f + 1];
+        if (!field)
+            continue;
+        if (strcmp(field, "consumers") == 0)
+            q->consumers = (int)reply_integer(v);
+        else if (strcmp(field, "pending") == 0)
+            q->unacked = reply_integer(v);
+        else if (strcmp(field, "lag") == 0)
+            q->ready = reply_integer(v);
+    }
+}
+
+/* What the n-th reply of the refresh pipeline answers. */
+struct pending_reply {
+    size_t key_index;
+    enum { R_LLEN, R_HEAD, R_XLEN, R_GROUPS, R_XPENDING, R_NEXT } what;
+    char *group;             /* for R_XPENDING and R_NEXT; owned */
+};
+
+static void append_plan(struct pending_reply **plan, size_t *n, size_t *cap, struct pending_reply p)
+{
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 64;
+        *plan = xrealloc(*plan, *cap * sizeof **plan);
+    }
+    (*plan)[(*n)++] = p;
+}
+
+/* Carries the first-seen time of an unchanged head item over from the last
+ * snapshot, so an age can be given as "at least" without a timestamp. */
+static void track_head(struct queue_stat *q, const char *head_id, const struct snapshot *prev, double now)
+{
+    q->head_id = xstrdup(head_id);
+    const struct queue_stat *old = snapshot_find(prev, q->addr);
+    q->head_seen_at = old && old->head_id && strcmp(old->head_id, head_id) == 0 ? old->head_seen_at : now;
+}
+
+static void fill_list_head(struct queue_stat *q, const redisReply *rep, const struct snapshot *prev, double now)
+{
+    if (!rep || rep->type != REDIS_REPLY_STRING || q->ready <= 0)
+        return;
+    struct envelope_info env;
+    envelope_inspect(rep->str, rep->len, &env);
+    track_head(q, env.identity, prev, now);
+    if (!isnan(env.created_at)) {
+        q->head_age = now > env.created_at ? now - env.created_at : 0;
+    } else {
+        q->head_age = now - q->head_seen_at;
+        q->head_age_at_least = true;
+    }
+}
+
+/* The oldest pending entry's idle time (XPENDING) and the oldest
+ * undelivered entry's age (XRANGE after last-delivered-id) for one group,
+ * whose row was added to snap at or after index `from`. */
+static void fill_group_timing(struct snapshot *snap, size_t from, const char *key,
+                              struct pending_reply p, const redisReply *rep, double now)
+{
+    char *addr = xasprintf("stream:%s#%s", key, p.group);
+    struct queue_stat *q = NULL;
+    for (size_t i = from; i < snap->nqueues && !q; i++)
+        if (strcmp(snap->queues[i].addr, addr) == 0)
+            q = &snap->queues[i];
+    free(addr);
+    if (!q || !rep || rep->type != REDIS_REPLY_ARRAY || rep->elements == 0)
+        return;
+    const redisReply *entry = rep->element[0];
+    if (p.what == R_XPENDING) {
+        if (entry->type == REDIS_REPLY_ARRAY && entry->elements >= 3 &&
+            entry->element[2]->type == REDIS_REPLY_INTEGER)
+            q->pending_idle = (double)entry->element[2]->integer / 1000.0;
+    } else if (entry->type == REDIS_REPLY_ARRAY && entry->elements >= 1 &&
+               entry->element[0]->type == REDIS_REPLY_STRING) {
+        double enqueued = stream_id_time(entry->element[0]->str);
+        if (!isnan(enqueued))
+            q->head_age = now > enqueued ? now - enqueued : 0;
+    }
+}
+
+static struct queue_stat *stream_group_row(struct snapshot *snap, const char *key, const char *group)
+{
+    char *name = xasprintf("%s#%s", key, group);
+    struct queue_stat *q = snapshot_add(snap, QUEUE_STREAM, name);
+    free(name);
+    return q;
+}
+
+static enum source_status redis_collect(struct source *src, const struct snapshot *prev,
+                                        struct snapshot **out, char *err, size_t errlen)
+{
+    struct redis_src *r = src->priv;
+    double started = clock_mono();
+    enum source_status st;
+    if (!r->ctx && (st = redis_connect(src, err, errlen)) != SOURCE_OK)
+        return st;
+    if (clock_mono() - r->discovered_at >= DISCOVERY_INTERVAL &&
+        (st = redis_discover(src, err, errlen)) != SOURCE_OK)
+        return st;
+
+    struct pending_reply *plan = NULL;
+    size_t nplan = 0, cap = 0;
+    for (size_t i = 0; i < r->nkeys; i++) {
+        struct redis_key *k = &r->keys[i];
+        const char *key = k->key;
+        size_t klen = strlen(key);
+        if (k->type == KEY_LIST) {
+            redisAppendCommand(r->ctx, "LLEN %b", key, klen);
+            redisAppendCommand(r->ctx, "LINDEX %b -1", key, klen);
+            append_plan(&plan, &nplan, &cap, (struct pending_reply){i, R_LLEN, NULL});
+            append_plan(&plan, &nplan, &cap, (struct pending_reply){i, R_HEAD, NULL});
+            continue;
+        }
+        redisAppendCommand(r->ctx, "XLEN %b", key, klen);
+        redisAppendCommand(r->ctx, "XINFO GROUPS %b", key, klen);
+        append_plan(&plan, &nplan, &cap, (struct pending_reply){i, R_XLEN, NULL});
+        append_plan(&plan, &nplan, &cap, (struct pending_reply){i, R_GROUPS, NULL});
+        for (size_t g = 0; g < k->ngroups; g++) {
+            const char *group = k->groups[g].name;
+            redisAppendCommand(r->ctx, "XPENDING %b %b - + 1", key, klen, group, strlen(group));
+            append_plan(&plan, &nplan, &cap, (struct pending_reply){i, R_XPENDING, xstrdup(group)});
+            if (k->groups[g].last_delivered) {
+                char *from = xasprintf("(%s", k->groups[g].last_delivered);
+                redisAppendCommand(r->ctx, "XRANGE %b %s + COUNT 1", key, klen, from);
+                free(from);
+                append_plan(&plan, &nplan, &cap, (struct pending_reply){i, R_NEXT, xstrdup(group)});
+            }
+        }
+    }
+
+    redisReply **replies = xcalloc(nplan ? nplan : 1, sizeof *replies);
+    for (size_t i = 0; i < nplan; i++) {
+        void *rep = NULL;
+        if (redisGetReply(r->ctx, &rep) != REDIS_OK) {
+            st = context_failure(r->ctx, "the refresh pipeline", err, errlen);
+            for (size_t j = 0; j < nplan; j++) {
+                if (j < i)
+                    freeReplyObject(replies[j]);
+                free(plan[j].group);
+            }
+            free(replies);
+            free(plan);
+            return st;
+        }
+        replies[i] = rep;
+    }
+
+    struct snapshot *snap = snapshot_new(r->nkeys + 16);
+    double now = clock_wall();
+    struct queue_stat *row = NULL;       /* the list or group-less stream row */
+    int64_t xlen = -1;
+    size_t group_rows_from = 0;          /* first row of the current stream's groups */
+    for (size_t i = 0; i < nplan; i++) {
+        struct redis_key *k = &r->keys[plan[i].key_index];
+        const redisReply *rep = replies[i];
+        switch (plan[i].what) {
+        case R_LLEN:
+            row = snapshot_add(snap, QUEUE_REDIS_LIST, k->key);
+            row->ready = row->total = reply_integer(rep);
+            break;
+        case R_HEAD:
+            fill_list_head(row, rep, prev, now);
+            break;
+        case R_XLEN:
+            xlen = reply_integer(rep);
+            break;
+        case R_GROUPS:
+            group_rows_from = snap->nqueues;
+            set_groups(k, rep);
+            if (k->ngroups == 0) {
+                row = snapshot_add(snap, QUEUE_STREAM, k->key);
+                row->ready = row->total = row->length = xlen;
+            }
+            for (size_t g = 0; k->ngroups && g < rep->elements; g++) {
+                const char *gname = field_string(rep->element[g], "name");
+                if (!gname)
+                    continue;
+                struct queue_stat *q = stream_group_row(snap, k->key, gname);
+                q->length = xlen;
+                read_group_info(rep->element[g], q);
+                q->total = q->ready >= 0 && q->unacked >= 0 ? q->ready + q->unacked : -1;
+            }
+            break;
+        case R_XPENDING:
+        case R_NEXT:
+            fill_group_timing(snap, group_rows_from, k->key, plan[i], rep, now);
+            break;
+        }
+    }
+    for (size_t i = 0; i < nplan; i++) {
+        freeReplyObject(replies[i]);
+        free(plan[i].group);
+    }
+    free(replies);
+    free(plan);
+
+    snap->server = xstrdup(r->server ? r->server : "Redis");
+    snap->truncated = r->truncated;
+    snap->taken_at = now;
+    snap->collect_seconds = clock_mono() - started;
+    snapshot_seal(snap);
+    *out = snap;
+    return SOURCE_OK;
+}
+
+const struct source_ops redis_source_ops = {
+    .kind = "redis",
+    .init = redis_init,
+    .collect = redis_collect,
+    .disconnect = redis_disconnect,
+    .interrupt = redis_interrupt,
+    .fini = redis_fini,
+};

@@ -1,0 +1,72 @@
+/* A monitored source — a RabbitMQ management API, a Redis server — behind
+ * one table of operations (htop's ObjectClass, tmux's cmd_entry). Adding a
+ * backend is one file with one `const struct source_ops` and one row in
+ * source_kinds[] (source.c); the collector and the UI do not change.
+ *
+ * Threading: init/fini run on the caller's thread; collect and disconnect
+ * only on the source's collector thread, which owns every connection;
+ * interrupt may be called from any thread to cut a blocking call short. */
+#ifndef QDECK_SOURCE_H
+#define QDECK_SOURCE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/config.h"
+#include "core/feed.h"
+
+struct source;
+
+struct source_ops {
+    const char *kind;        /* "rabbitmq", "redis" */
+    /* Parses settings, no network. -1 with a reason in err. */
+    int (*init)(struct source *src, char *err, size_t errlen);
+    /* One refresh: builds *out (sealed) from the broker. prev is the last
+     * good snapshot or NULL, for values that need two samples. Returns
+     * SOURCE_OK or the failure status with a one-line, redacted reason. */
+    enum source_status (*collect)(struct source *src, const struct snapshot *prev,
+                                  struct snapshot **out, char *err, size_t errlen);
+    /* Drops the connection after a failure; the next collect reconnects. */
+    void (*disconnect)(struct source *src);
+    /* From any thread: make a blocking collect return soon. */
+    void (*interrupt)(struct source *src);
+    void (*fini)(struct source *src);
+};
+
+struct source {
+    const struct source_ops *ops;
+    char *url;                  /* raw, secret-bearing; for the backend only */
+    char *display_url;          /* redacted, for everything else */
+    const struct context_config *ctx;
+    void *priv;
+    struct feed feed;
+    volatile int stopping;      /* set by source_stop; backends poll it */
+    pthread_t thread;
+    pthread_mutex_t wait_lock;
+    pthread_cond_t wait_cond;
+    double refresh;             /* seconds */
+    bool running;
+};
+
+extern const struct source_ops mgmt_source_ops;
+extern const struct source_ops redis_source_ops;
+
+/* Builds the sources a context names (RabbitMQ via its management API,
+ * Redis); -1 with a reason when a URL is bad. */
+int sources_from_context(const struct context_config *ctx, double refresh, int notify_fd,
+                         struct source ***out, size_t *count, char *err, size_t errlen);
+void sources_free(struct source **srcs, size_t n);
+
+/* The collector thread: refresh every src->refresh seconds, publish to the
+ * feed, back off with jitter while the source fails. */
+int source_start(struct source *src);
+void source_stop(struct source *src);          /* interrupt + join */
+/* One refresh on the caller's thread (for `qdeck status`). */
+enum source_status source_collect_once(struct source *src);
+
+/* The management URL implied by an AMQP URL: same host and credentials,
+ * port 15672 (http) or 15671 (https for amqps). New string or NULL. */
+char *mgmt_url_from_amqp(const char *amqp_url);
+
+#endif

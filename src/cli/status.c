@@ -1,0 +1,200 @@
+/* `qdeck status [--json]`: one refresh of every source, printed as a table
+ * or as JSON (same addresses as the console). Sources are collected in
+ * parallel, each on its own thread and connection, so a hung broker costs
+ * one timeout, not one per source. Exit 3 when a source could not be read. */
+#include <cJSON.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wchar.h>
+
+#include "broker/source.h"
+#include "cli/app.h"
+#include "core/clock.h"
+#include "core/xalloc.h"
+
+static void *collect_thread(void *arg)
+{
+    source_collect_once(arg);
+    return NULL;
+}
+
+static void add_count(cJSON *o, const char *key, int64_t v)
+{
+    if (v < 0)
+        cJSON_AddNullToObject(o, key);
+    else
+        cJSON_AddNumberToObject(o, key, (double)v);
+}
+
+static void add_real(cJSON *o, const char *key, double v)
+{
+    if (isnan(v))
+        cJSON_AddNullToObject(o, key);
+    else
+        cJSON_AddNumberToObject(o, key, round(v * 1000) / 1000);
+}
+
+static void add_string(cJSON *o, const char *key, const char *v)
+{
+    if (v)
+        cJSON_AddStringToObject(o, key, v);
+    else
+        cJSON_AddNullToObject(o, key);
+}
+
+static cJSON *queue_json(const struct queue_stat *q)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "queue", q->addr);
+    cJSON_AddStringToObject(o, "kind", queue_kind_scheme(q->kind));
+    add_count(o, "ready", q->ready);
+    add_count(o, "unacked", q->unacked);
+    add_count(o, "total", q->total);
+    add_count(o, "length", q->length);
+    add_count(o, "consumers", q->consumers);
+    add_real(o, "utilisation", q->utilisation);
+    add_real(o, "rate_in", q->rate_in);
+    add_real(o, "rate_out", q->rate_out);
+    add_real(o, "rate_ack", q->rate_ack);
+    add_real(o, "rate_redeliver", q->rate_redeliver);
+    add_real(o, "head_age", q->head_age);
+    cJSON_AddBoolToObject(o, "head_age_at_least", q->head_age_at_least);
+    add_real(o, "pending_idle", q->pending_idle);
+    add_string(o, "dead_letter_to", q->dead_letter_to);
+    add_string(o, "state", q->state);
+    return o;
+}
+
+static void print_json(const struct app *app, struct source **srcs, size_t n)
+{
+    cJSON *root = cJSON_CreateObject();
+    add_string(root, "context", app->ctx ? app->ctx->name : NULL);
+    cJSON *sources = cJSON_AddArrayToObject(root, "sources");
+    for (size_t i = 0; i < n; i++) {
+        struct feed_view v;
+        feed_get(&srcs[i]->feed, &v);
+        cJSON *s = cJSON_CreateObject();
+        cJSON_AddStringToObject(s, "kind", srcs[i]->ops->kind);
+        cJSON_AddStringToObject(s, "url", srcs[i]->display_url);
+        cJSON_AddStringToObject(s, "status", v.status == SOURCE_OK ? "ok" : source_status_name(v.status));
+        cJSON_AddStringToObject(s, "message", v.message);
+        add_string(s, "server", v.snap ? v.snap->server : NULL);
+        cJSON_AddBoolToObject(s, "truncated", v.snap && v.snap->truncated);
+        cJSON *queues = cJSON_AddArrayToObject(s, "queues");
+        for (size_t q = 0; v.snap && q < v.snap->nqueues; q++)
+            cJSON_AddItemToArray(queues, queue_json(&v.snap->queues[q]));
+        cJSON_AddItemToArray(sources, s);
+        feed_view_release(&v);
+    }
+    char *text = cJSON_Print(root);
+    puts(text);
+    free(text);
+    cJSON_Delete(root);
+}
+
+static void format_count(char *buf, size_t len, int64_t v)
+{
+    if (v < 0)
+        snprintf(buf, len, "-");
+    else
+        snprintf(buf, len, "%lld", (long long)v);
+}
+
+static void format_rate(char *buf, size_t len, double v)
+{
+    if (isnan(v))
+        snprintf(buf, len, "-");
+    else
+        snprintf(buf, len, "%.1f", v);
+}
+
+/* Prints s left-aligned in `width` terminal columns: printf's %-40s counts
+ * bytes, which misaligns UTF-8 queue names. */
+static void print_padded(const char *s, int width)
+{
+    wchar_t wide[512];
+    size_t n = mbstowcs(wide, s, sizeof wide / sizeof wide[0] - 1);
+    int cols = n == (size_t)-1 ? (int)strlen(s) : wcswidth(wide, n);
+    if (cols < 0)
+        cols = (int)strlen(s);
+    printf("%s%*s", s, cols < width ? width - cols : 1, "");
+}
+
+static void print_table(struct source **srcs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct feed_view v;
+        feed_get(&srcs[i]->feed, &v);
+        printf("%s %s  %s%s%s  %s\n", srcs[i]->ops->kind, srcs[i]->display_url,
+               source_status_name(v.status), v.message[0] ? ": " : "", v.message,
+               v.snap && v.snap->server ? v.snap->server : "");
+        if (v.snap) {
+            printf("  %-40s %9s %9s %9s %5s %8s %8s %8s  %s\n", "QUEUE", "READY", "UNACK", "TOTAL",
+                   "CONS", "IN/s", "OUT/s", "AGE", "DEAD LETTERS TO");
+            for (size_t q = 0; q < v.snap->nqueues; q++) {
+                const struct queue_stat *s = &v.snap->queues[q];
+                char ready[24], unacked[24], total[24], cons[24], in[24], out[24], age[24];
+                format_count(ready, sizeof ready, s->ready);
+                format_count(unacked, sizeof unacked, s->unacked);
+                format_count(total, sizeof total, s->total);
+                format_count(cons, sizeof cons, s->consumers);
+                format_rate(in, sizeof in, s->rate_in);
+                format_rate(out, sizeof out, s->rate_out);
+                format_duration(s->head_age, age, sizeof age);
+                printf("  ");
+                print_padded(s->addr, 40);
+                printf(" %9s %9s %9s %5s %8s %8s %7s%s  %s\n", ready, unacked, total, cons, in, out,
+                       s->head_age_at_least ? ">" : " ", age, s->dead_letter_to ? s->dead_letter_to : "");
+            }
+        }
+        feed_view_release(&v);
+    }
+}
+
+int cmd_status(struct app *app, int argc, char **argv)
+{
+    bool json = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            json = true;
+        else
+            return fail(EXIT_USAGE, "status: unknown argument '%s' (usage: qdeck status [--json])", argv[i]);
+    }
+    int rc = app_require_sources(app);
+    if (rc != EXIT_OK)
+        return rc;
+    struct source **srcs;
+    size_t n;
+    char err[512];
+    if (sources_from_context(app->ctx, app->cfg.refresh, -1, &srcs, &n, err, sizeof err) < 0)
+        return fail(EXIT_USAGE, "%s", err);
+
+    pthread_t *threads = xcalloc(n, sizeof *threads);
+    for (size_t i = 0; i < n; i++)
+        pthread_create(&threads[i], NULL, collect_thread, srcs[i]);
+    for (size_t i = 0; i < n; i++)
+        pthread_join(threads[i], NULL);
+    free(threads);
+
+    if (json)
+        print_json(app, srcs, n);
+    else
+        print_table(srcs, n);
+
+    rc = EXIT_OK;
+    for (size_t i = 0; i < n; i++) {
+        struct feed_view v;
+        feed_get(&srcs[i]->feed, &v);
+        if (v.status != SOURCE_OK) {
+            fprintf(stderr, "qdeck: %s %s: %s: %s\n", srcs[i]->ops->kind, srcs[i]->display_url,
+                    source_status_name(v.status), v.message);
+            rc = EXIT_UNREACHABLE;
+        }
+        feed_view_release(&v);
+    }
+    sources_free(srcs, n);
+    return rc;
+}

@@ -1,0 +1,163 @@
+/* ncurses set-up, theme colour pairs and width-aware text. */
+#include "ui/crt.h"
+
+#include <langinfo.h>
+#include <locale.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wchar.h>
+
+#include "core/log.h"
+#include "core/xalloc.h"
+
+static bool crt_active;
+static bool colour;
+static bool utf8;
+static attr_t slot_attrs[SLOT_COUNT];
+
+static void restore_terminal(void) { crt_done(); }
+
+void crt_init(void)
+{
+    utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
+    initscr();
+    cbreak();
+    noecho();
+    nonl();
+    keypad(stdscr, TRUE);
+    nodelay(stdscr, TRUE);
+    curs_set(0);
+    set_escdelay(25);
+    const char *no_colour = getenv("NO_COLOR");
+    colour = has_colors() && !(no_colour && *no_colour);
+    if (colour) {
+        start_color();
+        use_default_colors();
+    }
+    crt_active = true;
+    log_to_terminal(false);
+    xalloc_set_fatal_hook(restore_terminal);
+}
+
+void crt_done(void)
+{
+    if (!crt_active)
+        return;
+    crt_active = false;
+    curs_set(1);
+    endwin();
+    log_to_terminal(true);
+}
+
+bool crt_has_colour(void) { return colour; }
+bool crt_utf8(void) { return utf8; }
+
+static attr_t style_attrs(const struct theme_style *s)
+{
+    attr_t a = A_NORMAL;
+    if (s->attrs & THEME_ATTR_BOLD) a |= A_BOLD;
+    if (s->attrs & THEME_ATTR_DIM) a |= A_DIM;
+    if (s->attrs & THEME_ATTR_REVERSE) a |= A_REVERSE;
+    if (s->attrs & THEME_ATTR_UNDERLINE) a |= A_UNDERLINE;
+    return a;
+}
+
+void crt_apply_theme(const struct theme *t)
+{
+    for (int i = 0; i < SLOT_COUNT; i++) {
+        const struct theme_style *s = &t->styles[i];
+        slot_attrs[i] = style_attrs(s);
+        if (!colour)
+            continue;
+        short fg = s->fg >= COLORS ? (short)(s->fg % 8) : s->fg;
+        short bg = s->bg >= COLORS ? (short)(s->bg % 8) : s->bg;
+        init_pair((short)(i + 1), fg, bg);
+        slot_attrs[i] |= COLOR_PAIR(i + 1);
+    }
+    bkgdset(' ' | slot_attrs[SLOT_DEFAULT]);
+}
+
+attr_t crt_attr(enum theme_slot slot) { return slot_attrs[slot]; }
+
+int crt_width(const char *s)
+{
+    mbstate_t st;
+    memset(&st, 0, sizeof st);
+    int cols = 0;
+    const char *p = s;
+    size_t left = strlen(s);
+    while (left > 0) {
+        wchar_t wc;
+        size_t n = mbrtowc(&wc, p, left, &st);
+        if (n == (size_t)-1 || n == (size_t)-2) {
+            memset(&st, 0, sizeof st);
+            n = 1;
+            wc = L'?';
+        }
+        int w = wcwidth(wc);
+        cols += w > 0 ? w : 0;
+        p += n ? n : 1;
+        left -= n ? n : 1;
+    }
+    return cols;
+}
+
+void crt_fill(int y, int x, int width, enum theme_slot slot)
+{
+    if (width <= 0)
+        return;
+    attrset(slot_attrs[slot]);
+    mvhline(y, x, ' ', width);
+}
+
+int crt_put(int y, int x, int width, enum crt_align align, enum theme_slot slot, const char *s)
+{
+    if (width <= 0)
+        return 0;
+    attrset(slot_attrs[slot]);
+    int total = crt_width(s);
+    int room = total <= width ? total : width - 1;   /* keep a column for the ellipsis */
+    int pad = width - (total <= width ? total : width);
+    int col = x;
+    if (align == ALIGN_RIGHT && pad > 0) {
+        mvhline(y, col, ' ', pad);
+        col += pad;
+    }
+    move(y, col);
+    mbstate_t st;
+    memset(&st, 0, sizeof st);
+    const char *p = s;
+    size_t left = strlen(s);
+    int used = 0;
+    while (left > 0) {
+        wchar_t wc;
+        size_t n = mbrtowc(&wc, p, left, &st);
+        if (n == (size_t)-1 || n == (size_t)-2) {
+            memset(&st, 0, sizeof st);
+            n = 1;
+            wc = L'?';
+        }
+        int w = wcwidth(wc);
+        if (w < 0) {
+            wc = L'?';
+            w = 1;
+        }
+        if (used + w > room)
+            break;
+        wchar_t one[2] = {wc, 0};
+        addnwstr(one, 1);
+        used += w;
+        p += n ? n : 1;
+        left -= n ? n : 1;
+    }
+    if (total > width) {
+        addstr(utf8 ? "…" : "~");
+        used++;
+        for (; used < width; used++)
+            addch(' ');
+    } else if (align == ALIGN_LEFT && pad > 0) {
+        hline(' ', pad);
+    }
+    move(y, x + width);
+    return width;
+}

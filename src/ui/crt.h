@@ -1,0 +1,30 @@
+/* The terminal: ncurses set-up and tear-down, colour pairs from a theme,
+ * and text drawing that measures display width (UTF-8 names, wide
+ * characters) so nothing is cut in the middle of a character. Main thread
+ * only. */
+#ifndef QDECK_CRT_H
+#define QDECK_CRT_H
+
+#include <curses.h>
+#include <stdbool.h>
+
+#include "ui/theme.h"
+
+void crt_init(void);
+void crt_done(void);          /* idempotent; safe from the OOM hook */
+void crt_apply_theme(const struct theme *t);
+bool crt_has_colour(void);
+bool crt_utf8(void);
+attr_t crt_attr(enum theme_slot slot);
+
+enum crt_align { ALIGN_LEFT, ALIGN_RIGHT };
+
+/* Draws s in exactly `width` columns at (y, x): padded, or truncated with
+ * "…" (or "~" without UTF-8). Returns the columns used (== width). */
+int crt_put(int y, int x, int width, enum crt_align align, enum theme_slot slot, const char *s);
+/* Display width of a UTF-8 string. */
+int crt_width(const char *s);
+/* Fills a line segment with the slot's background. */
+void crt_fill(int y, int x, int width, enum theme_slot slot);
+
+#endif

@@ -1,0 +1,597 @@
+/* The console loop (ui_run): poll() on the keyboard and the collectors'
+ * notify pipe, take the feeds' latest snapshots, record history, draw.
+ * Nothing here touches the network, so a hung broker never freezes a key.
+ *
+ * Keys are one table (key_bindings[]): the dispatcher and the help overlay
+ * both read it, so help can never drift from what the keys do. */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <wchar.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "ui/crt.h"
+#include "ui/screen.h"
+#include "ui/sparkline.h"
+
+#define MIN_COLS 60
+#define MIN_LINES 12
+#define KEY_ESC 27
+#define KEY_CTRL_C 3
+#define GROWTH_SAMPLES 10
+
+static const struct view_ops *const views[] = {&overview_view, &queues_view};
+static const size_t nviews = sizeof views / sizeof views[0];
+
+static volatile sig_atomic_t quit_signal;
+
+static void on_quit_signal(int sig)
+{
+    (void)sig;
+    quit_signal = 1;
+}
+
+/* ---- formatting shared with the views ---- */
+
+void fmt_count(char *buf, size_t len, int64_t v)
+{
+    if (v < 0)
+        snprintf(buf, len, "-");
+    else if (v < 1000000)
+        snprintf(buf, len, "%lld", (long long)v);
+    else
+        snprintf(buf, len, "%.1fM", (double)v / 1e6);
+}
+
+void fmt_rate(char *buf, size_t len, double v)
+{
+    if (isnan(v))
+        snprintf(buf, len, "-");
+    else if (v < 1000)
+        snprintf(buf, len, "%.1f", v);
+    else
+        snprintf(buf, len, "%.1fk", v / 1000);
+}
+
+void fmt_age(char *buf, size_t len, double seconds, bool at_least)
+{
+    char d[32];
+    format_duration(seconds, d, sizeof d);
+    snprintf(buf, len, "%s%s", at_least && !isnan(seconds) ? "≥" : "", d);
+}
+
+void fmt_source_status(const struct feed_view *v, char *buf, size_t len)
+{
+    if (v->status == SOURCE_OK || v->status == SOURCE_CONNECTING) {
+        snprintf(buf, len, "%s", source_status_name(v->status));
+        return;
+    }
+    char d[32];
+    format_duration(clock_wall() - v->status_since, d, sizeof d);
+    snprintf(buf, len, "%s %s", source_status_name(v->status), d);
+}
+
+double queue_depth(const struct queue_stat *q)
+{
+    return q->total >= 0 ? (double)q->total : (q->ready >= 0 ? (double)q->ready : NAN);
+}
+
+void ui_message(struct ui *ui, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ui->message, sizeof ui->message, fmt, ap);
+    va_end(ap);
+    ui->message_until = clock_mono() + 4;
+}
+
+void draw_sparkline(struct ui *ui, int y, int x, int width, const char *addr, enum history_series s,
+                    enum theme_slot slot)
+{
+    double values[512];
+    size_t n = history_series(history_get(&ui->history, addr), s, values, sizeof values / sizeof values[0]);
+    char line[4096];
+    sparkline_render(values, n, width, crt_utf8(), line, sizeof line);
+    crt_put(y, x, width, ALIGN_LEFT, slot, line);
+}
+
+/* ---- rows: all queues, filtered and sorted ---- */
+
+static const char *const sort_names[SORT_COUNT] = {
+    "name", "ready", "unacked", "total", "consumers", "in", "out", "age", "growth",
+};
+
+const char *sort_column_name(enum sort_column c) { return sort_names[c]; }
+
+static double sort_key(const struct ui_row *r, enum sort_column c)
+{
+    const struct queue_stat *q = r->q;
+    switch (c) {
+    case SORT_READY: return (double)q->ready;
+    case SORT_UNACKED: return (double)q->unacked;
+    case SORT_TOTAL: return queue_depth(q);
+    case SORT_CONSUMERS: return q->consumers;
+    case SORT_IN: return q->rate_in;
+    case SORT_OUT: return q->rate_out;
+    case SORT_AGE: return q->head_age;
+    case SORT_GROWTH: return r->growth;
+    case SORT_NAME:
+    case SORT_COUNT: break;
+    }
+    return 0;
+}
+
+static int compare_rows(const void *a, const void *b, void *arg)
+{
+    const struct ui *ui = arg;
+    const struct ui_row *x = a, *y = b;
+    int c = 0;
+    if (ui->sort != SORT_NAME) {
+        double kx = sort_key(x, ui->sort), ky = sort_key(y, ui->sort);
+        /* unknown values sort last whatever the direction */
+        if (isnan(kx) || isnan(ky))
+            return isnan(kx) - isnan(ky);
+        c = kx < ky ? -1 : kx > ky;
+    }
+    if (c == 0)
+        c = strcmp(x->q->addr, y->q->addr);
+    return ui->sort_ascending ? c : -c;
+}
+
+/* The selection follows the queue the operator chose (selected_addr) across
+ * refreshes and re-sorts; until they choose one, it stays on the row index. */
+void ui_build_rows(struct ui *ui)
+{
+    ui->nrows = 0;
+    for (size_t s = 0; s < ui->opt->nsources; s++) {
+        const struct snapshot *snap = ui->feeds[s].snap;
+        for (size_t i = 0; snap && i < snap->nqueues; i++) {
+            const struct queue_stat *q = &snap->queues[i];
+            if (ui->filter[0] && !strcasestr(q->addr, ui->filter))
+                continue;
+            if (ui->nrows == ui->rows_cap) {
+                ui->rows_cap = ui->rows_cap ? ui->rows_cap * 2 : 256;
+                ui->rows = xrealloc(ui->rows, ui->rows_cap * sizeof *ui->rows);
+            }
+            ui->rows[ui->nrows++] = (struct ui_row){
+                .q = q,
+                .source = s,
+                .growth = history_growth(history_get(&ui->history, q->addr), GROWTH_SAMPLES),
+                .stale = ui->feeds[s].status != SOURCE_OK,
+            };
+        }
+    }
+    if (ui->nrows > 1)
+        qsort_r(ui->rows, ui->nrows, sizeof *ui->rows, compare_rows, ui);
+
+    int found = -1;
+    for (size_t i = 0; ui->selected_addr[0] && i < ui->nrows; i++)
+        if (strcmp(ui->rows[i].q->addr, ui->selected_addr) == 0)
+            found = (int)i;
+    if (found >= 0)
+        ui->selected = found;
+    if (ui->selected >= (int)ui->nrows)
+        ui->selected = (int)ui->nrows - 1;
+    if (ui->selected < 0)
+        ui->selected = 0;
+}
+
+/* ---- feeds ---- */
+
+static void pull_feeds(struct ui *ui)
+{
+    for (size_t s = 0; s < ui->opt->nsources; s++) {
+        struct source *src = ui->opt->sources[s];
+        feed_view_release(&ui->feeds[s]);
+        feed_get(&src->feed, &ui->feeds[s]);
+        if (ui->feeds[s].generation != ui->recorded[s] && ui->feeds[s].status == SOURCE_OK &&
+            ui->feeds[s].snap) {
+            history_record(&ui->history, src->ops->kind, ui->feeds[s].snap);
+            ui->recorded[s] = ui->feeds[s].generation;
+        }
+    }
+}
+
+/* ---- actions bound to keys ---- */
+
+/* Names sort A→Z by default, numbers largest first; `i` flips either. */
+static void set_sort(struct ui *ui, enum sort_column c)
+{
+    ui->sort = c;
+    ui->sort_ascending = c == SORT_NAME;
+    ui_message(ui, "sorted by %s, %s", sort_names[c], ui->sort_ascending ? "ascending" : "descending");
+}
+
+static void act_quit(struct ui *ui) { ui->quit = true; }
+static void act_help(struct ui *ui) { ui->help = !ui->help; ui->help_top = 0; }
+static void act_next_view(struct ui *ui) { ui->view = (ui->view + 1) % nviews; ui->detail = false; }
+static void act_prev_view(struct ui *ui) { ui->view = (ui->view + nviews - 1) % nviews; ui->detail = false; }
+static void act_filter(struct ui *ui)
+{
+    ui->prompt = PROMPT_FILTER;
+    snprintf(ui->input, sizeof ui->input, "%s", ui->filter);
+}
+static void act_command(struct ui *ui) { ui->prompt = PROMPT_COMMAND; ui->input[0] = '\0'; }
+static void act_sort_next(struct ui *ui) { set_sort(ui, (ui->sort + 1) % SORT_COUNT); }
+static void act_sort_prev(struct ui *ui) { set_sort(ui, (ui->sort + SORT_COUNT - 1) % SORT_COUNT); }
+static void act_invert(struct ui *ui)
+{
+    ui->sort_ascending = !ui->sort_ascending;
+    ui_message(ui, "sorted by %s, %s", sort_names[ui->sort], ui->sort_ascending ? "ascending" : "descending");
+}
+static void move_selection(struct ui *ui, int delta)
+{
+    ui->selected += delta;
+    if (ui->selected >= (int)ui->nrows) ui->selected = (int)ui->nrows - 1;
+    if (ui->selected < 0) ui->selected = 0;
+    if (ui->nrows)
+        snprintf(ui->selected_addr, sizeof ui->selected_addr, "%s", ui->rows[ui->selected].q->addr);
+}
+static int page(void) { return LINES > 8 ? LINES - 6 : 1; }
+static void act_down(struct ui *ui) { move_selection(ui, 1); }
+static void act_up(struct ui *ui) { move_selection(ui, -1); }
+static void act_page_down(struct ui *ui) { move_selection(ui, page()); }
+static void act_page_up(struct ui *ui) { move_selection(ui, -page()); }
+static void act_home(struct ui *ui) { move_selection(ui, -(int)ui->nrows); }
+static void act_end(struct ui *ui) { move_selection(ui, (int)ui->nrows); }
+static void act_details(struct ui *ui)
+{
+    if (views[ui->view] != &queues_view)
+        ui->view = 1;
+    ui->detail = ui->nrows > 0;
+}
+static void act_escape(struct ui *ui)
+{
+    if (ui->help)
+        ui->help = false;
+    else if (ui->detail)
+        ui->detail = false;
+}
+
+struct key_binding {
+    int keys[4];              /* 0-terminated */
+    const char *label;        /* as shown in help */
+    const char *help;
+    void (*run)(struct ui *ui);
+};
+
+static const struct key_binding key_bindings[] = {
+    {{'1'}, "1", "Overview: every source's health, totals, top queues", NULL},
+    {{'2'}, "2", "Queues: every queue, sortable and filterable", NULL},
+    {{'\t'}, "Tab", "next view", act_next_view},
+    {{KEY_BTAB}, "Shift-Tab", "previous view", act_prev_view},
+    {{KEY_DOWN, 'j'}, "Down j", "select next queue", act_down},
+    {{KEY_UP, 'k'}, "Up k", "select previous queue", act_up},
+    {{KEY_NPAGE}, "PgDn", "page down", act_page_down},
+    {{KEY_PPAGE}, "PgUp", "page up", act_page_up},
+    {{KEY_HOME, 'g'}, "Home g", "first queue", act_home},
+    {{KEY_END, 'G'}, "End G", "last queue", act_end},
+    {{'\r', '\n', KEY_ENTER}, "Enter", "details of the selected queue", act_details},
+    {{KEY_ESC}, "Esc", "close details or help", act_escape},
+    {{'/'}, "/", "filter queues by name (Enter keeps, Esc clears)", act_filter},
+    {{'s', '>'}, "s >", "sort by the next column", act_sort_next},
+    {{'<'}, "<", "sort by the previous column", act_sort_prev},
+    {{'i'}, "i", "invert the sort order", act_invert},
+    {{':'}, ":", "command: theme NAME, sort COLUMN, filter TEXT, overview, queues, quit", act_command},
+    {{'?', KEY_F(1)}, "? F1", "this help", act_help},
+    {{'q', KEY_CTRL_C}, "q Ctrl-C", "quit", act_quit},
+};
+
+static bool dispatch_key(struct ui *ui, int key)
+{
+    for (size_t v = 0; v < nviews; v++) {
+        if (key == views[v]->key) {
+            ui->view = v;
+            ui->detail = false;
+            return true;
+        }
+    }
+    if (views[ui->view]->handle_key && views[ui->view]->handle_key(ui, key))
+        return true;
+    for (size_t i = 0; i < sizeof key_bindings / sizeof key_bindings[0]; i++)
+        for (int k = 0; k < 4 && key_bindings[i].keys[k]; k++)
+            if (key_bindings[i].keys[k] == key && key_bindings[i].run) {
+                key_bindings[i].run(ui);
+                return true;
+            }
+    return false;
+}
+
+/* ---- commands typed after ':' ---- */
+
+static void switch_theme(struct ui *ui, const char *name)
+{
+    struct theme t;
+    char err[512];
+    if (theme_load(name, &t, err, sizeof err) < 0) {
+        ui_message(ui, "%s", err);
+        return;
+    }
+    ui->theme = t;
+    crt_apply_theme(&ui->theme);
+    ui_message(ui, "theme %s", t.name);
+}
+
+static void run_command(struct ui *ui, const char *line)
+{
+    char cmd[64] = "", arg[192] = "";
+    sscanf(line, " %63s %191[^\n]", cmd, arg);
+    if (!strcmp(cmd, "q") || !strcmp(cmd, "quit")) {
+        ui->quit = true;
+    } else if (!strcmp(cmd, "theme") && arg[0]) {
+        switch_theme(ui, arg);
+    } else if (!strcmp(cmd, "overview") || !strcmp(cmd, "queues")) {
+        ui->view = !strcmp(cmd, "queues");
+    } else if (!strcmp(cmd, "filter")) {
+        snprintf(ui->filter, sizeof ui->filter, "%s", arg);
+    } else if (!strcmp(cmd, "help")) {
+        ui->help = true;
+    } else if (!strcmp(cmd, "sort") && arg[0]) {
+        for (int c = 0; c < SORT_COUNT; c++)
+            if (!strcasecmp(arg, sort_names[c])) {
+                set_sort(ui, (enum sort_column)c);
+                return;
+            }
+        ui_message(ui, "no column '%s' (name ready unacked total consumers in out age growth)", arg);
+    } else if (cmd[0]) {
+        ui_message(ui, "unknown command ':%s' (theme, sort, filter, overview, queues, help, quit)", cmd);
+    }
+}
+
+/* ---- the prompt line (filter and command) ---- */
+
+static void prompt_key(struct ui *ui, wint_t ch, bool is_key)
+{
+    size_t len = strlen(ui->input);
+    if ((is_key && ch == KEY_ENTER) || ch == '\r' || ch == '\n') {
+        if (ui->prompt == PROMPT_COMMAND)
+            run_command(ui, ui->input);
+        ui->prompt = PROMPT_NONE;
+    } else if (!is_key && ch == KEY_ESC) {
+        if (ui->prompt == PROMPT_FILTER)
+            ui->filter[0] = '\0';
+        ui->prompt = PROMPT_NONE;
+    } else if ((is_key && ch == KEY_BACKSPACE) || ch == 127 || ch == 8) {
+        while (len > 0 && ((unsigned char)ui->input[len - 1] & 0xC0) == 0x80)
+            len--;                          /* drop a whole UTF-8 character */
+        if (len > 0)
+            len--;
+        ui->input[len] = '\0';
+    } else if (!is_key && ch >= 32) {
+        char mb[MB_LEN_MAX];
+        mbstate_t st;
+        memset(&st, 0, sizeof st);
+        size_t n = wcrtomb(mb, (wchar_t)ch, &st);
+        if (n != (size_t)-1 && len + n < sizeof ui->input) {
+            memcpy(ui->input + len, mb, n);
+            ui->input[len + n] = '\0';
+        }
+    }
+    if (ui->prompt == PROMPT_FILTER)
+        snprintf(ui->filter, sizeof ui->filter, "%s", ui->input);
+}
+
+/* ---- drawing ---- */
+
+static void draw_header(struct ui *ui)
+{
+    crt_fill(0, 0, COLS, SLOT_HEADER);
+    char left[256];
+    snprintf(left, sizeof left, " qdeck  context %s%s%s ", ui->opt->ctx ? ui->opt->ctx->name : "-",
+             ui->opt->title ? "  " : "", ui->opt->title ? ui->opt->title : "");
+    int x = crt_put(0, 0, crt_width(left), ALIGN_LEFT, SLOT_HEADER, left);
+    for (size_t s = 0; s < ui->opt->nsources && x < COLS - 10; s++) {
+        char status[96], chip[160];
+        fmt_source_status(&ui->feeds[s], status, sizeof status);
+        snprintf(chip, sizeof chip, " %s %s ", ui->opt->sources[s]->ops->kind, status);
+        enum theme_slot slot = ui->feeds[s].status == SOURCE_OK ? SLOT_HEADER : SLOT_CRIT;
+        int w = crt_width(chip);
+        if (x + w > COLS - 10)
+            w = COLS - 10 - x;
+        x += crt_put(0, x, w, ALIGN_LEFT, slot, chip);
+        x += crt_put(0, x, 1, ALIGN_LEFT, SLOT_HEADER, "|");
+    }
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    char clock_text[16];
+    strftime(clock_text, sizeof clock_text, "%H:%M:%S ", &tm);
+    crt_put(0, COLS - 9, 9, ALIGN_RIGHT, SLOT_HEADER, clock_text);
+}
+
+static void draw_tabs(struct ui *ui)
+{
+    crt_fill(1, 0, COLS, SLOT_TAB);
+    int x = 0;
+    for (size_t v = 0; v < nviews; v++) {
+        char tab[64];
+        snprintf(tab, sizeof tab, " %c %s ", views[v]->key, views[v]->name);
+        x += crt_put(1, x, crt_width(tab), ALIGN_LEFT, v == ui->view ? SLOT_TAB_ACTIVE : SLOT_TAB, tab);
+        x += crt_put(1, x, 1, ALIGN_LEFT, SLOT_TAB, " ");
+    }
+    if (ui->filter[0] && x < COLS - 4) {
+        char f[300];
+        snprintf(f, sizeof f, " filter: %s ", ui->filter);
+        crt_put(1, x, COLS - x < crt_width(f) ? COLS - x : crt_width(f), ALIGN_LEFT, SLOT_FILTER, f);
+    }
+}
+
+static void draw_footer(struct ui *ui)
+{
+    int y = LINES - 1;
+    crt_fill(y, 0, COLS, SLOT_STATUS);
+    if (ui->prompt != PROMPT_NONE) {
+        char line[300];
+        snprintf(line, sizeof line, "%s%s", ui->prompt == PROMPT_FILTER ? "/" : ":", ui->input);
+        crt_put(y, 0, COLS, ALIGN_LEFT, SLOT_FILTER, line);
+        curs_set(1);
+        move(y, crt_width(line) < COLS ? crt_width(line) : COLS - 1);
+        return;
+    }
+    curs_set(0);
+    if (ui->message[0] && clock_mono() < ui->message_until) {
+        crt_put(y, 0, COLS, ALIGN_LEFT, SLOT_STATUS, ui->message);
+        return;
+    }
+    static const char *const hints[][2] = {
+        {"?", "help"}, {"1-2", "views"}, {"/", "filter"}, {"s", "sort"}, {"Enter", "details"}, {":", "command"}, {"q", "quit"},
+    };
+    int x = 0;
+    for (size_t i = 0; i < sizeof hints / sizeof hints[0] && x < COLS - 12; i++) {
+        x += crt_put(y, x, crt_width(hints[i][0]), ALIGN_LEFT, SLOT_KEY, hints[i][0]);
+        char label[32];
+        snprintf(label, sizeof label, " %s  ", hints[i][1]);
+        x += crt_put(y, x, crt_width(label), ALIGN_LEFT, SLOT_STATUS, label);
+    }
+}
+
+static void draw_help(struct ui *ui)
+{
+    size_t n = sizeof key_bindings / sizeof key_bindings[0];
+    int h = (int)n + 4 < LINES - 2 ? (int)n + 4 : LINES - 2;
+    int w = COLS - 8 < 90 ? COLS - 8 : 90;
+    int top = (LINES - h) / 2, left = (COLS - w) / 2;
+    for (int y = top; y < top + h; y++)
+        crt_fill(y, left, w, SLOT_HELP);
+    attrset(crt_attr(SLOT_TITLE));
+    crt_put(top, left + 2, w - 4, ALIGN_LEFT, SLOT_TITLE, "qdeck keys  (Esc, ? or q closes)");
+    int rows = h - 3;
+    if (ui->help_top > (int)n - rows)
+        ui->help_top = (int)n - rows > 0 ? (int)n - rows : 0;
+    for (int i = 0; i < rows && ui->help_top + i < (int)n; i++) {
+        const struct key_binding *b = &key_bindings[ui->help_top + i];
+        crt_put(top + 2 + i, left + 2, 14, ALIGN_LEFT, SLOT_LABEL, b->label);
+        crt_put(top + 2 + i, left + 16, w - 18, ALIGN_LEFT, SLOT_HELP, b->help);
+    }
+}
+
+static void draw(struct ui *ui)
+{
+    erase();
+    if (COLS < MIN_COLS || LINES < MIN_LINES) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "terminal too small (%dx%d, need %dx%d)", COLS, LINES, MIN_COLS, MIN_LINES);
+        int w = crt_width(msg) < COLS ? crt_width(msg) : COLS;
+        crt_put(LINES / 2, (COLS - w) / 2, w, ALIGN_LEFT, SLOT_WARN, msg);
+        wnoutrefresh(stdscr);
+        doupdate();
+        return;
+    }
+    ui_build_rows(ui);
+    draw_header(ui);
+    draw_tabs(ui);
+    views[ui->view]->draw(ui, 2, LINES - 3);
+    if (ui->help)
+        draw_help(ui);
+    draw_footer(ui);
+    wnoutrefresh(stdscr);
+    doupdate();
+}
+
+/* ---- input ---- */
+
+static void read_keys(struct ui *ui)
+{
+    wint_t ch;
+    int rc;
+    while ((rc = get_wch(&ch)) != ERR) {
+        bool is_key = rc == KEY_CODE_YES;
+        if (is_key && ch == KEY_RESIZE)
+            continue;
+        if (ui->prompt != PROMPT_NONE) {
+            prompt_key(ui, ch, is_key);
+            continue;
+        }
+        if (ui->help && !is_key && (ch == 'q' || ch == '?' || ch == KEY_ESC)) {
+            ui->help = false;
+            continue;
+        }
+        if (ui->help && is_key && (ch == KEY_DOWN || ch == KEY_UP)) {
+            ui->help_top += ch == KEY_DOWN ? 1 : (ui->help_top > 0 ? -1 : 0);
+            continue;
+        }
+        if (!dispatch_key(ui, (int)ch) && !is_key && ch < 128 && isprint((int)ch))
+            ui_message(ui, "no key '%c' here (? lists every key)", (int)ch);
+    }
+}
+
+static void drain_pipe(int fd)
+{
+    char buf[256];
+    while (read(fd, buf, sizeof buf) > 0)
+        ;
+}
+
+int ui_run(const struct ui_options *opt)
+{
+    struct ui ui = {.opt = opt, .sort = SORT_NAME, .sort_ascending = true};
+    char err[512];
+    if (theme_load(opt->theme, &ui.theme, err, sizeof err) < 0) {
+        fprintf(stderr, "qdeck: %s\n", err);
+        return 2;
+    }
+    history_init(&ui.history, (size_t)(opt->cfg->history > 0 ? opt->cfg->history : 60));
+    ui.feeds = xcalloc(opt->nsources ? opt->nsources : 1, sizeof *ui.feeds);
+    ui.recorded = xcalloc(opt->nsources ? opt->nsources : 1, sizeof *ui.recorded);
+
+    struct sigaction sa = {.sa_handler = on_quit_signal};
+    sigemptyset(&sa.sa_mask);
+    struct sigaction old_int, old_term;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+
+    crt_init();
+    if (!crt_has_colour()) {
+        struct theme mono;
+        if (theme_load("monochrome", &mono, err, sizeof err) == 0)
+            ui.theme = mono;
+    }
+    crt_apply_theme(&ui.theme);
+
+    double tick = opt->cfg->refresh > 0 ? opt->cfg->refresh : 1;
+    double next_tick = clock_mono() + tick;
+    int ticks = 0;
+    while (!ui.quit && !quit_signal) {
+        pull_feeds(&ui);
+        draw(&ui);
+        double now = clock_mono();
+        int timeout_ms = (int)((next_tick - now) * 1000);
+        if (timeout_ms < 0)
+            timeout_ms = 0;
+        struct pollfd fds[2] = {{.fd = STDIN_FILENO, .events = POLLIN}, {.fd = opt->notify_fd, .events = POLLIN}};
+        int rc = poll(fds, 2, timeout_ms);
+        if (rc < 0 && errno != EINTR)
+            break;
+        if (rc > 0 && (fds[1].revents & POLLIN))
+            drain_pipe(opt->notify_fd);
+        read_keys(&ui);   /* also picks up KEY_RESIZE after SIGWINCH */
+        if (clock_mono() >= next_tick) {
+            next_tick += tick;
+            if (next_tick < clock_mono())
+                next_tick = clock_mono() + tick;
+            if (opt->iterations > 0 && ++ticks >= opt->iterations)
+                break;
+        }
+    }
+    crt_done();
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    for (size_t s = 0; s < opt->nsources; s++)
+        feed_view_release(&ui.feeds[s]);
+    free(ui.feeds);
+    free(ui.recorded);
+    free(ui.rows);
+    history_free(&ui.history);
+    return 0;
+}

@@ -1,0 +1,80 @@
+/* The console's state and the contract between the screen loop
+ * (screen.c) and the views (view-*.c). A view is a `const struct view_ops`
+ * — name, key, draw, optional key handler — listed once in screen.c's
+ * view table; adding a view is adding a file and a row there. */
+#ifndef QDECK_SCREEN_H
+#define QDECK_SCREEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/feed.h"
+#include "ui/history.h"
+#include "ui/theme.h"
+#include "ui/ui.h"
+
+enum sort_column {
+    SORT_NAME, SORT_READY, SORT_UNACKED, SORT_TOTAL, SORT_CONSUMERS,
+    SORT_IN, SORT_OUT, SORT_AGE, SORT_GROWTH, SORT_COUNT
+};
+
+struct ui_row {
+    const struct queue_stat *q;
+    size_t source;
+    double growth;          /* depth change per second, NAN unknown */
+    bool stale;             /* its source is failing: last known data */
+};
+
+enum prompt_mode { PROMPT_NONE, PROMPT_FILTER, PROMPT_COMMAND };
+
+struct ui;
+
+struct view_ops {
+    const char *name;
+    int key;                                    /* '1', '2', ... */
+    void (*draw)(struct ui *ui, int top, int height);
+    bool (*handle_key)(struct ui *ui, int key); /* NULL: no keys of its own */
+};
+
+extern const struct view_ops overview_view;
+extern const struct view_ops queues_view;
+
+struct ui {
+    const struct ui_options *opt;
+    struct feed_view *feeds;        /* per source; snapshot refs held */
+    uint64_t *recorded;             /* feed generation last put in history */
+    struct history history;
+    struct theme theme;
+    size_t view;                    /* index into the view table */
+    bool quit, help, detail;
+    enum prompt_mode prompt;
+    char input[256];
+    char filter[256];
+    enum sort_column sort;
+    bool sort_ascending;
+    int selected, top;              /* queues view: selected row, first row shown */
+    char selected_addr[1024];
+    char message[256];
+    double message_until;
+    struct ui_row *rows;
+    size_t nrows, rows_cap;
+    int help_top;
+};
+
+/* Rebuilds ui->rows: every queue of every source, filtered and sorted. */
+void ui_build_rows(struct ui *ui);
+void ui_message(struct ui *ui, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+const char *sort_column_name(enum sort_column c);
+/* Depth used for sorting, sparklines and totals: total, else ready. */
+double queue_depth(const struct queue_stat *q);
+/* Small formatters shared by the views ("-" for unknown). */
+void fmt_count(char *buf, size_t len, int64_t v);
+void fmt_rate(char *buf, size_t len, double v);
+void fmt_age(char *buf, size_t len, double seconds, bool at_least);
+/* Status chip text for a source: "ok", "disconnected 12s", ... */
+void fmt_source_status(const struct feed_view *v, char *buf, size_t len);
+/* Draws a sparkline of addr's series into `width` columns. */
+void draw_sparkline(struct ui *ui, int y, int x, int width, const char *addr, enum history_series s,
+                    enum theme_slot slot);
+
+#endif

@@ -1,0 +1,196 @@
+/* Theme files: search path, inih parsing, tmux-style style strings.
+ *
+ * Search order: $QDECK_THEME_DIR, the repository's themes/ next to the
+ * binary (build/qdeck -> ../themes), ./themes, $XDG_CONFIG_HOME/qdeck/themes
+ * (or ~/.config/qdeck/themes). Slots a file leaves out keep the built-in
+ * style of SLOT_DEFAULT, so a theme only says what it changes. */
+#include "ui/theme.h"
+
+#include <ini.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+static const char *const slot_names[] = {
+#define SLOT_NAME(id, name) name,
+    THEME_SLOTS(SLOT_NAME)
+#undef SLOT_NAME
+};
+
+const char *theme_slot_name(enum theme_slot slot)
+{
+    return slot < SLOT_COUNT ? slot_names[slot] : "?";
+}
+
+static int parse_colour(const char *word, short *out)
+{
+    static const char *const names[] = {"black", "red", "green", "yellow", "blue", "magenta", "cyan", "white"};
+    if (strcasecmp(word, "default") == 0) {
+        *out = -1;
+        return 0;
+    }
+    for (short i = 0; i < 8; i++) {
+        if (strcasecmp(word, names[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+        if (strncasecmp(word, "bright", 6) == 0 && strcasecmp(word + 6, names[i]) == 0) {
+            *out = (short)(i + 8);
+            return 0;
+        }
+    }
+    char *end;
+    long n = strtol(word, &end, 10);
+    if (*word && !*end && n >= 0 && n <= 255) {
+        *out = (short)n;
+        return 0;
+    }
+    return -1;
+}
+
+int theme_parse_style(const char *text, struct theme_style *out, char *err, size_t errlen)
+{
+    struct theme_style s = {-1, -1, 0};
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", text);
+    for (char *save = NULL, *w = strtok_r(buf, ", \t", &save); w; w = strtok_r(NULL, ", \t", &save)) {
+        int rc = 0;
+        if (strncmp(w, "fg=", 3) == 0)
+            rc = parse_colour(w + 3, &s.fg);
+        else if (strncmp(w, "bg=", 3) == 0)
+            rc = parse_colour(w + 3, &s.bg);
+        else if (strcmp(w, "bold") == 0)
+            s.attrs |= THEME_ATTR_BOLD;
+        else if (strcmp(w, "dim") == 0)
+            s.attrs |= THEME_ATTR_DIM;
+        else if (strcmp(w, "reverse") == 0)
+            s.attrs |= THEME_ATTR_REVERSE;
+        else if (strcmp(w, "underline") == 0)
+            s.attrs |= THEME_ATTR_UNDERLINE;
+        else if (strcmp(w, "none") != 0)
+            rc = -1;
+        if (rc < 0) {
+            snprintf(err, errlen, "'%s' is not a colour or attribute (fg=COLOUR, bg=COLOUR, bold, dim, "
+                                  "reverse, underline)", w);
+            return -1;
+        }
+    }
+    *out = s;
+    return 0;
+}
+
+struct theme_parse {
+    struct theme *theme;
+    bool seen[SLOT_COUNT];
+    char error[256];
+};
+
+static int on_theme_entry(void *user, const char *section, const char *key, const char *value)
+{
+    struct theme_parse *p = user;
+    if (section[0]) {
+        if (!p->error[0])
+            snprintf(p->error, sizeof p->error, "themes have no sections ([%s])", section);
+        return 0;
+    }
+    for (int i = 0; i < SLOT_COUNT; i++) {
+        if (strcmp(slot_names[i], key) != 0)
+            continue;
+        char why[200];
+        if (theme_parse_style(value, &p->theme->styles[i], why, sizeof why) < 0) {
+            if (!p->error[0])
+                snprintf(p->error, sizeof p->error, "%s: %s", key, why);
+            return 0;
+        }
+        p->seen[i] = true;
+        return 1;
+    }
+    if (!p->error[0])
+        snprintf(p->error, sizeof p->error, "unknown slot '%s'", key);
+    return 0;
+}
+
+int theme_parse_file(const char *path, struct theme *out, char *err, size_t errlen)
+{
+    struct theme t = {0};
+    struct theme_parse p = {.theme = &t};
+    int rc = ini_parse(path, on_theme_entry, &p);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s: cannot read theme", path);
+        return -1;
+    }
+    if (rc > 0) {
+        snprintf(err, errlen, "%s:%d: %s", path, rc, p.error[0] ? p.error : "not a 'slot = style' line");
+        return -1;
+    }
+    if (!p.seen[SLOT_DEFAULT])
+        t.styles[SLOT_DEFAULT] = (struct theme_style){-1, -1, 0};
+    for (int i = 1; i < SLOT_COUNT; i++)
+        if (!p.seen[i])
+            t.styles[i] = t.styles[SLOT_DEFAULT];
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    snprintf(t.name, sizeof t.name, "%.*s", (int)strcspn(base, "."), base);
+    *out = t;
+    return 0;
+}
+
+static bool try_dir(const char *dir, const char *name, char *path, size_t len)
+{
+    snprintf(path, len, "%s/%s.theme", dir, name);
+    return access(path, R_OK) == 0;
+}
+
+int theme_find(const char *name, char *path, size_t len)
+{
+    if (!name || !*name || strchr(name, '/'))
+        return -1;
+    const char *env = getenv("QDECK_THEME_DIR");
+    if (env && *env && try_dir(env, name, path, len))
+        return 0;
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            char dir[PATH_MAX + 32];
+            snprintf(dir, sizeof dir, "%s/../themes", exe);
+            if (try_dir(dir, name, path, len))
+                return 0;
+            snprintf(dir, sizeof dir, "%s/../share/qdeck/themes", exe);
+            if (try_dir(dir, name, path, len))
+                return 0;
+        }
+    }
+    if (try_dir("themes", name, path, len))
+        return 0;
+    const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+    char dir[PATH_MAX];
+    if (xdg && *xdg)
+        snprintf(dir, sizeof dir, "%s/qdeck/themes", xdg);
+    else
+        snprintf(dir, sizeof dir, "%s/.config/qdeck/themes", home ? home : "");
+    return try_dir(dir, name, path, len) ? 0 : -1;
+}
+
+int theme_load(const char *name, struct theme *out, char *err, size_t errlen)
+{
+    char path[PATH_MAX + 32];
+    if (theme_find(name, path, sizeof path) < 0) {
+        snprintf(err, errlen, "no theme '%s' (looked for %s.theme in $QDECK_THEME_DIR, themes/, "
+                              "$XDG_CONFIG_HOME/qdeck/themes)", name ? name : "", name ? name : "");
+        return -1;
+    }
+    return theme_parse_file(path, out, err, errlen);
+}
+
+int theme_check(const char *name, char *err, size_t errlen)
+{
+    struct theme t;
+    return theme_load(name, &t, err, errlen);
+}

@@ -1,0 +1,26 @@
+/* The console: ncurses on the main thread only. It poll()s stdin and the
+ * notify pipe the collectors write to, takes snapshot references from the
+ * feeds, and draws. It never does network I/O. */
+#ifndef QDECK_UI_H
+#define QDECK_UI_H
+
+#include <stddef.h>
+
+#include "broker/source.h"
+#include "core/config.h"
+
+struct ui_options {
+    const struct config *cfg;
+    const struct context_config *ctx;   /* may be NULL (no context name) */
+    struct source **sources;            /* collectors already started */
+    size_t nsources;
+    int notify_fd;                      /* read end of the feeds' pipe */
+    int iterations;                     /* > 0: exit after this many refresh ticks */
+    const char *theme;                  /* theme name (already validated) */
+    const char *title;                  /* shown in the header, e.g. "demo" */
+};
+
+/* Runs the console until the user quits; returns the process exit code. */
+int ui_run(const struct ui_options *opt);
+
+#endif

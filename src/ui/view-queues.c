@@ -1,0 +1,284 @@
+/* View 2, Queues: every queue of every source in one sortable, filterable
+ * table with a depth sparkline, and a detail pane for the selected queue.
+ * Columns that do not fit a narrow terminal are dropped from the right;
+ * the name column takes what is left. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "ui/crt.h"
+#include "ui/screen.h"
+
+enum column_id { COL_READY, COL_UNACKED, COL_TOTAL, COL_CONSUMERS, COL_UTIL, COL_IN, COL_OUT, COL_ACK,
+                 COL_AGE, COL_GROWTH, COL_SPARK, COL_DLX, COL_COUNT };
+
+struct column {
+    const char *title;
+    int width;
+    int sort;            /* the sort_column it shows, or -1 */
+    int priority;        /* 1 = shown first; lower priority is dropped first */
+};
+
+/* In the order drawn. */
+static const struct column columns[COL_COUNT] = {
+    [COL_READY] = {"READY", 8, SORT_READY, 1},
+    [COL_UNACKED] = {"UNACK", 7, SORT_UNACKED, 3},
+    [COL_TOTAL] = {"TOTAL", 8, SORT_TOTAL, 6},
+    [COL_CONSUMERS] = {"CONS", 5, SORT_CONSUMERS, 4},
+    [COL_UTIL] = {"UTIL", 5, -1, 11},
+    [COL_IN] = {"IN/s", 7, SORT_IN, 5},
+    [COL_OUT] = {"OUT/s", 7, SORT_OUT, 7},
+    [COL_ACK] = {"ACK/s", 7, -1, 12},
+    [COL_AGE] = {"AGE", 8, SORT_AGE, 2},
+    [COL_GROWTH] = {"GROW/s", 8, SORT_GROWTH, 9},
+    [COL_SPARK] = {"DEPTH", 16, -1, 8},
+    [COL_DLX] = {"DEAD LETTERS", 16, -1, 10},
+};
+
+#define NAME_MIN 18
+
+/* Which columns fit: by priority, each only if the name keeps NAME_MIN. */
+static void visible_columns(bool shown[COL_COUNT], int *name_width)
+{
+    int used = 0;
+    memset(shown, 0, COL_COUNT * sizeof shown[0]);
+    for (int p = 1; p <= COL_COUNT; p++)
+        for (int c = 0; c < COL_COUNT; c++)
+            if (columns[c].priority == p && NAME_MIN + used + columns[c].width + 1 <= COLS) {
+                shown[c] = true;
+                used += columns[c].width + 1;
+            }
+    *name_width = COLS - used;
+}
+
+static void cell_text(const struct ui_row *r, enum column_id c, char *buf, size_t len)
+{
+    const struct queue_stat *q = r->q;
+    switch (c) {
+    case COL_READY: fmt_count(buf, len, q->ready); break;
+    case COL_UNACKED: fmt_count(buf, len, q->unacked); break;
+    case COL_TOTAL: fmt_count(buf, len, q->total); break;
+    case COL_CONSUMERS: fmt_count(buf, len, q->consumers); break;
+    case COL_UTIL:
+        if (isnan(q->utilisation)) snprintf(buf, len, "-");
+        else snprintf(buf, len, "%.0f%%", q->utilisation * 100);
+        break;
+    case COL_IN: fmt_rate(buf, len, q->rate_in); break;
+    case COL_OUT: fmt_rate(buf, len, q->rate_out); break;
+    case COL_ACK: fmt_rate(buf, len, q->rate_ack); break;
+    case COL_AGE: fmt_age(buf, len, q->head_age, q->head_age_at_least); break;
+    case COL_GROWTH:
+        if (isnan(r->growth)) snprintf(buf, len, "-");
+        else snprintf(buf, len, "%+.1f", r->growth);
+        break;
+    case COL_DLX: snprintf(buf, len, "%s", q->dead_letter_to ? q->dead_letter_to : ""); break;
+    case COL_SPARK:
+    case COL_COUNT: buf[0] = '\0'; break;
+    }
+}
+
+static void draw_header_row(struct ui *ui, int y, const bool shown[COL_COUNT], int name_width)
+{
+    crt_fill(y, 0, COLS, SLOT_COLUMN);
+    char title[64];
+    snprintf(title, sizeof title, "QUEUE%s", ui->sort == SORT_NAME ? (ui->sort_ascending ? " ↑" : " ↓") : "");
+    int x = crt_put(y, 0, name_width, ALIGN_LEFT, SLOT_COLUMN, title);
+    for (int c = 0; c < COL_COUNT; c++) {
+        if (!shown[c])
+            continue;
+        bool sorted = columns[c].sort == (int)ui->sort && ui->sort != SORT_NAME;
+        snprintf(title, sizeof title, "%s%s", sorted ? (ui->sort_ascending ? "↑" : "↓") : "", columns[c].title);
+        x += crt_put(y, x, 1, ALIGN_LEFT, SLOT_COLUMN, " ");
+        x += crt_put(y, x, columns[c].width, c >= COL_SPARK ? ALIGN_LEFT : ALIGN_RIGHT, SLOT_COLUMN, title);
+    }
+}
+
+static enum theme_slot row_slot(const struct ui_row *r, bool selected)
+{
+    if (selected)
+        return SLOT_SELECTION;
+    return r->stale ? SLOT_STALE : SLOT_DEFAULT;
+}
+
+static void draw_row(struct ui *ui, int y, const struct ui_row *r, bool selected, const bool shown[COL_COUNT],
+                     int name_width)
+{
+    enum theme_slot slot = row_slot(r, selected);
+    crt_fill(y, 0, COLS, slot);
+    int x = crt_put(y, 0, name_width, ALIGN_LEFT, slot, r->q->addr);
+    for (int c = 0; c < COL_COUNT; c++) {
+        if (!shown[c])
+            continue;
+        x += crt_put(y, x, 1, ALIGN_LEFT, slot, " ");
+        if (c == COL_SPARK) {
+            draw_sparkline(ui, y, x, columns[c].width, r->q->addr, SERIES_DEPTH,
+                           selected ? SLOT_SELECTION : (r->stale ? SLOT_STALE : SLOT_SPARK));
+            x += columns[c].width;
+            continue;
+        }
+        char text[256];
+        cell_text(r, (enum column_id)c, text, sizeof text);
+        enum theme_slot s = slot;
+        if (!selected && !r->stale && c == COL_GROWTH && !isnan(r->growth) && r->growth > 0)
+            s = SLOT_WARN;
+        x += crt_put(y, x, columns[c].width, c >= COL_SPARK ? ALIGN_LEFT : ALIGN_RIGHT, s, text);
+    }
+}
+
+struct detail_field {
+    const char *label;
+    char text[256];
+    enum theme_slot slot;
+};
+
+struct detail_column {
+    struct detail_field fields[10];
+    int n;
+};
+
+static void add_field(struct detail_column *col, const char *label, enum theme_slot slot, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void add_field(struct detail_column *col, const char *label, enum theme_slot slot, const char *fmt, ...)
+{
+    if (col->n >= 10)
+        return;
+    struct detail_field *f = &col->fields[col->n++];
+    f->label = label;
+    f->slot = slot;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(f->text, sizeof f->text, fmt, ap);
+    va_end(ap);
+}
+
+static void series_range(struct ui *ui, const char *addr, enum history_series s, char *buf, size_t len)
+{
+    double v[512];
+    size_t n = history_series(history_get(&ui->history, addr), s, v, 512);
+    double lo = NAN, hi = NAN;
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(v[i])) continue;
+        lo = isnan(lo) || v[i] < lo ? v[i] : lo;
+        hi = isnan(hi) || v[i] > hi ? v[i] : hi;
+    }
+    if (isnan(lo))
+        snprintf(buf, len, "no samples");
+    else
+        snprintf(buf, len, "min %.1f  max %.1f  (%zu samples)", lo, hi, n);
+}
+
+/* Every field of the selected queue, in two columns, then sparklines of
+ * its depth and rates with their ranges. */
+static void draw_detail(struct ui *ui, int top, int height)
+{
+    if (!ui->nrows || height < 8) {
+        ui->detail = false;
+        return;
+    }
+    const struct ui_row *r = &ui->rows[ui->selected];
+    const struct queue_stat *q = r->q;
+    const struct source *src = ui->opt->sources[r->source];
+    for (int y = top; y < top + height; y++)
+        crt_fill(y, 0, COLS, SLOT_DEFAULT);
+    char title[1200];
+    snprintf(title, sizeof title, " %s   (Esc closes)", q->addr);
+    crt_fill(top, 0, COLS, SLOT_COLUMN);
+    crt_put(top, 0, COLS, ALIGN_LEFT, SLOT_COLUMN, title);
+
+    enum theme_slot vs = r->stale ? SLOT_STALE : SLOT_VALUE;
+    char a[32], b[32], c[32];
+    struct detail_column left = {0}, right = {0};
+    fmt_count(a, sizeof a, q->ready);
+    fmt_count(b, sizeof b, q->unacked);
+    fmt_count(c, sizeof c, q->total);
+    add_field(&left, "Messages", vs, "%s ready  %s unacked  %s total", a, b, c);
+    fmt_count(a, sizeof a, q->consumers);
+    if (isnan(q->utilisation)) snprintf(b, sizeof b, "-");
+    else snprintf(b, sizeof b, "%.0f%%", q->utilisation * 100);
+    add_field(&left, "Consumers", vs, "%s, utilisation %s", a, b);
+    fmt_rate(a, sizeof a, q->rate_in);
+    fmt_rate(b, sizeof b, q->rate_out);
+    fmt_rate(c, sizeof c, q->rate_ack);
+    add_field(&left, "Rates", vs, "in %s/s  out %s/s  ack %s/s", a, b, c);
+    fmt_rate(a, sizeof a, q->rate_redeliver);
+    add_field(&left, "Redelivered", vs, "%s/s", a);
+    fmt_age(a, sizeof a, q->head_age, q->head_age_at_least);
+    add_field(&left, "Oldest waiting", vs, "%s%s", a, q->head_age_at_least ? " (at the head at least that long)" : "");
+    if (isnan(r->growth))
+        add_field(&left, "Growth", vs, "-");
+    else
+        add_field(&left, "Growth", vs, "%+.2f messages/s", r->growth);
+
+    add_field(&right, "Source", vs, "%s", src->ops->kind);
+    add_field(&right, "URL", vs, "%s", src->display_url);
+    add_field(&right, "Dead letters to", vs, "%s", q->dead_letter_to ? q->dead_letter_to : "(none)");
+    add_field(&right, "State", vs, "%s", q->state ? q->state : "-");
+    if (q->kind == QUEUE_STREAM) {
+        fmt_count(a, sizeof a, q->length);
+        add_field(&right, "Stream length", vs, "%s entries", a);
+        fmt_age(a, sizeof a, q->pending_idle, false);
+        add_field(&right, "Oldest pending", vs, "idle %s", a);
+    }
+    if (r->stale) {
+        char status[96];
+        fmt_source_status(&ui->feeds[r->source], status, sizeof status);
+        add_field(&right, "Source state", SLOT_CRIT, "%s: data is the last known", status);
+    }
+
+    int half = COLS / 2, y = top + 1;
+    for (int i = 0; (i < left.n || i < right.n) && y < top + height; i++, y++) {
+        if (i < left.n) {
+            crt_put(y, 1, 16, ALIGN_LEFT, SLOT_LABEL, left.fields[i].label);
+            crt_put(y, 17, half - 18, ALIGN_LEFT, left.fields[i].slot, left.fields[i].text);
+        }
+        if (i < right.n) {
+            crt_put(y, half, 16, ALIGN_LEFT, SLOT_LABEL, right.fields[i].label);
+            crt_put(y, half + 16, COLS - half - 17, ALIGN_LEFT, right.fields[i].slot, right.fields[i].text);
+        }
+    }
+    y++;
+    static const struct { const char *label; enum history_series s; } series[] = {
+        {"Depth", SERIES_DEPTH}, {"In /s", SERIES_IN}, {"Out /s", SERIES_OUT}};
+    for (size_t i = 0; i < 3 && y < top + height; i++, y++) {
+        char range[128];
+        int w = COLS - 50 > 10 ? COLS - 50 : 10;
+        crt_put(y, 1, 10, ALIGN_LEFT, SLOT_LABEL, series[i].label);
+        draw_sparkline(ui, y, 11, w, q->addr, series[i].s, SLOT_SPARK);
+        series_range(ui, q->addr, series[i].s, range, sizeof range);
+        crt_put(y, 12 + w, COLS - 13 - w, ALIGN_LEFT, SLOT_DIM, range);
+    }
+}
+
+static void draw_queues(struct ui *ui, int top, int height)
+{
+    int name_width;
+    bool shown[COL_COUNT];
+    visible_columns(shown, &name_width);
+    int detail_height = ui->detail ? (height / 2 > 14 ? 14 : height / 2) : 0;
+    int list_height = height - 1 - detail_height;
+    draw_header_row(ui, top, shown, name_width);
+    if (ui->nrows == 0) {
+        crt_put(top + 2, 2, COLS - 4, ALIGN_LEFT, SLOT_DIM,
+                ui->filter[0] ? "no queue matches the filter (/ then Esc clears it)" : "no queues yet");
+        return;
+    }
+    if (ui->selected < ui->top)
+        ui->top = ui->selected;
+    if (ui->selected >= ui->top + list_height)
+        ui->top = ui->selected - list_height + 1;
+    if (ui->top > (int)ui->nrows - list_height)
+        ui->top = (int)ui->nrows - list_height > 0 ? (int)ui->nrows - list_height : 0;
+    for (int i = 0; i < list_height && ui->top + i < (int)ui->nrows; i++)
+        draw_row(ui, top + 1 + i, &ui->rows[ui->top + i], ui->top + i == ui->selected, shown, name_width);
+    if (ui->detail)
+        draw_detail(ui, top + 1 + list_height, detail_height);
+}
+
+const struct view_ops queues_view = {
+    .name = "Queues",
+    .key = '2',
+    .draw = draw_queues,
+    .handle_key = NULL,
+};

@@ -42,8 +42,8 @@ struct demo_queue {
 };
 
 static const struct demo_queue demo_queues[] = {
-    {"llm.summarize", "llm.summarize", 40, 45, true},
-    {"media.transcode", "media.transcode", 8, 9, false},
+    {"llm.summarize", "llm.summarize", 40, 55, true},
+    {"media.transcode", "media.transcode", 8, 11, false},
     {"email.send", "email.send", 25, 60, false},
 };
 
@@ -122,7 +122,7 @@ static void tick(struct workload *w)
     for (int k = 0; k < events; k++, pending++)
         redisAppendCommand(w->redis, "XADD events MAXLEN ~ 20000 * kind click n %d", k);
     redisAppendCommand(w->redis, "XREADGROUP GROUP indexers idx-1 COUNT %d STREAMS events >",
-                       draw_count(w, 28 * TICK_SECONDS));
+                       draw_count(w, 38 * TICK_SECONDS));
     pending++;
 
     redisReply *read = NULL;     /* the XREADGROUP reply, last in the pipeline */

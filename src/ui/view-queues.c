@@ -37,7 +37,7 @@ static const struct column columns[COL_COUNT] = {
     [COL_DLX] = {"DEAD LETTERS", 16, -1, 10},
 };
 
-#define NAME_MIN 18
+#define NAME_MIN 28
 
 /* Which columns fit: by priority, each only if the name keeps NAME_MIN. */
 static void visible_columns(bool shown[COL_COUNT], int *name_width)

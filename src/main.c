@@ -4,6 +4,7 @@
 #include <curl/curl.h>
 #include <getopt.h>
 #include <locale.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,7 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     setlocale(LC_ALL, "");
+    signal(SIGPIPE, SIG_IGN);   /* a broker closing a socket is an error to report, not a death */
     struct app app = {.argv0 = argv[0]};
     const char *log_path = NULL;
     int verbosity = 0, opt, rc;

@@ -1,27 +1,52 @@
-/* ncurses set-up, theme colour pairs and width-aware text. */
+/* ncurses set-up, theme colour pairs and width-aware text.
+ *
+ * newterm() rather than initscr(): initscr() exits the process when $TERM is
+ * unknown, skipping every clean-up. setupterm() is asked first because a
+ * failing newterm() leaks its half-built screen, while setupterm() fails
+ * cleanly and says why. The xalloc fatal hook restores the terminal before an out-of-memory
+ * abort, as htop's fail() calls CRT_done(). */
 #include "ui/crt.h"
 
 #include <langinfo.h>
 #include <locale.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <term.h>
+#include <unistd.h>
 #include <wchar.h>
 
 #include "core/log.h"
 #include "core/xalloc.h"
 
+static SCREEN *screen;
 static bool crt_active;
 static bool colour;
+static bool default_colours;   /* the terminal accepts -1 as "its own colour" */
 static bool utf8;
 static attr_t slot_attrs[SLOT_COUNT];
 
 static void restore_terminal(void) { crt_done(); }
 
-void crt_init(void)
+int crt_init(char *err, size_t errlen)
 {
+    setlocale(LC_ALL, "");
     utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
-    initscr();
-    cbreak();
+    const char *term = getenv("TERM");
+    int why = 0;
+    if (setupterm(NULL, STDOUT_FILENO, &why) != OK) {
+        snprintf(err, errlen, "cannot use the terminal: %s (TERM=%s)",
+                 why == 0 ? "no terminfo entry" : "it cannot address the cursor", term ? term : "(unset)");
+        return -1;
+    }
+    del_curterm(cur_term);
+    screen = newterm(NULL, stdout, stdin);
+    if (!screen) {
+        snprintf(err, errlen, "cannot use the terminal (TERM=%s)", term ? term : "(unset)");
+        return -1;
+    }
+    set_term(screen);
+    cbreak();                 /* not raw(): Ctrl-C still raises SIGINT */
     noecho();
     nonl();
     keypad(stdscr, TRUE);
@@ -32,11 +57,12 @@ void crt_init(void)
     colour = has_colors() && !(no_colour && *no_colour);
     if (colour) {
         start_color();
-        use_default_colors();
+        default_colours = use_default_colors() == OK;
     }
     crt_active = true;
     log_to_terminal(false);
     xalloc_set_fatal_hook(restore_terminal);
+    return 0;
 }
 
 void crt_done(void)
@@ -47,6 +73,16 @@ void crt_done(void)
     curs_set(1);
     endwin();
     log_to_terminal(true);
+}
+
+void crt_release(void)
+{
+    crt_done();
+    xalloc_set_fatal_hook(NULL);
+    if (screen) {
+        delscreen(screen);
+        screen = NULL;
+    }
 }
 
 bool crt_has_colour(void) { return colour; }
@@ -71,6 +107,10 @@ void crt_apply_theme(const struct theme *t)
             continue;
         short fg = s->fg >= COLORS ? (short)(s->fg % 8) : s->fg;
         short bg = s->bg >= COLORS ? (short)(s->bg % 8) : s->bg;
+        if (!default_colours) {
+            fg = fg < 0 ? COLOR_WHITE : fg;
+            bg = bg < 0 ? COLOR_BLACK : bg;
+        }
         init_pair((short)(i + 1), fg, bg);
         slot_attrs[i] |= COLOR_PAIR(i + 1);
     }

@@ -7,11 +7,16 @@
 
 #include <curses.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "ui/theme.h"
 
-void crt_init(void);
+/* Takes the terminal; -1 with a reason in err (e.g. unknown $TERM) and the
+ * terminal untouched. */
+int crt_init(char *err, size_t errlen);
 void crt_done(void);          /* idempotent; safe from the OOM hook */
+/* crt_done plus freeing the curses screen; at the very end of the UI. */
+void crt_release(void);
 void crt_apply_theme(const struct theme *t);
 bool crt_has_colour(void);
 bool crt_utf8(void);

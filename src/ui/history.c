@@ -127,6 +127,27 @@ void history_record(struct history *h, const char *source_kind, const struct sna
     history_add(h, total, s->taken_at, s->nqueues ? depth : 0, in, out);
 }
 
+size_t history_prune(struct history *h, double before)
+{
+    size_t dropped = 0;
+    for (size_t b = 0; b < h->nbuckets; b++) {
+        struct queue_history **link = &h->buckets[b];
+        while (*link) {
+            struct queue_history *q = *link;
+            double newest = q->times[(q->next + q->capacity - 1) % q->capacity];
+            if (q->count > 0 && newest < before) {
+                *link = q->chain;
+                entry_free(q);
+                h->nentries--;
+                dropped++;
+            } else {
+                link = &q->chain;
+            }
+        }
+    }
+    return dropped;
+}
+
 /* Index of the i-th sample, oldest first, among the last n. */
 static size_t ring_index(const struct queue_history *q, size_t n, size_t i)
 {

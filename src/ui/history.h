@@ -34,6 +34,10 @@ void history_add(struct history *h, const char *addr, double t, double depth, do
 const struct queue_history *history_get(const struct history *h, const char *addr);
 /* Copies the series oldest-first into out; returns how many. */
 size_t history_series(const struct queue_history *q, enum history_series s, double *out, size_t max);
+/* Drops the rings whose newest sample is older than `before` (wall time):
+ * queues that were deleted, or temporary reply queues, do not pile up in a
+ * console left open for days. Returns how many were dropped. */
+size_t history_prune(struct history *h, double before);
 /* Depth change per second over the last `samples` samples; NAN if < 2. */
 double history_growth(const struct queue_history *q, size_t samples);
 

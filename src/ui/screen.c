@@ -1,11 +1,19 @@
-/* The console loop (ui_run): poll() on the keyboard and the collectors'
- * notify pipe, take the feeds' latest snapshots, record history, draw.
- * Nothing here touches the network, so a hung broker never freezes a key.
+/* The console loop (ui_run): poll() on the keyboard, the collectors'
+ * notify pipe and a signal self-pipe, take the feeds' latest snapshots,
+ * record history, draw. Nothing here touches the network, so a hung broker
+ * never freezes a key.
  *
- * Keys are one table (key_bindings[]): the dispatcher and the help overlay
- * both read it, so help can never drift from what the keys do. */
+ * Signals: the collector threads were started before us, so SIGINT or
+ * SIGWINCH may be delivered to one of them and never interrupt our poll();
+ * the handlers therefore write a byte to a pipe the loop polls (the
+ * self-pipe trick), and SIGWINCH is chained to ncurses' own handler.
+ *
+ * Keys are one table (key_bindings[]) next to the view table: the
+ * dispatcher and the help overlay both read them, so help can never drift
+ * from what the keys do. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <poll.h>
@@ -30,16 +38,38 @@
 #define KEY_ESC 27
 #define KEY_CTRL_C 3
 #define GROWTH_SAMPLES 10
+/* A ring not refreshed for this long belongs to a queue that is gone. */
+#define HISTORY_KEEP_SECONDS 600.0
 
 static const struct view_ops *const views[] = {&overview_view, &queues_view};
 static const size_t nviews = sizeof views / sizeof views[0];
 
 static volatile sig_atomic_t quit_signal;
+static int signal_pipe[2] = {-1, -1};
+static struct sigaction curses_winch;   /* ncurses' SIGWINCH handler, chained */
+
+static void wake_loop(void)
+{
+    int saved = errno;
+    if (signal_pipe[1] >= 0) {
+        ssize_t n = write(signal_pipe[1], "", 1);
+        (void)n;                         /* a full pipe already wakes the loop */
+    }
+    errno = saved;
+}
 
 static void on_quit_signal(int sig)
 {
     (void)sig;
     quit_signal = 1;
+    wake_loop();
+}
+
+static void on_winch(int sig)
+{
+    if (curses_winch.sa_handler != SIG_DFL && curses_winch.sa_handler != SIG_IGN)
+        curses_winch.sa_handler(sig);
+    wake_loop();
 }
 
 /* ---- formatting shared with the views ---- */
@@ -114,14 +144,17 @@ static const char *const sort_names[SORT_COUNT] = {
 
 const char *sort_column_name(enum sort_column c) { return sort_names[c]; }
 
+static double known_count(int64_t v) { return v < 0 ? NAN : (double)v; }
+
+/* NAN for unknown (-1 counts too), so unknown values sort together. */
 static double sort_key(const struct ui_row *r, enum sort_column c)
 {
     const struct queue_stat *q = r->q;
     switch (c) {
-    case SORT_READY: return (double)q->ready;
-    case SORT_UNACKED: return (double)q->unacked;
+    case SORT_READY: return known_count(q->ready);
+    case SORT_UNACKED: return known_count(q->unacked);
     case SORT_TOTAL: return queue_depth(q);
-    case SORT_CONSUMERS: return q->consumers;
+    case SORT_CONSUMERS: return known_count(q->consumers);
     case SORT_IN: return q->rate_in;
     case SORT_OUT: return q->rate_out;
     case SORT_AGE: return q->head_age;
@@ -136,17 +169,18 @@ static int compare_rows(const void *a, const void *b, void *arg)
 {
     const struct ui *ui = arg;
     const struct ui_row *x = a, *y = b;
-    int c = 0;
-    if (ui->sort != SORT_NAME) {
-        double kx = sort_key(x, ui->sort), ky = sort_key(y, ui->sort);
-        /* unknown values sort last whatever the direction */
-        if (isnan(kx) || isnan(ky))
-            return isnan(kx) - isnan(ky);
-        c = kx < ky ? -1 : kx > ky;
+    if (ui->sort == SORT_NAME) {
+        int c = strcmp(x->q->addr, y->q->addr);
+        return ui->sort_ascending ? c : -c;
     }
-    if (c == 0)
-        c = strcmp(x->q->addr, y->q->addr);
-    return ui->sort_ascending ? c : -c;
+    double kx = sort_key(x, ui->sort), ky = sort_key(y, ui->sort);
+    int c = 0;
+    if (isnan(kx) || isnan(ky))
+        c = isnan(kx) - isnan(ky);       /* unknown last whatever the direction */
+    else if (kx != ky)
+        c = (kx < ky ? -1 : 1) * (ui->sort_ascending ? 1 : -1);
+    /* ties read A→Z in either direction, so equal rows do not jump around */
+    return c ? c : strcmp(x->q->addr, y->q->addr);
 }
 
 /* The selection follows the queue the operator chose (selected_addr) across
@@ -191,6 +225,11 @@ void ui_build_rows(struct ui *ui)
 
 static void pull_feeds(struct ui *ui)
 {
+    double now = clock_wall();
+    if (now - ui->pruned_at > 60) {
+        history_prune(&ui->history, now - HISTORY_KEEP_SECONDS);
+        ui->pruned_at = now;
+    }
     for (size_t s = 0; s < ui->opt->nsources; s++) {
         struct source *src = ui->opt->sources[s];
         feed_view_release(&ui->feeds[s]);
@@ -215,8 +254,13 @@ static void set_sort(struct ui *ui, enum sort_column c)
 
 static void act_quit(struct ui *ui) { ui->quit = true; }
 static void act_help(struct ui *ui) { ui->help = !ui->help; ui->help_top = 0; }
-static void act_next_view(struct ui *ui) { ui->view = (ui->view + 1) % nviews; ui->detail = false; }
-static void act_prev_view(struct ui *ui) { ui->view = (ui->view + nviews - 1) % nviews; ui->detail = false; }
+static void show_view(struct ui *ui, size_t v)
+{
+    ui->view = v;
+    ui->detail = false;
+}
+static void act_next_view(struct ui *ui) { show_view(ui, (ui->view + 1) % nviews); }
+static void act_prev_view(struct ui *ui) { show_view(ui, (ui->view + nviews - 1) % nviews); }
 static void act_filter(struct ui *ui)
 {
     ui->prompt = PROMPT_FILTER;
@@ -245,10 +289,17 @@ static void act_page_down(struct ui *ui) { move_selection(ui, page()); }
 static void act_page_up(struct ui *ui) { move_selection(ui, -page()); }
 static void act_home(struct ui *ui) { move_selection(ui, -(int)ui->nrows); }
 static void act_end(struct ui *ui) { move_selection(ui, (int)ui->nrows); }
+static size_t view_index(const struct view_ops *view)
+{
+    for (size_t v = 0; v < nviews; v++)
+        if (views[v] == view)
+            return v;
+    return 0;
+}
+/* From any view Enter shows the selected queue: details live in Queues. */
 static void act_details(struct ui *ui)
 {
-    if (views[ui->view] != &queues_view)
-        ui->view = 1;
+    ui->view = view_index(&queues_view);
     ui->detail = ui->nrows > 0;
 }
 static void act_escape(struct ui *ui)
@@ -266,9 +317,8 @@ struct key_binding {
     void (*run)(struct ui *ui);
 };
 
+/* The view keys (1, 2, ...) come from the view table, not from here. */
 static const struct key_binding key_bindings[] = {
-    {{'1'}, "1", "Overview: every source's health, totals, top queues", NULL},
-    {{'2'}, "2", "Queues: every queue, sortable and filterable", NULL},
     {{'\t'}, "Tab", "next view", act_next_view},
     {{KEY_BTAB}, "Shift-Tab", "previous view", act_prev_view},
     {{KEY_DOWN, 'j'}, "Down j", "select next queue", act_down},
@@ -288,18 +338,21 @@ static const struct key_binding key_bindings[] = {
     {{'q', KEY_CTRL_C}, "q Ctrl-C", "quit", act_quit},
 };
 
+#define NBINDINGS (sizeof key_bindings / sizeof key_bindings[0])
+
+/* `key` is a curses KEY_* code or, below KEY_MIN, a character; characters
+ * at or above KEY_MIN never reach here (they would alias KEY_* codes). */
 static bool dispatch_key(struct ui *ui, int key)
 {
     for (size_t v = 0; v < nviews; v++) {
         if (key == views[v]->key) {
-            ui->view = v;
-            ui->detail = false;
+            show_view(ui, v);
             return true;
         }
     }
     if (views[ui->view]->handle_key && views[ui->view]->handle_key(ui, key))
         return true;
-    for (size_t i = 0; i < sizeof key_bindings / sizeof key_bindings[0]; i++)
+    for (size_t i = 0; i < NBINDINGS; i++)
         for (int k = 0; k < 4 && key_bindings[i].keys[k]; k++)
             if (key_bindings[i].keys[k] == key && key_bindings[i].run) {
                 key_bindings[i].run(ui);
@@ -310,6 +363,9 @@ static bool dispatch_key(struct ui *ui, int key)
 
 /* ---- commands typed after ':' ---- */
 
+/* Loads first and swaps only on success, so a bad theme file leaves the
+ * screen as it was and says why. Without colours (NO_COLOR or the terminal)
+ * the attributes-only monochrome theme stays. */
 static void switch_theme(struct ui *ui, const char *name)
 {
     struct theme t;
@@ -318,9 +374,24 @@ static void switch_theme(struct ui *ui, const char *name)
         ui_message(ui, "%s", err);
         return;
     }
+    if (!crt_has_colour()) {
+        ui_message(ui, "theme %s exists, but colours are off (NO_COLOR or the terminal): monochrome kept",
+                   t.name);
+        return;
+    }
     ui->theme = t;
     crt_apply_theme(&ui->theme);
     ui_message(ui, "theme %s", t.name);
+}
+
+static bool show_view_named(struct ui *ui, const char *name)
+{
+    for (size_t v = 0; v < nviews; v++)
+        if (!strcasecmp(name, views[v]->name)) {
+            show_view(ui, v);
+            return true;
+        }
+    return false;
 }
 
 static void run_command(struct ui *ui, const char *line)
@@ -331,8 +402,8 @@ static void run_command(struct ui *ui, const char *line)
         ui->quit = true;
     } else if (!strcmp(cmd, "theme") && arg[0]) {
         switch_theme(ui, arg);
-    } else if (!strcmp(cmd, "overview") || !strcmp(cmd, "queues")) {
-        ui->view = !strcmp(cmd, "queues");
+    } else if (show_view_named(ui, cmd)) {
+        return;
     } else if (!strcmp(cmd, "filter")) {
         snprintf(ui->filter, sizeof ui->filter, "%s", arg);
     } else if (!strcmp(cmd, "help")) {
@@ -393,6 +464,8 @@ static void draw_header(struct ui *ui)
     int x = crt_put(0, 0, crt_width(left), ALIGN_LEFT, SLOT_HEADER, left);
     for (size_t s = 0; s < ui->opt->nsources && x < COLS - 10; s++) {
         char status[96], chip[160];
+        if (s > 0)
+            x += crt_put(0, x, 1, ALIGN_LEFT, SLOT_HEADER, "|");
         fmt_source_status(&ui->feeds[s], status, sizeof status);
         snprintf(chip, sizeof chip, " %s %s ", ui->opt->sources[s]->ops->kind, status);
         enum theme_slot slot = ui->feeds[s].status == SOURCE_OK ? SLOT_HEADER : SLOT_CRIT;
@@ -400,7 +473,6 @@ static void draw_header(struct ui *ui)
         if (x + w > COLS - 10)
             w = COLS - 10 - x;
         x += crt_put(0, x, w, ALIGN_LEFT, slot, chip);
-        x += crt_put(0, x, 1, ALIGN_LEFT, SLOT_HEADER, "|");
     }
     time_t now = time(NULL);
     struct tm tm;
@@ -444,8 +516,10 @@ static void draw_footer(struct ui *ui)
         crt_put(y, 0, COLS, ALIGN_LEFT, SLOT_STATUS, ui->message);
         return;
     }
-    static const char *const hints[][2] = {
-        {"?", "help"}, {"1-2", "views"}, {"/", "filter"}, {"s", "sort"}, {"Enter", "details"}, {":", "command"}, {"q", "quit"},
+    char view_keys[8];
+    snprintf(view_keys, sizeof view_keys, "%c-%c", views[0]->key, views[nviews - 1]->key);
+    const char *const hints[][2] = {
+        {"?", "help"}, {view_keys, "views"}, {"/", "filter"}, {"s", "sort"}, {"Enter", "details"}, {":", "command"}, {"q", "quit"},
     };
     int x = 0;
     for (size_t i = 0; i < sizeof hints / sizeof hints[0] && x < COLS - 12; i++) {
@@ -456,28 +530,55 @@ static void draw_footer(struct ui *ui)
     }
 }
 
+/* One help line per view (from the view table) and per binding (from the
+ * key table): the same tables the dispatcher reads. */
+static void help_line(size_t i, char *label, size_t llen, char *help, size_t hlen)
+{
+    if (i < nviews) {
+        snprintf(label, llen, "%c", views[i]->key);
+        snprintf(help, hlen, "%s: %s", views[i]->name, views[i]->summary);
+    } else {
+        snprintf(label, llen, "%s", key_bindings[i - nviews].label);
+        snprintf(help, hlen, "%s", key_bindings[i - nviews].help);
+    }
+}
+
 static void draw_help(struct ui *ui)
 {
-    size_t n = sizeof key_bindings / sizeof key_bindings[0];
-    int h = (int)n + 4 < LINES - 2 ? (int)n + 4 : LINES - 2;
+    int n = (int)(nviews + NBINDINGS);
+    int h = n + 4 < LINES - 2 ? n + 4 : LINES - 2;
     int w = COLS - 8 < 90 ? COLS - 8 : 90;
     int top = (LINES - h) / 2, left = (COLS - w) / 2;
     for (int y = top; y < top + h; y++)
         crt_fill(y, left, w, SLOT_HELP);
-    attrset(crt_attr(SLOT_TITLE));
-    crt_put(top, left + 2, w - 4, ALIGN_LEFT, SLOT_TITLE, "qdeck keys  (Esc, ? or q closes)");
+    attrset(crt_attr(SLOT_BORDER));
+    mvhline(top, left, ACS_HLINE, w);
+    mvhline(top + h - 1, left, ACS_HLINE, w);
+    mvvline(top, left, ACS_VLINE, h);
+    mvvline(top, left + w - 1, ACS_VLINE, h);
+    mvaddch(top, left, ACS_ULCORNER);
+    mvaddch(top, left + w - 1, ACS_URCORNER);
+    mvaddch(top + h - 1, left, ACS_LLCORNER);
+    mvaddch(top + h - 1, left + w - 1, ACS_LRCORNER);
+    static const char title[] = " qdeck keys (Esc, ? or q closes; Up/Down scroll) ";
+    crt_put(top, left + 2, crt_width(title) < w - 4 ? crt_width(title) : w - 4, ALIGN_LEFT, SLOT_TITLE, title);
     int rows = h - 3;
-    if (ui->help_top > (int)n - rows)
-        ui->help_top = (int)n - rows > 0 ? (int)n - rows : 0;
-    for (int i = 0; i < rows && ui->help_top + i < (int)n; i++) {
-        const struct key_binding *b = &key_bindings[ui->help_top + i];
-        crt_put(top + 2 + i, left + 2, 14, ALIGN_LEFT, SLOT_LABEL, b->label);
-        crt_put(top + 2 + i, left + 16, w - 18, ALIGN_LEFT, SLOT_HELP, b->help);
+    if (ui->help_top > n - rows)
+        ui->help_top = n - rows > 0 ? n - rows : 0;
+    for (int i = 0; i < rows && ui->help_top + i < n; i++) {
+        char label[32], help[256];
+        help_line((size_t)(ui->help_top + i), label, sizeof label, help, sizeof help);
+        crt_put(top + 2 + i, left + 2, 14, ALIGN_LEFT, SLOT_LABEL, label);
+        crt_put(top + 2 + i, left + 16, w - 18, ALIGN_LEFT, SLOT_HELP, help);
     }
 }
 
+/* Rows are rebuilt on every draw, also when the terminal is too small to
+ * show them: the key handlers read ui->rows, which point into the snapshots
+ * pull_feeds() just swapped. */
 static void draw(struct ui *ui)
 {
+    ui_build_rows(ui);
     erase();
     if (COLS < MIN_COLS || LINES < MIN_LINES) {
         char msg[96];
@@ -488,7 +589,6 @@ static void draw(struct ui *ui)
         doupdate();
         return;
     }
-    ui_build_rows(ui);
     draw_header(ui);
     draw_tabs(ui);
     views[ui->view]->draw(ui, 2, LINES - 3);
@@ -521,7 +621,9 @@ static void read_keys(struct ui *ui)
             ui->help_top += ch == KEY_DOWN ? 1 : (ui->help_top > 0 ? -1 : 0);
             continue;
         }
-        if (!dispatch_key(ui, (int)ch) && !is_key && ch < 128 && isprint((int)ch))
+        if (!is_key && ch >= KEY_MIN)
+            continue;                        /* a character, not a curses key code */
+        if (!dispatch_key(ui, (int)ch) && !is_key && ch < 128 && isprint((int)ch) && !isdigit((int)ch))
             ui_message(ui, "no key '%c' here (? lists every key)", (int)ch);
     }
 }
@@ -533,6 +635,70 @@ static void drain_pipe(int fd)
         ;
 }
 
+struct saved_signals {
+    struct sigaction intr, term, hup;
+};
+
+/* Quit signals end the loop so the terminal is restored and ui_run returns.
+ * SIGPIPE is ignored for good: a broker socket closing under a collector's
+ * write must be an error return, not the death of the process with the
+ * terminal left raw. */
+static int install_signals(struct saved_signals *saved)
+{
+    if (pipe2(signal_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
+        return -1;
+    struct sigaction sa = {.sa_handler = on_quit_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &saved->intr);
+    sigaction(SIGTERM, &sa, &saved->term);
+    sigaction(SIGHUP, &sa, &saved->hup);
+    struct sigaction ignore = {.sa_handler = SIG_IGN};
+    sigemptyset(&ignore.sa_mask);
+    sigaction(SIGPIPE, &ignore, NULL);
+    return 0;
+}
+
+/* After crt_init: ncurses has installed its SIGWINCH handler by then. */
+static void chain_winch(void)
+{
+    struct sigaction sa = {.sa_handler = on_winch, .sa_flags = SA_RESTART};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGWINCH, &sa, &curses_winch);
+}
+
+static void restore_signals(const struct saved_signals *saved)
+{
+    sigaction(SIGWINCH, &curses_winch, NULL);
+    sigaction(SIGINT, &saved->intr, NULL);
+    sigaction(SIGTERM, &saved->term, NULL);
+    sigaction(SIGHUP, &saved->hup, NULL);
+    int r = signal_pipe[0], w = signal_pipe[1];
+    signal_pipe[0] = signal_pipe[1] = -1;
+    close(r);
+    close(w);
+    quit_signal = 0;
+}
+
+/* Milliseconds until the next refresh tick or the next whole second since
+ * the last draw, whichever is first: ages on screen move every second even
+ * with a slow refresh. */
+static int poll_timeout(double next_tick, double drawn_at)
+{
+    double due = next_tick < drawn_at + 1 ? next_tick : drawn_at + 1;
+    double ms = (due - clock_mono()) * 1000;
+    return ms <= 0 ? 0 : (int)ms + 1;
+}
+
+static void ui_free(struct ui *ui)
+{
+    for (size_t s = 0; s < ui->opt->nsources; s++)
+        feed_view_release(&ui->feeds[s]);
+    free(ui->feeds);
+    free(ui->recorded);
+    free(ui->rows);
+    history_free(&ui->history);
+}
+
 int ui_run(const struct ui_options *opt)
 {
     struct ui ui = {.opt = opt, .sort = SORT_NAME, .sort_ascending = true};
@@ -541,17 +707,20 @@ int ui_run(const struct ui_options *opt)
         fprintf(stderr, "qdeck: %s\n", err);
         return 2;
     }
+    struct saved_signals saved;
+    if (install_signals(&saved) < 0) {
+        fprintf(stderr, "qdeck: cannot create the signal pipe: %s\n", strerror(errno));
+        return 1;
+    }
+    if (crt_init(err, sizeof err) < 0) {
+        restore_signals(&saved);
+        fprintf(stderr, "qdeck: %s\n", err);
+        return 1;
+    }
+    chain_winch();
     history_init(&ui.history, (size_t)(opt->cfg->history > 0 ? opt->cfg->history : 60));
     ui.feeds = xcalloc(opt->nsources ? opt->nsources : 1, sizeof *ui.feeds);
     ui.recorded = xcalloc(opt->nsources ? opt->nsources : 1, sizeof *ui.recorded);
-
-    struct sigaction sa = {.sa_handler = on_quit_signal};
-    sigemptyset(&sa.sa_mask);
-    struct sigaction old_int, old_term;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-
-    crt_init();
     if (!crt_has_colour()) {
         struct theme mono;
         if (theme_load("monochrome", &mono, err, sizeof err) == 0)
@@ -562,36 +731,43 @@ int ui_run(const struct ui_options *opt)
     double tick = opt->cfg->refresh > 0 ? opt->cfg->refresh : 1;
     double next_tick = clock_mono() + tick;
     int ticks = 0;
+    pull_feeds(&ui);
+    draw(&ui);
+    double drawn_at = clock_mono();
     while (!ui.quit && !quit_signal) {
-        pull_feeds(&ui);
-        draw(&ui);
-        double now = clock_mono();
-        int timeout_ms = (int)((next_tick - now) * 1000);
-        if (timeout_ms < 0)
-            timeout_ms = 0;
-        struct pollfd fds[2] = {{.fd = STDIN_FILENO, .events = POLLIN}, {.fd = opt->notify_fd, .events = POLLIN}};
-        int rc = poll(fds, 2, timeout_ms);
-        if (rc < 0 && errno != EINTR)
+        struct pollfd fds[3] = {
+            {.fd = STDIN_FILENO, .events = POLLIN},
+            {.fd = opt->notify_fd, .events = POLLIN},
+            {.fd = signal_pipe[0], .events = POLLIN},
+        };
+        int rc = poll(fds, 3, poll_timeout(next_tick, drawn_at));
+        if (rc < 0 && errno != EINTR) {
+            log_error("console: poll: %s", strerror(errno));
             break;
+        }
         if (rc > 0 && (fds[1].revents & POLLIN))
             drain_pipe(opt->notify_fd);
+        if (rc > 0 && (fds[2].revents & POLLIN))
+            drain_pipe(signal_pipe[0]);
+        if (quit_signal)
+            break;
         read_keys(&ui);   /* also picks up KEY_RESIZE after SIGWINCH */
         if (clock_mono() >= next_tick) {
             next_tick += tick;
             if (next_tick < clock_mono())
                 next_tick = clock_mono() + tick;
-            if (opt->iterations > 0 && ++ticks >= opt->iterations)
-                break;
+            ticks++;
         }
+        if (ui.quit)
+            break;
+        pull_feeds(&ui);
+        draw(&ui);
+        drawn_at = clock_mono();
+        if (opt->iterations > 0 && ticks >= opt->iterations)
+            break;
     }
-    crt_done();
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
-    for (size_t s = 0; s < opt->nsources; s++)
-        feed_view_release(&ui.feeds[s]);
-    free(ui.feeds);
-    free(ui.recorded);
-    free(ui.rows);
-    history_free(&ui.history);
+    crt_release();
+    restore_signals(&saved);
+    ui_free(&ui);
     return 0;
 }

@@ -31,6 +31,7 @@ struct ui;
 
 struct view_ops {
     const char *name;
+    const char *summary;                        /* one line for the help */
     int key;                                    /* '1', '2', ... */
     void (*draw)(struct ui *ui, int top, int height);
     bool (*handle_key)(struct ui *ui, int key); /* NULL: no keys of its own */
@@ -59,6 +60,7 @@ struct ui {
     struct ui_row *rows;
     size_t nrows, rows_cap;
     int help_top;
+    double pruned_at;               /* wall time history was last pruned */
 };
 
 /* Rebuilds ui->rows: every queue of every source, filtered and sorted. */

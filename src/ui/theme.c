@@ -8,6 +8,7 @@
 
 #include <ini.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,48 +83,80 @@ int theme_parse_style(const char *text, struct theme_style *out, char *err, size
     return 0;
 }
 
+/* inih calls the handler after reading a line but does not say which one
+ * (this build has no INI_HANDLER_LINENO), so the reader counts lines: an
+ * error message then names the line it is about, even when an earlier
+ * syntax error is what inih reports first. */
 struct theme_parse {
+    FILE *file;
+    int line;
     struct theme *theme;
     bool seen[SLOT_COUNT];
+    int error_line;
     char error[256];
 };
+
+static char *read_counted_line(char *buf, int size, void *stream)
+{
+    struct theme_parse *p = stream;
+    char *line = fgets(buf, size, p->file);
+    if (line)
+        p->line++;
+    return line;
+}
+
+static int parse_error(struct theme_parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int parse_error(struct theme_parse *p, const char *fmt, ...)
+{
+    if (!p->error_line) {
+        p->error_line = p->line;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(p->error, sizeof p->error, fmt, ap);
+        va_end(ap);
+    }
+    return 0;
+}
 
 static int on_theme_entry(void *user, const char *section, const char *key, const char *value)
 {
     struct theme_parse *p = user;
-    if (section[0]) {
-        if (!p->error[0])
-            snprintf(p->error, sizeof p->error, "themes have no sections ([%s])", section);
-        return 0;
-    }
+    if (section[0])
+        return parse_error(p, "themes have no sections ([%s])", section);
     for (int i = 0; i < SLOT_COUNT; i++) {
         if (strcmp(slot_names[i], key) != 0)
             continue;
         char why[200];
-        if (theme_parse_style(value, &p->theme->styles[i], why, sizeof why) < 0) {
-            if (!p->error[0])
-                snprintf(p->error, sizeof p->error, "%s: %s", key, why);
-            return 0;
-        }
+        if (!value[0])
+            return parse_error(p, "%s: empty style (use 'none' for the terminal's default)", key);
+        if (theme_parse_style(value, &p->theme->styles[i], why, sizeof why) < 0)
+            return parse_error(p, "%s: %s", key, why);
         p->seen[i] = true;
         return 1;
     }
-    if (!p->error[0])
-        snprintf(p->error, sizeof p->error, "unknown slot '%s'", key);
-    return 0;
+    return parse_error(p, "unknown slot '%s'", key);
 }
 
 int theme_parse_file(const char *path, struct theme *out, char *err, size_t errlen)
 {
     struct theme t = {0};
     struct theme_parse p = {.theme = &t};
-    int rc = ini_parse(path, on_theme_entry, &p);
-    if (rc < 0) {
+    p.file = fopen(path, "r");
+    if (!p.file) {
         snprintf(err, errlen, "%s: cannot read theme", path);
         return -1;
     }
+    int rc = ini_parse_stream(read_counted_line, &p, on_theme_entry, &p);
+    fclose(p.file);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s: out of memory while parsing", path);
+        return -1;
+    }
     if (rc > 0) {
-        snprintf(err, errlen, "%s:%d: %s", path, rc, p.error[0] ? p.error : "not a 'slot = style' line");
+        if (p.error_line == rc)
+            snprintf(err, errlen, "%s:%d: %s", path, rc, p.error);
+        else
+            snprintf(err, errlen, "%s:%d: not a 'slot = style' line", path, rc);
         return -1;
     }
     if (!p.seen[SLOT_DEFAULT])

@@ -19,6 +19,7 @@
     X(SLOT_LABEL, "label")                      \
     X(SLOT_VALUE, "value")                      \
     X(SLOT_DIM, "dim")                          \
+    X(SLOT_BORDER, "border")                    \
     X(SLOT_STALE, "stale")                      \
     X(SLOT_OK, "ok")                            \
     X(SLOT_WARN, "warn")                        \

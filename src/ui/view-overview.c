@@ -49,10 +49,15 @@ static int draw_source(struct ui *ui, size_t s, int y, int bottom)
     }
     fmt_count(a, sizeof a, ready);
     fmt_count(b, sizeof b, unacked);
-    fmt_rate(c, sizeof c, in);
-    fmt_rate(d, sizeof d, out);
-    snprintf(line, sizeof line, "queues %zu%s   ready %s   unacked %s   consumers %lld   in %s/s   out %s/s",
-             snap->nqueues, snap->truncated ? " (discovery capped)" : "", a, b, (long long)consumers, c, d);
+    /* Redis reports no rates: leave them out rather than print a row of "-" */
+    char rates[160] = "";
+    if (!isnan(in) || !isnan(out)) {
+        fmt_rate(c, sizeof c, in);
+        fmt_rate(d, sizeof d, out);
+        snprintf(rates, sizeof rates, "   in %s/s   out %s/s", c, d);
+    }
+    snprintf(line, sizeof line, "queues %zu%s   ready %s   unacked %s   consumers %lld%s", snap->nqueues,
+             snap->truncated ? " (capped)" : "", a, b, (long long)consumers, rates);
     crt_put(y++, 3, COLS - 4, ALIGN_LEFT, vs, line);
     if (!ok && !isnan(v->last_ok)) {
         char age[32];
@@ -137,6 +142,7 @@ static void draw_overview(struct ui *ui, int top, int height)
 
 const struct view_ops overview_view = {
     .name = "Overview",
+    .summary = "each source's health and totals; the deepest and growing queues",
     .key = '1',
     .draw = draw_overview,
     .handle_key = NULL,

@@ -27,14 +27,14 @@ static const struct column columns[COL_COUNT] = {
     [COL_UNACKED] = {"UNACK", 7, SORT_UNACKED, 3},
     [COL_TOTAL] = {"TOTAL", 8, SORT_TOTAL, 6},
     [COL_CONSUMERS] = {"CONS", 5, SORT_CONSUMERS, 4},
-    [COL_UTIL] = {"UTIL", 5, -1, 11},
+    [COL_UTIL] = {"UTIL%", 5, -1, 11},
     [COL_IN] = {"IN/s", 7, SORT_IN, 5},
     [COL_OUT] = {"OUT/s", 7, SORT_OUT, 7},
     [COL_ACK] = {"ACK/s", 7, -1, 12},
     [COL_AGE] = {"AGE", 8, SORT_AGE, 2},
     [COL_GROWTH] = {"GROW/s", 8, SORT_GROWTH, 9},
     [COL_SPARK] = {"DEPTH", 16, -1, 8},
-    [COL_DLX] = {"DEAD LETTERS", 16, -1, 10},
+    [COL_DLX] = {"DLX→", 16, -1, 10},
 };
 
 #define NAME_MIN 28
@@ -133,8 +133,10 @@ struct detail_field {
     enum theme_slot slot;
 };
 
+#define DETAIL_ROWS 12
+
 struct detail_column {
-    struct detail_field fields[10];
+    struct detail_field fields[DETAIL_ROWS];
     int n;
 };
 
@@ -142,7 +144,7 @@ static void add_field(struct detail_column *col, const char *label, enum theme_s
     __attribute__((format(printf, 4, 5)));
 static void add_field(struct detail_column *col, const char *label, enum theme_slot slot, const char *fmt, ...)
 {
-    if (col->n >= 10)
+    if (col->n >= DETAIL_ROWS)
         return;
     struct detail_field *f = &col->fields[col->n++];
     f->label = label;
@@ -163,10 +165,13 @@ static void series_range(struct ui *ui, const char *addr, enum history_series s,
         lo = isnan(lo) || v[i] < lo ? v[i] : lo;
         hi = isnan(hi) || v[i] > hi ? v[i] : hi;
     }
-    if (isnan(lo))
-        snprintf(buf, len, "no samples");
+    if (n == 0)
+        snprintf(buf, len, "no samples yet");
+    else if (isnan(lo))
+        snprintf(buf, len, "unknown (no rates from this broker)");
     else
-        snprintf(buf, len, "min %.1f  max %.1f  (%zu samples)", lo, hi, n);
+        snprintf(buf, len, s == SERIES_DEPTH ? "min %.0f  max %.0f  (%zu samples)" : "min %.1f/s  max %.1f/s  (%zu samples)",
+                 lo, hi, n);
 }
 
 /* Every field of the selected queue, in two columns, then sparklines of
@@ -205,26 +210,33 @@ static void draw_detail(struct ui *ui, int top, int height)
     fmt_rate(a, sizeof a, q->rate_redeliver);
     add_field(&left, "Redelivered", vs, "%s/s", a);
     fmt_age(a, sizeof a, q->head_age, q->head_age_at_least);
-    add_field(&left, "Oldest waiting", vs, "%s%s", a, q->head_age_at_least ? " (at the head at least that long)" : "");
+    add_field(&left, "Oldest waiting", vs, "%s%s", a, q->head_age_at_least ? " (lower bound)" : "");
     if (isnan(r->growth))
         add_field(&left, "Growth", vs, "-");
     else
         add_field(&left, "Growth", vs, "%+.2f messages/s", r->growth);
 
+    fmt_count(a, sizeof a, q->length);
+    add_field(&left, "Stream length", vs, "%s", a);
+    fmt_age(a, sizeof a, q->pending_idle, false);
+    add_field(&left, "Oldest pending", vs, "idle %s", a);
+
+    add_field(&right, "Name", vs, "%s", q->name ? q->name : "-");
+    add_field(&right, "Kind", vs, "%s", queue_kind_scheme(q->kind));
     add_field(&right, "Source", vs, "%s", src->ops->kind);
     add_field(&right, "URL", vs, "%s", src->display_url);
     add_field(&right, "Dead letters to", vs, "%s", q->dead_letter_to ? q->dead_letter_to : "(none)");
     add_field(&right, "State", vs, "%s", q->state ? q->state : "-");
-    if (q->kind == QUEUE_STREAM) {
-        fmt_count(a, sizeof a, q->length);
-        add_field(&right, "Stream length", vs, "%s entries", a);
-        fmt_age(a, sizeof a, q->pending_idle, false);
-        add_field(&right, "Oldest pending", vs, "idle %s", a);
+    if (q->head_id && !isnan(q->head_seen_at)) {
+        fmt_age(a, sizeof a, clock_wall() - q->head_seen_at, false);
+        add_field(&right, "Head message", vs, "%s, at the head for %s", q->head_id, a);
+    } else {
+        add_field(&right, "Head message", vs, "%s", q->head_id ? q->head_id : "-");
     }
     if (r->stale) {
         char status[96];
         fmt_source_status(&ui->feeds[r->source], status, sizeof status);
-        add_field(&right, "Source state", SLOT_CRIT, "%s: data is the last known", status);
+        add_field(&right, "Source state", SLOT_CRIT, "%s (last known data)", status);
     }
 
     int half = COLS / 2, y = top + 1;
@@ -234,8 +246,8 @@ static void draw_detail(struct ui *ui, int top, int height)
             crt_put(y, 17, half - 18, ALIGN_LEFT, left.fields[i].slot, left.fields[i].text);
         }
         if (i < right.n) {
-            crt_put(y, half, 16, ALIGN_LEFT, SLOT_LABEL, right.fields[i].label);
-            crt_put(y, half + 16, COLS - half - 17, ALIGN_LEFT, right.fields[i].slot, right.fields[i].text);
+            crt_put(y, half, 17, ALIGN_LEFT, SLOT_LABEL, right.fields[i].label);
+            crt_put(y, half + 17, COLS - half - 18, ALIGN_LEFT, right.fields[i].slot, right.fields[i].text);
         }
     }
     y++;
@@ -251,13 +263,34 @@ static void draw_detail(struct ui *ui, int top, int height)
     }
 }
 
+/* A failing source gets a line under the table saying why, so the greyed
+ * rows are explained without going back to the Overview. At most a third
+ * of the table goes to these lines. */
+static int draw_source_alerts(struct ui *ui, int bottom, int max_lines)
+{
+    int used = 0;
+    for (size_t s = 0; s < ui->opt->nsources && used < max_lines; s++) {
+        const struct feed_view *v = &ui->feeds[s];
+        if (v->status == SOURCE_OK)
+            continue;
+        char status[96], line[600];
+        fmt_source_status(v, status, sizeof status);
+        snprintf(line, sizeof line, "%s %s%s%s%s", ui->opt->sources[s]->ops->kind, status, v->message[0] ? ": " : "",
+                 v->message, v->snap ? "  (grey rows: last known data)" : "");
+        used++;
+        crt_put(bottom - used, 0, COLS, ALIGN_LEFT, SLOT_CRIT, line);
+    }
+    return used;
+}
+
 static void draw_queues(struct ui *ui, int top, int height)
 {
     int name_width;
     bool shown[COL_COUNT];
     visible_columns(shown, &name_width);
-    int detail_height = ui->detail ? (height / 2 > 14 ? 14 : height / 2) : 0;
-    int list_height = height - 1 - detail_height;
+    int detail_height = ui->detail ? (height / 2 > 16 ? 16 : height / 2) : 0;
+    int alerts = draw_source_alerts(ui, top + height - detail_height, (height - detail_height) / 3);
+    int list_height = height - 1 - detail_height - alerts;
     draw_header_row(ui, top, shown, name_width);
     if (ui->nrows == 0) {
         crt_put(top + 2, 2, COLS - 4, ALIGN_LEFT, SLOT_DIM,
@@ -273,11 +306,12 @@ static void draw_queues(struct ui *ui, int top, int height)
     for (int i = 0; i < list_height && ui->top + i < (int)ui->nrows; i++)
         draw_row(ui, top + 1 + i, &ui->rows[ui->top + i], ui->top + i == ui->selected, shown, name_width);
     if (ui->detail)
-        draw_detail(ui, top + 1 + list_height, detail_height);
+        draw_detail(ui, top + height - detail_height, detail_height);
 }
 
 const struct view_ops queues_view = {
     .name = "Queues",
+    .summary = "every queue of every source, sortable and filterable, with details",
     .key = '2',
     .draw = draw_queues,
     .handle_key = NULL,

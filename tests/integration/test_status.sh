@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# `qdeck status --json` against real brokers reports exactly the depths that
+# were created: 0, 1 and 10,000 messages, names with spaces and UTF-8, Redis
+# lists, and a stream whose consumer group has lag and pending entries.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../lib/assert.sh"
+
+declare -A want=([zero]=0 [one]=1 ["ten thousand"]=10000 ["ünïcødé/q:1"]=2)
+for q in "${!want[@]}"; do
+  "$TOOLS/amqp-fill" "$AMQP_URL" declare "$q" >/dev/null
+  [ "${want[$q]}" -gt 0 ] && "$TOOLS/amqp-fill" "$AMQP_URL" publish "$q" "${want[$q]}" >/dev/null
+done
+"$TOOLS/amqp-fill" "$AMQP_URL" declare "orders.dlq" >/dev/null
+"$TOOLS/amqp-fill" "$AMQP_URL" declare "orders" --dlx "" --dlrk "orders.dlq" >/dev/null
+
+R="redis-cli -p $REDIS_PORT"
+$R rpush "jobs:ünï cødé" a b c >/dev/null
+$R lpush jobs:dated '{"id":"t1","type":"x","payload":{},"created_at":"2020-01-01T00:00:00Z"}' >/dev/null
+$R xgroup create events workers '$' MKSTREAM >/dev/null
+for i in $(seq 10); do $R xadd events '*' n "$i" >/dev/null; done
+$R xreadgroup group workers w1 count 4 streams events '>' >/dev/null
+$R xack events workers "$($R xrange events - + count 1 | head -1)" >/dev/null
+
+status_json() { "$QDECK" --mgmt "$MGMT_URL" --amqp "$AMQP_URL" --redis "$REDIS_URL" status --json; }
+
+# the management API lags the broker by its stats interval: wait until it agrees
+depths_match() {
+  local json; json=$(status_json) || return 1
+  for q in "${!want[@]}"; do
+    [ "$(jq -r --arg a "amqp:$q" '.sources[].queues[] | select(.queue == $a) | .ready' <<<"$json")" = "${want[$q]}" ] || return 1
+  done
+}
+check "amqp depths 0, 1, 10000 and UTF-8 names reported exactly" wait_for 30 depths_match
+
+json=$(status_json); rc=$?
+expect_eq "status exits 0 with both brokers up" "$rc" 0
+expect_eq "redis list with UTF-8 name: 3" \
+  "$(jq -r '.sources[].queues[] | select(.queue == "redis:jobs:ünï cødé") | .ready' <<<"$json")" 3
+expect_eq "stream group lag (10 added, 4 delivered)" \
+  "$(jq -r '.sources[].queues[] | select(.queue == "stream:events#workers") | .ready' <<<"$json")" 6
+expect_eq "stream group pending (4 delivered, 1 acked)" \
+  "$(jq -r '.sources[].queues[] | select(.queue == "stream:events#workers") | .unacked' <<<"$json")" 3
+expect_eq "stream length" \
+  "$(jq -r '.sources[].queues[] | select(.queue == "stream:events#workers") | .length' <<<"$json")" 10
+check "oldest pending entry has an idle time" \
+  test "$(jq -r '.sources[].queues[] | select(.queue == "stream:events#workers") | .pending_idle | type' <<<"$json")" = number
+check "age of an enveloped list head counts from created_at (years)" \
+  test "$(jq -r '.sources[].queues[] | select(.queue == "redis:jobs:dated") | .head_age > 100000000' <<<"$json")" = true
+expect_eq "dead-letter wiring resolved" \
+  "$(jq -r '.sources[].queues[] | select(.queue == "amqp:orders") | .dead_letter_to' <<<"$json")" "amqp:orders.dlq"
+expect_eq "server version read" "$(jq -r '.sources[0].server' <<<"$json")" "RabbitMQ 3.10.8"
+check "password never in --json" bash -c "! grep -q s3cret-pw <<<'$json'"
+expect_match "management URL redacted" "$(jq -r '.sources[0].url' <<<"$json")" '^http://qdeck:\*\*\*@127\.0\.0\.1:[0-9]+/$'
+
+text=$("$QDECK" --mgmt "$MGMT_URL" --redis "$REDIS_URL" status)
+expect_match "text table lists the stream group" "$text" 'stream:events#workers'
+check "password never in the table" bash -c "! grep -q s3cret-pw <<<'$text'"
+
+out=$("$QDECK" --redis redis://127.0.0.1:1/ status 2>&1); rc=$?
+expect_eq "unreachable broker: exit 3" "$rc" 3
+expect_match "unreachable broker: one clear line" "$out" 'disconnected'
+
+out=$("$QDECK" status 2>&1); rc=$?
+expect_eq "nothing configured: usage error" "$rc" 2
+expect_match "nothing configured: says what to do" "$out" 'nothing to watch'
+
+printf '[context a]\nredis = %s\nredis_kyes = *\n' "$REDIS_URL" > "$QDECK_TEST_TMP/typo.conf"
+out=$("$QDECK" --config "$QDECK_TEST_TMP/typo.conf" status 2>&1); rc=$?
+expect_eq "unknown config key: exit 2" "$rc" 2
+expect_match "unknown config key: file, line and key" "$out" "typo.conf:3: unknown key 'redis_kyes'"
+
+out=$("$QDECK" --redis "$REDIS_URL" --iterations 2 --theme no-such-theme 2>&1); rc=$?
+expect_eq "unknown theme: exit 2" "$rc" 2
+
+finish

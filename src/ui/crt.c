@@ -119,25 +119,35 @@ void crt_apply_theme(const struct theme *t)
 
 attr_t crt_attr(enum theme_slot slot) { return slot_attrs[slot]; }
 
+/* Decodes the next character of a UTF-8 string and advances past it; an
+ * invalid or cut sequence counts as one byte shown as '?'. False at the end. */
+static bool next_char(const char **p, size_t *left, mbstate_t *st, wchar_t *wc)
+{
+    if (*left == 0)
+        return false;
+    size_t n = mbrtowc(wc, *p, *left, st);
+    if (n == (size_t)-1 || n == (size_t)-2) {
+        memset(st, 0, sizeof *st);
+        n = 1;
+        *wc = L'?';
+    } else if (n == 0) {
+        n = 1;
+    }
+    *p += n;
+    *left -= n;
+    return true;
+}
+
 int crt_width(const char *s)
 {
     mbstate_t st;
     memset(&st, 0, sizeof st);
     int cols = 0;
-    const char *p = s;
     size_t left = strlen(s);
-    while (left > 0) {
-        wchar_t wc;
-        size_t n = mbrtowc(&wc, p, left, &st);
-        if (n == (size_t)-1 || n == (size_t)-2) {
-            memset(&st, 0, sizeof st);
-            n = 1;
-            wc = L'?';
-        }
+    wchar_t wc;
+    while (next_char(&s, &left, &st, &wc)) {
         int w = wcwidth(wc);
         cols += w > 0 ? w : 0;
-        p += n ? n : 1;
-        left -= n ? n : 1;
     }
     return cols;
 }
@@ -166,17 +176,10 @@ int crt_put(int y, int x, int width, enum crt_align align, enum theme_slot slot,
     move(y, col);
     mbstate_t st;
     memset(&st, 0, sizeof st);
-    const char *p = s;
     size_t left = strlen(s);
     int used = 0;
-    while (left > 0) {
-        wchar_t wc;
-        size_t n = mbrtowc(&wc, p, left, &st);
-        if (n == (size_t)-1 || n == (size_t)-2) {
-            memset(&st, 0, sizeof st);
-            n = 1;
-            wc = L'?';
-        }
+    wchar_t wc;
+    while (next_char(&s, &left, &st, &wc)) {
         int w = wcwidth(wc);
         if (w < 0) {
             wc = L'?';
@@ -187,8 +190,6 @@ int crt_put(int y, int x, int width, enum crt_align align, enum theme_slot slot,
         wchar_t one[2] = {wc, 0};
         addnwstr(one, 1);
         used += w;
-        p += n ? n : 1;
-        left -= n ? n : 1;
     }
     if (total > width) {
         addstr(utf8 ? "…" : "~");

@@ -35,9 +35,26 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
+# Handler plugins build against src/qdeck-plugin.h only; fixture plugins
+# (wrong ABI, no entry symbol, failing init) live under tests/plugins/.
+PLUGIN_SRC  := $(sort $(wildcard plugins/*.c))
+PLUGIN_SO   := $(PLUGIN_SRC:plugins/%.c=$(BUILD)/plugins/%.so)
+FIXTURE_SRC := $(sort $(wildcard tests/plugins/*.c))
+FIXTURE_SO  := $(FIXTURE_SRC:tests/plugins/%.c=$(BUILD)/tests/plugins/%.so)
+PLUGIN_LIBS  = $(shell pkg-config --libs libcurl libcjson 2>/dev/null) -lpthread
 
-.PHONY: all run demo test bench deps clean screenshots unit tools
-all: $(BUILD)/qdeck
+.PHONY: all run demo test bench deps clean screenshots unit tools plugins
+all: $(BUILD)/qdeck plugins
+
+plugins: $(PLUGIN_SO) $(FIXTURE_SO)
+
+$(BUILD)/plugins/%.so: plugins/%.c src/qdeck-plugin.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -shared -o $@ $< $(LDFLAGS) $(PLUGIN_LIBS)
+
+$(BUILD)/tests/plugins/%.so: tests/plugins/%.c src/qdeck-plugin.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -shared -o $@ $< $(LDFLAGS) $(PLUGIN_LIBS)
 
 $(BUILD)/qdeck: $(BUILD)/src/main.o $(BUILD)/libqdeck.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

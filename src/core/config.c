@@ -1,8 +1,11 @@
 /* Configuration from an INI file (inih), the environment and flags.
  *
  * The option table below is the only place a key is defined. Sections:
- *   [qdeck]          global settings
- *   [context NAME]   one broker set: amqp, mgmt, redis URLs and options
+ *   [qdeck]            global settings
+ *   [context NAME]     one broker set: amqp, mgmt, redis URLs and options
+ *   [worker]           the worker pool; [task TYPE] how a task type runs
+ *   [dependency NAME]  breaker, rate limit, bulkhead, fallback
+ *   [schedule NAME]    periodic jobs; [alerts] thresholds
  * A file that names a key or section the table does not know is refused
  * with file:line: the key, so a typo never silently means "default". */
 #include "core/config.h"
@@ -18,8 +21,33 @@
 
 #include "core/xalloc.h"
 
-enum option_type { OPT_STRING, OPT_BOOL, OPT_INT, OPT_DOUBLE };
-enum option_scope { SCOPE_GLOBAL, SCOPE_CONTEXT };
+enum option_type { OPT_STRING, OPT_BOOL, OPT_INT, OPT_DOUBLE, OPT_LONG };
+enum option_scope { SCOPE_GLOBAL, SCOPE_CONTEXT, SCOPE_WORKER, SCOPE_ALERTS,
+                    SCOPE_TASK, SCOPE_DEPENDENCY, SCOPE_SCHEDULE, NSCOPES };
+
+/* Where a section's struct lives in struct config. Named sections ("[task
+ * NAME]") are arrays whose element starts with `char *name`. */
+struct scope_def {
+    const char *section;      /* "qdeck", "worker", or the prefix of "task NAME" */
+    bool named;
+    size_t size;              /* of one element */
+    size_t offset;            /* the struct (single) or the array pointer (named) */
+    size_t count_offset;      /* named: the element count */
+};
+
+static const struct scope_def scopes[NSCOPES] = {
+    [SCOPE_GLOBAL] = {"qdeck", false, sizeof(struct config), 0, 0},
+    [SCOPE_CONTEXT] = {"context", true, sizeof(struct context_config),
+                       offsetof(struct config, contexts), offsetof(struct config, ncontexts)},
+    [SCOPE_WORKER] = {"worker", false, sizeof(struct worker_config), offsetof(struct config, worker), 0},
+    [SCOPE_ALERTS] = {"alerts", false, sizeof(struct alerts_config), offsetof(struct config, alerts), 0},
+    [SCOPE_TASK] = {"task", true, sizeof(struct task_config),
+                    offsetof(struct config, tasks), offsetof(struct config, ntasks)},
+    [SCOPE_DEPENDENCY] = {"dependency", true, sizeof(struct dependency_config),
+                          offsetof(struct config, dependencies), offsetof(struct config, ndependencies)},
+    [SCOPE_SCHEDULE] = {"schedule", true, sizeof(struct schedule_config),
+                        offsetof(struct config, schedules), offsetof(struct config, nschedules)},
+};
 
 struct option_def {
     enum option_scope scope;
@@ -31,6 +59,12 @@ struct option_def {
     const char *help;
 };
 
+#define W(field) offsetof(struct worker_config, field)
+#define T(field) offsetof(struct task_config, field)
+#define D(field) offsetof(struct dependency_config, field)
+#define S(field) offsetof(struct schedule_config, field)
+#define A(field) offsetof(struct alerts_config, field)
+
 static const struct option_def options[] = {
     {SCOPE_GLOBAL, "context", OPT_STRING, offsetof(struct config, context), NULL, 0, 0,
      "context used when --context is not given"},
@@ -40,6 +74,8 @@ static const struct option_def options[] = {
      "seconds between refreshes of every source"},
     {SCOPE_GLOBAL, "history", OPT_INT, offsetof(struct config, history), "60", 2, 3600,
      "samples kept per queue for sparklines"},
+    {SCOPE_GLOBAL, "audit_log", OPT_STRING, offsetof(struct config, audit_log), "", 0, 0,
+     "local JSONL audit file (\"\": $XDG_STATE_HOME/qdeck/audit.jsonl)"},
     {SCOPE_CONTEXT, "amqp", OPT_STRING, offsetof(struct context_config, amqp), NULL, 0, 0,
      "RabbitMQ AMQP URL, amqp[s]://user:pass@host:port/vhost"},
     {SCOPE_CONTEXT, "mgmt", OPT_STRING, offsetof(struct context_config, mgmt), NULL, 0, 0,
@@ -56,14 +92,101 @@ static const struct option_def options[] = {
      "10000", 1, 1000000, "most Redis keys discovered per source"},
     {SCOPE_CONTEXT, "timeout", OPT_DOUBLE, offsetof(struct context_config, timeout), "5", 0.1, 300,
      "seconds a broker may take to answer before it counts as hung"},
+
+    {SCOPE_WORKER, "queues", OPT_STRING, W(queues), NULL, 0, 0,
+     "queues to consume: amqp:NAME, redis:KEY, stream:KEY#GROUP, comma-separated"},
+    {SCOPE_WORKER, "concurrency", OPT_INT, W(concurrency), "8", 1, 4096, "task slots per process"},
+    {SCOPE_WORKER, "prefetch", OPT_INT, W(prefetch), "0", 0, 65535,
+     "AMQP basic.qos prefetch per consumer (0: concurrency)"},
+    {SCOPE_WORKER, "plugin_dir", OPT_STRING, W(plugin_dir), "", 0, 0,
+     "directory of handler plugins (\"\": plugins/ next to the qdeck binary)"},
+    {SCOPE_WORKER, "shutdown_timeout", OPT_DOUBLE, W(shutdown_timeout), "30", 0, 3600,
+     "seconds in-flight tasks get to finish after SIGTERM"},
+    {SCOPE_WORKER, "heartbeat", OPT_DOUBLE, W(heartbeat), "1", 0.1, 60,
+     "seconds between heartbeats to the control plane"},
+    {SCOPE_WORKER, "results", OPT_BOOL, W(results), "true", 0, 0,
+     "keep task records qdeck:task:<id> in Redis"},
+    {SCOPE_WORKER, "result_ttl", OPT_DOUBLE, W(result_ttl), "86400", 1, 31536000,
+     "seconds a task record lives"},
+    {SCOPE_WORKER, "idempotency", OPT_BOOL, W(idempotency), "true", 0, 0,
+     "skip tasks whose idempotency key is already done (needs Redis)"},
+    {SCOPE_WORKER, "idempotency_ttl", OPT_DOUBLE, W(idempotency_ttl), "86400", 1, 31536000,
+     "seconds an idempotency key is remembered"},
+    {SCOPE_WORKER, "retry_base", OPT_DOUBLE, W(retry_base), "1", 0.001, 3600,
+     "retry backoff base, seconds: delay = U(0, min(cap, base*2^attempt))"},
+    {SCOPE_WORKER, "retry_cap", OPT_DOUBLE, W(retry_cap), "300", 0.001, 86400, "retry backoff cap, seconds"},
+    {SCOPE_WORKER, "max_attempts", OPT_INT, W(max_attempts), "5", 1, 1000,
+     "attempts before a task is dead-lettered"},
+    {SCOPE_WORKER, "claim_idle", OPT_DOUBLE, W(claim_idle), "60", 1, 86400,
+     "streams: seconds before a pending entry is claimed from a silent consumer"},
+    {SCOPE_WORKER, "reap_after", OPT_DOUBLE, W(reap_after), "10", 1, 86400,
+     "lists: seconds without heartbeat before a worker's processing list is returned"},
+    {SCOPE_WORKER, "metrics_addr", OPT_STRING, W(metrics_addr), NULL, 0, 0,
+     "host:port serving /healthz /readyz /metrics"},
+    {SCOPE_WORKER, "log_format", OPT_STRING, W(log_format), "text", 0, 0, "worker log lines: text or json"},
+
+    {SCOPE_TASK, "handler", OPT_STRING, T(handler), NULL, 0, 0, "handler plugin (default: the task type)"},
+    {SCOPE_TASK, "args", OPT_STRING, T(args), NULL, 0, 0, "plugin arguments, k=v,k=v"},
+    {SCOPE_TASK, "timeout", OPT_DOUBLE, T(timeout), "300", 0.001, 86400,
+     "watchdog: seconds before the task is cancelled"},
+    {SCOPE_TASK, "max_attempts", OPT_INT, T(max_attempts), "0", 0, 1000, "0: the [worker] value"},
+    {SCOPE_TASK, "dependency", OPT_STRING, T(dependency), NULL, 0, 0, "[dependency NAME] its calls go through"},
+    {SCOPE_TASK, "priority", OPT_INT, T(priority), "5", 0, 255, "default priority for qdeck publish"},
+
+    {SCOPE_DEPENDENCY, "window_type", OPT_STRING, D(window_type), "count", 0, 0, "breaker window: count or time"},
+    {SCOPE_DEPENDENCY, "window_size", OPT_INT, D(window_size), "100", 1, 100000, "calls (count) or seconds (time)"},
+    {SCOPE_DEPENDENCY, "minimum_calls", OPT_INT, D(minimum_calls), "20", 1, 100000,
+     "calls in the window before the breaker may trip"},
+    {SCOPE_DEPENDENCY, "failure_rate", OPT_DOUBLE, D(failure_rate), "50", 0, 100, "percent failures that trip"},
+    {SCOPE_DEPENDENCY, "slow_rate", OPT_DOUBLE, D(slow_rate), "100", 0, 100, "percent slow calls that trip"},
+    {SCOPE_DEPENDENCY, "slow_call", OPT_DOUBLE, D(slow_call), "10", 0.001, 3600, "seconds that make a call slow"},
+    {SCOPE_DEPENDENCY, "open_wait", OPT_DOUBLE, D(open_wait), "30", 0.001, 86400, "seconds OPEN before HALF_OPEN"},
+    {SCOPE_DEPENDENCY, "half_open_calls", OPT_INT, D(half_open_calls), "5", 1, 10000, "probe calls in HALF_OPEN"},
+    {SCOPE_DEPENDENCY, "rate", OPT_DOUBLE, D(rate), "0", 0, 1e9, "calls per second (0: unlimited)"},
+    {SCOPE_DEPENDENCY, "burst", OPT_INT, D(burst), "0", 0, 1000000, "token bucket size (0: max(1, rate))"},
+    {SCOPE_DEPENDENCY, "fleet_rate", OPT_BOOL, D(fleet_rate), "false", 0, 0,
+     "share the rate across every worker through Redis (GCRA)"},
+    {SCOPE_DEPENDENCY, "max_concurrent", OPT_INT, D(max_concurrent), "0", 0, 1000000, "bulkhead (0: unlimited)"},
+    {SCOPE_DEPENDENCY, "fallback", OPT_STRING, D(fallback), NULL, 0, 0,
+     "JSON result used while the breaker is open or the fallback guardrail is on"},
+
+    {SCOPE_SCHEDULE, "cron", OPT_STRING, S(cron), NULL, 0, 0, "five-field cron expression"},
+    {SCOPE_SCHEDULE, "every", OPT_DOUBLE, S(every), "0", 0, 31536000, "interval in seconds (instead of cron)"},
+    {SCOPE_SCHEDULE, "action", OPT_STRING, S(action), "publish", 0, 0, "publish | replay | trim | probe"},
+    {SCOPE_SCHEDULE, "queue", OPT_STRING, S(queue), NULL, 0, 0, "publish/replay: queue address"},
+    {SCOPE_SCHEDULE, "type", OPT_STRING, S(type), NULL, 0, 0, "publish: task type"},
+    {SCOPE_SCHEDULE, "payload", OPT_STRING, S(payload), "{}", 0, 0, "publish: JSON payload"},
+    {SCOPE_SCHEDULE, "limit", OPT_INT, S(limit), "100", 1, 10000000, "replay/trim: most items per run"},
+    {SCOPE_SCHEDULE, "rate", OPT_DOUBLE, S(rate), "0", 0, 1e9, "replay: messages per second (0: unpaced)"},
+    {SCOPE_SCHEDULE, "pattern", OPT_STRING, S(pattern), "qdeck:task:*", 0, 0, "trim: key pattern"},
+    {SCOPE_SCHEDULE, "paused", OPT_BOOL, S(paused), "false", 0, 0, "start paused"},
+
+    {SCOPE_ALERTS, "depth", OPT_LONG, A(depth), "0", 0, 1e15, "alert when a queue is deeper (0: off)"},
+    {SCOPE_ALERTS, "age", OPT_DOUBLE, A(age), "0", 0, 1e9, "alert when the oldest message is older, seconds"},
+    {SCOPE_ALERTS, "error_rate", OPT_DOUBLE, A(error_rate), "0", 0, 100, "alert above this percent of failing tasks"},
+    {SCOPE_ALERTS, "p99", OPT_DOUBLE, A(p99), "0", 0, 1e9, "alert when end-to-end p99 exceeds it, seconds"},
+    {SCOPE_ALERTS, "breaker_open", OPT_BOOL, A(breaker_open), "true", 0, 0, "alert while a breaker is open"},
+    {SCOPE_ALERTS, "dlq_growth", OPT_LONG, A(dlq_growth), "0", 0, 1e15, "alert when a DLQ grows faster, per minute"},
+    {SCOPE_ALERTS, "bell", OPT_BOOL, A(bell), "false", 0, 0, "ring the terminal bell on a new alert"},
 };
+
+#undef W
+#undef T
+#undef D
+#undef S
+#undef A
 
 static const size_t noptions = sizeof options / sizeof options[0];
 
-static void *option_field(const struct option_def *o, struct config *cfg, struct context_config *ctx)
+/* The struct a single section's keys live in. */
+static void *scope_base(enum option_scope scope, struct config *cfg)
 {
-    char *base = o->scope == SCOPE_GLOBAL ? (char *)cfg : (char *)ctx;
-    return base + o->offset;
+    return (char *)cfg + scopes[scope].offset;
+}
+
+static void *option_field(const struct option_def *o, void *base)
+{
+    return (char *)base + o->offset;
 }
 
 static int parse_bool(const char *v, bool *out)
@@ -100,6 +223,16 @@ static int option_set(const struct option_def *o, void *field, const char *value
         *(int *)field = (int)v;
         return 0;
     }
+    case OPT_LONG: {
+        errno = 0;
+        long long v = strtoll(value, &end, 10);
+        if (errno || end == value || *end || v < o->min || v > o->max) {
+            snprintf(why, whylen, "'%s' is not a whole number from %g to %g", value, o->min, o->max);
+            return -1;
+        }
+        *(long *)field = (long)v;
+        return 0;
+    }
     case OPT_DOUBLE: {
         errno = 0;
         double v = strtod(value, &end);
@@ -114,99 +247,163 @@ static int option_set(const struct option_def *o, void *field, const char *value
     return -1;
 }
 
-static void apply_defaults(enum option_scope scope, struct config *cfg, struct context_config *ctx)
+static void apply_defaults(enum option_scope scope, void *base)
 {
     char why[128];
     for (size_t i = 0; i < noptions; i++)
         if (options[i].scope == scope && options[i].fallback)
-            option_set(&options[i], option_field(&options[i], cfg, ctx), options[i].fallback, why, sizeof why);
+            option_set(&options[i], option_field(&options[i], base), options[i].fallback, why, sizeof why);
+}
+
+static void section_init(enum option_scope scope, void *base, const char *name)
+{
+    memset(base, 0, scopes[scope].size);
+    if (scopes[scope].named)
+        *(char **)base = xstrdup(name);
+    apply_defaults(scope, base);
+}
+
+static void section_free(enum option_scope scope, void *base)
+{
+    for (size_t j = 0; j < noptions; j++)
+        if (options[j].scope == scope && options[j].type == OPT_STRING)
+            free(*(char **)option_field(&options[j], base));
+    if (scopes[scope].named)
+        free(*(char **)base);
+    memset(base, 0, scopes[scope].size);
 }
 
 void config_defaults(struct config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    apply_defaults(SCOPE_GLOBAL, cfg, NULL);
+    apply_defaults(SCOPE_GLOBAL, cfg);
+    apply_defaults(SCOPE_WORKER, &cfg->worker);
+    apply_defaults(SCOPE_ALERTS, &cfg->alerts);
 }
 
-void config_context_init(struct context_config *ctx, const char *name)
+void config_context_init(struct context_config *ctx, const char *name) { section_init(SCOPE_CONTEXT, ctx, name); }
+void config_task_init(struct task_config *t, const char *name) { section_init(SCOPE_TASK, t, name); }
+void config_dependency_init(struct dependency_config *d, const char *name) { section_init(SCOPE_DEPENDENCY, d, name); }
+void config_schedule_init(struct schedule_config *s, const char *name) { section_init(SCOPE_SCHEDULE, s, name); }
+void config_context_free(struct context_config *ctx) { section_free(SCOPE_CONTEXT, ctx); }
+void config_task_free(struct task_config *t) { section_free(SCOPE_TASK, t); }
+void config_dependency_free(struct dependency_config *d) { section_free(SCOPE_DEPENDENCY, d); }
+void config_schedule_free(struct schedule_config *s) { section_free(SCOPE_SCHEDULE, s); }
+
+/* The array of a named scope, and its count. */
+static char **named_array(enum option_scope scope, struct config *cfg, size_t **count)
 {
-    memset(ctx, 0, sizeof *ctx);
-    ctx->name = xstrdup(name);
-    apply_defaults(SCOPE_CONTEXT, NULL, ctx);
+    *count = (size_t *)((char *)cfg + scopes[scope].count_offset);
+    return (char **)((char *)cfg + scopes[scope].offset);
 }
 
-void config_context_free(struct context_config *ctx)
+static void *named_find(enum option_scope scope, const struct config *cfg, const char *name)
 {
-    for (size_t j = 0; j < noptions; j++)
-        if (options[j].scope == SCOPE_CONTEXT && options[j].type == OPT_STRING)
-            free(*(char **)option_field(&options[j], NULL, ctx));
-    free(ctx->name);
-    memset(ctx, 0, sizeof *ctx);
+    size_t *count;
+    char **array = named_array(scope, (struct config *)cfg, &count);
+    for (size_t i = 0; i < *count; i++) {
+        void *el = *array + i * scopes[scope].size;
+        if (strcmp(*(char **)el, name) == 0)
+            return el;
+    }
+    return NULL;
+}
+
+static void *named_add(enum option_scope scope, struct config *cfg, const char *name)
+{
+    size_t *count;
+    char **array = named_array(scope, cfg, &count);
+    *array = xrealloc(*array, (*count + 1) * scopes[scope].size);
+    void *el = *array + (*count)++ * scopes[scope].size;
+    section_init(scope, el, name);
+    return el;
 }
 
 static struct context_config *context_add(struct config *cfg, const char *name)
 {
-    cfg->contexts = xrealloc(cfg->contexts, (cfg->ncontexts + 1) * sizeof *cfg->contexts);
-    struct context_config *ctx = &cfg->contexts[cfg->ncontexts++];
-    config_context_init(ctx, name);
-    return ctx;
+    return named_add(SCOPE_CONTEXT, cfg, name);
 }
 
 static struct context_config *context_find(const struct config *cfg, const char *name)
 {
-    for (size_t i = 0; i < cfg->ncontexts; i++)
-        if (strcmp(cfg->contexts[i].name, name) == 0)
-            return &cfg->contexts[i];
-    return NULL;
+    return named_find(SCOPE_CONTEXT, cfg, name);
+}
+
+const struct task_config *config_task(const struct config *cfg, const char *name)
+{
+    return named_find(SCOPE_TASK, cfg, name);
+}
+
+const struct dependency_config *config_dependency(const struct config *cfg, const char *name)
+{
+    return named_find(SCOPE_DEPENDENCY, cfg, name);
+}
+
+const struct schedule_config *config_schedule(const struct config *cfg, const char *name)
+{
+    return named_find(SCOPE_SCHEDULE, cfg, name);
 }
 
 struct parse_state {
     struct config *cfg;
     char section[128];              /* last section seen, to spot new ones */
-    struct context_config *ctx;     /* current [context NAME], if any */
+    void *named;                    /* the current named section's struct */
     char error[256];                /* first error, without file:line */
 };
 
-static bool section_is_context(const char *section, const char **name)
+/* Which scope a section header means; *name gets a named section's name. */
+static int section_scope(const char *section, const char **name)
 {
-    if (strncmp(section, "context ", 8) != 0)
-        return false;
-    *name = section + 8;
-    while (**name == ' ')
-        (*name)++;
-    return **name != '\0';
+    if (section[0] == '\0')
+        return SCOPE_GLOBAL;
+    for (int s = 0; s < NSCOPES; s++) {
+        size_t n = strlen(scopes[s].section);
+        if (!scopes[s].named) {
+            if (strcmp(section, scopes[s].section) == 0)
+                return s;
+        } else if (strncmp(section, scopes[s].section, n) == 0 && section[n] == ' ') {
+            *name = section + n;
+            while (**name == ' ')
+                (*name)++;
+            if (**name)
+                return s;
+        }
+    }
+    return -1;
 }
 
 static int on_ini_entry(void *user, const char *section, const char *key, const char *value)
 {
     struct parse_state *st = user;
-    const char *ctx_name = NULL;
-    enum option_scope scope;
+    const char *name = NULL;
+    int scope = section_scope(section, &name);
+    void *base;
 
-    if (strcmp(section, "qdeck") == 0 || section[0] == '\0') {
-        scope = SCOPE_GLOBAL;
-    } else if (section_is_context(section, &ctx_name)) {
-        scope = SCOPE_CONTEXT;
-        if (strcmp(st->section, section) != 0) {
-            if (context_find(st->cfg, ctx_name)) {
-                if (!st->error[0])
-                    snprintf(st->error, sizeof st->error, "context '%s' is defined twice", ctx_name);
-                return 0;
-            }
-            st->ctx = context_add(st->cfg, ctx_name);
-        }
-    } else {
+    if (scope < 0) {
         if (!st->error[0])
             snprintf(st->error, sizeof st->error, "unknown section [%s]", section);
         return 0;
     }
+    if (scopes[scope].named) {
+        if (strcmp(st->section, section) != 0) {
+            if (named_find(scope, st->cfg, name)) {
+                if (!st->error[0])
+                    snprintf(st->error, sizeof st->error, "%s '%s' is defined twice", scopes[scope].section, name);
+                return 0;
+            }
+            st->named = named_add(scope, st->cfg, name);
+        }
+        base = st->named;
+    } else {
+        base = scope_base(scope, st->cfg);
+    }
     snprintf(st->section, sizeof st->section, "%s", section);
 
     for (size_t i = 0; i < noptions; i++) {
-        if (options[i].scope != scope || strcmp(options[i].key, key) != 0)
+        if ((int)options[i].scope != scope || strcmp(options[i].key, key) != 0)
             continue;
         char why[200];
-        if (option_set(&options[i], option_field(&options[i], st->cfg, st->ctx), value, why, sizeof why) == 0)
+        if (option_set(&options[i], option_field(&options[i], base), value, why, sizeof why) == 0)
             return 1;
         if (!st->error[0])
             snprintf(st->error, sizeof st->error, "%s: %s", key, why);
@@ -351,27 +548,33 @@ char *config_permission_warning(const char *path, const struct config *cfg)
 
 void config_print_help(void)
 {
-    static const char *type_names[] = {"string", "bool", "int", "number"};
-    printf("[qdeck]\n");
-    for (size_t i = 0; i < noptions; i++)
-        if (options[i].scope == SCOPE_GLOBAL)
-            printf("  %-16s %-7s default %-10s %s\n", options[i].key, type_names[options[i].type],
-                   options[i].fallback ? options[i].fallback : "-", options[i].help);
-    printf("[context NAME]\n");
-    for (size_t i = 0; i < noptions; i++)
-        if (options[i].scope == SCOPE_CONTEXT)
-            printf("  %-16s %-7s default %-10s %s\n", options[i].key, type_names[options[i].type],
-                   options[i].fallback ? options[i].fallback : "-", options[i].help);
+    static const char *type_names[] = {"string", "bool", "int", "number", "int"};
+    for (int sc = 0; sc < NSCOPES; sc++) {
+        printf("[%s%s]\n", scopes[sc].section, scopes[sc].named ? " NAME" : "");
+        for (size_t i = 0; i < noptions; i++)
+            if ((int)options[i].scope == sc)
+                printf("  %-16s %-7s default %-10s %s\n", options[i].key, type_names[options[i].type],
+                       options[i].fallback && *options[i].fallback ? options[i].fallback : "-",
+                       options[i].help);
+    }
 }
 
 void config_free(struct config *cfg)
 {
-    for (size_t i = 0; i < cfg->ncontexts; i++)
-        config_context_free(&cfg->contexts[i]);
+    for (int sc = 0; sc < NSCOPES; sc++) {
+        if (scopes[sc].named) {
+            size_t *count;
+            char **array = named_array(sc, cfg, &count);
+            for (size_t i = 0; i < *count; i++)
+                section_free(sc, *array + i * scopes[sc].size);
+            free(*array);
+        } else if (sc != SCOPE_GLOBAL) {
+            section_free(sc, scope_base(sc, cfg));
+        }
+    }
     for (size_t j = 0; j < noptions; j++)
         if (options[j].scope == SCOPE_GLOBAL && options[j].type == OPT_STRING)
-            free(*(char **)option_field(&options[j], cfg, NULL));
-    free(cfg->contexts);
+            free(*(char **)option_field(&options[j], cfg));
     free(cfg->path);
     memset(cfg, 0, sizeof *cfg);
 }

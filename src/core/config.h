@@ -23,14 +23,99 @@ struct context_config {
     double timeout;        /* seconds a broker may take to answer */
 };
 
+/* [worker]: the embedded pool and `qdeck worker`. */
+struct worker_config {
+    char *queues;          /* comma-separated addresses: amqp:NAME, redis:KEY, stream:KEY#GROUP */
+    int concurrency;       /* task slots per process */
+    int prefetch;          /* basic.qos per AMQP consumer; 0: concurrency */
+    char *plugin_dir;      /* where handler plugins (*.so) are; "": next to the binary */
+    double shutdown_timeout;   /* seconds in-flight tasks get on SIGTERM */
+    double heartbeat;      /* seconds between heartbeats to the control plane */
+    bool results;          /* write the qdeck:task:<id> result store */
+    double result_ttl;     /* seconds a result record lives */
+    bool idempotency;      /* qdeck:done:<key> SET NX before running */
+    double idempotency_ttl;
+    double retry_base;     /* backoff: delay = U(0, min(cap, base * 2^attempt)) */
+    double retry_cap;
+    int max_attempts;
+    double claim_idle;     /* streams: XAUTOCLAIM entries idle longer than this */
+    double reap_after;     /* Redis lists: a dead worker's processing list is returned after this */
+    char *metrics_addr;    /* host:port for /healthz /readyz /metrics, or NULL */
+    char *log_format;      /* text | json */
+};
+
+/* [task TYPE]: how one task type runs. */
+struct task_config {
+    char *name;
+    char *handler;         /* plugin name; default: the type's own name */
+    char *args;            /* handed to the plugin's create(): "k=v,k=v" */
+    double timeout;        /* watchdog: seconds before the task is cancelled */
+    int max_attempts;      /* 0: the [worker] default */
+    char *dependency;      /* [dependency NAME] guarding its calls, or NULL */
+    int priority;          /* default priority for `qdeck publish` */
+};
+
+/* [dependency NAME]: breaker, rate limiter, bulkhead and fallback. */
+struct dependency_config {
+    char *name;
+    char *window_type;     /* count | time */
+    int window_size;       /* calls (count) or seconds (time) */
+    int minimum_calls;
+    double failure_rate;   /* percent */
+    double slow_rate;      /* percent */
+    double slow_call;      /* seconds */
+    double open_wait;      /* seconds OPEN before HALF_OPEN */
+    int half_open_calls;
+    double rate;           /* calls per second; 0: unlimited */
+    int burst;             /* token bucket size; 0: max(1, rate) */
+    bool fleet_rate;       /* share the rate across the fleet through Redis (GCRA) */
+    int max_concurrent;    /* bulkhead; 0: unlimited */
+    char *fallback;        /* JSON result used while OPEN or when the guardrail says so */
+};
+
+/* [schedule NAME]: a periodic job run by the fleet's one scheduler leader. */
+struct schedule_config {
+    char *name;
+    char *cron;            /* five-field cron expression, or NULL */
+    double every;          /* seconds, when cron is not given */
+    char *action;          /* publish | replay | trim | probe */
+    char *queue;           /* publish/replay: the queue address */
+    char *type;            /* publish: task type */
+    char *payload;         /* publish: JSON payload */
+    int limit;             /* replay: most messages per run; trim: most keys */
+    double rate;           /* replay: messages per second; 0: unpaced */
+    char *pattern;         /* trim: key pattern */
+    bool paused;
+};
+
+/* [alerts]: thresholds that highlight the Overview; 0 turns one off. */
+struct alerts_config {
+    long depth;
+    double age;            /* seconds, oldest message */
+    double error_rate;     /* percent of tasks failing */
+    double p99;            /* seconds, end-to-end */
+    bool breaker_open;
+    long dlq_growth;       /* messages per minute */
+    bool bell;
+};
+
 struct config {
     char *path;            /* file read, or NULL when none was found */
     char *context;         /* [qdeck] context = NAME: the default context */
     char *theme;
     double refresh;        /* seconds between collector refreshes */
     int history;           /* samples kept for sparklines */
+    char *audit_log;       /* local JSONL audit file */
     struct context_config *contexts;
     size_t ncontexts;
+    struct worker_config worker;
+    struct alerts_config alerts;
+    struct task_config *tasks;
+    size_t ntasks;
+    struct dependency_config *dependencies;
+    size_t ndependencies;
+    struct schedule_config *schedules;
+    size_t nschedules;
 };
 
 /* What the command line and environment add on top of the file. */
@@ -61,6 +146,18 @@ const struct context_config *config_active_context(const struct config *cfg);
 /* Checks a file's permissions: a warning string (caller frees) when a
  * config that holds secrets is readable by others, else NULL. */
 char *config_permission_warning(const char *path, const struct config *cfg);
+
+/* Named sections by name, or NULL. */
+const struct task_config *config_task(const struct config *cfg, const char *name);
+const struct dependency_config *config_dependency(const struct config *cfg, const char *name);
+const struct schedule_config *config_schedule(const struct config *cfg, const char *name);
+/* A section with every key at its default (for names the file does not have). */
+void config_task_init(struct task_config *t, const char *name);
+void config_dependency_init(struct dependency_config *d, const char *name);
+void config_schedule_init(struct schedule_config *s, const char *name);
+void config_task_free(struct task_config *t);
+void config_dependency_free(struct dependency_config *d);
+void config_schedule_free(struct schedule_config *s);
 
 /* Writes the option table as help text. */
 void config_print_help(void);

@@ -7,9 +7,10 @@
 
 #include <hiredis/hiredis.h>
 
+#include "control/keys.h"
 #include "core/config.h"
 
-#define AUDIT_STREAM "qdeck:audit"
+#define AUDIT_STREAM KEY_AUDIT
 
 struct audit_entry {
     const char *action;      /* "policy.set", "breaker.open", "dlq.replay", ... */

@@ -225,6 +225,7 @@ void ui_build_rows(struct ui *ui)
 
 static void pull_feeds(struct ui *ui)
 {
+    bool changed = false;
     double now = clock_wall();
     if (now - ui->pruned_at > 60) {
         history_prune(&ui->history, now - HISTORY_KEEP_SECONDS);
@@ -238,8 +239,11 @@ static void pull_feeds(struct ui *ui)
             ui->feeds[s].snap) {
             history_record(&ui->history, src->ops->kind, ui->feeds[s].snap);
             ui->recorded[s] = ui->feeds[s].generation;
+            changed = true;
         }
     }
+    if (changed && alerts_evaluate(ui) && ui->opt->cfg->alerts.bell)
+        beep();
     if (ui->opt->board) {
         board_release(ui->board);
         ui->board = board_get(ui->opt->board, &ui->board_status, ui->board_message, sizeof ui->board_message);
@@ -487,6 +491,11 @@ static void draw_header(struct ui *ui)
             w = COLS - 10 - x;
         x += crt_put(0, x, w, ALIGN_LEFT, slot, chip);
     }
+    if (ui->alerts.n && x < COLS - 22) {
+        char chip[48];
+        snprintf(chip, sizeof chip, " %zu alert%s ", ui->alerts.n, ui->alerts.n == 1 ? "" : "s");
+        x += crt_put(0, x + 1, crt_width(chip), ALIGN_LEFT, SLOT_CRIT, chip);
+    }
     time_t now = time(NULL);
     struct tm tm;
     localtime_r(&now, &tm);
@@ -710,6 +719,7 @@ static void ui_free(struct ui *ui)
     free(ui->recorded);
     free(ui->rows);
     board_release(ui->board);
+    alerts_free(&ui->alerts);
     history_free(&ui->history);
 }
 

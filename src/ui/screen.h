@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "core/feed.h"
+#include "ui/alerts.h"
 #include "ui/history.h"
 #include "ui/theme.h"
 #include "ui/ui.h"
@@ -68,6 +69,7 @@ struct ui {
     char board_message[256];
     int gr_selected, gr_top;        /* guardrails view */
     int ev_top;                     /* events view: first row shown */
+    struct alert_set alerts;        /* thresholds crossed now */
 };
 
 /* Rebuilds ui->rows: every queue of every source, filtered and sorted. */

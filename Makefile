@@ -95,6 +95,7 @@ test: deps
 	tests/run.sh
 
 bench: deps
+	@tests/lib/deps.sh bench
 	@$(MAKE) --no-print-directory all tools
 	tests/bench/run.sh
 

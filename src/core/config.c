@@ -124,6 +124,10 @@ static const struct option_def options[] = {
     {SCOPE_WORKER, "metrics_addr", OPT_STRING, W(metrics_addr), NULL, 0, 0,
      "host:port serving /healthz /readyz /metrics"},
     {SCOPE_WORKER, "log_format", OPT_STRING, W(log_format), "text", 0, 0, "worker log lines: text or json"},
+    {SCOPE_WORKER, "shed_target", OPT_DOUBLE, W(shed_target), "0.5", 0.001, 3600,
+     "shed.auto: minimum queue wait (seconds, over 100 ms intervals) above which sheddable work is parked"},
+    {SCOPE_WORKER, "shed_priority", OPT_INT, W(shed_priority), "5", 0, 256,
+     "shed.auto: tasks with a priority below this are sheddable"},
 
     {SCOPE_TASK, "handler", OPT_STRING, T(handler), NULL, 0, 0, "handler plugin (default: the task type)"},
     {SCOPE_TASK, "args", OPT_STRING, T(args), NULL, 0, 0, "plugin arguments, k=v,k=v"},

@@ -42,6 +42,8 @@ struct worker_config {
     double reap_after;     /* Redis lists: a dead worker's processing list is returned after this */
     char *metrics_addr;    /* host:port for /healthz /readyz /metrics, or NULL */
     char *log_format;      /* text | json */
+    double shed_target;    /* shed.auto: seconds of minimum queue wait above which work is shed */
+    int shed_priority;     /* shed.auto: priority below which work is sheddable */
 };
 
 /* [task TYPE]: how one task type runs. */

@@ -18,6 +18,8 @@
 static const struct command commands[] = {
     {"status", "status [--json]", "one snapshot of every queue of every source", cmd_status},
     {"demo", "demo", "private redis-server + synthetic flaky workload + console", cmd_demo},
+    {"worker", "worker [--queues a,b] [--concurrency N] [--declare]", "headless worker: consume and run tasks", cmd_worker},
+    {"publish", "publish QUEUE --type T --payload JSON [--count N]", "put tasks on a queue", cmd_publish},
 };
 
 static void usage(FILE *out)

@@ -25,7 +25,7 @@
 static const char demo_config[] =
     "[worker]\n"
     "queues = redis:llm.summarize, redis:media.transcode, redis:email.send\n"
-    "concurrency = 16\n"
+    "concurrency = 8\n"
     "retry_base = 0.5\n"
     "retry_cap = 8\n"
     "max_attempts = 4\n"

@@ -117,6 +117,8 @@ static int demo_start(struct demo *d, const struct config *user, char *err, size
         return -1;
     config_context_init(&d->ctx, "demo");
     d->ctx.redis = xstrdup(d->redis.url);
+    d->ctx.redis_watch = xstrdup("llm.summarize, llm.summarize:dlq, media.transcode, media.transcode:dlq, "
+                                 "email.send, email.send:dlq");
 
     struct worker_options wo = {.cfg = &d->cfg, .ctx = &d->ctx};
     if (!(d->worker = worker_create(&wo, err, errlen)))

@@ -18,6 +18,7 @@
 static const struct command commands[] = {
     {"status", "status [--json]", "one snapshot of every queue of every source", cmd_status},
     {"demo", "demo", "private redis-server + synthetic flaky workload + console", cmd_demo},
+    {"sched", "sched list|run|pause|resume [NAME]", "the fleet's periodic jobs: state, run now, pause, resume", cmd_sched},
 };
 
 static void usage(FILE *out)

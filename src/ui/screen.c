@@ -41,7 +41,7 @@
 /* A ring not refreshed for this long belongs to a queue that is gone. */
 #define HISTORY_KEEP_SECONDS 600.0
 
-static const struct view_ops *const views[] = {&overview_view, &queues_view};
+static const struct view_ops *const views[] = {&overview_view, &queues_view, &workers_view};
 static const size_t nviews = sizeof views / sizeof views[0];
 
 static volatile sig_atomic_t quit_signal;
@@ -239,6 +239,10 @@ static void pull_feeds(struct ui *ui)
             history_record(&ui->history, src->ops->kind, ui->feeds[s].snap);
             ui->recorded[s] = ui->feeds[s].generation;
         }
+    }
+    if (ui->opt->fleet) {
+        feed_view_release(&ui->fleet);
+        feed_get(&ui->opt->fleet->feed, &ui->fleet);
     }
 }
 
@@ -693,6 +697,7 @@ static void ui_free(struct ui *ui)
 {
     for (size_t s = 0; s < ui->opt->nsources; s++)
         feed_view_release(&ui->feeds[s]);
+    feed_view_release(&ui->fleet);
     free(ui->feeds);
     free(ui->recorded);
     free(ui->rows);

@@ -39,6 +39,7 @@ struct view_ops {
 
 extern const struct view_ops overview_view;
 extern const struct view_ops queues_view;
+extern const struct view_ops workers_view;
 
 struct ui {
     const struct ui_options *opt;
@@ -61,6 +62,11 @@ struct ui {
     size_t nrows, rows_cap;
     int help_top;
     double pruned_at;               /* wall time history was last pruned */
+    /* Workers view (view-workers.c) */
+    struct feed_view fleet;         /* the fleet collector's last table (ref held) */
+    int worker_selected, worker_top, worker_sort;
+    bool worker_detail;
+    char worker_selected_id[256];
 };
 
 /* Rebuilds ui->rows: every queue of every source, filtered and sorted. */

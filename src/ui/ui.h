@@ -14,6 +14,7 @@ struct ui_options {
     const struct context_config *ctx;   /* may be NULL (no context name) */
     struct source **sources;            /* collectors already started */
     size_t nsources;
+    struct source *fleet;               /* Workers view: fleet collector (control/fleet.h), or NULL */
     int notify_fd;                      /* read end of the feeds' pipe */
     int iterations;                     /* > 0: exit after this many refresh ticks */
     const char *theme;                  /* theme name (already validated) */

@@ -245,7 +245,7 @@ static int ping_redis(const char *url, double timeout, char *out, size_t len)
     if (r)
         snprintf(out, len, "redis ok %.1fms", (clock_mono() - t0) * 1000);
     else
-        snprintf(out, len, "redis FAILED: %s", err);
+        snprintf(out, len, "redis FAILED: %.200s", err);
     if (r)
         freeReplyObject(r);
     if (c)
@@ -258,7 +258,7 @@ static int ping_amqp(const char *url, double timeout, char *out, size_t len)
     struct broker_url u;
     char err[256];
     if (broker_url_parse(url, &u, err, sizeof err) < 0) {
-        snprintf(out, len, "rabbitmq FAILED: %s", err);
+        snprintf(out, len, "rabbitmq FAILED: %.200s", err);
         return -1;
     }
     double t0 = clock_mono();
@@ -293,12 +293,12 @@ static int ping_amqp(const char *url, double timeout, char *out, size_t len)
 
 static int action_probe(struct sched *s, char *result, size_t len)
 {
-    char a[400] = "", b[400] = "";
+    char a[240] = "", b[240] = "";
     double timeout = s->ctx ? s->ctx->timeout : 5;
     int rc = ping_redis(s->ctx && s->ctx->redis ? s->ctx->redis : s->url, timeout, a, sizeof a);
     if (s->ctx && s->ctx->amqp)
         rc |= ping_amqp(s->ctx->amqp, timeout, b, sizeof b);
-    snprintf(result, len, "%s%s%s", a, b[0] ? ", " : "", b);
+    snprintf(result, len, "%.230s%s%.230s", a, b[0] ? ", " : "", b);
     return rc ? -1 : 0;
 }
 

@@ -30,6 +30,7 @@ struct board_feed {
     struct board *cur;
     enum source_status status;
     char message[256];
+    enum board_request req_kind;
     char *req_name, *req_value;       /* queued change, or NULL */
     char result[640];
     bool has_result;
@@ -46,6 +47,7 @@ void board_release(struct board *b)
         free(b->events[i].text);
     }
     free(b->events);
+    free(b->jobs);
     free(b);
 }
 
@@ -110,7 +112,7 @@ static int by_time_desc(const void *a, const void *b)
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
-static struct board *collect(redisContext *c, char *err, size_t errlen)
+static struct board *collect(redisContext *c, const struct config *cfg, char *err, size_t errlen)
 {
     struct board *b = xcalloc(1, sizeof *b);
     atomic_init(&b->refs, 1);
@@ -134,6 +136,16 @@ static struct board *collect(redisContext *c, char *err, size_t errlen)
     }
     if (b->nevents > 1)
         qsort(b->events, b->nevents, sizeof *b->events, by_time_desc);
+    if (sched_leader(c, b->leader, sizeof b->leader, err, errlen) < 0) {
+        board_release(b);
+        return NULL;
+    }
+    b->jobs = xcalloc(cfg->nschedules ? cfg->nschedules : 1, sizeof *b->jobs);
+    for (size_t i = 0; i < cfg->nschedules; i++) {
+        struct board_job *j = &b->jobs[b->njobs++];
+        j->config = &cfg->schedules[i];
+        j->read = sched_job_read(c, j->config->name, &j->state, err, errlen) == 0;
+    }
     return b;
 }
 
@@ -145,8 +157,15 @@ static void who_am_i(char *out, size_t len)
     snprintf(out, len, "%s@%s (console)", user && *user ? user : "unknown", host);
 }
 
-/* Applies one queued change on this thread's connection, with its audit record. */
-static void apply_request(struct board_feed *f, redisContext *c, const char *name, const char *value)
+static void post_result(struct board_feed *f, const char *result)
+{
+    pthread_mutex_lock(&f->lock);
+    snprintf(f->result, sizeof f->result, "%s", result);
+    f->has_result = true;
+    pthread_mutex_unlock(&f->lock);
+}
+
+static void set_guardrail(struct board_feed *f, redisContext *c, const char *name, const char *value)
 {
     char who[200], canonical[128], err[256], result[640];
     char *old = NULL;
@@ -157,16 +176,53 @@ static void apply_request(struct board_feed *f, redisContext *c, const char *nam
         snprintf(result, sizeof result, "%s = %s (was %s)", name, canonical, old ? old : policy_default(name));
     else
         snprintf(result, sizeof result, "%s", err);
-    struct audit_entry e = {"policy.set", name, old ? old : NULL, rc == 0 ? canonical : value,
-                            rc == 0 ? "ok" : err};
+    struct audit_entry e = {"policy.set", name, old, rc == 0 ? canonical : value, rc == 0 ? "ok" : err};
     char aerr[256];
     if (audit_record(f->cfg, f->ctx->name, c, &e, aerr, sizeof aerr) < 0 && rc == 0)
         snprintf(result, sizeof result, "%s = %s, but %s", name, canonical, aerr);
     free(old);
-    pthread_mutex_lock(&f->lock);
-    snprintf(f->result, sizeof f->result, "%s", result);
-    f->has_result = true;
-    pthread_mutex_unlock(&f->lock);
+    post_result(f, result);
+}
+
+static void sched_action(struct board_feed *f, redisContext *c, enum board_request kind, const char *name)
+{
+    char err[256] = "", result[640];
+    bool was = false;
+    int rc;
+    const char *action, *old = NULL, *new = NULL;
+    if (kind == BOARD_SCHED_RUN) {
+        action = "sched.run";
+        rc = sched_job_request_run(c, name, err, sizeof err);
+        if (rc == 0)
+            snprintf(result, sizeof result, "%s: the leader runs it at its next tick", name);
+        else
+            snprintf(result, sizeof result, "%s: %s", name, err);
+    } else {
+        bool pause = kind == BOARD_SCHED_PAUSE;
+        action = pause ? "sched.pause" : "sched.resume";
+        rc = sched_job_set_paused(c, name, pause, &was, err, sizeof err);
+        old = was ? "paused" : "active";
+        new = pause ? "paused" : "active";
+        if (rc == 0)
+            snprintf(result, sizeof result, "%s %s", pause ? "paused" : "resumed", name);
+        else
+            snprintf(result, sizeof result, "%s: %s", name, err);
+    }
+    struct audit_entry e = {action, name, rc == 0 ? old : NULL, new, rc == 0 ? "ok" : err};
+    char aerr[256];
+    if (audit_record(f->cfg, f->ctx->name, c, &e, aerr, sizeof aerr) < 0 && rc == 0)
+        snprintf(result + strlen(result), sizeof result - strlen(result), ", but %s", aerr);
+    post_result(f, result);
+}
+
+/* Applies one queued change on this thread's connection, with its audit record. */
+static void apply_request(struct board_feed *f, redisContext *c, enum board_request kind, const char *name,
+                          const char *value)
+{
+    if (kind == BOARD_SET_GUARDRAIL)
+        set_guardrail(f, c, name, value);
+    else
+        sched_action(f, c, kind, name);
 }
 
 static void *board_thread(void *arg)
@@ -179,23 +235,22 @@ static void *board_thread(void *arg)
         char err[256] = "";
         if (!c)
             c = policy_connect(f->ctx->redis, f->ctx->timeout, err, sizeof err);
-        char *name = NULL, *value = NULL;
         pthread_mutex_lock(&f->lock);
-        name = f->req_name, value = f->req_value;
+        char *name = f->req_name, *value = f->req_value;
+        enum board_request kind = f->req_kind;
         f->req_name = f->req_value = NULL;
         pthread_mutex_unlock(&f->lock);
-        if (name && c)
-            apply_request(f, c, name, value);
-        else if (name) {
-            pthread_mutex_lock(&f->lock);
-            snprintf(f->result, sizeof f->result, "%s not changed: %s", name, err);
-            f->has_result = true;
-            pthread_mutex_unlock(&f->lock);
+        if (name && c) {
+            apply_request(f, c, kind, name, value);
+        } else if (name) {
+            char result[640];
+            snprintf(result, sizeof result, "%s not changed: %s", name, err);
+            post_result(f, result);
         }
         free(name);
         free(value);
 
-        struct board *b = c ? collect(c, err, sizeof err) : NULL;
+        struct board *b = c ? collect(c, f->cfg, err, sizeof err) : NULL;
         if (!b && c) {
             redisFree(c);
             c = NULL;
@@ -281,13 +336,14 @@ struct board *board_get(struct board_feed *f, enum source_status *status, char *
     return b;
 }
 
-bool board_request_set(struct board_feed *f, const char *name, const char *value)
+bool board_request(struct board_feed *f, enum board_request kind, const char *name, const char *value)
 {
     pthread_mutex_lock(&f->lock);
     bool queued = !f->req_name;
     if (queued) {
+        f->req_kind = kind;
         f->req_name = xstrdup(name);
-        f->req_value = xstrdup(value);
+        f->req_value = value ? xstrdup(value) : NULL;
         pthread_cond_signal(&f->wake);
     }
     pthread_mutex_unlock(&f->lock);

@@ -42,6 +42,7 @@ extern const struct view_ops overview_view;
 extern const struct view_ops queues_view;
 extern const struct view_ops guardrails_view;
 extern const struct view_ops events_view;
+extern const struct view_ops scheduler_view;
 extern const struct view_ops workers_view;
 
 struct ui {
@@ -70,6 +71,7 @@ struct ui {
     char board_message[256];
     int gr_selected, gr_top;        /* guardrails view */
     int ev_top;                     /* events view: first row shown */
+    int sched_selected;             /* scheduler view */
     struct alert_set alerts;        /* thresholds crossed now */
     /* Workers view (view-workers.c) */
     struct feed_view fleet;         /* the fleet collector's last table (ref held) */

@@ -28,7 +28,7 @@ struct wcol {
 
 enum { WC_STATE, WC_QUEUES, WC_SLOTS, WC_PROC, WC_FAIL, WC_RETRY, WC_DLQ, WC_BEAT, WC_COUNT };
 static const struct wcol wcols[WC_COUNT] = {
-    [WC_STATE] = {"STATE", 7, 1},  [WC_QUEUES] = {"QUEUES", 22, 7}, [WC_SLOTS] = {"SLOTS", BAR_WIDTH + 10, 2},
+    [WC_STATE] = {"STATE", 7, 1},  [WC_QUEUES] = {"QUEUES", 24, 7}, [WC_SLOTS] = {"SLOTS", BAR_WIDTH + 10, 2},
     [WC_PROC] = {"PROC", 8, 3},    [WC_FAIL] = {"FAIL", 7, 4},      [WC_RETRY] = {"RETRY", 7, 6},
     [WC_DLQ] = {"DLQ", 7, 5},      [WC_BEAT] = {"BEAT", 7, 1},
 };

@@ -178,8 +178,8 @@ int main(int argc, char **argv)
     while (!stop)
         usleep(50000);
     metrics_stop(ms);
+    heartbeat_stop(n.hb);   /* first: its report reads the scheduler */
     sched_stop(n.sched);
-    heartbeat_stop(n.hb);
     config_free(&cfg);
     return 0;
 }

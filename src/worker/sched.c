@@ -20,12 +20,15 @@
 #include "control/fleet.h"
 #include "control/keys.h"
 #include "control/redis-connect.h"
+#include "core/address.h"
 #include "core/backoff.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/url.h"
 #include "core/xalloc.h"
+#include "worker/amqp-link.h"
 #include "worker/cron.h"
+#include "worker/task.h"
 
 #define TICK 0.2             /* seconds between looks at the jobs */
 #define FLEET_EVERY 2.0      /* seconds between fleet reads for lost workers */
@@ -302,20 +305,80 @@ static int action_probe(struct sched *s, char *result, size_t len)
     return rc ? -1 : 0;
 }
 
-static int run_action(struct sched *s, const struct job *j, char *result, size_t len)
+/* One task with the qdeck envelope. Its idempotency key names the job
+ * and the run (sched:NAME:DUE), so even a run that happened twice would be
+ * processed once by workers with idempotency on. */
+static int action_publish(struct sched *s, const struct job *j, const char *due, char *result, size_t len)
+{
+    struct queue_address a;
+    char err[256], key[700], id[48];
+    if (queue_address_parse(j->cfg.queue, s->ctx, &a, err, sizeof err) < 0) {
+        snprintf(result, len, "bad queue %.200s: %.200s", j->cfg.queue, err);
+        return -1;
+    }
+    snprintf(key, sizeof key, "sched:%s:%s", j->cfg.name, due);
+    char *body = envelope_build(j->cfg.type && *j->cfg.type ? j->cfg.type : j->cfg.name,
+                                j->cfg.payload && *j->cfg.payload ? j->cfg.payload : "{}", 5, 5, 0, key, id);
+    size_t blen = strlen(body);
+    char *addr = queue_address_format(&a);
+    int rc = -1;
+    if (a.kind == QUEUE_AMQP) {
+        double timeout = s->ctx ? s->ctx->timeout : 5;
+        amqp_connection_state_t conn =
+            s->ctx && s->ctx->amqp ? amqp_link_open(s->ctx->amqp, 0, true, timeout, err, sizeof err) : NULL;
+        if (!s->ctx || !s->ctx->amqp)
+            snprintf(err, sizeof err, "no RabbitMQ configured");
+        uint64_t tag = 0, acked = 0;
+        amqp_basic_properties_t props = {
+            ._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG |
+                      AMQP_BASIC_TIMESTAMP_FLAG,
+            .content_type = amqp_cstring_bytes("application/json"),
+            .delivery_mode = 2,
+            .message_id = amqp_cstring_bytes(id),
+            .timestamp = (uint64_t)clock_wall(),
+        };
+        if (conn && amqp_link_publish(conn, "", a.name, &props, body, blen, &tag, err, sizeof err) == 0 &&
+            amqp_link_wait_confirms(conn, tag, &acked, timeout, err, sizeof err) == 0)
+            rc = 0;
+        if (conn)
+            amqp_link_close(conn);
+    } else {
+        const char *argv[5] = {a.kind == QUEUE_STREAM ? "XADD" : "LPUSH", a.name};
+        size_t lens[5] = {strlen(argv[0]), strlen(a.name)};
+        int argc = 3;
+        if (a.kind == QUEUE_STREAM) {
+            argv[2] = "*", lens[2] = 1, argv[3] = "body", lens[3] = 4, argv[4] = body, lens[4] = blen;
+            argc = 5;
+        } else {
+            argv[2] = body, lens[2] = blen;
+        }
+        redisReply *r = redisCommandArgv(s->redis, argc, argv, lens);
+        if (r && r->type != REDIS_REPLY_ERROR)
+            rc = 0;
+        else
+            snprintf(err, sizeof err, "%s", r ? r->str : s->redis->errstr);
+        if (r)
+            freeReplyObject(r);
+    }
+    if (rc == 0)
+        snprintf(result, len, "published task %s to %.300s", id, addr);
+    else
+        snprintf(result, len, "publish to %.200s failed: %.200s", addr, err);
+    free(addr);
+    free(body);
+    queue_address_free(&a);
+    return rc;
+}
+
+static int run_action(struct sched *s, const struct job *j, const char *due, char *result, size_t len)
 {
     const char *a = j->cfg.action;
     if (strcmp(a, "trim") == 0)
         return action_trim(s, j, result, len);
     if (strcmp(a, "probe") == 0)
         return action_probe(s, result, len);
-    if (strcmp(a, "publish") == 0) {
-        if (!s->publish) {
-            snprintf(result, len, "not available: this process has no task publisher");
-            return -1;
-        }
-        return s->publish(s->hook_ctx, &j->cfg, result, len);
-    }
+    if (strcmp(a, "publish") == 0)
+        return s->publish ? s->publish(s->hook_ctx, &j->cfg, result, len) : action_publish(s, j, due, result, len);
     if (!s->replay) {
         snprintf(result, len, "not available: DLQ replay is not wired into this process");
         return -1;
@@ -476,7 +539,7 @@ static int tend_job(struct sched *s, struct job *j, double now)
     if (!j->valid)
         snprintf(result, sizeof result, "%s", j->error);
     else
-        run_action(s, j, result, sizeof result);
+        run_action(s, j, requested || !has_next ? new_text : expected, result, sizeof result);
     if (!s->redis)
         return -1;
     log_info("schedule %s: %s", j->cfg.name, result);

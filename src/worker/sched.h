@@ -16,8 +16,10 @@
  * run happens at most once across the fleet even around a failover, and a
  * new leader carries on the old one's schedule.
  *
- * Actions: publish (a task to a queue: sched_publish_fn, wired by the
- * worker), replay (a DLQ: sched_replay_fn, wired by the DLQ module), trim
+ * Actions: publish (one task with the qdeck envelope, idempotency key
+ * sched:NAME:DUE, to a Redis list (LPUSH), stream (XADD body) or RabbitMQ
+ * queue (confirmed); sched_publish_fn replaces it when given), replay (a
+ * DLQ: sched_replay_fn, wired by the DLQ module), trim
  * (SCAN MATCH pattern + UNLINK, at most `limit` keys; control-plane keys
  * are never touched), probe (PING every broker of the context). An action
  * whose hook is not wired records "not available: ...". The leader also
@@ -43,9 +45,9 @@ struct sched_options {
     double lease;                 /* seconds; 0: 3 */
     const struct schedule_config *jobs;   /* copied */
     size_t njobs;
-    const struct context_config *ctx;     /* probe: the brokers to PING; may be NULL */
-    sched_publish_fn publish;
-    sched_replay_fn replay;
+    const struct context_config *ctx;     /* probe and publish: the brokers; may be NULL */
+    sched_publish_fn publish;     /* NULL: the built-in publisher */
+    sched_replay_fn replay;       /* NULL: replay records "not available" */
     void *hook_ctx;
 };
 

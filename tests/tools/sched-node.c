@@ -152,7 +152,8 @@ int main(int argc, char **argv)
     printf("id %s\n", heartbeat_id(n.hb));
     if (run_sched) {
         struct sched_options so = {.redis_url = redis, .node_id = heartbeat_id(n.hb), .lease = lease,
-                                   .jobs = cfg.schedules, .njobs = cfg.nschedules};
+                                   .jobs = cfg.schedules, .njobs = cfg.nschedules,
+                                   .ctx = cfg.ncontexts ? &cfg.contexts[0] : NULL};
         n.sched = sched_start(&so, err, sizeof err);
         if (!n.sched) {
             fprintf(stderr, "sched-node: %s\n", err);

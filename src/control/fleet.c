@@ -125,6 +125,10 @@ static bool parse_report(const char *key_id, const char *json, double now, struc
     w->pid = (long)json_count(o, "pid");
     w->slots_busy = json_count(o, "slots_busy");
     w->slots_total = json_count(o, "slots_total");
+    if (w->slots_busy < 0)
+        w->slots_busy = json_count(o, "busy");     /* the names of an early worker heartbeat */
+    if (w->slots_total < 0)
+        w->slots_total = json_count(o, "slots");
     w->in_flight = json_count(o, "in_flight");
     w->processed = json_count(o, "processed");
     w->failed = json_count(o, "failed");

@@ -56,7 +56,7 @@ static int compare_id(const void *a, const void *b)
 
 const struct fleet_worker *fleet_find(const struct fleet_table *t, const char *id)
 {
-    if (!t || !id)
+    if (!t || !id || t->n == 0)
         return NULL;
     struct fleet_worker key = {.id = (char *)id};
     return bsearch(&key, t->workers, t->n, sizeof *t->workers, compare_id);
@@ -135,6 +135,7 @@ static bool parse_report(const char *key_id, const char *json, double now, struc
     w->retried = json_count(o, "retried");
     w->dead_lettered = json_count(o, "dead_lettered");
     w->started_at = json_real(o, "started_at", NAN);
+    w->rate = NAN;
     w->last_beat = json_real(o, "at", now);
     w->interval = json_real(o, "interval", 1);
     if (!(w->interval > 0))
@@ -260,13 +261,14 @@ int fleet_read(redisContext *c, const struct fleet_table *prev, double now, stru
         fleet_table_free(t);
         return -1;
     }
-    qsort(t->workers, t->n, sizeof *t->workers, compare_id);
+    if (t->n > 1)
+        qsort(t->workers, t->n, sizeof *t->workers, compare_id);
     /* a worker whose key vanished since the last read: lost, unless its last word was "stopped" */
     size_t present = t->n;
     for (size_t i = 0; prev && i < prev->n; i++) {
         const struct fleet_worker *p = &prev->workers[i];
         struct fleet_worker key = {.id = p->id};
-        if (bsearch(&key, t->workers, present, sizeof *t->workers, compare_id))
+        if (present && bsearch(&key, t->workers, present, sizeof *t->workers, compare_id))
             continue;
         if (now - p->last_beat > FLEET_REMEMBER)
             continue;
@@ -278,11 +280,19 @@ int fleet_read(redisContext *c, const struct fleet_table *prev, double now, stru
             w.state = FLEET_LOST;
         table_add(t, &cap, &w);
     }
-    qsort(t->workers, t->n, sizeof *t->workers, compare_id);
+    if (t->n > 1)
+        qsort(t->workers, t->n, sizeof *t->workers, compare_id);
     for (size_t i = 0; i < t->n; i++) {
         struct fleet_worker *w = &t->workers[i];
         const struct fleet_worker *p = fleet_find(prev, w->id);
         w->newly_lost = w->state == FLEET_LOST && p && p->state != FLEET_LOST;
+        if (p && !w->vanished && w->state == FLEET_RUNNING) {
+            /* the reader polls faster than workers beat: a beat seen twice keeps the last rate */
+            if (w->last_beat > p->last_beat && w->processed >= p->processed && p->processed >= 0)
+                w->rate = (double)(w->processed - p->processed) / (w->last_beat - p->last_beat);
+            else if (w->last_beat == p->last_beat)
+                w->rate = p->rate;
+        }
         t->running += w->state == FLEET_RUNNING;
         t->stopped += w->state == FLEET_STOPPED;
         t->lost += w->state == FLEET_LOST;

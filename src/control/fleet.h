@@ -38,6 +38,7 @@ struct fleet_worker {
     double started_at;        /* wall seconds, NAN unknown */
     double last_beat;         /* wall time of its last heartbeat ("at") */
     double interval;          /* its heartbeat interval, seconds */
+    double rate;              /* processed per second between its last two beats seen, NAN unknown */
     enum fleet_state state;
     bool vanished;            /* its key is gone; remembered from an earlier read */
     bool newly_lost;          /* lost in this read, not in the one before */

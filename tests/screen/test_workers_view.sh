@@ -85,6 +85,15 @@ screen_keys w / h a n d Enter
 check "filter keeps the match" screen_wait w 5 'handhost:4242'
 check "filter hides the rest" screen_wait_gone w 5 "$host:$alpha_pid"
 screen_keys w / Escape
+screen_keys w / b e t a - 2 Enter
+check "filter by worker id" screen_wait_gone w 5 'handhost:4242'
+screen_keys w Enter
+check "detail: processed rate between beats (1 task per beat)" screen_wait w 8 'Processed +[0-9]+ \((0\.[89]|1\.[01])/s\), failed 0'
+check "detail: scheduler role" screen_wait w 5 'Scheduler +not running here'
+check "detail: run-time percentiles need task types" screen_wait w 5 'Run time +- \(no task types'
+screen_keys w Escape
+screen_keys w / Escape
+check "filter cleared" screen_wait w 5 'handhost:4242'
 
 # Redis goes away: last known rows stay, greyed, with the reason on top
 stop_redis

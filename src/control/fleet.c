@@ -17,6 +17,7 @@
 #include "core/clock.h"
 #include "core/url.h"
 #include "core/xalloc.h"
+#include "worker/sched.h"
 
 #define MGET_CHUNK 256
 
@@ -43,6 +44,13 @@ void fleet_table_free(struct fleet_table *t)
 {
     if (!t)
         return;
+    for (size_t i = 0; i < t->njobs; i++) {
+        free(t->jobs[i].name);
+        free(t->jobs[i].last_result);
+        free(t->jobs[i].ran_by);
+    }
+    free(t->jobs);
+    free(t->sched_leader);
     for (size_t i = 0; i < t->n; i++)
         worker_free(&t->workers[i]);
     free(t->workers);
@@ -301,6 +309,55 @@ int fleet_read(redisContext *c, const struct fleet_table *prev, double now, stru
     return 0;
 }
 
+static int compare_job(const void *a, const void *b)
+{
+    return strcmp(((const struct fleet_job *)a)->name, ((const struct fleet_job *)b)->name);
+}
+
+#define SCHED_SCAN_CAP 1000
+
+int fleet_read_sched(redisContext *c, struct fleet_table *t, char *err, size_t errlen)
+{
+    char leader[256];
+    if (sched_leader(c, leader, sizeof leader, err, errlen) < 0)
+        return -1;
+    t->sched_leader = xstrdup(leader);
+    char cursor[32] = "0";
+    size_t cap = 0, prefix = strlen(KEY_SCHED_PREFIX);
+    do {
+        redisReply *r = control_redis_command(c, err, errlen, "SCAN %s MATCH %s* COUNT 1000", cursor, KEY_SCHED_PREFIX);
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+            if (r) {
+                snprintf(err, errlen, "unexpected reply to SCAN");
+                freeReplyObject(r);
+            }
+            return -1;
+        }
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str ? r->element[0]->str : "0");
+        for (size_t i = 0; i < r->element[1]->elements && t->njobs < SCHED_SCAN_CAP; i++) {
+            const char *name = r->element[1]->element[i]->str + prefix;
+            struct sched_job_state st;
+            if (sched_job_read(c, name, &st, err, errlen) < 0) {
+                freeReplyObject(r);
+                return -1;
+            }
+            if (t->njobs == cap) {
+                cap = cap ? cap * 2 : 16;
+                t->jobs = xrealloc(t->jobs, cap * sizeof *t->jobs);
+            }
+            t->jobs[t->njobs++] = (struct fleet_job){
+                .name = xstrdup(name), .next_run = st.next_run, .last_run = st.last_run,
+                .last_result = xstrdup(st.last_result), .paused = st.paused, .paused_set = st.paused_set,
+                .runs = st.runs, .ran_by = xstrdup(st.leader), .run_requested = st.run_requested,
+            };
+        }
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0 && t->njobs < SCHED_SCAN_CAP);
+    if (t->njobs > 1)
+        qsort(t->jobs, t->njobs, sizeof *t->jobs, compare_job);
+    return 0;
+}
+
 /* ---------------------------------------------------------- the collector */
 
 struct fleet_src {
@@ -360,6 +417,12 @@ static void fleet_fini(struct source *src)
     src->priv = NULL;
 }
 
+static enum source_status read_failure(const struct fleet_src *f)
+{
+    bool timed_out = f->redis->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK);
+    return timed_out ? SOURCE_TIMEOUT : f->redis->err ? SOURCE_DOWN : SOURCE_BAD_RESPONSE;
+}
+
 static enum source_status fleet_collect(struct source *src, const struct snapshot *prev, struct snapshot **out,
                                         char *err, size_t errlen)
 {
@@ -374,9 +437,11 @@ static enum source_status fleet_collect(struct source *src, const struct snapsho
     }
     double started = clock_mono();
     struct fleet_table *t;
-    if (fleet_read(f->redis, fleet_table_of(prev), clock_wall(), &t, err, errlen) < 0) {
-        bool timed_out = f->redis->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK);
-        return timed_out ? SOURCE_TIMEOUT : f->redis->err ? SOURCE_DOWN : SOURCE_BAD_RESPONSE;
+    if (fleet_read(f->redis, fleet_table_of(prev), clock_wall(), &t, err, errlen) < 0)
+        return read_failure(f);
+    if (fleet_read_sched(f->redis, t, err, errlen) < 0) {
+        fleet_table_free(t);
+        return read_failure(f);
     }
     struct snapshot *snap = snapshot_new(1);
     snap->taken_at = t->taken_at;

@@ -2,8 +2,9 @@
  * [schedule NAME] of the config and every job with state in Redis — with
  * schedule, action, target, state, next and last run, run count and last
  * result, and who leads the scheduler. Read from the fleet collector's
- * snapshot (control/fleet.h); `qdeck sched run|pause|resume NAME` changes
- * them. */
+ * snapshot (control/fleet.h). r asks the leader to run the selected job
+ * now, p pauses or resumes it: sent to the collector's thread (the UI never
+ * waits on Redis), refused in read-only mode, audited either way. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,12 +113,20 @@ static void draw_scheduler(struct ui *ui, int top, int height)
     bool stale = fv->status != SOURCE_OK;
     build_rows(ui, t);
     char line[600], status[96];
+    /* the outcome of the last command, once */
+    static double shown_at;
+    double at = 0;
+    fleet_source_last_command(ui->opt->fleet, line, sizeof line, &at);
+    if (line[0] && at > shown_at) {
+        shown_at = at;
+        ui_message(ui, "%s", line);
+    }
     if (stale) {
         fmt_source_status(fv, status, sizeof status);
         snprintf(line, sizeof line, "scheduler: %s%s%s", status, fv->message[0] ? ": " : "", fv->message);
         crt_put(top, 0, COLS, ALIGN_LEFT, fv->status == SOURCE_CONNECTING ? SLOT_DIM : SLOT_CRIT, line);
     } else if (t && t->sched_leader && t->sched_leader[0]) {
-        snprintf(line, sizeof line, " leader: %s · %zu job%s · qdeck sched run|pause|resume NAME", t->sched_leader,
+        snprintf(line, sizeof line, " leader: %s · %zu job%s · r runs the selected job now, p pauses/resumes it", t->sched_leader,
                  nrows, nrows == 1 ? "" : "s");
         crt_put(top, 0, COLS, ALIGN_LEFT, SLOT_OK, line);
     } else if (t) {
@@ -182,9 +191,33 @@ static void draw_scheduler(struct ui *ui, int top, int height)
     }
 }
 
+/* r / p on the selected job: queued for the fleet collector's thread. */
+static void command(struct ui *ui, const char *verb)
+{
+    if (!ui->opt->fleet || nrows == 0)
+        return;
+    const struct sched_row *r = &rows[ui->sched_selected];
+    bool refused = ui->opt->ctx && ui->opt->ctx->read_only;
+    if (fleet_source_command(ui->opt->fleet, ui->opt->cfg, verb, r->name, refused) < 0)
+        ui_message(ui, "too many scheduler commands waiting; try again in a second");
+    else if (refused)
+        ui_message(ui, "read-only mode: refusing %s %s", verb, r->name);
+    else
+        ui_message(ui, "%s %s: sent", verb, r->name);
+}
+
 static bool scheduler_key(struct ui *ui, int key)
 {
     switch (key) {
+    case 'r': command(ui, "run"); return true;
+    case 'p': {
+        if (nrows == 0)
+            return true;
+        const struct sched_row *r = &rows[ui->sched_selected];
+        bool paused = r->state && r->state->paused_set ? r->state->paused : (r->cfg && r->cfg->paused);
+        command(ui, paused ? "resume" : "pause");
+        return true;
+    }
     case KEY_DOWN: case 'j': ui->sched_selected++; return true;
     case KEY_UP: case 'k': ui->sched_selected = ui->sched_selected > 0 ? ui->sched_selected - 1 : 0; return true;
     case KEY_HOME: case 'g': ui->sched_selected = 0; return true;
@@ -195,7 +228,7 @@ static bool scheduler_key(struct ui *ui, int key)
 
 const struct view_ops scheduler_view = {
     .name = "Scheduler",
-    .summary = "periodic jobs: schedule, next and last run, last result, leader (qdeck sched changes them)",
+    .summary = "periodic jobs: schedule, next and last run, last result, leader; r run now, p pause/resume",
     .key = '8',
     .draw = draw_scheduler,
     .handle_key = scheduler_key,

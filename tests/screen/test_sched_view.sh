@@ -64,6 +64,23 @@ invalid_sgr=$(row_sgr broken invalid); paused_sgr=$(row_sgr tick paused)
 check "the invalid job's state has a colour" test -n "$invalid_sgr"
 check "invalid (crit) is drawn unlike paused (warn)" test "$invalid_sgr" != "$paused_sgr"
 
+# actions from the view: r runs the selected job (nightly) now, p resumes tick
+screen_keys s r
+check "r: the leader runs the selected job now" screen_wait s 10 'nightly .* 1 deleted 0 keys'
+screen_keys s G p
+check "p: resumes the paused job" screen_wait s 10 'tick .* active '
+audit=$HOME/.local/state/qdeck/audit.jsonl
+expect_match "console run is audited" "$(cat "$audit" 2>/dev/null)" '"action":"sched.run".*"target":"nightly"'
+expect_match "console resume is audited" "$(cat "$audit" 2>/dev/null)" '"action":"sched.resume".*"target":"tick"'
+screen_start ro "$QDECK --read-only --config $dir/qdeck.conf --refresh 0.5"
+screen_keys ro 8
+check "read-only console shows the jobs" screen_wait ro 10 'tick '
+screen_keys ro G p
+check "read-only: p refused with a message" screen_wait ro 5 'read-only mode: refusing pause tick'
+check "read-only: refusal audited" wait_for 5 grep -q '"action":"sched.pause","target":"tick".*"result":"refused: read-only"' "$audit"
+expect_eq "read-only: nothing changed" "$(redis-cli -p "$REDIS_PORT" hget qdeck:sched:job:tick paused)" 0
+screen_keys ro q
+
 kill -TERM "$node_pid"; wait "$node_pid"; node_pid=""
 check "no leader once the only node stopped" screen_wait s 10 'no scheduler leader'
 

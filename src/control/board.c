@@ -30,7 +30,6 @@ struct board_feed {
     struct board *cur;
     enum source_status status;
     char message[256];
-    enum board_request req_kind;
     char *req_name, *req_value;       /* queued change, or NULL */
     char result[640];
     bool has_result;
@@ -47,7 +46,6 @@ void board_release(struct board *b)
         free(b->events[i].text);
     }
     free(b->events);
-    free(b->jobs);
     free(b);
 }
 
@@ -112,7 +110,7 @@ static int by_time_desc(const void *a, const void *b)
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
-static struct board *collect(redisContext *c, const struct config *cfg, char *err, size_t errlen)
+static struct board *collect(redisContext *c, char *err, size_t errlen)
 {
     struct board *b = xcalloc(1, sizeof *b);
     atomic_init(&b->refs, 1);
@@ -136,16 +134,6 @@ static struct board *collect(redisContext *c, const struct config *cfg, char *er
     }
     if (b->nevents > 1)
         qsort(b->events, b->nevents, sizeof *b->events, by_time_desc);
-    if (sched_leader(c, b->leader, sizeof b->leader, err, errlen) < 0) {
-        board_release(b);
-        return NULL;
-    }
-    b->jobs = xcalloc(cfg->nschedules ? cfg->nschedules : 1, sizeof *b->jobs);
-    for (size_t i = 0; i < cfg->nschedules; i++) {
-        struct board_job *j = &b->jobs[b->njobs++];
-        j->config = &cfg->schedules[i];
-        j->read = sched_job_read(c, j->config->name, &j->state, err, errlen) == 0;
-    }
     return b;
 }
 
@@ -184,47 +172,6 @@ static void set_guardrail(struct board_feed *f, redisContext *c, const char *nam
     post_result(f, result);
 }
 
-static void sched_action(struct board_feed *f, redisContext *c, enum board_request kind, const char *name)
-{
-    char err[256] = "", result[640];
-    bool was = false;
-    int rc;
-    const char *action, *old = NULL, *new = NULL;
-    if (kind == BOARD_SCHED_RUN) {
-        action = "sched.run";
-        rc = sched_job_request_run(c, name, err, sizeof err);
-        if (rc == 0)
-            snprintf(result, sizeof result, "%s: the leader runs it at its next tick", name);
-        else
-            snprintf(result, sizeof result, "%s: %s", name, err);
-    } else {
-        bool pause = kind == BOARD_SCHED_PAUSE;
-        action = pause ? "sched.pause" : "sched.resume";
-        rc = sched_job_set_paused(c, name, pause, &was, err, sizeof err);
-        old = was ? "paused" : "active";
-        new = pause ? "paused" : "active";
-        if (rc == 0)
-            snprintf(result, sizeof result, "%s %s", pause ? "paused" : "resumed", name);
-        else
-            snprintf(result, sizeof result, "%s: %s", name, err);
-    }
-    struct audit_entry e = {action, name, rc == 0 ? old : NULL, new, rc == 0 ? "ok" : err};
-    char aerr[256];
-    if (audit_record(f->cfg, f->ctx->name, c, &e, aerr, sizeof aerr) < 0 && rc == 0)
-        snprintf(result + strlen(result), sizeof result - strlen(result), ", but %s", aerr);
-    post_result(f, result);
-}
-
-/* Applies one queued change on this thread's connection, with its audit record. */
-static void apply_request(struct board_feed *f, redisContext *c, enum board_request kind, const char *name,
-                          const char *value)
-{
-    if (kind == BOARD_SET_GUARDRAIL)
-        set_guardrail(f, c, name, value);
-    else
-        sched_action(f, c, kind, name);
-}
-
 static void *board_thread(void *arg)
 {
     struct board_feed *f = arg;
@@ -237,11 +184,10 @@ static void *board_thread(void *arg)
             c = policy_connect(f->ctx->redis, f->ctx->timeout, err, sizeof err);
         pthread_mutex_lock(&f->lock);
         char *name = f->req_name, *value = f->req_value;
-        enum board_request kind = f->req_kind;
         f->req_name = f->req_value = NULL;
         pthread_mutex_unlock(&f->lock);
         if (name && c) {
-            apply_request(f, c, kind, name, value);
+            set_guardrail(f, c, name, value);
         } else if (name) {
             char result[640];
             snprintf(result, sizeof result, "%s not changed: %s", name, err);
@@ -250,7 +196,7 @@ static void *board_thread(void *arg)
         free(name);
         free(value);
 
-        struct board *b = c ? collect(c, f->cfg, err, sizeof err) : NULL;
+        struct board *b = c ? collect(c, err, sizeof err) : NULL;
         if (!b && c) {
             redisFree(c);
             c = NULL;
@@ -336,14 +282,13 @@ struct board *board_get(struct board_feed *f, enum source_status *status, char *
     return b;
 }
 
-bool board_request(struct board_feed *f, enum board_request kind, const char *name, const char *value)
+bool board_request_set(struct board_feed *f, const char *name, const char *value)
 {
     pthread_mutex_lock(&f->lock);
     bool queued = !f->req_name;
     if (queued) {
-        f->req_kind = kind;
         f->req_name = xstrdup(name);
-        f->req_value = value ? xstrdup(value) : NULL;
+        f->req_value = xstrdup(value);
         pthread_cond_signal(&f->wake);
     }
     pthread_mutex_unlock(&f->lock);

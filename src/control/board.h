@@ -1,11 +1,10 @@
 /* The console's view of the control plane: the guardrails that are set
  * (with who set them and when), the breaker commands, and the newest
  * events and audit records. A thread with its own Redis connection reads
- * them, with the scheduler's jobs and leader, every refresh into an
- * immutable, refcounted `struct board` and
+ * them every refresh into an immutable, refcounted `struct board` and
  * writes one byte to the console's notify pipe; the UI only ever takes a
- * reference. Changes asked for from the UI (a guardrail toggled in view 7,
- * a job run or paused in view 8) are queued to the same thread, which validates, writes, audits, and
+ * reference. Changes asked for from the UI (a guardrail toggled in view 7)
+ * are queued to the same thread, which validates, writes, audits, and
  * posts a one-line result back. */
 #ifndef QDECK_BOARD_H
 #define QDECK_BOARD_H
@@ -17,7 +16,6 @@
 #include "control/policy.h"
 #include "core/config.h"
 #include "core/feed.h"
-#include "worker/sched.h"
 
 struct board_event {
     double at;          /* wall time, from the stream entry id */
@@ -26,18 +24,9 @@ struct board_event {
     char *text;         /* the rest, one line */
 };
 
-struct board_job {
-    const struct schedule_config *config;   /* from the console's config */
-    struct sched_job_state state;
-    bool read;                              /* state was read from Redis */
-};
-
 struct board {
     _Atomic int refs;
     double taken_at;
-    char leader[256];                 /* the scheduler leader's id, "" none */
-    struct board_job *jobs;           /* every [schedule NAME] of the config */
-    size_t njobs;
     struct policy_item *guardrails;   /* set in qdeck:policy, sorted by name */
     size_t nguardrails;
     struct policy_entry *breakers;    /* qdeck:breaker commands */
@@ -55,17 +44,10 @@ void board_stop(struct board_feed *f);
  * connection status, as the source feeds report it. */
 struct board *board_get(struct board_feed *f, enum source_status *status, char *message, size_t len);
 void board_release(struct board *b);
-enum board_request {
-    BOARD_SET_GUARDRAIL,    /* name = guardrail, value = new value */
-    BOARD_SCHED_RUN,        /* name = job: ask the leader to run it now */
-    BOARD_SCHED_PAUSE,
-    BOARD_SCHED_RESUME,
-};
-
-/* Queues a change for the control-plane thread, which applies it, writes
- * the audit record and posts a result line; false when one is already
- * queued. value is only for BOARD_SET_GUARDRAIL. */
-bool board_request(struct board_feed *f, enum board_request kind, const char *name, const char *value);
+/* Queues "set guardrail name to value" for the control-plane thread, which
+ * validates, writes, audits and posts a result line; false when a change
+ * is already queued. */
+bool board_request_set(struct board_feed *f, const char *name, const char *value);
 /* The result line of the last request, once; false when there is none. */
 bool board_take_result(struct board_feed *f, char *out, size_t len);
 /* The value set for name in b, or NULL. */

@@ -177,7 +177,7 @@ void ui_set_guardrail(struct ui *ui, const char *name, const char *value)
         ui_message(ui, "%s", err);
         return;
     }
-    if (board_request(ui->opt->board, BOARD_SET_GUARDRAIL, name, canonical))
+    if (board_request_set(ui->opt->board, name, canonical))
         ui_message(ui, "setting %s = %s ...", name, canonical);
     else
         ui_message(ui, "a change is still being written; try again in a moment");

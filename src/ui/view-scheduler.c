@@ -1,141 +1,234 @@
-/* View 8, Scheduler: every [schedule NAME] of the config with its schedule,
- * action, state (active / paused / invalid), next and last run, the last
- * result, how many times it ran and the fleet's current leader. `r` asks
- * the leader to run the selected job now, `p` pauses or resumes it; both
- * go through the control-plane thread, are audited, and are refused when
- * read-only. */
+/* View 8, Scheduler: the fleet's periodic jobs (worker/sched.h) — every
+ * [schedule NAME] of the config and every job with state in Redis — with
+ * schedule, action, target, state, next and last run, run count and last
+ * result, and who leads the scheduler. Read from the fleet collector's
+ * snapshot (control/fleet.h). r asks the leader to run the selected job
+ * now, p pauses or resumes it: sent to the collector's thread (the UI never
+ * waits on Redis), refused in read-only mode, audited either way. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "control/board.h"
+#include "control/fleet.h"
 #include "core/clock.h"
+#include "core/xalloc.h"
 #include "ui/crt.h"
 #include "ui/screen.h"
+#include "worker/sched.h"
 
-static void fmt_when(double t, bool future, char *out, size_t len)
+struct sched_row {
+    const char *name;
+    const struct schedule_config *cfg;   /* NULL: only known from Redis */
+    const struct fleet_job *state;       /* NULL: no state in Redis yet */
+};
+
+static struct sched_row *rows;
+static size_t nrows, rows_cap;
+
+static void add_row(const char *name, const struct schedule_config *cfg, const struct fleet_job *state)
 {
-    if (isnan(t) || t <= 0) {
-        snprintf(out, len, "-");
+    if (nrows == rows_cap) {
+        rows_cap = rows_cap ? rows_cap * 2 : 32;
+        rows = xrealloc(rows, rows_cap * sizeof *rows);
+    }
+    rows[nrows++] = (struct sched_row){name, cfg, state};
+}
+
+static int compare_rows(const void *a, const void *b)
+{
+    return strcmp(((const struct sched_row *)a)->name, ((const struct sched_row *)b)->name);
+}
+
+static void build_rows(struct ui *ui, const struct fleet_table *t)
+{
+    nrows = 0;
+    const struct config *cfg = ui->opt->cfg;
+    for (size_t i = 0; i < cfg->nschedules; i++) {
+        const struct fleet_job *st = NULL;
+        for (size_t j = 0; t && j < t->njobs && !st; j++)
+            if (strcmp(t->jobs[j].name, cfg->schedules[i].name) == 0)
+                st = &t->jobs[j];
+        add_row(cfg->schedules[i].name, &cfg->schedules[i], st);
+    }
+    for (size_t j = 0; t && j < t->njobs; j++)
+        if (!config_schedule(cfg, t->jobs[j].name))
+            add_row(t->jobs[j].name, NULL, &t->jobs[j]);
+    for (size_t i = 0; ui->filter[0] && i < nrows;)
+        if (!strcasestr(rows[i].name, ui->filter))
+            rows[i] = rows[--nrows];
+        else
+            i++;
+    if (nrows > 1)
+        qsort(rows, nrows, sizeof *rows, compare_rows);
+    if (ui->sched_selected >= (int)nrows)
+        ui->sched_selected = (int)nrows - 1;
+    if (ui->sched_selected < 0)
+        ui->sched_selected = 0;
+}
+
+static void relative(double t, char *buf, size_t len)
+{
+    if (isnan(t)) {
+        snprintf(buf, len, "-");
         return;
     }
-    char d[32];
-    double delta = future ? t - clock_wall() : clock_wall() - t;
-    format_duration(delta > 0 ? delta : 0, d, sizeof d);
-    snprintf(out, len, future ? "in %s" : "%s ago", d);
+    double d = t - clock_wall();
+    char dur[32];
+    format_duration(fabs(d), dur, sizeof dur);
+    snprintf(buf, len, d >= 0 ? "in %s" : "%s ago", dur);
 }
 
-static bool job_paused(const struct board_job *j)
+static const char *target_of(const struct schedule_config *c)
 {
-    return j->read && j->state.paused_set ? j->state.paused : j->config->paused;
+    if (!c || !c->action)
+        return "-";
+    if (strcmp(c->action, "trim") == 0)
+        return c->pattern ? c->pattern : "-";
+    if (strcmp(c->action, "probe") == 0)
+        return "brokers";
+    return c->queue ? c->queue : "-";
 }
+
+struct scol {
+    const char *title;
+    int width;
+};
+enum { SC_SCHEDULE, SC_ACTION, SC_TARGET, SC_STATE, SC_NEXT, SC_LAST, SC_RUNS, SC_COUNT };
+static const struct scol scols[SC_COUNT] = {
+    {"SCHEDULE", 16}, {"ACTION", 7}, {"TARGET", 16}, {"STATE", 9}, {"NEXT", 9}, {"LAST", 9}, {"RUNS", 6},
+};
+#define JOB_WIDTH 16
 
 static void draw_scheduler(struct ui *ui, int top, int height)
 {
-    int y = top;
-    const struct config *cfg = ui->opt->cfg;
-    if (!ui->opt->board) {
-        crt_put(y + 1, 2, COLS - 4, ALIGN_LEFT, SLOT_DIM, "The scheduler lives in Redis: this context has no redis URL.");
+    crt_fill(top, 0, COLS, SLOT_DEFAULT);
+    if (!ui->opt->fleet) {
+        crt_put(top + 1, 2, COLS - 4, ALIGN_LEFT, SLOT_DIM,
+                "the scheduler keeps its state in Redis: give this context a Redis URL to see it");
         return;
     }
-    const struct board *b = ui->board;
-    char line[512];
-    if (ui->board_status != SOURCE_OK) {
-        snprintf(line, sizeof line, "control plane: %s %s", source_status_name(ui->board_status), ui->board_message);
-        crt_put(y++, 1, COLS - 2, ALIGN_LEFT, SLOT_CRIT, line);
+    const struct feed_view *fv = &ui->fleet;
+    const struct fleet_table *t = fleet_table_of(fv->snap);
+    bool stale = fv->status != SOURCE_OK;
+    build_rows(ui, t);
+    char line[600], status[96];
+    /* the outcome of the last command, once */
+    static double shown_at;
+    double at = 0;
+    fleet_source_last_command(ui->opt->fleet, line, sizeof line, &at);
+    if (line[0] && at > shown_at) {
+        shown_at = at;
+        ui_message(ui, "%s", line);
     }
-    snprintf(line, sizeof line, "leader: %s", b && b->leader[0] ? b->leader : "none (no worker runs the scheduler)");
-    crt_put(y++, 1, COLS - 2, ALIGN_LEFT, b && b->leader[0] ? SLOT_LABEL : SLOT_WARN, line);
-    if (cfg->nschedules == 0) {
-        crt_put(y + 1, 2, COLS - 4, ALIGN_LEFT, SLOT_DIM, "no [schedule NAME] sections in the config");
-        return;
+    if (stale) {
+        fmt_source_status(fv, status, sizeof status);
+        snprintf(line, sizeof line, "scheduler: %s%s%s", status, fv->message[0] ? ": " : "", fv->message);
+        crt_put(top, 0, COLS, ALIGN_LEFT, fv->status == SOURCE_CONNECTING ? SLOT_DIM : SLOT_CRIT, line);
+    } else if (t && t->sched_leader && t->sched_leader[0]) {
+        snprintf(line, sizeof line, " leader: %s · %zu job%s · r runs the selected job now, p pauses/resumes it", t->sched_leader,
+                 nrows, nrows == 1 ? "" : "s");
+        crt_put(top, 0, COLS, ALIGN_LEFT, SLOT_OK, line);
+    } else if (t) {
+        crt_put(top, 0, COLS, ALIGN_LEFT, SLOT_WARN,
+                " no scheduler leader: no worker runs the scheduler now, jobs are not running");
     }
-    if (ui->sched_selected >= (int)cfg->nschedules)
-        ui->sched_selected = (int)cfg->nschedules - 1;
-
-    int wname = 18, wsched = 18, wact = 9, wstate = 8, wnext = 10, wlast = 10, wruns = 6;
-    int wres = COLS - 2 - wname - wsched - wact - wstate - wnext - wlast - wruns - 7;
+    int y = top + 1, x = 0;
     crt_fill(y, 0, COLS, SLOT_COLUMN);
-    int x = 1;
-    x += crt_put(y, x, wname, ALIGN_LEFT, SLOT_COLUMN, "JOB") + 1;
-    x += crt_put(y, x, wsched, ALIGN_LEFT, SLOT_COLUMN, "SCHEDULE") + 1;
-    x += crt_put(y, x, wact, ALIGN_LEFT, SLOT_COLUMN, "ACTION") + 1;
-    x += crt_put(y, x, wstate, ALIGN_LEFT, SLOT_COLUMN, "STATE") + 1;
-    x += crt_put(y, x, wnext, ALIGN_LEFT, SLOT_COLUMN, "NEXT") + 1;
-    x += crt_put(y, x, wlast, ALIGN_LEFT, SLOT_COLUMN, "LAST") + 1;
-    x += crt_put(y, x, wruns, ALIGN_RIGHT, SLOT_COLUMN, "RUNS") + 1;
-    crt_put(y, x, wres > 6 ? wres : 6, ALIGN_LEFT, SLOT_COLUMN, "LAST RESULT");
-    y++;
-    for (size_t i = 0; i < cfg->nschedules && y < top + height - 1; i++, y++) {
-        const struct schedule_config *job = &cfg->schedules[i];
-        const struct board_job *j = b && i < b->njobs ? &b->jobs[i] : NULL;
-        char sched[64], next[32], last[32], runs[16];
-        bool valid = sched_describe(job, sched, sizeof sched) == 0;
-        const char *state = !valid ? "invalid" : j && job_paused(j) ? "paused" : "active";
-        fmt_when(j && j->read ? j->state.next_run : NAN, true, next, sizeof next);
-        fmt_when(j && j->read ? j->state.last_run : NAN, false, last, sizeof last);
-        snprintf(runs, sizeof runs, "%ld", j && j->read ? j->state.runs : 0L);
-        bool selected = (int)i == ui->sched_selected;
-        enum theme_slot slot = selected ? SLOT_SELECTION : ui->board_status != SOURCE_OK ? SLOT_STALE : SLOT_DEFAULT;
-        enum theme_slot state_slot = selected ? slot : !valid ? SLOT_CRIT : strcmp(state, "paused") == 0 ? SLOT_WARN : SLOT_OK;
-        if (selected)
-            crt_fill(y, 0, COLS, SLOT_SELECTION);
-        x = 1;
-        x += crt_put(y, x, wname, ALIGN_LEFT, slot, job->name) + 1;
-        x += crt_put(y, x, wsched, ALIGN_LEFT, slot, valid ? sched : "-") + 1;
-        x += crt_put(y, x, wact, ALIGN_LEFT, slot, job->action ? job->action : "-") + 1;
-        x += crt_put(y, x, wstate, ALIGN_LEFT, state_slot, state) + 1;
-        x += crt_put(y, x, wnext, ALIGN_LEFT, slot, strcmp(state, "active") == 0 ? next : "-") + 1;
-        x += crt_put(y, x, wlast, ALIGN_LEFT, slot, last) + 1;
-        x += crt_put(y, x, wruns, ALIGN_RIGHT, slot, runs) + 1;
-        crt_put(y, x, wres > 6 ? wres : 6, ALIGN_LEFT, slot, j && j->read ? j->state.last_result : "");
+    x += crt_put(y, x, JOB_WIDTH, ALIGN_LEFT, SLOT_COLUMN, "JOB");
+    for (int c = 0; c < SC_COUNT && x + scols[c].width + 1 < COLS - 10; c++) {
+        x += crt_put(y, x, 1, ALIGN_LEFT, SLOT_COLUMN, " ");
+        x += crt_put(y, x, scols[c].width, c == SC_RUNS ? ALIGN_RIGHT : ALIGN_LEFT, SLOT_COLUMN, scols[c].title);
     }
-    crt_put(top + height - 1, 1, COLS - 2, ALIGN_LEFT, SLOT_DIM,
-            ui->opt->ctx && ui->opt->ctx->read_only ? "read-only: jobs cannot be run or paused from here"
-                                                     : "r run now   p pause / resume");
+    if (x < COLS - 1)
+        crt_put(y, x + 1, COLS - x - 1, ALIGN_LEFT, SLOT_COLUMN, "LAST RESULT");
+    if (nrows == 0) {
+        crt_put(y + 2, 2, COLS - 4, ALIGN_LEFT, SLOT_DIM,
+                ui->filter[0] ? "no job matches the filter" : "no [schedule NAME] jobs in the config or in Redis");
+        return;
+    }
+    int list_height = height - 2;
+    if (ui->sched_selected < ui->sched_top)
+        ui->sched_top = ui->sched_selected;
+    if (ui->sched_selected >= ui->sched_top + list_height)
+        ui->sched_top = ui->sched_selected - list_height + 1;
+    for (int i = 0; i < list_height && ui->sched_top + i < (int)nrows; i++) {
+        const struct sched_row *r = &rows[ui->sched_top + i];
+        bool selected = ui->sched_top + i == ui->sched_selected;
+        y = top + 2 + i;
+        char when[300], cells[SC_COUNT][320];
+        bool valid = !r->cfg || sched_describe(r->cfg, when, sizeof when) == 0;
+        if (!r->cfg)
+            snprintf(when, sizeof when, "(not in config)");
+        bool paused = r->state && r->state->paused_set ? r->state->paused : (r->cfg && r->cfg->paused);
+        const char *state = !valid ? "invalid" : r->state && r->state->run_requested ? "requested"
+                            : paused ? "paused" : "active";
+        snprintf(cells[SC_SCHEDULE], sizeof cells[0], "%s", when);
+        snprintf(cells[SC_ACTION], sizeof cells[0], "%s", r->cfg && r->cfg->action ? r->cfg->action : "-");
+        snprintf(cells[SC_TARGET], sizeof cells[0], "%s", target_of(r->cfg));
+        snprintf(cells[SC_STATE], sizeof cells[0], "%s", state);
+        if (paused || !valid)
+            snprintf(cells[SC_NEXT], sizeof cells[0], "-");
+        else
+            relative(r->state ? r->state->next_run : NAN, cells[SC_NEXT], sizeof cells[0]);
+        relative(r->state ? r->state->last_run : NAN, cells[SC_LAST], sizeof cells[0]);
+        snprintf(cells[SC_RUNS], sizeof cells[0], "%ld", r->state ? r->state->runs : 0L);
+        const char *result = r->state && r->state->last_result[0] ? r->state->last_result : "-";
+        bool failed = strncmp(result, "invalid", 7) == 0 || strstr(result, "FAILED") || strstr(result, "failed") ||
+                      strncmp(result, "not available", 13) == 0;
+        enum theme_slot base = selected ? SLOT_SELECTION : stale ? SLOT_STALE : SLOT_DEFAULT;
+        crt_fill(y, 0, COLS, base);
+        x = crt_put(y, 0, JOB_WIDTH, ALIGN_LEFT, base, r->name);
+        for (int c = 0; c < SC_COUNT && x + scols[c].width + 1 < COLS - 10; c++) {
+            x += crt_put(y, x, 1, ALIGN_LEFT, base, " ");
+            enum theme_slot s = base;
+            if (!selected && !stale && c == SC_STATE)
+                s = !valid ? SLOT_CRIT : paused ? SLOT_WARN : SLOT_OK;
+            x += crt_put(y, x, scols[c].width, c == SC_RUNS ? ALIGN_RIGHT : ALIGN_LEFT, s, cells[c]);
+        }
+        if (x < COLS - 1)
+            crt_put(y, x + 1, COLS - x - 1, ALIGN_LEFT, !selected && !stale && failed ? SLOT_CRIT : base, result);
+    }
+}
+
+/* r / p on the selected job: queued for the fleet collector's thread. */
+static void command(struct ui *ui, const char *verb)
+{
+    if (!ui->opt->fleet || nrows == 0)
+        return;
+    const struct sched_row *r = &rows[ui->sched_selected];
+    bool refused = ui->opt->ctx && ui->opt->ctx->read_only;
+    if (fleet_source_command(ui->opt->fleet, ui->opt->cfg, verb, r->name, refused) < 0)
+        ui_message(ui, "too many scheduler commands waiting; try again in a second");
+    else if (refused)
+        ui_message(ui, "read-only mode: refusing %s %s", verb, r->name);
+    else
+        ui_message(ui, "%s %s: sent", verb, r->name);
 }
 
 static bool scheduler_key(struct ui *ui, int key)
 {
-    const struct config *cfg = ui->opt->cfg;
     switch (key) {
-    case KEY_DOWN: case 'j':
-        if (ui->sched_selected + 1 < (int)cfg->nschedules)
-            ui->sched_selected++;
-        return true;
-    case KEY_UP: case 'k':
-        if (ui->sched_selected > 0)
-            ui->sched_selected--;
-        return true;
-    case 'r': case 'p':
-        break;
-    default:
-        return false;
-    }
-    if (!ui->opt->board || cfg->nschedules == 0)
-        return true;
-    if (ui->opt->ctx && ui->opt->ctx->read_only) {
-        ui_message(ui, "read-only: jobs cannot be run or paused from this console");
+    case 'r': command(ui, "run"); return true;
+    case 'p': {
+        if (nrows == 0)
+            return true;
+        const struct sched_row *r = &rows[ui->sched_selected];
+        bool paused = r->state && r->state->paused_set ? r->state->paused : (r->cfg && r->cfg->paused);
+        command(ui, paused ? "resume" : "pause");
         return true;
     }
-    const char *name = cfg->schedules[ui->sched_selected].name;
-    enum board_request kind = BOARD_SCHED_RUN;
-    if (key == 'p') {
-        const struct board_job *j =
-            ui->board && (size_t)ui->sched_selected < ui->board->njobs ? &ui->board->jobs[ui->sched_selected] : NULL;
-        kind = j && job_paused(j) ? BOARD_SCHED_RESUME : BOARD_SCHED_PAUSE;
+    case KEY_DOWN: case 'j': ui->sched_selected++; return true;
+    case KEY_UP: case 'k': ui->sched_selected = ui->sched_selected > 0 ? ui->sched_selected - 1 : 0; return true;
+    case KEY_HOME: case 'g': ui->sched_selected = 0; return true;
+    case KEY_END: case 'G': ui->sched_selected = (int)nrows - 1; return true;
+    default: return false;
     }
-    if (board_request(ui->opt->board, kind, name, NULL))
-        ui_message(ui, "%s %s ...", kind == BOARD_SCHED_RUN ? "running" : kind == BOARD_SCHED_PAUSE ? "pausing" : "resuming",
-                   name);
-    else
-        ui_message(ui, "a change is still being written; try again in a moment");
-    return true;
 }
 
 const struct view_ops scheduler_view = {
     .name = "Scheduler",
-    .summary = "periodic jobs: next and last run, last result; r runs now, p pauses/resumes",
+    .summary = "periodic jobs: schedule, next and last run, last result, leader; r run now, p pause/resume",
     .key = '8',
     .draw = draw_scheduler,
     .handle_key = scheduler_key,

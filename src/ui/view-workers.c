@@ -11,6 +11,7 @@
 
 #include "control/fleet.h"
 #include "core/clock.h"
+#include "core/histogram.h"
 #include "core/xalloc.h"
 #include "ui/crt.h"
 #include "ui/screen.h"
@@ -28,7 +29,7 @@ struct wcol {
 
 enum { WC_STATE, WC_QUEUES, WC_SLOTS, WC_PROC, WC_FAIL, WC_RETRY, WC_DLQ, WC_BEAT, WC_COUNT };
 static const struct wcol wcols[WC_COUNT] = {
-    [WC_STATE] = {"STATE", 7, 1},  [WC_QUEUES] = {"QUEUES", 22, 7}, [WC_SLOTS] = {"SLOTS", BAR_WIDTH + 10, 2},
+    [WC_STATE] = {"STATE", 7, 1},  [WC_QUEUES] = {"QUEUES", 24, 7}, [WC_SLOTS] = {"SLOTS", BAR_WIDTH + 10, 2},
     [WC_PROC] = {"PROC", 8, 3},    [WC_FAIL] = {"FAIL", 7, 4},      [WC_RETRY] = {"RETRY", 7, 6},
     [WC_DLQ] = {"DLQ", 7, 5},      [WC_BEAT] = {"BEAT", 7, 1},
 };
@@ -252,6 +253,17 @@ static void object_states(const cJSON *o, const char *field, char *buf, size_t l
         snprintf(buf, len, "-");
 }
 
+/* 850us, 12.3ms, 4.21s */
+static void fmt_micros(uint64_t us, char *buf, size_t len)
+{
+    if (us < 1000)
+        snprintf(buf, len, "%lluus", (unsigned long long)us);
+    else if (us < 1000000)
+        snprintf(buf, len, "%.1fms", (double)us / 1e3);
+    else
+        snprintf(buf, len, "%.2fs", (double)us / 1e6);
+}
+
 static void detail_line(int y, int half, int *col, const char *label, enum theme_slot slot, const char *value)
 {
     int x = *col ? half : 1, w = *col ? COLS - half - 1 : half - 2;
@@ -296,7 +308,10 @@ static void draw_detail(struct ui *ui, int top, int height, bool stale)
     LINE("In flight", vs, "%s", a);
     fmt_count(a, sizeof a, w->processed);
     fmt_count(b, sizeof b, w->failed);
-    LINE("Processed", vs, "%s, failed %s", a, b);
+    if (isnan(w->rate))
+        LINE("Processed", vs, "%s, failed %s", a, b);
+    else
+        LINE("Processed", vs, "%s (%.1f/s), failed %s", a, w->rate, b);
     fmt_count(a, sizeof a, w->retried);
     fmt_count(b, sizeof b, w->dead_lettered);
     LINE("Retried", vs, "%s, dead-lettered %s", a, b);
@@ -313,21 +328,39 @@ static void draw_detail(struct ui *ui, int top, int height, bool stale)
         LINE("Guardrails", vs, "policy version %.0f applied", pv->valuedouble);
     else
         LINE("Guardrails", vs, "-");
-    const cJSON *lat = cJSON_GetObjectItemCaseSensitive(w->report, "latency");
-    size_t used = 0;
-    v[0] = '\0';
-    const cJSON *item;
-    const cJSON *types = cJSON_IsObject(lat) ? lat : NULL;
-    cJSON_ArrayForEach(item, types) {
-        int n = snprintf(v + used, sizeof v - used, "%s%s", used ? ", " : "", item->string);
-        if (n < 0 || (size_t)n >= sizeof v - used)
-            break;
-        used += (size_t)n;
-    }
-    snprintf(copy, sizeof copy, "%.900s", used ? v : "-");
+    const cJSON *leader = cJSON_GetObjectItemCaseSensitive(w->report, "sched_leader");
+    LINE("Scheduler", vs, "%s", cJSON_IsTrue(leader) ? "the fleet's leader (runs the periodic jobs)"
+                                : cJSON_IsBool(leader) ? "follower" : "not running here");
     if (col)
         col = 0, y++;
-    LINE("Latency for", vs, "%s (see 4 Latency)", copy);
+    /* run-time percentiles per task type, decoded from the heartbeat's histograms */
+    const cJSON *lat = cJSON_GetObjectItemCaseSensitive(w->report, "latency");
+    const cJSON *item;
+    const cJSON *types = cJSON_IsObject(lat) ? lat : NULL;
+    struct histogram *h = types && types->child ? histogram_new() : NULL;
+    int shown = 0;
+    cJSON_ArrayForEach(item, types) {
+        const cJSON *run = cJSON_GetObjectItemCaseSensitive(item, "run");
+        if (!cJSON_IsString(run) || histogram_decode(h, run->valuestring) < 0 || histogram_count(h) == 0)
+            continue;
+        struct histogram_summary sum;
+        histogram_summarize(h, &sum);
+        char p50[32], p99[32], max[32];
+        fmt_micros(sum.p50, p50, sizeof p50);
+        fmt_micros(sum.p99, p99, sizeof p99);
+        fmt_micros(sum.max, max, sizeof max);
+        char label[40];
+        snprintf(label, sizeof label, "%s", shown ? "" : "Run time");
+        snprintf(v, sizeof v, "%.60s: p50 %s  p99 %s  max %s  (%llu tasks)", item->string, p50, p99, max,
+                 (unsigned long long)sum.count);
+        if (y < top + height)
+            detail_line(y, half, &col, label, vs, v);
+        y++;
+        shown++;
+    }
+    histogram_free(h);
+    if (!shown && y < top + height)
+        detail_line(y, half, &col, "Run time", vs, "- (no task types reported yet)");
 #undef LINE
 }
 

@@ -4,9 +4,12 @@
  *
  * Leadership is a Redis lease: SET qdeck:sched:leader <id> NX PX <lease>,
  * renewed every lease/3 by a script that extends it only while it still
- * holds our id. A leader that cannot renew within the lease stops running
- * jobs; another process takes the lease once it expires, so failover takes
- * at most about one lease. A clean stop releases the lease at once.
+ * holds our id. A keeper thread with its own connection does this, so a
+ * slow job never lets the lease lapse; the job thread only runs jobs while
+ * the last renewal is fresh. A leader that cannot renew within the lease
+ * stops running jobs; another process takes the lease once it expires (it
+ * tries every 0.5 s), so failover takes at most about one lease. A clean
+ * stop releases the lease at once.
  *
  * Job state lives in the hash qdeck:sched:job:<name> (keys.h): next_run,
  * last_run (wall seconds), last_result, paused (0/1), runs (count),
@@ -16,8 +19,10 @@
  * run happens at most once across the fleet even around a failover, and a
  * new leader carries on the old one's schedule.
  *
- * Actions: publish (a task to a queue: sched_publish_fn, wired by the
- * worker), replay (a DLQ: sched_replay_fn, wired by the DLQ module), trim
+ * Actions: publish (one task with the qdeck envelope, idempotency key
+ * sched:NAME:DUE, to a Redis list (LPUSH), stream (XADD body) or RabbitMQ
+ * queue (confirmed); sched_publish_fn replaces it when given), replay (a
+ * DLQ: sched_replay_fn, wired by the DLQ module), trim
  * (SCAN MATCH pattern + UNLINK, at most `limit` keys; control-plane keys
  * are never touched), probe (PING every broker of the context). An action
  * whose hook is not wired records "not available: ...". The leader also
@@ -43,9 +48,9 @@ struct sched_options {
     double lease;                 /* seconds; 0: 3 */
     const struct schedule_config *jobs;   /* copied */
     size_t njobs;
-    const struct context_config *ctx;     /* probe: the brokers to PING; may be NULL */
-    sched_publish_fn publish;
-    sched_replay_fn replay;
+    const struct context_config *ctx;     /* probe and publish: the brokers; may be NULL */
+    sched_publish_fn publish;     /* NULL: the built-in publisher */
+    sched_replay_fn replay;       /* NULL: replay records "not available" */
     void *hook_ctx;
 };
 

@@ -79,7 +79,21 @@ check "Redis back: /readyz 200 again" wait_for 15 bash -c "[ \"\$(curl -s -o /de
 seq 50 | xargs -P 50 -I{} curl -s -o /dev/null --max-time 10 "$url/metrics"
 expect_eq "still serving after 50 parallel scrapes" "$(code "$url/healthz")" 200
 
+# control_plane_start: heartbeat, scheduler and metrics in one call
+printf '[schedule beat]\nevery = 1\naction = probe\n' > "$dir/plane.conf"
+"$TOOLS/sched-node" --plane --redis "$REDIS_URL" --config "$dir/plane.conf" --metrics 127.0.0.1:0 \
+  >"$dir/p.out" 2>"$dir/p.err" &
+pids+=($!)
+check "control plane started" wait_for 5 grep -q '^port ' "$dir/p.out"
+purl=http://127.0.0.1:$(awk '/^port /{print $2}' "$dir/p.out")
+pid_id=$(awk '/^id /{print $2}' "$dir/p.out")
+check "plane: ready once its heartbeat is written" wait_for 5 bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $purl/readyz)\" = 200 ]"
+check "plane: its heartbeat is in Redis" wait_for 5 bash -c "redis-cli -p $REDIS_PORT exists qdeck:worker:$pid_id | grep -qx 1"
+check "plane: it leads the scheduler (alone)" wait_for 5 bash -c "curl -s $purl/metrics | grep -qx 'qdeck_scheduler_leader 1'"
+check "plane: heartbeats counted" wait_for 5 bash -c "curl -s $purl/metrics | grep -qE '^qdeck_heartbeats_total [1-9]'"
+check "plane: the job runs" wait_for 5 bash -c "[ \"\$(redis-cli -p $REDIS_PORT hget qdeck:sched:job:beat runs)\" -ge 1 ]"
+
 kill -TERM "${pids[0]}"; wait "${pids[0]}"; st=$?
 expect_eq "SIGTERM: clean exit" "$st" 0
-pids=("${pids[1]}")
+pids=("${pids[@]:1}")
 finish

@@ -33,6 +33,13 @@ action = publish
 queue = redis:reports
 type = report
 
+[schedule emit]
+every = 1
+action = publish
+queue = redis:emitted
+type = report.daily
+payload = {"n": 1}
+
 [schedule broken]
 cron = 61 * * * *
 action = probe
@@ -81,6 +88,17 @@ per_sec=$(awk -v a="$r0" -v b="$r1" -v s="$t0" -v e="$t1" 'BEGIN { printf "%.2f"
 echo "  tick ran $((r1 - r0)) times in $(awk -v s="$t0" -v e="$t1" 'BEGIN{printf "%.1f", e - s}') s ($per_sec/s)"
 check "every = 1: once per second across the fleet (0.8-1.2/s), not 3/s" \
   awk -v r="$per_sec" 'BEGIN { exit !(r >= 0.8 && r <= 1.2) }'
+# the publish job, counted by what it actually put on the queue
+e_runs=$($R hget qdeck:sched:job:emit runs); e_len=$($R llen emitted)
+check "every published run is one task on the list (runs $e_runs, list $e_len)" \
+  test "$e_len" -ge "$((e_runs - 1))" -a "$e_len" -le "$((e_runs + 1))" -a "$e_len" -ge 5
+expect_eq "no two tasks share an idempotency key (one per due time)" \
+  "$($R lrange emitted 0 -1 | jq -r .idempotency_key | sort -u | wc -l)" "$e_len"
+env=$($R lindex emitted 0)
+expect_eq "envelope: type" "$(jq -r .type <<<"$env")" report.daily
+expect_eq "envelope: payload" "$(jq -c .payload <<<"$env")" '{"n":1}'
+expect_match "envelope: idempotency key names the job and run" "$(jq -r .idempotency_key <<<"$env")" '^sched:emit:[0-9]+\.[0-9]{3}$'
+expect_match "publish result recorded" "$($R hget qdeck:sched:job:emit last_result)" '^published task [0-9a-f-]{36} to redis:emitted$'
 expect_match "probe result recorded" "$($R hget qdeck:sched:job:tick last_result)" '^redis ok [0-9.]+ms$'
 expect_eq "the leader ran it" "$($R hget qdeck:sched:job:tick leader)" "$(leader)"
 expect_match "a cron job gets its next run (03:00)" "$($R hget qdeck:sched:job:nightly next_run)" '^[0-9]+\.000$'
@@ -112,7 +130,7 @@ expect_match "sched list shows the interval job" "$out" 'tick +every 1s +probe +
 expect_match "sched list shows the cron job" "$out" 'nightly +cron 0 3 \* \* \* +publish +redis:reports'
 expect_match "sched list shows an invalid job as such" "$out" 'broken .* invalid'
 json=$(Q sched list --json)
-expect_eq "--json: four jobs" "$(jq '.jobs | length' <<<"$json")" 4
+expect_eq "--json: five jobs" "$(jq '.jobs | length' <<<"$json")" 5
 expect_match "--json: last run is ISO-8601" "$(jq -r '.jobs[] | select(.name == "tick") | .last_run' <<<"$json")" \
   '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$'
 

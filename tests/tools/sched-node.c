@@ -8,6 +8,8 @@
  *              [--slots N] [--busy N] [--processed N] [--failed N]
  *              [--metrics ADDR] [--not-ready REASON]
  *              [--sched --config FILE [--lease S]]
+ *   sched-node --plane --redis URL [--config FILE] [--metrics ADDR]
+ *              (control_plane_start: heartbeat + scheduler + metrics, no worker)
  *
  * Prints "id <worker id>" and, with --metrics, "port <n>" on stdout once
  * started, then runs until signalled. */
@@ -22,6 +24,7 @@
 
 #include "control/heartbeat.h"
 #include "control/metrics.h"
+#include "control/plane.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "worker/sched.h"
@@ -96,11 +99,12 @@ int main(int argc, char **argv)
         {"processed", required_argument, NULL, 'p'}, {"failed", required_argument, NULL, 'f'},
         {"metrics", required_argument, NULL, 'm'},  {"not-ready", required_argument, NULL, 'n'},
         {"sched", no_argument, NULL, 'S'},          {"config", required_argument, NULL, 'c'},
-        {"lease", required_argument, NULL, 'l'},    {NULL, 0, NULL, 0},
+        {"lease", required_argument, NULL, 'l'},    {"plane", no_argument, NULL, 'P'},
+        {NULL, 0, NULL, 0},
     };
     const char *redis = NULL, *id = NULL, *metrics_addr = NULL, *config_path = NULL;
     double interval = 1, lease = 3;
-    bool run_sched = false;
+    bool run_sched = false, plane = false;
     struct node n = {.queues = "amqp:orders,redis:jobs", .slots = 8, .busy = 3, .processed = 100};
     int opt;
     while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -118,6 +122,7 @@ int main(int argc, char **argv)
         case 'S': run_sched = true; break;
         case 'c': config_path = optarg; break;
         case 'l': lease = atof(optarg); break;
+        case 'P': plane = true; break;
         default: fprintf(stderr, "sched-node: bad option\n"); return 2;
         }
     }
@@ -141,6 +146,29 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return 2;
     }
+    if (plane) {
+        struct context_config ctx;
+        config_context_init(&ctx, "plane");
+        ctx.redis = strdup(redis);
+        struct control_plane_options po = {.cfg = &cfg, .ctx = &ctx, .version = "test", .metrics_addr = metrics_addr};
+        struct control_plane *cp = control_plane_start(&po, err, sizeof err);
+        if (!cp) {
+            fprintf(stderr, "sched-node: %s\n", err);
+            config_context_free(&ctx);
+            config_free(&cfg);
+            return 1;
+        }
+        printf("id %s\n", control_plane_id(cp));
+        if (metrics_addr)
+            printf("port %d\n", control_plane_metrics_port(cp));
+        fflush(stdout);
+        while (!stop)
+            usleep(50000);
+        control_plane_stop(cp);
+        config_context_free(&ctx);
+        config_free(&cfg);
+        return 0;
+    }
     struct heartbeat_options ho = {.redis_url = redis, .interval = interval, .id = id, .version = "test",
                                    .report = report, .ctx = &n};
     n.hb = heartbeat_start(&ho, err, sizeof err);
@@ -152,7 +180,8 @@ int main(int argc, char **argv)
     printf("id %s\n", heartbeat_id(n.hb));
     if (run_sched) {
         struct sched_options so = {.redis_url = redis, .node_id = heartbeat_id(n.hb), .lease = lease,
-                                   .jobs = cfg.schedules, .njobs = cfg.nschedules};
+                                   .jobs = cfg.schedules, .njobs = cfg.nschedules,
+                                   .ctx = cfg.ncontexts ? &cfg.contexts[0] : NULL};
         n.sched = sched_start(&so, err, sizeof err);
         if (!n.sched) {
             fprintf(stderr, "sched-node: %s\n", err);
@@ -178,8 +207,8 @@ int main(int argc, char **argv)
     while (!stop)
         usleep(50000);
     metrics_stop(ms);
+    heartbeat_stop(n.hb);   /* first: its report reads the scheduler */
     sched_stop(n.sched);
-    heartbeat_stop(n.hb);
     config_free(&cfg);
     return 0;
 }

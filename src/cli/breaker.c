@@ -150,6 +150,11 @@ static int compare_rows(const void *a, const void *b)
     return strcmp(((const struct dep_row *)a)->name, ((const struct dep_row *)b)->name);
 }
 
+static int compare_reports(const void *a, const void *b)
+{
+    return strcmp(((const struct report *)a)->worker, ((const struct report *)b)->worker);
+}
+
 /* "OPEN x2, CLOSED x1": states with how many workers report each. */
 static void summarize_states(const struct dep_row *row, char *buf, size_t len)
 {
@@ -182,6 +187,8 @@ static int breaker_list(redisContext *c, bool json)
         return fail(EXIT_UNREACHABLE, "%s", err);
     }
     qsort(t.rows, t.n, sizeof *t.rows, compare_rows);
+    for (size_t i = 0; i < t.n; i++)   /* SCAN order is arbitrary: list by worker id */
+        qsort(t.rows[i].reports, t.rows[i].nreports, sizeof *t.rows[i].reports, compare_reports);
     if (json) {
         cJSON *arr = cJSON_CreateArray();
         for (size_t i = 0; i < t.n; i++) {

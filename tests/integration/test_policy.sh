@@ -51,7 +51,7 @@ expect_eq "rate canonicalised (25 -> 25/s)" "$(q policy get dep.llm-api.rate)" 2
 expect_eq "unset per-name guardrail reads its default" "$(q policy get queue.other.max_depth)" off
 
 json=$(q policy list --json)
-expect_eq "list --json: every global plus every set guardrail" "$(jq length <<<"$json")" 7
+expect_eq "list --json: the 3 globals plus the 3 per-name guardrails set" "$(jq length <<<"$json")" 6
 expect_eq "list --json: value and set flag" \
   "$(jq -r '.[] | select(.name == "task.resize.max_runtime_ms") | "\(.value) \(.set)"' <<<"$json")" "1500 true"
 expect_eq "list --json: unset global has null by" \

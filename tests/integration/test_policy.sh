@@ -92,14 +92,15 @@ expect_eq "breaker reset" "$($R hget qdeck:breaker llm-api)" reset
 out=$(q breaker toggle llm-api 2>&1); rc=$?
 expect_eq "breaker unknown subcommand: exit 2" "$rc" 2
 
-$R set qdeck:worker:w1 '{"id":"w1","breakers":{"llm-api":{"state":"OPEN","failure_rate":62.5,"slow_rate":0,"calls":40},"geo":{"state":"CLOSED","failure_rate":-1,"slow_rate":-1,"calls":3}}}' >/dev/null
-$R set qdeck:worker:w2 '{"id":"w2","breakers":[{"name":"llm-api","state":"CLOSED","failure_rate":10,"slow_rate":0,"calls":30}]}' >/dev/null
-$R hset qdeck:worker:odd field value >/dev/null   # not a heartbeat: ignored
+$R set qdeck:worker:w1 '{"id":"w1","breakers":{"llm-api":{"state":"OPEN","failure_rate":62.5,"slow_rate":0,"calls":40,"open_remaining":12.3},"geo":{"state":"CLOSED","failure_rate":-1,"slow_rate":-1,"calls":3}}}' >/dev/null
+$R set qdeck:worker:w2 '{"id":"w2","breakers":[{"name":"llm-api","state":"CLOSED","failure_rate":10,"slow_rate":0,"calls":30}],"limiters":{"llm-api":{"rate":5,"tokens":2.5,"throttled":7}}}' >/dev/null
+$R set qdeck:worker:w3 'not json' >/dev/null          # garbage under the prefix: ignored
+$R hset qdeck:worker:odd field value >/dev/null       # not a heartbeat: ignored
 out=$(q breaker list); rc=$?
 expect_eq "breaker list: exit 0" "$rc" 0
-expect_match "breaker list: llm-api with its command, worst failure rate and states" "$out" \
-  '^llm-api +reset +62\.5 +0\.0 +OPEN x1, CLOSED x1$'
-expect_match "breaker list: geo below minimum calls shows no rate" "$out" '^geo +- +- +- +CLOSED x1$'
+expect_match "breaker list: llm-api command, worst state and rate, calls, half-open in, limiter, states" "$out" \
+  '^llm-api +reset +OPEN +62\.5 +0\.0 +70 +12\.3s +2\.5 +7  OPEN x1, CLOSED x1$'
+expect_match "breaker list: geo below minimum calls shows no rate" "$out" '^geo +- +CLOSED +- +- +3 +- +- +0  CLOSED x1$'
 json=$(q breaker list --json)
 expect_eq "breaker list --json: workers per dependency" \
   "$(jq -r '.[] | select(.name == "llm-api") | [.command, (.workers | map(.worker + "=" + .state) | sort | join(","))] | join(" ")' <<<"$json")" \

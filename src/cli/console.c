@@ -32,18 +32,21 @@ int console_run(struct app *app, const char *title)
     }
     for (size_t i = 0; i < n; i++)
         source_start(srcs[i]);
+    struct board_feed *board = board_start(&app->cfg, app->ctx, pipefd[1]);
 
     struct ui_options opt = {
         .cfg = &app->cfg,
         .ctx = app->ctx,
         .sources = srcs,
         .nsources = n,
+        .board = board,
         .notify_fd = pipefd[0],
         .iterations = app->iterations,
         .theme = app->cfg.theme,
         .title = title,
     };
     rc = ui_run(&opt);
+    board_stop(board);
     sources_free(srcs, n);      /* stops and joins the collectors */
     close(pipefd[0]);
     close(pipefd[1]);

@@ -135,6 +135,8 @@ struct config_overrides {
 int config_load(const struct config_overrides *ov, struct config *cfg, char *err, size_t errlen);
 /* Parses one file into cfg (defaults already applied by config_defaults). */
 int config_parse_file(const char *path, struct config *cfg, char *err, size_t errlen);
+/* Parses INI text (the demo's built-in config); name is used in errors. */
+int config_parse_string(const char *text, const char *name, struct config *cfg, char *err, size_t errlen);
 void config_defaults(struct config *cfg);
 void config_free(struct config *cfg);
 /* A context with every key at its default, and its release. */

@@ -25,7 +25,7 @@
 static const char demo_config[] =
     "[worker]\n"
     "queues = redis:llm.summarize, redis:media.transcode, redis:email.send\n"
-    "concurrency = 16\n"
+    "concurrency = 8\n"
     "retry_base = 0.5\n"
     "retry_cap = 8\n"
     "max_attempts = 4\n"
@@ -117,6 +117,8 @@ static int demo_start(struct demo *d, const struct config *user, char *err, size
         return -1;
     config_context_init(&d->ctx, "demo");
     d->ctx.redis = xstrdup(d->redis.url);
+    d->ctx.redis_watch = xstrdup("llm.summarize, llm.summarize:dlq, media.transcode, media.transcode:dlq, "
+                                 "email.send, email.send:dlq");
 
     struct worker_options wo = {.cfg = &d->cfg, .ctx = &d->ctx};
     if (!(d->worker = worker_create(&wo, err, errlen)))

@@ -92,8 +92,16 @@ static void append_value(struct metrics_text *t, double v)
         append_str(t, v > 0 ? "+Inf" : "-Inf");
     else if (v == floor(v) && fabs(v) < 1e15)
         metrics_printf(t, "%.0f", v);
-    else
-        metrics_printf(t, "%.17g", v);
+    else {
+        /* the shortest form that reads back exactly: 0.1, not 0.10000000000000001 */
+        char buf[40];
+        for (int digits = 6; digits <= 17; digits++) {
+            snprintf(buf, sizeof buf, "%.*g", digits, v);
+            if (strtod(buf, NULL) == v)
+                break;
+        }
+        append_str(t, buf);
+    }
 }
 
 /* {k="v",...,extra_key="extra_value"}; nothing when there are no labels. */

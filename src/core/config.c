@@ -88,6 +88,8 @@ static const struct option_def options[] = {
      "comma-separated SCAN patterns for Redis lists and streams to watch"},
     {SCOPE_CONTEXT, "redis_exclude", OPT_STRING, offsetof(struct context_config, redis_exclude),
      "qdeck:*,_kombu.*,unacked*", 0, 0, "comma-separated patterns of Redis keys never shown"},
+    {SCOPE_CONTEXT, "redis_watch", OPT_STRING, offsetof(struct context_config, redis_watch), NULL, 0, 0,
+     "comma-separated Redis list keys always shown (at depth 0 while empty or missing)"},
     {SCOPE_CONTEXT, "redis_scan_cap", OPT_INT, offsetof(struct context_config, redis_scan_cap),
      "10000", 1, 1000000, "most Redis keys discovered per source"},
     {SCOPE_CONTEXT, "timeout", OPT_DOUBLE, offsetof(struct context_config, timeout), "5", 0.1, 300,

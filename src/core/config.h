@@ -19,6 +19,7 @@ struct context_config {
     bool read_only;
     char *redis_keys;      /* comma-separated SCAN MATCH patterns */
     char *redis_exclude;   /* comma-separated glob patterns to leave out */
+    char *redis_watch;     /* comma-separated list keys always shown, 0 when empty */
     int redis_scan_cap;    /* keys discovery stops at */
     double timeout;        /* seconds a broker may take to answer */
 };

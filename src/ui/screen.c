@@ -41,7 +41,8 @@
 /* A ring not refreshed for this long belongs to a queue that is gone. */
 #define HISTORY_KEEP_SECONDS 600.0
 
-static const struct view_ops *const views[] = {&overview_view, &queues_view, &guardrails_view, &events_view};
+static const struct view_ops *const views[] = {&overview_view, &queues_view, &workers_view, &guardrails_view,
+                                               &events_view};
 static const size_t nviews = sizeof views / sizeof views[0];
 
 static volatile sig_atomic_t quit_signal;
@@ -250,6 +251,10 @@ static void pull_feeds(struct ui *ui)
         char result[640];
         if (board_take_result(ui->opt->board, result, sizeof result))
             ui_message(ui, "%s", result);
+    }
+    if (ui->opt->fleet) {
+        feed_view_release(&ui->fleet);
+        feed_get(&ui->opt->fleet->feed, &ui->fleet);
     }
 }
 
@@ -715,6 +720,7 @@ static void ui_free(struct ui *ui)
 {
     for (size_t s = 0; s < ui->opt->nsources; s++)
         feed_view_release(&ui->feeds[s]);
+    feed_view_release(&ui->fleet);
     free(ui->feeds);
     free(ui->recorded);
     free(ui->rows);

@@ -42,6 +42,7 @@ extern const struct view_ops overview_view;
 extern const struct view_ops queues_view;
 extern const struct view_ops guardrails_view;
 extern const struct view_ops events_view;
+extern const struct view_ops workers_view;
 
 struct ui {
     const struct ui_options *opt;
@@ -70,6 +71,11 @@ struct ui {
     int gr_selected, gr_top;        /* guardrails view */
     int ev_top;                     /* events view: first row shown */
     struct alert_set alerts;        /* thresholds crossed now */
+    /* Workers view (view-workers.c) */
+    struct feed_view fleet;         /* the fleet collector's last table (ref held) */
+    int worker_selected, worker_top, worker_sort;
+    bool worker_detail;
+    char worker_selected_id[256];
 };
 
 /* Rebuilds ui->rows: every queue of every source, filtered and sorted. */

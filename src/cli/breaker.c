@@ -129,7 +129,8 @@ static int breaker_list(redisContext *c, bool json)
         fleet_read_free(&f);
         return fail(EXIT_UNREACHABLE, "%s", err);
     }
-    qsort(f.reports, f.n, sizeof *f.reports, compare_reports);   /* SCAN order is arbitrary */
+    if (f.n > 1)   /* SCAN order is arbitrary */
+        qsort(f.reports, f.n, sizeof *f.reports, compare_reports);
     struct breaker_table_command *cmds = xcalloc(f.ncommands ? f.ncommands : 1, sizeof *cmds);
     for (size_t i = 0; i < f.ncommands; i++)
         cmds[i] = (struct breaker_table_command){f.commands[i].name, f.commands[i].value};

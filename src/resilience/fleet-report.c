@@ -55,7 +55,8 @@ void latency_table_build(const cJSON *const *reports, size_t n, struct latency_t
         }
     }
     histogram_free(one);
-    qsort(out->rows, out->n, sizeof *out->rows, compare_latency_rows);
+    if (out->n > 1)   /* rows is NULL when empty */
+        qsort(out->rows, out->n, sizeof *out->rows, compare_latency_rows);
     for (size_t i = 0; i < out->n; i++)
         for (int k = 0; k < LATENCY_KINDS; k++)
             histogram_summarize(out->rows[i].merged[k], &out->rows[i].summary[k]);
@@ -194,7 +195,8 @@ void breaker_table_build(const cJSON *const *reports, size_t n, const struct bre
             }
         }
     }
-    qsort(out->rows, out->n, sizeof *out->rows, compare_breaker_rows);
+    if (out->n > 1)
+        qsort(out->rows, out->n, sizeof *out->rows, compare_breaker_rows);
 }
 
 void breaker_table_free(struct breaker_table *t)

@@ -115,11 +115,35 @@ static void breakers_aggregate_per_dependency(void **state)
     cJSON_Delete(r3);
 }
 
+/* Nothing reported yet (the console's first draw): empty tables, no
+ * sorting of NULL arrays. */
+static void empty_inputs(void **state)
+{
+    (void)state;
+    struct latency_table lt;
+    latency_table_build(NULL, 0, &lt);
+    assert_int_equal(lt.n, 0);
+    latency_table_free(&lt);
+    struct breaker_table bt;
+    breaker_table_build(NULL, 0, NULL, 0, &bt);
+    assert_int_equal(bt.n, 0);
+    breaker_table_free(&bt);
+    cJSON *empty = cJSON_CreateObject();
+    const cJSON *one[] = {empty};
+    latency_table_build(one, 1, &lt);
+    breaker_table_build(one, 1, NULL, 0, &bt);
+    assert_int_equal(lt.n + bt.n, 0);
+    latency_table_free(&lt);
+    breaker_table_free(&bt);
+    cJSON_Delete(empty);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(latency_merges_never_averages),
         cmocka_unit_test(breakers_aggregate_per_dependency),
+        cmocka_unit_test(empty_inputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

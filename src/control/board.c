@@ -132,7 +132,8 @@ static struct board *collect(redisContext *c, char *err, size_t errlen)
         add_stream_entries(r, i == 1, &b->events, &b->nevents);
         freeReplyObject(r);
     }
-    qsort(b->events, b->nevents, sizeof *b->events, by_time_desc);
+    if (b->nevents > 1)
+        qsort(b->events, b->nevents, sizeof *b->events, by_time_desc);
     return b;
 }
 

@@ -256,7 +256,8 @@ int fleet_read(redisContext *c, const struct fleet_table *prev, double now, stru
         fleet_table_free(t);
         return -1;
     }
-    qsort(t->workers, t->n, sizeof *t->workers, compare_id);
+    if (t->n > 1)
+        qsort(t->workers, t->n, sizeof *t->workers, compare_id);
     /* a worker whose key vanished since the last read: lost, unless its last word was "stopped" */
     size_t present = t->n;
     for (size_t i = 0; prev && i < prev->n; i++) {
@@ -274,7 +275,8 @@ int fleet_read(redisContext *c, const struct fleet_table *prev, double now, stru
             w.state = FLEET_LOST;
         table_add(t, &cap, &w);
     }
-    qsort(t->workers, t->n, sizeof *t->workers, compare_id);
+    if (t->n > 1)
+        qsort(t->workers, t->n, sizeof *t->workers, compare_id);
     for (size_t i = 0; i < t->n; i++) {
         struct fleet_worker *w = &t->workers[i];
         const struct fleet_worker *p = fleet_find(prev, w->id);

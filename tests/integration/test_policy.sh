@@ -202,6 +202,19 @@ t0=$(( ${EPOCHREALTIME/./} / 1000 ))
 q policy set shed.priority_below 11 >/dev/null
 propagation "after a Redis restart" shed.priority_below 11 "$t0"
 
+# Redis hangs (SIGSTOP) for 4 s: watchers keep their last snapshot, time
+# out, reconnect once it answers, and get the next change within 2 s
+rpid=$(cat "$REDIS_DIR/redis.pid")
+kill -STOP "$rpid"
+sleep 4
+kill -CONT "$rpid"
+t0=$(( ${EPOCHREALTIME/./} / 1000 ))
+q policy set shed.priority_below 12 >/dev/null
+propagation "after Redis hung for 4 s" shed.priority_below 12 "$t0"
+alive=0
+for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
+expect_eq "all five watchers survived restart and hang" "$alive" 5
+
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
 finish

@@ -18,88 +18,31 @@
 #include "control/keys.h"
 #include "control/policy.h"
 #include "core/xalloc.h"
+#include "resilience/fleet-report.h"
 
 #define BREAKER_USAGE "usage: qdeck breaker list [--json] | open NAME | close NAME | reset NAME"
 #define SCAN_CAP 10000
 
-struct report {
-    char *worker;
-    char *state;
-    double failure_rate, slow_rate, calls;
-};
-
-struct dep_row {
-    char *name;
-    char *command;            /* from qdeck:breaker, or NULL */
-    struct report *reports;
-    size_t nreports;
-};
-
-struct table {
-    struct dep_row *rows;
+/* What list reads: every heartbeat (parsed) and the operator commands. */
+struct fleet_read {
+    cJSON **reports;
     size_t n;
+    struct policy_entry *commands;
+    size_t ncommands;
 };
 
-static struct dep_row *row_for(struct table *t, const char *name)
+static void fleet_read_free(struct fleet_read *f)
 {
-    for (size_t i = 0; i < t->n; i++)
-        if (strcmp(t->rows[i].name, name) == 0)
-            return &t->rows[i];
-    t->rows = xrealloc(t->rows, (t->n + 1) * sizeof *t->rows);
-    t->rows[t->n] = (struct dep_row){.name = xstrdup(name)};
-    return &t->rows[t->n++];
+    for (size_t i = 0; i < f->n; i++)
+        cJSON_Delete(f->reports[i]);
+    free(f->reports);
+    policy_entries_free(f->commands, f->ncommands);
 }
 
-static double number_or(const cJSON *o, const char *key, double fallback)
+static int collect(redisContext *c, struct fleet_read *f, char *err, size_t errlen)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsNumber(v) ? v->valuedouble : fallback;
-}
-
-static void add_report(struct table *t, const char *worker, const char *dep, const cJSON *b)
-{
-    const cJSON *state = cJSON_GetObjectItemCaseSensitive(b, "state");
-    if (!dep || !cJSON_IsString(state))
-        return;
-    struct dep_row *row = row_for(t, dep);
-    row->reports = xrealloc(row->reports, (row->nreports + 1) * sizeof *row->reports);
-    row->reports[row->nreports++] = (struct report){
-        .worker = xstrdup(worker), .state = xstrdup(state->valuestring),
-        .failure_rate = number_or(b, "failure_rate", -1), .slow_rate = number_or(b, "slow_rate", -1),
-        .calls = number_or(b, "calls", 0)};
-}
-
-/* One heartbeat: "breakers" as {dep: {...}} or [{"name": dep, ...}]. */
-static void read_heartbeat(struct table *t, const char *key, const char *json)
-{
-    cJSON *hb = cJSON_Parse(json);
-    if (!hb)
-        return;
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(hb, "id");
-    const char *worker = cJSON_IsString(id) ? id->valuestring : key + strlen(KEY_WORKER_PREFIX);
-    const cJSON *breakers = cJSON_GetObjectItemCaseSensitive(hb, "breakers"), *b;
-    cJSON_ArrayForEach(b, breakers)
-    {
-        if (cJSON_IsArray(breakers)) {
-            const cJSON *name = cJSON_GetObjectItemCaseSensitive(b, "name");
-            add_report(t, worker, cJSON_IsString(name) ? name->valuestring : NULL, b);
-        } else {
-            add_report(t, worker, b->string, b);
-        }
-    }
-    cJSON_Delete(hb);
-}
-
-static int collect(redisContext *c, struct table *t, char *err, size_t errlen)
-{
-    struct policy_entry *cmds;
-    size_t ncmds;
-    if (policy_breaker_fetch(c, &cmds, &ncmds, err, errlen) < 0)
+    if (policy_breaker_fetch(c, &f->commands, &f->ncommands, err, errlen) < 0)
         return -1;
-    for (size_t i = 0; i < ncmds; i++)
-        row_for(t, cmds[i].name)->command = xstrdup(cmds[i].value);
-    policy_entries_free(cmds, ncmds);
-
     char cursor[32] = "0";
     size_t seen = 0;
     do {
@@ -121,8 +64,17 @@ static int collect(redisContext *c, struct table *t, char *err, size_t errlen)
                 freeReplyObject(r);
                 return -1;
             }
-            if (v->type == REDIS_REPLY_STRING)   /* another type under the prefix: not a heartbeat */
-                read_heartbeat(t, keys->element[i]->str, v->str);
+            cJSON *hb = v->type == REDIS_REPLY_STRING ? cJSON_Parse(v->str) : NULL;   /* else: not a heartbeat */
+            if (cJSON_IsObject(hb)) {
+                if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(hb, "id"))) {
+                    cJSON_DeleteItemFromObjectCaseSensitive(hb, "id");
+                    cJSON_AddStringToObject(hb, "id", keys->element[i]->str + strlen(KEY_WORKER_PREFIX));
+                }
+                f->reports = xrealloc(f->reports, (f->n + 1) * sizeof *f->reports);
+                f->reports[f->n++] = hb;
+            } else {
+                cJSON_Delete(hb);
+            }
             freeReplyObject(v);
         }
         seen += keys->elements;
@@ -131,77 +83,94 @@ static int collect(redisContext *c, struct table *t, char *err, size_t errlen)
     return 0;
 }
 
-static void table_free(struct table *t)
+static int compare_reports(const void *a, const void *b)
 {
-    for (size_t i = 0; i < t->n; i++) {
-        for (size_t k = 0; k < t->rows[i].nreports; k++) {
-            free(t->rows[i].reports[k].worker);
-            free(t->rows[i].reports[k].state);
-        }
-        free(t->rows[i].reports);
-        free(t->rows[i].name);
-        free(t->rows[i].command);
-    }
-    free(t->rows);
+    const cJSON *x = *(cJSON *const *)a, *y = *(cJSON *const *)b;
+    return strcmp(cJSON_GetObjectItemCaseSensitive(x, "id")->valuestring,
+                  cJSON_GetObjectItemCaseSensitive(y, "id")->valuestring);
 }
 
-static int compare_rows(const void *a, const void *b)
+/* The entry a report has for dependency dep, in either heartbeat form. */
+static const cJSON *report_breaker(const cJSON *report, const char *dep)
 {
-    return strcmp(((const struct dep_row *)a)->name, ((const struct dep_row *)b)->name);
+    const cJSON *breakers = cJSON_GetObjectItemCaseSensitive(report, "breakers"), *b;
+    if (!cJSON_IsArray(breakers))
+        return cJSON_GetObjectItemCaseSensitive(breakers, dep);
+    cJSON_ArrayForEach(b, breakers)
+    {
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(b, "name");
+        if (cJSON_IsString(name) && strcmp(name->valuestring, dep) == 0)
+            return b;
+    }
+    return NULL;
 }
 
-/* "OPEN x2, CLOSED x1": states with how many workers report each. */
-static void summarize_states(const struct dep_row *row, char *buf, size_t len)
+static void add_optional(cJSON *o, const char *key, double v)
 {
-    size_t used = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < row->nreports; i++) {
-        bool earlier = false;
-        for (size_t k = 0; k < i; k++)
-            earlier |= strcmp(row->reports[k].state, row->reports[i].state) == 0;
-        if (earlier)
-            continue;
-        int count = 0;
-        for (size_t k = i; k < row->nreports; k++)
-            count += strcmp(row->reports[k].state, row->reports[i].state) == 0;
-        int n = snprintf(buf + used, len - used, "%s%s x%d", used ? ", " : "", row->reports[i].state, count);
-        if (n < 0 || (size_t)n >= len - used)
-            break;
-        used += (size_t)n;
-    }
-    if (!row->nreports)
-        snprintf(buf, len, "(no worker reports it)");
+    if (v < 0)
+        cJSON_AddNullToObject(o, key);
+    else
+        cJSON_AddNumberToObject(o, key, v);
+}
+
+static void fmt_optional(char *buf, size_t len, const char *fmt, double v)
+{
+    if (v < 0)
+        snprintf(buf, len, "-");
+    else
+        snprintf(buf, len, fmt, v);
 }
 
 static int breaker_list(redisContext *c, bool json)
 {
-    struct table t = {0};
+    struct fleet_read f = {0};
     char err[512];
-    if (collect(c, &t, err, sizeof err) < 0) {
-        table_free(&t);
+    if (collect(c, &f, err, sizeof err) < 0) {
+        fleet_read_free(&f);
         return fail(EXIT_UNREACHABLE, "%s", err);
     }
-    if (t.n > 1)
-        qsort(t.rows, t.n, sizeof *t.rows, compare_rows);
+    if (f.n > 1)   /* SCAN order is arbitrary */
+        qsort(f.reports, f.n, sizeof *f.reports, compare_reports);
+    struct breaker_table_command *cmds = xcalloc(f.ncommands ? f.ncommands : 1, sizeof *cmds);
+    for (size_t i = 0; i < f.ncommands; i++)
+        cmds[i] = (struct breaker_table_command){f.commands[i].name, f.commands[i].value};
+    struct breaker_table t;
+    breaker_table_build((const cJSON *const *)f.reports, f.n, cmds, f.ncommands, &t);
+    free(cmds);
     if (json) {
         cJSON *arr = cJSON_CreateArray();
         for (size_t i = 0; i < t.n; i++) {
+            const struct breaker_row *row = &t.rows[i];
             cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "name", t.rows[i].name);
-            if (t.rows[i].command)
-                cJSON_AddStringToObject(o, "command", t.rows[i].command);
+            cJSON_AddStringToObject(o, "name", row->name);
+            if (row->command)
+                cJSON_AddStringToObject(o, "command", row->command);
             else
                 cJSON_AddNullToObject(o, "command");
+            cJSON_AddStringToObject(o, "state", row->workers ? breaker_state_name(row->worst) : "UNKNOWN");
+            add_optional(o, "failure_rate", row->failure_rate);
+            add_optional(o, "slow_rate", row->slow_rate);
+            cJSON_AddNumberToObject(o, "calls", row->calls);
+            cJSON_AddNumberToObject(o, "open_remaining", row->open_remaining);
+            add_optional(o, "rate", row->rate);
+            add_optional(o, "tokens", row->tokens);
+            cJSON_AddNumberToObject(o, "throttled", row->throttled);
             cJSON *workers = cJSON_AddArrayToObject(o, "workers");
-            for (size_t k = 0; k < t.rows[i].nreports; k++) {
-                const struct report *r = &t.rows[i].reports[k];
-                cJSON *w = cJSON_CreateObject();
-                cJSON_AddStringToObject(w, "worker", r->worker);
-                cJSON_AddStringToObject(w, "state", r->state);
-                cJSON_AddNumberToObject(w, "failure_rate", r->failure_rate);
-                cJSON_AddNumberToObject(w, "slow_rate", r->slow_rate);
-                cJSON_AddNumberToObject(w, "calls", r->calls);
-                cJSON_AddItemToArray(workers, w);
+            for (size_t w = 0; w < f.n; w++) {
+                const cJSON *b = report_breaker(f.reports[w], row->name);
+                const cJSON *state = cJSON_GetObjectItemCaseSensitive(b, "state");
+                if (!cJSON_IsString(state))
+                    continue;
+                cJSON *e = cJSON_CreateObject();
+                cJSON_AddStringToObject(e, "worker", cJSON_GetObjectItemCaseSensitive(f.reports[w], "id")->valuestring);
+                cJSON_AddStringToObject(e, "state", state->valuestring);
+                const char *fields[] = {"failure_rate", "slow_rate", "calls", "open_remaining"};
+                for (size_t k = 0; k < 4; k++) {
+                    const cJSON *v = cJSON_GetObjectItemCaseSensitive(b, fields[k]);
+                    if (cJSON_IsNumber(v))
+                        cJSON_AddNumberToObject(e, fields[k], v->valuedouble);
+                }
+                cJSON_AddItemToArray(workers, e);
             }
             cJSON_AddItemToArray(arr, o);
         }
@@ -210,26 +179,26 @@ static int breaker_list(redisContext *c, bool json)
         cJSON_free(text);
         cJSON_Delete(arr);
     } else {
-        printf("%-24s %-10s %-9s %-9s %s\n", "DEPENDENCY", "COMMAND", "FAILURE%", "SLOW%", "STATES (workers)");
+        printf("%-20s %-9s %-11s %8s %6s %6s %9s %7s %9s  %s\n", "DEPENDENCY", "COMMAND", "STATE", "FAILURE%",
+               "SLOW%", "CALLS", "HALF-OPEN", "TOKENS", "THROTTLED", "WORKERS");
         for (size_t i = 0; i < t.n; i++) {
-            const struct dep_row *row = &t.rows[i];
-            double worst_fail = -1, worst_slow = -1;
-            for (size_t k = 0; k < row->nreports; k++) {
-                if (row->reports[k].failure_rate > worst_fail)
-                    worst_fail = row->reports[k].failure_rate;
-                if (row->reports[k].slow_rate > worst_slow)
-                    worst_slow = row->reports[k].slow_rate;
-            }
-            char states[512], fr[16] = "-", sr[16] = "-";
-            summarize_states(row, states, sizeof states);
-            if (worst_fail >= 0)
-                snprintf(fr, sizeof fr, "%.1f", worst_fail);
-            if (worst_slow >= 0)
-                snprintf(sr, sizeof sr, "%.1f", worst_slow);
-            printf("%-24s %-10s %-9s %-9s %s\n", row->name, row->command ? row->command : "-", fr, sr, states);
+            const struct breaker_row *row = &t.rows[i];
+            char states[512], fr[16], sr[16], left[16], tokens[24];
+            breaker_row_states(row, states, sizeof states);
+            fmt_optional(fr, sizeof fr, "%.1f", row->failure_rate);
+            fmt_optional(sr, sizeof sr, "%.1f", row->slow_rate);
+            fmt_optional(tokens, sizeof tokens, "%.1f", row->tokens);
+            if (row->open_remaining > 0)
+                snprintf(left, sizeof left, "%.1fs", row->open_remaining);
+            else
+                snprintf(left, sizeof left, "-");
+            printf("%-20s %-9s %-11s %8s %6s %6.0f %9s %7s %9.0f  %s\n", row->name, row->command ? row->command : "-",
+                   row->workers ? breaker_state_name(row->worst) : "-", fr, sr, row->calls, left, tokens,
+                   row->throttled, states);
         }
     }
-    table_free(&t);
+    breaker_table_free(&t);
+    fleet_read_free(&f);
     return EXIT_OK;
 }
 

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -283,7 +284,7 @@ struct policy *policy_build(const struct policy_entry *pairs, size_t n, const st
     for (size_t i = 0; i < n; i++) {
         char canonical[128], err[512];
         if (policy_validate(pairs[i].name, pairs[i].value, canonical, sizeof canonical, err, sizeof err) < 0) {
-            log_warn("policy: ignoring %s in %s: %s", pairs[i].name, KEY_POLICY, err);
+            log_debug("policy: ignoring %s in %s: %s", pairs[i].name, KEY_POLICY, err);
             continue;
         }
         p->entries[p->nentries++] = (struct policy_entry){xstrdup(pairs[i].name), xstrdup(canonical)};
@@ -653,7 +654,27 @@ struct policy_watcher {
     uint64_t next_generation;
     char **bumped;            /* deps named by a breaker:<dep> message since the last reload */
     size_t nbumped;
+    /* the log says each problem once, then every 30 s, not every second */
+    char last_warning[512];
+    double last_warning_at;
+    size_t last_skipped;
 };
+
+static void watcher_warn(struct policy_watcher *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void watcher_warn(struct policy_watcher *w, const char *fmt, ...)
+{
+    char text[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    double now = clock_mono();
+    if (strcmp(text, w->last_warning) == 0 && now - w->last_warning_at < 30)
+        return;
+    snprintf(w->last_warning, sizeof w->last_warning, "%s", text);
+    w->last_warning_at = now;
+    log_warn("policy watcher: %s", text);
+}
 
 static void drop_connections(struct policy_watcher *w)
 {
@@ -709,11 +730,11 @@ static int reload(struct policy_watcher *w)
     struct policy_entry *vals, *cmds;
     size_t nv, nc;
     if (hgetall(w->cmd, KEY_POLICY, &vals, &nv, err, sizeof err) < 0) {
-        log_warn("policy watcher: %s", err);
+        watcher_warn(w, "%s", err);
         return -1;
     }
     if (hgetall(w->cmd, KEY_BREAKER_CMD, &cmds, &nc, err, sizeof err) < 0) {
-        log_warn("policy watcher: %s", err);
+        watcher_warn(w, "%s", err);
         policy_entries_free(vals, nv);
         return -1;
     }
@@ -729,6 +750,13 @@ static int reload(struct policy_watcher *w)
     pthread_mutex_unlock(&w->lock);
     struct policy *next = policy_build(vals, nv, br, nc, version + 1);
     next->loaded = true;
+    if (nv - next->nentries != w->last_skipped) {
+        w->last_skipped = nv - next->nentries;
+        if (w->last_skipped)
+            log_warn("policy: %zu entr%s of %s %s not valid guardrails and %s ignored (qdeck policy list shows "
+                     "the valid ones)", w->last_skipped, w->last_skipped == 1 ? "y" : "ies", KEY_POLICY,
+                     w->last_skipped == 1 ? "is" : "are", w->last_skipped == 1 ? "is" : "are");
+    }
     free(br);
     policy_entries_free(vals, nv);
     policy_entries_free(cmds, nc);
@@ -770,7 +798,7 @@ static int connect_both(struct policy_watcher *w)
     }
     return 0;
 fail:
-    log_warn("policy watcher: %s (retrying)", err);
+    watcher_warn(w, "%s (retrying)", err);
     drop_connections(w);
     return -1;
 }
@@ -841,7 +869,7 @@ static void *watcher_main(void *arg)
         if (fds[1].revents) {
             int due = drain_messages(w);
             if (due < 0) {
-                log_warn("policy watcher: subscription lost: %s (reconnecting)", w->sub->errstr);
+                watcher_warn(w, "subscription lost: %s (reconnecting)", w->sub->errstr);
                 drop_connections(w);
                 continue;
             }

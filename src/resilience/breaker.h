@@ -88,9 +88,14 @@ const char *breaker_name(const struct breaker *b);
 /* 0 and a permit, or -1 when the call must not be made (OPEN, FORCED_OPEN,
  * HALF_OPEN with every probe out). */
 int breaker_acquire(struct breaker *b, struct breaker_permit *p);
+/* The same with the current time the caller already read from the
+ * breaker's clock (clock_mono unless injected): no clock read at all when
+ * the outcome is then ended with a measured duration. */
+int breaker_acquire_at(struct breaker *b, struct breaker_permit *p, double now);
 /* End a permit; the duration decides slowness. The first three measure it
  * with the breaker's clock; breaker_end takes one the caller measured
- * (seconds; negative: measure). 0, or -1 when the permit had already ended. */
+ * (seconds; negative: measure) and takes start + duration as the time of
+ * the outcome. 0, or -1 when the permit had already ended. */
 int breaker_success(struct breaker_permit *p);
 int breaker_error(struct breaker_permit *p);
 int breaker_release(struct breaker_permit *p);

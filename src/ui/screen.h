@@ -43,6 +43,8 @@ extern const struct view_ops queues_view;
 extern const struct view_ops guardrails_view;
 extern const struct view_ops events_view;
 extern const struct view_ops workers_view;
+extern const struct view_ops latency_view;
+extern const struct view_ops breakers_view;
 extern const struct view_ops scheduler_view;
 
 struct ui {

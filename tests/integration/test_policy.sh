@@ -51,7 +51,7 @@ expect_eq "rate canonicalised (25 -> 25/s)" "$(q policy get dep.llm-api.rate)" 2
 expect_eq "unset per-name guardrail reads its default" "$(q policy get queue.other.max_depth)" off
 
 json=$(q policy list --json)
-expect_eq "list --json: every global plus every set guardrail" "$(jq length <<<"$json")" 7
+expect_eq "list --json: the 3 globals plus the 3 per-name guardrails set" "$(jq length <<<"$json")" 6
 expect_eq "list --json: value and set flag" \
   "$(jq -r '.[] | select(.name == "task.resize.max_runtime_ms") | "\(.value) \(.set)"' <<<"$json")" "1500 true"
 expect_eq "list --json: unset global has null by" \
@@ -92,14 +92,15 @@ expect_eq "breaker reset" "$($R hget qdeck:breaker llm-api)" reset
 out=$(q breaker toggle llm-api 2>&1); rc=$?
 expect_eq "breaker unknown subcommand: exit 2" "$rc" 2
 
-$R set qdeck:worker:w1 '{"id":"w1","breakers":{"llm-api":{"state":"OPEN","failure_rate":62.5,"slow_rate":0,"calls":40},"geo":{"state":"CLOSED","failure_rate":-1,"slow_rate":-1,"calls":3}}}' >/dev/null
-$R set qdeck:worker:w2 '{"id":"w2","breakers":[{"name":"llm-api","state":"CLOSED","failure_rate":10,"slow_rate":0,"calls":30}]}' >/dev/null
-$R hset qdeck:worker:odd field value >/dev/null   # not a heartbeat: ignored
+$R set qdeck:worker:w1 '{"id":"w1","breakers":{"llm-api":{"state":"OPEN","failure_rate":62.5,"slow_rate":0,"calls":40,"open_remaining":12.3},"geo":{"state":"CLOSED","failure_rate":-1,"slow_rate":-1,"calls":3}}}' >/dev/null
+$R set qdeck:worker:w2 '{"id":"w2","breakers":[{"name":"llm-api","state":"CLOSED","failure_rate":10,"slow_rate":0,"calls":30}],"limiters":{"llm-api":{"rate":5,"tokens":2.5,"throttled":7}}}' >/dev/null
+$R set qdeck:worker:w3 'not json' >/dev/null          # garbage under the prefix: ignored
+$R hset qdeck:worker:odd field value >/dev/null       # not a heartbeat: ignored
 out=$(q breaker list); rc=$?
 expect_eq "breaker list: exit 0" "$rc" 0
-expect_match "breaker list: llm-api with its command, worst failure rate and states" "$out" \
-  '^llm-api +reset +62\.5 +0\.0 +OPEN x1, CLOSED x1$'
-expect_match "breaker list: geo below minimum calls shows no rate" "$out" '^geo +- +- +- +CLOSED x1$'
+expect_match "breaker list: llm-api command, worst state and rate, calls, half-open in, limiter, states" "$out" \
+  '^llm-api +reset +OPEN +62\.5 +0\.0 +70 +12\.3s +2\.5 +7  OPEN x1, CLOSED x1$'
+expect_match "breaker list: geo below minimum calls shows no rate" "$out" '^geo +- +CLOSED +- +- +3 +- +- +0  CLOSED x1$'
 json=$(q breaker list --json)
 expect_eq "breaker list --json: workers per dependency" \
   "$(jq -r '.[] | select(.name == "llm-api") | [.command, (.workers | map(.worker + "=" + .state) | sort | join(","))] | join(" ")' <<<"$json")" \
@@ -200,6 +201,19 @@ restart_redis >/dev/null 2>&1
 t0=$(( ${EPOCHREALTIME/./} / 1000 ))
 q policy set shed.priority_below 11 >/dev/null
 propagation "after a Redis restart" shed.priority_below 11 "$t0"
+
+# Redis hangs (SIGSTOP) for 4 s: watchers keep their last snapshot, time
+# out, reconnect once it answers, and get the next change within 2 s
+rpid=$(cat "$REDIS_DIR/redis.pid")
+kill -STOP "$rpid"
+sleep 4
+kill -CONT "$rpid"
+t0=$(( ${EPOCHREALTIME/./} / 1000 ))
+q policy set shed.priority_below 12 >/dev/null
+propagation "after Redis hung for 4 s" shed.priority_below 12 "$t0"
+alive=0
+for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
+expect_eq "all five watchers survived restart and hang" "$alive" 5
 
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done

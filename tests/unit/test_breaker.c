@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -293,6 +294,40 @@ static void time_window_expires(void **state)
     breaker_free(b);
 }
 
+/* The worker's hot path: its own start time and measured run time, no
+ * clock read by the breaker; the outcome is placed at start + duration. */
+static void caller_timed_permits(void **state)
+{
+    (void)state;
+    fake_now = 7000.0;
+    struct breaker *b = make("time", 5, 3, 50, 50, 1.0, 30, 1);
+    struct breaker_permit p;
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(breaker_acquire_at(b, &p, 7000.0 + i), 0);
+        breaker_end(&p, BREAKER_ERROR, 0.5);
+    }
+    assert_int_equal(breaker_acquire_at(b, &p, 7010.0), 0);   /* 10 s later: the two have left the window */
+    breaker_end(&p, BREAKER_SUCCESS, 2.0);                     /* slow: 2 s > 1 s */
+    fake_now = 7012.0;
+    struct breaker_stats s;
+    breaker_stats(b, &s);
+    assert_int_equal(s.window_calls, 1);
+    assert_int_equal(s.window_slow, 1);
+    assert_int_equal(s.state, BREAKER_CLOSED);
+    assert_int_equal(breaker_acquire_at(b, &p, 7012.0), 0);
+    breaker_end(&p, BREAKER_SUCCESS, 3.0);
+    assert_int_equal(breaker_acquire_at(b, &p, 7012.5), 0);
+    breaker_end(&p, BREAKER_SUCCESS, 0.1);   /* 3 calls, 2 slow: 66 % >= 50 % */
+    assert_int_equal(breaker_state(b), BREAKER_OPEN);
+    assert_true(fabs(events[0].at - 7012.6) < 1e-6);   /* opened at the outcome's time */
+    assert_int_equal(breaker_acquire_at(b, &p, 7012.6 + 29.9), -1);
+    assert_int_equal(breaker_acquire_at(b, &p, 7012.6 + 30.0), 0);
+    assert_int_equal(breaker_state(b), BREAKER_HALF_OPEN);
+    breaker_end(&p, BREAKER_SUCCESS, 0.01);
+    assert_int_equal(breaker_state(b), BREAKER_CLOSED);
+    breaker_free(b);
+}
+
 static void operator_states(void **state)
 {
     (void)state;
@@ -458,6 +493,7 @@ int main(void)
         cmocka_unit_test(release_is_not_counted),
         cmocka_unit_test(slow_calls_trip_above_duration),
         cmocka_unit_test(time_window_expires),
+        cmocka_unit_test(caller_timed_permits),
         cmocka_unit_test(operator_states),
         cmocka_unit_test(double_end_is_detected),
         cmocka_unit_test(stale_outcomes_are_not_counted),

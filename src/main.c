@@ -13,8 +13,6 @@
 #include "core/log.h"
 #include "core/xalloc.h"
 
-#define QDECK_VERSION "0.1.0"
-
 static const struct command commands[] = {
     {"status", "status [--json]", "one snapshot of every queue of every source", cmd_status},
     {"demo", "demo", "private redis-server + synthetic flaky workload + console", cmd_demo},

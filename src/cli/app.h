@@ -8,6 +8,8 @@
 
 #include "core/config.h"
 
+#define QDECK_VERSION "0.1.0"
+
 enum exit_code { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
 
 struct app {

@@ -4,7 +4,8 @@
  *   - a flaky upstream on 127.0.0.1: an "LLM API" failing in waves and a
  *     slow transcoder (demo/upstream.c),
  *   - the embedded worker pool, configured by the INI text below, whose
- *     http tasks call that upstream through the llm-api dependency,
+ *     http tasks call that upstream through the llm-api dependency, with
+ *     its control plane: heartbeat (view 3) and scheduler (view 8),
  *   - synthetic producers with waves and bursts (demo/workload.c),
  * and opens the console on it. Everything is torn down on exit. */
 #include <pthread.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "cli/app.h"
+#include "control/plane.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "demo/redis-child.h"
@@ -24,7 +26,7 @@
  * newcomer sees the whole story within a minute. */
 static const char demo_config[] =
     "[worker]\n"
-    "queues = redis:llm.summarize, redis:media.transcode, redis:email.send\n"
+    "queues = redis:llm.summarize, redis:media.transcode, redis:email.send, stream:events#indexers\n"
     "concurrency = 8\n"
     "retry_base = 0.5\n"
     "retry_cap = 8\n"
@@ -43,6 +45,23 @@ static const char demo_config[] =
     "[task email.send]\n"
     "handler = sleep\n"
     "args = ms=40\n"
+    "[task index.doc]\n"
+    "handler = sleep\n"
+    "args = ms=25\n"
+    "[schedule digest]\n"
+    "every = 15\n"
+    "action = publish\n"
+    "queue = redis:email.send\n"
+    "type = email.send\n"
+    "payload = {\"to\":\"oncall@example.com\",\"template\":\"digest\"}\n"
+    "[schedule trim-results]\n"
+    "cron = */5 * * * *\n"
+    "action = trim\n"
+    "pattern = qdeck:task:*\n"
+    "limit = 1000\n"
+    "[schedule health]\n"
+    "every = 5\n"
+    "action = probe\n"
     "[dependency llm-api]\n"
     "window_size = 40\n"
     "minimum_calls = 10\n"
@@ -59,6 +78,7 @@ struct demo {
     struct config cfg;
     struct context_config ctx;
     struct worker *worker;
+    struct control_plane *plane;      /* heartbeat, scheduler */
     pthread_t worker_thread;
     bool worker_running;
     struct workload *traffic;
@@ -99,6 +119,7 @@ static void demo_stop(struct demo *d)
         worker_stop(d->worker, false);
         pthread_join(d->worker_thread, NULL);
     }
+    control_plane_stop(d->plane);
     worker_destroy(d->worker);
     demo_upstream_stop(d->upstream);
     redis_child_stop(&d->redis);
@@ -122,6 +143,10 @@ static int demo_start(struct demo *d, const struct config *user, char *err, size
 
     struct worker_options wo = {.cfg = &d->cfg, .ctx = &d->ctx};
     if (!(d->worker = worker_create(&wo, err, errlen)))
+        return -1;
+    struct control_plane_options cpo = {.cfg = &d->cfg, .ctx = &d->ctx, .worker = d->worker,
+                                        .version = QDECK_VERSION};
+    if (!(d->plane = control_plane_start(&cpo, err, errlen)))
         return -1;
     if (pthread_create(&d->worker_thread, NULL, run_worker, d) != 0) {
         snprintf(err, errlen, "cannot start the embedded worker thread");

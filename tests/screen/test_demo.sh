@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # `qdeck demo` end to end, as `make run` starts it: its private
-# redis-server, flaky upstream, embedded worker pool and producers. The
-# queues fill and drain, the first failure wave of the LLM API dead-letters
-# tasks, the Events view shows the worker joining, and quitting takes the
-# redis-server child and its temp dir away.
+# redis-server, flaky upstream, embedded worker pool with its heartbeat and
+# scheduler, and producers. The queues fill and drain, the first failure
+# wave of the LLM API dead-letters tasks, the Workers and Scheduler views
+# show the embedded worker, and quitting takes the redis-server child and
+# its temp dir away.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/assert.sh"
@@ -39,6 +40,12 @@ check "the LLM failure wave dead-letters tasks" bash -c "
     v=\$(depth redis:llm.summarize:dlq); [ \"\${v:-0}\" -gt 0 ] && exit 0
     sleep 0.25
   done; exit 1"
+screen_keys d 3
+check "the Workers view shows the embedded worker busy" screen_wait d 10 'running .*[1-8]/8'
+screen_keys d 8
+check "the Scheduler view shows the demo's jobs" screen_wait d 10 'digest +every 15s +publish'
+check "the health probe has run" screen_wait d 10 'health .*redis ok'
+screen_keys d 2
 grep -q 'dead-lettered' "$QDECK_TEST_TMP/work/demo.log"
 check "dead letters carry their reason in the log" test $? -eq 0
 

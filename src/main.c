@@ -18,6 +18,7 @@
 static const struct command commands[] = {
     {"status", "status [--json]", "one snapshot of every queue of every source", cmd_status},
     {"demo", "demo", "private redis-server + synthetic flaky workload + console", cmd_demo},
+    {"dlq", "dlq list|show|replay|purge|export|import", "dead-letter queues: browse, replay, purge, export (dlq --help)", cmd_dlq},
 };
 
 static void usage(FILE *out)

@@ -105,7 +105,10 @@ static int connect_amqp(struct dlq *d, amqp_connection_state_t *out)
         amqp_destroy_connection(conn);
         goto fail;
     }
-    amqp_set_rpc_timeout(conn, &tv);
+    /* a broker busy dead-lettering or recovering answers slowly: RPCs get
+     * longer than the connect */
+    struct timeval rpc = {.tv_sec = (time_t)(a->timeout * 4 < 20 ? 20 : a->timeout * 4)};
+    amqp_set_rpc_timeout(conn, &rpc);
     amqp_rpc_reply_t r = amqp_login(conn, info.vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, info.user, info.password);
     if (r.reply_type != AMQP_RESPONSE_NORMAL) {
         char text[256];
@@ -290,7 +293,9 @@ struct reader {
 
 static int set_prefetch(struct reader *r, int n)
 {
-    amqp_basic_qos(r->conn, r->ch, 0, (uint16_t)n, 0);
+    /* global (channel-wide) prefetch: RabbitMQ applies a change of it to a
+     * running consumer, which a per-consumer prefetch would not */
+    amqp_basic_qos(r->conn, r->ch, 0, (uint16_t)n, 1);
     if (rpc_check(r->d, amqp_get_rpc_reply(r->conn), "basic.qos") < 0)
         return -1;
     r->prefetch = n;

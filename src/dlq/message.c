@@ -246,7 +246,7 @@ static void lookup_result(struct dlq *d, struct dlq_info *info)
 {
     if (!info->id[0] || strncmp(info->id, "sha:", 4) == 0)
         return;
-    if (!d->store_tried && !d->store && d->ctx && d->ctx->redis && d->addr.kind == QUEUE_AMQP) {
+    if (!d->store_tried && !d->store && d->ctx && d->ctx->redis) {
         char err[256];
         d->store_tried = true;
         d->store = dlq_redis_connect(d->ctx->redis, d->ctx->timeout, err, sizeof err);
@@ -325,6 +325,15 @@ void dlq_decode(struct dlq *d, struct dlq_message *m, bool with_result)
 
     cJSON *h = dlq_headers_json(m);
     decode_headers(info, h);
+    if (m->stream_id && h) {
+        /* stream workers write the cause as plain fields next to the task */
+        if (!info->reason[0])
+            copy_json_string(info->reason, sizeof info->reason, cJSON_GetObjectItemCaseSensitive(h, "dead_reason"));
+        if (!info->reason[0])
+            copy_json_string(info->reason, sizeof info->reason, cJSON_GetObjectItemCaseSensitive(h, "reason"));
+        take_error(info, cJSON_GetObjectItemCaseSensitive(h, "last_error"));
+        take_error(info, cJSON_GetObjectItemCaseSensitive(h, "error"));
+    }
     cJSON_Delete(h);
     decode_envelope(info, &m->body);
 

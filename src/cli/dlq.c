@@ -412,6 +412,7 @@ static char *describe(const struct dlq_args *a)
 struct replay_view {
     struct progress prog;
     bool dry_run;
+    long reported;      /* per-message lines written for what did not move */
 };
 
 static void replay_progress(void *arg, const struct dlq_tally *t)
@@ -430,10 +431,10 @@ static void replay_each(void *arg, const struct dlq_message *m, const char *targ
                "");
         return;
     }
-    if (strcmp(outcome, "moved") != 0) {
+    if (strcmp(outcome, "moved") != 0 && v->reported++ < 20) {
         if (v->prog.tty)
             fprintf(stderr, "\r\033[K");
-        fprintf(stderr, "qdeck: %s: %s\n", m->info.id, outcome);
+        fprintf(stderr, "qdeck: %s: %s%s\n", m->info.id, outcome, v->reported == 20 ? " (further ones not listed)" : "");
     }
 }
 
@@ -472,8 +473,14 @@ static int cmd_replay(struct app *app, const struct dlq_args *a)
         .to = to, .rate = a->rate, .dry_run = a->dry_run, .sets = a->sets, .nsets = a->nsets,
         .progress = replay_progress, .each = replay_each, .arg = &view,
     };
+    char *audit_path = audit_log_path(&app->cfg);
+    char *slash = strrchr(audit_path, '/');
+    char *journal = xasprintf("%.*s/replay-journal.log", slash ? (int)(slash - audit_path) : 1, slash ? audit_path : ".");
+    free(audit_path);
+    rq.journal = journal;
     struct dlq_tally t = {.total = -1};
     int r = d->ops->replay(d, &rq, &t);
+    free(journal);
     progress_end(&view.prog);
     char result[512];
     snprintf(result, sizeof result, "%s%smoved %ld, failed %ld, skipped %ld", r < 0 ? "error, " : "",
@@ -481,6 +488,10 @@ static int cmd_replay(struct app *app, const struct dlq_args *a)
     if (t.in_doubt) {
         size_t n = strlen(result);
         snprintf(result + n, sizeof result - n, ", in doubt %ld", t.in_doubt);
+    }
+    if (t.deduped) {
+        size_t n = strlen(result);
+        snprintf(result + n, sizeof result - n, ", already replayed %ld", t.deduped);
     }
     printf("%s\n", result);
     if (t.in_doubt)

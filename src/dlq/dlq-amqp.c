@@ -35,6 +35,7 @@
 #include "core/xalloc.h"
 #include "dlq/amqp-table.h"
 #include "dlq/dlq.h"
+#include "dlq/journal.h"
 
 #define CONFIRM_WINDOW 500
 #define PREFETCH_MAX 65535
@@ -613,7 +614,17 @@ static int amqp_replay(struct dlq *d, const struct dlq_replay *rq, struct dlq_ta
     size_t window = CONFIRM_WINDOW;
     if (rq->rate > 0 && rq->rate / 10 < window)
         window = rq->rate / 10 >= 1 ? (size_t)(rq->rate / 10) : 1;
+    struct dlq_journal *journal = NULL;
+    if (rq->journal && !rq->dry_run) {
+        char err[512];
+        if (dlq_journal_open(rq->journal, &journal, err, sizeof err) < 0) {
+            publisher_close(&p);
+            reader_close(&r);
+            return dlq_fail(d, DLQ_FAIL_OPERATION, "%s", err);
+        }
+    }
     struct pending *batch = xcalloc(window, sizeof *batch);
+    uint64_t *confirmed = xcalloc(window, sizeof *confirmed);
     struct dlq_pacer pacer;
     dlq_pacer_init(&pacer, rq->rate);
     long acted = 0, last_batch_acked = 0;
@@ -636,6 +647,19 @@ static int amqp_replay(struct dlq *d, const struct dlq_replay *rq, struct dlq_ta
                 continue;
             }
             acted++;
+            if (journal && dlq_journal_take(journal, dlq_message_identity(m))) {
+                /* moved by an earlier replay whose ack a broker crash lost */
+                if (reader_ack(&r, r.tag) < 0) {
+                    dlq_message_free(m);
+                    rc = -1;
+                    break;
+                }
+                t->deduped++;
+                if (rq->each)
+                    rq->each(rq->arg, m, NULL, "already replayed before a broker restart: DLQ copy removed");
+                dlq_message_free(m);
+                continue;
+            }
             struct pending *e = &batch[n];
             char why[256];
             int prc = dlq_prepare_replay(d, rq, m, &e->sent, e->target, sizeof e->target, why, sizeof why);
@@ -684,6 +708,14 @@ static int amqp_replay(struct dlq *d, const struct dlq_replay *rq, struct dlq_ta
                 pending_clear(batch, n);
                 break;
             }
+            /* the confirms are durable, the acks are not: remember what
+             * moved before acking (see journal.c) */
+            size_t nconfirmed = 0;
+            for (size_t i = 0; i < n; i++)
+                if (batch[i].state == P_CONFIRMED)
+                    confirmed[nconfirmed++] = dlq_message_identity(batch[i].orig);
+            if (journal && dlq_journal_append(journal, confirmed, nconfirmed) < 0 && !t->first_error[0])
+                snprintf(t->first_error, sizeof t->first_error, "could not write the replay journal");
             last_batch_acked = 0;
             for (size_t i = 0; i < n; i++) {
                 struct pending *e = &batch[i];
@@ -711,6 +743,8 @@ static int amqp_replay(struct dlq *d, const struct dlq_replay *rq, struct dlq_ta
             rq->progress(rq->arg, t);
     }
     free(batch);
+    free(confirmed);
+    dlq_journal_close(journal);
     if (!rq->dry_run)
         publisher_close(&p);
     if (rc == 0)

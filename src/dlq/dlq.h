@@ -95,6 +95,7 @@ struct dlq_select {
 struct dlq_tally {
     long moved, failed, skipped;
     long in_doubt;              /* published, but the DLQ copy's fate is unknown (connection lost) */
+    long deduped;               /* DLQ copies of messages an earlier replay already moved (journal) */
     long seen;                  /* messages looked at */
     long total;                 /* DLQ depth when the action began, -1 unknown */
     char first_error[256];
@@ -108,6 +109,7 @@ struct dlq_replay {
     bool dry_run;
     char **sets;                /* "payload.key=value", "header:key=value" */
     size_t nsets;
+    const char *journal;        /* replay journal file (RabbitMQ), or NULL */
     /* Called after each batch, and per message with its outcome. */
     void (*progress)(void *arg, const struct dlq_tally *t);
     void (*each)(void *arg, const struct dlq_message *m, const char *target, const char *outcome);

@@ -129,8 +129,7 @@ static int open_queue(const struct app *app, const char *address, struct dlq **o
     int rc = dlq_open(address, app->ctx, out, err, sizeof err);
     if (rc == 0)
         return EXIT_OK;
-    return fail(rc == -3 ? EXIT_UNREACHABLE : (strstr(err, "no ") && strstr(err, "URL") ? EXIT_USAGE : EXIT_FAILED),
-                "%s", err);
+    return fail(rc == -3 ? EXIT_UNREACHABLE : rc == -2 ? EXIT_USAGE : EXIT_FAILED, "%s", err);
 }
 
 static int failure_code(const struct dlq *d)

@@ -81,13 +81,13 @@ int dlq_open(const char *address, const struct context_config *ctx, struct dlq *
         if (!address[7]) {
             snprintf(err, errlen, "queue '%s' has no name", address);
             free(d);
-            return -1;
+            return -2;
         }
         d->addr.kind = QUEUE_STREAM;
         d->addr.name = xstrdup(address + 7);
     } else if (queue_address_parse(address, ctx, &d->addr, err, errlen) < 0) {
         free(d);
-        return -1;
+        return -2;
     }
     d->display = d->addr.kind == QUEUE_STREAM ? xasprintf("stream:%s", d->addr.name) : queue_address_format(&d->addr);
     for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
@@ -97,7 +97,7 @@ int dlq_open(const char *address, const struct context_config *ctx, struct dlq *
         snprintf(err, errlen, "%s", d->err);
         int kind = d->failure;
         dlq_close(d);
-        return kind == DLQ_FAIL_UNREACHABLE ? -3 : -1;
+        return kind == DLQ_FAIL_UNREACHABLE ? -3 : kind == DLQ_FAIL_USAGE ? -2 : -1;
     }
     *out = d;
     return 0;

@@ -153,7 +153,8 @@ extern const struct dlq_backend dlq_amqp_backend;
 extern const struct dlq_backend dlq_list_backend;
 extern const struct dlq_backend dlq_stream_backend;
 
-/* Parses the address (stream:KEY without #GROUP accepted) and connects. */
+/* Parses the address (stream:KEY without #GROUP accepted) and connects.
+ * 0; -3 broker unreachable, -2 usage (wrong kind of key, no URL), -1 other. */
 int dlq_open(const char *address, const struct context_config *ctx, struct dlq **out, char *err, size_t errlen);
 void dlq_close(struct dlq *d);
 /* Records the failure; returns -1. */

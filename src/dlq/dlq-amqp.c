@@ -290,6 +290,7 @@ struct reader {
     long expected, received, acked;
     int prefetch;
     uint64_t tag;              /* delivery tag of the last message read */
+    bool acting;               /* replay/purge: stop only between batches, never mid-read */
 };
 
 static int set_prefetch(struct reader *r, int n)
@@ -351,7 +352,7 @@ static int reader_next(struct reader *r, struct dlq_message **out)
         return 1;
     }
     for (;;) {
-        if (d->cancel && *d->cancel)
+        if (!r->acting && d->cancel && *d->cancel)
             return dlq_fail(d, DLQ_FAIL_OPERATION, "cancelled");
         amqp_frame_t frame;
         double idle = a->timeout > 2 ? a->timeout : 2;
@@ -606,6 +607,7 @@ static int amqp_replay(struct dlq *d, const struct dlq_replay *rq, struct dlq_ta
     struct publisher p = {0};
     if (reader_open(d, &r) < 0)
         return -1;
+    r.acting = true;
     t->total = r.expected;
     if (!rq->dry_run && publisher_open(d, &p) < 0) {
         reader_close(&r);
@@ -631,6 +633,8 @@ static int amqp_replay(struct dlq *d, const struct dlq_replay *rq, struct dlq_ta
     int rc = 0, more = 1;
     size_t pos = 0;
     while (more == 1 && rc == 0) {
+        if (d->cancel && *d->cancel)
+            break;              /* between batches: nothing in flight */
         size_t n = 0;
         while (n < window && (rq->sel.limit <= 0 || acted < rq->sel.limit)) {
             struct dlq_message *m;

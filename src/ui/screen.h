@@ -39,6 +39,7 @@ struct view_ops {
 
 extern const struct view_ops overview_view;
 extern const struct view_ops queues_view;
+extern const struct view_ops dlq_view;
 
 struct ui {
     const struct ui_options *opt;
@@ -48,6 +49,7 @@ struct ui {
     struct theme theme;
     size_t view;                    /* index into the view table */
     bool quit, help, detail;
+    bool modal;                     /* the view takes every key (a typed confirmation) */
     enum prompt_mode prompt;
     char input[256];
     char filter[256];

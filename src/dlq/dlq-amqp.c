@@ -342,11 +342,13 @@ static int reader_next(struct reader *r, struct dlq_message **out)
             return 0;
         amqp_basic_get_ok_t *ok = rep.reply.decoded;
         r->tag = ok->delivery_tag;
+        bool redelivered = ok->redelivered;
         amqp_bytes_t ex = ok->exchange, rk = ok->routing_key;
         amqp_message_t msg;
         if (rpc_check(d, amqp_read_message(r->conn, r->ch, &msg, 0), "reading a message") < 0)
             return -1;
         *out = message_from_amqp(&msg, ex, rk);
+        (*out)->redelivered = redelivered;
         amqp_destroy_message(&msg);
         r->received++;
         return 1;
@@ -375,6 +377,7 @@ static int reader_next(struct reader *r, struct dlq_message **out)
             continue;
         amqp_basic_deliver_t *del = frame.payload.method.decoded;
         r->tag = del->delivery_tag;
+        bool redelivered = del->redelivered;
         amqp_bytes_t ex = amqp_bytes_malloc_dup(del->exchange), rk = amqp_bytes_malloc_dup(del->routing_key);
         amqp_message_t msg;
         amqp_rpc_reply_t rep = amqp_read_message(r->conn, r->ch, &msg, 0);
@@ -384,6 +387,7 @@ static int reader_next(struct reader *r, struct dlq_message **out)
             return -1;
         }
         *out = message_from_amqp(&msg, ex, rk);
+        (*out)->redelivered = redelivered;
         amqp_bytes_free(ex);
         amqp_bytes_free(rk);
         amqp_destroy_message(&msg);
@@ -501,7 +505,7 @@ static void confirm_upto(struct pending *batch, size_t n, uint64_t tag, bool mul
 {
     for (size_t i = 0; i < n; i++) {
         struct pending *e = &batch[i];
-        if (e->state != P_WAITING || !(e->seq == tag || (multiple && e->seq <= tag)))
+        if (!e->sent || e->state != P_WAITING || !(e->seq == tag || (multiple && e->seq <= tag)))
             continue;
         if (ok && !e->why[0]) {
             e->state = P_CONFIRMED;
@@ -520,7 +524,7 @@ static void mark_returned(struct pending *batch, size_t n, amqp_bytes_t rkey, co
 {
     for (size_t i = 0; i < n; i++) {
         struct pending *e = &batch[i];
-        if (e->state == P_WAITING && !e->why[0] && strlen(e->target) == rkey.len &&
+        if (e->sent && e->state == P_WAITING && !e->why[0] && strlen(e->target) == rkey.len &&
             memcmp(e->target, rkey.bytes, rkey.len) == 0 && e->sent->body.len == msg->body.len &&
             (msg->body.len == 0 || memcmp(e->sent->body.data, msg->body.bytes, msg->body.len) == 0)) {
             snprintf(e->why, sizeof e->why, "returned: %.100s (no queue amqp:%.100s?)", text, e->target);
@@ -529,14 +533,17 @@ static void mark_returned(struct pending *batch, size_t n, amqp_bytes_t rkey, co
     }
 }
 
-static int wait_confirms(struct publisher *p, struct pending *batch, size_t n)
+/* Reads confirms (applied to every entry of batch[0..n)) until no entry
+ * of watch[0..nwatch) is waiting. */
+static int wait_confirms(struct publisher *p, struct pending *batch, size_t n, const struct pending *watch,
+                         size_t nwatch)
 {
     struct dlq *d = p->d;
     struct amqp_dlq *a = d->priv;
     for (;;) {
         bool waiting = false;
-        for (size_t i = 0; i < n && !waiting; i++)
-            waiting = batch[i].state == P_WAITING;
+        for (size_t i = 0; i < nwatch && !waiting; i++)
+            waiting = watch[i].state == P_WAITING;
         if (!waiting)
             return 0;
         amqp_frame_t frame;
@@ -601,6 +608,62 @@ static void pending_clear(struct pending *batch, size_t n)
 
 /* ---- replay ---- */
 
+/* Settles a batch whose confirms are all in: journal, then DLQ acks for
+ * the confirmed, the rest counted failed (their DLQ copies come back when
+ * the channel closes). -1 when an ack could not be sent. */
+static int settle_batch(struct dlq *d, const struct dlq_replay *rq, struct reader *r, struct dlq_journal *journal,
+                        struct pending *batch, size_t n, uint64_t *ids, struct dlq_tally *t, long *acked)
+{
+    size_t nconfirmed = 0;
+    for (size_t i = 0; i < n; i++)
+        if (batch[i].state == P_CONFIRMED)
+            ids[nconfirmed++] = dlq_message_identity(d, batch[i].orig);
+    /* the confirms are durable, the acks are not: remember what moved
+     * before acking (see journal.c) */
+    if (journal && dlq_journal_append(journal, ids, nconfirmed) < 0 && !t->first_error[0])
+        snprintf(t->first_error, sizeof t->first_error, "could not write the replay journal");
+    *acked = 0;
+    /* delivery tags on the reader's channel run 1, 2, 3...: when nothing
+     * up to the batch's last tag is held back, one multiple-ack does */
+    uint64_t last = n ? batch[n - 1].dlq_tag : 0;
+    if (nconfirmed == n && n > 1 && last - (uint64_t)r->acked == n) {
+        int st = amqp_basic_ack(r->conn, r->ch, last, 1);
+        if (st != AMQP_STATUS_OK) {
+            t->in_doubt += (long)n;
+            return dlq_fail(d, DLQ_FAIL_UNREACHABLE, "%s: ack failed: %s", d->display, amqp_error_string2(st));
+        }
+        r->acked += (long)n;
+        t->moved += (long)n;
+        *acked = (long)n;
+        for (size_t i = 0; rq->each && i < n; i++)
+            rq->each(rq->arg, batch[i].orig, batch[i].target, "moved");
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct pending *e = &batch[i];
+        if (e->state == P_CONFIRMED) {
+            if (reader_ack(r, e->dlq_tag) < 0) {
+                t->in_doubt += (long)(n - i);
+                return -1;
+            }
+            t->moved++;
+            (*acked)++;
+            if (rq->each)
+                rq->each(rq->arg, e->orig, e->target, "moved");
+        } else {
+            t->failed++;
+            if (!t->first_error[0])
+                snprintf(t->first_error, sizeof t->first_error, "%s", e->why);
+            if (rq->each)
+                rq->each(rq->arg, e->orig, e->target, e->why);
+        }
+    }
+    return 0;
+}
+
+/* Two batches in flight: batch k+1 is read and published while the
+ * confirms of batch k come in, then batch k is settled. At most
+ * CONFIRM_WINDOW messages are published and unsettled at any time. */
 static int amqp_replay(struct dlq *d, const struct dlq_replay *rq, struct dlq_tally *t)
 {
     struct reader r;
@@ -613,7 +676,7 @@ static int amqp_replay(struct dlq *d, const struct dlq_replay *rq, struct dlq_ta
         reader_close(&r);
         return -1;
     }
-    size_t window = CONFIRM_WINDOW;
+    size_t window = CONFIRM_WINDOW / 2;
     if (rq->rate > 0 && rq->rate / 10 < window)
         window = rq->rate / 10 >= 1 ? (size_t)(rq->rate / 10) : 1;
     struct dlq_journal *journal = NULL;
@@ -625,18 +688,21 @@ static int amqp_replay(struct dlq *d, const struct dlq_replay *rq, struct dlq_ta
             return dlq_fail(d, DLQ_FAIL_OPERATION, "%s", err);
         }
     }
-    struct pending *batch = xcalloc(window, sizeof *batch);
-    uint64_t *confirmed = xcalloc(window, sizeof *confirmed);
+    struct pending *slots = xcalloc(2 * window, sizeof *slots);
+    uint64_t *ids = xcalloc(window, sizeof *ids);
     struct dlq_pacer pacer;
     dlq_pacer_init(&pacer, rq->rate);
-    long acted = 0, last_batch_acked = 0;
+    long acted = 0, last_acked = 0;
     int rc = 0, more = 1;
-    size_t pos = 0;
-    while (more == 1 && rc == 0) {
-        if (d->cancel && *d->cancel)
-            break;              /* between batches: nothing in flight */
+    size_t pos = 0, cur = 0, prev_n = 0;
+    while (rc == 0 && (more == 1 || prev_n)) {
+        struct pending *batch = &slots[cur * window], *prev = &slots[(1 - cur) * window];
         size_t n = 0;
-        while (n < window && (rq->sel.limit <= 0 || acted < rq->sel.limit)) {
+        while (more == 1 && n < window && (rq->sel.limit <= 0 || acted < rq->sel.limit)) {
+            if (d->cancel && *d->cancel) {
+                more = 0;           /* stop reading; what is in flight is settled */
+                break;
+            }
             struct dlq_message *m;
             if ((more = reader_next(&r, &m)) != 1) {
                 if (more < 0)
@@ -651,8 +717,9 @@ static int amqp_replay(struct dlq *d, const struct dlq_replay *rq, struct dlq_ta
                 continue;
             }
             acted++;
-            if (journal && dlq_journal_take(journal, dlq_message_identity(m))) {
-                /* moved by an earlier replay whose ack a broker crash lost */
+            /* only a copy delivered before can be one a crash un-acked:
+             * a fresh message with the same bytes is replayed normally */
+            if (journal && m->redelivered && dlq_journal_take(journal, dlq_message_identity(d, m))) {
                 if (reader_ack(&r, r.tag) < 0) {
                     dlq_message_free(m);
                     rc = -1;
@@ -689,65 +756,45 @@ static int amqp_replay(struct dlq *d, const struct dlq_replay *rq, struct dlq_ta
                 continue;
             }
             dlq_pace(&pacer);
+            n++;
             if (publish_one(&p, e) < 0) {
                 rc = -1;
-                n++;
                 break;
             }
-            n++;
         }
-        if (rq->sel.limit > 0 && acted >= rq->sel.limit)
+        if (rq->sel.limit > 0 && acted >= rq->sel.limit && more == 1)
             more = 0;
-        if (n && !rq->dry_run) {
-            if (rc == 0 && wait_confirms(&p, batch, n) < 0)
+        if (rc == 0 && prev_n) {
+            /* batch k's confirms (batch k+1's may arrive meanwhile) */
+            if (wait_confirms(&p, slots, 2 * window, prev, prev_n) < 0 ||
+                settle_batch(d, rq, &r, journal, prev, prev_n, ids, t, &last_acked) < 0)
                 rc = -1;
-            if (rc < 0) {
-                /* lost mid-batch: published ones may be in the target and
-                 * their DLQ copies come back (not acked); the batch acked
-                 * just before may not have reached the broker either */
-                for (size_t i = 0; i < n; i++)
-                    if (batch[i].state != P_FAILED || !batch[i].why[0])
-                        t->in_doubt++;
-                t->in_doubt += last_batch_acked;
-                pending_clear(batch, n);
-                break;
-            }
-            /* the confirms are durable, the acks are not: remember what
-             * moved before acking (see journal.c) */
-            size_t nconfirmed = 0;
-            for (size_t i = 0; i < n; i++)
-                if (batch[i].state == P_CONFIRMED)
-                    confirmed[nconfirmed++] = dlq_message_identity(batch[i].orig);
-            if (journal && dlq_journal_append(journal, confirmed, nconfirmed) < 0 && !t->first_error[0])
-                snprintf(t->first_error, sizeof t->first_error, "could not write the replay journal");
-            last_batch_acked = 0;
-            for (size_t i = 0; i < n; i++) {
-                struct pending *e = &batch[i];
-                if (e->state == P_CONFIRMED) {
-                    if (reader_ack(&r, e->dlq_tag) < 0) {
-                        t->in_doubt += (long)(n - i) + last_batch_acked;
-                        rc = -1;
-                        break;
-                    }
-                    t->moved++;
-                    last_batch_acked++;
-                    if (rq->each)
-                        rq->each(rq->arg, e->orig, e->target, "moved");
-                } else {
-                    t->failed++;
-                    if (!t->first_error[0])
-                        snprintf(t->first_error, sizeof t->first_error, "%s", e->why);
-                    if (rq->each)
-                        rq->each(rq->arg, e->orig, e->target, e->why);
-                }
-            }
-            pending_clear(batch, n);
+            else
+                pending_clear(prev, prev_n);
         }
+        if (rc < 0) {
+            /* lost: whatever was published and not settled may be in the
+             * target while its DLQ copy comes back; so may the batch acked
+             * just before, if those acks never reached the broker */
+            for (size_t i = 0; i < prev_n; i++)
+                if (prev[i].orig && (prev[i].state != P_FAILED || !prev[i].why[0]))
+                    t->in_doubt++;
+            for (size_t i = 0; i < n; i++)
+                if (batch[i].state != P_FAILED || !batch[i].why[0])
+                    t->in_doubt++;
+            if (!journal)           /* with it, a lost ack is caught next time */
+                t->in_doubt += last_acked;
+            pending_clear(prev, prev_n);
+            pending_clear(batch, n);
+            break;
+        }
+        prev_n = rq->dry_run ? 0 : n;
+        cur = 1 - cur;
         if (rq->progress)
             rq->progress(rq->arg, t);
     }
-    free(batch);
-    free(confirmed);
+    free(slots);
+    free(ids);
     dlq_journal_close(journal);
     if (!rq->dry_run)
         publisher_close(&p);
@@ -825,7 +872,7 @@ static int amqp_append(struct dlq *d, const char *target, struct dlq_message *co
                 break;
             }
         }
-        if (rc == 0 && wait_confirms(&p, batch, k) < 0)
+        if (rc == 0 && wait_confirms(&p, batch, k, batch, k) < 0)
             rc = -1;
         for (size_t j = 0; j < k; j++) {
             if (rc < 0)

@@ -81,6 +81,7 @@ struct dlq_message {
     struct dlq_field *fields;   /* streams only */
     size_t nfields;
     long body_field;            /* stream: index of the field `body` copies, -1 none */
+    bool redelivered;           /* AMQP: delivered before (browsed, or back after a broker crash) */
     struct dlq_info info;
 };
 

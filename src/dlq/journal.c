@@ -13,10 +13,13 @@
  * duplicated is only what was published and not yet confirmed when the
  * connection broke: at most one confirm window, and reported.
  *
- * An identity is a 64-bit FNV-1a hash over the headers table, the
- * message_id and the body: the same bytes the broker requeues, and
- * different once a message has been replayed (x-qdeck-replays) and died
- * again. Lines are "<hex identity> <unix time>"; entries older than
+ * An identity is a 64-bit FNV-1a hash over the DLQ's address, the headers
+ * table, the message_id and the body: the same bytes the broker requeues,
+ * and different once a message has been replayed (x-qdeck-replays) and died
+ * again. Only a copy the broker flags as redelivered is matched against the
+ * journal — a crash brings un-acked copies back flagged, while a fresh
+ * message with the same bytes (re-imported, dead-lettered anew) is not, and
+ * is replayed like any other. Lines are "<hex identity> <unix time>"; entries older than
  * JOURNAL_KEEP_DAYS are ignored when the file is read, and the file is
  * rewritten without them once it holds mostly old entries. */
 #include <errno.h>
@@ -31,7 +34,7 @@
 #include "core/xalloc.h"
 #include "dlq/journal.h"
 
-#define JOURNAL_KEEP_DAYS 7
+#define JOURNAL_KEEP_DAYS 2
 
 struct dlq_journal {
     int fd;
@@ -50,9 +53,10 @@ static uint64_t fnv(uint64_t h, const void *data, size_t len)
     return h;
 }
 
-uint64_t dlq_message_identity(const struct dlq_message *m)
+uint64_t dlq_message_identity(const struct dlq *d, const struct dlq_message *m)
 {
     uint64_t h = 14695981039346656037ull;
+    h = fnv(h, d->display, strlen(d->display) + 1);
     if (m->props) {
         h = fnv(h, m->props->headers.data ? m->props->headers.data : "", m->props->headers.len);
         h = fnv(h, "\1", 1);

@@ -11,7 +11,8 @@
 
 struct dlq_journal;
 
-uint64_t dlq_message_identity(const struct dlq_message *m);
+/* Of m as a message of DLQ d (the queue name is part of it). */
+uint64_t dlq_message_identity(const struct dlq *d, const struct dlq_message *m);
 /* Reads the file (creating it and its directory). -1 with err. */
 int dlq_journal_open(const char *path, struct dlq_journal **out, char *err, size_t errlen);
 /* True (and counts it used) when key was replayed before. */

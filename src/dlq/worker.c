@@ -19,6 +19,9 @@
 #include "core/xalloc.h"
 
 struct dlq_worker {
+    /* copies: the thread may outlive the caller's config by a moment at exit */
+    struct config cfg_copy;
+    struct context_config ctx_copy;
     const struct config *cfg;
     const struct context_config *ctx;
     int notify_fd;
@@ -305,14 +308,26 @@ static void *worker_main(void *arg)
 struct dlq_worker *dlq_worker_start(const struct config *cfg, const struct context_config *ctx, int notify_fd)
 {
     struct dlq_worker *w = xcalloc(1, sizeof *w);
-    w->cfg = cfg;
-    w->ctx = ctx;
+    config_context_init(&w->ctx_copy, ctx->name);
+    char **urls[] = {&w->ctx_copy.amqp, &w->ctx_copy.mgmt, &w->ctx_copy.redis};
+    const char *from[] = {ctx->amqp, ctx->mgmt, ctx->redis};
+    for (size_t i = 0; i < 3; i++) {
+        free(*urls[i]);
+        *urls[i] = from[i] ? xstrdup(from[i]) : NULL;
+    }
+    w->ctx_copy.timeout = ctx->timeout;
+    w->ctx_copy.read_only = ctx->read_only;
+    w->cfg_copy.audit_log = cfg->audit_log ? xstrdup(cfg->audit_log) : NULL;
+    w->cfg = &w->cfg_copy;
+    w->ctx = &w->ctx_copy;
     w->notify_fd = notify_fd;
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);
     if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
         pthread_mutex_destroy(&w->lock);
         pthread_cond_destroy(&w->cond);
+        config_context_free(&w->ctx_copy);
+        free(w->cfg_copy.audit_log);
         free(w);
         return NULL;
     }
@@ -372,5 +387,7 @@ void dlq_worker_stop(struct dlq_worker *w)
     dlq_page_free(w->done);
     pthread_mutex_destroy(&w->lock);
     pthread_cond_destroy(&w->cond);
+    config_context_free(&w->ctx_copy);
+    free(w->cfg_copy.audit_log);
     free(w);
 }

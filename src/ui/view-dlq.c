@@ -286,7 +286,7 @@ static void draw_list(int top, int height)
     crt_put(top, 0, COLS, ALIGN_LEFT, SLOT_TITLE, head);
     crt_fill(top + 1, 0, COLS, SLOT_DIM);
     crt_put(top + 1, 0, COLS, ALIGN_LEFT, SLOT_DIM,
-            " space mark  r replay marked/selected  R replay all  P purge  D delete marked  Enter detail  / search  [ ] page  Esc back");
+            " space mark  r replay marked/selected  R replay all  P purge  D delete marked  Enter detail  / search  [ ] page  l reload  Esc back");
     int y = top + 2;
     crt_fill(y, 0, COLS, SLOT_COLUMN);
     int idw = COLS > 120 ? 38 : 24;

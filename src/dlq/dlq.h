@@ -111,6 +111,7 @@ struct dlq_replay {
     char **sets;                /* "payload.key=value", "header:key=value" */
     size_t nsets;
     const char *journal;        /* replay journal file (RabbitMQ), or NULL */
+    const struct dlq_bytes *body;   /* edited body to send instead (from $EDITOR), or NULL */
     /* Called after each batch, and per message with its outcome. */
     void (*progress)(void *arg, const struct dlq_tally *t);
     void (*each)(void *arg, const struct dlq_message *m, const char *target, const char *outcome);

@@ -528,7 +528,19 @@ int dlq_prepare_replay(const struct dlq *d, const struct dlq_replay *r, const st
     struct dlq_message *c = dlq_message_clone(m);
     bool body_json = m->info.format == ENVELOPE_QDECK || m->info.format == ENVELOPE_JSON ||
                      m->info.format == ENVELOPE_CELERY;
-    cJSON *body = body_json ? cJSON_ParseWithLength(m->body.data, m->body.len) : NULL;
+    if (r->body && r->body->set) {
+        /* an edited body: JSON stays JSON */
+        cJSON *edited = body_json ? cJSON_ParseWithLength(r->body->data, r->body->len) : NULL;
+        if (body_json && !edited) {
+            dlq_message_free(c);
+            return replay_fail(why, whylen, "the edited body is not valid JSON (the original was): not replayed");
+        }
+        cJSON_Delete(edited);
+        dlq_bytes_set(&c->body, r->body->data, r->body->len);
+        if (c->stream_id && c->body_field >= 0)
+            dlq_bytes_set(&c->fields[c->body_field].value, r->body->data, r->body->len);
+    }
+    cJSON *body = body_json ? cJSON_ParseWithLength(c->body.data, c->body.len) : NULL;
     bool body_changed = false;
     long replays = m->info.replays + 1;
 

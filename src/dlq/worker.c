@@ -48,6 +48,11 @@ static struct dlq_job *job_copy(const struct dlq_job *j)
     c->ids = j->nids ? xcalloc(j->nids, sizeof *c->ids) : NULL;
     for (size_t i = 0; i < j->nids; i++)
         c->ids[i] = xstrdup(j->ids[i]);
+    if (j->body) {
+        struct dlq_bytes *b = xcalloc(1, sizeof *b);
+        dlq_bytes_set(b, j->body->data, j->body->len);
+        c->body = b;
+    }
     return c;
 }
 
@@ -60,6 +65,10 @@ static void job_free(struct dlq_job *j)
     for (size_t i = 0; i < j->nids; i++)
         free(j->ids[i]);
     free(j->ids);
+    if (j->body) {
+        dlq_bytes_free((struct dlq_bytes *)j->body);
+        free((struct dlq_bytes *)j->body);
+    }
     free(j);
 }
 
@@ -218,7 +227,8 @@ static void run_action(struct dlq_worker *w, const struct dlq_job *job, char *re
     char err[512];
     struct dlq *d = open_dlq(w, job->queue, err, sizeof err);
     char what[256];
-    snprintf(what, sizeof what, "%s (console)", job->nids ? "marked messages" : "--all");
+    snprintf(what, sizeof what, "%s%s (console)", job->nids ? "marked messages" : "--all",
+             job->body ? ", body edited" : "");
     if (!d) {
         snprintf(result, len, "%s", err);
         return;
@@ -235,7 +245,7 @@ static void run_action(struct dlq_worker *w, const struct dlq_job *job, char *re
         char *journal = xasprintf("%.*s/replay-journal.log", slash ? (int)(slash - audit_path) : 1,
                                   slash ? audit_path : ".");
         free(audit_path);
-        struct dlq_replay rq = {.sel = sel, .progress = progress_cb, .arg = w, .journal = journal};
+        struct dlq_replay rq = {.sel = sel, .progress = progress_cb, .arg = w, .journal = journal, .body = job->body};
         set_status(w, "replaying from %s…", job->queue);
         rc = d->ops->replay(d, &rq, &t);
         free(journal);

@@ -23,6 +23,7 @@ struct dlq_job {
     const char *grep;
     char **ids;                 /* replay / purge: these ids, or all when nids == 0 */
     size_t nids;
+    const struct dlq_bytes *body;   /* replay: edited body to send instead, or NULL */
 };
 
 /* What the view draws; immutable once handed over. */

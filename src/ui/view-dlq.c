@@ -2,7 +2,8 @@
  * .dlq or :dlq in the sources' snapshots), page through its messages (id,
  * type, reason, deaths, attempts, last error), open one (properties,
  * headers, body pretty-printed when JSON, escaped text or a hex dump when
- * not, cut to the screen only), mark with space, replay with r; capitals
+ * not, cut to the screen only), mark with space, replay with r, edit the
+ * body in $EDITOR and replay it with e; capitals
  * for bulk and destructive actions (R replay all, P purge, D delete marked)
  * after the queue's name is typed back. `/` searches headers and bodies
  * across the whole DLQ.
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <wchar.h>
 
 #include "control/keys.h"
@@ -131,13 +133,14 @@ static void request_page(struct ui *ui)
     st.waiting_seq = dlq_worker_submit(st.worker, &job);
 }
 
-static void request_action(struct ui *ui, enum dlq_job_kind kind, char **ids, size_t nids)
+static void request_action(struct ui *ui, enum dlq_job_kind kind, char **ids, size_t nids,
+                           const struct dlq_bytes *body)
 {
     ensure_worker(ui);
     if (!st.worker)
         return;
     struct dlq_job job = {.kind = kind, .queue = st.queue, .offset = st.offset, .limit = PAGE_SIZE,
-                          .grep = st.grep[0] ? st.grep : NULL, .ids = ids, .nids = nids};
+                          .grep = st.grep[0] ? st.grep : NULL, .ids = ids, .nids = nids, .body = body};
     st.waiting_seq = dlq_worker_submit(st.worker, &job);
 }
 
@@ -286,7 +289,7 @@ static void draw_list(int top, int height)
     crt_put(top, 0, COLS, ALIGN_LEFT, SLOT_TITLE, head);
     crt_fill(top + 1, 0, COLS, SLOT_DIM);
     crt_put(top + 1, 0, COLS, ALIGN_LEFT, SLOT_DIM,
-            " space mark  r replay marked/selected  R replay all  P purge  D delete marked  Enter detail  / search  [ ] page  l reload  Esc back");
+            " space mark  r replay marked/selected  e edit+replay  R replay all  P purge  D delete marked  Enter detail  / search  [ ] page  l reload  Esc back");
     int y = top + 2;
     crt_fill(y, 0, COLS, SLOT_COLUMN);
     int idw = COLS > 120 ? 38 : 24;
@@ -517,13 +520,13 @@ static void confirm_done(struct ui *ui)
         return;
     }
     if (a == CONFIRM_REPLAY_ALL) {
-        request_action(ui, DLQ_JOB_REPLAY, NULL, 0);
+        request_action(ui, DLQ_JOB_REPLAY, NULL, 0, NULL);
         ui_message(ui, "replaying every message of %s…", st.queue);
     } else if (a == CONFIRM_PURGE) {
-        request_action(ui, DLQ_JOB_PURGE, NULL, 0);
+        request_action(ui, DLQ_JOB_PURGE, NULL, 0, NULL);
         ui_message(ui, "purging %s…", st.queue);
     } else if (a == CONFIRM_DELETE) {
-        request_action(ui, DLQ_JOB_PURGE, st.marks, st.nmarks);
+        request_action(ui, DLQ_JOB_PURGE, st.marks, st.nmarks, NULL);
         ui_message(ui, "deleting %zu message%s…", st.nmarks, st.nmarks == 1 ? "" : "s");
         clear_marks();
     }
@@ -594,14 +597,90 @@ static void replay_marked(struct ui *ui)
         return;
     }
     if (st.nmarks) {
-        request_action(ui, DLQ_JOB_REPLAY, st.marks, st.nmarks);
+        request_action(ui, DLQ_JOB_REPLAY, st.marks, st.nmarks, NULL);
         ui_message(ui, "replaying %zu marked message%s…", st.nmarks, st.nmarks == 1 ? "" : "s");
         clear_marks();
     } else if (st.page && st.page->ok && st.sel < (int)st.page->n) {
         char *id = st.page->msgs[st.sel]->info.id;
-        request_action(ui, DLQ_JOB_REPLAY, &id, 1);
+        request_action(ui, DLQ_JOB_REPLAY, &id, 1, NULL);
         ui_message(ui, "replaying %s…", id);
     }
+}
+
+/* e: the selected message's body in $EDITOR (then $VISUAL, then vi), on
+ * the terminal curses gives back for the while; saved and changed, it is
+ * replayed with that body. A JSON body must come back as valid JSON. */
+static void edit_and_replay(struct ui *ui)
+{
+    if (read_only(ui)) {
+        ui_message(ui, "read-only: edit and replay refused");
+        return;
+    }
+    if (!st.page || !st.page->ok || st.sel >= (int)st.page->n)
+        return;
+    const struct dlq_message *m = st.page->msgs[st.sel];
+    char path[] = "/tmp/qdeck-edit-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        ui_message(ui, "cannot create a temporary file for the editor");
+        return;
+    }
+    cJSON *j = m->body.len ? cJSON_ParseWithLength(m->body.data, m->body.len) : NULL;
+    char *pretty = j ? cJSON_Print(j) : NULL;
+    const char *text = pretty ? pretty : m->body.data;
+    size_t len = pretty ? strlen(pretty) : m->body.len;
+    bool wrote = write(fd, text ? text : "", len) == (ssize_t)len;
+    close(fd);
+    const char *editor = getenv("EDITOR");
+    if (!editor || !*editor)
+        editor = getenv("VISUAL");
+    if (!editor || !*editor)
+        editor = "vi";
+    char *cmd = xasprintf("%s '%s'", editor, path);
+    def_prog_mode();
+    endwin();
+    int rc = wrote ? system(cmd) : -1;
+    reset_prog_mode();
+    refresh();
+    free(cmd);
+    FILE *f = fopen(path, "r");
+    char *edited = NULL;
+    size_t elen = 0;
+    if (f) {
+        size_t cap = 0;
+        char buf[4096];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+            edited = xrealloc(edited, cap = elen + n + 1);
+            memcpy(edited + elen, buf, n);
+            elen += n;
+        }
+        (void)cap;
+        fclose(f);
+    }
+    unlink(path);
+    cJSON *e = NULL;
+    if (rc != 0 || !f) {
+        ui_message(ui, "editor failed (%s): nothing replayed", editor);
+    } else if (elen == len && (!elen || memcmp(edited, text, len) == 0)) {
+        ui_message(ui, "body unchanged: nothing replayed (r replays as is)");
+    } else if (j && !(e = cJSON_ParseWithLength(edited ? edited : "", elen))) {
+        ui_message(ui, "the edited body is not valid JSON: nothing replayed");
+    } else {
+        /* JSON goes out compact again, as it came */
+        char *compact = e ? cJSON_PrintUnformatted(e) : NULL;
+        struct dlq_bytes body = {0};
+        dlq_bytes_set(&body, compact ? compact : (edited ? edited : ""), compact ? strlen(compact) : elen);
+        char *id = (char *)m->info.id;
+        request_action(ui, DLQ_JOB_REPLAY, &id, 1, &body);
+        ui_message(ui, "replaying %s with the edited body…", id);
+        dlq_bytes_free(&body);
+        cJSON_free(compact);
+    }
+    cJSON_Delete(e);
+    free(edited);
+    cJSON_free(pretty);
+    cJSON_Delete(j);
 }
 
 static bool handle_key(struct ui *ui, int key)
@@ -627,6 +706,7 @@ static bool handle_key(struct ui *ui, int key)
         case KEY_PPAGE: st.detail_top = st.detail_top > LINES - 6 ? st.detail_top - (LINES - 6) : 0; return true;
         case KEY_ESC: st.mode = MODE_LIST; return true;
         case 'r': replay_marked(ui); st.mode = MODE_LIST; return true;
+        case 'e': edit_and_replay(ui); st.mode = MODE_LIST; return true;
         default: return false;
         }
     }
@@ -669,6 +749,7 @@ static bool handle_key(struct ui *ui, int key)
         }
         return true;
     case 'r': replay_marked(ui); return true;
+    case 'e': edit_and_replay(ui); return true;
     case 'R': return start_confirm(ui, CONFIRM_REPLAY_ALL);
     case 'P': return start_confirm(ui, CONFIRM_PURGE);
     case 'D': return start_confirm(ui, CONFIRM_DELETE);

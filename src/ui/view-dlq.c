@@ -292,16 +292,20 @@ static void draw_list(int top, int height)
             " space mark  r replay marked/selected  e edit+replay  R replay all  P purge  D delete marked  Enter detail  / search  [ ] page  l reload  Esc back");
     int y = top + 2;
     crt_fill(y, 0, COLS, SLOT_COLUMN);
-    int idw = COLS > 120 ? 38 : 24;
+    /* narrow terminals: shorter id/type/reason, no death time */
+    int idw = COLS > 120 ? 38 : COLS >= 90 ? 24 : 16, typew = COLS >= 90 ? 21 : 12, reasonw = COLS >= 90 ? 15 : 10;
+    bool show_when = COLS >= 110;
     int x = 0;
     x += crt_put(y, x, 2, ALIGN_LEFT, SLOT_COLUMN, "");
     x += crt_put(y, x, idw + 1, ALIGN_LEFT, SLOT_COLUMN, "ID");
-    x += crt_put(y, x, 21, ALIGN_LEFT, SLOT_COLUMN, "TYPE");
-    x += crt_put(y, x, 15, ALIGN_LEFT, SLOT_COLUMN, "REASON");
+    x += crt_put(y, x, typew, ALIGN_LEFT, SLOT_COLUMN, "TYPE");
+    x += crt_put(y, x, reasonw, ALIGN_LEFT, SLOT_COLUMN, "REASON");
     x += crt_put(y, x, 7, ALIGN_RIGHT, SLOT_COLUMN, "DEATHS");
     x += crt_put(y, x, 5, ALIGN_RIGHT, SLOT_COLUMN, "ATT");
-    x += crt_put(y, x, 16, ALIGN_RIGHT, SLOT_COLUMN, "LAST DEATH");
-    crt_put(y, x, COLS - x, ALIGN_LEFT, SLOT_COLUMN, "  LAST ERROR");
+    if (show_when)
+        x += crt_put(y, x, 16, ALIGN_RIGHT, SLOT_COLUMN, "LAST DEATH");
+    if (x + 2 < COLS)
+        crt_put(y, x + 2, COLS - x - 2, ALIGN_LEFT, SLOT_COLUMN, "LAST ERROR");
     if (!p) {
         crt_put(y + 2, 2, COLS - 4, ALIGN_LEFT, SLOT_DIM, "reading…");
         return;
@@ -332,14 +336,19 @@ static void draw_list(int top, int height)
         flatten(m->info.last_error, err, sizeof err);
         x = 0;
         x += crt_put(row, x, 2, ALIGN_LEFT, slot, marked ? "*" : " ");
-        x += crt_put(row, x, idw + 1, ALIGN_LEFT, slot, m->info.id);
-        x += crt_put(row, x, 21, ALIGN_LEFT, slot, m->info.type[0] ? m->info.type : "-");
-        x += crt_put(row, x, 15, ALIGN_LEFT, slot, m->info.reason[0] ? m->info.reason : "-");
+        x += crt_put(row, x, idw, ALIGN_LEFT, slot, m->info.id);
+        x += crt_put(row, x, 1, ALIGN_LEFT, slot, "");
+        x += crt_put(row, x, typew - 1, ALIGN_LEFT, slot, m->info.type[0] ? m->info.type : "-");
+        x += crt_put(row, x, 1, ALIGN_LEFT, slot, "");
+        x += crt_put(row, x, reasonw - 1, ALIGN_LEFT, slot, m->info.reason[0] ? m->info.reason : "-");
+        x += crt_put(row, x, 1, ALIGN_LEFT, slot, "");
         x += crt_put(row, x, 7, ALIGN_RIGHT, slot, deaths);
         x += crt_put(row, x, 5, ALIGN_RIGHT, slot, att);
-        x += crt_put(row, x, 16, ALIGN_RIGHT, slot, when);
-        crt_put(row, x, COLS - x, ALIGN_LEFT, slot == SLOT_DEFAULT ? SLOT_DIM : slot, err[0] ? err : "");
-        (void)(row);
+        if (show_when)
+            x += crt_put(row, x, 16, ALIGN_RIGHT, slot, when);
+        x += crt_put(row, x, 2, ALIGN_LEFT, slot, "");
+        if (x < COLS)
+            crt_put(row, x, COLS - x, ALIGN_LEFT, slot == SLOT_DEFAULT ? SLOT_DIM : slot, err);
     }
 }
 

@@ -18,6 +18,11 @@
 static const struct command commands[] = {
     {"status", "status [--json]", "one snapshot of every queue of every source", cmd_status},
     {"demo", "demo", "private redis-server + synthetic flaky workload + console", cmd_demo},
+    {"worker", "worker [--queues a,b] [--concurrency N] [--declare]", "headless worker: consume and run tasks", cmd_worker},
+    {"publish", "publish QUEUE --type T --payload JSON [--count N]", "put tasks on a queue", cmd_publish},
+    {"policy", "policy list|get|set", "guardrails: list, get NAME, set NAME VALUE (--json)", cmd_policy},
+    {"breaker", "breaker list|open|close|reset", "breakers across the fleet; force open/closed, reset NAME", cmd_breaker},
+    {"sched", "sched list|run|pause|resume [NAME]", "the fleet's periodic jobs: state, run now, pause, resume", cmd_sched},
     {"dlq", "dlq list|show|replay|purge|export|import", "dead-letter queues: browse, replay, purge, export (dlq --help)", cmd_dlq},
 };
 

@@ -15,7 +15,8 @@
 #   QDECK, QDECK_PLAIN, TOOLS     override the binaries under test
 #   QDECK_TEST_SUITES=DIR         take integration/ faults/ screen/ from DIR
 #
-# Shell test files run in a scratch cwd with: QDECK (build-san/qdeck),
+# Shell test files run in a scratch cwd with: QDECK (build-san/qdeck via
+# lib/qdeck-san),
 # QDECK_PLAIN (build/qdeck), TOOLS (build/tools), QDECK_REPO, QDECK_TEST_TMP,
 # QDECK_THEME_DIR, SCREEN_SOCK (a tmux socket the runner kills afterwards),
 # QDECK_RESULT_FILE, everything lib/servers.sh exports, ASAN_OPTIONS and
@@ -33,9 +34,12 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo" || exit 1
 
 QDECK_TEST_TMP=$(mktemp -d /tmp/qdeck-test.XXXXXX) || exit 1
-mkdir -p "$QDECK_TEST_TMP"/{asan,results,home,xdg,work}
+mkdir -p "$QDECK_TEST_TMP"/{asan,san,results,home,xdg,work}
 export QDECK_TEST_TMP QDECK_REPO=$repo
-export QDECK=${QDECK:-$repo/build-san/qdeck} QDECK_PLAIN=${QDECK_PLAIN:-$repo/build/qdeck}
+# The sanitized binary runs through lib/qdeck-san, which copies its stderr
+# under san/: UBSan in the combined ASan runtime ignores log_path.
+export QDECK_SAN_BIN=${QDECK_SAN_BIN:-$repo/build-san/qdeck}
+export QDECK=${QDECK:-$repo/tests/lib/qdeck-san} QDECK_PLAIN=${QDECK_PLAIN:-$repo/build/qdeck}
 export TOOLS=${TOOLS:-$repo/build/tools} QDECK_THEME_DIR=$repo/themes
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:log_path=$QDECK_TEST_TMP/asan/asan
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$QDECK_TEST_TMP/asan/ubsan
@@ -83,6 +87,15 @@ sanitizer_reports() {
     echo "  FAIL $1: sanitizer report $(basename "$f"):"
     sed -n '/^Shadow bytes around/q; s/^/       /p' "$f" | head -80
     rm -f "$f"; found=0
+  done
+  for f in "$QDECK_TEST_TMP"/san/stderr.*; do
+    [ -e "$f" ] || continue
+    if grep -qE 'runtime error:|ERROR: (Address|Leak)Sanitizer' "$f"; then
+      echo "  FAIL $1: sanitizer report in the stderr of qdeck pid ${f##*.}:"
+      grep -A20 -E 'runtime error:|ERROR: (Address|Leak)Sanitizer' "$f" | head -40 | sed 's/^/       /'
+      found=0
+    fi
+    rm -f "$f"
   done
   [ "$found" -eq 0 ]
 }

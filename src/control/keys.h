@@ -10,6 +10,7 @@
 #define KEY_POLICY_META     "qdeck:policy:meta"  /* hash: name -> JSON {by, at} of the last change */
 #define CHANNEL_POLICY      "qdeck:policy:changed"
 #define KEY_BREAKER_CMD     "qdeck:breaker"      /* hash: dependency -> forced state (open|disabled|reset) */
+#define KEY_RATE_PREFIX     "qdeck:rate:"        /* + dependency: GCRA theoretical arrival time (µs, server TIME) */
 #define KEY_AUDIT           "qdeck:audit"        /* stream of audit records */
 #define KEY_EVENTS          "qdeck:events"       /* stream: breaker transitions, joins, losses, alerts */
 #define KEY_SCHED_LEADER    "qdeck:sched:leader" /* SET NX PX lease holding the leader's worker id */

@@ -14,6 +14,8 @@ extern enum log_level log_min_level;
 int log_open(const char *path);          /* append to path; 0 or -1 */
 void log_to_terminal(bool enabled);      /* stderr fallback when no file */
 void log_close(void);
+/* One JSON object per line ({"ts","level","msg"}) instead of text. */
+void log_set_json(bool enabled);
 void log_write(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

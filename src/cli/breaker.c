@@ -1,0 +1,269 @@
+/* `qdeck breaker list [--json] | open NAME | close NAME | reset NAME`.
+ *
+ * list: each dependency's breaker as every live worker reports it in its
+ * heartbeat (qdeck:worker:* JSON, field "breakers"), plus the operator
+ * command in force (qdeck:breaker). open forces it open fleet-wide, close
+ * forces it closed (DISABLED: every call goes through, nothing recorded),
+ * reset returns it to normal operation (a fresh CLOSED). Workers apply a
+ * command within 2 s; every command is refused in read-only mode and
+ * audited with the old and new command. */
+#include <cjson/cJSON.h>
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/app.h"
+#include "control/audit.h"
+#include "control/keys.h"
+#include "control/policy.h"
+#include "core/xalloc.h"
+#include "resilience/fleet-report.h"
+
+#define BREAKER_USAGE "usage: qdeck breaker list [--json] | open NAME | close NAME | reset NAME"
+#define SCAN_CAP 10000
+
+/* What list reads: every heartbeat (parsed) and the operator commands. */
+struct fleet_read {
+    cJSON **reports;
+    size_t n;
+    struct policy_entry *commands;
+    size_t ncommands;
+};
+
+static void fleet_read_free(struct fleet_read *f)
+{
+    for (size_t i = 0; i < f->n; i++)
+        cJSON_Delete(f->reports[i]);
+    free(f->reports);
+    policy_entries_free(f->commands, f->ncommands);
+}
+
+static int collect(redisContext *c, struct fleet_read *f, char *err, size_t errlen)
+{
+    if (policy_breaker_fetch(c, &f->commands, &f->ncommands, err, errlen) < 0)
+        return -1;
+    char cursor[32] = "0";
+    size_t seen = 0;
+    do {
+        redisReply *r = redisCommand(c, "SCAN %s MATCH %s* COUNT 500", cursor, KEY_WORKER_PREFIX);
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+            snprintf(err, errlen, "Redis SCAN: %s", r && r->type == REDIS_REPLY_ERROR ? r->str : c->errstr);
+            if (r)
+                freeReplyObject(r);
+            return -1;
+        }
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        redisReply *keys = r->element[1];
+        for (size_t i = 0; i < keys->elements; i++)
+            redisAppendCommand(c, "GET %b", keys->element[i]->str, keys->element[i]->len);
+        for (size_t i = 0; i < keys->elements; i++) {
+            redisReply *v = NULL;
+            if (redisGetReply(c, (void **)&v) != REDIS_OK) {
+                snprintf(err, errlen, "Redis GET: %s", c->errstr);
+                freeReplyObject(r);
+                return -1;
+            }
+            cJSON *hb = v->type == REDIS_REPLY_STRING ? cJSON_Parse(v->str) : NULL;   /* else: not a heartbeat */
+            if (cJSON_IsObject(hb)) {
+                if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(hb, "id"))) {
+                    cJSON_DeleteItemFromObjectCaseSensitive(hb, "id");
+                    cJSON_AddStringToObject(hb, "id", keys->element[i]->str + strlen(KEY_WORKER_PREFIX));
+                }
+                f->reports = xrealloc(f->reports, (f->n + 1) * sizeof *f->reports);
+                f->reports[f->n++] = hb;
+            } else {
+                cJSON_Delete(hb);
+            }
+            freeReplyObject(v);
+        }
+        seen += keys->elements;
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0 && seen < SCAN_CAP);
+    return 0;
+}
+
+static int compare_reports(const void *a, const void *b)
+{
+    const cJSON *x = *(cJSON *const *)a, *y = *(cJSON *const *)b;
+    return strcmp(cJSON_GetObjectItemCaseSensitive(x, "id")->valuestring,
+                  cJSON_GetObjectItemCaseSensitive(y, "id")->valuestring);
+}
+
+/* The entry a report has for dependency dep, in either heartbeat form. */
+static const cJSON *report_breaker(const cJSON *report, const char *dep)
+{
+    const cJSON *breakers = cJSON_GetObjectItemCaseSensitive(report, "breakers"), *b;
+    if (!cJSON_IsArray(breakers))
+        return cJSON_GetObjectItemCaseSensitive(breakers, dep);
+    cJSON_ArrayForEach(b, breakers)
+    {
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(b, "name");
+        if (cJSON_IsString(name) && strcmp(name->valuestring, dep) == 0)
+            return b;
+    }
+    return NULL;
+}
+
+static void add_optional(cJSON *o, const char *key, double v)
+{
+    if (v < 0)
+        cJSON_AddNullToObject(o, key);
+    else
+        cJSON_AddNumberToObject(o, key, v);
+}
+
+static void fmt_optional(char *buf, size_t len, const char *fmt, double v)
+{
+    if (v < 0)
+        snprintf(buf, len, "-");
+    else
+        snprintf(buf, len, fmt, v);
+}
+
+static int breaker_list(redisContext *c, bool json)
+{
+    struct fleet_read f = {0};
+    char err[512];
+    if (collect(c, &f, err, sizeof err) < 0) {
+        fleet_read_free(&f);
+        return fail(EXIT_UNREACHABLE, "%s", err);
+    }
+    if (f.n > 1)   /* SCAN order is arbitrary */
+        qsort(f.reports, f.n, sizeof *f.reports, compare_reports);
+    struct breaker_table_command *cmds = xcalloc(f.ncommands ? f.ncommands : 1, sizeof *cmds);
+    for (size_t i = 0; i < f.ncommands; i++)
+        cmds[i] = (struct breaker_table_command){f.commands[i].name, f.commands[i].value};
+    struct breaker_table t;
+    breaker_table_build((const cJSON *const *)f.reports, f.n, cmds, f.ncommands, &t);
+    free(cmds);
+    if (json) {
+        cJSON *arr = cJSON_CreateArray();
+        for (size_t i = 0; i < t.n; i++) {
+            const struct breaker_row *row = &t.rows[i];
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "name", row->name);
+            if (row->command)
+                cJSON_AddStringToObject(o, "command", row->command);
+            else
+                cJSON_AddNullToObject(o, "command");
+            cJSON_AddStringToObject(o, "state", row->workers ? breaker_state_name(row->worst) : "UNKNOWN");
+            add_optional(o, "failure_rate", row->failure_rate);
+            add_optional(o, "slow_rate", row->slow_rate);
+            cJSON_AddNumberToObject(o, "calls", row->calls);
+            cJSON_AddNumberToObject(o, "open_remaining", row->open_remaining);
+            add_optional(o, "rate", row->rate);
+            add_optional(o, "tokens", row->tokens);
+            cJSON_AddNumberToObject(o, "throttled", row->throttled);
+            cJSON *workers = cJSON_AddArrayToObject(o, "workers");
+            for (size_t w = 0; w < f.n; w++) {
+                const cJSON *b = report_breaker(f.reports[w], row->name);
+                const cJSON *state = cJSON_GetObjectItemCaseSensitive(b, "state");
+                if (!cJSON_IsString(state))
+                    continue;
+                cJSON *e = cJSON_CreateObject();
+                cJSON_AddStringToObject(e, "worker", cJSON_GetObjectItemCaseSensitive(f.reports[w], "id")->valuestring);
+                cJSON_AddStringToObject(e, "state", state->valuestring);
+                const char *fields[] = {"failure_rate", "slow_rate", "calls", "open_remaining"};
+                for (size_t k = 0; k < 4; k++) {
+                    const cJSON *v = cJSON_GetObjectItemCaseSensitive(b, fields[k]);
+                    if (cJSON_IsNumber(v))
+                        cJSON_AddNumberToObject(e, fields[k], v->valuedouble);
+                }
+                cJSON_AddItemToArray(workers, e);
+            }
+            cJSON_AddItemToArray(arr, o);
+        }
+        char *text = cJSON_Print(arr);
+        puts(text);
+        cJSON_free(text);
+        cJSON_Delete(arr);
+    } else {
+        printf("%-20s %-9s %-11s %8s %6s %6s %9s %7s %9s  %s\n", "DEPENDENCY", "COMMAND", "STATE", "FAILURE%",
+               "SLOW%", "CALLS", "HALF-OPEN", "TOKENS", "THROTTLED", "WORKERS");
+        for (size_t i = 0; i < t.n; i++) {
+            const struct breaker_row *row = &t.rows[i];
+            char states[512], fr[16], sr[16], left[16], tokens[24];
+            breaker_row_states(row, states, sizeof states);
+            fmt_optional(fr, sizeof fr, "%.1f", row->failure_rate);
+            fmt_optional(sr, sizeof sr, "%.1f", row->slow_rate);
+            fmt_optional(tokens, sizeof tokens, "%.1f", row->tokens);
+            if (row->open_remaining > 0)
+                snprintf(left, sizeof left, "%.1fs", row->open_remaining);
+            else
+                snprintf(left, sizeof left, "-");
+            printf("%-20s %-9s %-11s %8s %6s %6.0f %9s %7s %9.0f  %s\n", row->name, row->command ? row->command : "-",
+                   row->workers ? breaker_state_name(row->worst) : "-", fr, sr, row->calls, left, tokens,
+                   row->throttled, states);
+        }
+    }
+    breaker_table_free(&t);
+    fleet_read_free(&f);
+    return EXIT_OK;
+}
+
+static int breaker_command(struct app *app, redisContext *c, const char *action, const char *command,
+                           const char *dep)
+{
+    char err[512], aerr[512];
+    char *old = NULL;
+    int rc = policy_breaker_command(c, dep, command, &old, err, sizeof err);
+    struct audit_entry e = {.action = action, .target = dep, .old_value = old, .new_value = command,
+                            .result = rc == 0 ? "ok" : err};
+    if (audit_record(&app->cfg, app->ctx ? app->ctx->name : NULL, c, &e, aerr, sizeof aerr) < 0)
+        fprintf(stderr, "qdeck: warning: %s\n", aerr);
+    if (rc < 0) {
+        free(old);
+        return fail(EXIT_FAILED, "%s", err);
+    }
+    printf("breaker %s: %s (was %s); workers apply it within 2 s\n", dep, command, old ? old : "none");
+    free(old);
+    return EXIT_OK;
+}
+
+int cmd_breaker(struct app *app, int argc, char **argv)
+{
+    bool json = false;
+    const char *args[2];
+    int nargs = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            json = true;
+        else if (argv[i][0] == '-' && argv[i][1] == '-')
+            return fail(EXIT_USAGE, "breaker: unknown option %s\n" BREAKER_USAGE, argv[i]);
+        else if (nargs < 2)
+            args[nargs++] = argv[i];
+        else
+            return fail(EXIT_USAGE, "breaker: too many arguments\n" BREAKER_USAGE);
+    }
+    if (nargs == 0)
+        return fail(EXIT_USAGE, BREAKER_USAGE);
+    static const struct {
+        const char *sub, *action, *command;
+    } commands[] = {
+        {"open", "breaker.open", "open"},
+        {"close", "breaker.close", "disabled"},
+        {"reset", "breaker.reset", "reset"},
+    };
+    int which = -1;
+    for (int i = 0; i < 3; i++)
+        if (strcmp(args[0], commands[i].sub) == 0)
+            which = i;
+    if (strcmp(args[0], "list") == 0 ? nargs != 1 : which < 0 || nargs != 2 || json)
+        return fail(EXIT_USAGE, BREAKER_USAGE);
+    if (which >= 0) {
+        const char *dep = args[1];
+        if (!*dep || strpbrk(dep, " \t\r\n"))
+            return fail(EXIT_USAGE, "breaker name '%s' is empty or holds spaces", dep);
+        if (control_read_only(app))
+            return control_refuse(app, commands[which].action, dep, commands[which].command);
+    }
+    redisContext *c;
+    int rc = control_connect(app, &c);
+    if (rc != EXIT_OK)
+        return rc;
+    rc = which < 0 ? breaker_list(c, json)
+                   : breaker_command(app, c, commands[which].action, commands[which].command, args[1]);
+    redisFree(c);
+    return rc;
+}

@@ -1,0 +1,253 @@
+/* `qdeck publish`: puts tasks on a queue with the envelope of SPEC "Task
+ * envelope".
+ *
+ *   qdeck publish QUEUE --type T --payload JSON [--count N] [--priority P]
+ *                 [--max-attempts N] [--idempotency-key K] [--deadline SECS]
+ *   qdeck publish QUEUE --body-file FILE [--count N]     raw bytes, no envelope
+ *
+ * RabbitMQ: default exchange, routing key QUEUE, mandatory, persistent, with
+ * message_id, timestamp and content_type, and publisher confirms in windows
+ * of 500 (exit 1 unless every message is confirmed). Redis lists: LPUSH
+ * (workers take from the right). Streams: XADD KEY * body ENVELOPE. When
+ * Redis is configured and [worker] results is on, each task's record
+ * qdeck:task:<id> starts as PENDING. Prints each task id on stdout. */
+#include <cJSON.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/app.h"
+#include "core/address.h"
+#include "core/clock.h"
+#include "core/xalloc.h"
+#include "worker/amqp-link.h"
+#include "worker/redis-link.h"
+#include "worker/results.h"
+#include "worker/task.h"
+
+#define CONFIRM_WINDOW 500
+#define REDIS_BATCH 1000
+
+struct pub {
+    const char *type, *payload, *idem;
+    int priority, max_attempts;
+    double deadline;
+    char *raw;          /* --body-file contents */
+    size_t raw_len;
+};
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 65536, n = 0;
+    char *buf = xmalloc(cap);
+    size_t got;
+    while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (n == cap)
+            buf = xrealloc(buf, cap *= 2);
+    }
+    fclose(f);
+    *len = n;
+    return buf;
+}
+
+/* The next message: the envelope (or raw bytes) and its id. */
+static char *next_body(const struct pub *p, char *id, size_t *len)
+{
+    if (p->raw) {
+        task_uuid(id);
+        *len = p->raw_len;
+        char *copy = xmalloc(p->raw_len + 1);
+        memcpy(copy, p->raw, p->raw_len);
+        return copy;
+    }
+    char *body = envelope_build(p->type, p->payload, p->priority, p->max_attempts, p->deadline, p->idem, id);
+    *len = strlen(body);
+    return body;
+}
+
+static int publish_amqp(const struct app *app, const struct queue_address *a, const struct pub *p, long count,
+                        redisContext *results, const char *label)
+{
+    char err[400];
+    amqp_connection_state_t conn = amqp_link_open(app->ctx->amqp, 0, true, app->ctx->timeout, err, sizeof err);
+    if (!conn)
+        return fail(EXIT_UNREACHABLE, "%s", err);
+    uint64_t tag = 0, acked = 0;
+    int rc = EXIT_OK;
+    long pending_results = 0;
+    for (long i = 0; i < count && rc == EXIT_OK; i++) {
+        char id[40];
+        size_t len;
+        char *body = next_body(p, id, &len);
+        amqp_basic_properties_t props = {
+            ._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG |
+                      AMQP_BASIC_TIMESTAMP_FLAG | AMQP_BASIC_PRIORITY_FLAG,
+            .content_type = amqp_cstring_bytes(p->raw ? "application/octet-stream" : "application/json"),
+            .delivery_mode = 2,
+            .message_id = amqp_cstring_bytes(id),
+            .timestamp = (uint64_t)clock_wall(),
+            .priority = (uint8_t)(p->priority > 255 ? 255 : p->priority < 0 ? 0 : p->priority),
+        };
+        if (results && !p->raw) {
+            results_append_pending(results, id, p->type, label, app->cfg.worker.result_ttl);
+            pending_results += 2;
+        }
+        if (amqp_link_publish(conn, "", a->name, &props, body, len, &tag, err, sizeof err) < 0)
+            rc = fail(EXIT_FAILED, "%s", err);
+        else
+            puts(id);
+        free(body);
+        if (rc == EXIT_OK && (tag - acked >= CONFIRM_WINDOW || i + 1 == count) &&
+            amqp_link_wait_confirms(conn, tag, &acked, 30, err, sizeof err) < 0)
+            rc = fail(EXIT_FAILED, "publishing to %s: %s", label, err);
+        if (results && pending_results >= REDIS_BATCH * 2) {
+            if (redis_link_drain(results, (int)pending_results, err, sizeof err) < 0)
+                fprintf(stderr, "qdeck: warning: result store: %s\n", err);
+            pending_results = 0;
+        }
+    }
+    if (results && pending_results && redis_link_drain(results, (int)pending_results, err, sizeof err) < 0)
+        fprintf(stderr, "qdeck: warning: result store: %s\n", err);
+    amqp_link_close(conn);
+    if (rc == EXIT_OK)
+        fprintf(stderr, "qdeck: published %ld task(s) to %s, all confirmed\n", count, label);
+    return rc;
+}
+
+static int publish_redis(const struct app *app, const struct queue_address *a, const struct pub *p, long count,
+                         redisContext *r, bool results, const char *label)
+{
+    char err[400];
+    long pending = 0;
+    for (long i = 0; i < count; i++) {
+        char id[40];
+        size_t len;
+        char *body = next_body(p, id, &len);
+        if (a->kind == QUEUE_STREAM) {
+            const char *argv[] = {"XADD", a->name, "*", "body", body};
+            size_t lens[] = {4, strlen(a->name), 1, 4, len};
+            redisAppendCommandArgv(r, 5, argv, lens);
+        } else {
+            const char *argv[] = {"LPUSH", a->name, body};
+            size_t lens[] = {5, strlen(a->name), len};
+            redisAppendCommandArgv(r, 3, argv, lens);
+        }
+        pending++;
+        if (results && !p->raw) {
+            results_append_pending(r, id, p->type, label, app->cfg.worker.result_ttl);
+            pending += 2;
+        }
+        puts(id);
+        free(body);
+        if (pending >= REDIS_BATCH || i + 1 == count) {
+            if (redis_link_drain(r, (int)pending, err, sizeof err) < 0)
+                return fail(EXIT_UNREACHABLE, "publishing to %s: %s", label, err);
+            pending = 0;
+        }
+    }
+    fprintf(stderr, "qdeck: published %ld task(s) to %s\n", count, label);
+    return EXIT_OK;
+}
+
+int cmd_publish(struct app *app, int argc, char **argv)
+{
+    enum { OPT_TYPE = 256, OPT_PAYLOAD, OPT_COUNT, OPT_PRIORITY, OPT_MAX_ATTEMPTS, OPT_IDEM, OPT_DEADLINE, OPT_BODY };
+    static const struct option longopts[] = {
+        {"type", required_argument, NULL, OPT_TYPE},
+        {"payload", required_argument, NULL, OPT_PAYLOAD},
+        {"count", required_argument, NULL, OPT_COUNT},
+        {"priority", required_argument, NULL, OPT_PRIORITY},
+        {"max-attempts", required_argument, NULL, OPT_MAX_ATTEMPTS},
+        {"idempotency-key", required_argument, NULL, OPT_IDEM},
+        {"deadline", required_argument, NULL, OPT_DEADLINE},
+        {"body-file", required_argument, NULL, OPT_BODY},
+        {NULL, 0, NULL, 0},
+    };
+    struct pub p = {.payload = "{}", .priority = -1, .max_attempts = 0};
+    const char *body_file = NULL;
+    long count = 1;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        char *end;
+        double v = 0;
+        if (c == OPT_COUNT || c == OPT_PRIORITY || c == OPT_MAX_ATTEMPTS || c == OPT_DEADLINE) {
+            errno = 0;
+            v = strtod(optarg, &end);
+            if (errno || *end || end == optarg || v < 0 || v > 1e9)
+                return fail(EXIT_USAGE, "%s wants a non-negative number, got '%s'", argv[optind - 1], optarg);
+        }
+        switch (c) {
+        case OPT_TYPE: p.type = optarg; break;
+        case OPT_PAYLOAD: p.payload = optarg; break;
+        case OPT_COUNT: count = (long)v; break;
+        case OPT_PRIORITY: p.priority = (int)v; break;
+        case OPT_MAX_ATTEMPTS: p.max_attempts = (int)v; break;
+        case OPT_IDEM: p.idem = optarg; break;
+        case OPT_DEADLINE: p.deadline = clock_wall() + v; break;
+        case OPT_BODY: body_file = optarg; break;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (optind + 1 != argc)
+        return fail(EXIT_USAGE, "usage: qdeck publish QUEUE --type T --payload JSON [--count N] [--priority P]");
+    if (!body_file && !p.type)
+        return fail(EXIT_USAGE, "publish: --type is required (or --body-file for raw bytes)");
+    if (p.idem && count > 1)
+        return fail(EXIT_USAGE, "publish: --idempotency-key with --count %ld would make them one task", count);
+    cJSON *check = cJSON_Parse(p.payload);
+    if (!check)
+        return fail(EXIT_USAGE, "publish: --payload is not valid JSON: %s", p.payload);
+    cJSON_Delete(check);
+    int rc = app_require_sources(app);
+    if (rc != EXIT_OK)
+        return rc;
+    struct queue_address a;
+    char err[400];
+    if (queue_address_parse(argv[optind], app->ctx, &a, err, sizeof err) < 0)
+        return fail(EXIT_USAGE, "%s", err);
+    char *label = queue_address_format(&a);
+    if (p.type) {
+        const struct task_config *tc = config_task(&app->cfg, p.type);
+        if (p.priority < 0)
+            p.priority = tc ? tc->priority : 5;
+        if (p.max_attempts <= 0)
+            p.max_attempts = tc && tc->max_attempts > 0 ? tc->max_attempts : app->cfg.worker.max_attempts;
+    }
+    if (body_file && !(p.raw = read_file(body_file, &p.raw_len))) {
+        rc = fail(EXIT_USAGE, "cannot read %s: %s", body_file, strerror(errno));
+        goto out;
+    }
+    redisContext *r = NULL;
+    bool need_redis = a.kind != QUEUE_AMQP;
+    if ((a.kind == QUEUE_AMQP && !app->ctx->amqp) || (need_redis && !app->ctx->redis)) {
+        rc = fail(EXIT_USAGE, "%s: no %s URL configured", label, need_redis ? "Redis" : "AMQP");
+        goto out;
+    }
+    if (app->ctx->redis && (need_redis || app->cfg.worker.results)) {
+        r = redis_link_open(app->ctx->redis, app->ctx->timeout, 30, err, sizeof err);
+        if (!r && need_redis) {
+            rc = fail(EXIT_UNREACHABLE, "%s", err);
+            goto out;
+        }
+        if (!r)
+            fprintf(stderr, "qdeck: warning: result store not written: %s\n", err);
+    }
+    if (a.kind == QUEUE_AMQP)
+        rc = publish_amqp(app, &a, &p, count, app->cfg.worker.results ? r : NULL, label);
+    else
+        rc = publish_redis(app, &a, &p, count, r, app->cfg.worker.results, label);
+    redisFree(r);
+out:
+    free(p.raw);
+    free(label);
+    queue_address_free(&a);
+    return rc;
+}

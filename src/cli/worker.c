@@ -1,0 +1,203 @@
+/* `qdeck worker`: the headless worker (SPEC "Worker semantics").
+ *
+ *   qdeck worker [--queues a,b] [--concurrency N] [--prefetch N] [--declare]
+ *                [--metrics-addr HOST:PORT] [--plugin-dir DIR]
+ *
+ * Logs structured lines to stderr (text, or JSON with [worker] log_format =
+ * json). SIGTERM/SIGINT drain: no new tasks, in-flight ones get
+ * shutdown_timeout, unfinished ones go back; a second signal stops at once,
+ * still acking nothing unfinished. --declare declares the RabbitMQ topology
+ * (queue with its DLX wiring, qdeck.dlx, <queue>.dlq) before consuming.
+ *
+ * While Redis is configured it keeps qdeck:worker:<id> alive (every
+ * [worker] heartbeat seconds, TTL three intervals): other workers' reapers
+ * use it to tell a live worker from a dead one. */
+#include <cJSON.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/app.h"
+#include "control/keys.h"
+#include "core/address.h"
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "worker/amqp-link.h"
+#include "worker/redis-link.h"
+#include "worker/topology.h"
+#include "worker/worker.h"
+
+static struct worker *running_worker;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (running_worker)
+        worker_stop(running_worker, false);
+}
+
+struct liveness {
+    const struct context_config *ctx;
+    double interval;
+    redisContext *redis;
+};
+
+static void heartbeat(struct worker *w, void *arg)
+{
+    struct liveness *l = arg;
+    if (!l->ctx->redis)
+        return;
+    char err[300];
+    if (!l->redis && !(l->redis = redis_link_open(l->ctx->redis, 1.0, 2.0, err, sizeof err))) {
+        log_warn("heartbeat: %s", err);
+        return;
+    }
+    struct worker_stats s;
+    worker_stats(w, &s);
+    char host[64] = "";
+    gethostname(host, sizeof host - 1);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", s.id);
+    cJSON_AddStringToObject(o, "host", host);
+    cJSON_AddNumberToObject(o, "pid", getpid());
+    cJSON_AddStringToObject(o, "queues", worker_queues(w));
+    cJSON_AddNumberToObject(o, "busy", s.busy);
+    cJSON_AddNumberToObject(o, "slots", s.slots);
+    cJSON_AddNumberToObject(o, "in_flight", s.in_flight);
+    cJSON_AddNumberToObject(o, "processed", (double)s.processed);
+    cJSON_AddNumberToObject(o, "failed", (double)s.failed);
+    cJSON_AddNumberToObject(o, "retried", (double)s.retried);
+    cJSON_AddNumberToObject(o, "dead_lettered", (double)s.dead_lettered);
+    char *json = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    char key[200], ttl[32];
+    snprintf(key, sizeof key, KEY_WORKER_PREFIX "%s", s.id);
+    snprintf(ttl, sizeof ttl, "%lld", (long long)(l->interval * 3000));
+    const char *argv[] = {"SET", key, json, "PX", ttl};
+    if (redis_link_cmd(l->redis, NULL, err, sizeof err, 5, argv, NULL) < 0) {
+        log_warn("heartbeat: %s", err);
+        redisFree(l->redis);
+        l->redis = NULL;
+    }
+    free(json);
+}
+
+static int declare_topology(const struct app *app, const char *queues)
+{
+    char **items;
+    size_t n = split_list(queues, &items);
+    int rc = EXIT_OK;
+    amqp_connection_state_t conn = NULL;
+    for (size_t i = 0; i < n && rc == EXIT_OK; i++) {
+        struct queue_address a;
+        char err[400];
+        if (queue_address_parse(items[i], app->ctx, &a, err, sizeof err) < 0) {
+            rc = fail(EXIT_USAGE, "%s", err);
+            break;
+        }
+        if (a.kind == QUEUE_AMQP) {
+            if (!conn && !(conn = amqp_link_open(app->ctx->amqp, 0, false, app->ctx->timeout, err, sizeof err)))
+                rc = fail(EXIT_UNREACHABLE, "%s", err);
+            else if (topology_declare_queue(conn, a.name, err, sizeof err) < 0)
+                rc = fail(EXIT_FAILED, "declaring %s: %s", items[i], err);
+            else
+                log_info("declared amqp:%s with dead letters to %s%s", a.name, a.name, ".dlq");
+        }
+        queue_address_free(&a);
+    }
+    amqp_link_close(conn);
+    free_list(items, n);
+    return rc;
+}
+
+int cmd_worker(struct app *app, int argc, char **argv)
+{
+    enum { OPT_QUEUES = 256, OPT_CONCURRENCY, OPT_PREFETCH, OPT_DECLARE, OPT_METRICS, OPT_PLUGIN_DIR };
+    static const struct option longopts[] = {
+        {"queues", required_argument, NULL, OPT_QUEUES},
+        {"concurrency", required_argument, NULL, OPT_CONCURRENCY},
+        {"prefetch", required_argument, NULL, OPT_PREFETCH},
+        {"declare", no_argument, NULL, OPT_DECLARE},
+        {"metrics-addr", required_argument, NULL, OPT_METRICS},
+        {"plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct worker_options opt = {.cfg = &app->cfg, .ctx = app->ctx};
+    bool declare = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        char *end;
+        long v;
+        switch (c) {
+        case OPT_QUEUES: opt.queues = optarg; break;
+        case OPT_CONCURRENCY:
+        case OPT_PREFETCH:
+            v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > (c == OPT_PREFETCH ? 65535 : 4096))
+                return fail(EXIT_USAGE, "--%s wants a number from 1 to %d, got '%s'",
+                            c == OPT_PREFETCH ? "prefetch" : "concurrency", c == OPT_PREFETCH ? 65535 : 4096, optarg);
+            if (c == OPT_PREFETCH)
+                opt.prefetch = (int)v;
+            else
+                opt.concurrency = (int)v;
+            break;
+        case OPT_DECLARE: declare = true; break;
+        case OPT_METRICS:
+            free(app->cfg.worker.metrics_addr);
+            app->cfg.worker.metrics_addr = xstrdup(optarg);
+            break;
+        case OPT_PLUGIN_DIR: opt.plugin_dir = optarg; break;
+        case 'h':
+            printf("usage: qdeck worker [--queues a,b] [--concurrency N] [--prefetch N] [--declare]\n"
+                   "                    [--metrics-addr HOST:PORT] [--plugin-dir DIR]\n");
+            return EXIT_OK;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (optind < argc)
+        return fail(EXIT_USAGE, "worker: unexpected argument '%s'", argv[optind]);
+    int rc = app_require_sources(app);
+    if (rc != EXIT_OK)
+        return rc;
+    if (log_min_level > LOG_INFO)
+        log_min_level = LOG_INFO;   /* headless: what the worker does is the output */
+    log_set_json(app->cfg.worker.log_format && strcmp(app->cfg.worker.log_format, "json") == 0);
+    const char *queues = opt.queues ? opt.queues : app->cfg.worker.queues;
+    if (declare && queues && (rc = declare_topology(app, queues)) != EXIT_OK)
+        return rc;
+
+    struct liveness live = {.ctx = app->ctx, .interval = app->cfg.worker.heartbeat};
+    opt.on_tick = heartbeat;
+    opt.tick_arg = &live;
+    opt.every = app->cfg.worker.heartbeat;
+    char err[512];
+    struct worker *w = worker_create(&opt, err, sizeof err);
+    if (!w)
+        return fail(EXIT_USAGE, "%s", err);
+    if (app->cfg.worker.metrics_addr)
+        log_warn("--metrics-addr %s: the metrics endpoint is not part of this build yet", app->cfg.worker.metrics_addr);
+
+    running_worker = w;
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    rc = worker_run(w) == 0 ? EXIT_OK : EXIT_FAILED;
+    if (live.redis) {
+        char key[200];
+        snprintf(key, sizeof key, KEY_WORKER_PREFIX "%s", worker_id(w));
+        const char *del[] = {"DEL", key};
+        redis_link_cmd(live.redis, NULL, err, sizeof err, 2, del, NULL);
+        redisFree(live.redis);
+    }
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    running_worker = NULL;
+    worker_destroy(w);
+    return rc;
+}

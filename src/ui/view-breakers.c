@@ -1,0 +1,322 @@
+/* View 5, Breakers: every dependency's circuit breaker across the fleet,
+ * from the workers' heartbeats (resilience/fleet-report.h): the most severe
+ * state any worker reports, coloured; worst failure and slow-call rates;
+ * calls in the windows; time until half-open; rate-limiter tokens and
+ * throttled calls; the operator command in force and the states per worker.
+ *
+ * O forces the selected breaker open fleet-wide, C forces it closed
+ * (DISABLED: calls flow, nothing recorded), R resets it to normal
+ * operation; each asks y/n first, is refused in read-only mode, and is
+ * written (with its audit record) by a short-lived thread with its own
+ * Redis connection, so the screen never waits on the network. Workers
+ * apply it within 2 s. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control/audit.h"
+#include "control/board.h"
+#include "control/fleet.h"
+#include "control/policy.h"
+#include "core/clock.h"
+#include "core/xalloc.h"
+#include "resilience/fleet-report.h"
+#include "ui/crt.h"
+#include "ui/screen.h"
+
+static int selected;
+static char selected_name[256];
+
+/* A confirmed action waiting for y/n, and the writer's result. */
+static struct {
+    char dep[256];
+    const char *command;    /* open | disabled | reset; NULL: nothing pending */
+    const char *verb;
+} pending;
+
+static pthread_mutex_t result_lock = PTHREAD_MUTEX_INITIALIZER;
+static char result[1400];
+static bool writing;
+
+struct write_job {
+    char *url, *context, *dep;
+    const char *command, *action;
+    const struct config *cfg;
+};
+
+static void *write_thread(void *arg)
+{
+    struct write_job *job = arg;
+    char err[512], text[1400];
+    redisContext *c = policy_connect(job->url, 2, err, sizeof err);
+    if (!c) {
+        snprintf(text, sizeof text, "breaker %s: %s", job->dep, err);
+    } else {
+        char *old = NULL;
+        int rc = policy_breaker_command(c, job->dep, job->command, &old, err, sizeof err);
+        struct audit_entry e = {.action = job->action, .target = job->dep, .old_value = old,
+                                .new_value = job->command, .result = rc == 0 ? "ok" : err};
+        char aerr[512];
+        audit_record(job->cfg, job->context, c, &e, aerr, sizeof aerr);
+        if (rc == 0)
+            snprintf(text, sizeof text, "breaker %s: %s sent (was %s); workers apply it within 2 s", job->dep,
+                     job->command, old ? old : "none");
+        else
+            snprintf(text, sizeof text, "breaker %s: %s", job->dep, err);
+        free(old);
+        redisFree(c);
+    }
+    pthread_mutex_lock(&result_lock);
+    snprintf(result, sizeof result, "%s", text);
+    writing = false;
+    pthread_mutex_unlock(&result_lock);
+    free(job->url);
+    free(job->context);
+    free(job->dep);
+    free(job);
+    return NULL;
+}
+
+static void start_write(struct ui *ui)
+{
+    pthread_mutex_lock(&result_lock);
+    bool busy = writing;
+    writing = !busy;
+    pthread_mutex_unlock(&result_lock);
+    if (busy) {
+        ui_message(ui, "a breaker command is still being written; try again in a moment");
+        return;
+    }
+    struct write_job *job = xcalloc(1, sizeof *job);
+    job->url = xstrdup(ui->opt->ctx->redis);
+    job->context = xstrdup(ui->opt->ctx->name ? ui->opt->ctx->name : "");
+    job->dep = xstrdup(pending.dep);
+    job->command = pending.command;
+    job->action = !strcmp(pending.command, "open") ? "breaker.open" : !strcmp(pending.command, "disabled")
+                                                                         ? "breaker.close" : "breaker.reset";
+    job->cfg = ui->opt->cfg;
+    pthread_t t;
+    if (pthread_create(&t, NULL, write_thread, job) != 0) {
+        pthread_mutex_lock(&result_lock);
+        writing = false;
+        pthread_mutex_unlock(&result_lock);
+        free(job->url);
+        free(job->context);
+        free(job->dep);
+        free(job);
+        ui_message(ui, "cannot start the writer thread");
+        return;
+    }
+    pthread_detach(t);
+    ui_message(ui, "breaker %s: sending %s ...", pending.dep, pending.command);
+}
+
+static enum theme_slot state_slot(enum breaker_state s)
+{
+    switch (s) {
+    case BREAKER_OPEN:
+    case BREAKER_FORCED_OPEN: return SLOT_BREAKER_OPEN;
+    case BREAKER_HALF_OPEN: return SLOT_BREAKER_HALF_OPEN;
+    case BREAKER_DISABLED: return SLOT_WARN;
+    case BREAKER_CLOSED: return SLOT_BREAKER_CLOSED;
+    }
+    return SLOT_DEFAULT;
+}
+
+struct bcol {
+    const char *title;
+    int width;
+};
+enum { BC_STATE, BC_FAIL, BC_SLOW, BC_CALLS, BC_HALF, BC_TOKENS, BC_THROTTLED, BC_COMMAND, BC_COUNT };
+static const struct bcol bcols[BC_COUNT] = {
+    [BC_STATE] = {"STATE", 12}, [BC_FAIL] = {"FAIL%", 7}, [BC_SLOW] = {"SLOW%", 7}, [BC_CALLS] = {"CALLS", 7},
+    [BC_HALF] = {"HALF-OPEN", 10}, [BC_TOKENS] = {"TOKENS", 8}, [BC_THROTTLED] = {"THROTTLED", 10},
+    [BC_COMMAND] = {"COMMAND", 9},
+};
+
+static void fmt_optional(char *buf, size_t len, const char *fmt, double v)
+{
+    if (v < 0)
+        snprintf(buf, len, "-");
+    else
+        snprintf(buf, len, fmt, v);
+}
+
+static void draw_breakers(struct ui *ui, int top, int height)
+{
+    crt_fill(top, 0, COLS, SLOT_DEFAULT);
+    pthread_mutex_lock(&result_lock);
+    if (result[0]) {
+        ui_message(ui, "%s", result);
+        result[0] = '\0';
+    }
+    pthread_mutex_unlock(&result_lock);
+    if (!ui->opt->fleet) {
+        crt_put(top + 1, 2, COLS - 4, ALIGN_LEFT, SLOT_DIM,
+                "breakers are reported by the workers to Redis: give this context a Redis URL");
+        return;
+    }
+    const struct fleet_table *t = fleet_table_of(ui->fleet.snap);
+    bool stale = ui->fleet.status != SOURCE_OK;
+    const cJSON *reports[4096];
+    size_t nrep = 0;
+    for (size_t i = 0; t && i < t->n && nrep < 4096; i++)
+        if (t->workers[i].state != FLEET_LOST && t->workers[i].report)
+            reports[nrep++] = t->workers[i].report;
+    struct breaker_table_command *cmds = NULL;
+    size_t ncmds = 0;
+    if (ui->board) {
+        ncmds = ui->board->nbreakers;
+        cmds = xcalloc(ncmds ? ncmds : 1, sizeof *cmds);
+        for (size_t i = 0; i < ncmds; i++)
+            cmds[i] = (struct breaker_table_command){ui->board->breakers[i].name, ui->board->breakers[i].value};
+    }
+    struct breaker_table bt;
+    breaker_table_build(reports, nrep, cmds, ncmds, &bt);
+    free(cmds);
+
+    size_t open = 0;
+    for (size_t i = 0; i < bt.n; i++)
+        open += bt.rows[i].workers && (bt.rows[i].worst == BREAKER_OPEN || bt.rows[i].worst == BREAKER_FORCED_OPEN);
+    char line[400];
+    if (pending.command)
+        snprintf(line, sizeof line, " %s breaker %s fleet-wide? y to confirm, any other key cancels", pending.verb,
+                 pending.dep);
+    else
+        snprintf(line, sizeof line, " %zu dependenc%s from %zu worker%s, %zu open%s · O open  C close (disable)  "
+                 "R reset", bt.n, bt.n == 1 ? "y" : "ies", nrep, nrep == 1 ? "" : "s", open,
+                 stale ? " · last known data" : "");
+    crt_put(top, 0, COLS, ALIGN_LEFT, pending.command ? SLOT_WARN : open ? SLOT_CRIT : SLOT_VALUE, line);
+
+    int fixed = 0;
+    for (int c = 0; c < BC_COUNT; c++)
+        fixed += bcols[c].width + 1;
+    int name_w = 10;   /* as wide as the longest name, within 12..32: the rest shows the workers' states */
+    for (size_t i = 0; i < bt.n; i++)
+        if (crt_width(bt.rows[i].name) > name_w)
+            name_w = crt_width(bt.rows[i].name);
+    name_w = name_w + 2 < 12 ? 12 : name_w + 2 > 32 ? 32 : name_w + 2;
+    int states_w = COLS - fixed - name_w;
+    int y = top + 1;
+    crt_fill(y, 0, COLS, SLOT_COLUMN);
+    int x = crt_put(y, 0, name_w, ALIGN_LEFT, SLOT_COLUMN, "DEPENDENCY");
+    for (int c = 0; c < BC_COUNT; c++) {
+        x += crt_put(y, x, 1, ALIGN_LEFT, SLOT_COLUMN, " ");
+        x += crt_put(y, x, bcols[c].width, c == BC_STATE || c == BC_COMMAND ? ALIGN_LEFT : ALIGN_RIGHT, SLOT_COLUMN,
+                     bcols[c].title);
+    }
+    if (states_w > 8)
+        crt_put(y, x + 1, states_w - 1, ALIGN_LEFT, SLOT_COLUMN, "WORKERS");
+    if (bt.n == 0) {
+        crt_put(y + 2, 2, COLS - 4, ALIGN_LEFT, SLOT_DIM,
+                t ? "no breakers reported (workers report one per [dependency NAME] of their config)"
+                  : "reading the fleet...");
+        breaker_table_free(&bt);
+        return;
+    }
+    for (size_t i = 0; selected_name[0] && i < bt.n; i++)
+        if (!strcmp(bt.rows[i].name, selected_name))
+            selected = (int)i;
+    if (selected >= (int)bt.n)
+        selected = (int)bt.n - 1;
+    if (selected < 0)
+        selected = 0;
+    snprintf(selected_name, sizeof selected_name, "%s", bt.rows[selected].name);
+    int rows_h = height - 2, first = selected - rows_h + 1 > 0 ? selected - rows_h + 1 : 0;
+    for (int i = first; i < (int)bt.n && y + 1 < top + height; i++) {
+        const struct breaker_row *r = &bt.rows[i];
+        bool sel = i == selected;
+        enum theme_slot base = sel ? SLOT_SELECTION : stale ? SLOT_STALE : SLOT_DEFAULT;
+        y++;
+        crt_fill(y, 0, COLS, base);
+        x = crt_put(y, 0, name_w, ALIGN_LEFT, base, r->name);
+        char text[600];
+        for (int c = 0; c < BC_COUNT; c++) {
+            x += crt_put(y, x, 1, ALIGN_LEFT, base, " ");
+            enum theme_slot s = base;
+            enum crt_align align = ALIGN_RIGHT;
+            switch (c) {
+            case BC_STATE:
+                snprintf(text, sizeof text, "%s", r->workers ? breaker_state_name(r->worst) : "-");
+                if (!sel && !stale && r->workers)
+                    s = state_slot(r->worst);
+                align = ALIGN_LEFT;
+                break;
+            case BC_FAIL: fmt_optional(text, sizeof text, "%.1f", r->failure_rate); break;
+            case BC_SLOW: fmt_optional(text, sizeof text, "%.1f", r->slow_rate); break;
+            case BC_CALLS: snprintf(text, sizeof text, "%.0f", r->calls); break;
+            case BC_HALF:
+                if (r->open_remaining > 0)
+                    snprintf(text, sizeof text, "%.1fs", r->open_remaining);
+                else
+                    snprintf(text, sizeof text, "-");
+                break;
+            case BC_TOKENS: fmt_optional(text, sizeof text, "%.1f", r->tokens); break;
+            case BC_THROTTLED: snprintf(text, sizeof text, "%.0f", r->throttled); break;
+            case BC_COMMAND:
+                snprintf(text, sizeof text, "%s", r->command ? r->command : "-");
+                if (!sel && r->command && strcmp(r->command, "reset"))
+                    s = SLOT_WARN;
+                align = ALIGN_LEFT;
+                break;
+            }
+            x += crt_put(y, x, bcols[c].width, align, s, text);
+        }
+        if (states_w > 8) {
+            breaker_row_states(r, text, sizeof text);
+            crt_put(y, x + 1, states_w - 1, ALIGN_LEFT, base, text);
+        }
+    }
+    breaker_table_free(&bt);
+}
+
+static bool breakers_key(struct ui *ui, int key)
+{
+    if (pending.command) {
+        if (key == 'y' || key == 'Y')
+            start_write(ui);
+        else
+            ui_message(ui, "cancelled");
+        pending.command = NULL;
+        return true;
+    }
+    const char *command = NULL, *verb = NULL;
+    switch (key) {
+    case KEY_DOWN: case 'j': selected++; selected_name[0] = '\0'; return true;
+    case KEY_UP: case 'k': if (selected > 0) selected--; selected_name[0] = '\0'; return true;
+    case 'O': command = "open"; verb = "Force OPEN"; break;
+    case 'C': command = "disabled"; verb = "Force CLOSED (disable)"; break;
+    case 'R': command = "reset"; verb = "Reset"; break;
+    default: return false;
+    }
+    if (!selected_name[0]) {
+        ui_message(ui, "no breaker selected");
+        return true;
+    }
+    if (!ui->opt->ctx || !ui->opt->ctx->redis) {
+        ui_message(ui, "no control plane: this context has no redis URL");
+        return true;
+    }
+    if (ui->opt->ctx->read_only) {
+        ui_message(ui, "read-only: breakers cannot be changed from this console");
+        struct audit_entry e = {.action = !strcmp(command, "open") ? "breaker.open"
+                                          : !strcmp(command, "disabled") ? "breaker.close" : "breaker.reset",
+                                .target = selected_name, .new_value = command, .result = "refused: read-only"};
+        char err[256];
+        audit_record(ui->opt->cfg, ui->opt->ctx->name, NULL, &e, err, sizeof err);
+        return true;
+    }
+    snprintf(pending.dep, sizeof pending.dep, "%s", selected_name);
+    pending.command = command;
+    pending.verb = verb;
+    return true;
+}
+
+const struct view_ops breakers_view = {
+    .name = "Breakers",
+    .summary = "circuit breakers fleet-wide: state, rates, half-open countdown, rate limits (O open, C close, R reset)",
+    .key = '5',
+    .draw = draw_breakers,
+    .handle_key = breakers_key,
+};

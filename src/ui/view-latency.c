@@ -1,0 +1,195 @@
+/* View 4, Latency: per task type, p50 p90 p95 p99 p99.9 and max of queue
+ * wait, run time and end-to-end, from every live worker's heartbeat
+ * histograms merged bucket by bucket (resilience/fleet-report.h): the
+ * percentiles are read from the merge, never averaged across workers.
+ * Below the table, a bar chart of the selected type's distribution
+ * (c cycles wait / run / end-to-end). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "control/fleet.h"
+#include "resilience/fleet-report.h"
+#include "ui/crt.h"
+#include "ui/screen.h"
+
+static int selected;                 /* task type index */
+static int chart_kind = LATENCY_RUN;
+static const char *const kind_titles[LATENCY_KINDS] = {"wait", "run", "e2e"};
+static const char *const kind_names[LATENCY_KINDS] = {"queue wait", "run time", "end-to-end"};
+
+/* 850us, 12.3ms, 1.25s, 4m05s */
+static void fmt_us(char *buf, size_t len, uint64_t us, bool any)
+{
+    if (!any)
+        snprintf(buf, len, "-");
+    else if (us < 1000)
+        snprintf(buf, len, "%lluus", (unsigned long long)us);
+    else if (us < 10000)
+        snprintf(buf, len, "%.2fms", (double)us / 1e3);
+    else if (us < 1000000)
+        snprintf(buf, len, "%.1fms", (double)us / 1e3);
+    else if (us < 60000000)
+        snprintf(buf, len, "%.2fs", (double)us / 1e6);
+    else
+        snprintf(buf, len, "%llum%02llus", (unsigned long long)(us / 60000000), (unsigned long long)(us / 1000000 % 60));
+}
+
+/* Reports of the workers still alive: a lost worker's histograms are old. */
+static size_t live_reports(const struct fleet_table *t, const cJSON **out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; t && i < t->n && n < cap; i++)
+        if (t->workers[i].state != FLEET_LOST && t->workers[i].report)
+            out[n++] = t->workers[i].report;
+    return n;
+}
+
+#define COLW 9
+static const char *const pct_titles[] = {"P50", "P90", "P95", "P99", "P99.9", "MAX"};
+
+static void draw_row(int y, const struct latency_row *row, int kind, bool first, bool sel, bool stale, int name_w)
+{
+    enum theme_slot base = sel ? SLOT_SELECTION : stale ? SLOT_STALE : SLOT_DEFAULT;
+    crt_fill(y, 0, COLS, base);
+    int x = crt_put(y, 0, name_w, ALIGN_LEFT, base, first ? row->type : "");
+    x += crt_put(y, x, 7, ALIGN_LEFT, sel ? base : SLOT_LABEL, kind_titles[kind]);
+    const struct histogram_summary *s = &row->summary[kind];
+    char text[32];
+    snprintf(text, sizeof text, "%llu", (unsigned long long)s->count);
+    x += crt_put(y, x, COLW, ALIGN_RIGHT, base, text);
+    uint64_t v[] = {s->p50, s->p90, s->p95, s->p99, s->p999, s->max};
+    for (size_t i = 0; i < 6; i++) {
+        fmt_us(text, sizeof text, v[i], s->count > 0);
+        enum theme_slot slot = base;
+        if (!sel && !stale && i >= 3 && s->count && v[i] >= 10000000)   /* tail above 10 s */
+            slot = SLOT_WARN;
+        x += crt_put(y, x, COLW, ALIGN_RIGHT, slot, text);
+    }
+}
+
+static void draw_chart(const struct latency_row *row, int top, int height, bool stale)
+{
+    for (int y = top; y < top + height; y++)
+        crt_fill(y, 0, COLS, SLOT_DEFAULT);
+    const struct histogram *h = row->merged[chart_kind];
+    char title[300];
+    snprintf(title, sizeof title, " %s · %s distribution · %llu samples (c: wait/run/e2e)", row->type,
+             kind_names[chart_kind], (unsigned long long)histogram_count(h));
+    crt_fill(top, 0, COLS, SLOT_COLUMN);
+    crt_put(top, 0, COLS, ALIGN_LEFT, SLOT_COLUMN, title);
+    size_t nbars = (size_t)(height - 1);
+    if (nbars > 24)
+        nbars = 24;
+    if (nbars < 1 || histogram_count(h) == 0) {
+        if (height > 1)
+            crt_put(top + 1, 2, COLS - 4, ALIGN_LEFT, SLOT_DIM, "no samples yet");
+        return;
+    }
+    uint64_t counts[24], edges[25], most = 0;
+    latency_bars(h, nbars, counts, edges);
+    for (size_t i = 0; i < nbars; i++)
+        if (counts[i] > most)
+            most = counts[i];
+    int label_w = 22, count_w = 10, bar_w = COLS - label_w - count_w - 2;
+    if (bar_w < 4)
+        return;
+    for (size_t i = 0; i < nbars; i++) {
+        int y = top + 1 + (int)i;
+        char lo[16], hi[16], label[40], bar[4 * 256 + 1] = "", num[24];
+        fmt_us(lo, sizeof lo, edges[i], true);
+        fmt_us(hi, sizeof hi, edges[i + 1], true);
+        snprintf(label, sizeof label, "%8s - %-8s", lo, hi);
+        crt_put(y, 1, label_w, ALIGN_LEFT, SLOT_LABEL, label);
+        int len = most ? (int)lround((double)bar_w * (double)counts[i] / (double)most) : 0;
+        if (counts[i] && len == 0)
+            len = 1;
+        if (len > 256)
+            len = 256;
+        for (int k = 0; k < len; k++)
+            strcat(bar, crt_utf8() ? "█" : "#");
+        crt_put(y, 1 + label_w, bar_w, ALIGN_LEFT, stale ? SLOT_STALE : SLOT_BAR, bar);
+        snprintf(num, sizeof num, "%llu", (unsigned long long)counts[i]);
+        crt_put(y, 1 + label_w + bar_w, count_w, ALIGN_RIGHT, SLOT_VALUE, num);
+    }
+}
+
+static void draw_latency(struct ui *ui, int top, int height)
+{
+    crt_fill(top, 0, COLS, SLOT_DEFAULT);
+    if (!ui->opt->fleet) {
+        crt_put(top + 1, 2, COLS - 4, ALIGN_LEFT, SLOT_DIM,
+                "latency comes from the workers' heartbeats in Redis: give this context a Redis URL");
+        return;
+    }
+    const struct feed_view *fv = &ui->fleet;
+    const struct fleet_table *t = fleet_table_of(fv->snap);
+    bool stale = fv->status != SOURCE_OK;
+    const cJSON *reports[4096];
+    size_t nrep = live_reports(t, reports, sizeof reports / sizeof reports[0]);
+    struct latency_table lt;
+    latency_table_build(reports, nrep, &lt);
+
+    char line[400];
+    snprintf(line, sizeof line, " %zu task type%s from %zu worker%s · percentiles of the merged histograms%s%s",
+             lt.n, lt.n == 1 ? "" : "s", nrep, nrep == 1 ? "" : "s",
+             lt.bad_encodings ? " · some histograms unreadable" : "", stale ? " · last known data" : "");
+    crt_put(top, 0, COLS, ALIGN_LEFT, stale ? SLOT_STALE : SLOT_VALUE, line);
+
+    int name_w = COLS - 7 - COLW * 7;
+    if (name_w < 8)
+        name_w = 8;
+    int list_top = top + 1;
+    crt_fill(list_top, 0, COLS, SLOT_COLUMN);
+    int x = crt_put(list_top, 0, name_w, ALIGN_LEFT, SLOT_COLUMN, "TASK TYPE");
+    x += crt_put(list_top, x, 7, ALIGN_LEFT, SLOT_COLUMN, "");
+    x += crt_put(list_top, x, COLW, ALIGN_RIGHT, SLOT_COLUMN, "COUNT");
+    for (size_t i = 0; i < 6; i++)
+        x += crt_put(list_top, x, COLW, ALIGN_RIGHT, SLOT_COLUMN, pct_titles[i]);
+    if (lt.n == 0) {
+        crt_put(list_top + 2, 2, COLS - 4, ALIGN_LEFT, SLOT_DIM,
+                t ? "no task has run yet (workers report latency per task type once they run tasks)"
+                  : "reading the fleet...");
+        latency_table_free(&lt);
+        return;
+    }
+    if (selected >= (int)lt.n)
+        selected = (int)lt.n - 1;
+    if (selected < 0)
+        selected = 0;
+    int chart_h = height - 2 - (int)lt.n * LATENCY_KINDS;
+    if (chart_h > 14)
+        chart_h = 14;
+    if (chart_h < 4)
+        chart_h = height >= 16 ? height / 3 : 0;
+    int rows_h = height - 2 - chart_h;
+    int types_shown = rows_h / LATENCY_KINDS;
+    int first = selected - types_shown + 1 > 0 ? selected - types_shown + 1 : 0;
+    int y = list_top + 1;
+    for (int i = first; i < (int)lt.n && y + LATENCY_KINDS <= list_top + 1 + rows_h; i++)
+        for (int k = 0; k < LATENCY_KINDS; k++)
+            draw_row(y++, &lt.rows[i], k, k == 0, i == selected, stale, name_w);
+    if (chart_h >= 3)
+        draw_chart(&lt.rows[selected], top + height - chart_h, chart_h, stale);
+    latency_table_free(&lt);
+}
+
+static bool latency_key(struct ui *ui, int key)
+{
+    (void)ui;
+    switch (key) {
+    case KEY_DOWN: case 'j': selected++; return true;   /* clamped at the next draw */
+    case KEY_UP: case 'k': if (selected > 0) selected--; return true;
+    case KEY_HOME: case 'g': selected = 0; return true;
+    case 'c': chart_kind = (chart_kind + 1) % LATENCY_KINDS; return true;
+    default: return false;
+    }
+}
+
+const struct view_ops latency_view = {
+    .name = "Latency",
+    .summary = "p50..p99.9 and max of queue wait, run time, end-to-end per task type, fleet-wide (c: chart kind)",
+    .key = '4',
+    .draw = draw_latency,
+    .handle_key = latency_key,
+};

@@ -1,0 +1,167 @@
+/* rabbitmq-c connection, error and confirm helpers (see amqp-link.h). */
+#include "worker/amqp-link.h"
+
+#include <amqp_ssl_socket.h>
+#include <amqp_tcp_socket.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "core/clock.h"
+#include "core/xalloc.h"
+
+int amqp_link_check(amqp_rpc_reply_t r, const char *what, char *err, size_t errlen)
+{
+    switch (r.reply_type) {
+    case AMQP_RESPONSE_NORMAL:
+        return 0;
+    case AMQP_RESPONSE_NONE:
+        snprintf(err, errlen, "%s: no reply from the broker", what);
+        return -1;
+    case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+        snprintf(err, errlen, "%s: %s", what, amqp_error_string2(r.library_error));
+        return -1;
+    case AMQP_RESPONSE_SERVER_EXCEPTION:
+        if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+            amqp_channel_close_t *m = r.reply.decoded;
+            snprintf(err, errlen, "%s: %.*s", what, (int)m->reply_text.len, (char *)m->reply_text.bytes);
+        } else if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
+            amqp_connection_close_t *m = r.reply.decoded;
+            snprintf(err, errlen, "%s: %.*s", what, (int)m->reply_text.len, (char *)m->reply_text.bytes);
+        } else {
+            snprintf(err, errlen, "%s: broker exception (method 0x%08x)", what, (unsigned)r.reply.id);
+        }
+        return -1;
+    }
+    snprintf(err, errlen, "%s: unknown reply", what);
+    return -1;
+}
+
+amqp_connection_state_t amqp_link_open(const char *url, int heartbeat, bool confirms, double timeout, char *err,
+                                       size_t errlen)
+{
+    char *copy = xstrdup(url);
+    struct amqp_connection_info info;
+    amqp_default_connection_info(&info);
+    if (amqp_parse_url(copy, &info) != AMQP_STATUS_OK) {
+        snprintf(err, errlen, "AMQP URL is not amqp[s]://user:pass@host:port/vhost");
+        free(copy);
+        return NULL;
+    }
+    amqp_connection_state_t conn = amqp_new_connection();
+    amqp_socket_t *sock = info.ssl ? amqp_ssl_socket_new(conn) : amqp_tcp_socket_new(conn);
+    struct timeval tv = {.tv_sec = (time_t)timeout, .tv_usec = (suseconds_t)((timeout - (long)timeout) * 1e6)};
+    int st = sock ? amqp_socket_open_noblock(sock, info.host, info.port, &tv) : AMQP_STATUS_NO_MEMORY;
+    if (st != AMQP_STATUS_OK) {
+        snprintf(err, errlen, "cannot connect to RabbitMQ at %s:%d: %s", info.host, info.port, amqp_error_string2(st));
+        goto fail;
+    }
+    if (amqp_set_handshake_timeout(conn, &tv) != AMQP_STATUS_OK || amqp_set_rpc_timeout(conn, &tv) != AMQP_STATUS_OK) {
+        snprintf(err, errlen, "cannot set AMQP timeouts");
+        goto fail;
+    }
+    if (amqp_link_check(amqp_login(conn, info.vhost, 0, 131072, heartbeat, AMQP_SASL_METHOD_PLAIN, info.user,
+                                   info.password),
+                        "AMQP login", err, errlen) < 0)
+        goto fail;
+    amqp_channel_open(conn, AMQP_LINK_CHANNEL);
+    if (amqp_link_check(amqp_get_rpc_reply(conn), "channel.open", err, errlen) < 0)
+        goto fail;
+    if (confirms) {
+        amqp_confirm_select(conn, AMQP_LINK_CHANNEL);
+        if (amqp_link_check(amqp_get_rpc_reply(conn), "confirm.select", err, errlen) < 0)
+            goto fail;
+    }
+    free(copy);
+    return conn;
+fail:
+    amqp_destroy_connection(conn);
+    free(copy);
+    return NULL;
+}
+
+void amqp_link_close(amqp_connection_state_t conn)
+{
+    if (!conn)
+        return;
+    amqp_connection_close(conn, AMQP_REPLY_SUCCESS);
+    amqp_destroy_connection(conn);
+}
+
+int amqp_link_publish(amqp_connection_state_t conn, const char *exchange, const char *routing_key,
+                      const amqp_basic_properties_t *props, const void *body, size_t len, uint64_t *next_tag,
+                      char *err, size_t errlen)
+{
+    amqp_bytes_t b = {.len = len, .bytes = (void *)body};
+    int st = amqp_basic_publish(conn, AMQP_LINK_CHANNEL, amqp_cstring_bytes(exchange), amqp_cstring_bytes(routing_key),
+                                1, 0, props, b);
+    if (st != AMQP_STATUS_OK) {
+        snprintf(err, errlen, "basic.publish: %s", amqp_error_string2(st));
+        return -1;
+    }
+    (*next_tag)++;
+    return 0;
+}
+
+int amqp_link_wait_confirms(amqp_connection_state_t conn, uint64_t upto, uint64_t *acked, double timeout,
+                            char *err, size_t errlen)
+{
+    double end = clock_mono() + timeout;
+    bool returned = false;
+    while (*acked < upto) {
+        double left = end - clock_mono();
+        if (left <= 0) {
+            snprintf(err, errlen, "publisher confirm: no answer within %.0fs", timeout);
+            return -1;
+        }
+        struct timeval tv = {.tv_sec = (time_t)left, .tv_usec = (suseconds_t)((left - (long)left) * 1e6)};
+        amqp_frame_t f;
+        amqp_maybe_release_buffers(conn);
+        int st = amqp_simple_wait_frame_noblock(conn, &f, &tv);
+        if (st == AMQP_STATUS_TIMEOUT)
+            continue;
+        if (st != AMQP_STATUS_OK) {
+            snprintf(err, errlen, "publisher confirm: %s", amqp_error_string2(st));
+            return -1;
+        }
+        if (f.frame_type != AMQP_FRAME_METHOD)
+            continue;
+        switch (f.payload.method.id) {
+        case AMQP_BASIC_ACK_METHOD: {
+            amqp_basic_ack_t *a = f.payload.method.decoded;
+            if (a->delivery_tag > *acked)
+                *acked = a->delivery_tag;
+            break;
+        }
+        case AMQP_BASIC_NACK_METHOD:
+            snprintf(err, errlen, "publisher confirm: the broker refused the message (nack)");
+            return -1;
+        case AMQP_BASIC_RETURN_METHOD: {
+            amqp_basic_return_t *r = f.payload.method.decoded;
+            snprintf(err, errlen, "message returned: %.*s (exchange '%.*s', routing key '%.*s')",
+                     (int)r->reply_text.len, (char *)r->reply_text.bytes, (int)r->exchange.len,
+                     (char *)r->exchange.bytes, (int)r->routing_key.len, (char *)r->routing_key.bytes);
+            amqp_message_t msg;
+            amqp_rpc_reply_t rr = amqp_read_message(conn, f.channel, &msg, 0);
+            if (rr.reply_type == AMQP_RESPONSE_NORMAL)
+                amqp_destroy_message(&msg);
+            returned = true;
+            break;
+        }
+        case AMQP_CHANNEL_CLOSE_METHOD: {
+            amqp_channel_close_t *m = f.payload.method.decoded;
+            snprintf(err, errlen, "channel closed: %.*s", (int)m->reply_text.len, (char *)m->reply_text.bytes);
+            return -1;
+        }
+        case AMQP_CONNECTION_CLOSE_METHOD: {
+            amqp_connection_close_t *m = f.payload.method.decoded;
+            snprintf(err, errlen, "connection closed: %.*s", (int)m->reply_text.len, (char *)m->reply_text.bytes);
+            return -1;
+        }
+        default:
+            break;
+        }
+    }
+    return returned ? -1 : 0;
+}

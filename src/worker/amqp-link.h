@@ -1,0 +1,34 @@
+/* rabbitmq-c plumbing the worker and `qdeck publish` share: open a
+ * connection from a URL (amqp:// or amqps://), turn RPC replies into one
+ * readable line, and publish with publisher confirms. rabbitmq-c 0.11 has
+ * no amqp_publisher_confirm_wait, so basic.ack / basic.nack / basic.return
+ * frames are read here by hand. Every function uses channel 1, and a
+ * connection belongs to exactly one thread. */
+#ifndef QDECK_WORKER_AMQP_LINK_H
+#define QDECK_WORKER_AMQP_LINK_H
+
+#include <amqp.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define AMQP_LINK_CHANNEL 1
+
+/* Connects, logs in, opens channel 1, and (confirms) selects confirm mode.
+ * heartbeat in seconds (0: none). NULL with a reason in err (no secrets). */
+amqp_connection_state_t amqp_link_open(const char *url, int heartbeat, bool confirms, double timeout, char *err,
+                                       size_t errlen);
+void amqp_link_close(amqp_connection_state_t conn);
+/* 0 when r is a normal reply; else -1 with what went wrong in err. */
+int amqp_link_check(amqp_rpc_reply_t r, const char *what, char *err, size_t errlen);
+
+/* Publishes on a confirm-mode channel; counts the publish in *next_tag. */
+int amqp_link_publish(amqp_connection_state_t conn, const char *exchange, const char *routing_key,
+                      const amqp_basic_properties_t *props, const void *body, size_t len, uint64_t *next_tag,
+                      char *err, size_t errlen);
+/* Waits until every publish up to tag `upto` is confirmed (*acked follows
+ * the broker). -1 on nack, return (unroutable), timeout or a dead link. */
+int amqp_link_wait_confirms(amqp_connection_state_t conn, uint64_t upto, uint64_t *acked, double timeout,
+                            char *err, size_t errlen);
+
+#endif

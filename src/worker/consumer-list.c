@@ -1,0 +1,364 @@
+/* Redis list consumer backend: a reliable queue in the RPOPLPUSH pattern.
+ *
+ * Producers LPUSH; this worker moves items with LMOVE/BLMOVE from the list's
+ * right end into its own processing list, qdeck:processing:<worker-id>:<key>,
+ * so an item is always in exactly one list. On settlement:
+ *   done   LREM processing 1 item
+ *   retry  MULTI  ZADD qdeck:delayed:<key> <due ms> <annotated item>
+ *                 LREM processing 1 item  EXEC
+ *   dead   MULTI  LPUSH <key>:dlq <annotated item>  LREM processing 1 item  EXEC
+ * so a retry or a dead letter is written in the same transaction that
+ * removes the original. Settlements are synchronous round trips: a reply
+ * lost with the connection means the settlement is applied again after the
+ * reconnect (LREM of an item that is gone is a harmless 0).
+ *
+ * Every tick the delayed-retry mover runs one Lua script that moves due
+ * members of the ZSET back to the list's consuming end (ZREM and RPUSH in
+ * one atomic step: nothing lost, nothing doubled), and about once a second
+ * the reaper looks for processing lists of workers whose heartbeat key
+ * qdeck:worker:<id> has been missing for reap_after seconds and moves their
+ * items back (each LMOVE is atomic; several reapers racing cannot duplicate).
+ * On shutdown the worker's own processing list goes back the same way. */
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control/keys.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "worker/consumer.h"
+#include "worker/pool.h"
+#include "worker/redis-link.h"
+
+#define CONNECT_TIMEOUT 5.0
+#define READ_TIMEOUT 10.0
+#define PIPELINE_MAX 64
+#define BLOCK_SECONDS "0.05"
+#define MOVE_BATCH "500"
+#define REAP_INTERVAL 1.0
+#define MAX_SUSPECTS 256
+
+/* KEYS[1] delayed ZSET, KEYS[2] target; ARGV[1] now ms, ARGV[2] batch,
+ * ARGV[3] "list" or "stream". Returns how many moved. */
+const char *const delayed_mover_script =
+    "local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))\n"
+    "for _, item in ipairs(due) do\n"
+    "  redis.call('ZREM', KEYS[1], item)\n"
+    "  if ARGV[3] == 'stream' then redis.call('XADD', KEYS[2], '*', 'body', item)\n"
+    "  else redis.call('RPUSH', KEYS[2], item) end\n"
+    "end\n"
+    "return #due\n";
+
+struct suspect {
+    char *key;
+    double missing_since;
+};
+
+struct list_consumer {
+    redisContext *c;
+    char *processing, *delayed, *dlq, *pattern;
+    double next_reap;
+    struct suspect suspects[MAX_SUSPECTS];
+    size_t nsuspects;
+};
+
+int delayed_move(redisContext *c, const char *delayed, const char *target, bool stream, char *err, size_t errlen);
+
+int delayed_move(redisContext *c, const char *delayed, const char *target, bool stream, char *err, size_t errlen)
+{
+    char now[32];
+    snprintf(now, sizeof now, "%lld", (long long)(clock_wall() * 1000));
+    const char *argv[] = {"EVAL", delayed_mover_script, "2", delayed, target, now, MOVE_BATCH,
+                          stream ? "stream" : "list"};
+    redisReply *r;
+    if (redis_link_cmd(c, &r, err, errlen, 8, argv, NULL) < 0)
+        return -1;
+    int moved = r->type == REDIS_REPLY_INTEGER ? (int)r->integer : 0;
+    freeReplyObject(r);
+    return moved;
+}
+
+/* MATCH pattern for keys ending in ":<key>": glob characters escaped. */
+static char *glob_escape(const char *s)
+{
+    char *out = xmalloc(strlen(s) * 2 + 1), *o = out;
+    for (; *s; s++) {
+        if (strchr("*?[]\\", *s))
+            *o++ = '\\';
+        *o++ = *s;
+    }
+    *o = '\0';
+    return out;
+}
+
+static void list_disconnect(struct consumer *c)
+{
+    struct list_consumer *l = c->priv;
+    if (l && l->c) {
+        redisFree(l->c);
+        l->c = NULL;
+    }
+}
+
+static int list_connect(struct consumer *c, char *err, size_t errlen)
+{
+    struct list_consumer *l = c->priv;
+    if (!l) {
+        l = c->priv = xcalloc(1, sizeof *l);
+        l->processing = xasprintf(KEY_PROCESSING_PREFIX "%s:%s", worker_id(c->w), c->addr.name);
+        l->delayed = xasprintf(KEY_DELAYED_PREFIX "%s", c->addr.name);
+        l->dlq = xasprintf("%s" DLQ_SUFFIX_REDIS, c->addr.name);
+        char *esc = glob_escape(c->addr.name);
+        l->pattern = xasprintf(KEY_PROCESSING_PREFIX "*:%s", esc);
+        free(esc);
+    }
+    l->c = redis_link_open(worker_context(c->w)->redis, CONNECT_TIMEOUT, READ_TIMEOUT, err, errlen);
+    return l->c ? 0 : -1;
+}
+
+static void take(struct consumer *c, redisReply *r)
+{
+    consumer_deliver(c, task_new(c, r->str, r->len, worker_default_max_attempts(c->w)));
+}
+
+static int list_receive(struct consumer *c, int room, double timeout)
+{
+    struct list_consumer *l = c->priv;
+    if (room <= 0) {
+        struct pollfd p = {.fd = c->wake[0], .events = POLLIN};
+        poll(&p, 1, (int)(timeout * 1000));
+        consumer_drain_wake(c);
+        return 0;
+    }
+    int n = room < PIPELINE_MAX ? room : PIPELINE_MAX, got = 0;
+    for (int i = 0; i < n; i++) {
+        const char *argv[] = {"LMOVE", c->addr.name, l->processing, "RIGHT", "LEFT"};
+        redisAppendCommandArgv(l->c, 5, argv, NULL);
+    }
+    for (int i = 0; i < n; i++) {
+        void *rep;
+        if (redisGetReply(l->c, &rep) != REDIS_OK)
+            return -1;
+        redisReply *r = rep;
+        if (r->type == REDIS_REPLY_STRING) {
+            take(c, r);
+            got++;
+        } else if (r->type == REDIS_REPLY_ERROR) {
+            log_warn("consumer %s: LMOVE: %s", c->label, r->str);
+        }
+        freeReplyObject(r);
+    }
+    if (got)
+        return 0;
+    /* nothing waiting: block briefly (settlements wait at most this long) */
+    const char *argv[] = {"BLMOVE", c->addr.name, l->processing, "RIGHT", "LEFT", BLOCK_SECONDS};
+    redisReply *r = redisCommandArgv(l->c, 6, argv, NULL);
+    if (!r)
+        return -1;
+    if (r->type == REDIS_REPLY_STRING)
+        take(c, r);
+    else if (r->type == REDIS_REPLY_ERROR)
+        log_warn("consumer %s: BLMOVE: %s", c->label, r->str);
+    freeReplyObject(r);
+    return 0;
+}
+
+/* MULTI, one write, LREM, EXEC: -1 when the connection failed. */
+static int transact(struct consumer *c, struct list_consumer *l, int argc, const char **argv, const size_t *lens,
+                    struct task *t)
+{
+    redisAppendCommand(l->c, "MULTI");
+    redisAppendCommandArgv(l->c, argc, argv, lens);
+    const char *lrem[] = {"LREM", l->processing, "1", t->body};
+    size_t lrem_len[] = {4, strlen(l->processing), 1, t->len};
+    redisAppendCommandArgv(l->c, 4, lrem, lrem_len);
+    redisAppendCommand(l->c, "EXEC");
+    char err[300];
+    int rc = 0;
+    for (int i = 0; i < 4; i++) {
+        void *rep;
+        if (redisGetReply(l->c, &rep) != REDIS_OK)
+            return -1;
+        redisReply *r = rep;
+        if (r->type == REDIS_REPLY_ERROR) {
+            snprintf(err, sizeof err, "%s", r->str);
+            rc = 1;
+        }
+        freeReplyObject(r);
+    }
+    if (rc)
+        log_error("consumer %s: task %s: Redis refused the settlement: %s", c->label, t->id, err);
+    return 0;
+}
+
+static int list_settle(struct consumer *c, struct task *t)
+{
+    struct list_consumer *l = c->priv;
+    if (t->settle == SETTLE_ACK) {
+        const char *argv[] = {"LREM", l->processing, "1", t->body};
+        size_t lens[] = {4, strlen(l->processing), 1, t->len};
+        redisReply *r = redisCommandArgv(l->c, 4, argv, lens);
+        if (!r)
+            return -1;
+        freeReplyObject(r);
+        return 0;
+    }
+    char *item;
+    size_t len;
+    int rc;
+    if (t->settle == SETTLE_RETRY) {
+        task_annotated_body(t, false, &item, &len);
+        char due[32];
+        snprintf(due, sizeof due, "%lld", (long long)((clock_wall() + t->retry_delay) * 1000));
+        const char *argv[] = {"ZADD", l->delayed, due, item};
+        size_t lens[] = {4, strlen(l->delayed), strlen(due), len};
+        rc = transact(c, l, 4, argv, lens, t);
+    } else {
+        task_dead_item(t, c->label, &item, &len);
+        const char *argv[] = {"LPUSH", l->dlq, item};
+        size_t lens[] = {5, strlen(l->dlq), len};
+        rc = transact(c, l, 3, argv, lens, t);
+    }
+    free(item);
+    return rc;
+}
+
+static int list_flush(struct consumer *c)
+{
+    (void)c;
+    return 0;
+}
+
+static void list_stop_receiving(struct consumer *c) { (void)c; }
+
+/* Moves every item of a processing list back to the queue's consuming end,
+ * newest first, so the oldest is taken first again. */
+static long move_back(struct consumer *c, struct list_consumer *l, const char *from)
+{
+    long n = 0;
+    for (;;) {
+        const char *argv[] = {"LMOVE", from, c->addr.name, "LEFT", "RIGHT"};
+        redisReply *r = redisCommandArgv(l->c, 5, argv, NULL);
+        if (!r)
+            return -1;
+        bool moved = r->type == REDIS_REPLY_STRING;
+        freeReplyObject(r);
+        if (!moved)
+            return n;
+        n++;
+    }
+}
+
+static void reap(struct consumer *c, struct list_consumer *l)
+{
+    double now = clock_mono();
+    size_t prefix = strlen(KEY_PROCESSING_PREFIX), suffix = strlen(c->addr.name) + 1;
+    char cursor[32] = "0";
+    bool seen[MAX_SUSPECTS] = {false};
+    for (int round = 0; round < 20; round++) {
+        const char *argv[] = {"SCAN", cursor, "MATCH", l->pattern, "COUNT", "1000", "TYPE", "list"};
+        redisReply *r;
+        char err[300];
+        if (redis_link_cmd(l->c, &r, err, sizeof err, 8, argv, NULL) < 0)
+            return;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+            freeReplyObject(r);
+            return;
+        }
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        redisReply *keys = r->element[1];
+        for (size_t i = 0; i < keys->elements; i++) {
+            const char *key = keys->element[i]->str;
+            size_t klen = keys->element[i]->len;
+            if (strcmp(key, l->processing) == 0 || klen <= prefix + suffix)
+                continue;
+            char *id = xstrndup(key + prefix, klen - prefix - suffix);
+            redisReply *e = redisCommand(l->c, "EXISTS " KEY_WORKER_PREFIX "%s", id);
+            bool alive = !e || e->type != REDIS_REPLY_INTEGER || e->integer > 0;
+            freeReplyObject(e);
+            size_t s = 0;
+            while (s < l->nsuspects && strcmp(l->suspects[s].key, key) != 0)
+                s++;
+            if (!alive && s == l->nsuspects && l->nsuspects < MAX_SUSPECTS) {
+                l->suspects[l->nsuspects++] = (struct suspect){.key = xstrdup(key), .missing_since = now};
+                seen[s] = true;
+            } else if (!alive && s < l->nsuspects) {
+                seen[s] = true;
+                if (now - l->suspects[s].missing_since >= worker_config(c->w)->worker.reap_after) {
+                    long n = move_back(c, l, key);
+                    if (n > 0)
+                        log_warn("consumer %s: worker %s is gone: %ld in-flight item(s) returned to the queue",
+                                 c->label, id, n);
+                }
+            }
+            free(id);
+        }
+        freeReplyObject(r);
+        if (strcmp(cursor, "0") == 0)
+            break;
+    }
+    /* forget suspects that came back or whose list is gone */
+    size_t keep = 0;
+    for (size_t s = 0; s < l->nsuspects; s++) {
+        if (seen[s])
+            l->suspects[keep++] = l->suspects[s];
+        else
+            free(l->suspects[s].key);
+    }
+    l->nsuspects = keep;
+}
+
+static void list_tick(struct consumer *c)
+{
+    struct list_consumer *l = c->priv;
+    char err[300];
+    int moved = delayed_move(l->c, l->delayed, c->addr.name, false, err, sizeof err);
+    if (moved < 0)
+        log_warn("consumer %s: delayed retries: %s", c->label, err);
+    else if (moved > 0)
+        log_debug("consumer %s: %d delayed retr%s due", c->label, moved, moved == 1 ? "y" : "ies");
+    if (clock_mono() >= l->next_reap && !worker_stopping(c->w)) {
+        l->next_reap = clock_mono() + REAP_INTERVAL;
+        reap(c, l);
+    }
+}
+
+static void list_give_back(struct consumer *c)
+{
+    struct list_consumer *l = c->priv;
+    long n = move_back(c, l, l->processing);
+    if (n > 0)
+        log_info("consumer %s: %ld unfinished item(s) moved back to the queue", c->label, n);
+}
+
+static void list_destroy(struct consumer *c)
+{
+    struct list_consumer *l = c->priv;
+    if (!l)
+        return;
+    list_disconnect(c);
+    for (size_t s = 0; s < l->nsuspects; s++)
+        free(l->suspects[s].key);
+    free(l->processing);
+    free(l->delayed);
+    free(l->dlq);
+    free(l->pattern);
+    free(l);
+    c->priv = NULL;
+}
+
+const struct consumer_ops consumer_list_ops = {
+    .kind = "redis",
+    .connect = list_connect,
+    .disconnect = list_disconnect,
+    .receive = list_receive,
+    .settle = list_settle,
+    .flush = list_flush,
+    .stop_receiving = list_stop_receiving,
+    .tick = list_tick,
+    .give_back = list_give_back,
+    .destroy = list_destroy,
+    .redelivers_on_reconnect = false,
+};

@@ -1,0 +1,244 @@
+/* The loop every consumer backend runs on its own thread (see consumer.h):
+ * connect with capped, jittered backoff; apply settlements queued by slot
+ * threads; receive; tick; and on stop, drain, give back, disconnect. */
+#include "worker/consumer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/backoff.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "worker/pool.h"
+
+#define TICK_INTERVAL 0.1
+#define RECEIVE_WAIT 0.05
+
+struct consumer *consumer_new(struct worker *w, const struct queue_address *addr, int prefetch)
+{
+    struct consumer *c = xcalloc(1, sizeof *c);
+    c->w = w;
+    c->addr.kind = addr->kind;
+    c->addr.name = xstrdup(addr->name);
+    c->addr.group = addr->group ? xstrdup(addr->group) : NULL;
+    c->label = queue_address_format(addr);
+    c->prefetch = prefetch;
+    c->ops = addr->kind == QUEUE_AMQP ? &consumer_amqp_ops
+             : addr->kind == QUEUE_REDIS_LIST ? &consumer_list_ops
+                                              : &consumer_stream_ops;
+    if (pipe2(c->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
+        log_error("consumer %s: pipe: %s", c->label, strerror(errno));
+        abort();
+    }
+    pthread_mutex_init(&c->lock, NULL);
+    return c;
+}
+
+void consumer_free(struct consumer *c)
+{
+    if (!c)
+        return;
+    if (c->ops->destroy)
+        c->ops->destroy(c);
+    for (struct task *t = c->settle_head, *n; t; t = n) {
+        n = t->next;
+        task_unref(t);
+    }
+    close(c->wake[0]);
+    close(c->wake[1]);
+    pthread_mutex_destroy(&c->lock);
+    queue_address_free(&c->addr);
+    free(c->label);
+    free(c);
+}
+
+void consumer_settle_later(struct consumer *c, struct task *t)
+{
+    t->next = NULL;
+    pthread_mutex_lock(&c->lock);
+    if (c->settle_tail)
+        c->settle_tail->next = t;
+    else
+        c->settle_head = t;
+    c->settle_tail = t;
+    pthread_mutex_unlock(&c->lock);
+    if (atomic_exchange(&c->wake_pending, 1) == 0) {
+        char b = 1;
+        ssize_t n = write(c->wake[1], &b, 1);
+        (void)n;
+    }
+}
+
+void consumer_drain_wake(struct consumer *c)
+{
+    char buf[64];
+    atomic_store(&c->wake_pending, 0);
+    while (read(c->wake[0], buf, sizeof buf) > 0) {
+    }
+}
+
+void consumer_deliver(struct consumer *c, struct task *t)
+{
+    t->consumer = c;
+    t->generation = c->generation;
+    t->received_mono = clock_mono();
+    atomic_fetch_add(&c->in_flight, 1);
+    worker_note_received(c->w);
+    pool_submit(c->w, t);
+}
+
+static void settled(struct consumer *c, struct task *t)
+{
+    atomic_fetch_sub(&c->in_flight, 1);
+    worker_note_settled(c->w);
+    task_unref(t);
+}
+
+/* Applies every queued settlement; -1 when the connection broke (the rest
+ * stays queued). */
+static int apply_settlements(struct consumer *c)
+{
+    pthread_mutex_lock(&c->lock);
+    struct task *list = c->settle_head;
+    c->settle_head = c->settle_tail = NULL;
+    pthread_mutex_unlock(&c->lock);
+    int rc = 0;
+    while (list) {
+        struct task *t = list;
+        if (rc < 0)
+            break;
+        list = t->next;
+        t->next = NULL;
+        if (t->settle == SETTLE_RETURN ||
+            (c->ops->redelivers_on_reconnect && t->generation != c->generation)) {
+            settled(c, t);   /* the broker gets it back by itself */
+            continue;
+        }
+        if (!c->connected || c->ops->settle(c, t) < 0) {
+            /* keep it, and the rest, for after the reconnect */
+            t->next = list;
+            list = t;
+            rc = -1;
+            break;
+        }
+        settled(c, t);
+    }
+    if (list) {
+        pthread_mutex_lock(&c->lock);
+        struct task *tail = list;
+        while (tail->next)
+            tail = tail->next;
+        tail->next = c->settle_head;
+        c->settle_head = list;
+        if (!c->settle_tail)
+            c->settle_tail = tail;
+        pthread_mutex_unlock(&c->lock);
+    }
+    if (rc == 0 && c->connected && c->ops->flush(c) < 0)
+        rc = -1;
+    return rc;
+}
+
+static bool settle_queue_empty(struct consumer *c)
+{
+    pthread_mutex_lock(&c->lock);
+    bool empty = c->settle_head == NULL;
+    pthread_mutex_unlock(&c->lock);
+    return empty;
+}
+
+static void wait_wake(struct consumer *c, double seconds)
+{
+    struct pollfd p = {.fd = c->wake[0], .events = POLLIN};
+    poll(&p, 1, (int)(seconds * 1000));
+    consumer_drain_wake(c);
+}
+
+static void lost(struct consumer *c, const char *why)
+{
+    if (!c->connected)
+        return;
+    log_warn("consumer %s: connection lost%s%s; reconnecting", c->label, why ? ": " : "", why ? why : "");
+    c->ops->disconnect(c);
+    c->connected = false;
+}
+
+static void *consumer_main(void *arg)
+{
+    struct consumer *c = arg;
+    struct backoff reconnect;
+    backoff_init(&reconnect, 0.2, 5.0, (unsigned)(uintptr_t)c ^ (unsigned)getpid());
+    double next_try = 0, next_tick = 0;
+    bool receiving = true;
+    char err[256];
+
+    for (;;) {
+        int stopping = worker_stopping(c->w);
+        double now = clock_mono();
+        if (stopping == 2)
+            break;
+        if (stopping == 1) {
+            if (receiving && c->connected && c->ops->stop_receiving)
+                c->ops->stop_receiving(c);
+            receiving = false;
+            if ((atomic_load(&c->in_flight) == 0 && settle_queue_empty(c)) || now >= worker_drain_deadline(c->w))
+                break;
+        }
+        if (!c->connected) {
+            if (now < next_try) {
+                wait_wake(c, next_try - now < 0.2 ? next_try - now : 0.2);
+                continue;
+            }
+            if (c->ops->connect(c, err, sizeof err) < 0) {
+                double wait = backoff_next(&reconnect);
+                log_warn("consumer %s: %s (retrying in %.1fs)", c->label, err, wait);
+                next_try = clock_mono() + wait;
+                continue;
+            }
+            c->connected = true;
+            c->generation++;
+            backoff_reset(&reconnect);
+            log_info("consumer %s: connected", c->label);
+            if (!receiving && c->ops->stop_receiving)
+                c->ops->stop_receiving(c);
+        }
+        if (apply_settlements(c) < 0) {
+            lost(c, NULL);
+            continue;
+        }
+        int room = c->prefetch - atomic_load(&c->in_flight);
+        if (c->ops->receive(c, receiving ? (room > 0 ? room : 0) : 0, RECEIVE_WAIT) < 0) {
+            lost(c, NULL);
+            continue;
+        }
+        if (now >= next_tick && c->connected) {
+            c->ops->tick(c);
+            next_tick = now + TICK_INTERVAL;
+        }
+    }
+    if (c->connected) {
+        apply_settlements(c);
+        if (c->connected)
+            c->ops->give_back(c);
+        c->ops->disconnect(c);
+        c->connected = false;
+    }
+    int left = atomic_load(&c->in_flight);
+    if (left)
+        log_warn("consumer %s: %d unfinished task(s) given back to the broker", c->label, left);
+    log_info("consumer %s: stopped", c->label);
+    return NULL;
+}
+
+int consumer_start(struct consumer *c)
+{
+    return pthread_create(&c->thread, NULL, consumer_main, c) == 0 ? 0 : -1;
+}
+
+void consumer_join(struct consumer *c) { pthread_join(c->thread, NULL); }

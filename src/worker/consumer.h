@@ -1,0 +1,83 @@
+/* Consumers: one thread per consumed queue, owning that queue's broker
+ * connections (rabbitmq-c and hiredis are not thread-safe). A backend is a
+ * const struct consumer_ops; the loop that drives every backend lives in
+ * consumer.c:
+ *
+ *   connect (with capped backoff while the broker is away)
+ *   apply the settlements slots queued back   -> ops->settle, ops->flush
+ *   receive what is ready, wait briefly        -> ops->receive (hands tasks to the pool)
+ *   once per tick: ops->tick (delayed-retry mover, reaper, claims)
+ *
+ * On stop it stops receiving, keeps settling until nothing is in flight (or
+ * the drain deadline / a second signal), then ops->give_back returns what
+ * did not finish, and disconnects. */
+#ifndef QDECK_WORKER_CONSUMER_H
+#define QDECK_WORKER_CONSUMER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/address.h"
+#include "worker/task.h"
+
+struct worker;
+struct consumer;
+
+struct consumer_ops {
+    const char *kind;
+    /* Opens the connections and starts consuming. 0, or -1 with err. */
+    int (*connect)(struct consumer *c, char *err, size_t errlen);
+    void (*disconnect)(struct consumer *c);
+    /* Takes what is ready (at most `room` new tasks), waiting at most
+     * timeout seconds or until the wake pipe is written. -1: connection lost. */
+    int (*receive)(struct consumer *c, int room, double timeout);
+    /* Applies one settlement. -1: connection lost (the task is kept and
+     * settled again after reconnecting, unless the broker redelivers it). */
+    int (*settle)(struct consumer *c, struct task *t);
+    /* Sends batched acknowledgements. -1: connection lost. */
+    int (*flush)(struct consumer *c);
+    /* Stops taking new deliveries (stop requested). */
+    void (*stop_receiving)(struct consumer *c);
+    /* Periodic housekeeping, about every 100 ms. */
+    void (*tick)(struct consumer *c);
+    /* Shutdown: unfinished deliveries back to the broker. */
+    void (*give_back)(struct consumer *c);
+    void (*destroy)(struct consumer *c);
+    /* True when a settlement decided on an older connection is void (the
+     * broker has redelivered it already): AMQP. */
+    bool redelivers_on_reconnect;
+};
+
+extern const struct consumer_ops consumer_amqp_ops, consumer_list_ops, consumer_stream_ops;
+
+struct consumer {
+    const struct consumer_ops *ops;
+    struct worker *w;
+    struct queue_address addr;
+    char *label;                   /* "amqp:orders" */
+    void *priv;
+    pthread_t thread;
+    bool connected;
+    unsigned generation;           /* bumped on each connect */
+    int prefetch;
+    _Atomic int in_flight;         /* received, not yet settled */
+    int wake[2];                   /* self-pipe: a settlement is waiting */
+    _Atomic int wake_pending;
+    pthread_mutex_t lock;          /* guards the settle queue */
+    struct task *settle_head, *settle_tail;
+};
+
+struct consumer *consumer_new(struct worker *w, const struct queue_address *addr, int prefetch);
+void consumer_free(struct consumer *c);
+int consumer_start(struct consumer *c);
+void consumer_join(struct consumer *c);
+/* Any thread: queue t's settlement for the consumer thread. */
+void consumer_settle_later(struct consumer *c, struct task *t);
+/* Consumer thread: a task received, handed to the pool. */
+void consumer_deliver(struct consumer *c, struct task *t);
+/* Clears the wake pipe (backends call it after polling it). */
+void consumer_drain_wake(struct consumer *c);
+
+#endif

@@ -1,0 +1,871 @@
+/* The worker pool: slots that run handler plugins, the watchdog, counters,
+ * and the worker's life (create, run, stop, destroy). See worker.h.
+ *
+ * Slots. `concurrency` slots; a slot is busy from the moment a handler
+ * starts until its outcome is known. Slot threads (as many as slots, at
+ * most MAX_THREADS) take tasks from one run queue. A blocking handler
+ * (run()) holds its thread; an asynchronous one (submit()) gives the thread
+ * back at once and its done() — from any thread — queues the completion,
+ * which a slot thread finishes before taking new work. So `busy` counts
+ * handlers in progress, not threads.
+ *
+ * The fate of a task is decided in one place, decide(): completed (done key
+ * and COMPLETED record stored, then ack), retry (backoff with full jitter,
+ * see retry.h) or dead letter (poison, failed, max_attempts). The decision
+ * goes back to the task's consumer thread, which alone talks to its broker.
+ *
+ * Watchdog. Every 50 ms it looks at running handlers; past its [task TYPE]
+ * timeout a task gets cancelled (and cancel() for async plugins). A handler
+ * still not back ABANDON_GRACE later is abandoned: the task goes the
+ * retry/DLQ way, its slot is free again, and a replacement thread is
+ * started; when the stuck handler returns, its result is dropped and its
+ * thread retires.
+ *
+ * Shutdown. worker_stop() (async-signal-safe) asks consumers to stop
+ * receiving; tasks not started yet are given back at once; running ones
+ * get until shutdown_timeout, then are cancelled and given back unacked. A
+ * second stop is fast: consumers leave now and settle only what finished. */
+#include "worker/worker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "control/keys.h"
+#include "core/address.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "worker/consumer.h"
+#include "worker/plugin.h"
+#include "worker/pool.h"
+#include "worker/redis-link.h"
+#include "worker/results.h"
+#include "worker/retry.h"
+
+#define MAX_THREADS 256
+#define THREAD_STACK (256 * 1024)
+#define WATCHDOG_PERIOD_MS 50
+#define ABANDON_GRACE 2.0
+#define MAX_TYPES 32
+#define MAX_HANDLERS 256
+
+struct handler {
+    char *type;
+    struct plugin *plugin;      /* NULL: cannot run this type (error says why) */
+    void *instance;
+    double timeout;
+    int max_attempts;           /* 0: envelope / worker default */
+    char error[256];
+};
+
+struct worker {
+    const struct config *cfg;
+    const struct worker_config *wc;
+    const struct context_config *ctx;
+    char id[96];
+    char *queues;
+    char *plugin_dir;
+    int concurrency, prefetch;
+    void (*on_tick)(struct worker *w, void *arg);
+    void *tick_arg;
+    double every;
+
+    struct consumer **consumers;
+    size_t nconsumers;
+
+    pthread_mutex_t handlers_lock;
+    struct handler *handlers[MAX_HANDLERS];
+    size_t nhandlers;
+
+    pthread_mutex_t lock;       /* run queue, completions, running list, threads */
+    pthread_cond_t cond;        /* work for slot threads */
+    pthread_cond_t gone;        /* a slot thread exited */
+    struct task *run_head, *run_tail;
+    struct task *done_head, *done_tail;
+    struct task *running;       /* watchdog's list */
+    int busy;
+    int live_threads, retire;
+    bool exit_threads;
+
+    pthread_t watchdog;
+    bool watchdog_started;
+    struct results watchdog_results;
+    unsigned watchdog_seed;
+
+    _Atomic int stopping;
+    double drain_deadline;
+    int stop_pipe[2];
+
+    _Atomic uint64_t processed, failed, retried, dead, skipped;
+    _Atomic int in_flight;
+    _Atomic int busy_now;
+
+    pthread_mutex_t types_lock;
+    struct worker_type_stats types[MAX_TYPES];
+    _Atomic size_t ntypes;
+};
+
+struct slot_thread {
+    struct worker *w;
+    struct results results;
+    unsigned seed;
+    struct handler *last;
+};
+
+/* ------------------------------------------------------------ accessors */
+
+const struct config *worker_config(const struct worker *w) { return w->cfg; }
+const struct context_config *worker_context(const struct worker *w) { return w->ctx; }
+int worker_default_max_attempts(const struct worker *w) { return w->wc->max_attempts; }
+int worker_stopping(const struct worker *w) { return atomic_load(&((struct worker *)w)->stopping); }
+double worker_drain_deadline(const struct worker *w) { return w->drain_deadline; }
+const char *worker_id(const struct worker *w) { return w->id; }
+const char *worker_queues(const struct worker *w) { return w->queues; }
+void worker_note_received(struct worker *w) { atomic_fetch_add(&w->in_flight, 1); }
+void worker_note_settled(struct worker *w) { atomic_fetch_sub(&w->in_flight, 1); }
+
+/* ------------------------------------------------------------ handlers */
+
+static struct handler *handler_new(struct worker *w, const char *type)
+{
+    struct handler *h = xcalloc(1, sizeof *h);
+    h->type = xstrdup(type);
+    const struct task_config *tc = config_task(w->cfg, type);
+    struct task_config defaults;
+    if (!tc) {
+        config_task_init(&defaults, type);
+        tc = &defaults;
+    }
+    h->timeout = tc->timeout;
+    h->max_attempts = tc->max_attempts;
+    const char *plugin = tc->handler && *tc->handler ? tc->handler : type;
+    char err[sizeof h->error];
+    h->plugin = plugin_load(w->plugin_dir, plugin, err, sizeof err);
+    if (h->plugin) {
+        h->instance = h->plugin->api->create(tc->args ? tc->args : "", err, sizeof err);
+        if (!h->instance) {
+            snprintf(h->error, sizeof h->error, "plugin %.40s refused task type '%.60s': %.120s", plugin, type, err);
+            plugin_unload(h->plugin);
+            h->plugin = NULL;
+        }
+    } else {
+        snprintf(h->error, sizeof h->error, "no handler for task type '%.60s': %.150s", type, err);
+    }
+    if (h->plugin)
+        log_info("task type %s: plugin %s %s, timeout %.3gs", type, h->plugin->api->name,
+                 h->plugin->api->version ? h->plugin->api->version : "", h->timeout);
+    else
+        log_warn("%s", h->error);
+    if (tc == &defaults)
+        config_task_free(&defaults);
+    return h;
+}
+
+static struct handler *handler_for(struct worker *w, struct slot_thread *st, const char *type)
+{
+    if (st && st->last && strcmp(st->last->type, type) == 0)
+        return st->last;
+    pthread_mutex_lock(&w->handlers_lock);
+    struct handler *h = NULL;
+    for (size_t i = 0; i < w->nhandlers && !h; i++)
+        if (strcmp(w->handlers[i]->type, type) == 0)
+            h = w->handlers[i];
+    if (!h && w->nhandlers < MAX_HANDLERS) {
+        h = handler_new(w, type);
+        w->handlers[w->nhandlers++] = h;
+    }
+    pthread_mutex_unlock(&w->handlers_lock);
+    if (st && h)
+        st->last = h;
+    return h;
+}
+
+static void handler_free(struct handler *h)
+{
+    if (h->plugin) {
+        if (h->plugin->api->destroy)
+            h->plugin->api->destroy(h->instance);
+        plugin_unload(h->plugin);
+    }
+    free(h->type);
+    free(h);
+}
+
+/* ------------------------------------------------------------ stats */
+
+static struct worker_type_stats *type_stats(struct worker *w, const char *type)
+{
+    size_t n = atomic_load(&w->ntypes);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(w->types[i].type, type) == 0)
+            return &w->types[i];
+    pthread_mutex_lock(&w->types_lock);
+    n = atomic_load(&w->ntypes);
+    struct worker_type_stats *s = NULL;
+    for (size_t i = 0; i < n && !s; i++)
+        if (strcmp(w->types[i].type, type) == 0)
+            s = &w->types[i];
+    if (!s && n < MAX_TYPES) {
+        s = &w->types[n];
+        snprintf(s->type, sizeof s->type, "%s", type);
+        s->queue_wait = histogram_new();
+        s->run_time = histogram_new();
+        s->end_to_end = histogram_new();
+        atomic_store(&w->ntypes, n + 1);
+    }
+    pthread_mutex_unlock(&w->types_lock);
+    return s;
+}
+
+void worker_stats(struct worker *w, struct worker_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    snprintf(out->id, sizeof out->id, "%s", w->id);
+    out->processed = atomic_load(&w->processed);
+    out->failed = atomic_load(&w->failed);
+    out->retried = atomic_load(&w->retried);
+    out->dead_lettered = atomic_load(&w->dead);
+    out->skipped = atomic_load(&w->skipped);
+    out->in_flight = atomic_load(&w->in_flight);
+    out->busy = atomic_load(&w->busy_now);
+    out->slots = w->concurrency;
+    out->ntypes = atomic_load(&w->ntypes);
+    for (size_t i = 0; i < out->ntypes; i++) {
+        out->types[i] = w->types[i];
+        out->types[i].processed = __atomic_load_n(&w->types[i].processed, __ATOMIC_RELAXED);
+        out->types[i].failed = __atomic_load_n(&w->types[i].failed, __ATOMIC_RELAXED);
+    }
+}
+
+/* ------------------------------------------------------------ decisions */
+
+void pool_decided(struct worker *w, struct task *t)
+{
+    switch (t->settle) {
+    case SETTLE_ACK: break;
+    case SETTLE_RETRY: atomic_fetch_add(&w->retried, 1); break;
+    case SETTLE_DEAD: atomic_fetch_add(&w->dead, 1); break;
+    case SETTLE_RETURN: break;
+    }
+    if (t->type[0] && t->settle != SETTLE_RETURN && t->created_at > 0) {
+        struct worker_type_stats *s = type_stats(w, t->type);
+        if (s)
+            histogram_record_seconds(s->end_to_end, clock_wall() - t->created_at);
+    }
+    consumer_settle_later(t->consumer, t);
+}
+
+/* Stores what must be stored before the broker hears of it, then settles.
+ * Runs on a slot thread or the watchdog. */
+static void decide(struct worker *w, struct task *t, struct results *res, unsigned *seed)
+{
+    const char *queue = t->consumer->label;
+    (void)queue;
+    if (t->settle == SETTLE_RETURN) {
+        pool_decided(w, t);
+        return;
+    }
+    if (t->settle == SETTLE_ACK) {
+        /* ack only after the done key and the result are stored */
+        while (results_completed(res, t) < 0) {
+            if (worker_stopping(w) == 2 || (worker_stopping(w) == 1 && clock_mono() > w->drain_deadline)) {
+                log_warn("task %s finished but its result could not be stored: given back", t->id);
+                t->settle = SETTLE_RETURN;
+                pool_decided(w, t);
+                return;
+            }
+            usleep(200 * 1000);
+        }
+        atomic_fetch_add(&w->processed, 1);
+        struct worker_type_stats *s = t->type[0] ? type_stats(w, t->type) : NULL;
+        if (s)
+            __atomic_fetch_add(&s->processed, 1, __ATOMIC_RELAXED);
+        pool_decided(w, t);
+        return;
+    }
+    /* the task did not succeed: retry or dead letter */
+    if (t->settle == SETTLE_RETRY && t->attempt >= t->max_attempts) {
+        t->settle = SETTLE_DEAD;
+        t->dead_reason = "max_attempts";
+    }
+    if (t->settle == SETTLE_RETRY)
+        t->retry_delay = retry_delay(w->wc->retry_base, w->wc->retry_cap, t->attempt, seed);
+    if (!t->poison) {
+        atomic_fetch_add(&w->failed, 1);
+        struct worker_type_stats *s = t->type[0] ? type_stats(w, t->type) : NULL;
+        if (s)
+            __atomic_fetch_add(&s->failed, 1, __ATOMIC_RELAXED);
+    }
+    if (t->env)
+        results_failed(res, t, t->settle == SETTLE_DEAD);
+    if (t->settle == SETTLE_DEAD)
+        log_warn("task %s (%s) from %s dead-lettered: %s: %s (attempt %d)", t->id, t->type[0] ? t->type : "?",
+                 t->consumer->label, t->dead_reason, t->error, t->attempt);
+    else
+        log_info("task %s (%s) retry in %.3fs after attempt %d/%d: %s", t->id, t->type, t->retry_delay, t->attempt,
+                 t->max_attempts, t->error);
+    pool_decided(w, t);
+}
+
+/* The handler's outcome is known (t->result filled). Slot thread. */
+static void finish(struct worker *w, struct slot_thread *st, struct task *t)
+{
+    int expect = TASK_RUNNING;
+    if (!atomic_compare_exchange_strong(&t->state, &expect, TASK_FINISHED)) {
+        /* abandoned by the watchdog, which decided already */
+        task_unref(t);
+        pthread_mutex_lock(&w->lock);
+        bool retire = w->retire > 0;
+        if (retire)
+            w->retire--;
+        pthread_mutex_unlock(&w->lock);
+        if (retire) {
+            results_close(&st->results);
+            pthread_mutex_lock(&w->lock);
+            w->live_threads--;
+            pthread_cond_broadcast(&w->gone);
+            pthread_mutex_unlock(&w->lock);
+            free(st);
+            pthread_exit(NULL);
+        }
+        return;
+    }
+    pthread_mutex_lock(&w->lock);
+    if (t->wd_prev)
+        t->wd_prev->wd_next = t->wd_next;
+    else
+        w->running = t->wd_next;
+    if (t->wd_next)
+        t->wd_next->wd_prev = t->wd_prev;
+    t->wd_prev = t->wd_next = NULL;
+    w->busy--;
+    atomic_fetch_sub(&w->busy_now, 1);
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+
+    struct worker_type_stats *s = type_stats(w, t->type);
+    if (s)
+        histogram_record_seconds(s->run_time, clock_mono() - t->started_mono);
+    task_unref(t);   /* the handler's reference; the settlement's remains */
+
+    switch (t->result.outcome) {
+    case QDECK_OK:
+        t->settle = SETTLE_ACK;
+        break;
+    case QDECK_FAIL:
+        t->settle = SETTLE_DEAD;
+        t->dead_reason = "failed";
+        break;
+    default:
+        t->settle = SETTLE_RETRY;
+        break;
+    }
+    if (t->result.outcome != QDECK_OK) {
+        if (t->shutdown_cancel) {
+            t->settle = SETTLE_RETURN;
+        } else if (t->timed_out) {
+            snprintf(t->error, sizeof t->error, "timed out after %.3gs%s%.200s", t->handler->timeout,
+                     t->result.error[0] ? ": " : "", t->result.error);
+            if (t->settle == SETTLE_DEAD)
+                t->settle = SETTLE_RETRY;
+        } else {
+            snprintf(t->error, sizeof t->error, "%s", t->result.error[0] ? t->result.error : "handler failed");
+        }
+    }
+    decide(w, t, &st->results, &st->seed);
+}
+
+static void async_done(void *cookie, struct qdeck_result *res)
+{
+    struct task *t = cookie;
+    struct worker *w = t->consumer->w;
+    free(t->result.result);
+    t->result = *res;
+    res->result = NULL;
+    pthread_mutex_lock(&w->lock);
+    t->next = NULL;
+    if (w->done_tail)
+        w->done_tail->next = t;
+    else
+        w->done_head = t;
+    w->done_tail = t;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* Runs (or submits) one task. Slot thread; w->busy already counts it. */
+static void start(struct worker *w, struct slot_thread *st, struct task *t)
+{
+    struct handler *h = t->poison ? NULL : handler_for(w, st, t->type);
+    bool done = false;
+    if (!t->poison && h && h->plugin && results_is_done(&st->results, t, &done) == 0 && done) {
+        atomic_fetch_add(&w->skipped, 1);
+        log_info("task %s (%s) already completed: acked without running", t->id, t->type);
+        t->settle = SETTLE_ACK;
+        atomic_fetch_add(&w->processed, 1);
+        pool_decided(w, t);
+        goto unbusy;
+    }
+    if (t->poison || !h || !h->plugin) {
+        if (!t->poison) {
+            t->poison = "poison";
+            snprintf(t->error, sizeof t->error, "%s", h ? h->error : "too many task types");
+        }
+        t->settle = SETTLE_DEAD;
+        t->dead_reason = "poison";
+        decide(w, t, &st->results, &st->seed);
+        goto unbusy;
+    }
+    t->handler = h;
+    if (h->max_attempts > 0 && !cJSON_GetObjectItemCaseSensitive(t->env, "max_attempts"))
+        t->max_attempts = h->max_attempts;
+    results_processing(&st->results, t, t->consumer->label);
+    struct worker_type_stats *s = type_stats(w, t->type);
+    if (s && t->created_at > 0)
+        histogram_record_seconds(s->queue_wait, clock_wall() - t->created_at);
+
+    t->qt = (struct qdeck_task){
+        .id = t->id,
+        .type = t->type,
+        .payload = t->payload,
+        .payload_len = strlen(t->payload),
+        .attempt = t->attempt,
+        .max_attempts = t->max_attempts,
+        .priority = t->priority,
+        .deadline = t->deadline,
+        .max_response_tokens = -1,
+        .cancelled = &t->cancelled,
+    };
+    memset(&t->result, 0, sizeof t->result);
+    t->result.outcome = QDECK_RETRY;
+    atomic_fetch_add(&t->refs, 1);   /* the handler's */
+    t->started_mono = clock_mono();
+    t->timeout_at = t->started_mono + h->timeout;
+    atomic_store(&t->state, TASK_RUNNING);
+    pthread_mutex_lock(&w->lock);
+    t->wd_prev = NULL;
+    t->wd_next = w->running;
+    if (w->running)
+        w->running->wd_prev = t;
+    w->running = t;
+    if (worker_stopping(w) == 2 || (worker_stopping(w) == 1 && clock_mono() >= w->drain_deadline)) {
+        t->cancelled = 1;
+        t->shutdown_cancel = true;
+    }
+    pthread_mutex_unlock(&w->lock);
+
+    const struct qdeck_plugin *api = h->plugin->api;
+    if (api->run) {
+        api->run(h->instance, &t->qt, &t->result);
+        finish(w, st, t);
+        return;
+    }
+    if (api->submit(h->instance, &t->qt, async_done, t) < 0) {
+        snprintf(t->result.error, sizeof t->result.error, "plugin %s refused the task", api->name);
+        t->result.outcome = QDECK_RETRY;
+        finish(w, st, t);
+    }
+    return;
+unbusy:
+    pthread_mutex_lock(&w->lock);
+    w->busy--;
+    atomic_fetch_sub(&w->busy_now, 1);
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void *slot_main(void *arg)
+{
+    struct slot_thread *st = arg;
+    struct worker *w = st->w;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        if (w->done_head) {
+            struct task *t = w->done_head;
+            w->done_head = t->next;
+            if (!w->done_head)
+                w->done_tail = NULL;
+            pthread_mutex_unlock(&w->lock);
+            finish(w, st, t);
+            pthread_mutex_lock(&w->lock);
+            continue;
+        }
+        if (w->run_head && worker_stopping(w)) {
+            /* not started: give back at once */
+            struct task *t = w->run_head;
+            w->run_head = t->next;
+            if (!w->run_head)
+                w->run_tail = NULL;
+            pthread_mutex_unlock(&w->lock);
+            t->settle = SETTLE_RETURN;
+            pool_decided(w, t);
+            pthread_mutex_lock(&w->lock);
+            continue;
+        }
+        if (w->run_head && w->busy < w->concurrency) {
+            struct task *t = w->run_head;
+            w->run_head = t->next;
+            if (!w->run_head)
+                w->run_tail = NULL;
+            w->busy++;
+            atomic_fetch_add(&w->busy_now, 1);
+            pthread_mutex_unlock(&w->lock);
+            start(w, st, t);
+            pthread_mutex_lock(&w->lock);
+            continue;
+        }
+        if (w->exit_threads || w->retire > 0) {
+            if (w->retire > 0)
+                w->retire--;
+            break;
+        }
+        pthread_cond_wait(&w->cond, &w->lock);
+    }
+    w->live_threads--;
+    pthread_cond_broadcast(&w->gone);
+    pthread_mutex_unlock(&w->lock);
+    results_close(&st->results);
+    free(st);
+    return NULL;
+}
+
+static int spawn_slot(struct worker *w)
+{
+    struct slot_thread *st = xcalloc(1, sizeof *st);
+    st->w = w;
+    st->seed = (unsigned)rand() ^ (unsigned)getpid();
+    st->results = (struct results){
+        .url = w->ctx ? w->ctx->redis : NULL,
+        .worker_id = w->id,
+        .store = w->wc->results,
+        .idempotency = w->wc->idempotency,
+        .result_ttl = w->wc->result_ttl,
+        .idempotency_ttl = w->wc->idempotency_ttl,
+    };
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, THREAD_STACK);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t th;
+    pthread_mutex_lock(&w->lock);
+    w->live_threads++;
+    pthread_mutex_unlock(&w->lock);
+    int rc = pthread_create(&th, &attr, slot_main, st);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        pthread_mutex_lock(&w->lock);
+        w->live_threads--;
+        pthread_mutex_unlock(&w->lock);
+        free(st);
+        return -1;
+    }
+    return 0;
+}
+
+void pool_submit(struct worker *w, struct task *t)
+{
+    t->next = NULL;
+    pthread_mutex_lock(&w->lock);
+    if (w->run_tail)
+        w->run_tail->next = t;
+    else
+        w->run_head = t;
+    w->run_tail = t;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* ------------------------------------------------------------ watchdog */
+
+static void *watchdog_main(void *arg)
+{
+    struct worker *w = arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    for (;;) {
+        usleep(WATCHDOG_PERIOD_MS * 1000);
+        double now = clock_mono();
+        struct task *cancel[64], *abandon[64];
+        size_t ncancel = 0, nabandon = 0;
+        pthread_mutex_lock(&w->lock);
+        if (w->exit_threads && w->live_threads == 0) {
+            pthread_mutex_unlock(&w->lock);
+            break;
+        }
+        int stopping = worker_stopping(w);
+        bool drain_over = stopping == 2 || (stopping == 1 && now >= w->drain_deadline);
+        for (struct task *t = w->running; t; t = t->wd_next) {
+            if (!t->cancelled && (now >= t->timeout_at || drain_over)) {
+                t->cancelled = 1;
+                if (now >= t->timeout_at)
+                    t->timed_out = true;
+                else
+                    t->shutdown_cancel = true;
+                if (ncancel < 64 && t->handler->plugin->api->cancel && t->handler->plugin->api->submit &&
+                    !t->handler->plugin->api->run) {
+                    atomic_fetch_add(&t->refs, 1);
+                    cancel[ncancel++] = t;
+                }
+            } else if (t->timed_out && now >= t->timeout_at + ABANDON_GRACE && nabandon < 64) {
+                int expect = TASK_RUNNING;
+                if (atomic_compare_exchange_strong(&t->state, &expect, TASK_ABANDONED))
+                    abandon[nabandon++] = t;
+            }
+        }
+        for (size_t i = 0; i < nabandon; i++) {
+            struct task *t = abandon[i];
+            if (t->wd_prev)
+                t->wd_prev->wd_next = t->wd_next;
+            else
+                w->running = t->wd_next;
+            if (t->wd_next)
+                t->wd_next->wd_prev = t->wd_prev;
+            t->wd_prev = t->wd_next = NULL;
+            w->busy--;
+            atomic_fetch_sub(&w->busy_now, 1);
+            if (t->handler->plugin->api->run)
+                w->retire++;   /* its thread retires when the handler returns */
+        }
+        pthread_mutex_unlock(&w->lock);
+        for (size_t i = 0; i < ncancel; i++) {
+            cancel[i]->handler->plugin->api->cancel(cancel[i]->handler->instance, cancel[i]);
+            task_unref(cancel[i]);
+        }
+        for (size_t i = 0; i < nabandon; i++) {
+            struct task *t = abandon[i];
+            log_warn("task %s (%s): handler did not stop %.0fs after its %.3gs timeout: slot reclaimed", t->id,
+                     t->type, ABANDON_GRACE, t->handler->timeout);
+            if (t->handler->plugin->api->run && spawn_slot(w) < 0)
+                log_error("cannot start a replacement slot thread");
+            snprintf(t->error, sizeof t->error, "timed out after %.3gs (handler did not stop)", t->handler->timeout);
+            t->settle = t->shutdown_cancel ? SETTLE_RETURN : SETTLE_RETRY;
+            decide(w, t, &w->watchdog_results, &w->watchdog_seed);
+        }
+        pthread_mutex_lock(&w->lock);
+        pthread_cond_broadcast(&w->cond);
+        pthread_mutex_unlock(&w->lock);
+    }
+    results_close(&w->watchdog_results);
+    return NULL;
+}
+
+/* ------------------------------------------------------------ life */
+
+struct worker *worker_create(const struct worker_options *opt, char *err, size_t errlen)
+{
+    const struct config *cfg = opt->cfg;
+    const char *queues = opt->queues ? opt->queues : cfg->worker.queues;
+    if (!opt->ctx || (!opt->ctx->amqp && !opt->ctx->redis)) {
+        snprintf(err, errlen, "no broker to consume from: give --amqp and/or --redis (or a [context])");
+        return NULL;
+    }
+    if (!queues || !*queues) {
+        snprintf(err, errlen, "no queues to consume: give --queues or [worker] queues");
+        return NULL;
+    }
+    struct worker *w = xcalloc(1, sizeof *w);
+    w->cfg = cfg;
+    w->wc = &cfg->worker;
+    w->ctx = opt->ctx;
+    w->queues = xstrdup(queues);
+    w->on_tick = opt->on_tick;
+    w->tick_arg = opt->tick_arg;
+    w->every = opt->every > 0 ? opt->every : 1.0;
+    w->concurrency = opt->concurrency > 0 ? opt->concurrency : cfg->worker.concurrency;
+    w->prefetch = opt->prefetch > 0 ? opt->prefetch : cfg->worker.prefetch > 0 ? cfg->worker.prefetch : w->concurrency;
+    w->plugin_dir = opt->plugin_dir ? xstrdup(opt->plugin_dir)
+                    : cfg->worker.plugin_dir && *cfg->worker.plugin_dir ? xstrdup(cfg->worker.plugin_dir)
+                                                                        : plugin_default_dir();
+    char host[64] = "host";
+    gethostname(host, sizeof host - 1);
+    for (char *p = host; *p; p++)
+        if (*p == ':' || *p == ' ')
+            *p = '-';
+    char uuid[40];
+    task_uuid(uuid);
+    snprintf(w->id, sizeof w->id, "%s-%d-%.8s", host, (int)getpid(), uuid);
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_mutex_init(&w->handlers_lock, NULL);
+    pthread_mutex_init(&w->types_lock, NULL);
+    pthread_cond_init(&w->cond, NULL);
+    pthread_cond_init(&w->gone, NULL);
+    if (pipe2(w->stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+        snprintf(err, errlen, "pipe: %s", strerror(errno));
+        worker_destroy(w);
+        return NULL;
+    }
+    w->watchdog_seed = (unsigned)getpid();
+    w->watchdog_results = (struct results){
+        .url = w->ctx->redis, .worker_id = w->id, .store = w->wc->results, .idempotency = w->wc->idempotency,
+        .result_ttl = w->wc->result_ttl, .idempotency_ttl = w->wc->idempotency_ttl};
+
+    char **items;
+    size_t n = split_list(queues, &items);
+    w->consumers = xcalloc(n ? n : 1, sizeof *w->consumers);
+    for (size_t i = 0; i < n; i++) {
+        struct queue_address addr;
+        char why[300];
+        if (queue_address_parse(items[i], opt->ctx, &addr, why, sizeof why) < 0) {
+            snprintf(err, errlen, "%s", why);
+            free_list(items, n);
+            worker_destroy(w);
+            return NULL;
+        }
+        if ((addr.kind == QUEUE_AMQP && !opt->ctx->amqp) || (addr.kind != QUEUE_AMQP && !opt->ctx->redis)) {
+            snprintf(err, errlen, "queue %s: no %s URL configured", items[i], addr.kind == QUEUE_AMQP ? "AMQP" : "Redis");
+            queue_address_free(&addr);
+            free_list(items, n);
+            worker_destroy(w);
+            return NULL;
+        }
+        w->consumers[w->nconsumers++] = consumer_new(w, &addr, w->prefetch);
+        queue_address_free(&addr);
+    }
+    free_list(items, n);
+    /* load configured task types now, so a broken plugin is reported at start */
+    for (size_t i = 0; i < cfg->ntasks; i++)
+        handler_for(w, NULL, cfg->tasks[i].name);
+    return w;
+}
+
+void worker_stop(struct worker *w, bool fast)
+{
+    int want = fast ? 2 : 1;
+    int cur = atomic_load(&w->stopping);
+    if (cur == 1 && !fast)
+        want = 2;   /* a second signal is the fast one */
+    if (cur >= want)
+        return;
+    /* the deadline is in place before anyone can see the new state */
+    w->drain_deadline = want == 2 ? 0 : clock_mono() + w->wc->shutdown_timeout;
+    atomic_store(&w->stopping, want);
+    char b = (char)want;
+    ssize_t r = write(w->stop_pipe[1], &b, 1);
+    (void)r;
+}
+
+static void wake_everyone(struct worker *w)
+{
+    pthread_mutex_lock(&w->lock);
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    for (size_t i = 0; i < w->nconsumers; i++) {
+        char b = 1;
+        ssize_t r = write(w->consumers[i]->wake[1], &b, 1);
+        (void)r;
+    }
+}
+
+int worker_run(struct worker *w)
+{
+    int nthreads = w->concurrency < MAX_THREADS ? w->concurrency : MAX_THREADS;
+    for (int i = 0; i < nthreads; i++)
+        if (spawn_slot(w) < 0) {
+            log_error("cannot start slot threads");
+            return -1;
+        }
+    if (pthread_create(&w->watchdog, NULL, watchdog_main, w) == 0)
+        w->watchdog_started = true;
+    for (size_t i = 0; i < w->nconsumers; i++)
+        if (consumer_start(w->consumers[i]) < 0) {
+            log_error("cannot start the consumer of %s", w->consumers[i]->label);
+            return -1;
+        }
+    log_info("worker %s: consuming %s with %d slots, prefetch %d", w->id, w->queues, w->concurrency, w->prefetch);
+
+    if (w->on_tick)
+        w->on_tick(w, w->tick_arg);
+    double next_tick = clock_mono() + w->every;
+    while (atomic_load(&w->stopping) == 0) {
+        struct pollfd p = {.fd = w->stop_pipe[0], .events = POLLIN};
+        double left = next_tick - clock_mono();
+        poll(&p, 1, left > 0 ? (int)(left * 1000) + 1 : 0);
+        if (clock_mono() >= next_tick && atomic_load(&w->stopping) == 0) {
+            if (w->on_tick)
+                w->on_tick(w, w->tick_arg);
+            next_tick = clock_mono() + w->every;
+        }
+    }
+    char b;
+    while (read(w->stop_pipe[0], &b, 1) == 1) {
+    }
+    if (atomic_load(&w->stopping) == 1)
+        log_info("worker %s: stopping: no new tasks; %d in flight get %.0fs to finish", w->id,
+                 atomic_load(&w->in_flight), w->wc->shutdown_timeout);
+    wake_everyone(w);
+    /* consumers leave by themselves once drained (or at once on a fast stop) */
+    for (size_t i = 0; i < w->nconsumers; i++)
+        consumer_join(w->consumers[i]);
+    pthread_mutex_lock(&w->lock);
+    w->exit_threads = true;
+    pthread_cond_broadcast(&w->cond);
+    double until = clock_mono() + 1.0;
+    while (w->live_threads > 0 && clock_mono() < until) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100 * 1000 * 1000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&w->gone, &w->lock, &ts);
+    }
+    int left = w->live_threads;
+    pthread_mutex_unlock(&w->lock);
+    if (left)
+        log_warn("worker %s: %d handler(s) still running at exit", w->id, left);
+    else if (w->watchdog_started) {
+        pthread_join(w->watchdog, NULL);
+        w->watchdog_started = false;
+    }
+    log_info("worker %s: stopped (processed %llu, failed %llu, retried %llu, dead-lettered %llu)", w->id,
+             (unsigned long long)atomic_load(&w->processed), (unsigned long long)atomic_load(&w->failed),
+             (unsigned long long)atomic_load(&w->retried), (unsigned long long)atomic_load(&w->dead));
+    return 0;
+}
+
+void worker_destroy(struct worker *w)
+{
+    if (!w)
+        return;
+    if (w->live_threads > 0 || w->watchdog_started)
+        return;   /* a stuck handler still uses it: the process is exiting anyway */
+    for (size_t i = 0; i < w->nconsumers; i++)
+        consumer_free(w->consumers[i]);
+    free(w->consumers);
+    for (struct task *t = w->run_head, *n; t; t = n) {
+        n = t->next;
+        task_unref(t);
+    }
+    for (size_t i = 0; i < w->nhandlers; i++)
+        handler_free(w->handlers[i]);
+    for (size_t i = 0; i < atomic_load(&w->ntypes); i++) {
+        histogram_free(w->types[i].queue_wait);
+        histogram_free(w->types[i].run_time);
+        histogram_free(w->types[i].end_to_end);
+    }
+    if (w->stop_pipe[0] > 0) {
+        close(w->stop_pipe[0]);
+        close(w->stop_pipe[1]);
+    }
+    pthread_mutex_destroy(&w->lock);
+    pthread_mutex_destroy(&w->handlers_lock);
+    pthread_mutex_destroy(&w->types_lock);
+    pthread_cond_destroy(&w->cond);
+    pthread_cond_destroy(&w->gone);
+    free(w->queues);
+    free(w->plugin_dir);
+    free(w);
+}

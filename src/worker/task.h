@@ -1,0 +1,100 @@
+/* One delivery on its way through the worker: the bytes as the broker gave
+ * them, what the envelope says (SPEC "Task envelope"), the run, and the
+ * settlement the slot decided and the consumer thread applies.
+ *
+ * A task is created by its consumer thread, run on a slot (or by an async
+ * plugin), and freed by the consumer thread after settling. When the
+ * watchdog abandons a blocking handler that ignores cancellation, the
+ * handler still holds the task's strings: a reference count keeps the task
+ * alive until both sides let go. */
+#ifndef QDECK_WORKER_TASK_H
+#define QDECK_WORKER_TASK_H
+
+#include <cJSON.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qdeck-plugin.h"
+
+#define TASK_MAX_BODY (10u * 1024 * 1024)   /* larger bodies are poison */
+
+struct consumer;
+struct handler;
+
+enum settle_kind {
+    SETTLE_ACK,      /* finished (or already done): remove from the broker */
+    SETTLE_RETRY,    /* delayed retry: annotated copy to the delay queue/ZSET, then remove */
+    SETTLE_DEAD,     /* annotated copy to the DLQ, then remove */
+    SETTLE_RETURN,   /* never ran to the end (shutdown): give back, ack nothing */
+};
+
+enum task_state { TASK_QUEUED, TASK_RUNNING, TASK_FINISHED, TASK_ABANDONED };
+
+struct task {
+    struct task *next;             /* run queue, settle queue */
+    struct task *wd_prev, *wd_next;   /* watchdog's list of running tasks */
+    struct consumer *consumer;
+    unsigned generation;           /* consumer connection it came on */
+
+    /* the delivery */
+    char *body;                    /* bytes as received, NUL-terminated copy */
+    size_t len;
+    uint64_t tag;                  /* AMQP delivery tag */
+    char *entry_id;                /* stream entry ID */
+
+    /* the envelope */
+    cJSON *env;                    /* parsed object, or NULL when not qdeck JSON */
+    char id[96];
+    char type[128];
+    char *payload;                 /* JSON text handed to the handler */
+    int attempt;                   /* this run's attempt number, 1-based */
+    int max_attempts;
+    int priority;
+    double created_at;             /* wall seconds, 0: unknown */
+    double deadline;
+    char idem_key[160];            /* idempotency key: envelope's, else the id */
+
+    /* the run */
+    const char *poison;            /* why it cannot run (not JSON, too big...), or NULL */
+    struct handler *handler;
+    struct qdeck_task qt;          /* what the handler sees; lives as long as the task */
+    volatile int cancelled;
+    bool timed_out;                /* the watchdog cancelled it */
+    bool shutdown_cancel;          /* the drain deadline cancelled it: give back, do not retry */
+    _Atomic int state;             /* enum task_state */
+    _Atomic int refs;
+    double received_mono, started_mono, timeout_at;
+    struct qdeck_result result;
+
+    /* the settlement */
+    enum settle_kind settle;
+    const char *dead_reason;       /* poison | max_attempts | failed */
+    char error[256];
+    double retry_delay;            /* seconds */
+};
+
+/* A task over a copy of body (len bytes). Parses the envelope; sets poison
+ * when the body cannot be a task. Never fails. */
+struct task *task_new(struct consumer *c, const char *body, size_t len, int default_max_attempts);
+void task_unref(struct task *t);
+
+/* The body to send when retrying or dead-lettering: the envelope with
+ * attempt, last_error (and dead_reason) set; the original bytes when the
+ * body is not a JSON object. *out is malloc'd. */
+void task_annotated_body(const struct task *t, bool dead, char **out, size_t *outlen);
+
+/* The dead letter for a Redis list: the annotated envelope, or, when the
+ * body is not a JSON object, a JSON wrapper that keeps the bytes:
+ * {"dead_reason","last_error","attempt","original_queue","raw_base64"}. */
+void task_dead_item(const struct task *t, const char *queue, char **out, size_t *outlen);
+
+/* A fresh envelope (SPEC "Task envelope"); malloc'd JSON. id is written to
+ * id_out (at least 40 bytes). */
+char *envelope_build(const char *type, const char *payload_json, int priority, int max_attempts,
+                     double deadline, const char *idempotency_key, char *id_out);
+/* A random UUIDv4 into out (37 bytes). */
+void task_uuid(char *out);
+
+#endif

@@ -21,6 +21,7 @@ static const struct command commands[] = {
     {"policy", "policy list|get|set", "guardrails: list, get NAME, set NAME VALUE (--json)", cmd_policy},
     {"breaker", "breaker list|open|close|reset", "breakers across the fleet; force open/closed, reset NAME", cmd_breaker},
     {"sched", "sched list|run|pause|resume [NAME]", "the fleet's periodic jobs: state, run now, pause, resume", cmd_sched},
+    {"dlq", "dlq list|show|replay|purge|export|import", "dead-letter queues: browse, replay, purge, export (dlq --help)", cmd_dlq},
 };
 
 static void usage(FILE *out)

@@ -114,6 +114,10 @@ servers_ensure() {
     echo "  (rabbitmq was not answering after the last test: starting it again)"
     stop_rabbit; start_rabbit || return 1
   fi
+  # a test may have restarted a broker (a new pid): the next tests read these
+  REDIS_PID=$(cat "$REDIS_DIR/redis.pid" 2>/dev/null || echo "${REDIS_PID:-}")
+  RABBIT_PID=$(cat "$RABBIT_DIR/rabbit.pid" 2>/dev/null || echo "${RABBIT_PID:-}")
+  export REDIS_PID RABBIT_PID
 }
 
 # run_unit_bin BIN: one cmocka binary; counts its test cases.

@@ -32,6 +32,7 @@ int cmd_demo(struct app *app, int argc, char **argv);
 int cmd_worker(struct app *app, int argc, char **argv);
 int cmd_publish(struct app *app, int argc, char **argv);
 int cmd_sched(struct app *app, int argc, char **argv);
+int cmd_dlq(struct app *app, int argc, char **argv);
 int cmd_console(struct app *app);
 /* Opens the console over app->ctx; title is shown in the header. */
 int console_run(struct app *app, const char *title);

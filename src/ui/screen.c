@@ -42,7 +42,8 @@
 #define HISTORY_KEEP_SECONDS 600.0
 
 static const struct view_ops *const views[] = {&overview_view, &queues_view, &workers_view, &latency_view,
-                                               &breakers_view, &guardrails_view, &scheduler_view, &events_view};
+                                               &breakers_view, &dlq_view,
+                                               &guardrails_view, &scheduler_view, &events_view};
 static const size_t nviews = sizeof views / sizeof views[0];
 
 static volatile sig_atomic_t quit_signal;
@@ -360,6 +361,8 @@ static const struct key_binding key_bindings[] = {
  * at or above KEY_MIN never reach here (they would alias KEY_* codes). */
 static bool dispatch_key(struct ui *ui, int key)
 {
+    if (ui->modal && views[ui->view]->handle_key)
+        return views[ui->view]->handle_key(ui, key);
     for (size_t v = 0; v < nviews; v++) {
         if (key == views[v]->key) {
             show_view(ui, v);

@@ -46,6 +46,7 @@ extern const struct view_ops workers_view;
 extern const struct view_ops latency_view;
 extern const struct view_ops breakers_view;
 extern const struct view_ops scheduler_view;
+extern const struct view_ops dlq_view;
 
 struct ui {
     const struct ui_options *opt;
@@ -55,6 +56,7 @@ struct ui {
     struct theme theme;
     size_t view;                    /* index into the view table */
     bool quit, help, detail;
+    bool modal;                     /* the view takes every key (a typed confirmation) */
     enum prompt_mode prompt;
     char input[256];
     char filter[256];

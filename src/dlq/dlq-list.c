@@ -1,0 +1,290 @@
+/* Redis list DLQs (<key>:dlq). Producers LPUSH and consumers take from the
+ * right, so the oldest item is at the tail: position 0 is index -1.
+ * Pages are LRANGE reads from the tail; nothing is held or changed by
+ * reading. A replay moves each item with one Lua script (LREM the oldest
+ * equal item from the DLQ, LPUSH the replayed one to the target, both or
+ * neither), pipelined a page at a time; an item someone else already took
+ * is counted as skipped. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/xalloc.h"
+#include "dlq/redis-common.h"
+
+static const char MOVE_SCRIPT[] =
+    "local n = redis.call('LREM', KEYS[1], -1, ARGV[1]) "
+    "if n == 1 then redis.call('LPUSH', KEYS[2], ARGV[2]) end "
+    "return n";
+static const char PURGE_SCRIPT[] =
+    "local n = redis.call('LLEN', KEYS[1]) redis.call('DEL', KEYS[1]) return n";
+
+static int list_open(struct dlq *d) { return redis_dlq_open(d, "list"); }
+
+static int list_count(struct dlq *d, long *out)
+{
+    const char *argv[] = {"LLEN", d->addr.name};
+    redisReply *r = redis_dlq_command(d, 2, argv, NULL, "LLEN");
+    if (!r)
+        return -1;
+    *out = (long)r->integer;
+    freeReplyObject(r);
+    return 0;
+}
+
+/* One page from position pos (0 = oldest), oldest first. */
+static int read_page(struct dlq *d, size_t pos, struct dlq_message **out, size_t *n)
+{
+    char start[32], stop[32];
+    snprintf(start, sizeof start, "%ld", -(long)(pos + REDIS_PAGE));
+    snprintf(stop, sizeof stop, "%ld", -(long)(pos + 1));
+    const char *argv[] = {"LRANGE", d->addr.name, start, stop};
+    redisReply *r = redis_dlq_command(d, 4, argv, NULL, "LRANGE");
+    if (!r)
+        return -1;
+    *n = 0;
+    for (size_t i = r->elements; i-- > 0;) {
+        struct dlq_message *m = xcalloc(1, sizeof *m);
+        m->body_field = -1;
+        dlq_bytes_set(&m->body, r->element[i]->str, r->element[i]->len);
+        m->position = pos + *n;
+        out[(*n)++] = m;
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+static int list_scan(struct dlq *d, size_t skip, dlq_visit_fn visit, void *arg)
+{
+    struct dlq_message **page = xcalloc(REDIS_PAGE, sizeof *page);
+    size_t pos = skip, n;
+    int rc = 0, stop = 0;
+    while (!stop) {
+        if (d->cancel && *d->cancel) {
+            rc = dlq_fail(d, DLQ_FAIL_OPERATION, "cancelled");
+            break;
+        }
+        if (read_page(d, pos, page, &n) < 0) {
+            rc = -1;
+            break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (!stop && visit(page[i], arg))
+                stop = 1;
+            else if (stop)
+                dlq_message_free(page[i]);
+        }
+        pos += n;
+        if (n < REDIS_PAGE)
+            break;
+    }
+    free(page);
+    return rc;
+}
+
+static int list_replay(struct dlq *d, const struct dlq_replay *rq, struct dlq_tally *t)
+{
+    struct redis_dlq *rd = d->priv;
+    long total;
+    if (list_count(d, &total) < 0)
+        return -1;
+    t->total = total;
+    struct dlq_message **page = xcalloc(REDIS_PAGE, sizeof *page);
+    struct dlq_message **sent = xcalloc(REDIS_PAGE, sizeof *sent);
+    struct dlq_message **orig = xcalloc(REDIS_PAGE, sizeof *orig);
+    char (*targets)[512] = xcalloc(REDIS_PAGE, sizeof *targets);
+    redisReply **replies = xcalloc(REDIS_PAGE, sizeof *replies);
+    struct dlq_pacer pacer;
+    dlq_pacer_init(&pacer, rq->rate);
+    size_t pos = 0, n;
+    long acted = 0;
+    int rc = 0;
+    bool done = false;
+    while (!done && rc == 0) {
+        if (d->cancel && *d->cancel) {
+            rc = dlq_fail(d, DLQ_FAIL_OPERATION, "cancelled");
+            break;
+        }
+        if (read_page(d, pos, page, &n) < 0) {
+            rc = -1;
+            break;
+        }
+        if (n < REDIS_PAGE)
+            done = true;
+        size_t queued = 0;
+        for (size_t i = 0; i < n; i++) {
+            struct dlq_message *m = page[i];
+            t->seen++;
+            dlq_decode(d, m, false);
+            if (done == false && rq->sel.limit > 0 && acted >= rq->sel.limit)
+                done = true;
+            if ((rq->sel.limit > 0 && acted >= rq->sel.limit) || !dlq_select_match(&rq->sel, m)) {
+                dlq_message_free(m);
+                continue;
+            }
+            acted++;
+            char why[256];
+            int prc = dlq_prepare_replay(d, rq, m, &sent[queued], targets[queued], sizeof targets[0], why, sizeof why);
+            if (prc != 0) {
+                if (prc > 0) t->skipped++; else t->failed++;
+                if (prc < 0 && !t->first_error[0])
+                    snprintf(t->first_error, sizeof t->first_error, "%s", why);
+                if (rq->each)
+                    rq->each(rq->arg, m, NULL, why);
+                dlq_message_free(m);
+                continue;
+            }
+            if (rq->dry_run) {
+                t->moved++;
+                if (rq->each)
+                    rq->each(rq->arg, m, targets[queued], "would move");
+                dlq_message_free(sent[queued]);
+                dlq_message_free(m);
+                continue;
+            }
+            dlq_pace(&pacer);
+            const char *argv[] = {"EVAL", MOVE_SCRIPT, "2", d->addr.name, targets[queued], m->body.data,
+                                  sent[queued]->body.data};
+            size_t lens[] = {4, strlen(MOVE_SCRIPT), 1, strlen(d->addr.name), strlen(targets[queued]), m->body.len,
+                             sent[queued]->body.len};
+            redisAppendCommandArgv(rd->c, 7, argv, lens);
+            orig[queued++] = m;
+        }
+        size_t removed = 0;
+        if (queued && redis_dlq_replies(d, queued, replies, "EVAL (move)") < 0) {
+            t->in_doubt += (long)queued;
+            rc = -1;
+        }
+        for (size_t i = 0; i < queued; i++) {
+            if (rc == 0) {
+                redisReply *r = replies[i];
+                if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
+                    t->moved++;
+                    removed++;
+                    if (rq->each)
+                        rq->each(rq->arg, orig[i], targets[i], "moved");
+                } else if (r->type == REDIS_REPLY_INTEGER) {
+                    t->skipped++;
+                    if (rq->each)
+                        rq->each(rq->arg, orig[i], targets[i], "gone from the DLQ before it could move");
+                } else {
+                    t->failed++;
+                    if (!t->first_error[0])
+                        snprintf(t->first_error, sizeof t->first_error, "%s", r->type == REDIS_REPLY_ERROR ? r->str : "?");
+                    if (rq->each)
+                        rq->each(rq->arg, orig[i], targets[i], r->type == REDIS_REPLY_ERROR ? r->str : "failed");
+                }
+                freeReplyObject(r);
+            }
+            dlq_message_free(orig[i]);
+            dlq_message_free(sent[i]);
+        }
+        pos += n - removed;
+        if (rq->progress)
+            rq->progress(rq->arg, t);
+    }
+    free(page);
+    free(sent);
+    free(orig);
+    free(targets);
+    free(replies);
+    return rc;
+}
+
+static int list_purge(struct dlq *d, const struct dlq_select *sel, struct dlq_tally *t)
+{
+    struct redis_dlq *rd = d->priv;
+    if (sel->all && !sel->grep && !sel->nids) {
+        const char *argv[] = {"EVAL", PURGE_SCRIPT, "1", d->addr.name};
+        redisReply *r = redis_dlq_command(d, 4, argv, NULL, "EVAL (purge)");
+        if (!r)
+            return -1;
+        t->moved = t->total = t->seen = (long)r->integer;
+        freeReplyObject(r);
+        return 0;
+    }
+    long total;
+    if (list_count(d, &total) < 0)
+        return -1;
+    t->total = total;
+    struct dlq_message **page = xcalloc(REDIS_PAGE, sizeof *page);
+    redisReply **replies = xcalloc(REDIS_PAGE, sizeof *replies);
+    size_t pos = 0, n;
+    long acted = 0;
+    int rc = 0;
+    for (bool done = false; !done && rc == 0;) {
+        if (read_page(d, pos, page, &n) < 0) {
+            rc = -1;
+            break;
+        }
+        done = n < REDIS_PAGE;
+        size_t queued = 0;
+        for (size_t i = 0; i < n; i++) {
+            t->seen++;
+            dlq_decode(d, page[i], false);
+            if ((sel->limit <= 0 || acted < sel->limit) && dlq_select_match(sel, page[i])) {
+                const char *argv[] = {"LREM", d->addr.name, "-1", page[i]->body.data};
+                size_t lens[] = {4, strlen(d->addr.name), 2, page[i]->body.len};
+                redisAppendCommandArgv(rd->c, 4, argv, lens);
+                queued++;
+                acted++;
+            }
+            dlq_message_free(page[i]);
+        }
+        size_t removed = 0;
+        if (queued && redis_dlq_replies(d, queued, replies, "LREM") < 0)
+            rc = -1;
+        for (size_t i = 0; rc == 0 && i < queued; i++) {
+            if (replies[i]->type == REDIS_REPLY_INTEGER && replies[i]->integer > 0) {
+                t->moved++;
+                removed++;
+            } else {
+                t->skipped++;
+            }
+            freeReplyObject(replies[i]);
+        }
+        pos += n - removed;
+    }
+    free(page);
+    free(replies);
+    return rc;
+}
+
+static int list_append(struct dlq *d, const char *target, struct dlq_message *const *msgs, size_t n,
+                       struct dlq_tally *t)
+{
+    for (size_t i = 0; i < n; i += REDIS_PAGE) {
+        size_t k = n - i < REDIS_PAGE ? n - i : REDIS_PAGE;
+        const char **argv = xcalloc(k + 2, sizeof *argv);
+        size_t *lens = xcalloc(k + 2, sizeof *lens);
+        argv[0] = "LPUSH";
+        lens[0] = 5;
+        argv[1] = target;
+        lens[1] = strlen(target);
+        for (size_t j = 0; j < k; j++) {
+            argv[j + 2] = msgs[i + j]->body.data ? msgs[i + j]->body.data : "";
+            lens[j + 2] = msgs[i + j]->body.len;
+        }
+        redisReply *r = redis_dlq_command(d, (int)k + 2, argv, lens, "LPUSH");
+        free(argv);
+        free(lens);
+        if (!r) {
+            t->in_doubt += (long)k;
+            return -1;
+        }
+        freeReplyObject(r);
+        t->moved += (long)k;
+    }
+    return 0;
+}
+
+const struct dlq_backend dlq_list_backend = {
+    .kind = QUEUE_REDIS_LIST,
+    .open = list_open,
+    .close = redis_dlq_close,
+    .count = list_count,
+    .scan = list_scan,
+    .replay = list_replay,
+    .purge = list_purge,
+    .append = list_append,
+};

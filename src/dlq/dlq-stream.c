@@ -1,0 +1,352 @@
+/* Redis stream DLQs (<key>:dlq written by stream workers). Pages are
+ * XRANGE reads by entry ID (exclusive start), so moving entries never
+ * shifts what is still to be read. A replay is one Lua script per entry:
+ * XDEL from the DLQ and XADD (new ID) to the target stream, both or
+ * neither. Import re-adds entries under their exported IDs when the target
+ * allows it (an empty or older stream), so export → purge → import gives
+ * the same stream back. The field holding the task (the envelope) is found
+ * by name or as the first JSON value; the others are shown like headers. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/xalloc.h"
+#include "dlq/redis-common.h"
+
+static const char MOVE_SCRIPT[] =
+    "if redis.call('XDEL', KEYS[1], ARGV[1]) == 1 then "
+    "redis.call('XADD', KEYS[2], '*', unpack(ARGV, 2)) return 1 end return 0";
+static const char PURGE_SCRIPT[] =
+    "local n = redis.call('XLEN', KEYS[1]) redis.call('DEL', KEYS[1]) return n";
+
+static const char *const body_names[] = {"envelope", "task", "body", "data", "payload", "message", "msg"};
+
+void dlq_stream_pick_body(struct dlq_message *m)
+{
+    m->body_field = -1;
+    for (size_t n = 0; n < sizeof body_names / sizeof body_names[0] && m->body_field < 0; n++)
+        for (size_t i = 0; i < m->nfields; i++)
+            if (m->fields[i].name.len == strlen(body_names[n]) &&
+                memcmp(m->fields[i].name.data, body_names[n], m->fields[i].name.len) == 0)
+                m->body_field = (long)i;
+    for (size_t i = 0; i < m->nfields && m->body_field < 0; i++)
+        if (m->fields[i].value.len && (m->fields[i].value.data[0] == '{' || m->fields[i].value.data[0] == '['))
+            m->body_field = (long)i;
+    if (m->body_field < 0 && m->nfields == 1)
+        m->body_field = 0;
+    dlq_bytes_free(&m->body);
+    if (m->body_field >= 0)
+        dlq_bytes_set(&m->body, m->fields[m->body_field].value.data, m->fields[m->body_field].value.len);
+    else
+        dlq_bytes_set(&m->body, "", 0);
+}
+
+static int stream_open(struct dlq *d) { return redis_dlq_open(d, "stream"); }
+
+static int stream_count(struct dlq *d, long *out)
+{
+    const char *argv[] = {"XLEN", d->addr.name};
+    redisReply *r = redis_dlq_command(d, 2, argv, NULL, "XLEN");
+    if (!r)
+        return -1;
+    *out = (long)r->integer;
+    freeReplyObject(r);
+    return 0;
+}
+
+static struct dlq_message *entry_message(const redisReply *e)
+{
+    struct dlq_message *m = xcalloc(1, sizeof *m);
+    m->stream_id = xstrndup(e->element[0]->str, e->element[0]->len);
+    const redisReply *kv = e->element[1];
+    m->nfields = kv->elements / 2;
+    m->fields = xcalloc(m->nfields ? m->nfields : 1, sizeof *m->fields);
+    for (size_t i = 0; i < m->nfields; i++) {
+        dlq_bytes_set(&m->fields[i].name, kv->element[2 * i]->str, kv->element[2 * i]->len);
+        dlq_bytes_set(&m->fields[i].value, kv->element[2 * i + 1]->str, kv->element[2 * i + 1]->len);
+    }
+    dlq_stream_pick_body(m);
+    return m;
+}
+
+/* The page after `after` (NULL: from the start). */
+static int read_page(struct dlq *d, const char *after, size_t pos, struct dlq_message **out, size_t *n)
+{
+    char start[80], count[16];
+    snprintf(start, sizeof start, after ? "(%s" : "-", after);
+    snprintf(count, sizeof count, "%d", REDIS_PAGE);
+    const char *argv[] = {"XRANGE", d->addr.name, start, "+", "COUNT", count};
+    redisReply *r = redis_dlq_command(d, 6, argv, NULL, "XRANGE");
+    if (!r)
+        return -1;
+    *n = 0;
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2)
+            continue;
+        out[*n] = entry_message(e);
+        out[*n]->position = pos + *n;
+        (*n)++;
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+static int stream_scan(struct dlq *d, size_t skip, dlq_visit_fn visit, void *arg)
+{
+    struct dlq_message **page = xcalloc(REDIS_PAGE, sizeof *page);
+    char last[80] = "";
+    size_t pos = 0, n;
+    int rc = 0, stop = 0;
+    while (!stop) {
+        if (d->cancel && *d->cancel) {
+            rc = dlq_fail(d, DLQ_FAIL_OPERATION, "cancelled");
+            break;
+        }
+        if (read_page(d, last[0] ? last : NULL, pos, page, &n) < 0) {
+            rc = -1;
+            break;
+        }
+        if (n)
+            snprintf(last, sizeof last, "%s", page[n - 1]->stream_id);
+        for (size_t i = 0; i < n; i++) {
+            if (stop || page[i]->position < skip)
+                dlq_message_free(page[i]);
+            else if (visit(page[i], arg))
+                stop = 1;
+        }
+        pos += n;
+        if (n < REDIS_PAGE)
+            break;
+    }
+    free(page);
+    return rc;
+}
+
+static void append_fields(const struct dlq_message *m, const char **argv, size_t *lens, size_t *k)
+{
+    for (size_t f = 0; f < m->nfields; f++) {
+        argv[*k] = m->fields[f].name.data;
+        lens[(*k)++] = m->fields[f].name.len;
+        argv[*k] = m->fields[f].value.data;
+        lens[(*k)++] = m->fields[f].value.len;
+    }
+}
+
+static int stream_replay(struct dlq *d, const struct dlq_replay *rq, struct dlq_tally *t)
+{
+    struct redis_dlq *rd = d->priv;
+    long total;
+    if (stream_count(d, &total) < 0)
+        return -1;
+    t->total = total;
+    struct dlq_message **page = xcalloc(REDIS_PAGE, sizeof *page);
+    struct dlq_message **sent = xcalloc(REDIS_PAGE, sizeof *sent);
+    struct dlq_message **orig = xcalloc(REDIS_PAGE, sizeof *orig);
+    char (*targets)[512] = xcalloc(REDIS_PAGE, sizeof *targets);
+    redisReply **replies = xcalloc(REDIS_PAGE, sizeof *replies);
+    struct dlq_pacer pacer;
+    dlq_pacer_init(&pacer, rq->rate);
+    char last[80] = "";
+    size_t pos = 0, n;
+    long acted = 0;
+    int rc = 0;
+    bool done = false;
+    while (!done && rc == 0) {
+        if (d->cancel && *d->cancel) {
+            rc = dlq_fail(d, DLQ_FAIL_OPERATION, "cancelled");
+            break;
+        }
+        if (read_page(d, last[0] ? last : NULL, pos, page, &n) < 0) {
+            rc = -1;
+            break;
+        }
+        done = n < REDIS_PAGE;
+        if (n)
+            snprintf(last, sizeof last, "%s", page[n - 1]->stream_id);
+        pos += n;
+        size_t queued = 0;
+        for (size_t i = 0; i < n; i++) {
+            struct dlq_message *m = page[i];
+            t->seen++;
+            dlq_decode(d, m, false);
+            if ((rq->sel.limit > 0 && acted >= rq->sel.limit) || !dlq_select_match(&rq->sel, m)) {
+                dlq_message_free(m);
+                continue;
+            }
+            acted++;
+            char why[256];
+            int prc = dlq_prepare_replay(d, rq, m, &sent[queued], targets[queued], sizeof targets[0], why, sizeof why);
+            if (prc != 0) {
+                if (prc > 0) t->skipped++; else t->failed++;
+                if (prc < 0 && !t->first_error[0])
+                    snprintf(t->first_error, sizeof t->first_error, "%s", why);
+                if (rq->each)
+                    rq->each(rq->arg, m, NULL, why);
+                dlq_message_free(m);
+                continue;
+            }
+            if (rq->dry_run) {
+                t->moved++;
+                if (rq->each)
+                    rq->each(rq->arg, m, targets[queued], "would move");
+                dlq_message_free(sent[queued]);
+                dlq_message_free(m);
+                continue;
+            }
+            dlq_pace(&pacer);
+            size_t cap = 6 + 2 * sent[queued]->nfields, k = 0;
+            const char **argv = xcalloc(cap, sizeof *argv);
+            size_t *lens = xcalloc(cap, sizeof *lens);
+            const char *fixed[] = {"EVAL", MOVE_SCRIPT, "2", d->addr.name, targets[queued], m->stream_id};
+            for (; k < 6; k++) {
+                argv[k] = fixed[k];
+                lens[k] = strlen(fixed[k]);
+            }
+            append_fields(sent[queued], argv, lens, &k);
+            redisAppendCommandArgv(rd->c, (int)k, argv, lens);
+            free(argv);
+            free(lens);
+            orig[queued++] = m;
+        }
+        if (rq->sel.limit > 0 && acted >= rq->sel.limit)
+            done = true;
+        if (queued && redis_dlq_replies(d, queued, replies, "EVAL (move)") < 0) {
+            t->in_doubt += (long)queued;
+            rc = -1;
+        }
+        for (size_t i = 0; i < queued; i++) {
+            if (rc == 0) {
+                redisReply *r = replies[i];
+                const char *outcome = "moved";
+                if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
+                    t->moved++;
+                } else if (r->type == REDIS_REPLY_INTEGER) {
+                    t->skipped++;
+                    outcome = "gone from the DLQ before it could move";
+                } else {
+                    t->failed++;
+                    outcome = r->type == REDIS_REPLY_ERROR ? r->str : "failed";
+                    if (!t->first_error[0])
+                        snprintf(t->first_error, sizeof t->first_error, "%s", outcome);
+                }
+                if (rq->each)
+                    rq->each(rq->arg, orig[i], targets[i], outcome);
+                freeReplyObject(r);
+            }
+            dlq_message_free(orig[i]);
+            dlq_message_free(sent[i]);
+        }
+        if (rq->progress)
+            rq->progress(rq->arg, t);
+    }
+    free(page);
+    free(sent);
+    free(orig);
+    free(targets);
+    free(replies);
+    return rc;
+}
+
+static int stream_purge(struct dlq *d, const struct dlq_select *sel, struct dlq_tally *t)
+{
+    if (sel->all && !sel->grep && !sel->nids) {
+        const char *argv[] = {"EVAL", PURGE_SCRIPT, "1", d->addr.name};
+        redisReply *r = redis_dlq_command(d, 4, argv, NULL, "EVAL (purge)");
+        if (!r)
+            return -1;
+        t->moved = t->total = t->seen = (long)r->integer;
+        freeReplyObject(r);
+        return 0;
+    }
+    long total;
+    if (stream_count(d, &total) < 0)
+        return -1;
+    t->total = total;
+    struct dlq_message **page = xcalloc(REDIS_PAGE, sizeof *page);
+    char last[80] = "";
+    size_t pos = 0, n;
+    long acted = 0;
+    int rc = 0;
+    for (bool done = false; !done && rc == 0;) {
+        if (read_page(d, last[0] ? last : NULL, pos, page, &n) < 0) {
+            rc = -1;
+            break;
+        }
+        done = n < REDIS_PAGE;
+        pos += n;
+        if (n)
+            snprintf(last, sizeof last, "%s", page[n - 1]->stream_id);
+        for (size_t i = 0; i < n; i++) {
+            t->seen++;
+            dlq_decode(d, page[i], false);
+            if (rc == 0 && (sel->limit <= 0 || acted < sel->limit) && dlq_select_match(sel, page[i])) {
+                acted++;
+                const char *argv[] = {"XDEL", d->addr.name, page[i]->stream_id};
+                redisReply *r = redis_dlq_command(d, 3, argv, NULL, "XDEL");
+                if (!r)
+                    rc = -1;
+                else if (r->integer > 0)
+                    t->moved++;
+                else
+                    t->skipped++;
+                if (r)
+                    freeReplyObject(r);
+            }
+            dlq_message_free(page[i]);
+        }
+    }
+    free(page);
+    return rc;
+}
+
+static int stream_append(struct dlq *d, const char *target, struct dlq_message *const *msgs, size_t n,
+                         struct dlq_tally *t)
+{
+    struct redis_dlq *rd = d->priv;
+    for (size_t i = 0; i < n; i++) {
+        const struct dlq_message *m = msgs[i];
+        size_t cap = 3 + 2 * m->nfields, k = 0;
+        const char **argv = xcalloc(cap, sizeof *argv);
+        size_t *lens = xcalloc(cap, sizeof *lens);
+        const char *id = m->stream_id ? m->stream_id : "*";
+        argv[k] = "XADD"; lens[k++] = 4;
+        argv[k] = target; lens[k++] = strlen(target);
+        argv[k] = id; lens[k++] = strlen(id);
+        append_fields(m, argv, lens, &k);
+        redisReply *r = redisCommandArgv(rd->c, (int)k, argv, lens);
+        if (r && r->type == REDIS_REPLY_ERROR && strcmp(id, "*") != 0) {
+            /* the target already has newer entries: take a new ID */
+            freeReplyObject(r);
+            argv[2] = "*";
+            lens[2] = 1;
+            r = redisCommandArgv(rd->c, (int)k, argv, lens);
+        }
+        free(argv);
+        free(lens);
+        if (!r) {
+            t->in_doubt++;
+            return dlq_fail(d, DLQ_FAIL_UNREACHABLE, "%s: Redis XADD: %s", d->display, rd->c->errstr);
+        }
+        if (r->type == REDIS_REPLY_ERROR) {
+            t->failed++;
+            if (!t->first_error[0])
+                snprintf(t->first_error, sizeof t->first_error, "%s", r->str);
+        } else {
+            t->moved++;
+        }
+        freeReplyObject(r);
+    }
+    return 0;
+}
+
+const struct dlq_backend dlq_stream_backend = {
+    .kind = QUEUE_STREAM,
+    .open = stream_open,
+    .close = redis_dlq_close,
+    .count = stream_count,
+    .scan = stream_scan,
+    .replay = stream_replay,
+    .purge = stream_purge,
+    .append = stream_append,
+};

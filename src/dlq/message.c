@@ -1,0 +1,745 @@
+/* Dead messages as an operator reads them: where they came from and why
+ * they died, decoded from RabbitMQ's x-death and x-first/last-death
+ * headers, qdeck's own x-qdeck-* headers and task envelope, and Celery's
+ * protocol-v2 headers; the result-store record when there is one. Also the
+ * selection (--id / --grep) and the one place a replayed message is
+ * derived from a dead one (replay counter, attempts restarted, --set). */
+#include "dlq/dlq.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "control/keys.h"
+#include "core/xalloc.h"
+#include "dlq/amqp-table.h"
+
+/* ---- bytes and messages ---- */
+
+void dlq_bytes_free(struct dlq_bytes *b)
+{
+    free(b->data);
+    memset(b, 0, sizeof *b);
+}
+
+void dlq_bytes_set(struct dlq_bytes *b, const void *data, size_t len)
+{
+    char *copy = xmalloc(len + 1);
+    if (len)
+        memcpy(copy, data, len);
+    copy[len] = '\0';
+    free(b->data);
+    b->data = copy;
+    b->len = len;
+    b->set = true;
+}
+
+static void bytes_copy(struct dlq_bytes *dst, const struct dlq_bytes *src)
+{
+    memset(dst, 0, sizeof *dst);
+    if (src->set)
+        dlq_bytes_set(dst, src->data, src->len);
+}
+
+#define PROPS_STRINGS(X) X(content_type) X(content_encoding) X(correlation_id) X(reply_to) X(expiration) \
+    X(message_id) X(type) X(user_id) X(app_id) X(cluster_id) X(headers) X(exchange) X(routing_key)
+
+static void info_free(struct dlq_info *i)
+{
+    free(i->last_error);
+    free(i->celery_argsrepr);
+    free(i->celery_kwargsrepr);
+    cJSON_Delete(i->result);
+    memset(i, 0, sizeof *i);
+}
+
+void dlq_message_free(struct dlq_message *m)
+{
+    if (!m)
+        return;
+    dlq_bytes_free(&m->body);
+    if (m->props) {
+#define FREE_BYTES(f) dlq_bytes_free(&m->props->f);
+        PROPS_STRINGS(FREE_BYTES)
+#undef FREE_BYTES
+        free(m->props);
+    }
+    free(m->stream_id);
+    for (size_t i = 0; i < m->nfields; i++) {
+        dlq_bytes_free(&m->fields[i].name);
+        dlq_bytes_free(&m->fields[i].value);
+    }
+    free(m->fields);
+    info_free(&m->info);
+    free(m);
+}
+
+struct dlq_message *dlq_message_clone(const struct dlq_message *m)
+{
+    struct dlq_message *c = xcalloc(1, sizeof *c);
+    c->position = m->position;
+    bytes_copy(&c->body, &m->body);
+    if (m->props) {
+        c->props = xcalloc(1, sizeof *c->props);
+        *c->props = *m->props;
+#define COPY_BYTES(f) bytes_copy(&c->props->f, &m->props->f);
+        PROPS_STRINGS(COPY_BYTES)
+#undef COPY_BYTES
+    }
+    c->stream_id = m->stream_id ? xstrdup(m->stream_id) : NULL;
+    c->nfields = m->nfields;
+    c->fields = m->nfields ? xcalloc(m->nfields, sizeof *c->fields) : NULL;
+    for (size_t i = 0; i < m->nfields; i++) {
+        bytes_copy(&c->fields[i].name, &m->fields[i].name);
+        bytes_copy(&c->fields[i].value, &m->fields[i].value);
+    }
+    c->body_field = m->body_field;
+    c->info = m->info;
+    c->info.last_error = m->info.last_error ? xstrdup(m->info.last_error) : NULL;
+    c->info.celery_argsrepr = m->info.celery_argsrepr ? xstrdup(m->info.celery_argsrepr) : NULL;
+    c->info.celery_kwargsrepr = m->info.celery_kwargsrepr ? xstrdup(m->info.celery_kwargsrepr) : NULL;
+    c->info.result = m->info.result ? cJSON_Duplicate(m->info.result, 1) : NULL;
+    return c;
+}
+
+/* ---- decoding ---- */
+
+static void copy_json_string(char *dst, size_t cap, const cJSON *j)
+{
+    if (cJSON_IsString(j))
+        snprintf(dst, cap, "%s", j->valuestring);
+    else if (cJSON_IsNumber(j))
+        snprintf(dst, cap, "%.0f", j->valuedouble);
+}
+
+static char *json_text(const cJSON *j)
+{
+    if (cJSON_IsString(j))
+        return xstrdup(j->valuestring);
+    if (!j || cJSON_IsNull(j))
+        return NULL;
+    char *s = cJSON_PrintUnformatted(j);
+    char *copy = xstrdup(s);
+    cJSON_free(s);
+    return copy;
+}
+
+static long json_long(const cJSON *j, long fallback)
+{
+    if (cJSON_IsNumber(j))
+        return (long)j->valuedouble;
+    if (cJSON_IsString(j) && isdigit((unsigned char)j->valuestring[0]))
+        return strtol(j->valuestring, NULL, 10);
+    return fallback;
+}
+
+static void take_error(struct dlq_info *info, const cJSON *j)
+{
+    if (info->last_error || !j || cJSON_IsNull(j))
+        return;
+    info->last_error = json_text(j);
+}
+
+/* x-death: an array of tables, the most recent death first; each has
+ * queue, reason, count, time, exchange, routing-keys. */
+static void decode_x_death(struct dlq_info *info, const cJSON *xdeath)
+{
+    const cJSON *e;
+    long deaths = 0;
+    cJSON_ArrayForEach(e, xdeath) {
+        deaths += json_long(cJSON_GetObjectItemCaseSensitive(e, "count"), 1);
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(e, "time");
+        if (cJSON_IsNumber(t)) {
+            if (isnan(info->first_death) || t->valuedouble < info->first_death)
+                info->first_death = t->valuedouble;
+            if (isnan(info->last_death) || t->valuedouble > info->last_death)
+                info->last_death = t->valuedouble;
+        }
+    }
+    const cJSON *latest = cJSON_GetArrayItem(xdeath, 0);
+    if (latest) {
+        if (!info->reason[0])
+            copy_json_string(info->reason, sizeof info->reason, cJSON_GetObjectItemCaseSensitive(latest, "reason"));
+        if (!info->original_queue[0])
+            copy_json_string(info->original_queue, sizeof info->original_queue,
+                             cJSON_GetObjectItemCaseSensitive(latest, "queue"));
+    }
+    if (deaths > 0)
+        info->deaths = deaths;
+}
+
+static void decode_headers(struct dlq_info *info, const cJSON *h)
+{
+    if (!h)
+        return;
+    /* qdeck's own, most precise first */
+    copy_json_string(info->reason, sizeof info->reason, cJSON_GetObjectItemCaseSensitive(h, "x-qdeck-reason"));
+    copy_json_string(info->original_queue, sizeof info->original_queue,
+                     cJSON_GetObjectItemCaseSensitive(h, "x-qdeck-original-queue"));
+    info->attempts = json_long(cJSON_GetObjectItemCaseSensitive(h, "x-qdeck-attempts"), info->attempts);
+    info->replays = json_long(cJSON_GetObjectItemCaseSensitive(h, "x-qdeck-replays"), info->replays);
+    take_error(info, cJSON_GetObjectItemCaseSensitive(h, "x-qdeck-error"));
+
+    const cJSON *xdeath = cJSON_GetObjectItemCaseSensitive(h, "x-death");
+    if (cJSON_IsArray(xdeath))
+        decode_x_death(info, xdeath);
+    if (!info->reason[0])
+        copy_json_string(info->reason, sizeof info->reason, cJSON_GetObjectItemCaseSensitive(h, "x-last-death-reason"));
+    if (!info->reason[0])
+        copy_json_string(info->reason, sizeof info->reason, cJSON_GetObjectItemCaseSensitive(h, "x-first-death-reason"));
+    if (!info->original_queue[0])
+        copy_json_string(info->original_queue, sizeof info->original_queue,
+                         cJSON_GetObjectItemCaseSensitive(h, "x-last-death-queue"));
+    if (!info->original_queue[0])
+        copy_json_string(info->original_queue, sizeof info->original_queue,
+                         cJSON_GetObjectItemCaseSensitive(h, "x-first-death-queue"));
+
+    /* Celery protocol v2 */
+    const cJSON *task = cJSON_GetObjectItemCaseSensitive(h, "task");
+    if (cJSON_IsString(task)) {
+        info->celery = true;
+        snprintf(info->type, sizeof info->type, "%s", task->valuestring);
+        copy_json_string(info->id, sizeof info->id, cJSON_GetObjectItemCaseSensitive(h, "id"));
+        info->celery_retries = json_long(cJSON_GetObjectItemCaseSensitive(h, "retries"), -1);
+        if (info->attempts < 0 && info->celery_retries >= 0)
+            info->attempts = info->celery_retries;
+        info->celery_argsrepr = json_text(cJSON_GetObjectItemCaseSensitive(h, "argsrepr"));
+        info->celery_kwargsrepr = json_text(cJSON_GetObjectItemCaseSensitive(h, "kwargsrepr"));
+    }
+}
+
+static void decode_envelope(struct dlq_info *info, const struct dlq_bytes *body)
+{
+    if (info->format != ENVELOPE_QDECK && info->format != ENVELOPE_JSON)
+        return;
+    cJSON *j = cJSON_ParseWithLength(body->data, body->len);
+    if (!cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        return;
+    }
+    if (info->attempts < 0)
+        info->attempts = json_long(cJSON_GetObjectItemCaseSensitive(j, "attempt"), -1);
+    if (!info->reason[0])
+        copy_json_string(info->reason, sizeof info->reason, cJSON_GetObjectItemCaseSensitive(j, "dead_reason"));
+    take_error(info, cJSON_GetObjectItemCaseSensitive(j, "last_error"));
+    if (!info->replays)
+        info->replays = json_long(cJSON_GetObjectItemCaseSensitive(j, "replays"), 0);
+    if (!info->original_queue[0])
+        copy_json_string(info->original_queue, sizeof info->original_queue,
+                         cJSON_GetObjectItemCaseSensitive(j, "original_queue"));
+    const cJSON *dead_at = cJSON_GetObjectItemCaseSensitive(j, "dead_at");
+    if (dead_at && isnan(info->last_death)) {
+        double t = cJSON_IsNumber(dead_at) ? dead_at->valuedouble
+                   : cJSON_IsString(dead_at) ? envelope_parse_time(dead_at->valuestring) : NAN;
+        info->last_death = info->first_death = t > 1e12 ? t / 1000 : t;
+    }
+    cJSON_Delete(j);
+}
+
+/* The record qdeck's result store keeps (a hash), or Celery's result key. */
+static void lookup_result(struct dlq *d, struct dlq_info *info)
+{
+    if (!info->id[0] || strncmp(info->id, "sha:", 4) == 0)
+        return;
+    if (!d->store_tried && !d->store && d->ctx && d->ctx->redis) {
+        char err[256];
+        d->store_tried = true;
+        d->store = dlq_redis_connect(d->ctx->redis, d->ctx->timeout, err, sizeof err);
+    }
+    if (!d->store)
+        return;
+    redisReply *r = redisCommand(d->store, "HGETALL %s%s", KEY_TASK_PREFIX, info->id);
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 2) {
+        cJSON *o = cJSON_CreateObject();
+        for (size_t i = 0; i + 1 < r->elements; i += 2)
+            if (r->element[i]->type == REDIS_REPLY_STRING && r->element[i + 1]->type == REDIS_REPLY_STRING)
+                cJSON_AddItemToObject(o, r->element[i]->str,
+                                      dlq_bytes_json(r->element[i + 1]->str, r->element[i + 1]->len));
+        info->result = o;
+    } else if (info->celery) {
+        if (r)
+            freeReplyObject(r);
+        r = redisCommand(d->store, "GET celery-task-meta-%s", info->id);
+        if (r && r->type == REDIS_REPLY_STRING)
+            info->result = cJSON_ParseWithLength(r->str, r->len);
+    }
+    if (r)
+        freeReplyObject(r);
+    if (!r) {               /* connection broken: stop trying */
+        redisFree(d->store);
+        d->store = NULL;
+    }
+    if (info->result) {
+        take_error(info, cJSON_GetObjectItemCaseSensitive(info->result, "error"));
+        take_error(info, cJSON_GetObjectItemCaseSensitive(info->result, "traceback"));
+        if (info->attempts < 0)
+            info->attempts = json_long(cJSON_GetObjectItemCaseSensitive(info->result, "attempt"), -1);
+    }
+}
+
+cJSON *dlq_headers_json(const struct dlq_message *m)
+{
+    if (m->props) {
+        if (!m->props->headers.set)
+            return NULL;
+        amqp_pool_t pool;
+        init_amqp_pool(&pool, 4096);
+        amqp_table_t t;
+        cJSON *j = dlq_table_decode(&m->props->headers, &pool, &t) == 0 ? dlq_table_json(&t) : NULL;
+        empty_amqp_pool(&pool);
+        return j;
+    }
+    if (m->nfields) {
+        cJSON *o = cJSON_CreateObject();
+        for (size_t i = 0; i < m->nfields; i++) {
+            char *name = xstrndup(m->fields[i].name.data, m->fields[i].name.len);
+            cJSON_AddItemToObject(o, name, dlq_bytes_json(m->fields[i].value.data, m->fields[i].value.len));
+            free(name);
+        }
+        return o;
+    }
+    return NULL;
+}
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+void dlq_decode(struct dlq *d, struct dlq_message *m, bool with_result)
+{
+    info_free(&m->info);
+    struct dlq_info *info = &m->info;
+    info->deaths = info->attempts = info->celery_retries = -1;
+    info->first_death = info->last_death = NAN;
+
+    struct envelope_info env;
+    envelope_inspect(m->body.data ? m->body.data : "", m->body.len, &env);
+    info->format = env.format;
+
+    cJSON *h = dlq_headers_json(m);
+    decode_headers(info, h);
+    if (m->stream_id && h) {
+        /* stream workers write the cause as plain fields next to the task */
+        if (!info->reason[0])
+            copy_json_string(info->reason, sizeof info->reason, cJSON_GetObjectItemCaseSensitive(h, "dead_reason"));
+        if (!info->reason[0])
+            copy_json_string(info->reason, sizeof info->reason, cJSON_GetObjectItemCaseSensitive(h, "reason"));
+        take_error(info, cJSON_GetObjectItemCaseSensitive(h, "last_error"));
+        take_error(info, cJSON_GetObjectItemCaseSensitive(h, "error"));
+    }
+    cJSON_Delete(h);
+    decode_envelope(info, &m->body);
+
+    if (!info->id[0] && m->props && m->props->message_id.set && m->props->message_id.len)
+        snprintf(info->id, sizeof info->id, "%.*s", (int)m->props->message_id.len, m->props->message_id.data);
+    if (!info->id[0] && (env.format != ENVELOPE_BINARY && env.format != ENVELOPE_TEXT && env.format != ENVELOPE_JSON))
+        snprintf(info->id, sizeof info->id, "%s", env.identity);
+    if (!info->id[0] && m->stream_id)
+        snprintf(info->id, sizeof info->id, "%s", m->stream_id);
+    if (!info->id[0])
+        snprintf(info->id, sizeof info->id, "%s", env.identity);
+    if (!info->type[0])
+        snprintf(info->type, sizeof info->type, "%s", env.type);
+    if (!info->type[0] && m->props && m->props->type.set)
+        snprintf(info->type, sizeof info->type, "%.*s", (int)m->props->type.len, m->props->type.data);
+    if (env.format == ENVELOPE_CELERY)
+        info->celery = true;
+
+    /* the DLQ's own name says where its messages came from, as a last resort */
+    if (!info->original_queue[0] && d) {
+        const char *suffix = d->addr.kind == QUEUE_AMQP ? DLQ_SUFFIX_AMQP : DLQ_SUFFIX_REDIS;
+        if (has_suffix(d->addr.name, suffix))
+            snprintf(info->original_queue, sizeof info->original_queue, "%.*s",
+                     (int)(strlen(d->addr.name) - strlen(suffix)), d->addr.name);
+    }
+    if (with_result && d)
+        lookup_result(d, info);
+}
+
+/* ---- selection ---- */
+
+static bool contains_nocase(const char *hay, size_t n, const char *needle)
+{
+    size_t k = strlen(needle);
+    if (k == 0)
+        return true;
+    for (size_t i = 0; i + k <= n; i++)
+        if (strncasecmp(hay + i, needle, k) == 0)
+            return true;
+    return false;
+}
+
+static bool bytes_contain(const struct dlq_bytes *b, const char *needle)
+{
+    return b->set && b->data && contains_nocase(b->data, b->len, needle);
+}
+
+bool dlq_select_is_id_only(const struct dlq_select *sel)
+{
+    return sel->nids > 0 && !sel->grep && !sel->all;
+}
+
+bool dlq_select_match(const struct dlq_select *sel, const struct dlq_message *m)
+{
+    if (sel->nids) {
+        bool hit = false;
+        for (size_t i = 0; i < sel->nids && !hit; i++) {
+            const char *id = sel->ids[i];
+            hit = strcmp(m->info.id, id) == 0 || (m->stream_id && strcmp(m->stream_id, id) == 0) ||
+                  (m->props && m->props->message_id.set && m->props->message_id.len == strlen(id) &&
+                   memcmp(m->props->message_id.data, id, strlen(id)) == 0);
+        }
+        if (!hit)
+            return false;
+    }
+    if (sel->grep) {
+        if (bytes_contain(&m->body, sel->grep) || contains_nocase(m->info.type, strlen(m->info.type), sel->grep) ||
+            contains_nocase(m->info.id, strlen(m->info.id), sel->grep) ||
+            (m->info.last_error && contains_nocase(m->info.last_error, strlen(m->info.last_error), sel->grep)))
+            return true;
+        cJSON *h = dlq_headers_json(m);
+        char *text = h ? cJSON_PrintUnformatted(h) : NULL;
+        bool hit = text && contains_nocase(text, strlen(text), sel->grep);
+        cJSON_free(text);
+        cJSON_Delete(h);
+        return hit;
+    }
+    return sel->nids > 0 || sel->all;
+}
+
+/* ---- replay ---- */
+
+/* value text → JSON: itself when it parses, else a string */
+static cJSON *set_value(const char *text)
+{
+    cJSON *v = cJSON_Parse(text);
+    return v ? v : cJSON_CreateString(text);
+}
+
+/* Sets a dotted path (numeric parts index arrays) inside root, creating
+ * objects on the way. -1 when the path crosses a scalar. */
+static int json_set_path(cJSON *root, const char *path, cJSON *value)
+{
+    char *copy = xstrdup(path), *save = NULL;
+    cJSON *node = root;
+    char *part = strtok_r(copy, ".", &save);
+    while (part) {
+        char *next = strtok_r(NULL, ".", &save);
+        cJSON *child = NULL;
+        if (cJSON_IsArray(node)) {
+            char *end;
+            long idx = strtol(part, &end, 10);
+            if (*end || idx < 0 || idx >= cJSON_GetArraySize(node))
+                break;
+            child = cJSON_GetArrayItem(node, (int)idx);
+            if (!next) {
+                cJSON_ReplaceItemInArray(node, (int)idx, value);
+                free(copy);
+                return 0;
+            }
+        } else if (cJSON_IsObject(node)) {
+            child = cJSON_GetObjectItemCaseSensitive(node, part);
+            if (!next) {
+                if (child)
+                    cJSON_ReplaceItemInObjectCaseSensitive(node, part, value);
+                else
+                    cJSON_AddItemToObject(node, part, value);
+                free(copy);
+                return 0;
+            }
+            if (!child)
+                child = cJSON_AddObjectToObject(node, part);
+        } else {
+            break;
+        }
+        node = child;
+        part = next;
+    }
+    free(copy);
+    cJSON_Delete(value);
+    return -1;
+}
+
+static amqp_field_value_t header_value(const char *text)
+{
+    amqp_field_value_t v = {0};
+    char *end;
+    long long n = strtoll(text, &end, 10);
+    if (*text && !*end) {
+        v.kind = AMQP_FIELD_KIND_I64;
+        v.value.i64 = n;
+    } else if (!strcmp(text, "true") || !strcmp(text, "false")) {
+        v.kind = AMQP_FIELD_KIND_BOOLEAN;
+        v.value.boolean = text[0] == 't';
+    } else {
+        v.kind = AMQP_FIELD_KIND_UTF8;
+        v.value.bytes = amqp_cstring_bytes(text);
+    }
+    return v;
+}
+
+static void stream_set_field(struct dlq_message *m, const char *name, const char *value, size_t vlen)
+{
+    size_t nlen = strlen(name);
+    for (size_t i = 0; i < m->nfields; i++)
+        if (m->fields[i].name.len == nlen && memcmp(m->fields[i].name.data, name, nlen) == 0) {
+            dlq_bytes_set(&m->fields[i].value, value, vlen);
+            return;
+        }
+    m->fields = xrealloc(m->fields, (m->nfields + 1) * sizeof *m->fields);
+    memset(&m->fields[m->nfields], 0, sizeof m->fields[0]);
+    dlq_bytes_set(&m->fields[m->nfields].name, name, nlen);
+    dlq_bytes_set(&m->fields[m->nfields].value, value, vlen);
+    m->nfields++;
+}
+
+static int replay_fail(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int replay_fail(char *why, size_t whylen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, whylen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int dlq_prepare_replay(const struct dlq *d, const struct dlq_replay *r, const struct dlq_message *m,
+                       struct dlq_message **out, char *target, size_t tlen, char *why, size_t whylen)
+{
+    *out = NULL;
+    const char *to = r->to && *r->to ? r->to : m->info.original_queue;
+    if (!*to) {
+        snprintf(why, whylen, "no original queue known (give --to)");
+        return 1;
+    }
+    if (strcmp(to, d->addr.name) == 0) {
+        snprintf(why, whylen, "its original queue is the DLQ itself (give --to)");
+        return 1;
+    }
+    snprintf(target, tlen, "%s", to);
+
+    struct dlq_message *c = dlq_message_clone(m);
+    bool body_json = m->info.format == ENVELOPE_QDECK || m->info.format == ENVELOPE_JSON ||
+                     m->info.format == ENVELOPE_CELERY;
+    if (r->body && r->body->set) {
+        /* an edited body: JSON stays JSON */
+        cJSON *edited = body_json ? cJSON_ParseWithLength(r->body->data, r->body->len) : NULL;
+        if (body_json && !edited) {
+            dlq_message_free(c);
+            return replay_fail(why, whylen, "the edited body is not valid JSON (the original was): not replayed");
+        }
+        cJSON_Delete(edited);
+        dlq_bytes_set(&c->body, r->body->data, r->body->len);
+        if (c->stream_id && c->body_field >= 0)
+            dlq_bytes_set(&c->fields[c->body_field].value, r->body->data, r->body->len);
+    }
+    cJSON *body = body_json ? cJSON_ParseWithLength(c->body.data, c->body.len) : NULL;
+    bool body_changed = false;
+    long replays = m->info.replays + 1;
+
+    if (body && m->info.format == ENVELOPE_QDECK) {
+        /* attempts restart; the envelope counts replays for Redis, where
+         * there are no headers */
+        if (cJSON_GetObjectItemCaseSensitive(body, "attempt"))
+            cJSON_ReplaceItemInObjectCaseSensitive(body, "attempt", cJSON_CreateNumber(0));
+        if (!m->props) {
+            if (cJSON_GetObjectItemCaseSensitive(body, "replays"))
+                cJSON_ReplaceItemInObjectCaseSensitive(body, "replays", cJSON_CreateNumber((double)replays));
+            else
+                cJSON_AddNumberToObject(body, "replays", (double)replays);
+        }
+        body_changed = true;
+    }
+    for (size_t i = 0; i < r->nsets; i++) {
+        const char *eq = strchr(r->sets[i], '=');
+        if (!eq || eq == r->sets[i]) {
+            cJSON_Delete(body);
+            dlq_message_free(c);
+            return replay_fail(why, whylen, "--set wants key=value, got '%s'", r->sets[i]);
+        }
+        char *key = xstrndup(r->sets[i], (size_t)(eq - r->sets[i]));
+        const char *value = eq + 1;
+        int rc = 0;
+        if (strncmp(key, "header:", 7) == 0) {
+            if (m->props)
+                rc = dlq_table_set(&c->props->headers, key + 7, header_value(value));
+            else if (m->stream_id)
+                stream_set_field(c, key + 7, value, strlen(value));
+            else
+                rc = replay_fail(why, whylen, "a Redis list item has no headers: --set %s cannot apply", key);
+        } else if (!body) {
+            rc = replay_fail(why, whylen, "the body is not JSON: --set can only change header:KEY here");
+        } else {
+            rc = json_set_path(body, key, set_value(value));
+            if (rc < 0)
+                replay_fail(why, whylen, "--set %s: the path crosses a value that is not an object", key);
+            body_changed = true;
+        }
+        free(key);
+        if (rc < 0) {
+            cJSON_Delete(body);
+            dlq_message_free(c);
+            return -1;
+        }
+    }
+    if (body && body_changed) {
+        char *text = cJSON_PrintUnformatted(body);
+        dlq_bytes_set(&c->body, text, strlen(text));
+        if (c->stream_id && c->body_field >= 0)
+            dlq_bytes_set(&c->fields[c->body_field].value, text, strlen(text));
+        cJSON_free(text);
+    }
+    cJSON_Delete(body);
+
+    if (c->props) {
+        amqp_field_value_t v = {.kind = AMQP_FIELD_KIND_I64};
+        v.value.i64 = replays;
+        dlq_table_set(&c->props->headers, "x-qdeck-replays", v);
+        amqp_pool_t pool;
+        init_amqp_pool(&pool, 1024);
+        amqp_table_t t;
+        bool has_attempts = dlq_table_decode(&c->props->headers, &pool, &t) == 0 &&
+                            dlq_table_get(&t, "x-qdeck-attempts");
+        empty_amqp_pool(&pool);
+        if (has_attempts) {
+            v.value.i64 = 0;
+            dlq_table_set(&c->props->headers, "x-qdeck-attempts", v);
+        }
+    } else if (c->stream_id) {
+        char n[32];
+        snprintf(n, sizeof n, "%ld", replays);
+        stream_set_field(c, "x-qdeck-replays", n, strlen(n));
+    }
+    *out = c;
+    return 0;
+}
+
+/* ---- JSON for list/show ---- */
+
+static void add_time(cJSON *o, const char *key, double t)
+{
+    if (isnan(t)) {
+        cJSON_AddNullToObject(o, key);
+        return;
+    }
+    char buf[40];
+    time_t s = (time_t)t;
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    cJSON_AddStringToObject(o, key, buf);
+}
+
+static void add_long(cJSON *o, const char *key, long v)
+{
+    if (v < 0)
+        cJSON_AddNullToObject(o, key);
+    else
+        cJSON_AddNumberToObject(o, key, (double)v);
+}
+
+static void add_opt_string(cJSON *o, const char *key, const char *v)
+{
+    if (v && *v)
+        cJSON_AddStringToObject(o, key, v);
+    else
+        cJSON_AddNullToObject(o, key);
+}
+
+static cJSON *props_json(const struct dlq_amqp_props *p)
+{
+    cJSON *o = cJSON_CreateObject();
+#define ADD_PROP(f) if (p->f.set) cJSON_AddItemToObject(o, #f, dlq_bytes_json(p->f.data, p->f.len));
+    ADD_PROP(content_type) ADD_PROP(content_encoding) ADD_PROP(correlation_id) ADD_PROP(reply_to)
+    ADD_PROP(expiration) ADD_PROP(message_id) ADD_PROP(type) ADD_PROP(user_id) ADD_PROP(app_id)
+    ADD_PROP(cluster_id)
+#undef ADD_PROP
+    if (p->has_delivery_mode) cJSON_AddNumberToObject(o, "delivery_mode", p->delivery_mode);
+    if (p->has_priority) cJSON_AddNumberToObject(o, "priority", p->priority);
+    if (p->has_timestamp) cJSON_AddNumberToObject(o, "timestamp", (double)p->timestamp);
+    return o;
+}
+
+cJSON *dlq_message_json(const struct dlq_message *m, bool with_body)
+{
+    const struct dlq_info *i = &m->info;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "position", (double)m->position);
+    cJSON_AddStringToObject(o, "id", i->id);
+    add_opt_string(o, "type", i->type);
+    add_opt_string(o, "original_queue", i->original_queue);
+    add_opt_string(o, "reason", i->reason);
+    add_long(o, "deaths", i->deaths);
+    add_time(o, "first_death", i->first_death);
+    add_time(o, "last_death", i->last_death);
+    add_long(o, "attempts", i->attempts);
+    cJSON_AddNumberToObject(o, "replays", (double)i->replays);
+    add_opt_string(o, "last_error", i->last_error);
+    cJSON_AddStringToObject(o, "format", envelope_format_name(i->format));
+    if (i->celery) {
+        cJSON *c = cJSON_AddObjectToObject(o, "celery");
+        cJSON_AddStringToObject(c, "task", i->type);
+        cJSON_AddStringToObject(c, "id", i->id);
+        add_long(c, "retries", i->celery_retries);
+        add_opt_string(c, "argsrepr", i->celery_argsrepr);
+        add_opt_string(c, "kwargsrepr", i->celery_kwargsrepr);
+    }
+    if (m->stream_id)
+        cJSON_AddStringToObject(o, "stream_id", m->stream_id);
+    if (i->result)
+        cJSON_AddItemToObject(o, "result", cJSON_Duplicate(i->result, 1));
+    else
+        cJSON_AddNullToObject(o, "result");
+    cJSON_AddNumberToObject(o, "size", (double)m->body.len);
+    if (with_body) {
+        if (m->props)
+            cJSON_AddItemToObject(o, "properties", props_json(m->props));
+        cJSON *h = dlq_headers_json(m);
+        if (h)
+            cJSON_AddItemToObject(o, m->stream_id ? "fields" : "headers", h);
+        if (m->body.set) {
+            if (dlq_utf8_valid(m->body.data, m->body.len) && !memchr(m->body.data, '\0', m->body.len)) {
+                cJSON_AddStringToObject(o, "body", m->body.data);
+            } else {
+                char *b64;
+                dlq_base64_encode(m->body.data, m->body.len, &b64);
+                cJSON_AddStringToObject(o, "body_base64", b64);
+                free(b64);
+            }
+        }
+    }
+    return o;
+}
+
+/* ---- pacing ---- */
+
+void dlq_pacer_init(struct dlq_pacer *p, double rate)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    p->rate = rate;
+    p->started = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+    p->sent = 0;
+}
+
+void dlq_pace(struct dlq_pacer *p)
+{
+    if (p->rate <= 0)
+        return;
+    double due = p->started + (double)p->sent / p->rate;
+    p->sent++;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double wait = due - ((double)ts.tv_sec + ts.tv_nsec / 1e9);
+    if (wait > 0) {
+        struct timespec w = {.tv_sec = (time_t)wait, .tv_nsec = (long)((wait - (double)(time_t)wait) * 1e9)};
+        nanosleep(&w, NULL);
+    }
+}

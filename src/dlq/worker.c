@@ -1,0 +1,403 @@
+/* The console's DLQ worker thread (see worker.h). One job at a time; a
+ * newer page request replaces an older one still waiting, actions never
+ * get dropped (an action waiting is not replaced by a page request). The
+ * connection to the DLQ being viewed is kept between jobs and reopened
+ * after a failure. Actions are written to the audit log here, where their
+ * outcome is known. */
+#include "dlq/worker.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "control/audit.h"
+#include "core/log.h"
+#include "core/xalloc.h"
+
+struct dlq_worker {
+    /* copies: the thread may outlive the caller's config by a moment at exit */
+    struct config cfg_copy;
+    struct context_config ctx_copy;
+    const struct config *cfg;
+    const struct context_config *ctx;
+    int notify_fd;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool stopping;
+    volatile int cancel;
+    struct dlq_job *pending;        /* owned copy */
+    unsigned long pending_seq, next_seq;
+    struct dlq_page *done;
+    char status[160];
+    bool running_action;            /* never cancel a replay or purge half-way */
+    long progress_seen, progress_total;
+    struct dlq *open;               /* worker thread only */
+};
+
+static struct dlq_job *job_copy(const struct dlq_job *j)
+{
+    struct dlq_job *c = xcalloc(1, sizeof *c);
+    *c = *j;
+    c->queue = xstrdup(j->queue);
+    c->grep = j->grep && *j->grep ? xstrdup(j->grep) : NULL;
+    c->ids = j->nids ? xcalloc(j->nids, sizeof *c->ids) : NULL;
+    for (size_t i = 0; i < j->nids; i++)
+        c->ids[i] = xstrdup(j->ids[i]);
+    if (j->body) {
+        struct dlq_bytes *b = xcalloc(1, sizeof *b);
+        dlq_bytes_set(b, j->body->data, j->body->len);
+        c->body = b;
+    }
+    return c;
+}
+
+static void job_free(struct dlq_job *j)
+{
+    if (!j)
+        return;
+    free((char *)j->queue);
+    free((char *)j->grep);
+    for (size_t i = 0; i < j->nids; i++)
+        free(j->ids[i]);
+    free(j->ids);
+    if (j->body) {
+        dlq_bytes_free((struct dlq_bytes *)j->body);
+        free((struct dlq_bytes *)j->body);
+    }
+    free(j);
+}
+
+void dlq_page_free(struct dlq_page *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->n; i++)
+        dlq_message_free(p->msgs[i]);
+    free(p->msgs);
+    free(p->queue);
+    free(p->grep);
+    free(p);
+}
+
+static void notify(struct dlq_worker *w)
+{
+    if (w->notify_fd < 0)
+        return;
+    char byte = 1;
+    while (write(w->notify_fd, &byte, 1) < 0 && errno == EINTR)
+        ;
+}
+
+static void set_status(struct dlq_worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_status(struct dlq_worker *w, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    pthread_mutex_lock(&w->lock);
+    vsnprintf(w->status, sizeof w->status, fmt, ap);
+    pthread_mutex_unlock(&w->lock);
+    va_end(ap);
+    notify(w);
+}
+
+static struct dlq *open_dlq(struct dlq_worker *w, const char *queue, char *err, size_t errlen)
+{
+    if (w->open && strcmp(w->open->display, queue) == 0)
+        return w->open;
+    dlq_close(w->open);
+    w->open = NULL;
+    if (dlq_open(queue, w->ctx, &w->open, err, errlen) < 0)
+        return NULL;
+    w->open->cancel = &w->cancel;
+    return w->open;
+}
+
+struct page_collect {
+    struct dlq_worker *w;
+    struct dlq_page *page;
+    const struct dlq_job *job;
+    size_t cap;
+    long seen;
+};
+
+static int page_visit(struct dlq_message *m, void *arg)
+{
+    struct page_collect *pc = arg;
+    struct dlq_page *p = pc->page;
+    pc->seen++;
+    dlq_decode(pc->w->open, m, false);
+    bool hit = true;
+    if (pc->job->grep) {
+        struct dlq_select sel = {.grep = pc->job->grep, .all = true};
+        hit = dlq_select_match(&sel, m);
+        if ((pc->seen & 255) == 0) {
+            pthread_mutex_lock(&pc->w->lock);
+            snprintf(pc->w->status, sizeof pc->w->status, "searching %s: %ld/%ld scanned, %ld match",
+                     p->queue, pc->seen, p->total, p->matches);
+            pthread_mutex_unlock(&pc->w->lock);
+            notify(pc->w);
+        }
+    }
+    if (!hit) {
+        dlq_message_free(m);
+        return 0;
+    }
+    long index = p->matches++;
+    if (index >= (long)pc->job->offset && p->n < pc->job->limit) {
+        dlq_decode(pc->w->open, m, true);
+        if (p->n == pc->cap) {
+            pc->cap = pc->cap ? pc->cap * 2 : 64;
+            p->msgs = xrealloc(p->msgs, pc->cap * sizeof *p->msgs);
+        }
+        p->msgs[p->n++] = m;
+    } else {
+        dlq_message_free(m);
+    }
+    /* without grep the page is all that is needed; with grep, count on */
+    return !pc->job->grep && p->n >= pc->job->limit;
+}
+
+static struct dlq_page *load_page(struct dlq_worker *w, const struct dlq_job *job, unsigned long seq)
+{
+    struct dlq_page *p = xcalloc(1, sizeof *p);
+    p->queue = xstrdup(job->queue);
+    p->seq = seq;
+    p->total = -1;
+    p->offset = job->offset;
+    p->grep = job->grep ? xstrdup(job->grep) : NULL;
+    set_status(w, "%s %s…", job->grep ? "searching" : "reading", job->queue);
+    struct dlq *d = open_dlq(w, job->queue, p->error, sizeof p->error);
+    if (!d)
+        return p;
+    if (d->ops->count(d, &p->total) < 0) {
+        snprintf(p->error, sizeof p->error, "%s", d->err);
+        dlq_close(w->open);
+        w->open = NULL;
+        return p;
+    }
+    struct page_collect pc = {.w = w, .page = p, .job = job};
+    /* without grep, skip straight to the page */
+    struct dlq_job skipping = *job;
+    size_t skip = job->grep ? 0 : job->offset;
+    if (!job->grep) {
+        skipping.offset = 0;
+        pc.job = &skipping;
+        p->matches = 0;
+    }
+    if (d->ops->scan(d, skip, page_visit, &pc) < 0) {
+        snprintf(p->error, sizeof p->error, "%s", d->err);
+        dlq_close(w->open);
+        w->open = NULL;
+        return p;
+    }
+    if (!job->grep)
+        p->matches = p->total;
+    p->ok = true;
+    return p;
+}
+
+static void progress_cb(void *arg, const struct dlq_tally *t)
+{
+    struct dlq_worker *w = arg;
+    pthread_mutex_lock(&w->lock);
+    snprintf(w->status, sizeof w->status, "working: %ld/%ld looked at, moved %ld, failed %ld", t->seen, t->total,
+             t->moved, t->failed);
+    pthread_mutex_unlock(&w->lock);
+    notify(w);
+}
+
+static void audit(struct dlq_worker *w, const char *action, const char *target, const char *what, const char *result)
+{
+    char err[512];
+    redisContext *redis = w->ctx->redis ? dlq_redis_connect(w->ctx->redis, w->ctx->timeout, err, sizeof err) : NULL;
+    struct audit_entry e = {.action = action, .target = target, .new_value = what, .result = result};
+    if (audit_record(w->cfg, w->ctx->name, redis, &e, err, sizeof err) < 0)
+        log_warn("dlq: %s", err);
+    if (redis)
+        redisFree(redis);
+}
+
+static void run_action(struct dlq_worker *w, const struct dlq_job *job, char *result, size_t len)
+{
+    char err[512];
+    struct dlq *d = open_dlq(w, job->queue, err, sizeof err);
+    char what[256];
+    snprintf(what, sizeof what, "%s%s (console)", job->nids ? "marked messages" : "--all",
+             job->body ? ", body edited" : "");
+    if (!d) {
+        snprintf(result, len, "%s", err);
+        return;
+    }
+    struct dlq_tally t = {.total = -1};
+    struct dlq_select sel = {.ids = job->ids, .nids = job->nids, .all = job->nids == 0};
+    int rc;
+    const char *action;
+    char tally[400];
+    if (job->kind == DLQ_JOB_REPLAY) {
+        action = "dlq.replay";
+        char *audit_path = audit_log_path(w->cfg);
+        char *slash = strrchr(audit_path, '/');
+        char *journal = xasprintf("%.*s/replay-journal.log", slash ? (int)(slash - audit_path) : 1,
+                                  slash ? audit_path : ".");
+        free(audit_path);
+        struct dlq_replay rq = {.sel = sel, .progress = progress_cb, .arg = w, .journal = journal, .body = job->body};
+        set_status(w, "replaying from %s…", job->queue);
+        rc = d->ops->replay(d, &rq, &t);
+        free(journal);
+        snprintf(tally, sizeof tally, "%smoved %ld, failed %ld, skipped %ld%s%.200s", rc < 0 ? "error, " : "",
+                 t.moved, t.failed, t.skipped, t.first_error[0] ? " — " : "", t.first_error);
+        snprintf(result, len, "replay %s: %s", d->display, tally);
+    } else {
+        action = job->nids ? "dlq.delete" : "dlq.purge";
+        set_status(w, "purging %s…", job->queue);
+        rc = d->ops->purge(d, &sel, &t);
+        snprintf(tally, sizeof tally, "%spurged %ld", rc < 0 ? "error, " : "", t.moved);
+        snprintf(result, len, "purge %s: %s", d->display, tally);
+    }
+    if (rc < 0) {
+        size_t n = strlen(result);
+        snprintf(result + n, len - n, " (%.200s)", d->err);
+    }
+    audit(w, action, d->display, what, tally);
+    if (rc < 0) {
+        dlq_close(w->open);
+        w->open = NULL;
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    struct dlq_worker *w = arg;
+    pthread_mutex_lock(&w->lock);
+    while (!w->stopping) {
+        if (!w->pending) {
+            pthread_cond_wait(&w->cond, &w->lock);
+            continue;
+        }
+        struct dlq_job *job = w->pending;
+        unsigned long seq = w->pending_seq;
+        w->pending = NULL;
+        w->cancel = 0;
+        w->running_action = job->kind != DLQ_JOB_PAGE;
+        pthread_mutex_unlock(&w->lock);
+
+        char action[512] = "";
+        if (job->kind != DLQ_JOB_PAGE)
+            run_action(w, job, action, sizeof action);
+        pthread_mutex_lock(&w->lock);
+        w->running_action = false;
+        pthread_mutex_unlock(&w->lock);
+        struct dlq_page *page = NULL;
+        if (!w->cancel)
+            page = load_page(w, job, seq);
+        if (page)
+            snprintf(page->action, sizeof page->action, "%s", action);
+        job_free(job);
+
+        pthread_mutex_lock(&w->lock);
+        if (page) {
+            dlq_page_free(w->done);
+            w->done = page;
+        }
+        w->status[0] = '\0';
+        pthread_mutex_unlock(&w->lock);
+        notify(w);
+        pthread_mutex_lock(&w->lock);
+    }
+    pthread_mutex_unlock(&w->lock);
+    dlq_close(w->open);
+    w->open = NULL;
+    return NULL;
+}
+
+struct dlq_worker *dlq_worker_start(const struct config *cfg, const struct context_config *ctx, int notify_fd)
+{
+    struct dlq_worker *w = xcalloc(1, sizeof *w);
+    config_context_init(&w->ctx_copy, ctx->name);
+    char **urls[] = {&w->ctx_copy.amqp, &w->ctx_copy.mgmt, &w->ctx_copy.redis};
+    const char *from[] = {ctx->amqp, ctx->mgmt, ctx->redis};
+    for (size_t i = 0; i < 3; i++) {
+        free(*urls[i]);
+        *urls[i] = from[i] ? xstrdup(from[i]) : NULL;
+    }
+    w->ctx_copy.timeout = ctx->timeout;
+    w->ctx_copy.read_only = ctx->read_only;
+    w->cfg_copy.audit_log = cfg->audit_log ? xstrdup(cfg->audit_log) : NULL;
+    w->cfg = &w->cfg_copy;
+    w->ctx = &w->ctx_copy;
+    w->notify_fd = notify_fd;
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->cond, NULL);
+    if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+        pthread_mutex_destroy(&w->lock);
+        pthread_cond_destroy(&w->cond);
+        config_context_free(&w->ctx_copy);
+        free(w->cfg_copy.audit_log);
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+unsigned long dlq_worker_submit(struct dlq_worker *w, const struct dlq_job *job)
+{
+    struct dlq_job *copy = job_copy(job);
+    pthread_mutex_lock(&w->lock);
+    if (w->pending && w->pending->kind != DLQ_JOB_PAGE && job->kind == DLQ_JOB_PAGE) {
+        /* an action waits: it reloads its page itself */
+        job_free(copy);
+        unsigned long seq = w->pending_seq;
+        pthread_mutex_unlock(&w->lock);
+        return seq;
+    }
+    job_free(w->pending);
+    w->pending = copy;
+    w->pending_seq = ++w->next_seq;
+    unsigned long seq = w->pending_seq;
+    /* a page request makes a running search of another page moot */
+    if (job->kind == DLQ_JOB_PAGE && !w->running_action)
+        w->cancel = 1;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    return seq;
+}
+
+struct dlq_page *dlq_worker_take(struct dlq_worker *w)
+{
+    pthread_mutex_lock(&w->lock);
+    struct dlq_page *p = w->done;
+    w->done = NULL;
+    pthread_mutex_unlock(&w->lock);
+    return p;
+}
+
+void dlq_worker_status(struct dlq_worker *w, char *buf, size_t len)
+{
+    pthread_mutex_lock(&w->lock);
+    snprintf(buf, len, "%s", w->status);
+    pthread_mutex_unlock(&w->lock);
+}
+
+void dlq_worker_stop(struct dlq_worker *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->lock);
+    w->stopping = true;
+    w->cancel = 1;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    pthread_join(w->thread, NULL);
+    job_free(w->pending);
+    dlq_page_free(w->done);
+    pthread_mutex_destroy(&w->lock);
+    pthread_cond_destroy(&w->cond);
+    config_context_free(&w->ctx_copy);
+    free(w->cfg_copy.audit_log);
+    free(w);
+}

@@ -1,0 +1,56 @@
+/* The console's DLQ worker: one thread with its own broker connections
+ * that browses, replays and purges for view 6, so the UI thread never
+ * touches the network. The view submits a job (the newest replaces one not
+ * yet started) and takes finished pages; the worker writes one byte to the
+ * console's notify pipe when a page is ready, as the collectors do
+ * (core/feed.h). After an action it reloads the page it acted on, so the
+ * view shows the DLQ as it now is. */
+#ifndef QDECK_DLQ_WORKER_H
+#define QDECK_DLQ_WORKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/config.h"
+#include "dlq/dlq.h"
+
+enum dlq_job_kind { DLQ_JOB_PAGE, DLQ_JOB_REPLAY, DLQ_JOB_PURGE };
+
+struct dlq_job {
+    enum dlq_job_kind kind;
+    const char *queue;          /* address */
+    size_t offset, limit;       /* page: first row (of matches, with grep) and how many */
+    const char *grep;
+    char **ids;                 /* replay / purge: these ids, or all when nids == 0 */
+    size_t nids;
+    const struct dlq_bytes *body;   /* replay: edited body to send instead, or NULL */
+};
+
+/* What the view draws; immutable once handed over. */
+struct dlq_page {
+    char *queue;
+    unsigned long seq;          /* the submit it answers */
+    long total;                 /* DLQ depth, -1 unknown */
+    long matches;               /* with grep: matches in the whole DLQ */
+    size_t offset;
+    struct dlq_message **msgs;
+    size_t n;
+    char *grep;
+    bool ok;
+    char error[512];
+    char action[512];           /* "replay: moved 2, failed 0, skipped 0", or "" */
+};
+
+struct dlq_worker;
+
+struct dlq_worker *dlq_worker_start(const struct config *cfg, const struct context_config *ctx, int notify_fd);
+/* Queues a job (copied); returns its sequence number. */
+unsigned long dlq_worker_submit(struct dlq_worker *w, const struct dlq_job *job);
+/* The newest finished page, or NULL; the caller frees it. */
+struct dlq_page *dlq_worker_take(struct dlq_worker *w);
+/* What the worker is doing, for the status line: "" when idle. */
+void dlq_worker_status(struct dlq_worker *w, char *buf, size_t len);
+void dlq_worker_stop(struct dlq_worker *w);
+void dlq_page_free(struct dlq_page *p);
+
+#endif

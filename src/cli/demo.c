@@ -20,6 +20,7 @@
 #include "demo/redis-child.h"
 #include "demo/upstream.h"
 #include "demo/workload.h"
+#include "dlq/sched-replay.h"
 #include "worker/worker.h"
 
 /* %1$s: the upstream's base URL. Short retries and breaker waits, so a
@@ -59,6 +60,12 @@ static const char demo_config[] =
     "action = trim\n"
     "pattern = qdeck:task:*\n"
     "limit = 1000\n"
+    "[schedule redrive-summaries]\n"
+    "every = 30\n"
+    "action = replay\n"
+    "queue = redis:llm.summarize:dlq\n"
+    "limit = 50\n"
+    "rate = 20\n"
     "[schedule health]\n"
     "every = 5\n"
     "action = probe\n"
@@ -79,6 +86,7 @@ struct demo {
     struct context_config ctx;
     struct worker *worker;
     struct control_plane *plane;      /* heartbeat, scheduler */
+    struct dlq_sched_context replay;  /* for the scheduler's replay jobs */
     pthread_t worker_thread;
     bool worker_running;
     struct workload *traffic;
@@ -144,8 +152,10 @@ static int demo_start(struct demo *d, const struct config *user, char *err, size
     struct worker_options wo = {.cfg = &d->cfg, .ctx = &d->ctx};
     if (!(d->worker = worker_create(&wo, err, errlen)))
         return -1;
+    d->replay = (struct dlq_sched_context){.cfg = &d->cfg, .ctx = &d->ctx};
     struct control_plane_options cpo = {.cfg = &d->cfg, .ctx = &d->ctx, .worker = d->worker,
-                                        .version = QDECK_VERSION};
+                                        .version = QDECK_VERSION, .replay = dlq_sched_replay,
+                                        .hook_ctx = &d->replay};
     if (!(d->plane = control_plane_start(&cpo, err, errlen)))
         return -1;
     if (pthread_create(&d->worker_thread, NULL, run_worker, d) != 0) {

@@ -18,6 +18,7 @@
 #include "control/audit.h"
 #include "core/xalloc.h"
 #include "dlq/dlq.h"
+#include "dlq/sched-replay.h"
 
 #define DEFAULT_LIST_LIMIT 100
 
@@ -472,10 +473,7 @@ static int cmd_replay(struct app *app, const struct dlq_args *a)
         .to = to, .rate = a->rate, .dry_run = a->dry_run, .sets = a->sets, .nsets = a->nsets,
         .progress = replay_progress, .each = replay_each, .arg = &view,
     };
-    char *audit_path = audit_log_path(&app->cfg);
-    char *slash = strrchr(audit_path, '/');
-    char *journal = xasprintf("%.*s/replay-journal.log", slash ? (int)(slash - audit_path) : 1, slash ? audit_path : ".");
-    free(audit_path);
+    char *journal = dlq_journal_path(&app->cfg);
     rq.journal = journal;
     struct dlq_tally t = {.total = -1};
     int r = d->ops->replay(d, &rq, &t);

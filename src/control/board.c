@@ -85,7 +85,14 @@ static void add_stream_entries(redisReply *r, bool audit, struct board_event **e
                 }
         char text[512] = "";
         size_t used = 0;
-        for (size_t j = 0; j + 1 < kv->elements; j += 2) {
+        bool sentence = false;   /* fleet events carry their own; audit records are fields */
+        for (size_t j = 0; j + 1 < kv->elements && !audit && !sentence; j += 2)
+            if (kv->element[j]->type == REDIS_REPLY_STRING && strcmp(kv->element[j]->str, "text") == 0 &&
+                kv->element[j + 1]->type == REDIS_REPLY_STRING) {
+                snprintf(text, sizeof text, "%s", kv->element[j + 1]->str);
+                sentence = true;
+            }
+        for (size_t j = 0; j + 1 < kv->elements && !sentence; j += 2) {
             if (j == kind_at || kv->element[j + 1]->type != REDIS_REPLY_STRING || !kv->element[j + 1]->len)
                 continue;
             if (audit && strcmp(kv->element[j]->str, "time") == 0)

@@ -55,8 +55,10 @@ check "audit records in the qdeck:audit stream too" \
 
 # events: a fleet event and the audit trail
 redis-cli -p "$REDIS_PORT" xadd qdeck:events '*' type breaker dep llm-api from CLOSED to OPEN >/dev/null
+redis-cli -p "$REDIS_PORT" xadd qdeck:events '*' type worker.lost subject w1 text 'worker w1 lost (no heartbeat for 3s)' >/dev/null
 screen_keys g 9
 check "events view shows the breaker transition" screen_wait g 10 'breaker +dep=llm-api from=CLOSED to=OPEN'
+check "an event with a sentence shows the sentence" screen_wait g 5 'worker\.lost +worker w1 lost \(no heartbeat for 3s\)'
 check "and the audit records" screen_wait g 5 'policy\.set +.*target=budget\.max_response_tokens'
 screen_keys g / l l m Enter
 check "filter keeps matching events" screen_wait_gone g 5 'target=budget'

@@ -75,7 +75,7 @@ $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libqdeck.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libqdeck.a $(LDFLAGS) $(LDLIBS)
 
-unit: $(UNIT_BIN)
+unit: $(UNIT_BIN) plugins
 tools: $(TOOL_BIN)
 
 deps:
@@ -95,6 +95,7 @@ test: deps
 	tests/run.sh
 
 bench: deps
+	@tests/lib/deps.sh bench
 	@$(MAKE) --no-print-directory all tools
 	tests/bench/run.sh
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs, with apt, exactly the Debian packages qdeck needs that are missing.
 # Idempotent: prints nothing and touches nothing when all are present.
-#   deps.sh [build|run|test|screenshots]   (default: test, the superset of build/run)
+#   deps.sh [build|run|test|screenshots|bench]   (default: test, the superset of build/run)
+# bench adds Debian's Celery 5 (run as /usr/bin/python3 -m celery), the peer
+# the worker benchmark measures against.
 set -euo pipefail
 
 build=(gcc make pkg-config libncurses-dev librabbitmq-dev libhiredis-dev
@@ -9,13 +11,15 @@ build=(gcc make pkg-config libncurses-dev librabbitmq-dev libhiredis-dev
 run=(redis-server)
 test=(redis-server redis-tools rabbitmq-server amqp-tools tmux jq python3 procps curl iproute2)
 shots=(tmux aha chromium)
+bench=(python3-celery python3-kombu python3-amqp python3-redis)
 
 case "${1:-test}" in
   build) want=("${build[@]}") ;;
   run) want=("${build[@]}" "${run[@]}") ;;
   test) want=("${build[@]}" "${run[@]}" "${test[@]}") ;;
   screenshots) want=("${build[@]}" "${run[@]}" "${shots[@]}") ;;
-  *) echo "deps.sh: unknown set '$1' (build|run|test|screenshots)" >&2; exit 2 ;;
+  bench) want=("${build[@]}" "${run[@]}" "${test[@]}" "${bench[@]}") ;;
+  *) echo "deps.sh: unknown set '$1' (build|run|test|screenshots|bench)" >&2; exit 2 ;;
 esac
 
 missing=()

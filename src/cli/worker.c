@@ -129,7 +129,7 @@ int cmd_worker(struct app *app, int argc, char **argv)
     struct worker_options opt = {.cfg = &app->cfg, .ctx = app->ctx};
     bool declare = false;
     int c;
-    optind = 1;
+    optind = 0;   /* 0: GNU getopt starts afresh (permuting again) */
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         char *end;
         long v;

@@ -90,7 +90,20 @@ void consumer_deliver(struct consumer *c, struct task *t)
     t->received_mono = clock_mono();
     atomic_fetch_add(&c->in_flight, 1);
     worker_note_received(c->w);
-    pool_submit(c->w, t);
+    t->next = NULL;
+    if (c->batch_tail)
+        c->batch_tail->next = t;
+    else
+        c->batch_head = t;
+    c->batch_tail = t;
+    c->batch_len++;
+}
+
+static void hand_over(struct consumer *c)
+{
+    pool_submit(c->w, c->batch_head, c->batch_tail, c->batch_len);
+    c->batch_head = c->batch_tail = NULL;
+    c->batch_len = 0;
 }
 
 static void settled(struct consumer *c, struct task *t)
@@ -213,7 +226,9 @@ static void *consumer_main(void *arg)
             continue;
         }
         int room = c->prefetch - atomic_load(&c->in_flight);
-        if (c->ops->receive(c, receiving ? (room > 0 ? room : 0) : 0, RECEIVE_WAIT) < 0) {
+        int received = c->ops->receive(c, receiving ? (room > 0 ? room : 0) : 0, RECEIVE_WAIT);
+        hand_over(c);
+        if (received < 0) {
             lost(c, NULL);
             continue;
         }

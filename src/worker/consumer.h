@@ -67,6 +67,8 @@ struct consumer {
     _Atomic int wake_pending;
     pthread_mutex_t lock;          /* guards the settle queue */
     struct task *settle_head, *settle_tail;
+    struct task *batch_head, *batch_tail;   /* received this round, handed over together */
+    int batch_len;
 };
 
 struct consumer *consumer_new(struct worker *w, const struct queue_address *addr, int prefetch);
@@ -75,7 +77,8 @@ int consumer_start(struct consumer *c);
 void consumer_join(struct consumer *c);
 /* Any thread: queue t's settlement for the consumer thread. */
 void consumer_settle_later(struct consumer *c, struct task *t);
-/* Consumer thread: a task received, handed to the pool. */
+/* Consumer thread: a task received; handed to the pool with the rest of
+ * this round's deliveries when the backend's receive() returns. */
 void consumer_deliver(struct consumer *c, struct task *t);
 /* Clears the wake pipe (backends call it after polling it). */
 void consumer_drain_wake(struct consumer *c);

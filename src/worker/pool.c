@@ -92,6 +92,7 @@ struct worker {
     struct task *done_head, *done_tail;
     struct task *running;       /* watchdog's list */
     int busy;
+    int waiting;                /* slot threads in cond_wait */
     int live_threads, retire;
     bool exit_threads;
 
@@ -348,7 +349,8 @@ static void finish(struct worker *w, struct slot_thread *st, struct task *t)
     t->wd_prev = t->wd_next = NULL;
     w->busy--;
     atomic_fetch_sub(&w->busy_now, 1);
-    pthread_cond_signal(&w->cond);
+    if (w->waiting && w->run_head)
+        pthread_cond_signal(&w->cond);   /* a slot is free for work that was waiting for one */
     pthread_mutex_unlock(&w->lock);
 
     struct worker_type_stats *s = type_stats(w, t->type);
@@ -397,7 +399,8 @@ static void async_done(void *cookie, struct qdeck_result *res)
     else
         w->done_head = t;
     w->done_tail = t;
-    pthread_cond_signal(&w->cond);
+    if (w->waiting)
+        pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->lock);
 }
 
@@ -478,7 +481,8 @@ unbusy:
     pthread_mutex_lock(&w->lock);
     w->busy--;
     atomic_fetch_sub(&w->busy_now, 1);
-    pthread_cond_signal(&w->cond);
+    if (w->waiting && w->run_head)
+        pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->lock);
 }
 
@@ -530,7 +534,9 @@ static void *slot_main(void *arg)
                 w->retire--;
             break;
         }
+        w->waiting++;
         pthread_cond_wait(&w->cond, &w->lock);
+        w->waiting--;
     }
     w->live_threads--;
     pthread_cond_broadcast(&w->gone);
@@ -573,16 +579,26 @@ static int spawn_slot(struct worker *w)
     return 0;
 }
 
-void pool_submit(struct worker *w, struct task *t)
+void pool_submit(struct worker *w, struct task *head, struct task *tail, int n)
 {
-    t->next = NULL;
+    if (!head)
+        return;
+    tail->next = NULL;
     pthread_mutex_lock(&w->lock);
     if (w->run_tail)
-        w->run_tail->next = t;
+        w->run_tail->next = head;
     else
-        w->run_head = t;
-    w->run_tail = t;
-    pthread_cond_signal(&w->cond);
+        w->run_head = head;
+    w->run_tail = tail;
+    /* wake only as many sleeping threads as there is work and free slots for */
+    int free_slots = w->concurrency - w->busy, wake = n < w->waiting ? n : w->waiting;
+    if (wake > free_slots)
+        wake = free_slots;
+    if (wake >= w->waiting && wake > 1)
+        pthread_cond_broadcast(&w->cond);
+    else
+        for (int i = 0; i < wake; i++)
+            pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->lock);
 }
 

@@ -20,6 +20,9 @@ static const struct command commands[] = {
     {"demo", "demo", "private redis-server + synthetic flaky workload + console", cmd_demo},
     {"worker", "worker [--queues a,b] [--concurrency N] [--declare]", "headless worker: consume and run tasks", cmd_worker},
     {"publish", "publish QUEUE --type T --payload JSON [--count N]", "put tasks on a queue", cmd_publish},
+    {"policy", "policy list|get|set", "guardrails: list, get NAME, set NAME VALUE (--json)", cmd_policy},
+    {"breaker", "breaker list|open|close|reset", "breakers across the fleet; force open/closed, reset NAME", cmd_breaker},
+    {"sched", "sched list|run|pause|resume [NAME]", "the fleet's periodic jobs: state, run now, pause, resume", cmd_sched},
 };
 
 static void usage(FILE *out)

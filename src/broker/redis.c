@@ -57,8 +57,8 @@ struct redis_src {
     pthread_mutex_t fd_lock;       /* guards fd for interrupt() */
     int fd;
     struct broker_url url;
-    char **patterns, **exclude;
-    size_t npatterns, nexclude;
+    char **patterns, **exclude, **watch;
+    size_t npatterns, nexclude, nwatch;   /* watch: list keys shown even when empty */
     int scan_cap;
     double timeout;
     struct redis_key *keys;
@@ -108,6 +108,7 @@ static int redis_init(struct source *src, char *err, size_t errlen)
     r->fd = -1;
     r->npatterns = split_list(src->ctx && src->ctx->redis_keys ? src->ctx->redis_keys : "*", &r->patterns);
     r->nexclude = split_list(src->ctx ? src->ctx->redis_exclude : NULL, &r->exclude);
+    r->nwatch = split_list(src->ctx ? src->ctx->redis_watch : NULL, &r->watch);
     r->scan_cap = src->ctx ? src->ctx->redis_scan_cap : 10000;
     r->timeout = src->ctx ? src->ctx->timeout : 5;
     r->discovered_at = -INFINITY;
@@ -145,6 +146,7 @@ static void redis_fini(struct source *src)
     free_keys(r);
     free_list(r->patterns, r->npatterns);
     free_list(r->exclude, r->nexclude);
+    free_list(r->watch, r->nwatch);
     broker_url_free(&r->url);
     pthread_mutex_destroy(&r->fd_lock);
     free(r);
@@ -383,6 +385,13 @@ static enum source_status redis_discover(struct source *src, char *err, size_t e
         found = xrealloc(found, (nfound + 1) * sizeof *found);
         found[nfound++] = (struct redis_key){.key = xstrdup(old->key), .type = old->type,
                                              .last_seen = old->last_seen};
+    }
+    /* watched lists show at depth 0 even before they ever held anything */
+    for (size_t i = 0; i < r->nwatch && !capped; i++) {
+        if (key_known(found, nfound, r->watch[i]))
+            continue;
+        found = xrealloc(found, (nfound + 1) * sizeof *found);
+        found[nfound++] = (struct redis_key){.key = xstrdup(r->watch[i]), .type = KEY_LIST, .last_seen = now};
     }
     free_keys(r);
     r->keys = found;

@@ -29,9 +29,22 @@ int cmd_status(struct app *app, int argc, char **argv);
 int cmd_demo(struct app *app, int argc, char **argv);
 int cmd_worker(struct app *app, int argc, char **argv);
 int cmd_publish(struct app *app, int argc, char **argv);
+int cmd_sched(struct app *app, int argc, char **argv);
 int cmd_console(struct app *app);
 /* Opens the console over app->ctx; title is shown in the header. */
 int console_run(struct app *app, const char *title);
+
+int cmd_policy(struct app *app, int argc, char **argv);
+int cmd_breaker(struct app *app, int argc, char **argv);
+
+/* Shared by the control-plane commands (policy, breaker); in cli/policy.c.
+ * control_refuse audits the refused action locally and returns EXIT_FAILED
+ * with one clear line; control_connect returns an exit code. */
+struct redisContext;
+bool control_read_only(const struct app *app);
+int control_refuse(struct app *app, const char *action, const char *target, const char *new_value);
+int control_connect(struct app *app, struct redisContext **out);
+char *control_actor(void);   /* "user@host", caller frees */
 
 /* Prints "qdeck: <message>" on stderr; returns code. */
 int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -6,6 +6,7 @@
 
 #include "broker/source.h"
 #include "cli/app.h"
+#include "control/fleet.h"
 #include "ui/theme.h"
 #include "ui/ui.h"
 
@@ -32,18 +33,29 @@ int console_run(struct app *app, const char *title)
     }
     for (size_t i = 0; i < n; i++)
         source_start(srcs[i]);
+    struct board_feed *board = board_start(&app->cfg, app->ctx, pipefd[1]);
+    /* the Workers view reads the fleet's heartbeats from the context's Redis */
+    struct source *fleet = app->ctx->redis
+                               ? fleet_source_new(app->ctx->redis, app->ctx, app->cfg.refresh, pipefd[1], err, sizeof err)
+                               : NULL;
+    if (fleet)
+        source_start(fleet);
 
     struct ui_options opt = {
         .cfg = &app->cfg,
         .ctx = app->ctx,
         .sources = srcs,
         .nsources = n,
+        .board = board,
+        .fleet = fleet,
         .notify_fd = pipefd[0],
         .iterations = app->iterations,
         .theme = app->cfg.theme,
         .title = title,
     };
     rc = ui_run(&opt);
+    board_stop(board);
+    fleet_source_free(fleet);
     sources_free(srcs, n);      /* stops and joins the collectors */
     close(pipefd[0]);
     close(pipefd[1]);

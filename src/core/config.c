@@ -88,6 +88,8 @@ static const struct option_def options[] = {
      "comma-separated SCAN patterns for Redis lists and streams to watch"},
     {SCOPE_CONTEXT, "redis_exclude", OPT_STRING, offsetof(struct context_config, redis_exclude),
      "qdeck:*,_kombu.*,unacked*", 0, 0, "comma-separated patterns of Redis keys never shown"},
+    {SCOPE_CONTEXT, "redis_watch", OPT_STRING, offsetof(struct context_config, redis_watch), NULL, 0, 0,
+     "comma-separated Redis list keys always shown (at depth 0 while empty or missing)"},
     {SCOPE_CONTEXT, "redis_scan_cap", OPT_INT, offsetof(struct context_config, redis_scan_cap),
      "10000", 1, 1000000, "most Redis keys discovered per source"},
     {SCOPE_CONTEXT, "timeout", OPT_DOUBLE, offsetof(struct context_config, timeout), "5", 0.1, 300,
@@ -419,28 +421,41 @@ static int on_ini_entry(void *user, const char *section, const char *key, const 
     return 0;
 }
 
-int config_parse_file(const char *path, struct config *cfg, char *err, size_t errlen)
+/* inih's return: 0, -1 open failed, -2 out of memory, N the first bad line. */
+static int parse_result(int rc, const struct parse_state *st, const char *name, char *err, size_t errlen)
 {
-    struct parse_state st = {.cfg = cfg};
-    int rc = ini_parse(path, on_ini_entry, &st);
     if (rc == -1) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        snprintf(err, errlen, "%s: cannot open: %s", name, strerror(errno));
         return -1;
     }
     if (rc == -2) {
-        snprintf(err, errlen, "%s: out of memory while parsing", path);
+        snprintf(err, errlen, "%s: out of memory while parsing", name);
         return -1;
     }
     if (rc > 0) {
-        if (st.error[0])
-            snprintf(err, errlen, "%s:%d: %s", path, rc, st.error);
+        if (st->error[0])
+            snprintf(err, errlen, "%s:%d: %s", name, rc, st->error);
         else
-            snprintf(err, errlen, "%s:%d: not an INI line (key = value or [section])", path, rc);
+            snprintf(err, errlen, "%s:%d: not an INI line (key = value or [section])", name, rc);
         return -1;
     }
+    return 0;
+}
+
+int config_parse_file(const char *path, struct config *cfg, char *err, size_t errlen)
+{
+    struct parse_state st = {.cfg = cfg};
+    if (parse_result(ini_parse(path, on_ini_entry, &st), &st, path, err, errlen) < 0)
+        return -1;
     free(cfg->path);
     cfg->path = xstrdup(path);
     return 0;
+}
+
+int config_parse_string(const char *text, const char *name, struct config *cfg, char *err, size_t errlen)
+{
+    struct parse_state st = {.cfg = cfg};
+    return parse_result(ini_parse_string(text, on_ini_entry, &st), &st, name, err, errlen);
 }
 
 static bool file_exists(const char *path)

@@ -19,6 +19,7 @@ struct context_config {
     bool read_only;
     char *redis_keys;      /* comma-separated SCAN MATCH patterns */
     char *redis_exclude;   /* comma-separated glob patterns to leave out */
+    char *redis_watch;     /* comma-separated list keys always shown, 0 when empty */
     int redis_scan_cap;    /* keys discovery stops at */
     double timeout;        /* seconds a broker may take to answer */
 };
@@ -135,6 +136,8 @@ struct config_overrides {
 int config_load(const struct config_overrides *ov, struct config *cfg, char *err, size_t errlen);
 /* Parses one file into cfg (defaults already applied by config_defaults). */
 int config_parse_file(const char *path, struct config *cfg, char *err, size_t errlen);
+/* Parses INI text (the demo's built-in config); name is used in errors. */
+int config_parse_string(const char *text, const char *name, struct config *cfg, char *err, size_t errlen);
 void config_defaults(struct config *cfg);
 void config_free(struct config *cfg);
 /* A context with every key at its default, and its release. */

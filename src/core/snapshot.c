@@ -70,6 +70,8 @@ void snapshot_unref(struct snapshot *s)
         queue_stat_free(&s->queues[i]);
     free(s->queues);
     free(s->server);
+    if (s->extra && s->extra_free)
+        s->extra_free(s->extra);
     free(s);
 }
 

@@ -44,6 +44,11 @@ struct snapshot {
     size_t nqueues;
     size_t capacity;
     struct queue_stat *queues;
+    /* What a collector of something other than queues (the fleet reader,
+     * ...) hands over with the snapshot; extra_free(extra) runs when the
+     * last reference goes. NULL for the queue sources. */
+    void *extra;
+    void (*extra_free)(void *extra);
 };
 
 struct snapshot *snapshot_new(size_t capacity_hint);

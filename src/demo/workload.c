@@ -1,11 +1,11 @@
-/* Synthetic producer/consumer traffic for the demo (see workload.h).
+/* The demo's producers (see workload.h).
  *
- * Every 100 ms tick, one pipelined round trip: LPUSH new qdeck envelopes
- * (rate = a slow sine wave plus a burst every 40 s), RPOP what the simulated
- * consumers can take this tick, XADD/XREADGROUP/XACK on a stream with a
- * consumer group that leaves some entries pending. The "llm" dependency
- * fails in waves: while it fails, its consumers slow down and what they
- * took is pushed to a dead-letter list. */
+ * Every 100 ms tick, one pipelined round trip LPUSHes new qdeck envelopes
+ * onto three lists and XADDs events onto a stream, at rates that follow a
+ * slow sine wave, with a burst of summaries every 40 s. The embedded
+ * worker pool consumes them for real: the "llm" calls go to the demo's
+ * flaky upstream, so its failure waves turn into retries, an opening
+ * breaker and dead letters. */
 #include "demo/workload.h"
 
 #include <hiredis.h>
@@ -36,16 +36,18 @@ struct workload {
 struct demo_queue {
     const char *key;
     const char *type;
-    double produce_per_s;     /* mean */
-    double consume_per_s;     /* capacity when healthy */
-    bool flaky;               /* depends on the failing "llm" service */
+    double per_s;             /* mean arrivals per second */
+    int burst;                /* extra arrivals every BURST_PERIOD */
 };
 
+#define BURST_PERIOD 40.0
+
 static const struct demo_queue demo_queues[] = {
-    {"llm.summarize", "llm.summarize", 40, 55, true},
-    {"media.transcode", "media.transcode", 8, 11, false},
-    {"email.send", "email.send", 25, 60, false},
+    {"llm.summarize", "llm.summarize", 9, 150},
+    {"media.transcode", "media.transcode", 3, 0},
+    {"email.send", "email.send", 8, 40},
 };
+#define EVENTS_PER_S 6
 
 static void format_now_iso(char *buf, size_t len)
 {
@@ -81,78 +83,34 @@ static int draw_count(struct workload *w, double per_tick)
     return n;
 }
 
-static bool llm_failing(double t)
-{
-    return fmod(t, 60.0) >= 35.0;    /* 25 s of every minute */
-}
-
 static void tick(struct workload *w)
 {
     double t = clock_mono() - w->started;
     double wave = 1 + 0.6 * sin(t / 9.0);
-    bool burst = fmod(t, 40.0) < TICK_SECONDS;
+    bool burst = fmod(t, BURST_PERIOD) < TICK_SECONDS;
     int pending = 0;
 
     for (size_t i = 0; i < sizeof demo_queues / sizeof demo_queues[0]; i++) {
         const struct demo_queue *q = &demo_queues[i];
-        int produce = draw_count(w, q->produce_per_s * wave * TICK_SECONDS) + (burst && q->flaky ? 400 : 0);
-        for (int k = 0; k < produce; k++, w->next_id++) {
+        int produce = draw_count(w, q->per_s * wave * TICK_SECONDS) + (burst ? q->burst : 0);
+        for (int k = 0; k < produce; k++, w->next_id++, pending++) {
             char *env = make_envelope(w, q->type);
             redisAppendCommand(w->redis, "LPUSH %s %s", q->key, env);
             free(env);
-            pending++;
-        }
-        double capacity = q->consume_per_s * (q->flaky && llm_failing(t) ? 0.3 : 1.0);
-        int take = draw_count(w, capacity * TICK_SECONDS);
-        if (take > 0) {
-            if (q->flaky && llm_failing(t)) {
-                /* a failed call: the task is dead-lettered */
-                char *dlq = xasprintf("%s:dlq", q->key);
-                for (int k = 0; k < take; k++, pending++)
-                    redisAppendCommand(w->redis, "LMOVE %s %s RIGHT LEFT", q->key, dlq);
-                free(dlq);
-            } else {
-                redisAppendCommand(w->redis, "RPOP %s %d", q->key, take);
-                pending++;
-            }
         }
     }
-
-    int events = draw_count(w, 30 * wave * TICK_SECONDS);
-    for (int k = 0; k < events; k++, pending++)
-        redisAppendCommand(w->redis, "XADD events MAXLEN ~ 20000 * kind click n %d", k);
-    redisAppendCommand(w->redis, "XREADGROUP GROUP indexers idx-1 COUNT %d STREAMS events >",
-                       draw_count(w, 38 * TICK_SECONDS));
-    pending++;
-
-    redisReply *read = NULL;     /* the XREADGROUP reply, last in the pipeline */
+    int events = draw_count(w, EVENTS_PER_S * wave * TICK_SECONDS);
+    for (int k = 0; k < events; k++, w->next_id++, pending++) {
+        char *env = make_envelope(w, "index.doc");
+        redisAppendCommand(w->redis, "XADD events MAXLEN ~ 20000 * body %s", env);
+        free(env);
+    }
     for (int k = 0; k < pending; k++) {
         void *reply = NULL;
         if (redisGetReply(w->redis, &reply) != REDIS_OK)
             return;
-        if (k == pending - 1)
-            read = reply;
-        else
-            freeReplyObject(reply);
+        freeReplyObject(reply);
     }
-    /* ack nine in ten entries read; the rest stay pending, as with a
-     * consumer that crashed mid-task */
-    if (read && read->type == REDIS_REPLY_ARRAY && read->elements == 1 &&
-        read->element[0]->elements == 2 && read->element[0]->element[1]->type == REDIS_REPLY_ARRAY) {
-        const redisReply *entries = read->element[0]->element[1];
-        const char **argv = xcalloc(entries->elements + 3, sizeof *argv);
-        int argc = 0;
-        argv[argc++] = "XACK";
-        argv[argc++] = "events";
-        argv[argc++] = "indexers";
-        for (size_t e = 0; e < entries->elements; e++)
-            if (rand_r(&w->seed) % 10 != 0)
-                argv[argc++] = entries->element[e]->element[0]->str;
-        if (argc > 3)
-            freeReplyObject(redisCommandArgv(w->redis, argc, argv, NULL));
-        free(argv);
-    }
-    freeReplyObject(read);
 }
 
 static void *workload_main(void *arg)
@@ -185,7 +143,7 @@ struct workload *workload_start(const char *redis_url, char *err, unsigned errle
             redisFree(c);
         return NULL;
     }
-    freeReplyObject(redisCommand(c, "XGROUP CREATE events indexers $ MKSTREAM"));
+    freeReplyObject(redisCommand(c, "XGROUP CREATE events indexers 0 MKSTREAM"));
     struct workload *w = xcalloc(1, sizeof *w);
     w->redis = c;
     w->seed = (unsigned)time(NULL);

@@ -10,6 +10,7 @@
 #include "resilience/breaker.h"
 
 #include <assert.h>
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -430,6 +431,22 @@ void breaker_stats(struct breaker *b, struct breaker_stats *out)
         out->open_remaining = left > 0 ? left : 0;
     }
     pthread_mutex_unlock(&b->lock);
+}
+
+cJSON *breaker_stats_json(const struct breaker_stats *s)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "state", breaker_state_name(s->state));
+    cJSON_AddNumberToObject(o, "failure_rate", round(s->failure_rate * 10) / 10);
+    cJSON_AddNumberToObject(o, "slow_rate", round(s->slow_rate * 10) / 10);
+    cJSON_AddNumberToObject(o, "calls", s->window_calls);
+    cJSON_AddNumberToObject(o, "failures", s->window_failures);
+    cJSON_AddNumberToObject(o, "slow", s->window_slow);
+    cJSON_AddNumberToObject(o, "open_remaining", round(s->open_remaining * 10) / 10);
+    cJSON_AddNumberToObject(o, "probes_left", s->probes_left);
+    cJSON_AddNumberToObject(o, "refused", (double)s->calls_refused);
+    cJSON_AddNumberToObject(o, "in_flight", s->in_flight);
+    return o;
 }
 
 enum breaker_state breaker_state(struct breaker *b)

@@ -105,6 +105,12 @@ void breaker_reset(struct breaker *b);
 int breaker_apply_command(struct breaker *b, const char *command, uint64_t generation);
 
 void breaker_stats(struct breaker *b, struct breaker_stats *out);
+/* The heartbeat form, read back by `qdeck breaker list` and the console:
+ * {"state","failure_rate","slow_rate","calls","failures","slow",
+ *  "open_remaining","probes_left","refused","in_flight"}. A worker puts one
+ * per dependency under "breakers": {"<dep>": {...}} in its heartbeat and may
+ * add the rate limiter's "rate","tokens","throttled" to the same object. */
+struct cJSON *breaker_stats_json(const struct breaker_stats *s);
 enum breaker_state breaker_state(struct breaker *b);
 const char *breaker_state_name(enum breaker_state s);     /* "CLOSED", "OPEN", ... */
 /* Parses a state name (any case); -1 when unknown. */

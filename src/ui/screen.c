@@ -41,7 +41,8 @@
 /* A ring not refreshed for this long belongs to a queue that is gone. */
 #define HISTORY_KEEP_SECONDS 600.0
 
-static const struct view_ops *const views[] = {&overview_view, &queues_view};
+static const struct view_ops *const views[] = {&overview_view, &queues_view, &workers_view, &guardrails_view,
+                                               &events_view};
 static const size_t nviews = sizeof views / sizeof views[0];
 
 static volatile sig_atomic_t quit_signal;
@@ -225,6 +226,7 @@ void ui_build_rows(struct ui *ui)
 
 static void pull_feeds(struct ui *ui)
 {
+    bool changed = false;
     double now = clock_wall();
     if (now - ui->pruned_at > 60) {
         history_prune(&ui->history, now - HISTORY_KEEP_SECONDS);
@@ -238,7 +240,21 @@ static void pull_feeds(struct ui *ui)
             ui->feeds[s].snap) {
             history_record(&ui->history, src->ops->kind, ui->feeds[s].snap);
             ui->recorded[s] = ui->feeds[s].generation;
+            changed = true;
         }
+    }
+    if (changed && alerts_evaluate(ui) && ui->opt->cfg->alerts.bell)
+        beep();
+    if (ui->opt->board) {
+        board_release(ui->board);
+        ui->board = board_get(ui->opt->board, &ui->board_status, ui->board_message, sizeof ui->board_message);
+        char result[640];
+        if (board_take_result(ui->opt->board, result, sizeof result))
+            ui_message(ui, "%s", result);
+    }
+    if (ui->opt->fleet) {
+        feed_view_release(&ui->fleet);
+        feed_get(&ui->opt->fleet->feed, &ui->fleet);
     }
 }
 
@@ -333,7 +349,7 @@ static const struct key_binding key_bindings[] = {
     {{'s', '>'}, "s >", "sort by the next column", act_sort_next},
     {{'<'}, "<", "sort by the previous column", act_sort_prev},
     {{'i'}, "i", "invert the sort order", act_invert},
-    {{':'}, ":", "command: theme NAME, sort COLUMN, filter TEXT, overview, queues, quit", act_command},
+    {{':'}, ":", "command: theme NAME, sort COLUMN, filter TEXT, set GUARDRAIL VALUE, a view name, quit", act_command},
     {{'?', KEY_F(1)}, "? F1", "this help", act_help},
     {{'q', KEY_CTRL_C}, "q Ctrl-C", "quit", act_quit},
 };
@@ -404,6 +420,12 @@ static void run_command(struct ui *ui, const char *line)
         switch_theme(ui, arg);
     } else if (show_view_named(ui, cmd)) {
         return;
+    } else if (!strcmp(cmd, "set")) {
+        char name[192] = "", value[192] = "";
+        if (sscanf(arg, "%191s %191s", name, value) == 2)
+            ui_set_guardrail(ui, name, value);
+        else
+            ui_message(ui, "usage: :set GUARDRAIL VALUE (e.g. :set shed.priority_below 3)");
     } else if (!strcmp(cmd, "filter")) {
         snprintf(ui->filter, sizeof ui->filter, "%s", arg);
     } else if (!strcmp(cmd, "help")) {
@@ -416,7 +438,7 @@ static void run_command(struct ui *ui, const char *line)
             }
         ui_message(ui, "no column '%s' (name ready unacked total consumers in out age growth)", arg);
     } else if (cmd[0]) {
-        ui_message(ui, "unknown command ':%s' (theme, sort, filter, overview, queues, help, quit)", cmd);
+        ui_message(ui, "unknown command ':%s' (theme, sort, filter, set, a view name, help, quit)", cmd);
     }
 }
 
@@ -473,6 +495,11 @@ static void draw_header(struct ui *ui)
         if (x + w > COLS - 10)
             w = COLS - 10 - x;
         x += crt_put(0, x, w, ALIGN_LEFT, slot, chip);
+    }
+    if (ui->alerts.n && x < COLS - 22) {
+        char chip[48];
+        snprintf(chip, sizeof chip, " %zu alert%s ", ui->alerts.n, ui->alerts.n == 1 ? "" : "s");
+        x += crt_put(0, x + 1, crt_width(chip), ALIGN_LEFT, SLOT_CRIT, chip);
     }
     time_t now = time(NULL);
     struct tm tm;
@@ -693,9 +720,12 @@ static void ui_free(struct ui *ui)
 {
     for (size_t s = 0; s < ui->opt->nsources; s++)
         feed_view_release(&ui->feeds[s]);
+    feed_view_release(&ui->fleet);
     free(ui->feeds);
     free(ui->recorded);
     free(ui->rows);
+    board_release(ui->board);
+    alerts_free(&ui->alerts);
     history_free(&ui->history);
 }
 

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "core/feed.h"
+#include "ui/alerts.h"
 #include "ui/history.h"
 #include "ui/theme.h"
 #include "ui/ui.h"
@@ -39,6 +40,9 @@ struct view_ops {
 
 extern const struct view_ops overview_view;
 extern const struct view_ops queues_view;
+extern const struct view_ops guardrails_view;
+extern const struct view_ops events_view;
+extern const struct view_ops workers_view;
 
 struct ui {
     const struct ui_options *opt;
@@ -61,11 +65,24 @@ struct ui {
     size_t nrows, rows_cap;
     int help_top;
     double pruned_at;               /* wall time history was last pruned */
+    struct board *board;            /* control plane: guardrails, events (ref held) */
+    enum source_status board_status;
+    char board_message[256];
+    int gr_selected, gr_top;        /* guardrails view */
+    int ev_top;                     /* events view: first row shown */
+    struct alert_set alerts;        /* thresholds crossed now */
+    /* Workers view (view-workers.c) */
+    struct feed_view fleet;         /* the fleet collector's last table (ref held) */
+    int worker_selected, worker_top, worker_sort;
+    bool worker_detail;
+    char worker_selected_id[256];
 };
 
 /* Rebuilds ui->rows: every queue of every source, filtered and sorted. */
 void ui_build_rows(struct ui *ui);
 void ui_message(struct ui *ui, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Validates and queues a guardrail change (refused when read-only). */
+void ui_set_guardrail(struct ui *ui, const char *name, const char *value);
 const char *sort_column_name(enum sort_column c);
 /* Depth used for sorting, sparklines and totals: total, else ready. */
 double queue_depth(const struct queue_stat *q);

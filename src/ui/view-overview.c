@@ -1,6 +1,7 @@
 /* View 1, Overview: per source its health, totals and a sparkline of total
  * depth; then across all sources the queues deepest now and growing fastest
- * (depth change per second over the last ten samples). */
+ * (depth change per second over the last ten samples). Alerts, when any
+ * threshold of [alerts] is crossed, come first. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,9 +132,28 @@ static int draw_top(struct ui *ui, int y, int bottom, const char *title,
     return y + 1;
 }
 
+#define ALERT_LINES 4
+
+static int draw_alerts(struct ui *ui, int y, int bottom)
+{
+    if (!ui->alerts.n || y >= bottom)
+        return y;
+    for (size_t i = 0; i < ui->alerts.n && i < ALERT_LINES && y < bottom; i++, y++) {
+        crt_put(y, 1, 2, ALIGN_LEFT, SLOT_CRIT, "!");
+        crt_put(y, 3, COLS - 4, ALIGN_LEFT, SLOT_CRIT, ui->alerts.items[i].text);
+    }
+    if (ui->alerts.n > ALERT_LINES && y < bottom) {
+        char more[64];
+        snprintf(more, sizeof more, "and %zu more", ui->alerts.n - ALERT_LINES);
+        crt_put(y++, 3, COLS - 4, ALIGN_LEFT, SLOT_WARN, more);
+    }
+    return y + 1;
+}
+
 static void draw_overview(struct ui *ui, int top, int height)
 {
     int y = top + 1, bottom = top + height;
+    y = draw_alerts(ui, y, bottom);
     for (size_t s = 0; s < ui->opt->nsources && y < bottom; s++)
         y = draw_source(ui, s, y, bottom);
     y = draw_top(ui, y, bottom, "Top by depth", by_depth, false);

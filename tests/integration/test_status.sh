@@ -70,6 +70,19 @@ out=$("$QDECK" --config "$QDECK_TEST_TMP/typo.conf" status 2>&1); rc=$?
 expect_eq "unknown config key: exit 2" "$rc" 2
 expect_match "unknown config key: file, line and key" "$out" "typo.conf:3: unknown key 'redis_kyes'"
 
+# watched lists show at depth 0 before they ever exist, and stay when drained
+cat > "$QDECK_TEST_TMP/work/watch.conf" <<CONF
+[context w]
+redis = $REDIS_URL
+redis_watch = jobs:never-used, jobs:drained
+CONF
+redis-cli -p "$REDIS_PORT" del jobs:drained >/dev/null
+json=$("$QDECK" --config "$QDECK_TEST_TMP/work/watch.conf" status --json)
+expect_eq "a watched list that never existed shows ready 0" \
+  "$(jq -r '.sources[].queues[] | select(.queue == "redis:jobs:never-used") | .ready' <<<"$json")" 0
+expect_eq "and so does a drained one" \
+  "$(jq -r '.sources[].queues[] | select(.queue == "redis:jobs:drained") | .ready' <<<"$json")" 0
+
 out=$("$QDECK" --redis "$REDIS_URL" --iterations 2 --theme no-such-theme 2>&1); rc=$?
 expect_eq "unknown theme: exit 2" "$rc" 2
 

@@ -172,9 +172,52 @@ static void split_list_trims(void **state)
     free_list(items, n);
 }
 
+static void parses_worker_sections_from_a_string(void **state)
+{
+    (void)state;
+    struct config cfg;
+    char err[512];
+    config_defaults(&cfg);
+    const char *text = "[worker]\nqueues = redis:a, amqp:b\nconcurrency = 16\n"
+                       "[task llm.summarize]\nhandler = http\nargs = url=http://127.0.0.1:1/llm\ntimeout = 2.5\n"
+                       "[dependency llm-api]\nfailure_rate = 40\nwindow_type = time\n"
+                       "[schedule nightly]\ncron = 0 3 * * *\naction = trim\n"
+                       "[alerts]\ndepth = 1000\nbell = true\n";
+    assert_int_equal(config_parse_string(text, "demo", &cfg, err, sizeof err), 0);
+    assert_string_equal(cfg.worker.queues, "redis:a, amqp:b");
+    assert_int_equal(cfg.worker.concurrency, 16);
+    assert_int_equal(cfg.worker.max_attempts, 5);            /* default kept */
+    const struct task_config *t = config_task(&cfg, "llm.summarize");
+    assert_non_null(t);
+    assert_string_equal(t->handler, "http");
+    assert_true(t->timeout == 2.5);
+    assert_int_equal(t->priority, 5);                         /* default */
+    const struct dependency_config *d = config_dependency(&cfg, "llm-api");
+    assert_non_null(d);
+    assert_true(d->failure_rate == 40);
+    assert_string_equal(d->window_type, "time");
+    assert_int_equal(d->minimum_calls, 20);
+    assert_non_null(config_schedule(&cfg, "nightly"));
+    assert_null(config_schedule(&cfg, "hourly"));
+    assert_int_equal(cfg.alerts.depth, 1000);
+    assert_true(cfg.alerts.bell);
+    config_free(&cfg);
+
+    config_defaults(&cfg);
+    assert_int_equal(config_parse_string("[task x]\ntimeot = 3\n", "demo", &cfg, err, sizeof err), -1);
+    assert_string_equal(err, "demo:2: unknown key 'timeot' in [task x]");
+    config_free(&cfg);
+    config_defaults(&cfg);
+    assert_int_equal(config_parse_string("[task x]\nhandler = a\n[worker]\nconcurrency = 2\n[task x]\nhandler = y\n",
+                                         "demo", &cfg, err, sizeof err), -1);
+    assert_non_null(strstr(err, "task 'x' is defined twice"));
+    config_free(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(parses_worker_sections_from_a_string),
         cmocka_unit_test(contexts_and_defaults),
         cmocka_unit_test(unknown_key_names_file_line_key),
         cmocka_unit_test(unknown_section_and_bad_value),

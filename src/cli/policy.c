@@ -1,0 +1,212 @@
+/* `qdeck policy list | get NAME | set NAME VALUE` [--json]: the fleet's
+ * guardrails in the control plane (control/policy.h). `set` is refused in
+ * read-only mode and audited (old and new value) either way. */
+#include <cjson/cJSON.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/app.h"
+#include "control/audit.h"
+#include "control/policy.h"
+#include "core/xalloc.h"
+
+#define POLICY_USAGE "usage: qdeck policy list [--json] | get NAME [--json] | set NAME VALUE"
+
+bool control_read_only(const struct app *app)
+{
+    return app->ov.read_only || (app->ctx && app->ctx->read_only);
+}
+
+char *control_actor(void)
+{
+    const char *user = getenv("USER");
+    if (!user || !*user) {
+        struct passwd *pw = getpwuid(getuid());
+        user = pw ? pw->pw_name : "unknown";
+    }
+    char host[256] = "unknown";
+    gethostname(host, sizeof host - 1);
+    return xasprintf("%s@%s", user, host);
+}
+
+int control_refuse(struct app *app, const char *action, const char *target, const char *new_value)
+{
+    struct audit_entry e = {.action = action, .target = target, .new_value = new_value,
+                            .result = "refused: read-only"};
+    char err[512];
+    if (audit_record(&app->cfg, app->ctx ? app->ctx->name : NULL, NULL, &e, err, sizeof err) < 0)
+        fprintf(stderr, "qdeck: warning: %s\n", err);
+    return fail(EXIT_FAILED, "read-only mode: refusing %s %s (--read-only, or read_only = true in context %s)",
+                action, target, app->ctx && app->ctx->name ? app->ctx->name : "(none)");
+}
+
+int control_connect(struct app *app, redisContext **out)
+{
+    if (!app->ctx || !app->ctx->redis)
+        return fail(EXIT_USAGE, "the control plane lives in Redis: give --redis URL, set QDECK_REDIS_URL, "
+                                "or add redis = to the context");
+    char err[512];
+    *out = policy_connect(app->ctx->redis, app->ctx->timeout, err, sizeof err);
+    if (!*out)
+        return fail(EXIT_UNREACHABLE, "%s", err);
+    return EXIT_OK;
+}
+
+static const struct policy_item *find_item(const struct policy_item *items, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(items[i].name, name) == 0)
+            return &items[i];
+    return NULL;
+}
+
+static cJSON *item_json(const char *name, const struct policy_item *it)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", name);
+    cJSON_AddStringToObject(o, "value", it ? it->value : policy_default(name));
+    cJSON_AddBoolToObject(o, "set", it != NULL);
+    if (it && it->by)
+        cJSON_AddStringToObject(o, "by", it->by);
+    else
+        cJSON_AddNullToObject(o, "by");
+    if (it && it->at)
+        cJSON_AddStringToObject(o, "at", it->at);
+    else
+        cJSON_AddNullToObject(o, "at");
+    return o;
+}
+
+static void print_json(cJSON *root)
+{
+    char *text = cJSON_Print(root);
+    puts(text);
+    cJSON_free(text);
+    cJSON_Delete(root);
+}
+
+static void print_row(const char *name, const struct policy_item *it)
+{
+    printf("%-40s %-10s %-24s %s\n", name, it ? it->value : policy_default(name),
+           it && it->by ? it->by : "-", it && it->at ? it->at : "-");
+}
+
+static int policy_list(redisContext *c, bool json)
+{
+    struct policy_item *items;
+    size_t n;
+    char err[512];
+    if (policy_fetch(c, &items, &n, err, sizeof err) < 0)
+        return fail(EXIT_UNREACHABLE, "%s", err);
+    cJSON *arr = json ? cJSON_CreateArray() : NULL;
+    if (!json)
+        printf("%-40s %-10s %-24s %s\n", "GUARDRAIL", "VALUE", "SET BY", "AT");
+    for (size_t i = 0; i < policy_nglobals; i++) {
+        const struct policy_item *it = find_item(items, n, policy_globals[i].name);
+        if (json)
+            cJSON_AddItemToArray(arr, item_json(policy_globals[i].name, it));
+        else
+            print_row(policy_globals[i].name, it);
+    }
+    for (size_t i = 0; i < n; i++) {
+        enum policy_type type;
+        bool global = false;
+        for (size_t g = 0; g < policy_nglobals; g++)
+            global |= strcmp(items[i].name, policy_globals[g].name) == 0;
+        if (global || policy_check_name(items[i].name, &type, err, sizeof err) < 0)
+            continue;   /* shown above, or not a guardrail at all */
+        if (json)
+            cJSON_AddItemToArray(arr, item_json(items[i].name, &items[i]));
+        else
+            print_row(items[i].name, &items[i]);
+    }
+    if (json)
+        print_json(arr);
+    policy_items_free(items, n);
+    return EXIT_OK;
+}
+
+static int policy_get(redisContext *c, const char *name, bool json)
+{
+    struct policy_item *items;
+    size_t n;
+    char err[512];
+    if (policy_fetch(c, &items, &n, err, sizeof err) < 0)
+        return fail(EXIT_UNREACHABLE, "%s", err);
+    const struct policy_item *it = find_item(items, n, name);
+    if (json)
+        print_json(item_json(name, it));
+    else
+        puts(it ? it->value : policy_default(name));
+    policy_items_free(items, n);
+    return EXIT_OK;
+}
+
+static int policy_set_cmd(struct app *app, redisContext *c, const char *name, const char *value)
+{
+    char canonical[128], err[512];
+    char *old = NULL, *who = control_actor();
+    bool invalid;
+    int rc = policy_set(c, name, value, who, &old, canonical, sizeof canonical, &invalid, err, sizeof err);
+    free(who);
+    if (rc < 0 && invalid)
+        return fail(EXIT_USAGE, "%s", err);
+    struct audit_entry e = {.action = "policy.set", .target = name, .old_value = old,
+                            .new_value = rc == 0 ? canonical : value, .result = rc == 0 ? "ok" : err};
+    char aerr[512];
+    if (audit_record(&app->cfg, app->ctx ? app->ctx->name : NULL, c, &e, aerr, sizeof aerr) < 0)
+        fprintf(stderr, "qdeck: warning: %s\n", aerr);
+    if (rc < 0) {
+        free(old);
+        return fail(EXIT_FAILED, "%s", err);
+    }
+    printf("%s = %s (was %s)\n", name, canonical, old ? old : policy_default(name));
+    free(old);
+    return EXIT_OK;
+}
+
+int cmd_policy(struct app *app, int argc, char **argv)
+{
+    bool json = false;
+    const char *args[3];
+    int nargs = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            json = true;
+        else if (argv[i][0] == '-' && argv[i][1] == '-')
+            return fail(EXIT_USAGE, "policy: unknown option %s\n" POLICY_USAGE, argv[i]);
+        else if (nargs < 3)
+            args[nargs++] = argv[i];
+        else
+            return fail(EXIT_USAGE, "policy: too many arguments\n" POLICY_USAGE);
+    }
+    if (nargs == 0)
+        return fail(EXIT_USAGE, POLICY_USAGE);
+    const char *sub = args[0];
+    char err[512];
+    if (strcmp(sub, "list") == 0 ? nargs != 1
+        : strcmp(sub, "get") == 0 ? nargs != 2
+        : strcmp(sub, "set") == 0 ? nargs != 3 || json
+        : true)
+        return fail(EXIT_USAGE, POLICY_USAGE);
+    if (strcmp(sub, "list") != 0 && policy_check_name(args[1], NULL, err, sizeof err) < 0)
+        return fail(EXIT_USAGE, "%s", err);
+    if (strcmp(sub, "set") == 0 && control_read_only(app))
+        return control_refuse(app, "policy.set", args[1], args[2]);
+
+    redisContext *c;
+    int rc = control_connect(app, &c);
+    if (rc != EXIT_OK)
+        return rc;
+    if (strcmp(sub, "list") == 0)
+        rc = policy_list(c, json);
+    else if (strcmp(sub, "get") == 0)
+        rc = policy_get(c, args[1], json);
+    else
+        rc = policy_set_cmd(app, c, args[1], args[2]);
+    redisFree(c);
+    return rc;
+}

@@ -1,0 +1,313 @@
+/* Control-plane collector for the console (see board.h). One refresh is
+ * one pipelined round trip: HGETALL of the policy, its meta and the breaker
+ * commands come from policy_fetch/policy_breaker_fetch, then XREVRANGE of
+ * the newest 200 events and 200 audit records. */
+#include "control/board.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "control/audit.h"
+#include "control/keys.h"
+#include "core/backoff.h"
+#include "core/clock.h"
+#include "core/xalloc.h"
+
+#define BOARD_EVENTS 200
+
+struct board_feed {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    bool stopping;
+    int notify_fd;
+    const struct config *cfg;
+    const struct context_config *ctx;
+    double refresh;
+    struct board *cur;
+    enum source_status status;
+    char message[256];
+    char *req_name, *req_value;       /* queued change, or NULL */
+    char result[640];
+    bool has_result;
+};
+
+void board_release(struct board *b)
+{
+    if (!b || atomic_fetch_sub(&b->refs, 1) != 1)
+        return;
+    policy_items_free(b->guardrails, b->nguardrails);
+    policy_entries_free(b->breakers, b->nbreakers);
+    for (size_t i = 0; i < b->nevents; i++) {
+        free(b->events[i].kind);
+        free(b->events[i].text);
+    }
+    free(b->events);
+    free(b);
+}
+
+static void notify(struct board_feed *f)
+{
+    ssize_t n = write(f->notify_fd, "b", 1);
+    (void)n;   /* a full pipe already wakes the UI */
+}
+
+/* "1764050000123-0" -> seconds */
+static double entry_time(const char *id)
+{
+    return strtod(id, NULL) / 1000.0;
+}
+
+static const char *const kind_fields[] = {"type", "event", "kind", "action"};
+
+static void add_stream_entries(redisReply *r, bool audit, struct board_event **events, size_t *n)
+{
+    if (!r || r->type != REDIS_REPLY_ARRAY)
+        return;
+    *events = xrealloc(*events, (*n + r->elements) * sizeof **events);
+    for (size_t i = 0; i < r->elements; i++) {
+        redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[0]->type != REDIS_REPLY_STRING ||
+            e->element[1]->type != REDIS_REPLY_ARRAY)
+            continue;
+        redisReply *kv = e->element[1];
+        const char *kind = NULL;
+        size_t kind_at = kv->elements;
+        for (size_t k = 0; k < sizeof kind_fields / sizeof kind_fields[0] && !kind; k++)
+            for (size_t j = 0; j + 1 < kv->elements; j += 2)
+                if (kv->element[j]->type == REDIS_REPLY_STRING && strcmp(kv->element[j]->str, kind_fields[k]) == 0) {
+                    kind = kv->element[j + 1]->str;
+                    kind_at = j;
+                    break;
+                }
+        char text[512] = "";
+        size_t used = 0;
+        for (size_t j = 0; j + 1 < kv->elements; j += 2) {
+            if (j == kind_at || kv->element[j + 1]->type != REDIS_REPLY_STRING || !kv->element[j + 1]->len)
+                continue;
+            if (audit && strcmp(kv->element[j]->str, "time") == 0)
+                continue;   /* the entry id says it already */
+            int w = snprintf(text + used, sizeof text - used, "%s%s=%s", used ? " " : "", kv->element[j]->str,
+                             kv->element[j + 1]->str);
+            if (w < 0 || (size_t)w >= sizeof text - used)
+                break;
+            used += (size_t)w;
+        }
+        struct board_event *ev = &(*events)[(*n)++];
+        ev->at = entry_time(e->element[0]->str);
+        ev->audit = audit;
+        ev->kind = xstrdup(kind ? kind : (audit ? "audit" : "event"));
+        ev->text = xstrdup(text);
+    }
+}
+
+static int by_time_desc(const void *a, const void *b)
+{
+    double x = ((const struct board_event *)a)->at, y = ((const struct board_event *)b)->at;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static struct board *collect(redisContext *c, char *err, size_t errlen)
+{
+    struct board *b = xcalloc(1, sizeof *b);
+    atomic_init(&b->refs, 1);
+    b->taken_at = clock_wall();
+    if (policy_fetch(c, &b->guardrails, &b->nguardrails, err, errlen) < 0 ||
+        policy_breaker_fetch(c, &b->breakers, &b->nbreakers, err, errlen) < 0) {
+        board_release(b);
+        return NULL;
+    }
+    redisAppendCommand(c, "XREVRANGE %s + - COUNT %d", KEY_EVENTS, BOARD_EVENTS);
+    redisAppendCommand(c, "XREVRANGE %s + - COUNT %d", KEY_AUDIT, BOARD_EVENTS);
+    for (int i = 0; i < 2; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(c, (void **)&r) != REDIS_OK) {
+            snprintf(err, errlen, "redis: %s", c->errstr[0] ? c->errstr : "connection lost");
+            board_release(b);
+            return NULL;
+        }
+        add_stream_entries(r, i == 1, &b->events, &b->nevents);
+        freeReplyObject(r);
+    }
+    qsort(b->events, b->nevents, sizeof *b->events, by_time_desc);
+    return b;
+}
+
+static void who_am_i(char *out, size_t len)
+{
+    char host[128] = "unknown";
+    gethostname(host, sizeof host - 1);
+    const char *user = getenv("USER");
+    snprintf(out, len, "%s@%s (console)", user && *user ? user : "unknown", host);
+}
+
+/* Applies one queued change on this thread's connection, with its audit record. */
+static void apply_request(struct board_feed *f, redisContext *c, const char *name, const char *value)
+{
+    char who[200], canonical[128], err[256], result[640];
+    char *old = NULL;
+    bool invalid = false;
+    who_am_i(who, sizeof who);
+    int rc = policy_set(c, name, value, who, &old, canonical, sizeof canonical, &invalid, err, sizeof err);
+    if (rc == 0)
+        snprintf(result, sizeof result, "%s = %s (was %s)", name, canonical, old ? old : policy_default(name));
+    else
+        snprintf(result, sizeof result, "%s", err);
+    struct audit_entry e = {"policy.set", name, old ? old : NULL, rc == 0 ? canonical : value,
+                            rc == 0 ? "ok" : err};
+    char aerr[256];
+    if (audit_record(f->cfg, f->ctx->name, c, &e, aerr, sizeof aerr) < 0 && rc == 0)
+        snprintf(result, sizeof result, "%s = %s, but %s", name, canonical, aerr);
+    free(old);
+    pthread_mutex_lock(&f->lock);
+    snprintf(f->result, sizeof f->result, "%s", result);
+    f->has_result = true;
+    pthread_mutex_unlock(&f->lock);
+}
+
+static void *board_thread(void *arg)
+{
+    struct board_feed *f = arg;
+    redisContext *c = NULL;
+    struct backoff retry;
+    backoff_init(&retry, 0.5, 10, (unsigned)getpid());
+    for (;;) {
+        char err[256] = "";
+        if (!c)
+            c = policy_connect(f->ctx->redis, f->ctx->timeout, err, sizeof err);
+        char *name = NULL, *value = NULL;
+        pthread_mutex_lock(&f->lock);
+        name = f->req_name, value = f->req_value;
+        f->req_name = f->req_value = NULL;
+        pthread_mutex_unlock(&f->lock);
+        if (name && c)
+            apply_request(f, c, name, value);
+        else if (name) {
+            pthread_mutex_lock(&f->lock);
+            snprintf(f->result, sizeof f->result, "%s not changed: %s", name, err);
+            f->has_result = true;
+            pthread_mutex_unlock(&f->lock);
+        }
+        free(name);
+        free(value);
+
+        struct board *b = c ? collect(c, err, sizeof err) : NULL;
+        if (!b && c) {
+            redisFree(c);
+            c = NULL;
+        }
+        pthread_mutex_lock(&f->lock);
+        if (b) {
+            board_release(f->cur);
+            f->cur = b;
+            f->status = SOURCE_OK;
+            f->message[0] = '\0';
+            backoff_reset(&retry);
+        } else {
+            f->status = SOURCE_DOWN;
+            snprintf(f->message, sizeof f->message, "%s", err);
+        }
+        notify(f);
+        double wait = b ? f->refresh : backoff_next(&retry);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        double t = (double)until.tv_sec + until.tv_nsec / 1e9 + wait;
+        until.tv_sec = (time_t)t;
+        until.tv_nsec = (long)((t - (double)until.tv_sec) * 1e9);
+        while (!f->stopping && !f->req_name)
+            if (pthread_cond_timedwait(&f->wake, &f->lock, &until) != 0)
+                break;
+        bool stop = f->stopping;
+        pthread_mutex_unlock(&f->lock);
+        if (stop)
+            break;
+    }
+    if (c)
+        redisFree(c);
+    return NULL;
+}
+
+struct board_feed *board_start(const struct config *cfg, const struct context_config *ctx, int notify_fd)
+{
+    if (!ctx || !ctx->redis)
+        return NULL;
+    struct board_feed *f = xcalloc(1, sizeof *f);
+    pthread_mutex_init(&f->lock, NULL);
+    pthread_cond_init(&f->wake, NULL);
+    f->notify_fd = notify_fd;
+    f->cfg = cfg;
+    f->ctx = ctx;
+    f->refresh = cfg->refresh > 0 ? cfg->refresh : 1;
+    f->status = SOURCE_CONNECTING;
+    if (pthread_create(&f->thread, NULL, board_thread, f) != 0) {
+        free(f);
+        return NULL;
+    }
+    return f;
+}
+
+void board_stop(struct board_feed *f)
+{
+    if (!f)
+        return;
+    pthread_mutex_lock(&f->lock);
+    f->stopping = true;
+    pthread_cond_signal(&f->wake);
+    pthread_mutex_unlock(&f->lock);
+    pthread_join(f->thread, NULL);
+    board_release(f->cur);
+    free(f->req_name);
+    free(f->req_value);
+    pthread_cond_destroy(&f->wake);
+    pthread_mutex_destroy(&f->lock);
+    free(f);
+}
+
+struct board *board_get(struct board_feed *f, enum source_status *status, char *message, size_t len)
+{
+    pthread_mutex_lock(&f->lock);
+    struct board *b = f->cur;
+    if (b)
+        atomic_fetch_add(&b->refs, 1);
+    if (status)
+        *status = f->status;
+    if (message)
+        snprintf(message, len, "%s", f->message);
+    pthread_mutex_unlock(&f->lock);
+    return b;
+}
+
+bool board_request_set(struct board_feed *f, const char *name, const char *value)
+{
+    pthread_mutex_lock(&f->lock);
+    bool queued = !f->req_name;
+    if (queued) {
+        f->req_name = xstrdup(name);
+        f->req_value = xstrdup(value);
+        pthread_cond_signal(&f->wake);
+    }
+    pthread_mutex_unlock(&f->lock);
+    return queued;
+}
+
+bool board_take_result(struct board_feed *f, char *out, size_t len)
+{
+    pthread_mutex_lock(&f->lock);
+    bool has = f->has_result;
+    if (has)
+        snprintf(out, len, "%s", f->result);
+    f->has_result = false;
+    pthread_mutex_unlock(&f->lock);
+    return has;
+}
+
+const struct policy_item *board_guardrail(const struct board *b, const char *name)
+{
+    for (size_t i = 0; b && i < b->nguardrails; i++)
+        if (strcmp(b->guardrails[i].name, name) == 0)
+            return &b->guardrails[i];
+    return NULL;
+}

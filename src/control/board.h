@@ -1,0 +1,54 @@
+/* The console's view of the control plane: the guardrails that are set
+ * (with who set them and when), the breaker commands, and the newest
+ * events and audit records. A thread with its own Redis connection reads
+ * them every refresh into an immutable, refcounted `struct board` and
+ * writes one byte to the console's notify pipe; the UI only ever takes a
+ * reference. Changes asked for from the UI (a guardrail toggled in view 7)
+ * are queued to the same thread, which validates, writes, audits, and
+ * posts a one-line result back. */
+#ifndef QDECK_BOARD_H
+#define QDECK_BOARD_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "control/policy.h"
+#include "core/config.h"
+#include "core/feed.h"
+
+struct board_event {
+    double at;          /* wall time, from the stream entry id */
+    bool audit;         /* from qdeck:audit (else qdeck:events) */
+    char *kind;         /* "breaker", "worker.lost", "policy.set", ... */
+    char *text;         /* the rest, one line */
+};
+
+struct board {
+    _Atomic int refs;
+    double taken_at;
+    struct policy_item *guardrails;   /* set in qdeck:policy, sorted by name */
+    size_t nguardrails;
+    struct policy_entry *breakers;    /* qdeck:breaker commands */
+    size_t nbreakers;
+    struct board_event *events;       /* newest first, both streams merged */
+    size_t nevents;
+};
+
+struct board_feed;
+
+/* Starts the thread for ctx's Redis (NULL when the context has none). */
+struct board_feed *board_start(const struct config *cfg, const struct context_config *ctx, int notify_fd);
+void board_stop(struct board_feed *f);
+/* The newest board (referenced; NULL before the first answer) and the
+ * connection status, as the source feeds report it. */
+struct board *board_get(struct board_feed *f, enum source_status *status, char *message, size_t len);
+void board_release(struct board *b);
+/* Queues "set guardrail name to value"; false when one is already queued. */
+bool board_request_set(struct board_feed *f, const char *name, const char *value);
+/* The result line of the last request, once; false when there is none. */
+bool board_take_result(struct board_feed *f, char *out, size_t len);
+/* The value set for name in b, or NULL. */
+const struct policy_item *board_guardrail(const struct board *b, const char *name);
+
+#endif

@@ -1,0 +1,431 @@
+/* Reading the fleet's heartbeats (see the header). One read is a SCAN loop
+ * over qdeck:worker:* (capped), then every MGET pipelined in chunks, then
+ * one pass that parses the JSON reports and merges in the workers the
+ * previous table knew but whose keys are gone. */
+#include "control/fleet.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "control/keys.h"
+#include "control/redis-connect.h"
+#include "core/clock.h"
+#include "core/url.h"
+#include "core/xalloc.h"
+
+#define MGET_CHUNK 256
+
+const char *fleet_state_name(enum fleet_state s)
+{
+    switch (s) {
+    case FLEET_RUNNING: return "running";
+    case FLEET_STOPPED: return "stopped";
+    case FLEET_LOST: return "lost";
+    }
+    return "?";
+}
+
+static void worker_free(struct fleet_worker *w)
+{
+    free(w->id);
+    free(w->host);
+    free(w->version);
+    free(w->queues);
+    cJSON_Delete(w->report);
+}
+
+void fleet_table_free(struct fleet_table *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->n; i++)
+        worker_free(&t->workers[i]);
+    free(t->workers);
+    free(t);
+}
+
+static int compare_id(const void *a, const void *b)
+{
+    return strcmp(((const struct fleet_worker *)a)->id, ((const struct fleet_worker *)b)->id);
+}
+
+const struct fleet_worker *fleet_find(const struct fleet_table *t, const char *id)
+{
+    if (!t || !id || t->n == 0)
+        return NULL;
+    struct fleet_worker key = {.id = (char *)id};
+    return bsearch(&key, t->workers, t->n, sizeof *t->workers, compare_id);
+}
+
+static int64_t json_count(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsNumber(v) && v->valuedouble >= 0 ? (int64_t)v->valuedouble : -1;
+}
+
+static double json_real(const cJSON *o, const char *name, double fallback)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsNumber(v) ? v->valuedouble : fallback;
+}
+
+static char *json_string(const cJSON *o, const char *name, const char *fallback)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return xstrdup(cJSON_IsString(v) ? v->valuestring : fallback);
+}
+
+static char *queues_text(const cJSON *o)
+{
+    const cJSON *q = cJSON_GetObjectItemCaseSensitive(o, "queues");
+    if (cJSON_IsString(q))
+        return xstrdup(q->valuestring);
+    size_t len = 0, cap = 64;
+    char *text = xmalloc(cap);
+    text[0] = '\0';
+    const cJSON *item;
+    const cJSON *list = cJSON_IsArray(q) ? q : NULL;
+    cJSON_ArrayForEach(item, list) {
+        if (!cJSON_IsString(item))
+            continue;
+        size_t n = strlen(item->valuestring);
+        if (len + n + 3 > cap) {
+            cap = (len + n + 3) * 2;
+            text = xrealloc(text, cap);
+        }
+        if (len) {
+            memcpy(text + len, ", ", 2);
+            len += 2;
+        }
+        memcpy(text + len, item->valuestring, n + 1);
+        len += n;
+    }
+    return text;
+}
+
+/* Fills w from one heartbeat; false when the JSON is not a report. */
+static bool parse_report(const char *key_id, const char *json, double now, struct fleet_worker *w)
+{
+    cJSON *o = cJSON_Parse(json);
+    if (!cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        return false;
+    }
+    memset(w, 0, sizeof *w);
+    w->report = o;
+    w->id = json_string(o, "id", key_id);
+    w->host = json_string(o, "host", "?");
+    w->version = json_string(o, "version", "?");
+    w->queues = queues_text(o);
+    w->pid = (long)json_count(o, "pid");
+    w->slots_busy = json_count(o, "slots_busy");
+    w->slots_total = json_count(o, "slots_total");
+    if (w->slots_busy < 0)
+        w->slots_busy = json_count(o, "busy");     /* the names of an early worker heartbeat */
+    if (w->slots_total < 0)
+        w->slots_total = json_count(o, "slots");
+    w->in_flight = json_count(o, "in_flight");
+    w->processed = json_count(o, "processed");
+    w->failed = json_count(o, "failed");
+    w->retried = json_count(o, "retried");
+    w->dead_lettered = json_count(o, "dead_lettered");
+    w->started_at = json_real(o, "started_at", NAN);
+    w->rate = NAN;
+    w->last_beat = json_real(o, "at", now);
+    w->interval = json_real(o, "interval", 1);
+    if (!(w->interval > 0))
+        w->interval = 1;
+    const cJSON *state = cJSON_GetObjectItemCaseSensitive(o, "state");
+    if (cJSON_IsString(state) && strcmp(state->valuestring, "stopped") == 0)
+        w->state = FLEET_STOPPED;
+    else if (now - w->last_beat > 3 * w->interval)
+        w->state = FLEET_LOST;
+    else
+        w->state = FLEET_RUNNING;
+    return true;
+}
+
+static void copy_worker(struct fleet_worker *dst, const struct fleet_worker *src)
+{
+    *dst = *src;
+    dst->id = xstrdup(src->id);
+    dst->host = xstrdup(src->host);
+    dst->version = xstrdup(src->version);
+    dst->queues = xstrdup(src->queues);
+    dst->report = cJSON_Duplicate(src->report, 1);
+}
+
+static void table_add(struct fleet_table *t, size_t *cap, const struct fleet_worker *w)
+{
+    if (t->n == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        t->workers = xrealloc(t->workers, *cap * sizeof *t->workers);
+    }
+    t->workers[t->n++] = *w;
+}
+
+/* SCAN MATCH qdeck:worker:* until the cursor returns or the cap. */
+static int scan_keys(redisContext *c, char ***keys, size_t *nkeys, bool *truncated, char *err, size_t errlen)
+{
+    size_t cap = 64, n = 0;
+    char **k = xmalloc(cap * sizeof *k);
+    char cursor[32] = "0";
+    *truncated = false;
+    do {
+        redisReply *r = control_redis_command(c, err, errlen, "SCAN %s MATCH %s* COUNT 1000", cursor,
+                                              KEY_WORKER_PREFIX);
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+            if (r) {
+                snprintf(err, errlen, "unexpected reply to SCAN");
+                freeReplyObject(r);
+            }
+            for (size_t i = 0; i < n; i++)
+                free(k[i]);
+            free(k);
+            return -1;
+        }
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str ? r->element[0]->str : "0");
+        const redisReply *list = r->element[1];
+        for (size_t i = 0; i < list->elements; i++) {
+            if (n == FLEET_SCAN_CAP) {
+                *truncated = true;
+                break;
+            }
+            if (n == cap) {
+                cap *= 2;
+                k = xrealloc(k, cap * sizeof *k);
+            }
+            k[n++] = xstrndup(list->element[i]->str, list->element[i]->len);
+        }
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0 && !*truncated);
+    *keys = k;
+    *nkeys = n;
+    return 0;
+}
+
+int fleet_read(redisContext *c, const struct fleet_table *prev, double now, struct fleet_table **out, char *err,
+               size_t errlen)
+{
+    char **keys;
+    size_t nkeys;
+    bool truncated;
+    if (scan_keys(c, &keys, &nkeys, &truncated, err, errlen) < 0)
+        return -1;
+    struct fleet_table *t = xcalloc(1, sizeof *t);
+    t->taken_at = now;
+    t->truncated = truncated;
+    size_t cap = 0;
+    int rc = 0;
+    /* every MGET first, then every reply: one round trip's worth of waiting */
+    size_t chunks = (nkeys + MGET_CHUNK - 1) / MGET_CHUNK;
+    for (size_t ch = 0; ch < chunks; ch++) {
+        size_t from = ch * MGET_CHUNK, count = nkeys - from < MGET_CHUNK ? nkeys - from : MGET_CHUNK;
+        const char **argv = xmalloc((count + 1) * sizeof *argv);
+        argv[0] = "MGET";
+        for (size_t i = 0; i < count; i++)
+            argv[i + 1] = keys[from + i];
+        redisAppendCommandArgv(c, (int)count + 1, argv, NULL);
+        free(argv);
+    }
+    size_t prefix = strlen(KEY_WORKER_PREFIX);
+    for (size_t ch = 0; ch < chunks; ch++) {
+        redisReply *r = NULL;
+        if (redisGetReply(c, (void **)&r) != REDIS_OK) {
+            snprintf(err, errlen, "Redis: %s", c->errstr[0] ? c->errstr : "connection lost");
+            rc = -1;
+            break;
+        }
+        size_t from = ch * MGET_CHUNK;
+        for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+            const redisReply *v = r->element[i];
+            struct fleet_worker w;
+            if (v->type == REDIS_REPLY_STRING && parse_report(keys[from + i] + prefix, v->str, now, &w))
+                table_add(t, &cap, &w);
+        }
+        if (r->type == REDIS_REPLY_ERROR && rc == 0) {
+            snprintf(err, errlen, "Redis refused MGET: %s", r->str);
+            rc = -1;
+        }
+        freeReplyObject(r);
+    }
+    for (size_t i = 0; i < nkeys; i++)
+        free(keys[i]);
+    free(keys);
+    if (rc < 0) {
+        fleet_table_free(t);
+        return -1;
+    }
+    if (t->n > 1)
+        qsort(t->workers, t->n, sizeof *t->workers, compare_id);
+    /* a worker whose key vanished since the last read: lost, unless its last word was "stopped" */
+    size_t present = t->n;
+    for (size_t i = 0; prev && i < prev->n; i++) {
+        const struct fleet_worker *p = &prev->workers[i];
+        struct fleet_worker key = {.id = p->id};
+        if (present && bsearch(&key, t->workers, present, sizeof *t->workers, compare_id))
+            continue;
+        if (now - p->last_beat > FLEET_REMEMBER)
+            continue;
+        struct fleet_worker w;
+        copy_worker(&w, p);
+        w.vanished = true;
+        w.newly_lost = false;
+        if (w.state != FLEET_STOPPED)
+            w.state = FLEET_LOST;
+        table_add(t, &cap, &w);
+    }
+    if (t->n > 1)
+        qsort(t->workers, t->n, sizeof *t->workers, compare_id);
+    for (size_t i = 0; i < t->n; i++) {
+        struct fleet_worker *w = &t->workers[i];
+        const struct fleet_worker *p = fleet_find(prev, w->id);
+        w->newly_lost = w->state == FLEET_LOST && p && p->state != FLEET_LOST;
+        if (p && !w->vanished && w->state == FLEET_RUNNING) {
+            /* the reader polls faster than workers beat: a beat seen twice keeps the last rate */
+            if (w->last_beat > p->last_beat && w->processed >= p->processed && p->processed >= 0)
+                w->rate = (double)(w->processed - p->processed) / (w->last_beat - p->last_beat);
+            else if (w->last_beat == p->last_beat)
+                w->rate = p->rate;
+        }
+        t->running += w->state == FLEET_RUNNING;
+        t->stopped += w->state == FLEET_STOPPED;
+        t->lost += w->state == FLEET_LOST;
+    }
+    *out = t;
+    return 0;
+}
+
+/* ---------------------------------------------------------- the collector */
+
+struct fleet_src {
+    redisContext *redis;
+    pthread_mutex_t fd_lock;
+    int fd;
+    double timeout;
+};
+
+static void fleet_free_extra(void *extra) { fleet_table_free(extra); }
+
+const struct fleet_table *fleet_table_of(const struct snapshot *snap)
+{
+    return snap && snap->extra_free == fleet_free_extra ? snap->extra : NULL;
+}
+
+static int fleet_init(struct source *src, char *err, size_t errlen)
+{
+    struct broker_url u;
+    if (broker_url_parse(src->url, &u, err, (unsigned)errlen) < 0)
+        return -1;
+    broker_url_free(&u);
+    struct fleet_src *f = xcalloc(1, sizeof *f);
+    pthread_mutex_init(&f->fd_lock, NULL);
+    f->fd = -1;
+    f->timeout = src->ctx ? src->ctx->timeout : 5;
+    src->priv = f;
+    return 0;
+}
+
+static void fleet_disconnect(struct source *src)
+{
+    struct fleet_src *f = src->priv;
+    pthread_mutex_lock(&f->fd_lock);
+    f->fd = -1;
+    pthread_mutex_unlock(&f->fd_lock);
+    if (f->redis)
+        redisFree(f->redis);
+    f->redis = NULL;
+}
+
+static void fleet_interrupt(struct source *src)
+{
+    struct fleet_src *f = src->priv;
+    pthread_mutex_lock(&f->fd_lock);
+    if (f->fd >= 0)
+        shutdown(f->fd, SHUT_RDWR);
+    pthread_mutex_unlock(&f->fd_lock);
+}
+
+static void fleet_fini(struct source *src)
+{
+    struct fleet_src *f = src->priv;
+    fleet_disconnect(src);
+    pthread_mutex_destroy(&f->fd_lock);
+    free(f);
+    src->priv = NULL;
+}
+
+static enum source_status fleet_collect(struct source *src, const struct snapshot *prev, struct snapshot **out,
+                                        char *err, size_t errlen)
+{
+    struct fleet_src *f = src->priv;
+    if (!f->redis) {
+        f->redis = control_redis_connect(src->url, f->timeout, err, errlen);
+        if (!f->redis)
+            return strstr(err, "refused:") ? SOURCE_AUTH_FAILED : SOURCE_DOWN;
+        pthread_mutex_lock(&f->fd_lock);
+        f->fd = f->redis->fd;
+        pthread_mutex_unlock(&f->fd_lock);
+    }
+    double started = clock_mono();
+    struct fleet_table *t;
+    if (fleet_read(f->redis, fleet_table_of(prev), clock_wall(), &t, err, errlen) < 0) {
+        bool timed_out = f->redis->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK);
+        return timed_out ? SOURCE_TIMEOUT : f->redis->err ? SOURCE_DOWN : SOURCE_BAD_RESPONSE;
+    }
+    struct snapshot *snap = snapshot_new(1);
+    snap->taken_at = t->taken_at;
+    snap->collect_seconds = clock_mono() - started;
+    snap->truncated = t->truncated;
+    snap->server = xasprintf("fleet: %zu running, %zu lost", t->running, t->lost);
+    snap->extra = t;
+    snap->extra_free = fleet_free_extra;
+    *out = snap;
+    return SOURCE_OK;
+}
+
+static const struct source_ops fleet_source_ops = {
+    .kind = "fleet",
+    .init = fleet_init,
+    .collect = fleet_collect,
+    .disconnect = fleet_disconnect,
+    .interrupt = fleet_interrupt,
+    .fini = fleet_fini,
+};
+
+struct source *fleet_source_new(const char *redis_url, const struct context_config *ctx, double refresh,
+                                int notify_fd, char *err, size_t errlen)
+{
+    if (!redis_url || !*redis_url) {
+        snprintf(err, errlen, "the fleet lives in Redis: no Redis URL configured");
+        return NULL;
+    }
+    struct source *src = xcalloc(1, sizeof *src);
+    src->ops = &fleet_source_ops;
+    src->url = xstrdup(redis_url);
+    src->display_url = url_redact(redis_url);
+    src->ctx = ctx;
+    src->refresh = refresh > 0 ? refresh : 1;
+    feed_init(&src->feed, notify_fd);
+    pthread_mutex_init(&src->wait_lock, NULL);
+    pthread_cond_init(&src->wait_cond, NULL);
+    if (src->ops->init(src, err, errlen) < 0) {
+        fleet_source_free(src);
+        return NULL;
+    }
+    return src;
+}
+
+void fleet_source_free(struct source *src)
+{
+    if (!src)
+        return;
+    struct source **one = xcalloc(1, sizeof *one);   /* sources_free frees the array too */
+    one[0] = src;
+    sources_free(one, 1);
+}

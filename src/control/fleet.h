@@ -1,0 +1,74 @@
+/* The fleet as the console sees it: every worker's last heartbeat, read
+ * with SCAN qdeck:worker:* and pipelined MGETs into an immutable table.
+ *
+ * A worker is "lost" when its last heartbeat is older than 3 x its own
+ * interval, or when its key vanished (its TTL is 3 x interval) without a
+ * "stopped" report first. Vanished workers are remembered for
+ * FLEET_REMEMBER seconds, so a crash shows as a red "lost" row rather than
+ * a row that silently disappears.
+ *
+ * For the console, fleet_source_new() builds a collector behind the
+ * ordinary source machinery (broker/source.h: its own thread, backoff,
+ * feed); each snapshot it publishes carries a struct fleet_table in
+ * snap->extra (fleet_table_of). fleet_read() is the same read for callers
+ * with their own connection (the scheduler leader reports losses with it). */
+#ifndef QDECK_FLEET_H
+#define QDECK_FLEET_H
+
+#include <cjson/cJSON.h>
+#include <hiredis/hiredis.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "broker/source.h"
+#include "core/snapshot.h"
+
+#define FLEET_REMEMBER 600.0   /* seconds a vanished worker stays listed as lost */
+#define FLEET_SCAN_CAP 10000   /* worker keys read at most */
+
+enum fleet_state { FLEET_RUNNING, FLEET_STOPPED, FLEET_LOST };
+
+struct fleet_worker {
+    char *id, *host, *version;
+    char *queues;             /* "amqp:orders, redis:jobs" ("" when none) */
+    long pid;                 /* -1 unknown */
+    int64_t slots_busy, slots_total, in_flight;        /* -1 unknown */
+    int64_t processed, failed, retried, dead_lettered;  /* -1 unknown */
+    double started_at;        /* wall seconds, NAN unknown */
+    double last_beat;         /* wall time of its last heartbeat ("at") */
+    double interval;          /* its heartbeat interval, seconds */
+    double rate;              /* processed per second between its last two beats seen, NAN unknown */
+    enum fleet_state state;
+    bool vanished;            /* its key is gone; remembered from an earlier read */
+    bool newly_lost;          /* lost in this read, not in the one before */
+    cJSON *report;            /* the whole heartbeat, read-only (latency, breakers, ...) */
+};
+
+struct fleet_table {
+    double taken_at;          /* wall clock */
+    size_t n;
+    struct fleet_worker *workers;   /* sorted by id */
+    size_t running, stopped, lost;
+    bool truncated;           /* more than FLEET_SCAN_CAP keys */
+};
+
+/* Reads the fleet. prev (or NULL) is the previous table, whose vanished
+ * workers are carried forward as lost. 0, or -1 with a reason (the
+ * connection may then be broken: check c->err). */
+int fleet_read(redisContext *c, const struct fleet_table *prev, double now, struct fleet_table **out, char *err,
+               size_t errlen);
+void fleet_table_free(struct fleet_table *t);
+const struct fleet_worker *fleet_find(const struct fleet_table *t, const char *id);
+const char *fleet_state_name(enum fleet_state s);   /* "running", "stopped", "lost" */
+
+/* The console's collector of the fleet (kind "fleet"); start it with
+ * source_start. NULL with a reason. */
+struct source *fleet_source_new(const char *redis_url, const struct context_config *ctx, double refresh,
+                                int notify_fd, char *err, size_t errlen);
+/* Stops (if running) and frees it. NULL is fine. */
+void fleet_source_free(struct source *src);
+/* The table a fleet snapshot carries, or NULL. */
+const struct fleet_table *fleet_table_of(const struct snapshot *snap);
+
+#endif

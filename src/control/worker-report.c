@@ -1,0 +1,152 @@
+/* Worker counters and latency as heartbeat JSON and Prometheus text (see
+ * the header). Prometheus histograms get fixed bounds from 1 ms to 5 min;
+ * each bound counts the log buckets that lie wholly below it, so a bound's
+ * count is exact to within one log bucket (< 1 %). */
+#include "control/worker-report.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const double latency_bounds[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                        1,     2.5,   5,    10,    30,   60,  300};
+#define NBOUNDS (sizeof latency_bounds / sizeof latency_bounds[0])
+
+static void add_queues(cJSON *o, const char *queues)
+{
+    cJSON *list = cJSON_AddArrayToObject(o, "queues");
+    char **items;
+    size_t n = split_list(queues, &items);
+    for (size_t i = 0; i < n; i++)
+        cJSON_AddItemToArray(list, cJSON_CreateString(items[i]));
+    free_list(items, n);
+}
+
+static void add_histogram(cJSON *o, const char *name, const struct histogram *h)
+{
+    if (!h)
+        return;
+    char *text = histogram_encode(h);
+    cJSON_AddStringToObject(o, name, text);
+    free(text);
+}
+
+cJSON *worker_report_from_stats(const struct worker_stats *s, const char *queues)
+{
+    cJSON *o = cJSON_CreateObject();
+    add_queues(o, queues);
+    cJSON_AddNumberToObject(o, "slots_busy", s->busy);
+    cJSON_AddNumberToObject(o, "slots_total", s->slots);
+    cJSON_AddNumberToObject(o, "in_flight", s->in_flight);
+    cJSON_AddNumberToObject(o, "processed", (double)s->processed);
+    cJSON_AddNumberToObject(o, "failed", (double)s->failed);
+    cJSON_AddNumberToObject(o, "retried", (double)s->retried);
+    cJSON_AddNumberToObject(o, "dead_lettered", (double)s->dead_lettered);
+    cJSON_AddNumberToObject(o, "skipped", (double)s->skipped);
+    cJSON *lat = cJSON_AddObjectToObject(o, "latency");
+    for (size_t i = 0; i < s->ntypes && i < sizeof s->types / sizeof s->types[0]; i++) {
+        const struct worker_type_stats *t = &s->types[i];
+        cJSON *type = cJSON_AddObjectToObject(lat, t->type);
+        cJSON_AddNumberToObject(type, "processed", (double)t->processed);
+        cJSON_AddNumberToObject(type, "failed", (double)t->failed);
+        add_histogram(type, "queue_wait", t->queue_wait);
+        add_histogram(type, "run", t->run_time);
+        add_histogram(type, "e2e", t->end_to_end);
+    }
+    return o;
+}
+
+static void counter(struct metrics_text *out, const char *name, const char *help, double v)
+{
+    metrics_family(out, name, "counter", help);
+    metrics_sample(out, name, NULL, v);
+}
+
+static void gauge(struct metrics_text *out, const char *name, const char *help, double v)
+{
+    metrics_family(out, name, "gauge", help);
+    metrics_sample(out, name, NULL, v);
+}
+
+/* Cumulative counts at each bound from the log buckets. */
+static void latency_series(struct metrics_text *out, const char *name, const char *type, const struct histogram *h)
+{
+    uint64_t cumulative[NBOUNDS] = {0};
+    for (size_t b = 0; b < HISTOGRAM_BUCKETS; b++) {
+        uint64_t n = atomic_load_explicit(&h->buckets[b], memory_order_relaxed);
+        if (!n)
+            continue;
+        uint64_t lo, hi;
+        histogram_bucket_range(b, &lo, &hi);
+        for (size_t i = 0; i < NBOUNDS; i++)
+            if ((double)hi <= latency_bounds[i] * 1e6)
+                cumulative[i] += n;
+    }
+    const char *labels[] = {"type", type, NULL};
+    uint64_t count = histogram_count(h);
+    double sum = (double)atomic_load_explicit(&h->sum, memory_order_relaxed) / 1e6;
+    for (size_t i = 0; i < NBOUNDS; i++)
+        if (cumulative[i] > count)
+            cumulative[i] = count;   /* a torn read must still be monotone up to +Inf */
+    metrics_histogram(out, name, labels, latency_bounds, cumulative, NBOUNDS, sum, count);
+}
+
+void worker_metrics_from_stats(const struct worker_stats *s, struct metrics_text *out)
+{
+    counter(out, "qdeck_tasks_processed_total", "tasks completed (handler succeeded or already done)",
+            (double)s->processed);
+    counter(out, "qdeck_tasks_failed_total", "handler runs that did not succeed", (double)s->failed);
+    counter(out, "qdeck_tasks_retried_total", "tasks sent to a delayed retry", (double)s->retried);
+    counter(out, "qdeck_tasks_dead_lettered_total", "tasks sent to a dead-letter queue", (double)s->dead_lettered);
+    counter(out, "qdeck_tasks_skipped_total", "redelivered tasks already done (idempotency)", (double)s->skipped);
+    gauge(out, "qdeck_tasks_in_flight", "tasks received and not yet settled", s->in_flight);
+    gauge(out, "qdeck_slots_busy", "task slots running a handler", s->busy);
+    gauge(out, "qdeck_slots", "task slots (concurrency)", s->slots);
+    size_t n = s->ntypes < sizeof s->types / sizeof s->types[0] ? s->ntypes : sizeof s->types / sizeof s->types[0];
+    if (!n)
+        return;
+    metrics_family(out, "qdeck_task_processed_total", "counter", "tasks completed, by type");
+    for (size_t i = 0; i < n; i++) {
+        const char *labels[] = {"type", s->types[i].type, NULL};
+        metrics_sample(out, "qdeck_task_processed_total", labels, (double)s->types[i].processed);
+    }
+    metrics_family(out, "qdeck_task_failed_total", "counter", "handler runs that did not succeed, by type");
+    for (size_t i = 0; i < n; i++) {
+        const char *labels[] = {"type", s->types[i].type, NULL};
+        metrics_sample(out, "qdeck_task_failed_total", labels, (double)s->types[i].failed);
+    }
+    static const struct {
+        const char *name, *help;
+        size_t offset;
+    } series[] = {
+        {"qdeck_task_queue_wait_seconds", "time from enqueue to start, by type",
+         offsetof(struct worker_type_stats, queue_wait)},
+        {"qdeck_task_run_seconds", "handler run time, by type", offsetof(struct worker_type_stats, run_time)},
+        {"qdeck_task_end_to_end_seconds", "time from enqueue to settlement, by type",
+         offsetof(struct worker_type_stats, end_to_end)},
+    };
+    for (size_t k = 0; k < sizeof series / sizeof series[0]; k++) {
+        metrics_family(out, series[k].name, "histogram", series[k].help);
+        for (size_t i = 0; i < n; i++) {
+            const struct histogram *h =
+                *(struct histogram *const *)((const char *)&s->types[i] + series[k].offset);
+            if (h)
+                latency_series(out, series[k].name, s->types[i].type, h);
+        }
+    }
+}
+
+cJSON *worker_report(void *worker)
+{
+    struct worker_stats s;
+    worker_stats(worker, &s);
+    return worker_report_from_stats(&s, worker_queues(worker));
+}
+
+void worker_metrics(void *worker, struct metrics_text *out)
+{
+    struct worker_stats s;
+    worker_stats(worker, &s);
+    worker_metrics_from_stats(&s, out);
+}

@@ -1,0 +1,481 @@
+/* View 3, Workers: one row per worker of the fleet, from the heartbeats in
+ * Redis (control/fleet.h) — host, pid, queues, busy/total slots as a bar,
+ * processed, failed, retried, dead-lettered, and how long ago it last beat.
+ * A worker gone silent is marked LOST in the crit colour and sorts first;
+ * one that said goodbye shows "stopped", dimmed. Enter opens a detail pane
+ * with the rest of its report (breakers, limiters, guardrails applied). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control/fleet.h"
+#include "core/clock.h"
+#include "core/histogram.h"
+#include "core/xalloc.h"
+#include "ui/crt.h"
+#include "ui/screen.h"
+
+enum worker_sort { WS_STATE, WS_HOST, WS_BUSY, WS_PROCESSED, WS_FAILED, WS_BEAT, WS_COUNT };
+static const char *const sort_titles[WS_COUNT] = {"state", "host", "busy", "processed", "failed", "last beat"};
+
+#define BAR_WIDTH 10
+
+struct wcol {
+    const char *title;
+    int width;
+    int priority;   /* 1 first; the lowest go when the terminal is narrow */
+};
+
+enum { WC_STATE, WC_QUEUES, WC_SLOTS, WC_PROC, WC_FAIL, WC_RETRY, WC_DLQ, WC_BEAT, WC_COUNT };
+static const struct wcol wcols[WC_COUNT] = {
+    [WC_STATE] = {"STATE", 7, 1},  [WC_QUEUES] = {"QUEUES", 24, 7}, [WC_SLOTS] = {"SLOTS", BAR_WIDTH + 10, 2},
+    [WC_PROC] = {"PROC", 8, 3},    [WC_FAIL] = {"FAIL", 7, 4},      [WC_RETRY] = {"RETRY", 7, 6},
+    [WC_DLQ] = {"DLQ", 7, 5},      [WC_BEAT] = {"BEAT", 7, 1},
+};
+#define NAME_MIN 24
+
+/* The rows of the last draw: pointers into ui->fleet's table. */
+static const struct fleet_worker **rows;
+static size_t nrows, rows_cap;
+
+static int state_rank(enum fleet_state s) { return s == FLEET_LOST ? 0 : s == FLEET_RUNNING ? 1 : 2; }
+
+static double busy_ratio(const struct fleet_worker *w)
+{
+    return w->slots_total > 0 && w->slots_busy >= 0 ? (double)w->slots_busy / (double)w->slots_total : -1;
+}
+
+static int compare_workers(const void *a, const void *b, void *arg)
+{
+    const struct fleet_worker *x = *(const struct fleet_worker *const *)a, *y = *(const struct fleet_worker *const *)b;
+    int sort = *(const int *)arg;
+    int c = 0;
+    switch (sort) {
+    case WS_STATE: c = state_rank(x->state) - state_rank(y->state); break;
+    case WS_BUSY: c = (busy_ratio(y) > busy_ratio(x)) - (busy_ratio(y) < busy_ratio(x)); break;
+    case WS_PROCESSED: c = (y->processed > x->processed) - (y->processed < x->processed); break;
+    case WS_FAILED: c = (y->failed > x->failed) - (y->failed < x->failed); break;
+    case WS_BEAT: c = (x->last_beat > y->last_beat) - (x->last_beat < y->last_beat); break;   /* oldest first */
+    default: break;
+    }
+    if (!c)
+        c = strcmp(x->host, y->host);
+    if (!c)
+        c = (x->pid > y->pid) - (x->pid < y->pid);
+    return c ? c : strcmp(x->id, y->id);
+}
+
+static bool matches_filter(const struct ui *ui, const struct fleet_worker *w)
+{
+    return !ui->filter[0] || strcasestr(w->id, ui->filter) || strcasestr(w->host, ui->filter) ||
+           strcasestr(w->queues, ui->filter) || strcasestr(fleet_state_name(w->state), ui->filter);
+}
+
+static void build_rows(struct ui *ui)
+{
+    const struct fleet_table *t = fleet_table_of(ui->fleet.snap);
+    nrows = 0;
+    for (size_t i = 0; t && i < t->n; i++) {
+        if (!matches_filter(ui, &t->workers[i]))
+            continue;
+        if (nrows == rows_cap) {
+            rows_cap = rows_cap ? rows_cap * 2 : 64;
+            rows = xrealloc(rows, rows_cap * sizeof *rows);
+        }
+        rows[nrows++] = &t->workers[i];
+    }
+    if (nrows > 1)
+        qsort_r(rows, nrows, sizeof *rows, compare_workers, &ui->worker_sort);
+    /* the selection follows the chosen worker across refreshes */
+    for (size_t i = 0; ui->worker_selected_id[0] && i < nrows; i++)
+        if (strcmp(rows[i]->id, ui->worker_selected_id) == 0)
+            ui->worker_selected = (int)i;
+    if (ui->worker_selected >= (int)nrows)
+        ui->worker_selected = (int)nrows - 1;
+    if (ui->worker_selected < 0)
+        ui->worker_selected = 0;
+}
+
+static void fmt_beat_age(const struct fleet_worker *w, char *buf, size_t len)
+{
+    double age = clock_wall() - w->last_beat;
+    if (age < 0)
+        age = 0;
+    if (age < 10)
+        snprintf(buf, len, "%.1fs", age);
+    else
+        format_duration(age, buf, (unsigned)len);
+}
+
+static const char *worker_name(const struct fleet_worker *w, char *buf, size_t len)
+{
+    if (w->pid >= 0)
+        snprintf(buf, len, "%s:%ld", w->host, w->pid);
+    else
+        snprintf(buf, len, "%s", w->id);
+    return buf;
+}
+
+static void visible_columns(bool shown[WC_COUNT], int *name_width)
+{
+    int used = 0;
+    memset(shown, 0, WC_COUNT * sizeof shown[0]);
+    for (int p = 1; p <= WC_COUNT; p++)
+        for (int c = 0; c < WC_COUNT; c++)
+            if (wcols[c].priority == p && NAME_MIN + used + wcols[c].width + 1 <= COLS) {
+                shown[c] = true;
+                used += wcols[c].width + 1;
+            }
+    *name_width = COLS - used;
+}
+
+static enum theme_slot state_slot(const struct fleet_worker *w)
+{
+    return w->state == FLEET_LOST ? SLOT_CRIT : w->state == FLEET_STOPPED ? SLOT_DIM : SLOT_OK;
+}
+
+/* "██████····  6/10" */
+static void draw_slots(int y, int x, int width, const struct fleet_worker *w, enum theme_slot base, bool selected)
+{
+    char text[32];
+    if (w->slots_total <= 0 || w->slots_busy < 0) {
+        crt_put(y, x, width, ALIGN_RIGHT, base, "-");
+        return;
+    }
+    int filled = (int)lround((double)BAR_WIDTH * (double)w->slots_busy / (double)w->slots_total);
+    if (filled > BAR_WIDTH)
+        filled = BAR_WIDTH;
+    if (w->slots_busy > 0 && filled == 0)
+        filled = 1;   /* any work at all shows */
+    char bar[BAR_WIDTH * 4 + 1] = "", rest[BAR_WIDTH * 4 + 1] = "";
+    const char *on = crt_utf8() ? "█" : "#", *off = crt_utf8() ? "·" : ".";
+    for (int i = 0; i < BAR_WIDTH; i++)
+        strcat(i < filled ? bar : rest, i < filled ? on : off);
+    double ratio = (double)w->slots_busy / (double)w->slots_total;
+    enum theme_slot bar_slot = selected ? SLOT_SELECTION
+                               : w->state != FLEET_RUNNING ? SLOT_STALE
+                               : ratio >= 1 ? SLOT_WARN : SLOT_BAR;
+    int used = crt_put(y, x, filled, ALIGN_LEFT, bar_slot, bar);
+    used += crt_put(y, x + used, BAR_WIDTH - filled, ALIGN_LEFT, selected ? SLOT_SELECTION : SLOT_DIM, rest);
+    snprintf(text, sizeof text, "%lld/%lld", (long long)w->slots_busy, (long long)w->slots_total);
+    crt_put(y, x + used, width - used, ALIGN_RIGHT, base, text);
+}
+
+static void draw_header_row(struct ui *ui, int y, const bool shown[WC_COUNT], int name_width)
+{
+    crt_fill(y, 0, COLS, SLOT_COLUMN);
+    char title[64];
+    snprintf(title, sizeof title, "WORKER%s", ui->worker_sort == WS_HOST ? " ↑" : "");
+    int x = crt_put(y, 0, name_width, ALIGN_LEFT, SLOT_COLUMN, title);
+    static const int sorted_by[WC_COUNT] = {[WC_STATE] = WS_STATE, [WC_QUEUES] = -1, [WC_SLOTS] = WS_BUSY,
+                                            [WC_PROC] = WS_PROCESSED, [WC_FAIL] = WS_FAILED, [WC_RETRY] = -1,
+                                            [WC_DLQ] = -1, [WC_BEAT] = WS_BEAT};
+    for (int c = 0; c < WC_COUNT; c++) {
+        if (!shown[c])
+            continue;
+        snprintf(title, sizeof title, "%s%s", sorted_by[c] == ui->worker_sort ? "↓" : "", wcols[c].title);
+        x += crt_put(y, x, 1, ALIGN_LEFT, SLOT_COLUMN, " ");
+        bool left = c == WC_QUEUES || c == WC_STATE;
+        x += crt_put(y, x, wcols[c].width, left ? ALIGN_LEFT : ALIGN_RIGHT, SLOT_COLUMN, title);
+    }
+}
+
+static void draw_row(int y, const struct fleet_worker *w, bool selected, bool stale,
+                     const bool shown[WC_COUNT], int name_width)
+{
+    enum theme_slot base = selected ? SLOT_SELECTION : stale || w->state == FLEET_STOPPED ? SLOT_STALE
+                                                   : w->state == FLEET_LOST ? SLOT_CRIT : SLOT_DEFAULT;
+    crt_fill(y, 0, COLS, base);
+    char text[512];
+    int x = crt_put(y, 0, name_width, ALIGN_LEFT, base, worker_name(w, text, sizeof text));
+    for (int c = 0; c < WC_COUNT; c++) {
+        if (!shown[c])
+            continue;
+        x += crt_put(y, x, 1, ALIGN_LEFT, base, " ");
+        enum theme_slot s = base;
+        enum crt_align align = ALIGN_RIGHT;
+        switch (c) {
+        case WC_STATE:
+            snprintf(text, sizeof text, "%s", w->state == FLEET_LOST ? "LOST" : fleet_state_name(w->state));
+            s = selected ? base : state_slot(w);
+            align = ALIGN_LEFT;
+            break;
+        case WC_QUEUES: snprintf(text, sizeof text, "%s", w->queues[0] ? w->queues : "-"); align = ALIGN_LEFT; break;
+        case WC_SLOTS:
+            draw_slots(y, x, wcols[c].width, w, base, selected);
+            x += wcols[c].width;
+            continue;
+        case WC_PROC: fmt_count(text, sizeof text, w->processed); break;
+        case WC_FAIL:
+            fmt_count(text, sizeof text, w->failed);
+            if (!selected && w->failed > 0 && w->state == FLEET_RUNNING)
+                s = SLOT_WARN;
+            break;
+        case WC_RETRY: fmt_count(text, sizeof text, w->retried); break;
+        case WC_DLQ:
+            fmt_count(text, sizeof text, w->dead_lettered);
+            if (!selected && w->dead_lettered > 0 && w->state == FLEET_RUNNING)
+                s = SLOT_WARN;
+            break;
+        case WC_BEAT:
+            fmt_beat_age(w, text, sizeof text);
+            if (!selected && w->state == FLEET_LOST)
+                s = SLOT_CRIT;
+            break;
+        }
+        x += crt_put(y, x, wcols[c].width, align, s, text);
+    }
+}
+
+/* "breakers: llm-api CLOSED, search OPEN" from an object of objects with a "state". */
+static void object_states(const cJSON *o, const char *field, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    const cJSON *item;
+    const cJSON *obj = cJSON_IsObject(o) ? o : NULL;
+    cJSON_ArrayForEach(item, obj) {
+        const cJSON *st = cJSON_IsObject(item) ? cJSON_GetObjectItemCaseSensitive(item, field) : item;
+        char value[64];
+        if (cJSON_IsString(st))
+            snprintf(value, sizeof value, "%s", st->valuestring);
+        else if (cJSON_IsNumber(st))
+            snprintf(value, sizeof value, "%g", st->valuedouble);
+        else
+            snprintf(value, sizeof value, "?");
+        int n = snprintf(buf + used, len - used, "%s%s %s", used ? ", " : "", item->string, value);
+        if (n < 0 || (size_t)n >= len - used)
+            break;
+        used += (size_t)n;
+    }
+    if (!used)
+        snprintf(buf, len, "-");
+}
+
+/* 850us, 12.3ms, 4.21s */
+static void fmt_micros(uint64_t us, char *buf, size_t len)
+{
+    if (us < 1000)
+        snprintf(buf, len, "%lluus", (unsigned long long)us);
+    else if (us < 1000000)
+        snprintf(buf, len, "%.1fms", (double)us / 1e3);
+    else
+        snprintf(buf, len, "%.2fs", (double)us / 1e6);
+}
+
+static void detail_line(int y, int half, int *col, const char *label, enum theme_slot slot, const char *value)
+{
+    int x = *col ? half : 1, w = *col ? COLS - half - 1 : half - 2;
+    crt_put(y, x, 14, ALIGN_LEFT, SLOT_LABEL, label);
+    crt_put(y, x + 14, w - 14, ALIGN_LEFT, slot, value);
+}
+
+static void draw_detail(struct ui *ui, int top, int height, bool stale)
+{
+    const struct fleet_worker *w = rows[ui->worker_selected];
+    for (int y = top; y < top + height; y++)
+        crt_fill(y, 0, COLS, SLOT_DEFAULT);
+    char title[600], v[1100], a[32], b[32];
+    snprintf(title, sizeof title, " worker %s   (Esc closes)", w->id);
+    crt_fill(top, 0, COLS, SLOT_COLUMN);
+    crt_put(top, 0, COLS, ALIGN_LEFT, SLOT_COLUMN, title);
+    enum theme_slot vs = stale ? SLOT_STALE : SLOT_VALUE;
+    int half = COLS / 2, y = top + 1, col = 0;
+#define LINE(label, slot, ...)                                   \
+    do {                                                         \
+        snprintf(v, sizeof v, __VA_ARGS__);                      \
+        if (y < top + height)                                    \
+            detail_line(y, half, &col, label, slot, v);          \
+        if (col)                                                 \
+            y++;                                                 \
+        col = !col;                                              \
+    } while (0)
+    fmt_beat_age(w, a, sizeof a);
+    LINE("State", state_slot(w), "%s%s, last beat %s ago (every %gs)", fleet_state_name(w->state),
+         w->vanished ? " (heartbeat key gone)" : "", a, w->interval);
+    LINE("Host / pid", vs, "%s / %ld", w->host, w->pid);
+    if (isnan(w->started_at))
+        snprintf(a, sizeof a, "-");
+    else
+        format_duration(clock_wall() - w->started_at, a, sizeof a);
+    LINE("Version", vs, "qdeck %s, up %s", w->version, a);
+    fmt_count(a, sizeof a, w->slots_busy);
+    fmt_count(b, sizeof b, w->slots_total);
+    LINE("Slots", vs, "%s busy of %s", a, b);
+    LINE("Queues", vs, "%s", w->queues[0] ? w->queues : "-");
+    fmt_count(a, sizeof a, w->in_flight);
+    LINE("In flight", vs, "%s", a);
+    fmt_count(a, sizeof a, w->processed);
+    fmt_count(b, sizeof b, w->failed);
+    if (isnan(w->rate))
+        LINE("Processed", vs, "%s, failed %s", a, b);
+    else
+        LINE("Processed", vs, "%s (%.1f/s), failed %s", a, w->rate, b);
+    fmt_count(a, sizeof a, w->retried);
+    fmt_count(b, sizeof b, w->dead_lettered);
+    LINE("Retried", vs, "%s, dead-lettered %s", a, b);
+    object_states(cJSON_GetObjectItemCaseSensitive(w->report, "breakers"), "state", v, sizeof v);
+    char copy[1024];
+    snprintf(copy, sizeof copy, "%.900s", v);
+    LINE("Breakers", vs, "%s", copy);
+    object_states(cJSON_GetObjectItemCaseSensitive(w->report, "limiters"), "rate", v, sizeof v);
+    snprintf(copy, sizeof copy, "%.900s", v);
+    LINE("Rate limits", vs, "%s", copy);
+    const cJSON *policy = cJSON_GetObjectItemCaseSensitive(w->report, "policy");
+    const cJSON *pv = cJSON_GetObjectItemCaseSensitive(policy, "version");
+    if (cJSON_IsNumber(pv))
+        LINE("Guardrails", vs, "policy version %.0f applied", pv->valuedouble);
+    else
+        LINE("Guardrails", vs, "-");
+    const cJSON *leader = cJSON_GetObjectItemCaseSensitive(w->report, "sched_leader");
+    LINE("Scheduler", vs, "%s", cJSON_IsTrue(leader) ? "the fleet's leader (runs the periodic jobs)"
+                                : cJSON_IsBool(leader) ? "follower" : "not running here");
+    if (col)
+        col = 0, y++;
+    /* run-time percentiles per task type, decoded from the heartbeat's histograms */
+    const cJSON *lat = cJSON_GetObjectItemCaseSensitive(w->report, "latency");
+    const cJSON *item;
+    const cJSON *types = cJSON_IsObject(lat) ? lat : NULL;
+    struct histogram *h = types && types->child ? histogram_new() : NULL;
+    int shown = 0;
+    cJSON_ArrayForEach(item, types) {
+        const cJSON *run = cJSON_GetObjectItemCaseSensitive(item, "run");
+        if (!cJSON_IsString(run) || histogram_decode(h, run->valuestring) < 0 || histogram_count(h) == 0)
+            continue;
+        struct histogram_summary sum;
+        histogram_summarize(h, &sum);
+        char p50[32], p99[32], max[32];
+        fmt_micros(sum.p50, p50, sizeof p50);
+        fmt_micros(sum.p99, p99, sizeof p99);
+        fmt_micros(sum.max, max, sizeof max);
+        char label[40];
+        snprintf(label, sizeof label, "%s", shown ? "" : "Run time");
+        snprintf(v, sizeof v, "%.60s: p50 %s  p99 %s  max %s  (%llu tasks)", item->string, p50, p99, max,
+                 (unsigned long long)sum.count);
+        if (y < top + height)
+            detail_line(y, half, &col, label, vs, v);
+        y++;
+        shown++;
+    }
+    histogram_free(h);
+    if (!shown && y < top + height)
+        detail_line(y, half, &col, "Run time", vs, "- (no task types reported yet)");
+#undef LINE
+}
+
+static void draw_workers(struct ui *ui, int top, int height)
+{
+    build_rows(ui);
+    const struct feed_view *fv = &ui->fleet;
+    const struct fleet_table *t = fleet_table_of(fv->snap);
+    bool stale = fv->status != SOURCE_OK;
+    char line[600], status[96];
+
+    /* summary line: counts, or why there is nothing */
+    crt_fill(top, 0, COLS, SLOT_DEFAULT);
+    if (!ui->opt->fleet) {
+        crt_put(top + 1, 2, COLS - 4, ALIGN_LEFT, SLOT_DIM,
+                "the fleet reports to Redis: give this context a Redis URL (--redis URL) to see workers");
+        return;
+    }
+    if (stale) {
+        fmt_source_status(fv, status, sizeof status);
+        snprintf(line, sizeof line, "fleet: %s%s%s%s", status, fv->message[0] ? ": " : "", fv->message,
+                 t ? "  (grey rows: last known data)" : "");
+        crt_put(top, 0, COLS, ALIGN_LEFT, fv->status == SOURCE_CONNECTING ? SLOT_DIM : SLOT_CRIT, line);
+    } else if (t) {
+        int64_t busy = 0, total = 0;
+        for (size_t i = 0; i < t->n; i++)
+            if (t->workers[i].state == FLEET_RUNNING && t->workers[i].slots_total > 0) {
+                busy += t->workers[i].slots_busy > 0 ? t->workers[i].slots_busy : 0;
+                total += t->workers[i].slots_total;
+            }
+        snprintf(line, sizeof line, " %zu worker%s: %zu running, ", t->n, t->n == 1 ? "" : "s", t->running);
+        int x = crt_put(top, 0, crt_width(line), ALIGN_LEFT, SLOT_VALUE, line);
+        snprintf(line, sizeof line, "%zu lost", t->lost);
+        x += crt_put(top, x, crt_width(line), ALIGN_LEFT, t->lost ? SLOT_CRIT : SLOT_VALUE, line);
+        snprintf(line, sizeof line, ", %zu stopped · slots %lld/%lld busy · sorted by %s (s)%s", t->stopped,
+                 (long long)busy, (long long)total, sort_titles[ui->worker_sort],
+                 t->truncated ? " · more workers than shown" : "");
+        crt_put(top, x, COLS - x, ALIGN_LEFT, SLOT_VALUE, line);
+    }
+
+    bool shown[WC_COUNT];
+    int name_width;
+    visible_columns(shown, &name_width);
+    int detail_height = ui->worker_detail && nrows ? (height / 2 > 14 ? 14 : height / 2) : 0;
+    int list_top = top + 1, list_height = height - 2 - detail_height;
+    draw_header_row(ui, list_top, shown, name_width);
+    if (nrows == 0) {
+        const char *why = ui->filter[0] ? "no worker matches the filter (/ then Esc clears it)"
+                          : !t          ? "reading the fleet..."
+                                        : "no workers have reported (start one: qdeck worker)";
+        crt_put(list_top + 2, 2, COLS - 4, ALIGN_LEFT, SLOT_DIM, why);
+        ui->worker_detail = false;
+        return;
+    }
+    if (ui->worker_selected < ui->worker_top)
+        ui->worker_top = ui->worker_selected;
+    if (ui->worker_selected >= ui->worker_top + list_height)
+        ui->worker_top = ui->worker_selected - list_height + 1;
+    if (ui->worker_top > (int)nrows - list_height)
+        ui->worker_top = (int)nrows - list_height > 0 ? (int)nrows - list_height : 0;
+    for (int i = 0; i < list_height && ui->worker_top + i < (int)nrows; i++)
+        draw_row(list_top + 1 + i, rows[ui->worker_top + i], ui->worker_top + i == ui->worker_selected, stale,
+                 shown, name_width);
+    if (detail_height >= 6)
+        draw_detail(ui, top + height - detail_height, detail_height, stale);
+}
+
+static void select_worker(struct ui *ui, int index)
+{
+    if (index >= (int)nrows)
+        index = (int)nrows - 1;
+    if (index < 0)
+        index = 0;
+    ui->worker_selected = index;
+    if (nrows)
+        snprintf(ui->worker_selected_id, sizeof ui->worker_selected_id, "%s", rows[index]->id);
+}
+
+static bool workers_key(struct ui *ui, int key)
+{
+    int page = LINES > 8 ? LINES - 8 : 1;
+    switch (key) {
+    case KEY_DOWN: case 'j': select_worker(ui, ui->worker_selected + 1); return true;
+    case KEY_UP: case 'k': select_worker(ui, ui->worker_selected - 1); return true;
+    case KEY_NPAGE: select_worker(ui, ui->worker_selected + page); return true;
+    case KEY_PPAGE: select_worker(ui, ui->worker_selected - page); return true;
+    case KEY_HOME: case 'g': select_worker(ui, 0); return true;
+    case KEY_END: case 'G': select_worker(ui, (int)nrows - 1); return true;
+    case '\r': case '\n': case KEY_ENTER:
+        ui->worker_detail = nrows > 0 && !ui->worker_detail;
+        if (nrows)
+            select_worker(ui, ui->worker_selected);
+        return true;
+    case 27:
+        if (!ui->worker_detail || ui->help)
+            return false;
+        ui->worker_detail = false;
+        return true;
+    case 's': case '>':
+        ui->worker_sort = (ui->worker_sort + 1) % WS_COUNT;
+        ui_message(ui, "workers sorted by %s", sort_titles[ui->worker_sort]);
+        return true;
+    case '<':
+        ui->worker_sort = (ui->worker_sort + WS_COUNT - 1) % WS_COUNT;
+        ui_message(ui, "workers sorted by %s", sort_titles[ui->worker_sort]);
+        return true;
+    default:
+        return false;
+    }
+}
+
+const struct view_ops workers_view = {
+    .name = "Workers",
+    .summary = "every worker's heartbeat: slots, counts, last beat; lost workers in red (s sorts, Enter details)",
+    .key = '3',
+    .draw = draw_workers,
+    .handle_key = workers_key,
+};

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Fleet-wide rate limit (GCRA in Redis, one Lua script per acquisition on
+# Redis' own clock): three processes sharing a 50/s limit on one dependency
+# make at most 50 calls in every second together over 10 s, and at least 45
+# per full second (the limiter is not just stuck closed). Each admission is
+# timed by Redis TIME, the clock the limiter decides on. With a burst of b,
+# any window of T seconds holds at most 50 T + b calls.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../lib/assert.sh"
+
+out=$QDECK_TEST_TMP/rate
+mkdir -p "$out"
+pids=()
+for i in 1 2 3; do
+  "$TOOLS/rate-client" "$REDIS_URL" llm-api 50 1 10 > "$out/client$i.txt" 2> "$out/client$i.err" &
+  pids+=($!)
+done
+rcs=0
+for p in "${pids[@]}"; do wait "$p" || rcs=$((rcs + 1)); done
+expect_eq "three clients ran to the end" "$rcs" 0
+
+per_second=$(cat "$out"/client?.txt | awk '{ print int($1 / 1000000) }' | sort -n | uniq -c | awk '{ print $2, $1 }')
+echo "$per_second" | awk '{ printf "  second %s: %d calls\n", $1, $2 }'
+max=$(awk 'BEGIN { m = 0 } $2 > m { m = $2 } END { print m }' <<<"$per_second")
+check "at most 50 calls in every second, all clients together (max $max)" test "$max" -le 50
+# full seconds only: the first and last are cut by the start and end of the run
+full=$(sed '1d;$d' <<<"$per_second")
+nfull=$(wc -l <<<"$full")
+check "at least 8 full seconds measured ($nfull)" test "$nfull" -ge 8
+min=$(awk 'BEGIN { m = 1e9 } $2 < m { m = $2 } END { print m }' <<<"$full")
+check "at least 45 calls in every full second: not stuck closed (min $min)" test "$min" -ge 45
+for i in 1 2 3; do
+  n=$(wc -l < "$out/client$i.txt")
+  check "client $i got a share ($n calls)" test "$n" -ge 20
+done
+check "the rate key lives under qdeck:rate:" test "$(redis-cli -p "$REDIS_PORT" exists qdeck:rate:llm-api)" = 1
+
+# a burst of 10: spent once, then the rate again
+pids=()
+for i in 1 2 3; do
+  "$TOOLS/rate-client" "$REDIS_URL" burst-api 50 10 3 > "$out/burst$i.txt" 2>/dev/null &
+  pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p"; done
+read -r n first last < <(cat "$out"/burst?.txt | sort -n | awk 'NR == 1 { f = $1 } { l = $1 } END { print NR, f, l }')
+bound=$(awk -v f="$first" -v l="$last" 'BEGIN { printf "%d", 50 * (l - f) / 1e6 + 10 + 1 }')
+check "burst 10: $n calls in $(( (last - first) / 1000 )) ms, at most 50/s x span + burst ($bound)" test "$n" -le "$bound"
+first_second=$(cat "$out"/burst?.txt | sort -n | awk -v f="$first" '$1 < f + 1000000 { n++ } END { print n }')
+check "burst 10: the first second may exceed 50, up to 59 ($first_second)" test "$first_second" -gt 50 -a "$first_second" -le 59
+
+finish

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# `qdeck demo` end to end, as `make run` starts it: its private
+# redis-server, flaky upstream, embedded worker pool and producers. The
+# queues fill and drain, the first failure wave of the LLM API dead-letters
+# tasks, the Events view shows the worker joining, and quitting takes the
+# redis-server child and its temp dir away.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../lib/assert.sh"
+source "$here/../lib/screen.sh"
+trap screen_stop_all EXIT
+
+screen_start d "$QDECK -v --log $QDECK_TEST_TMP/work/demo.log demo"
+check "the overview names the private socket" screen_wait d 20 'unix:///tmp/qdeck-demo\.'
+sock=$(screen_text d | grep -oE 'unix:///tmp/qdeck-demo\.[A-Za-z0-9]+/redis\.sock' | head -1)
+dir=${sock#unix://}; dir=${dir%/redis.sock}
+check "the private redis-server listens on a unix socket" test -S "$dir/redis.sock"
+redis_pid=""
+[ -n "$dir" ] && redis_pid=$(pgrep -f "redis-server.*${dir}/" | head -1)
+check "found the redis-server child" test -n "$redis_pid"
+screen_keys d 2
+check "the demo's queues appear" screen_wait d 30 'redis:llm\.summarize'
+
+check "the worker drains the burst (depth goes down)" bash -c "
+  first=''
+  for i in \$(seq 100); do
+    d=\$(tmux -L '$SCREEN_SOCK' capture-pane -p -t d | awk '\$1==\"redis:llm.summarize\" {print \$2}')
+    [ -n \"\$d\" ] && [ -z \"\$first\" ] && first=\$d
+    [ -n \"\$first\" ] && { [ -z \"\$d\" ] || [ \"\$d\" -lt \"\$first\" ]; } && exit 0
+    sleep 0.3
+  done; exit 1"
+check "the embedded worker consumes the demo's queues" grep -q 'consuming redis:llm.summarize' "$QDECK_TEST_TMP/work/demo.log"
+check "the LLM failure wave dead-letters tasks" screen_wait d 75 'redis:llm\.summarize:dlq'
+grep -q 'dead-lettered' "$QDECK_TEST_TMP/work/demo.log"
+check "dead letters carry their reason in the log" test $? -eq 0
+
+screen_keys d q
+expect_eq "demo exits cleanly" "$(screen_exit_status d 15)" 0
+check "the worker drained and stopped, having completed tasks" \
+  grep -qE 'stopped \(processed [1-9]' "$QDECK_TEST_TMP/work/demo.log"
+check "the private redis-server is gone" bash -c "[ -n '$redis_pid' ] && ! kill -0 '$redis_pid' 2>/dev/null"
+check "its temp dir is gone" bash -c "[ -n '$dir' ] && [ ! -e '$dir' ]"
+finish

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Views 7 (Guardrails) and 9 (Events) against a real Redis, driven in tmux:
+# a guardrail flipped with Enter reaches the control plane (`qdeck policy
+# get` sees it) and the audit trail; a number edited through the prefilled
+# command line likewise; a value set from the CLI shows up on screen with
+# who set it; the Events view lists fleet events and audit records; a
+# read-only console refuses the change and leaves the value alone.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../lib/assert.sh"
+source "$here/../lib/screen.sh"
+trap screen_stop_all EXIT
+
+cat > "$QDECK_TEST_TMP/work/guardrails.conf" <<CONF
+[qdeck]
+audit_log = $QDECK_TEST_TMP/work/audit.jsonl
+[context test]
+redis = $REDIS_URL
+[dependency llm-api]
+rate = 20
+CONF
+conf=$QDECK_TEST_TMP/work/guardrails.conf
+policy() { "$QDECK_PLAIN" --config "$conf" policy "$@"; }
+
+screen_start g "$QDECK --config $conf --refresh 0.3"
+screen_keys g 7
+check "guardrails listed" screen_wait g 15 'shed\.auto +false'
+check "per-dependency guardrails from the config" screen_wait g 5 'dep\.llm-api\.fallback'
+
+# the fleet-wide rows come first, in table order: priority_below, auto, budget
+rows=$(screen_text g | grep -oE '^ (budget|shed|dep)\.[a-z._-]+' | tr -d ' ' | tr '\n' ' ')
+expect_match "fleet-wide rows first" "$rows" '^shed\.priority_below shed\.auto budget\.max_response_tokens'
+screen_keys g Down Enter
+check "Enter flips shed.auto on screen" screen_wait g 10 'shed\.auto +true'
+check "qdeck policy get sees the flip" wait_for 5 bash -c "$QDECK_PLAIN --config '$conf' policy get shed.auto | grep -q true"
+check "the console reported the change" screen_wait g 5 'shed\.auto = true \(was false\)'
+
+# a number: Enter opens ":set NAME " to complete
+screen_keys g Up Enter
+check "Enter on a number prefills the command line" screen_wait g 5 ':set shed\.priority_below'
+screen_keys g 3 Enter
+check "priority threshold set from the console" wait_for 5 bash -c "$QDECK_PLAIN --config '$conf' policy get shed.priority_below | grep -qx '.*3'"
+screen_keys g : 'set shed.priority_below banana' Enter
+check "a bad value is refused with the reason" screen_wait g 5 'got .banana'
+expect_match "and the stored value stays" "$(policy get shed.priority_below)" '3'
+
+# set from the CLI: shown with who set it
+policy set budget.max_response_tokens 512 >/dev/null
+check "a CLI change shows up" screen_wait g 10 'budget\.max_response_tokens +512'
+
+audit_lines=$(grep -c '"action":"policy.set"' "$QDECK_TEST_TMP/work/audit.jsonl" 2>/dev/null || echo 0)
+expect_eq "one audit record per change (2 from the console, 1 from the CLI)" "$audit_lines" 3
+check "audit records in the qdeck:audit stream too" \
+  bash -c "[ \"\$(redis-cli -p $REDIS_PORT xlen qdeck:audit)\" -ge 3 ]"
+
+# events: a fleet event and the audit trail
+redis-cli -p "$REDIS_PORT" xadd qdeck:events '*' type breaker dep llm-api from CLOSED to OPEN >/dev/null
+screen_keys g 9
+check "events view shows the breaker transition" screen_wait g 10 'breaker +dep=llm-api from=CLOSED to=OPEN'
+check "and the audit records" screen_wait g 5 'policy\.set +.*target=budget\.max_response_tokens'
+screen_keys g / l l m Enter
+check "filter keeps matching events" screen_wait_gone g 5 'target=budget'
+check "filtered view still shows the breaker" screen_wait g 5 'llm-api'
+screen_keys g q
+expect_eq "console exits cleanly" "$(screen_exit_status g 5)" 0
+
+# read-only: refused, value unchanged
+screen_start r "$QDECK --config $conf --read-only --refresh 0.3"
+screen_keys r 7
+check "read-only console shows the values" screen_wait r 15 'shed\.auto +true'
+screen_keys r Down Enter
+check "read-only refuses the flip" screen_wait r 5 'read-only'
+sleep 1
+expect_match "value unchanged after the refusal" "$(policy get shed.auto)" 'true'
+screen_keys r q
+expect_eq "read-only console exits cleanly" "$(screen_exit_status r 5)" 0
+
+finish

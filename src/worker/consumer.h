@@ -59,7 +59,7 @@ struct consumer {
     char *label;                   /* "amqp:orders" */
     void *priv;
     pthread_t thread;
-    bool connected;
+    _Atomic bool connected;        /* read by worker_ready() from other threads */
     unsigned generation;           /* bumped on each connect */
     int prefetch;
     _Atomic int in_flight;         /* received, not yet settled */

@@ -226,6 +226,16 @@ static struct worker_type_stats *type_stats(struct worker *w, const char *type)
     return s;
 }
 
+bool worker_ready(struct worker *w, char *reason, size_t len)
+{
+    for (size_t i = 0; i < w->nconsumers; i++)
+        if (!atomic_load(&w->consumers[i]->connected)) {
+            snprintf(reason, len, "%s: not connected", w->consumers[i]->label);
+            return false;
+        }
+    return true;
+}
+
 void worker_stats(struct worker *w, struct worker_stats *out)
 {
     memset(out, 0, sizeof *out);

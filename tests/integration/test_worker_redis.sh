@@ -9,6 +9,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/assert.sh"
+source "$here/../lib/servers.sh"   # free_ports
 
 T=$QDECK_TEST_TMP/worker-redis
 mkdir -p "$T/plugins"
@@ -73,7 +74,8 @@ q publish redis:work --type rec --count 50 >"$T/good.ids" 2>/dev/null
 expect_eq "publish wrote PENDING records" "$($R hget "qdeck:task:$(head -1 "$T/good.ids")" status)" PENDING
 expect_eq "publish LPUSHed 62 items" "$($R llen work)" 62
 
-"$QDECK" --config "$T/qdeck.conf" worker >"$T/worker.out" 2>"$T/worker.err" &
+mport=$(free_ports 1)
+"$QDECK" --config "$T/qdeck.conf" worker --metrics-addr "127.0.0.1:$mport" >"$T/worker.out" 2>"$T/worker.err" &
 wpid=$!
 
 check "50 good tasks ran to the end" wait_for 60 ends_at_least 50
@@ -119,11 +121,17 @@ second=$(q publish redis:work --type rec --idempotency-key order-42 2>/dev/null)
 check "duplicate acked without running" wait_for 20 grep -q "task $second (rec) already completed" "$T/worker.err"
 expect_eq "duplicate never started" "$(grep -c " $second " "$log")" 0
 check "list empty after the duplicate" wait_for 10 llen_is work 0
+metrics=$(curl -sf "http://127.0.0.1:$mport/metrics")
+expect_match "metrics: processed counter" "$metrics" '^qdeck_tasks_processed_total [0-9]+'
+expect_match "metrics: dead-lettered counter is 12" "$metrics" '^qdeck_tasks_dead_lettered_total 12$'
+expect_match "metrics: run-time histogram of rec" "$metrics" 'qdeck_task_run_seconds_count\{type="rec"\}'
+check "readyz: consumers connected" curl -sf "http://127.0.0.1:$mport/readyz"
+wid=$(sed -n 's/.*worker \([^ :]*\): consuming.*/\1/p' "$T/worker.err")
 check "worker heartbeat key is alive" test "$($R exists "qdeck:worker:$(sed -n 's/.*worker \([^ :]*\): consuming.*/\1/p' "$T/worker.err")")" = 1
 
 kill -TERM "$wpid"
 wait "$wpid"; rc=$?
 expect_eq "SIGTERM: exit 0" "$rc" 0
-expect_eq "heartbeat key removed on exit" "$($R keys 'qdeck:worker:*')" ""
+expect_eq "heartbeat says stopped on exit" "$($R get "qdeck:worker:$wid" | jq -r .state)" stopped
 
 finish

@@ -38,6 +38,7 @@
 #define CONNECT_TIMEOUT 5.0
 #define CONFIRM_TIMEOUT 10.0
 #define MAX_RECEIVE_BATCH 256
+#define HAND_OVER_EVERY 16
 #define STUCK_AFTER 0.05      /* seconds before acks stop waiting for the oldest delivery */
 
 struct pending_ack {
@@ -228,6 +229,11 @@ static int amqp_receive(struct consumer *c, int room, double timeout)
         int r = read_one(c, a);
         if (r <= 0)
             return r;
+        if (c->batch_len >= HAND_OVER_EVERY) {
+            consumer_hand_over(c);   /* slots start while the rest is read */
+            if (atomic_load(&c->wake_pending))
+                return 0;            /* and finished ones get acked first */
+        }
     }
     return 0;
 }

@@ -99,7 +99,7 @@ void consumer_deliver(struct consumer *c, struct task *t)
     c->batch_len++;
 }
 
-static void hand_over(struct consumer *c)
+void consumer_hand_over(struct consumer *c)
 {
     pool_submit(c->w, c->batch_head, c->batch_tail, c->batch_len);
     c->batch_head = c->batch_tail = NULL;
@@ -227,7 +227,7 @@ static void *consumer_main(void *arg)
         }
         int room = c->prefetch - atomic_load(&c->in_flight);
         int received = c->ops->receive(c, receiving ? (room > 0 ? room : 0) : 0, RECEIVE_WAIT);
-        hand_over(c);
+        consumer_hand_over(c);
         if (received < 0) {
             lost(c, NULL);
             continue;

@@ -80,6 +80,9 @@ void consumer_settle_later(struct consumer *c, struct task *t);
 /* Consumer thread: a task received; handed to the pool with the rest of
  * this round's deliveries when the backend's receive() returns. */
 void consumer_deliver(struct consumer *c, struct task *t);
+/* Hands this round's deliveries to the pool now (the loop also does it
+ * after each receive()). */
+void consumer_hand_over(struct consumer *c);
 /* Clears the wake pipe (backends call it after polling it). */
 void consumer_drain_wake(struct consumer *c);
 

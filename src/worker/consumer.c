@@ -117,6 +117,9 @@ static void settled(struct consumer *c, struct task *t)
  * stays queued). */
 static int apply_settlements(struct consumer *c)
 {
+    /* taking the queue answers every wake-up so far; settlements queued
+     * after this point set the flag (and write the pipe) again */
+    consumer_drain_wake(c);
     pthread_mutex_lock(&c->lock);
     struct task *list = c->settle_head;
     c->settle_head = c->settle_tail = NULL;

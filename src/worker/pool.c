@@ -278,8 +278,6 @@ void pool_decided(struct worker *w, struct task *t)
  * Runs on a slot thread or the watchdog. */
 static void decide(struct worker *w, struct task *t, struct results *res, unsigned *seed)
 {
-    const char *queue = t->consumer->label;
-    (void)queue;
     if (t->settle == SETTLE_RETURN) {
         pool_decided(w, t);
         return;
@@ -434,6 +432,14 @@ static void start(struct worker *w, struct slot_thread *st, struct task *t)
         }
         t->settle = SETTLE_DEAD;
         t->dead_reason = "poison";
+        decide(w, t, &st->results, &st->seed);
+        goto unbusy;
+    }
+    if (t->deadline > 0 && clock_wall() > t->deadline) {
+        snprintf(t->error, sizeof t->error, "its deadline passed %.3fs before it could start",
+                 clock_wall() - t->deadline);
+        t->settle = SETTLE_DEAD;
+        t->dead_reason = "expired";
         decide(w, t, &st->results, &st->seed);
         goto unbusy;
     }

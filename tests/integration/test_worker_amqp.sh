@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # qdeck worker on RabbitMQ: tasks run and are acked; poison (not JSON,
-# binary, over 10 MB, unknown task type), a permanently failing handler, a
+# binary, over 10 MB, unknown task type), a task past its deadline, a
+# permanently failing handler, a
 # handler that crashes (exec, killed by a signal), transient failures past
 # max_attempts and a handler past its watchdog timeout all land in
 # <queue>.dlq with their reason, attempts and error on the message; the
@@ -67,6 +68,7 @@ bad_id=$(q publish amqp:work --type bad 2>/dev/null)
 q publish amqp:work --type crash >/dev/null 2>&1
 q publish amqp:work --type rec --payload '{"fail":"retry"}' --count 5 >"$T/flaky.ids" 2>/dev/null
 q publish amqp:work --type slow >/dev/null 2>&1
+q publish amqp:work --type rec --deadline 0.001 >"$T/expired.id" 2>/dev/null
 q publish amqp:work --type rec --count 50 >"$T/good.ids" 2>/dev/null
 expect_eq "publish wrote PENDING records" "$($R hget "qdeck:task:$(head -1 "$T/good.ids")" status)" PENDING
 
@@ -74,7 +76,7 @@ expect_eq "publish wrote PENDING records" "$($R hget "qdeck:task:$(head -1 "$T/g
 wpid=$!
 
 check "50 good tasks ran to the end" wait_for 60 ends_at_least 50
-check "12 dead letters in work.dlq" wait_for 60 dlq_depth_is work.dlq 12
+check "13 dead letters in work.dlq" wait_for 60 dlq_depth_is work.dlq 13
 check "work queue drained" wait_for 30 dlq_depth_is work 0
 check "the worker is still running after the poison" kill -0 "$wpid"
 
@@ -83,7 +85,7 @@ dlq=$(curl -sf -u "qdeck:s3cret-pw" -H 'content-type: application/json' \
   -d '{"count":20,"ackmode":"ack_requeue_true","encoding":"base64","truncate":50000}' \
   "http://127.0.0.1:$RABBIT_MGMT_PORT/api/queues/%2F/work.dlq/get")
 reasons=$(jq -r '[.[].properties.headers["x-qdeck-reason"]] | group_by(.) | map("\(.[0])=\(length)") | join(" ")' <<<"$dlq")
-expect_eq "reasons on the dead letters" "$reasons" "failed=1 max_attempts=7 poison=4"
+expect_eq "reasons on the dead letters" "$reasons" "expired=1 failed=1 max_attempts=7 poison=4"
 expect_eq "every dead letter names its queue" \
   "$(jq -r '[.[].properties.headers["x-qdeck-original-queue"]] | unique | join(",")' <<<"$dlq")" work
 errors=$(jq -r '.[].properties.headers["x-qdeck-error"]' <<<"$dlq")
@@ -93,6 +95,8 @@ expect_match "over 10 MB: said so" "$errors" 'larger than the 10485760-byte limi
 expect_match "unknown type: said so" "$errors" "no handler for task type 'no-such-type'"
 expect_match "exec crash: killed by a signal" "$errors" 'signal'
 expect_match "watchdog: timed out" "$errors" 'timed out after 0.3s'
+expect_match "past its deadline: said so" "$errors" 'deadline passed'
+expect_eq "past its deadline: never started" "$(grep -c " $(cat "$T/expired.id") " "$log")" 0
 expect_eq "flaky tasks dead after 4 attempts" \
   "$(jq -r '[.[] | select(.properties.headers["x-qdeck-error"] | test("asked to fail")) | .properties.headers["x-qdeck-attempts"]] | unique | join(",")' <<<"$dlq")" 4
 body=$(jq -r '.[] | select(.properties.headers["x-qdeck-reason"] == "failed") | .payload' <<<"$dlq" | base64 -d)

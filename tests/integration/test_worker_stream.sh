@@ -30,6 +30,7 @@ retry_base = 0.2
 retry_cap = 0.4
 max_attempts = 3
 claim_idle = 1
+log_format = json
 
 [task rec]
 handler = worker_record
@@ -62,6 +63,7 @@ expect_match "no-body entry kept with its fields" "$dlq" 'foo'
 expect_match "attempts field" "$($R xrange ev:dlq - + | awk 'prev == "attempts" { print } { prev = $0 }' | sort -u | tr '\n' ' ')" '^1 3 $'
 check "original entry IDs kept" bash -c "$R xrange ev:dlq - + | grep -A1 -x original_id | grep -Eq '^[0-9]+-[0-9]+$'"
 expect_eq "result record COMPLETED" "$($R hget "qdeck:task:$(head -1 "$T/good.ids")" status)" COMPLETED
+check "log_format = json: every line is a JSON object" bash -c "jq -e '.ts and .level and .msg' '$T/worker.err' >/dev/null"
 kill -KILL "$wpid"; wait "$wpid" 2>/dev/null
 
 # entries in flight when a worker dies are claimed by another one
@@ -75,7 +77,7 @@ expect_eq "their entries stay pending" "$($R xpending ev g | head -1)" 4
 "$QDECK" --config "$T/qdeck.conf" worker 2>"$T/worker-b.err" &
 bpid=$!
 check "worker B claims and finishes them" wait_for 30 ends_at_least 4
-expect_match "worker B says it claimed them" "$(cat "$T/worker-b.err")" 'claimed 4 entries'
+expect_match "worker B says it claimed them" "$(jq -r .msg "$T/worker-b.err")" 'claimed 4 entries'
 check "nothing pending at the end" wait_for 10 nothing_pending
 kill -TERM "$bpid"; wait "$bpid"
 expect_eq "SIGTERM: exit 0" "$?" 0

@@ -43,7 +43,7 @@ FIXTURE_SRC := $(sort $(wildcard tests/plugins/*.c))
 FIXTURE_SO  := $(FIXTURE_SRC:tests/plugins/%.c=$(BUILD)/tests/plugins/%.so)
 PLUGIN_LIBS  = $(shell pkg-config --libs libcurl libcjson 2>/dev/null) -lpthread
 
-.PHONY: all run demo test bench deps clean screenshots unit tools plugins
+.PHONY: all run demo test bench deps clean screenshots unit tools plugins fuzz
 all: $(BUILD)/qdeck plugins
 
 plugins: $(PLUGIN_SO) $(FIXTURE_SO)
@@ -104,7 +104,25 @@ screenshots:
 	@$(MAKE) --no-print-directory all tools
 	tests/lib/screenshots.sh
 
+# libFuzzer targets for the parsers of outside input (tests/fuzz/), built
+# with clang into build-fuzz/; each runs FUZZ_SECONDS from its seed corpus.
+FUZZ_SECONDS ?= 20
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+fuzz:
+	@tests/lib/deps.sh fuzz
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang SANITIZE=address,undefined,fuzzer-no-link build-fuzz/libqdeck.a
+	@set -e; for f in $(FUZZ_SRC); do \
+	  n=$$(basename $$f .c); mkdir -p build-fuzz/fuzz build-fuzz/corpus/$$n; \
+	  clang $(CSTD) -g -O1 -fsanitize=address,undefined,fuzzer -fno-sanitize-recover=all -Isrc $(PKG_CFLAGS) \
+	    -o build-fuzz/fuzz/$$n $$f build-fuzz/libqdeck.a $(PKG_LIBS) -lpthread -lm; \
+	  echo "== $$n ($(FUZZ_SECONDS) s)"; \
+	  build-fuzz/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=build-fuzz/ \
+	    build-fuzz/corpus/$$n tests/fuzz/corpus/$${n#fuzz_} > build-fuzz/fuzz/$$n.log 2>&1 \
+	    || { tail -40 build-fuzz/fuzz/$$n.log; echo "fuzz: $$n failed; the input is in build-fuzz/"; exit 1; }; \
+	  grep -E '^Done|^stat::new_units_added' build-fuzz/fuzz/$$n.log; \
+	done
+
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(shell find build build-san -name '*.d' 2>/dev/null)

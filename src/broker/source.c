@@ -64,7 +64,9 @@ static struct source *source_new(const char *kind, const char *url, const struct
     pthread_mutex_init(&src->wait_lock, NULL);
     pthread_cond_init(&src->wait_cond, NULL);
     if (src->ops->init(src, err, errlen) < 0) {
-        sources_free(&src, 1);
+        struct source **one = xcalloc(1, sizeof *one);   /* sources_free frees the array too */
+        one[0] = src;
+        sources_free(one, 1);
         return NULL;
     }
     return src;

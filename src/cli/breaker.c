@@ -181,7 +181,8 @@ static int breaker_list(redisContext *c, bool json)
         table_free(&t);
         return fail(EXIT_UNREACHABLE, "%s", err);
     }
-    qsort(t.rows, t.n, sizeof *t.rows, compare_rows);
+    if (t.n > 1)
+        qsort(t.rows, t.n, sizeof *t.rows, compare_rows);
     if (json) {
         cJSON *arr = cJSON_CreateArray();
         for (size_t i = 0; i < t.n; i++) {

@@ -132,7 +132,8 @@ static struct board *collect(redisContext *c, char *err, size_t errlen)
         add_stream_entries(r, i == 1, &b->events, &b->nevents);
         freeReplyObject(r);
     }
-    qsort(b->events, b->nevents, sizeof *b->events, by_time_desc);
+    if (b->nevents > 1)
+        qsort(b->events, b->nevents, sizeof *b->events, by_time_desc);
     return b;
 }
 
@@ -144,8 +145,15 @@ static void who_am_i(char *out, size_t len)
     snprintf(out, len, "%s@%s (console)", user && *user ? user : "unknown", host);
 }
 
-/* Applies one queued change on this thread's connection, with its audit record. */
-static void apply_request(struct board_feed *f, redisContext *c, const char *name, const char *value)
+static void post_result(struct board_feed *f, const char *result)
+{
+    pthread_mutex_lock(&f->lock);
+    snprintf(f->result, sizeof f->result, "%s", result);
+    f->has_result = true;
+    pthread_mutex_unlock(&f->lock);
+}
+
+static void set_guardrail(struct board_feed *f, redisContext *c, const char *name, const char *value)
 {
     char who[200], canonical[128], err[256], result[640];
     char *old = NULL;
@@ -156,16 +164,12 @@ static void apply_request(struct board_feed *f, redisContext *c, const char *nam
         snprintf(result, sizeof result, "%s = %s (was %s)", name, canonical, old ? old : policy_default(name));
     else
         snprintf(result, sizeof result, "%s", err);
-    struct audit_entry e = {"policy.set", name, old ? old : NULL, rc == 0 ? canonical : value,
-                            rc == 0 ? "ok" : err};
+    struct audit_entry e = {"policy.set", name, old, rc == 0 ? canonical : value, rc == 0 ? "ok" : err};
     char aerr[256];
     if (audit_record(f->cfg, f->ctx->name, c, &e, aerr, sizeof aerr) < 0 && rc == 0)
         snprintf(result, sizeof result, "%s = %s, but %s", name, canonical, aerr);
     free(old);
-    pthread_mutex_lock(&f->lock);
-    snprintf(f->result, sizeof f->result, "%s", result);
-    f->has_result = true;
-    pthread_mutex_unlock(&f->lock);
+    post_result(f, result);
 }
 
 static void *board_thread(void *arg)
@@ -178,18 +182,16 @@ static void *board_thread(void *arg)
         char err[256] = "";
         if (!c)
             c = policy_connect(f->ctx->redis, f->ctx->timeout, err, sizeof err);
-        char *name = NULL, *value = NULL;
         pthread_mutex_lock(&f->lock);
-        name = f->req_name, value = f->req_value;
+        char *name = f->req_name, *value = f->req_value;
         f->req_name = f->req_value = NULL;
         pthread_mutex_unlock(&f->lock);
-        if (name && c)
-            apply_request(f, c, name, value);
-        else if (name) {
-            pthread_mutex_lock(&f->lock);
-            snprintf(f->result, sizeof f->result, "%s not changed: %s", name, err);
-            f->has_result = true;
-            pthread_mutex_unlock(&f->lock);
+        if (name && c) {
+            set_guardrail(f, c, name, value);
+        } else if (name) {
+            char result[640];
+            snprintf(result, sizeof result, "%s not changed: %s", name, err);
+            post_result(f, result);
         }
         free(name);
         free(value);

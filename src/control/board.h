@@ -44,7 +44,9 @@ void board_stop(struct board_feed *f);
  * connection status, as the source feeds report it. */
 struct board *board_get(struct board_feed *f, enum source_status *status, char *message, size_t len);
 void board_release(struct board *b);
-/* Queues "set guardrail name to value"; false when one is already queued. */
+/* Queues "set guardrail name to value" for the control-plane thread, which
+ * validates, writes, audits and posts a result line; false when a change
+ * is already queued. */
 bool board_request_set(struct board_feed *f, const char *name, const char *value);
 /* The result line of the last request, once; false when there is none. */
 bool board_take_result(struct board_feed *f, char *out, size_t len);

@@ -45,8 +45,23 @@ struct fleet_worker {
     cJSON *report;            /* the whole heartbeat, read-only (latency, breakers, ...) */
 };
 
+/* One scheduled job's state (worker/sched.h keeps it in Redis). */
+struct fleet_job {
+    char *name;
+    double next_run, last_run;   /* wall seconds, NAN unknown / never */
+    char *last_result;           /* "" when it never ran */
+    bool paused, paused_set;     /* paused_set: Redis says; else the config does */
+    long runs;
+    char *ran_by;                /* the worker that ran it last */
+    bool run_requested;
+};
+
 struct fleet_table {
     double taken_at;          /* wall clock */
+    /* the scheduler, read in the same refresh (fleet_read_sched) */
+    char *sched_leader;       /* worker id holding the lease, "" none, NULL not read */
+    struct fleet_job *jobs;   /* sorted by name */
+    size_t njobs;
     size_t n;
     struct fleet_worker *workers;   /* sorted by id */
     size_t running, stopped, lost;
@@ -59,6 +74,8 @@ struct fleet_table {
 int fleet_read(redisContext *c, const struct fleet_table *prev, double now, struct fleet_table **out, char *err,
                size_t errlen);
 void fleet_table_free(struct fleet_table *t);
+/* Adds the scheduler's leader and every qdeck:sched:job:* to t. 0 or -1. */
+int fleet_read_sched(redisContext *c, struct fleet_table *t, char *err, size_t errlen);
 const struct fleet_worker *fleet_find(const struct fleet_table *t, const char *id);
 const char *fleet_state_name(enum fleet_state s);   /* "running", "stopped", "lost" */
 
@@ -68,6 +85,18 @@ struct source *fleet_source_new(const char *redis_url, const struct context_conf
                                 int notify_fd, char *err, size_t errlen);
 /* Stops (if running) and frees it. NULL is fine. */
 void fleet_source_free(struct source *src);
+/* Scheduler commands from the console (view 8), carried out on the
+ * collector's thread at its next refresh so the UI never waits on Redis:
+ * verb "run", "pause" or "resume" on a job; every one is audited (cfg and
+ * the context name pick the audit file), a refused one too (refused:
+ * read-only). At most FLEET_COMMANDS wait; -1 when full. */
+#define FLEET_COMMANDS 8
+int fleet_source_command(struct source *src, const struct config *cfg, const char *verb, const char *job,
+                         bool refused);
+/* The outcome of the last command carried out ("" none yet) and when
+ * (wall seconds); for the UI's message line. */
+void fleet_source_last_command(struct source *src, char *buf, size_t len, double *when);
+
 /* The table a fleet snapshot carries, or NULL. */
 const struct fleet_table *fleet_table_of(const struct snapshot *snap);
 

@@ -289,7 +289,8 @@ struct policy *policy_build(const struct policy_entry *pairs, size_t n, const st
         p->entries[p->nentries++] = (struct policy_entry){xstrdup(pairs[i].name), xstrdup(canonical)};
         apply_entry(p, pairs[i].name, canonical);
     }
-    qsort(p->entries, p->nentries, sizeof *p->entries, compare_entries);
+    if (p->nentries > 1)
+        qsort(p->entries, p->nentries, sizeof *p->entries, compare_entries);
     p->breakers = xcalloc(nbreakers ? nbreakers : 1, sizeof *p->breakers);
     for (size_t i = 0; i < nbreakers; i++)
         p->breakers[p->nbreakers++] = (struct policy_breaker){xstrdup(breakers[i].dep), xstrdup(breakers[i].command),
@@ -470,7 +471,8 @@ static int hgetall(redisContext *c, const char *key, struct policy_entry **out, 
         (*out)[i].value = xstrndup(v->str ? v->str : "", v->str ? v->len : 0);
     }
     freeReplyObject(r);
-    qsort(*out, *n, sizeof **out, compare_entries);
+    if (*n > 1)
+        qsort(*out, *n, sizeof **out, compare_entries);
     return 0;
 }
 

@@ -1,7 +1,8 @@
 /* A flaky upstream for the demo, on libmicrohttpd with a thread per
  * connection, so a slow answer holds only its own connection.
  *
- *   POST /llm        80-600 ms; every 60 s a 20 s wave of 503s after 1-2 s
+ *   POST /llm        80-600 ms; from 5 s into every minute, a 20 s wave of
+ *                    503s after 1-2 s
  *   POST /transcode  300-900 ms, 3 % errors
  *   anything else    404
  *
@@ -24,7 +25,7 @@
 #include "core/xalloc.h"
 
 #define WAVE_PERIOD 60.0
-#define WAVE_START 30.0
+#define WAVE_START 5.0
 #define WAVE_LENGTH 20.0
 
 struct demo_upstream {

@@ -65,7 +65,7 @@ static char *make_envelope(struct workload *w, const char *type)
     format_now_iso(now, sizeof now);
     int priority = (int)(rand_r(&w->seed) % 10);
     return xasprintf("{\"id\":\"demo-%06lu\",\"type\":\"%s\",\"payload\":{\"n\":%lu},\"attempt\":0,"
-                     "\"max_attempts\":5,\"priority\":%d,\"created_at\":\"%s\","
+                     "\"max_attempts\":3,\"priority\":%d,\"created_at\":\"%s\","
                      "\"idempotency_key\":\"demo-%06lu\",\"deadline\":null}",
                      w->next_id, type, w->next_id, priority, now, w->next_id);
 }

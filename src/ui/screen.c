@@ -42,7 +42,7 @@
 #define HISTORY_KEEP_SECONDS 600.0
 
 static const struct view_ops *const views[] = {&overview_view, &queues_view, &workers_view, &guardrails_view,
-                                               &events_view};
+                                               &scheduler_view, &events_view};
 static const size_t nviews = sizeof views / sizeof views[0];
 
 static volatile sig_atomic_t quit_signal;

@@ -43,6 +43,7 @@ extern const struct view_ops queues_view;
 extern const struct view_ops guardrails_view;
 extern const struct view_ops events_view;
 extern const struct view_ops workers_view;
+extern const struct view_ops scheduler_view;
 
 struct ui {
     const struct ui_options *opt;
@@ -76,6 +77,7 @@ struct ui {
     int worker_selected, worker_top, worker_sort;
     bool worker_detail;
     char worker_selected_id[256];
+    int sched_selected, sched_top;  /* Scheduler view (view-scheduler.c) */
 };
 
 /* Rebuilds ui->rows: every queue of every source, filtered and sorted. */

@@ -1,8 +1,9 @@
-/* The scheduler thread (see the header). One loop, every TICK seconds:
- * take or renew the lease; as leader, read each job's hash and claim and
- * run what is due; every few seconds read the fleet and report workers
- * that went silent. Redis failures drop the connection and leadership
- * (a leader that cannot reach Redis cannot know it still leads). */
+/* The scheduler (see the header): two threads. The keeper takes and
+ * renews the lease on its own connection; a Redis failure there drops
+ * leadership (a leader that cannot reach Redis cannot know it still leads).
+ * The job thread, every TICK seconds, as leader reads each job's hash and
+ * claims and runs what is due, and every few seconds reads the fleet to
+ * report workers that went silent. */
 #include "worker/sched.h"
 
 #include <amqp.h>
@@ -77,7 +78,10 @@ struct sched {
     bool leader;                  /* under lock: read by sched_is_leader */
 
     redisContext *redis;          /* scheduler thread only */
-    double renewed_at;            /* monotonic time of the last successful take/renew */
+    pthread_t keeper;             /* takes and renews the lease, so a slow job never lets it lapse */
+    bool keeper_running, thread_running;
+    redisContext *keeper_redis;   /* keeper thread only */
+    double renewed_at;            /* under lock: monotonic time of the last successful take/renew */
     double fleet_read_at;
     struct fleet_table *fleet;    /* last read, for loss detection */
 };
@@ -271,6 +275,8 @@ static int ping_amqp(const char *url, double timeout, char *out, size_t len)
     struct timeval tv = {.tv_sec = (time_t)timeout, .tv_usec = (suseconds_t)((timeout - floor(timeout)) * 1e6)};
     int rc = -1;
     const char *why = "cannot create a socket";
+    amqp_set_handshake_timeout(conn, &tv);   /* a hung broker costs one timeout, not the default 12 s */
+    amqp_set_rpc_timeout(conn, &tv);
     if (sock && amqp_socket_open_noblock(sock, u.host, u.port, &tv) == AMQP_STATUS_OK) {
         amqp_rpc_reply_t r = amqp_login(conn, u.path && *u.path ? u.path : "/", 0, 131072, 0,
                                         AMQP_SASL_METHOD_PLAIN, u.user ? u.user : "guest",
@@ -388,7 +394,7 @@ static int run_action(struct sched *s, const struct job *j, const char *due, cha
 
 /* ---------------------------------------------------------- leadership */
 
-static void set_leader(struct sched *s, bool leader)
+static void set_leader(struct sched *s, bool leader, redisContext *conn)
 {
     pthread_mutex_lock(&s->lock);
     bool was = s->leader;
@@ -400,7 +406,7 @@ static void set_leader(struct sched *s, bool leader)
         log_info("scheduler: %s is now the leader", s->id);
         char text[400], err[256];
         snprintf(text, sizeof text, "%s became the scheduler leader", s->id);
-        if (s->redis && events_append(s->redis, "sched.leader", s->id, text, err, sizeof err) < 0)
+        if (conn && events_append(conn, "sched.leader", s->id, text, err, sizeof err) < 0)
             log_warn("scheduler: %s", err);
     } else {
         log_info("scheduler: %s is no longer the leader", s->id);
@@ -424,38 +430,45 @@ static void drop_connection(struct sched *s, const char *why)
     if (s->redis)
         redisFree(s->redis);
     s->redis = NULL;
-    set_leader(s, false);
 }
 
-/* Takes the lease when free, or renews ours. -1 when Redis failed. */
-static int lead(struct sched *s)
+/* Keeper thread: takes the lease when free, or renews ours. -1 when Redis
+ * failed (the connection is dropped and leadership with it). */
+static int keep_lease(struct sched *s)
 {
     char err[256], ms[32];
     snprintf(ms, sizeof ms, "%lld", (long long)(s->lease * 1000));
     double now = clock_mono();
     bool was = sched_is_leader(s);
-    if (was && now - s->renewed_at < s->lease / 3)
-        return 0;
-    redisReply *r = was ? control_redis_command(s->redis, err, sizeof err, "EVAL %s 1 %s %s %s", renew_script,
+    redisReply *r = was ? control_redis_command(s->keeper_redis, err, sizeof err, "EVAL %s 1 %s %s %s", renew_script,
                                                 KEY_SCHED_LEADER, s->id, ms)
-                        : control_redis_command(s->redis, err, sizeof err, "SET %s %s NX PX %s", KEY_SCHED_LEADER,
-                                                s->id, ms);
+                        : control_redis_command(s->keeper_redis, err, sizeof err, "SET %s %s NX PX %s",
+                                                KEY_SCHED_LEADER, s->id, ms);
     if (!r) {
-        drop_connection(s, err);
+        log_warn("scheduler lease: %s", err);
+        redisFree(s->keeper_redis);
+        s->keeper_redis = NULL;
+        set_leader(s, false, NULL);
         return -1;
     }
     bool ours = was ? (r->type == REDIS_REPLY_INTEGER && r->integer == 1) : r->type == REDIS_REPLY_STATUS;
     freeReplyObject(r);
-    if (ours)
+    if (ours) {
+        pthread_mutex_lock(&s->lock);
         s->renewed_at = now;
-    set_leader(s, ours);
+        pthread_mutex_unlock(&s->lock);
+    }
+    set_leader(s, ours, s->keeper_redis);
     return 0;
 }
 
 /* Leadership we can vouch for: renewed within the lease (minus a margin). */
 static bool lease_fresh(struct sched *s)
 {
-    return sched_is_leader(s) && clock_mono() - s->renewed_at < s->lease * 0.8;
+    pthread_mutex_lock(&s->lock);
+    bool fresh = s->leader && clock_mono() - s->renewed_at < s->lease * 0.8;
+    pthread_mutex_unlock(&s->lock);
+    return fresh;
 }
 
 /* ---------------------------------------------------------- jobs */
@@ -530,7 +543,7 @@ static int tend_job(struct sched *s, struct job *j, double now)
     long long claimed = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
     freeReplyObject(r);
     if (claimed < 0) {
-        set_leader(s, false);
+        set_leader(s, false, NULL);   /* the lease is someone else's; the keeper sees it too */
         return 0;
     }
     if (claimed == 0 || !due)
@@ -622,7 +635,7 @@ static void *sched_main(void *arg)
                 next_connect = started + backoff_next(&bo);
             }
         }
-        if (s->redis && lead(s) == 0) {
+        if (s->redis) {
             double now = clock_wall();
             for (size_t i = 0; i < s->njobs && s->redis && !s->stopping && sched_is_leader(s); i++)
                 tend_job(s, &s->jobs[i], now);
@@ -637,17 +650,50 @@ static void *sched_main(void *arg)
         if (sleep_until(s, started + TICK))
             break;
     }
-    if (s->redis && sched_is_leader(s)) {
+    if (s->redis)
+        redisFree(s->redis);
+    s->redis = NULL;
+    return NULL;
+}
+
+#define KEEPER_TRY 0.5   /* seconds between attempts to take a free lease */
+
+static void *keeper_main(void *arg)
+{
+    struct sched *s = arg;
+    struct backoff bo;
+    backoff_init(&bo, 0.5, 10, (unsigned)getpid() ^ 0x1ea5e);
+    double next_connect = 0;
+    for (;;) {
+        double started = clock_mono();
+        if (!s->keeper_redis && started >= next_connect) {
+            char err[256];
+            /* replies must come well within the lease, or it lapses while we wait */
+            s->keeper_redis = control_redis_connect(s->url, s->lease / 3, err, sizeof err);
+            if (s->keeper_redis)
+                backoff_reset(&bo);
+            else
+                next_connect = started + backoff_next(&bo);
+        }
+        if (s->keeper_redis && keep_lease(s) < 0)
+            next_connect = clock_mono() + backoff_next(&bo);
+        if (!s->keeper_redis && sched_is_leader(s))
+            set_leader(s, false, NULL);
+        if (sleep_until(s, started + (sched_is_leader(s) ? s->lease / 3 : KEEPER_TRY)))
+            break;
+    }
+    /* a clean stop hands the lease over at once */
+    if (s->keeper_redis && sched_is_leader(s)) {
         char err[256];
-        redisReply *r = control_redis_command(s->redis, err, sizeof err, "EVAL %s 1 %s %s", release_script,
+        redisReply *r = control_redis_command(s->keeper_redis, err, sizeof err, "EVAL %s 1 %s %s", release_script,
                                               KEY_SCHED_LEADER, s->id);
         if (r)
             freeReplyObject(r);
     }
-    set_leader(s, false);
-    if (s->redis)
-        redisFree(s->redis);
-    s->redis = NULL;
+    set_leader(s, false, NULL);
+    if (s->keeper_redis)
+        redisFree(s->keeper_redis);
+    s->keeper_redis = NULL;
     return NULL;
 }
 
@@ -678,9 +724,10 @@ struct sched *sched_start(const struct sched_options *opt, char *err, size_t err
         prepare_job(&s->jobs[i], &opt->jobs[i]);
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->wake, NULL);
-    if (pthread_create(&s->thread, NULL, sched_main, s) != 0) {
-        snprintf(err, errlen, "cannot start the scheduler thread");
-        s->stopping = true;
+    s->thread_running = pthread_create(&s->thread, NULL, sched_main, s) == 0;
+    s->keeper_running = s->thread_running && pthread_create(&s->keeper, NULL, keeper_main, s) == 0;
+    if (!s->keeper_running) {
+        snprintf(err, errlen, "cannot start the scheduler threads");
         sched_stop(s);
         return NULL;
     }
@@ -692,12 +739,14 @@ void sched_stop(struct sched *s)
     if (!s)
         return;
     pthread_mutex_lock(&s->lock);
-    bool started = !s->stopping;
     s->stopping = true;
     pthread_cond_broadcast(&s->wake);
     pthread_mutex_unlock(&s->lock);
-    if (started)
+    /* jobs first (a job in progress finishes under a lease still held), then the lease */
+    if (s->thread_running)
         pthread_join(s->thread, NULL);
+    if (s->keeper_running)
+        pthread_join(s->keeper, NULL);
     for (size_t i = 0; i < s->njobs; i++)
         free_schedule(&s->jobs[i].cfg);
     free(s->jobs);

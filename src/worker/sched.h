@@ -4,9 +4,12 @@
  *
  * Leadership is a Redis lease: SET qdeck:sched:leader <id> NX PX <lease>,
  * renewed every lease/3 by a script that extends it only while it still
- * holds our id. A leader that cannot renew within the lease stops running
- * jobs; another process takes the lease once it expires, so failover takes
- * at most about one lease. A clean stop releases the lease at once.
+ * holds our id. A keeper thread with its own connection does this, so a
+ * slow job never lets the lease lapse; the job thread only runs jobs while
+ * the last renewal is fresh. A leader that cannot renew within the lease
+ * stops running jobs; another process takes the lease once it expires (it
+ * tries every 0.5 s), so failover takes at most about one lease. A clean
+ * stop releases the lease at once.
  *
  * Job state lives in the hash qdeck:sched:job:<name> (keys.h): next_run,
  * last_run (wall seconds), last_result, paused (0/1), runs (count),

@@ -65,6 +65,20 @@ check "a leader is elected" wait_for 10 has_leader
 check "all three nodes heartbeat" wait_for 10 bash -c "[ \$($R --scan --pattern 'qdeck:worker:*' | wc -l) -eq 3 ]"
 ids="$(node_id 1) $(node_id 2) $(node_id 3)"
 expect_match "the leader is one of the three nodes" " $ids " " $(leader) "
+# the heartbeat itself: TTL three intervals, a PUBLISH per beat, a join event per node
+ttl=$($R pttl "qdeck:worker:$(node_id 1)")
+check "heartbeat TTL is 3 x interval (2-3 s left of 3 s)" test "$ttl" -gt 1900 -a "$ttl" -le 3000
+published=$(timeout 2.5 redis-cli -p "$REDIS_PORT" subscribe qdeck:workers 2>/dev/null | grep -cE "^($(node_id 1)|$(node_id 2)|$(node_id 3))\$")
+check "each beat is PUBLISHed on qdeck:workers (3 nodes, ~2 s: >= 3 messages)" test "$published" -ge 3
+for i in 1 2 3; do
+  expect_match "node $i announced itself (worker.joined)" "$($R xrange qdeck:events - + | grep -A2 -x worker.joined)" "^$(node_id "$i")\$"
+done
+report=$($R get "qdeck:worker:$(node_id 1)")
+expect_eq "the report carries the heartbeat's own fields" \
+  "$(jq -r '[.id, .host, (.pid|type), .version, (.at|type), .interval, .state] | join(",")' <<<"$report")" \
+  "$(node_id 1),$(hostname),number,test,number,1,running"
+expect_eq "and the worker's (callback) fields" "$(jq -c '[.slots_busy, .slots_total, .queues]' <<<"$report")" \
+  '[3,8,["amqp:orders","redis:jobs"]]'
 
 # exactly one leader: only one node says so in its heartbeat, over several seconds
 one_leader() {

@@ -61,6 +61,10 @@ out=$("$QDECK" --redis redis://127.0.0.1:1/ status 2>&1); rc=$?
 expect_eq "unreachable broker: exit 3" "$rc" 3
 expect_match "unreachable broker: one clear line" "$out" 'disconnected'
 
+out=$("$QDECK" --redis http://127.0.0.1:1/ status 2>&1); rc=$?
+expect_eq "a Redis URL that is not redis://: usage error, not a crash" "$rc" 2
+expect_match "a Redis URL that is not redis://: says so" "$out" 'must be redis:// or unix://'
+
 out=$("$QDECK" status 2>&1); rc=$?
 expect_eq "nothing configured: usage error" "$rc" 2
 expect_match "nothing configured: says what to do" "$out" 'nothing to watch'

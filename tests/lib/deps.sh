@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs, with apt, exactly the Debian packages qdeck needs that are missing.
 # Idempotent: prints nothing and touches nothing when all are present.
-#   deps.sh [build|run|test|screenshots|bench]   (default: test, the superset of build/run)
+#   deps.sh [build|run|test|screenshots|bench|fuzz]   (default: test, the superset of build/run)
 # bench adds Debian's Celery 5 (run as /usr/bin/python3 -m celery), the peer
 # the worker benchmark measures against.
 set -euo pipefail
@@ -12,6 +12,7 @@ run=(redis-server)
 test=(redis-server redis-tools rabbitmq-server amqp-tools tmux jq python3 procps curl iproute2)
 shots=(tmux aha chromium)
 bench=(python3-celery python3-kombu python3-amqp python3-redis)
+fuzz=(clang libclang-rt-14-dev)
 
 case "${1:-test}" in
   build) want=("${build[@]}") ;;
@@ -19,7 +20,8 @@ case "${1:-test}" in
   test) want=("${build[@]}" "${run[@]}" "${test[@]}") ;;
   screenshots) want=("${build[@]}" "${run[@]}" "${shots[@]}") ;;
   bench) want=("${build[@]}" "${run[@]}" "${test[@]}" "${bench[@]}") ;;
-  *) echo "deps.sh: unknown set '$1' (build|run|test|screenshots|bench)" >&2; exit 2 ;;
+  fuzz) want=("${build[@]}" "${fuzz[@]}") ;;
+  *) echo "deps.sh: unknown set '$1' (build|run|test|screenshots|bench|fuzz)" >&2; exit 2 ;;
 esac
 
 missing=()

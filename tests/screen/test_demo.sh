@@ -21,16 +21,24 @@ check "found the redis-server child" test -n "$redis_pid"
 screen_keys d 2
 check "the demo's queues appear" screen_wait d 30 'redis:llm\.summarize'
 
-check "the worker drains the burst (depth goes down)" bash -c "
-  first=''
-  for i in \$(seq 100); do
-    d=\$(tmux -L '$SCREEN_SOCK' capture-pane -p -t d | awk '\$1==\"redis:llm.summarize\" {print \$2}')
-    [ -n \"\$d\" ] && [ -z \"\$first\" ] && first=\$d
-    [ -n \"\$first\" ] && { [ -z \"\$d\" ] || [ \"\$d\" -lt \"\$first\" ]; } && exit 0
-    sleep 0.3
+# depth of a queue as the Queues view shows it (READY column), "" when absent
+depth() { screen_text d | awk -v q="$1" '$1 == q {print $2}'; }
+check "the worker drains the burst (depth rises, then falls)" bash -c "
+  $(declare -f depth screen_text); SCREEN_SOCK='$SCREEN_SOCK'
+  peak=0
+  for i in \$(seq 150); do
+    v=\$(depth redis:llm.summarize); v=\${v:-0}
+    [ \"\$v\" -gt \"\$peak\" ] && peak=\$v
+    [ \"\$peak\" -gt 0 ] && [ \"\$v\" -lt \"\$peak\" ] && exit 0
+    sleep 0.2
   done; exit 1"
 check "the embedded worker consumes the demo's queues" grep -q 'consuming redis:llm.summarize' "$QDECK_TEST_TMP/work/demo.log"
-check "the LLM failure wave dead-letters tasks" screen_wait d 75 'redis:llm\.summarize:dlq'
+check "the LLM failure wave dead-letters tasks" bash -c "
+  $(declare -f depth screen_text); SCREEN_SOCK='$SCREEN_SOCK'
+  for i in \$(seq 300); do
+    v=\$(depth redis:llm.summarize:dlq); [ \"\${v:-0}\" -gt 0 ] && exit 0
+    sleep 0.25
+  done; exit 1"
 grep -q 'dead-lettered' "$QDECK_TEST_TMP/work/demo.log"
 check "dead letters carry their reason in the log" test $? -eq 0
 

@@ -27,6 +27,7 @@
 #include "worker/redis-link.h"
 #include "worker/results.h"
 #include "worker/task.h"
+#include "worker/topology.h"
 
 #define CONFIRM_WINDOW 500
 #define REDIS_BATCH 1000
@@ -79,6 +80,26 @@ static int publish_amqp(const struct app *app, const struct queue_address *a, co
     amqp_connection_state_t conn = amqp_link_open(app->ctx->amqp, 0, true, app->ctx->timeout, err, sizeof err);
     if (!conn)
         return fail(EXIT_UNREACHABLE, "%s", err);
+    /* a queue that does not exist yet is declared with the worker's
+     * topology (as `qdeck worker --declare` would), rather than having
+     * every message returned as unroutable */
+    amqp_channel_open(conn, 2);
+    amqp_rpc_reply_t rr = amqp_get_rpc_reply(conn);
+    if (rr.reply_type == AMQP_RESPONSE_NORMAL) {
+        amqp_queue_declare(conn, 2, amqp_cstring_bytes(a->name), 1, 0, 0, 0, amqp_empty_table);
+        rr = amqp_get_rpc_reply(conn);
+        if (rr.reply_type == AMQP_RESPONSE_NORMAL) {
+            amqp_channel_close(conn, 2, AMQP_REPLY_SUCCESS);
+        } else if (rr.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION && rr.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+            amqp_channel_close_ok_t ok = {0};
+            amqp_send_method(conn, 2, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+            if (topology_declare_queue(conn, a->name, err, sizeof err) < 0) {
+                amqp_link_close(conn);
+                return fail(EXIT_FAILED, "%s does not exist and cannot be declared: %s", label, err);
+            }
+            fprintf(stderr, "qdeck: declared %s (dead letters to %s.dlq)\n", label, a->name);
+        }
+    }
     uint64_t tag = 0, acked = 0;
     int rc = EXIT_OK;
     long pending_results = 0;
@@ -174,7 +195,7 @@ int cmd_publish(struct app *app, int argc, char **argv)
     const char *body_file = NULL;
     long count = 1;
     int c;
-    optind = 1;
+    optind = 0;   /* 0: GNU getopt starts afresh (permuting again) */
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         char *end;
         double v = 0;
@@ -182,7 +203,7 @@ int cmd_publish(struct app *app, int argc, char **argv)
             errno = 0;
             v = strtod(optarg, &end);
             if (errno || *end || end == optarg || v < 0 || v > 1e9)
-                return fail(EXIT_USAGE, "%s wants a non-negative number, got '%s'", argv[optind - 1], optarg);
+                return fail(EXIT_USAGE, "%s wants a non-negative number, got '%s'", "option", optarg);
         }
         switch (c) {
         case OPT_TYPE: p.type = optarg; break;

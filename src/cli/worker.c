@@ -9,9 +9,11 @@
  * still acking nothing unfinished. --declare declares the RabbitMQ topology
  * (queue with its DLX wiring, qdeck.dlx, <queue>.dlq) before consuming.
  *
- * While Redis is configured it keeps qdeck:worker:<id> alive (every
- * [worker] heartbeat seconds, TTL three intervals): other workers' reapers
- * use it to tell a live worker from a dead one. */
+ * Alongside runs the control plane (src/control/plane.h): the heartbeat to
+ * qdeck:worker:<id> every [worker] heartbeat seconds (other workers'
+ * reapers use it to tell a live worker from a dead one), the scheduler, and
+ * /healthz /readyz /metrics on --metrics-addr; /readyz also wants every
+ * consumer connected. */
 #include <cJSON.h>
 #include <getopt.h>
 #include <signal.h>
@@ -22,6 +24,7 @@
 
 #include "cli/app.h"
 #include "control/keys.h"
+#include "control/plane.h"
 #include "core/address.h"
 #include "core/log.h"
 #include "core/xalloc.h"
@@ -39,51 +42,7 @@ static void on_signal(int sig)
         worker_stop(running_worker, false);
 }
 
-struct liveness {
-    const struct context_config *ctx;
-    double interval;
-    redisContext *redis;
-};
-
-static void heartbeat(struct worker *w, void *arg)
-{
-    struct liveness *l = arg;
-    if (!l->ctx->redis)
-        return;
-    char err[300];
-    if (!l->redis && !(l->redis = redis_link_open(l->ctx->redis, 1.0, 2.0, err, sizeof err))) {
-        log_warn("heartbeat: %s", err);
-        return;
-    }
-    struct worker_stats s;
-    worker_stats(w, &s);
-    char host[64] = "";
-    gethostname(host, sizeof host - 1);
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "id", s.id);
-    cJSON_AddStringToObject(o, "host", host);
-    cJSON_AddNumberToObject(o, "pid", getpid());
-    cJSON_AddStringToObject(o, "queues", worker_queues(w));
-    cJSON_AddNumberToObject(o, "busy", s.busy);
-    cJSON_AddNumberToObject(o, "slots", s.slots);
-    cJSON_AddNumberToObject(o, "in_flight", s.in_flight);
-    cJSON_AddNumberToObject(o, "processed", (double)s.processed);
-    cJSON_AddNumberToObject(o, "failed", (double)s.failed);
-    cJSON_AddNumberToObject(o, "retried", (double)s.retried);
-    cJSON_AddNumberToObject(o, "dead_lettered", (double)s.dead_lettered);
-    char *json = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    char key[200], ttl[32];
-    snprintf(key, sizeof key, KEY_WORKER_PREFIX "%s", s.id);
-    snprintf(ttl, sizeof ttl, "%lld", (long long)(l->interval * 3000));
-    const char *argv[] = {"SET", key, json, "PX", ttl};
-    if (redis_link_cmd(l->redis, NULL, err, sizeof err, 5, argv, NULL) < 0) {
-        log_warn("heartbeat: %s", err);
-        redisFree(l->redis);
-        l->redis = NULL;
-    }
-    free(json);
-}
+static bool consumers_ready(void *arg, char *reason, size_t len) { return worker_ready(arg, reason, len); }
 
 static int declare_topology(const struct app *app, const char *queues)
 {
@@ -129,7 +88,7 @@ int cmd_worker(struct app *app, int argc, char **argv)
     struct worker_options opt = {.cfg = &app->cfg, .ctx = app->ctx};
     bool declare = false;
     int c;
-    optind = 1;
+    optind = 0;   /* 0: GNU getopt starts afresh (permuting again) */
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         char *end;
         long v;
@@ -171,16 +130,23 @@ int cmd_worker(struct app *app, int argc, char **argv)
     if (declare && queues && (rc = declare_topology(app, queues)) != EXIT_OK)
         return rc;
 
-    struct liveness live = {.ctx = app->ctx, .interval = app->cfg.worker.heartbeat};
-    opt.on_tick = heartbeat;
-    opt.tick_arg = &live;
-    opt.every = app->cfg.worker.heartbeat;
     char err[512];
     struct worker *w = worker_create(&opt, err, sizeof err);
     if (!w)
         return fail(EXIT_USAGE, "%s", err);
-    if (app->cfg.worker.metrics_addr)
-        log_warn("--metrics-addr %s: the metrics endpoint is not part of this build yet", app->cfg.worker.metrics_addr);
+    struct control_plane_options cpo = {
+        .cfg = &app->cfg,
+        .ctx = app->ctx,
+        .worker = w,
+        .version = "0.1.0",   /* main.c QDECK_VERSION */
+        .ready = consumers_ready,
+        .ready_arg = w,
+    };
+    struct control_plane *cp = control_plane_start(&cpo, err, sizeof err);
+    if (!cp) {
+        worker_destroy(w);
+        return fail(EXIT_USAGE, "%s", err);
+    }
 
     running_worker = w;
     struct sigaction sa = {.sa_handler = on_signal};
@@ -188,13 +154,7 @@ int cmd_worker(struct app *app, int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     rc = worker_run(w) == 0 ? EXIT_OK : EXIT_FAILED;
-    if (live.redis) {
-        char key[200];
-        snprintf(key, sizeof key, KEY_WORKER_PREFIX "%s", worker_id(w));
-        const char *del[] = {"DEL", key};
-        redis_link_cmd(live.redis, NULL, err, sizeof err, 2, del, NULL);
-        redisFree(live.redis);
-    }
+    control_plane_stop(cp);
     signal(SIGTERM, SIG_DFL);
     signal(SIGINT, SIG_DFL);
     running_worker = NULL;

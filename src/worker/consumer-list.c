@@ -54,12 +54,14 @@ const char *const delayed_mover_script =
 struct suspect {
     char *key;
     double missing_since;
+    bool seen;                /* found during the current SCAN cycle */
 };
 
 struct list_consumer {
     redisContext *c;
     char *processing, *delayed, *dlq, *pattern;
     double next_reap;
+    char cursor[32];          /* SCAN position: a cycle spans several reaps */
     struct suspect suspects[MAX_SUSPECTS];
     size_t nsuspects;
 };
@@ -251,14 +253,18 @@ static long move_back(struct consumer *c, struct list_consumer *l, const char *f
     }
 }
 
+/* One step of the reaper: a few SCAN rounds from where the last step
+ * stopped (the keyspace holds every task record too, so a cycle can take
+ * several steps). A processing list whose worker's heartbeat key has been
+ * missing for reap_after seconds is moved back. */
 static void reap(struct consumer *c, struct list_consumer *l)
 {
     double now = clock_mono();
     size_t prefix = strlen(KEY_PROCESSING_PREFIX), suffix = strlen(c->addr.name) + 1;
-    char cursor[32] = "0";
-    bool seen[MAX_SUSPECTS] = {false};
-    for (int round = 0; round < 20; round++) {
-        const char *argv[] = {"SCAN", cursor, "MATCH", l->pattern, "COUNT", "1000", "TYPE", "list"};
+    if (!l->cursor[0])
+        snprintf(l->cursor, sizeof l->cursor, "0");
+    for (int round = 0; round < 10; round++) {
+        const char *argv[] = {"SCAN", l->cursor, "MATCH", l->pattern, "COUNT", "5000", "TYPE", "list"};
         redisReply *r;
         char err[300];
         if (redis_link_cmd(l->c, &r, err, sizeof err, 8, argv, NULL) < 0)
@@ -267,7 +273,7 @@ static void reap(struct consumer *c, struct list_consumer *l)
             freeReplyObject(r);
             return;
         }
-        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        snprintf(l->cursor, sizeof l->cursor, "%s", r->element[0]->str);
         redisReply *keys = r->element[1];
         for (size_t i = 0; i < keys->elements; i++) {
             const char *key = keys->element[i]->str;
@@ -281,11 +287,14 @@ static void reap(struct consumer *c, struct list_consumer *l)
             size_t s = 0;
             while (s < l->nsuspects && strcmp(l->suspects[s].key, key) != 0)
                 s++;
-            if (!alive && s == l->nsuspects && l->nsuspects < MAX_SUSPECTS) {
-                l->suspects[l->nsuspects++] = (struct suspect){.key = xstrdup(key), .missing_since = now};
-                seen[s] = true;
-            } else if (!alive && s < l->nsuspects) {
-                seen[s] = true;
+            if (alive) {
+                if (s < l->nsuspects)
+                    l->suspects[s].missing_since = now;   /* came back: start over */
+            } else if (s == l->nsuspects) {
+                if (l->nsuspects < MAX_SUSPECTS)
+                    l->suspects[l->nsuspects++] = (struct suspect){.key = xstrdup(key), .missing_since = now, .seen = true};
+            } else {
+                l->suspects[s].seen = true;
                 if (now - l->suspects[s].missing_since >= worker_config(c->w)->worker.reap_after) {
                     long n = move_back(c, l, key);
                     if (n > 0)
@@ -296,18 +305,21 @@ static void reap(struct consumer *c, struct list_consumer *l)
             free(id);
         }
         freeReplyObject(r);
-        if (strcmp(cursor, "0") == 0)
+        if (strcmp(l->cursor, "0") == 0) {
+            /* a cycle ended: forget suspects it did not find (list gone) */
+            size_t keep = 0;
+            for (size_t s = 0; s < l->nsuspects; s++) {
+                if (l->suspects[s].seen) {
+                    l->suspects[s].seen = false;
+                    l->suspects[keep++] = l->suspects[s];
+                } else {
+                    free(l->suspects[s].key);
+                }
+            }
+            l->nsuspects = keep;
             break;
+        }
     }
-    /* forget suspects that came back or whose list is gone */
-    size_t keep = 0;
-    for (size_t s = 0; s < l->nsuspects; s++) {
-        if (seen[s])
-            l->suspects[keep++] = l->suspects[s];
-        else
-            free(l->suspects[s].key);
-    }
-    l->nsuspects = keep;
 }
 
 static void list_tick(struct consumer *c)

@@ -90,7 +90,20 @@ void consumer_deliver(struct consumer *c, struct task *t)
     t->received_mono = clock_mono();
     atomic_fetch_add(&c->in_flight, 1);
     worker_note_received(c->w);
-    pool_submit(c->w, t);
+    t->next = NULL;
+    if (c->batch_tail)
+        c->batch_tail->next = t;
+    else
+        c->batch_head = t;
+    c->batch_tail = t;
+    c->batch_len++;
+}
+
+void consumer_hand_over(struct consumer *c)
+{
+    pool_submit(c->w, c->batch_head, c->batch_tail, c->batch_len);
+    c->batch_head = c->batch_tail = NULL;
+    c->batch_len = 0;
 }
 
 static void settled(struct consumer *c, struct task *t)
@@ -104,6 +117,9 @@ static void settled(struct consumer *c, struct task *t)
  * stays queued). */
 static int apply_settlements(struct consumer *c)
 {
+    /* taking the queue answers every wake-up so far; settlements queued
+     * after this point set the flag (and write the pipe) again */
+    consumer_drain_wake(c);
     pthread_mutex_lock(&c->lock);
     struct task *list = c->settle_head;
     c->settle_head = c->settle_tail = NULL;
@@ -213,7 +229,9 @@ static void *consumer_main(void *arg)
             continue;
         }
         int room = c->prefetch - atomic_load(&c->in_flight);
-        if (c->ops->receive(c, receiving ? (room > 0 ? room : 0) : 0, RECEIVE_WAIT) < 0) {
+        int received = c->ops->receive(c, receiving ? (room > 0 ? room : 0) : 0, RECEIVE_WAIT);
+        consumer_hand_over(c);
+        if (received < 0) {
             lost(c, NULL);
             continue;
         }

@@ -59,7 +59,7 @@ struct consumer {
     char *label;                   /* "amqp:orders" */
     void *priv;
     pthread_t thread;
-    bool connected;
+    _Atomic bool connected;        /* read by worker_ready() from other threads */
     unsigned generation;           /* bumped on each connect */
     int prefetch;
     _Atomic int in_flight;         /* received, not yet settled */
@@ -67,6 +67,8 @@ struct consumer {
     _Atomic int wake_pending;
     pthread_mutex_t lock;          /* guards the settle queue */
     struct task *settle_head, *settle_tail;
+    struct task *batch_head, *batch_tail;   /* received this round, handed over together */
+    int batch_len;
 };
 
 struct consumer *consumer_new(struct worker *w, const struct queue_address *addr, int prefetch);
@@ -75,8 +77,12 @@ int consumer_start(struct consumer *c);
 void consumer_join(struct consumer *c);
 /* Any thread: queue t's settlement for the consumer thread. */
 void consumer_settle_later(struct consumer *c, struct task *t);
-/* Consumer thread: a task received, handed to the pool. */
+/* Consumer thread: a task received; handed to the pool with the rest of
+ * this round's deliveries when the backend's receive() returns. */
 void consumer_deliver(struct consumer *c, struct task *t);
+/* Hands this round's deliveries to the pool now (the loop also does it
+ * after each receive()). */
+void consumer_hand_over(struct consumer *c);
 /* Clears the wake pipe (backends call it after polling it). */
 void consumer_drain_wake(struct consumer *c);
 

@@ -92,6 +92,7 @@ struct worker {
     struct task *done_head, *done_tail;
     struct task *running;       /* watchdog's list */
     int busy;
+    int waiting;                /* slot threads in cond_wait */
     int live_threads, retire;
     bool exit_threads;
 
@@ -225,6 +226,16 @@ static struct worker_type_stats *type_stats(struct worker *w, const char *type)
     return s;
 }
 
+bool worker_ready(struct worker *w, char *reason, size_t len)
+{
+    for (size_t i = 0; i < w->nconsumers; i++)
+        if (!atomic_load(&w->consumers[i]->connected)) {
+            snprintf(reason, len, "%s: not connected", w->consumers[i]->label);
+            return false;
+        }
+    return true;
+}
+
 void worker_stats(struct worker *w, struct worker_stats *out)
 {
     memset(out, 0, sizeof *out);
@@ -267,8 +278,6 @@ void pool_decided(struct worker *w, struct task *t)
  * Runs on a slot thread or the watchdog. */
 static void decide(struct worker *w, struct task *t, struct results *res, unsigned *seed)
 {
-    const char *queue = t->consumer->label;
-    (void)queue;
     if (t->settle == SETTLE_RETURN) {
         pool_decided(w, t);
         return;
@@ -348,7 +357,8 @@ static void finish(struct worker *w, struct slot_thread *st, struct task *t)
     t->wd_prev = t->wd_next = NULL;
     w->busy--;
     atomic_fetch_sub(&w->busy_now, 1);
-    pthread_cond_signal(&w->cond);
+    if (w->waiting && w->run_head)
+        pthread_cond_signal(&w->cond);   /* a slot is free for work that was waiting for one */
     pthread_mutex_unlock(&w->lock);
 
     struct worker_type_stats *s = type_stats(w, t->type);
@@ -397,7 +407,8 @@ static void async_done(void *cookie, struct qdeck_result *res)
     else
         w->done_head = t;
     w->done_tail = t;
-    pthread_cond_signal(&w->cond);
+    if (w->waiting)
+        pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->lock);
 }
 
@@ -421,6 +432,14 @@ static void start(struct worker *w, struct slot_thread *st, struct task *t)
         }
         t->settle = SETTLE_DEAD;
         t->dead_reason = "poison";
+        decide(w, t, &st->results, &st->seed);
+        goto unbusy;
+    }
+    if (t->deadline > 0 && clock_wall() > t->deadline) {
+        snprintf(t->error, sizeof t->error, "its deadline passed %.3fs before it could start",
+                 clock_wall() - t->deadline);
+        t->settle = SETTLE_DEAD;
+        t->dead_reason = "expired";
         decide(w, t, &st->results, &st->seed);
         goto unbusy;
     }
@@ -478,7 +497,8 @@ unbusy:
     pthread_mutex_lock(&w->lock);
     w->busy--;
     atomic_fetch_sub(&w->busy_now, 1);
-    pthread_cond_signal(&w->cond);
+    if (w->waiting && w->run_head)
+        pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->lock);
 }
 
@@ -530,7 +550,9 @@ static void *slot_main(void *arg)
                 w->retire--;
             break;
         }
+        w->waiting++;
         pthread_cond_wait(&w->cond, &w->lock);
+        w->waiting--;
     }
     w->live_threads--;
     pthread_cond_broadcast(&w->gone);
@@ -573,16 +595,26 @@ static int spawn_slot(struct worker *w)
     return 0;
 }
 
-void pool_submit(struct worker *w, struct task *t)
+void pool_submit(struct worker *w, struct task *head, struct task *tail, int n)
 {
-    t->next = NULL;
+    if (!head)
+        return;
+    tail->next = NULL;
     pthread_mutex_lock(&w->lock);
     if (w->run_tail)
-        w->run_tail->next = t;
+        w->run_tail->next = head;
     else
-        w->run_head = t;
-    w->run_tail = t;
-    pthread_cond_signal(&w->cond);
+        w->run_head = head;
+    w->run_tail = tail;
+    /* wake only as many sleeping threads as there is work and free slots for */
+    int free_slots = w->concurrency - w->busy, wake = n < w->waiting ? n : w->waiting;
+    if (wake > free_slots)
+        wake = free_slots;
+    if (wake >= w->waiting && wake > 1)
+        pthread_cond_broadcast(&w->cond);
+    else
+        for (int i = 0; i < wake; i++)
+            pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->lock);
 }
 

@@ -10,8 +10,8 @@
 #include "worker/task.h"
 #include "worker/worker.h"
 
-/* Hands a received task to the slots. */
-void pool_submit(struct worker *w, struct task *t);
+/* Hands received tasks (a list linked by next, n long) to the slots. */
+void pool_submit(struct worker *w, struct task *head, struct task *tail, int n);
 /* The task's fate is decided (settle, dead_reason, error, retry_delay set):
  * counters, latency, then back to its consumer. */
 void pool_decided(struct worker *w, struct task *t);

@@ -73,6 +73,9 @@ void worker_destroy(struct worker *w);
 
 const char *worker_id(const struct worker *w);
 void worker_stats(struct worker *w, struct worker_stats *out);
+/* True when every consumer is connected to its broker; else false with
+ * the first one that is not in reason. Any thread. */
+bool worker_ready(struct worker *w, char *reason, size_t len);
 /* Comma-separated queue addresses being consumed (owned by the worker). */
 const char *worker_queues(const struct worker *w);
 

@@ -28,6 +28,7 @@
 #include "core/address.h"
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "dlq/sched-replay.h"
 #include "worker/amqp-link.h"
 #include "worker/redis-link.h"
 #include "worker/topology.h"
@@ -134,13 +135,16 @@ int cmd_worker(struct app *app, int argc, char **argv)
     struct worker *w = worker_create(&opt, err, sizeof err);
     if (!w)
         return fail(EXIT_USAGE, "%s", err);
+    struct dlq_sched_context replay = {.cfg = &app->cfg, .ctx = app->ctx};
     struct control_plane_options cpo = {
         .cfg = &app->cfg,
         .ctx = app->ctx,
         .worker = w,
-        .version = "0.1.0",   /* main.c QDECK_VERSION */
+        .version = QDECK_VERSION,
         .ready = consumers_ready,
         .ready_arg = w,
+        .replay = dlq_sched_replay,   /* [schedule] action = replay */
+        .hook_ctx = &replay,
     };
     struct control_plane *cp = control_plane_start(&cpo, err, sizeof err);
     if (!cp) {

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "control/keys.h"
+#include "core/address.h"
 #include "core/xalloc.h"
 #include "dlq/amqp-table.h"
 
@@ -312,6 +313,19 @@ static bool has_suffix(const char *s, const char *suffix)
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
+/* Workers may name the original queue by its address ("redis:jobs",
+ * "stream:ev#workers"); a replay needs the bare name on this broker. */
+static void strip_address_scheme(const struct dlq *d, char *queue, size_t len)
+{
+    struct queue_address a;
+    char err[128];
+    if (!d || !strchr(queue, ':') || queue_address_parse(queue, NULL, &a, err, sizeof err) != 0)
+        return;
+    if (a.kind == d->addr.kind)
+        snprintf(queue, len, "%s", a.name);
+    queue_address_free(&a);
+}
+
 void dlq_decode(struct dlq *d, struct dlq_message *m, bool with_result)
 {
     info_free(&m->info);
@@ -352,6 +366,7 @@ void dlq_decode(struct dlq *d, struct dlq_message *m, bool with_result)
     if (env.format == ENVELOPE_CELERY)
         info->celery = true;
 
+    strip_address_scheme(d, info->original_queue, sizeof info->original_queue);
     /* the DLQ's own name says where its messages came from, as a last resort */
     if (!info->original_queue[0] && d) {
         const char *suffix = d->addr.kind == QUEUE_AMQP ? DLQ_SUFFIX_AMQP : DLQ_SUFFIX_REDIS;
@@ -539,6 +554,23 @@ int dlq_prepare_replay(const struct dlq *d, const struct dlq_replay *r, const st
         dlq_bytes_set(&c->body, r->body->data, r->body->len);
         if (c->stream_id && c->body_field >= 0)
             dlq_bytes_set(&c->fields[c->body_field].value, r->body->data, r->body->len);
+    }
+    /* a body the worker could not parse was dead-lettered wrapped, its bytes
+     * in raw_base64: the replay sends those bytes, as they first arrived */
+    if (!(r->body && r->body->set) && m->info.format == ENVELOPE_JSON) {
+        cJSON *wrap = cJSON_ParseWithLength(c->body.data, c->body.len);
+        const cJSON *raw = cJSON_GetObjectItemCaseSensitive(wrap, "raw_base64");
+        char *bytes = NULL;
+        size_t n = 0;
+        if (cJSON_IsString(raw) && cJSON_GetObjectItemCaseSensitive(wrap, "dead_reason") &&
+            dlq_base64_decode(raw->valuestring, &bytes, &n) == 0) {
+            dlq_bytes_set(&c->body, bytes, n);
+            if (c->stream_id && c->body_field >= 0)
+                dlq_bytes_set(&c->fields[c->body_field].value, bytes, n);
+            body_json = false;
+        }
+        free(bytes);
+        cJSON_Delete(wrap);
     }
     cJSON *body = body_json ? cJSON_ParseWithLength(c->body.data, c->body.len) : NULL;
     bool body_changed = false;

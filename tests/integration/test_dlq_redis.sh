@@ -80,4 +80,16 @@ check "stream: export → purge → import byte-exact (same entry IDs)" cmp s1.j
 out=$("${Q[@]}" dlq list redis:ev:dlq 2>&1); rc=$?
 expect_eq "a stream addressed as a list: refused" "$rc" 2
 expect_match "says what the key is" "$out" 'is a stream, not a list'
+
+# what qdeck worker dead-letters when a body is not JSON: a wrapper naming
+# the original queue by its address, the bytes in raw_base64. The replay
+# sends the original bytes back to the original list.
+"${R[@]}" del work work:dlq >/dev/null
+"${R[@]}" rpush work:dlq "{\"dead_reason\":\"poison\",\"last_error\":\"not JSON\",\"attempt\":0,\"original_queue\":\"redis:work\",\"raw_base64\":\"$(printf 'not json\001\377' | base64)\"}" >/dev/null
+out=$("${Q[@]}" dlq replay redis:work:dlq --all)
+expect_match "wrapped poison: replayed" "$out" '^moved 1, failed 0, skipped 0$'
+expect_eq "to the list named by the address, not a key called redis:work" "$("${R[@]}" exists redis:work)" 0
+hex() { od -An -tx1 | tr -d ' \n'; }
+expect_eq "the original bytes, unwrapped" "$("${R[@]}" --raw lrange work 0 0 | head -c -1 | hex)" \
+  "$(printf 'not json\001\377' | hex)"
 finish

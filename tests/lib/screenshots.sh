@@ -41,10 +41,20 @@ wait_for_text() {   # wait_for_text TEXT SECONDS
 mkdir -p "$out"
 tmux -L "$sock" -f /dev/null new-session -d -s qdeck -x 120 -y 36 "$qdeck demo"
 wait_for_text "llm.summarize" 15
-sleep 20      # let the synthetic traffic build depth, a burst and dead letters
+sleep 25      # a burst, the first failure wave of the LLM API, retries and dead letters
 shot overview
 tmux -L "$sock" send-keys -t qdeck 2
 wait_for_text "READY" 5
 sleep 1
 shot queues
+tmux -L "$sock" send-keys -t qdeck 3
+wait_for_text "SLOTS" 5
+sleep 1
+shot workers
+tmux -L "$sock" send-keys -t qdeck 5
+sleep 2
+shot breakers
+tmux -L "$sock" send-keys -t qdeck 8
+sleep 2
+shot scheduler
 tmux -L "$sock" send-keys -t qdeck q

@@ -6,10 +6,18 @@
 #   make bench   the benchmarks under tests/bench/ (not part of `make test`)
 #
 # `make SANITIZE=address,undefined` builds into build-san/ instead of build/.
+# `make V=1` shows every compiler command.
 
 PKGS      := ncursesw librabbitmq hiredis libcurl libcjson inih libmicrohttpd
 CC        ?= cc
 CSTD      := -std=c11 -D_GNU_SOURCE
+ifeq ($(V),1)
+Q :=
+say = @true
+else
+Q := @
+say = @printf '  %-7s %s\n'
+endif
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 OPT       ?= -O2 -g
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -50,30 +58,37 @@ plugins: $(PLUGIN_SO) $(FIXTURE_SO)
 
 $(BUILD)/plugins/%.so: plugins/%.c src/qdeck-plugin.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fPIC -shared -o $@ $< $(LDFLAGS) $(PLUGIN_LIBS)
+	$(say) PLUGIN $@
+	$(Q)$(CC) $(CFLAGS) -fPIC -shared -o $@ $< $(LDFLAGS) $(PLUGIN_LIBS)
 
 $(BUILD)/tests/plugins/%.so: tests/plugins/%.c src/qdeck-plugin.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fPIC -shared -o $@ $< $(LDFLAGS) $(PLUGIN_LIBS)
+	$(say) PLUGIN $@
+	$(Q)$(CC) $(CFLAGS) -fPIC -shared -o $@ $< $(LDFLAGS) $(PLUGIN_LIBS)
 
 $(BUILD)/qdeck: $(BUILD)/src/main.o $(BUILD)/libqdeck.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(say) LINK $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/libqdeck.a: $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(say) AR $@
+	$(Q)ar rcs $@ $^
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(say) CC $<
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libqdeck.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $< $(BUILD)/libqdeck.a $(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs cmocka)
+	$(say) TEST $@
+	$(Q)$(CC) $(CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $< $(BUILD)/libqdeck.a $(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs cmocka)
 
 $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libqdeck.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libqdeck.a $(LDFLAGS) $(LDLIBS)
+	$(say) TOOL $@
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libqdeck.a $(LDFLAGS) $(LDLIBS)
 
 unit: $(UNIT_BIN) plugins
 tools: $(TOOL_BIN)

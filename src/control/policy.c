@@ -24,9 +24,9 @@
 #include <unistd.h>
 
 #include "control/keys.h"
+#include "control/redis-connect.h"
 #include "core/clock.h"
 #include "core/log.h"
-#include "core/url.h"
 #include "core/xalloc.h"
 
 #define BREAKER_CHANNEL_PREFIX "breaker:"
@@ -401,52 +401,11 @@ cJSON *policy_applied_json(const struct policy *p)
 
 redisContext *policy_connect(const char *url, double timeout, char *err, size_t errlen)
 {
-    struct broker_url u;
-    char uerr[256];
     if (!url || !*url) {
         snprintf(err, errlen, "no Redis configured: the control plane needs --redis URL or a context with redis =");
         return NULL;
     }
-    if (broker_url_parse(url, &u, uerr, sizeof uerr) < 0) {
-        snprintf(err, errlen, "Redis URL: %s", uerr);
-        return NULL;
-    }
-    struct timeval tv = {.tv_sec = (time_t)timeout, .tv_usec = (suseconds_t)((timeout - floor(timeout)) * 1e6)};
-    redisReply *r = NULL;
-    redisContext *c = strcmp(u.scheme, "unix") == 0 ? redisConnectUnixWithTimeout(u.path, tv)
-                                                    : redisConnectWithTimeout(u.host, u.port, tv);
-    if (!c || c->err) {
-        snprintf(err, errlen, "cannot connect to Redis at %s: %s", u.redacted, c ? c->errstr : "out of memory");
-        goto fail;
-    }
-    redisSetTimeout(c, tv);
-    if (u.password) {
-        r = u.user && *u.user ? redisCommand(c, "AUTH %s %s", u.user, u.password) : redisCommand(c, "AUTH %s", u.password);
-        if (!r || r->type == REDIS_REPLY_ERROR) {
-            snprintf(err, errlen, "Redis at %s refused the credentials: %s", u.redacted,
-                     r ? r->str : c->errstr);
-            goto fail;
-        }
-        freeReplyObject(r);
-        r = NULL;
-    }
-    if (u.db) {
-        r = redisCommand(c, "SELECT %d", u.db);
-        if (!r || r->type == REDIS_REPLY_ERROR) {
-            snprintf(err, errlen, "Redis at %s: SELECT %d: %s", u.redacted, u.db, r ? r->str : c->errstr);
-            goto fail;
-        }
-        freeReplyObject(r);
-    }
-    broker_url_free(&u);
-    return c;
-fail:
-    if (r)
-        freeReplyObject(r);
-    if (c)
-        redisFree(c);
-    broker_url_free(&u);
-    return NULL;
+    return control_redis_connect(url, timeout, err, errlen);
 }
 
 static int reply_error(redisContext *c, redisReply *r, const char *doing, char *err, size_t errlen)

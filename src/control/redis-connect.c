@@ -48,7 +48,7 @@ redisContext *control_redis_connect(const char *url, double timeout, char *err, 
     redisContext *c = strcmp(u.scheme, "unix") == 0 ? redisConnectUnixWithTimeout(u.path, tv)
                                                     : redisConnectWithTimeout(u.host, u.port, tv);
     if (!c || c->err) {
-        snprintf(err, errlen, "cannot connect to Redis %s: %s", u.redacted, c ? c->errstr : "out of memory");
+        snprintf(err, errlen, "cannot connect to Redis at %s: %s", u.redacted, c ? c->errstr : "out of memory");
         if (c)
             redisFree(c);
         broker_url_free(&u);

@@ -18,8 +18,8 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "control/redis-connect.h"
 #include "core/clock.h"
-#include "core/url.h"
 #include "core/xalloc.h"
 
 #define TICK_SECONDS 0.1
@@ -130,17 +130,10 @@ static void *workload_main(void *arg)
 
 struct workload *workload_start(const char *redis_url, char *err, unsigned errlen)
 {
-    struct broker_url u;
-    if (broker_url_parse(redis_url, &u, err, errlen) < 0)
-        return NULL;
-    struct timeval tv = {2, 0};
-    redisContext *c = strcmp(u.scheme, "unix") == 0 ? redisConnectUnixWithTimeout(u.path, tv)
-                                                    : redisConnectWithTimeout(u.host, u.port, tv);
-    broker_url_free(&u);
-    if (!c || c->err) {
-        snprintf(err, errlen, "demo workload cannot connect to Redis: %s", c ? c->errstr : "no memory");
-        if (c)
-            redisFree(c);
+    char why[256];
+    redisContext *c = control_redis_connect(redis_url, 2, why, sizeof why);
+    if (!c) {
+        snprintf(err, errlen, "demo workload: %s", why);
         return NULL;
     }
     freeReplyObject(redisCommand(c, "XGROUP CREATE events indexers 0 MKSTREAM"));

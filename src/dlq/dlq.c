@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/url.h"
+#include "control/redis-connect.h"
 #include "core/xalloc.h"
 
 static const struct dlq_backend *const backends[] = {&dlq_amqp_backend, &dlq_list_backend, &dlq_stream_backend};
@@ -25,50 +25,13 @@ int dlq_fail(struct dlq *d, enum dlq_failure kind, const char *fmt, ...)
 
 redisContext *dlq_redis_connect(const char *url, double timeout, char *err, size_t errlen)
 {
-    struct broker_url u;
-    if (broker_url_parse(url, &u, err, (unsigned)errlen) < 0)
-        return NULL;
-    if (timeout <= 0)
-        timeout = 5;
-    struct timeval tv = {.tv_sec = (time_t)timeout, .tv_usec = (suseconds_t)((timeout - (double)(time_t)timeout) * 1e6)};
-    redisContext *c = strcmp(u.scheme, "unix") == 0 ? redisConnectUnixWithTimeout(u.path, tv)
-                                                     : redisConnectWithTimeout(u.host, u.port, tv);
-    if (!c || c->err) {
-        snprintf(err, errlen, "cannot connect to Redis %s: %s", u.redacted, c ? c->errstr : "out of memory");
-        if (c)
-            redisFree(c);
-        broker_url_free(&u);
-        return NULL;
+    redisContext *c = control_redis_connect(url, timeout > 0 ? timeout : 5, err, errlen);
+    if (c) {
+        /* long scripts over big lists: replies may take longer than a connect */
+        struct timeval rtv = {.tv_sec = (time_t)(timeout > 0 ? timeout : 5) * 6 + 10};
+        redisSetTimeout(c, rtv);
     }
-    /* long scripts over big lists: reads may take longer than a connect */
-    struct timeval rtv = {.tv_sec = tv.tv_sec * 6 + 10};
-    redisSetTimeout(c, rtv);
-    redisReply *r = NULL;
-    if (u.password) {
-        r = u.user && u.user[0] ? redisCommand(c, "AUTH %s %s", u.user, u.password)
-                                : redisCommand(c, "AUTH %s", u.password);
-        if (!r || r->type == REDIS_REPLY_ERROR) {
-            snprintf(err, errlen, "Redis %s refused the password", u.redacted);
-            goto fail;
-        }
-        freeReplyObject(r);
-    }
-    if (u.db > 0) {
-        r = redisCommand(c, "SELECT %d", u.db);
-        if (!r || r->type == REDIS_REPLY_ERROR) {
-            snprintf(err, errlen, "Redis %s: cannot select db %d", u.redacted, u.db);
-            goto fail;
-        }
-        freeReplyObject(r);
-    }
-    broker_url_free(&u);
     return c;
-fail:
-    if (r)
-        freeReplyObject(r);
-    redisFree(c);
-    broker_url_free(&u);
-    return NULL;
 }
 
 int dlq_open(const char *address, const struct context_config *ctx, struct dlq **out, char *err, size_t errlen)

@@ -221,11 +221,7 @@ static void *board_thread(void *arg)
         }
         notify(f);
         double wait = b ? f->refresh : backoff_next(&retry);
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        double t = (double)until.tv_sec + until.tv_nsec / 1e9 + wait;
-        until.tv_sec = (time_t)t;
-        until.tv_nsec = (long)((t - (double)until.tv_sec) * 1e9);
+        struct timespec until = clock_realtime_after(wait);
         while (!f->stopping && !f->req_name)
             if (pthread_cond_timedwait(&f->wake, &f->lock, &until) != 0)
                 break;

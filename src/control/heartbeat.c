@@ -182,11 +182,7 @@ static bool sleep_until(struct heartbeat *hb, double deadline)
         double left = deadline - clock_mono();
         if (left <= 0)
             break;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        double when = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + left;
-        ts.tv_sec = (time_t)when;
-        ts.tv_nsec = (long)((when - (double)ts.tv_sec) * 1e9);
+        struct timespec ts = clock_realtime_after(left);
         pthread_cond_timedwait(&hb->wake, &hb->lock, &ts);
     }
     bool stopping = hb->stopping;

@@ -895,11 +895,7 @@ uint64_t policy_watcher_version(struct policy_watcher *w)
 
 uint64_t policy_watcher_wait(struct policy_watcher *w, uint64_t after, double timeout)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    double end = (double)until.tv_sec + until.tv_nsec / 1e9 + timeout;
-    until.tv_sec = (time_t)end;
-    until.tv_nsec = (long)((end - floor(end)) * 1e9);
+    struct timespec until = clock_realtime_after(timeout);
     pthread_mutex_lock(&w->lock);
     while (w->current->version <= after)
         if (pthread_cond_timedwait(&w->changed, &w->lock, &until) != 0)

@@ -33,3 +33,13 @@ void format_duration(double seconds, char *buf, unsigned len)
     else
         snprintf(buf, len, "%ldd%02ldh", s / 86400, (s % 86400) / 3600);
 }
+
+struct timespec clock_realtime_after(double seconds)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    double when = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + (seconds > 0 ? seconds : 0);
+    ts.tv_sec = (time_t)when;
+    ts.tv_nsec = (long)((when - (double)ts.tv_sec) * 1e9);
+    return ts;
+}

@@ -3,8 +3,12 @@
 #ifndef QDECK_CLOCK_H
 #define QDECK_CLOCK_H
 
+#include <time.h>
+
 double clock_mono(void);
 double clock_wall(void);
+/* The CLOCK_REALTIME instant `seconds` from now, for pthread_cond_timedwait. */
+struct timespec clock_realtime_after(double seconds);
 /* "3s", "4m12s", "2h05m", "3d04h" — fits in 8 columns. */
 void format_duration(double seconds, char *buf, unsigned len);
 

@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "control/fleet.h"
 #include "core/clock.h"
 #include "core/xalloc.h"
+#include "resilience/fleet-report.h"
 #include "ui/screen.h"
 
 #define DLQ_GROWTH_SAMPLES 10
@@ -36,6 +38,74 @@ static bool had(const struct alert_set *set, const char *key)
         if (strcmp(set->items[i].key, key) == 0)
             return true;
     return false;
+}
+
+/* Error rate, end-to-end p99 and open breakers, from the live workers'
+ * heartbeats: histograms merged, never percentiles averaged. */
+static void fleet_alerts(struct ui *ui, struct alert_set *next)
+{
+    const struct alerts_config *th = &ui->opt->cfg->alerts;
+    const struct fleet_table *t = ui->opt->fleet && ui->fleet.status == SOURCE_OK ? fleet_table_of(ui->fleet.snap) : NULL;
+    if (!t || t->n == 0)
+        return;
+    const cJSON **reports = xcalloc(t->n, sizeof *reports);
+    size_t n = 0;
+    int64_t processed = 0, failed = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        const struct fleet_worker *w = &t->workers[i];
+        if (w->state == FLEET_LOST || !w->report)
+            continue;
+        reports[n++] = w->report;
+        processed += w->processed > 0 ? w->processed : 0;
+        failed += w->failed > 0 ? w->failed : 0;
+    }
+    char text[300], a[32], b[32];
+    if (th->breaker_open) {
+        struct breaker_table bt;
+        breaker_table_build(reports, n, NULL, 0, &bt);
+        for (size_t i = 0; i < bt.n; i++) {
+            const struct breaker_row *r = &bt.rows[i];
+            int open = r->states[BREAKER_OPEN] + r->states[BREAKER_FORCED_OPEN];
+            if (!open)
+                continue;
+            snprintf(text, sizeof text, "breaker %s %s on %d of %zu workers", r->name,
+                     breaker_state_name(r->worst == BREAKER_FORCED_OPEN ? BREAKER_FORCED_OPEN : BREAKER_OPEN), open,
+                     r->workers);
+            add(next, "breaker", r->name, text);
+        }
+        breaker_table_free(&bt);
+    }
+    if (th->p99 > 0) {
+        struct latency_table lt;
+        latency_table_build(reports, n, &lt);
+        for (size_t i = 0; i < lt.n; i++) {
+            double p99 = (double)lt.rows[i].summary[LATENCY_E2E].p99 / 1e6;
+            if (lt.rows[i].summary[LATENCY_E2E].count == 0 || p99 <= th->p99)
+                continue;
+            format_duration(p99, a, sizeof a);
+            format_duration(th->p99, b, sizeof b);
+            snprintf(text, sizeof text, "%s end-to-end p99 %s (alert above %s)", lt.rows[i].type, a, b);
+            add(next, "p99", lt.rows[i].type, text);
+        }
+        latency_table_free(&lt);
+    }
+    /* error rate between two fleet readings, so an old burst fades out */
+    if (th->error_rate > 0 && ui->alert_prev_at > 0 && t->taken_at > ui->alert_prev_at) {
+        int64_t dp = processed - ui->alert_prev_processed, df = failed - ui->alert_prev_failed;
+        if (dp >= 0 && df > 0 && dp + df > 0) {
+            double pct = 100.0 * (double)df / (double)(dp + df);
+            if (pct > th->error_rate) {
+                snprintf(text, sizeof text, "%.0f%% of task runs failing (alert above %.0f%%)", pct, th->error_rate);
+                add(next, "errors", "fleet", text);
+            }
+        }
+    }
+    if (t->taken_at > ui->alert_prev_at) {
+        ui->alert_prev_at = t->taken_at;
+        ui->alert_prev_processed = processed;
+        ui->alert_prev_failed = failed;
+    }
+    free(reports);
 }
 
 bool alerts_evaluate(struct ui *ui)
@@ -72,6 +142,7 @@ bool alerts_evaluate(struct ui *ui)
             }
         }
     }
+    fleet_alerts(ui, &next);
     bool fresh = false;
     for (size_t i = 0; i < next.n; i++)
         if (!had(&ui->alerts, next.items[i].key))

@@ -1,6 +1,8 @@
 /* Alerts: the [alerts] thresholds of the config checked against what the
  * console sees — queue depth, the oldest message's age, how fast a
- * dead-letter queue grows — after every refresh. Alerts are highlighted on
+ * dead-letter queue grows; and from the workers' heartbeats, open
+ * breakers, end-to-end p99 and the fleet's error rate — after every
+ * refresh. Alerts are highlighted on
  * the Overview and counted in the header; a new one rings the terminal
  * bell when [alerts] bell = true. Nothing is written anywhere: a console
  * that watches is not an actor. */

@@ -244,8 +244,6 @@ static void pull_feeds(struct ui *ui)
             changed = true;
         }
     }
-    if (changed && alerts_evaluate(ui) && ui->opt->cfg->alerts.bell)
-        beep();
     if (ui->opt->board) {
         board_release(ui->board);
         ui->board = board_get(ui->opt->board, &ui->board_status, ui->board_message, sizeof ui->board_message);
@@ -256,7 +254,13 @@ static void pull_feeds(struct ui *ui)
     if (ui->opt->fleet) {
         feed_view_release(&ui->fleet);
         feed_get(&ui->opt->fleet->feed, &ui->fleet);
+        if (ui->fleet.generation != ui->fleet_seen) {
+            ui->fleet_seen = ui->fleet.generation;
+            changed = true;
+        }
     }
+    if (changed && alerts_evaluate(ui) && ui->opt->cfg->alerts.bell)
+        beep();
 }
 
 /* ---- actions bound to keys ---- */

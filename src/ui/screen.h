@@ -76,6 +76,9 @@ struct ui {
     int gr_selected, gr_top;        /* guardrails view */
     int ev_top;                     /* events view: first row shown */
     struct alert_set alerts;        /* thresholds crossed now */
+    uint64_t fleet_seen;            /* fleet feed generation alerts last saw */
+    double alert_prev_at;           /* the fleet reading the error rate is measured from */
+    int64_t alert_prev_processed, alert_prev_failed;
     /* Workers view (view-workers.c) */
     struct feed_view fleet;         /* the fleet collector's last table (ref held) */
     int worker_selected, worker_top, worker_sort;

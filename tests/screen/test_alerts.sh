@@ -41,4 +41,38 @@ rc del deep
 check "the depth alert goes with its cause" screen_wait_gone a 10 'redis:deep depth'
 screen_keys a q
 expect_eq "console exits cleanly" "$(screen_exit_status a 5)" 0
+
+# from the fleet's heartbeats: a real worker whose tasks are slow and
+# failing, and a breaker a worker reports OPEN
+fleet=$QDECK_TEST_TMP/work/fleet-alerts.conf
+cat > "$fleet" <<CONF
+[context test]
+redis = $REDIS_URL
+[worker]
+queues = redis:alerting
+concurrency = 4
+max_attempts = 1
+[task slow]
+handler = sleep
+args = ms=300
+[task bad]
+handler = fail
+args = always=true
+[alerts]
+p99 = 0.1
+error_rate = 20
+CONF
+"$QDECK_PLAIN" --config "$fleet" worker > "$QDECK_TEST_TMP/work/fleet-worker.log" 2>&1 &
+worker=$!
+screen_start f "$QDECK --config $fleet --refresh 0.3"
+"$QDECK_PLAIN" --config "$fleet" publish redis:alerting --type slow --payload '{}' --count 6 >/dev/null
+check "a slow task type raises a p99 alert from the merged histograms" screen_wait f 20 'slow end-to-end p99 .*alert above'
+"$QDECK_PLAIN" --config "$fleet" publish redis:alerting --type bad --payload '{}' --count 20 >/dev/null
+check "failing runs raise the error-rate alert" screen_wait f 20 '% of task runs failing \(alert above 20%\)'
+rc set qdeck:worker:fake-1 "{\"id\":\"fake-1\",\"host\":\"h\",\"pid\":1,\"at\":$(date +%s),\"interval\":60,\"state\":\"running\",\"breakers\":{\"llm-api\":{\"state\":\"OPEN\"}}}" px 60000
+check "a breaker reported OPEN raises an alert" screen_wait f 15 'breaker llm-api OPEN on 1 of 1 workers'
+rc del qdeck:worker:fake-1
+kill -TERM "$worker"; wait "$worker"
+screen_keys f q
+expect_eq "fleet console exits cleanly" "$(screen_exit_status f 5)" 0
 finish

@@ -16,6 +16,7 @@
 
 #include "cli/app.h"
 #include "control/audit.h"
+#include "core/clock.h"
 #include "core/xalloc.h"
 #include "dlq/dlq.h"
 #include "dlq/sched-replay.h"
@@ -181,17 +182,6 @@ static void progress_end(struct progress *p)
 
 /* ---- list / show ---- */
 
-static void fmt_time(double t, char *buf, size_t len)
-{
-    if (isnan(t)) {
-        snprintf(buf, len, "-");
-        return;
-    }
-    time_t s = (time_t)t;
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
-}
 
 static void one_line(const char *s, char *out, size_t len)
 {
@@ -226,7 +216,7 @@ static int list_visit(struct dlq_message *m, void *arg)
             cJSON_AddItemToArray(st->json, dlq_message_json(m, false));
         } else {
             char last[32], err[200];
-            fmt_time(m->info.last_death, last, sizeof last);
+            format_time(m->info.last_death, "%Y-%m-%d %H:%M:%S", 1, last, sizeof last);
             one_line(m->info.last_error, err, sizeof err);
             char deaths[16], attempts[16];
             snprintf(deaths, sizeof deaths, m->info.deaths < 0 ? "-" : "%ld", m->info.deaths);

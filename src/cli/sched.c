@@ -26,29 +26,7 @@ static bool read_only(const struct app *app)
     return app->ov.read_only || (app->ctx && app->ctx->read_only);
 }
 
-static void iso_time(double t, char *buf, size_t len)
-{
-    if (isnan(t)) {
-        snprintf(buf, len, "-");
-        return;
-    }
-    time_t s = (time_t)t;
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
 
-static void relative_time(double t, char *buf, size_t len)
-{
-    if (isnan(t)) {
-        snprintf(buf, len, "-");
-        return;
-    }
-    double d = t - clock_wall();
-    char dur[32];
-    format_duration(fabs(d), dur, sizeof dur);
-    snprintf(buf, len, d >= 0 ? "in %s" : "%s ago", dur);
-}
 
 static const char *job_target(const struct schedule_config *j)
 {
@@ -114,8 +92,8 @@ static int sched_list(struct app *app, bool json)
         cJSON_AddStringToObject(o, "target", job_target(j));
         cJSON_AddStringToObject(o, "state", state);
         cJSON_AddBoolToObject(o, "paused", paused);
-        iso_time(st.next_run, next, sizeof next);
-        iso_time(st.last_run, last, sizeof last);
+        format_time(st.next_run, "%Y-%m-%dT%H:%M:%SZ", 1, next, sizeof next);
+        format_time(st.last_run, "%Y-%m-%dT%H:%M:%SZ", 1, last, sizeof last);
         if (isnan(st.next_run))
             cJSON_AddNullToObject(o, "next_run");
         else
@@ -132,8 +110,8 @@ static int sched_list(struct app *app, bool json)
         cJSON_AddBoolToObject(o, "run_requested", st.run_requested);
         cJSON_AddItemToArray(jobs, o);
         if (!json) {
-            relative_time(st.next_run, next, sizeof next);
-            relative_time(st.last_run, last, sizeof last);
+            format_relative(st.next_run, next, sizeof next);
+            format_relative(st.last_run, last, sizeof last);
             printf("%-20s %-22s %-8s %-24s %-7s %-12s %-12s %s\n", j->name, when, j->action ? j->action : "-",
                    job_target(j), state, paused ? "-" : next, last, st.last_result[0] ? st.last_result : "-");
         }

@@ -43,3 +43,31 @@ struct timespec clock_realtime_after(double seconds)
     ts.tv_nsec = (long)((when - (double)ts.tv_sec) * 1e9);
     return ts;
 }
+
+void format_time(double t, const char *fmt, int utc, char *buf, size_t len)
+{
+    if (isnan(t)) {
+        snprintf(buf, len, "-");
+        return;
+    }
+    time_t s = (time_t)t;
+    struct tm tm;
+    if (utc)
+        gmtime_r(&s, &tm);
+    else
+        localtime_r(&s, &tm);
+    if (strftime(buf, len, fmt, &tm) == 0 && len)
+        buf[0] = '\0';
+}
+
+void format_relative(double t, char *buf, size_t len)
+{
+    if (isnan(t)) {
+        snprintf(buf, len, "-");
+        return;
+    }
+    double d = t - clock_wall();
+    char dur[32];
+    format_duration(fabs(d), dur, sizeof dur);
+    snprintf(buf, len, d >= 0 ? "in %s" : "%s ago", dur);
+}

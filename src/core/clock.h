@@ -3,6 +3,7 @@
 #ifndef QDECK_CLOCK_H
 #define QDECK_CLOCK_H
 
+#include <stddef.h>
 #include <time.h>
 
 double clock_mono(void);
@@ -11,5 +12,9 @@ double clock_wall(void);
 struct timespec clock_realtime_after(double seconds);
 /* "3s", "4m12s", "2h05m", "3d04h" — fits in 8 columns. */
 void format_duration(double seconds, char *buf, unsigned len);
+/* Wall time t through strftime(fmt), in UTC or local time; "-" when NAN. */
+void format_time(double t, const char *fmt, int utc, char *buf, size_t len);
+/* "in 3s" or "4m12s ago", against now; "-" when NAN. */
+void format_relative(double t, char *buf, size_t len);
 
 #endif

@@ -247,17 +247,6 @@ static void draw_pick(struct ui *ui, int top, int height)
 
 /* ---- the list ---- */
 
-static void fmt_time(double t, char *buf, size_t len)
-{
-    if (isnan(t)) {
-        snprintf(buf, len, "-");
-        return;
-    }
-    time_t s = (time_t)t;
-    struct tm tm;
-    localtime_r(&s, &tm);
-    strftime(buf, len, "%m-%d %H:%M:%S", &tm);
-}
 
 static void flatten(const char *s, char *out, size_t len)
 {
@@ -332,7 +321,7 @@ static void draw_list(int top, int height)
         char deaths[16], att[16], when[32], err[300];
         snprintf(deaths, sizeof deaths, m->info.deaths < 0 ? "-" : "%ld", m->info.deaths);
         snprintf(att, sizeof att, m->info.attempts < 0 ? "-" : "%ld", m->info.attempts);
-        fmt_time(m->info.last_death, when, sizeof when);
+        format_time(m->info.last_death, "%m-%d %H:%M:%S", 0, when, sizeof when);
         flatten(m->info.last_error, err, sizeof err);
         x = 0;
         x += crt_put(row, x, 2, ALIGN_LEFT, slot, marked ? "*" : " ");

@@ -67,17 +67,6 @@ static void build_rows(struct ui *ui, const struct fleet_table *t)
         ui->sched_selected = 0;
 }
 
-static void relative(double t, char *buf, size_t len)
-{
-    if (isnan(t)) {
-        snprintf(buf, len, "-");
-        return;
-    }
-    double d = t - clock_wall();
-    char dur[32];
-    format_duration(fabs(d), dur, sizeof dur);
-    snprintf(buf, len, d >= 0 ? "in %s" : "%s ago", dur);
-}
 
 static const char *target_of(const struct schedule_config *c)
 {
@@ -170,8 +159,8 @@ static void draw_scheduler(struct ui *ui, int top, int height)
         if (paused || !valid)
             snprintf(cells[SC_NEXT], sizeof cells[0], "-");
         else
-            relative(r->state ? r->state->next_run : NAN, cells[SC_NEXT], sizeof cells[0]);
-        relative(r->state ? r->state->last_run : NAN, cells[SC_LAST], sizeof cells[0]);
+            format_relative(r->state ? r->state->next_run : NAN, cells[SC_NEXT], sizeof cells[0]);
+        format_relative(r->state ? r->state->last_run : NAN, cells[SC_LAST], sizeof cells[0]);
         snprintf(cells[SC_RUNS], sizeof cells[0], "%ld", r->state ? r->state->runs : 0L);
         const char *result = r->state && r->state->last_result[0] ? r->state->last_result : "-";
         bool failed = strncmp(result, "invalid", 7) == 0 || strstr(result, "FAILED") || strstr(result, "failed") ||

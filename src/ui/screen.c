@@ -516,15 +516,33 @@ static void draw_header(struct ui *ui)
     crt_put(0, COLS - 9, 9, ALIGN_RIGHT, SLOT_HEADER, clock_text);
 }
 
+/* A tab is " 7 Guardrails "; when they do not all fit, the others shrink
+ * to their key (" 7 ") and only the current one keeps its name. */
+static void tab_label(size_t v, bool full, char *buf, size_t len)
+{
+    if (full)
+        snprintf(buf, len, " %c %s ", views[v]->key, views[v]->name);
+    else
+        snprintf(buf, len, " %c ", views[v]->key);
+}
+
 static void draw_tabs(struct ui *ui)
 {
     crt_fill(1, 0, COLS, SLOT_TAB);
-    int x = 0;
+    char tab[64];
+    int need = 0;
     for (size_t v = 0; v < nviews; v++) {
-        char tab[64];
-        snprintf(tab, sizeof tab, " %c %s ", views[v]->key, views[v]->name);
-        x += crt_put(1, x, crt_width(tab), ALIGN_LEFT, v == ui->view ? SLOT_TAB_ACTIVE : SLOT_TAB, tab);
-        x += crt_put(1, x, 1, ALIGN_LEFT, SLOT_TAB, " ");
+        tab_label(v, true, tab, sizeof tab);
+        need += crt_width(tab) + 1;
+    }
+    bool roomy = need <= COLS;
+    int x = 0;
+    for (size_t v = 0; v < nviews && x < COLS; v++) {
+        tab_label(v, roomy || v == ui->view, tab, sizeof tab);
+        int w = crt_width(tab) < COLS - x ? crt_width(tab) : COLS - x;
+        x += crt_put(1, x, w, ALIGN_LEFT, v == ui->view ? SLOT_TAB_ACTIVE : SLOT_TAB, tab);
+        if (x < COLS)
+            x += crt_put(1, x, 1, ALIGN_LEFT, SLOT_TAB, " ");
     }
     if (ui->filter[0] && x < COLS - 4) {
         char f[300];

@@ -63,6 +63,11 @@ check "and the audit records" screen_wait g 5 'policy\.set +.*target=budget\.max
 screen_keys g / l l m Enter
 check "filter keeps matching events" screen_wait_gone g 5 'target=budget'
 check "filtered view still shows the breaker" screen_wait g 5 'llm-api'
+# 80 columns cannot hold nine named tabs: the others shrink to their key
+tmux -L "$SCREEN_SOCK" resize-window -t g -x 80 -y 24
+screen_keys g 7
+check "narrow: the current tab keeps its name, the others their key" screen_wait g 5 '^ 1   2   3   4   5   6   7 Guardrails   8   9 '
+expect_nomatch "narrow: the tab line never wraps into the view" "$(screen_text g | sed -n 3p)" '^[a-z]+ +[0-9] [A-Z]'
 screen_keys g q
 expect_eq "console exits cleanly" "$(screen_exit_status g 5)" 0
 

@@ -1085,6 +1085,15 @@ void worker_stop(struct worker *w, bool fast)
     (void)r;
 }
 
+/* An asynchronous handler has a call out. w->lock held. */
+static bool async_running(struct worker *w)
+{
+    for (struct task *t = w->running; t; t = t->wd_next)
+        if (!t->handler->plugin->api->run)
+            return true;
+    return false;
+}
+
 static void wake_everyone(struct worker *w)
 {
     pthread_mutex_lock(&w->lock);
@@ -1139,7 +1148,16 @@ int worker_run(struct worker *w)
     /* consumers leave by themselves once drained (or at once on a fast stop) */
     for (size_t i = 0; i < w->nconsumers; i++)
         consumer_join(w->consumers[i]);
+    /* asynchronous calls cancelled by the drain deadline report back through
+     * done(): let the slot threads finish them (their permits are released,
+     * their tasks accounted) before the threads go */
+    double async_until = clock_mono() + ABANDON_GRACE;
     pthread_mutex_lock(&w->lock);
+    while ((w->done_head || async_running(w)) && clock_mono() < async_until) {
+        pthread_mutex_unlock(&w->lock);
+        usleep(10 * 1000);
+        pthread_mutex_lock(&w->lock);
+    }
     w->exit_threads = true;
     pthread_cond_broadcast(&w->cond);
     double until = clock_mono() + 1.0;
@@ -1178,6 +1196,20 @@ void worker_destroy(struct worker *w)
         return;
     if (w->live_threads > 0 || w->watchdog_started)
         return;   /* a stuck handler still uses it: the process is exiting anyway */
+    /* plugins first: destroying one may still complete calls (done()), and
+     * those tasks point at their consumers */
+    for (size_t i = 0; i < w->nhandlers; i++)
+        handler_free(w->handlers[i]);
+    for (struct task *t = w->done_head, *n; t; t = n) {
+        /* completed after the slot threads left: the call was cut short */
+        n = t->next;
+        t->shutdown_cancel = true;
+        end_dependency(t, 0);
+        task_unref(t);                            /* the handler's reference */
+        t->settle = SETTLE_RETURN;
+        consumer_settle_later(t->consumer, t);    /* freed with its consumer */
+    }
+    w->done_head = w->done_tail = NULL;
     for (size_t i = 0; i < w->nconsumers; i++)
         consumer_free(w->consumers[i]);
     free(w->consumers);
@@ -1185,8 +1217,6 @@ void worker_destroy(struct worker *w)
         n = t->next;
         task_unref(t);
     }
-    for (size_t i = 0; i < w->nhandlers; i++)
-        handler_free(w->handlers[i]);
     policy_watcher_stop(w->policy);
     if (w->applied)
         policy_release(w->applied);

@@ -10,7 +10,11 @@
  * of 500 (exit 1 unless every message is confirmed). Redis lists: LPUSH
  * (workers take from the right). Streams: XADD KEY * body ENVELOPE. When
  * Redis is configured and [worker] results is on, each task's record
- * qdeck:task:<id> starts as PENDING. Prints each task id on stdout. */
+ * qdeck:task:<id> starts as PENDING. Prints each task id on stdout.
+ *
+ * The queue.<name>.max_depth guardrail (read from Redis when configured) is
+ * honoured: a queue already holding max_depth messages or more takes
+ * nothing (exit 1, saying so). */
 #include <cJSON.h>
 #include <errno.h>
 #include <getopt.h>
@@ -20,6 +24,7 @@
 #include <time.h>
 
 #include "cli/app.h"
+#include "control/policy.h"
 #include "core/address.h"
 #include "core/clock.h"
 #include "core/xalloc.h"
@@ -73,8 +78,43 @@ static char *next_body(const struct pub *p, char *id, size_t *len)
     return body;
 }
 
+/* queue.<name>.max_depth for this queue, -1 when off or unknown (no Redis). */
+static long max_depth_guardrail(const struct app *app, const char *label)
+{
+    if (!app->ctx->redis)
+        return -1;
+    char err[300];
+    redisContext *c = policy_connect(app->ctx->redis, app->ctx->timeout, err, sizeof err);
+    if (!c)
+        return -1;
+    struct policy_item *items = NULL;
+    size_t n = 0;
+    long max = -1;
+    if (policy_fetch(c, &items, &n, err, sizeof err) == 0) {
+        struct policy_entry *pairs = xcalloc(n ? n : 1, sizeof *pairs);
+        for (size_t i = 0; i < n; i++)
+            pairs[i] = (struct policy_entry){.name = items[i].name, .value = items[i].value};
+        struct policy *p = policy_build(pairs, n, NULL, 0, 1);
+        struct shed_guardrails g;
+        policy_shed_guardrails(p, label, 0, &g);
+        max = g.max_depth;
+        policy_release(p);
+        free(pairs);
+        policy_items_free(items, n);
+    }
+    redisFree(c);
+    return max;
+}
+
+static int refuse_full(const char *label, long depth, long max)
+{
+    return fail(EXIT_FAILED, "publish refused: %s holds %ld message%s, at or over its max_depth guardrail %ld "
+                             "(queue.%s.max_depth; lift it with `qdeck policy set queue.%s.max_depth off`)",
+                label, depth, depth == 1 ? "" : "s", max, label, label);
+}
+
 static int publish_amqp(const struct app *app, const struct queue_address *a, const struct pub *p, long count,
-                        redisContext *results, const char *label)
+                        redisContext *results, const char *label, long max_depth)
 {
     char err[400];
     amqp_connection_state_t conn = amqp_link_open(app->ctx->amqp, 0, true, app->ctx->timeout, err, sizeof err);
@@ -86,10 +126,17 @@ static int publish_amqp(const struct app *app, const struct queue_address *a, co
     amqp_channel_open(conn, 2);
     amqp_rpc_reply_t rr = amqp_get_rpc_reply(conn);
     if (rr.reply_type == AMQP_RESPONSE_NORMAL) {
-        amqp_queue_declare(conn, 2, amqp_cstring_bytes(a->name), 1, 0, 0, 0, amqp_empty_table);
+        amqp_queue_declare_ok_t *declared = amqp_queue_declare(conn, 2, amqp_cstring_bytes(a->name), 1, 0, 0, 0,
+                                                         amqp_empty_table);
         rr = amqp_get_rpc_reply(conn);
         if (rr.reply_type == AMQP_RESPONSE_NORMAL) {
+            long depth = declared ? (long)declared->message_count : -1;
             amqp_channel_close(conn, 2, AMQP_REPLY_SUCCESS);
+            struct shed_guardrails g = {.priority_below = -1, .max_depth = max_depth};
+            if (max_depth >= 0 && depth >= 0 && !shed_publish_allowed(&g, depth)) {
+                amqp_link_close(conn);
+                return refuse_full(label, depth, max_depth);
+            }
         } else if (rr.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION && rr.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
             amqp_channel_close_ok_t ok = {0};
             amqp_send_method(conn, 2, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
@@ -143,10 +190,21 @@ static int publish_amqp(const struct app *app, const struct queue_address *a, co
 }
 
 static int publish_redis(const struct app *app, const struct queue_address *a, const struct pub *p, long count,
-                         redisContext *r, bool results, const char *label)
+                         redisContext *r, bool results, const char *label, long max_depth)
 {
     char err[400];
     long pending = 0;
+    if (max_depth >= 0) {
+        const char *argv[] = {a->kind == QUEUE_STREAM ? "XLEN" : "LLEN", a->name};
+        redisReply *rep;
+        if (redis_link_cmd(r, &rep, err, sizeof err, 2, argv, NULL) < 0)
+            return fail(EXIT_UNREACHABLE, "%s: %s", label, err);
+        long depth = rep->type == REDIS_REPLY_INTEGER ? (long)rep->integer : 0;
+        freeReplyObject(rep);
+        struct shed_guardrails g = {.priority_below = -1, .max_depth = max_depth};
+        if (!shed_publish_allowed(&g, depth))
+            return refuse_full(label, depth, max_depth);
+    }
     for (long i = 0; i < count; i++) {
         char id[40];
         size_t len;
@@ -261,10 +319,11 @@ int cmd_publish(struct app *app, int argc, char **argv)
         if (!r)
             fprintf(stderr, "qdeck: warning: result store not written: %s\n", err);
     }
+    long max_depth = max_depth_guardrail(app, label);
     if (a.kind == QUEUE_AMQP)
-        rc = publish_amqp(app, &a, &p, count, app->cfg.worker.results ? r : NULL, label);
+        rc = publish_amqp(app, &a, &p, count, app->cfg.worker.results ? r : NULL, label, max_depth);
     else
-        rc = publish_redis(app, &a, &p, count, r, app->cfg.worker.results, label);
+        rc = publish_redis(app, &a, &p, count, r, app->cfg.worker.results, label, max_depth);
     redisFree(r);
 out:
     free(p.raw);

@@ -141,7 +141,9 @@ cJSON *worker_report(void *worker)
 {
     struct worker_stats s;
     worker_stats(worker, &s);
-    return worker_report_from_stats(&s, worker_queues(worker));
+    cJSON *o = worker_report_from_stats(&s, worker_queues(worker));
+    worker_report_resilience(worker, o);
+    return o;
 }
 
 void worker_metrics(void *worker, struct metrics_text *out)

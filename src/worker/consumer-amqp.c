@@ -31,6 +31,7 @@
 #include "core/xalloc.h"
 #include "worker/amqp-link.h"
 #include "worker/consumer.h"
+#include "worker/parked.h"
 #include "worker/pool.h"
 #include "worker/retry.h"
 #include "worker/topology.h"
@@ -51,7 +52,7 @@ struct pending_ack {
 struct amqp_consumer {
     amqp_connection_state_t conn, pub;
     uint64_t pub_tag, pub_acked;
-    bool dead_declared;
+    bool dead_declared, parked_declared;
     unsigned retry_declared;  /* bit i: tier i declared */
     bool receiving;
     char *consumer_tag;
@@ -70,6 +71,7 @@ static void amqp_disconnect(struct consumer *c)
     amqp_link_close(a->pub);
     a->conn = a->pub = NULL;
     a->dead_declared = false;
+    a->parked_declared = false;
     a->retry_declared = 0;
     a->head = a->len = 0;
 }
@@ -258,6 +260,7 @@ static int ensure_pub(struct consumer *c, struct amqp_consumer *a, char *err, si
     a->pub = amqp_link_open(worker_context(c->w)->amqp, 0, true, CONNECT_TIMEOUT, err, errlen);
     a->pub_tag = a->pub_acked = 0;
     a->dead_declared = false;
+    a->parked_declared = false;
     a->retry_declared = 0;
     return a->pub ? 0 : -1;
 }
@@ -276,7 +279,18 @@ static int publish_copy(struct consumer *c, struct amqp_consumer *a, struct task
         return -1;
     const char *exchange = "";
     char *rkey = NULL;
-    if (t->settle == SETTLE_DEAD) {
+    if (t->park) {
+        /* parked: the original body to <queue>.parked (a plain durable queue) */
+        rkey = xasprintf("%s" PARKED_SUFFIX_AMQP, c->addr.name);
+        if (!a->parked_declared) {
+            amqp_queue_declare(a->pub, AMQP_LINK_CHANNEL, amqp_cstring_bytes(rkey), 0, 1, 0, 0, amqp_empty_table);
+            if (amqp_link_check(amqp_get_rpc_reply(a->pub), "declaring the parked queue", err, errlen) < 0) {
+                free(rkey);
+                return -1;
+            }
+            a->parked_declared = true;
+        }
+    } else if (t->settle == SETTLE_DEAD) {
         if (!a->dead_declared && topology_declare_dead(a->pub, c->addr.name, err, errlen) < 0)
             return -1;
         a->dead_declared = true;
@@ -296,7 +310,13 @@ static int publish_copy(struct consumer *c, struct amqp_consumer *a, struct task
     }
     char *body;
     size_t len;
-    task_annotated_body(t, t->settle == SETTLE_DEAD, &body, &len);
+    if (t->park) {
+        body = xmalloc(t->len + 1);
+        memcpy(body, t->body, t->len + 1);
+        len = t->len;
+    } else {
+        task_annotated_body(t, t->settle == SETTLE_DEAD, &body, &len);
+    }
     amqp_table_entry_t h[4] = {
         header_s("x-qdeck-reason", t->settle == SETTLE_DEAD ? (t->dead_reason ? t->dead_reason : "failed") : "retry"),
         {.key = amqp_cstring_bytes("x-qdeck-attempts"), .value = {.kind = AMQP_FIELD_KIND_I32, .value.i32 = t->attempt}},

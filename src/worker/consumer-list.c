@@ -29,6 +29,7 @@
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "worker/consumer.h"
+#include "worker/parked.h"
 #include "worker/pool.h"
 #include "worker/redis-link.h"
 
@@ -59,8 +60,8 @@ struct suspect {
 
 struct list_consumer {
     redisContext *c;
-    char *processing, *delayed, *dlq, *pattern;
-    double next_reap;
+    char *processing, *delayed, *dlq, *pattern, *parked;
+    double next_reap, next_parked;
     char cursor[32];          /* SCAN position: a cycle spans several reaps */
     struct suspect suspects[MAX_SUSPECTS];
     size_t nsuspects;
@@ -112,6 +113,7 @@ static int list_connect(struct consumer *c, char *err, size_t errlen)
         l->processing = xasprintf(KEY_PROCESSING_PREFIX "%s:%s", worker_id(c->w), c->addr.name);
         l->delayed = xasprintf(KEY_DELAYED_PREFIX "%s", c->addr.name);
         l->dlq = xasprintf("%s" DLQ_SUFFIX_REDIS, c->addr.name);
+        l->parked = xasprintf("%s" PARKED_SUFFIX_REDIS, c->addr.name);
         char *esc = glob_escape(c->addr.name);
         l->pattern = xasprintf(KEY_PROCESSING_PREFIX "*:%s", esc);
         free(esc);
@@ -217,6 +219,11 @@ static int list_settle(struct consumer *c, struct task *t)
         const char *argv[] = {"ZADD", l->delayed, due, item};
         size_t lens[] = {4, strlen(l->delayed), strlen(due), len};
         rc = transact(c, l, 4, argv, lens, t);
+    } else if (t->park) {
+        /* parked as it came: released unchanged when the guardrail is lifted */
+        const char *argv[] = {"LPUSH", l->parked, t->body};
+        size_t lens[] = {5, strlen(l->parked), t->len};
+        return transact(c, l, 3, argv, lens, t);
     } else {
         task_dead_item(t, c->label, &item, &len);
         const char *argv[] = {"LPUSH", l->dlq, item};
@@ -331,6 +338,26 @@ static void list_tick(struct consumer *c)
         log_warn("consumer %s: delayed retries: %s", c->label, err);
     else if (moved > 0)
         log_debug("consumer %s: %d delayed retr%s due", c->label, moved, moved == 1 ? "y" : "ies");
+    if (clock_mono() >= l->next_parked) {
+        l->next_parked = clock_mono() + 0.5;
+        if (atomic_load(&c->max_depth) >= 0) {
+            const char *argv[] = {"LLEN", c->addr.name};
+            redisReply *r;
+            if (redis_link_cmd(l->c, &r, err, sizeof err, 2, argv, NULL) == 0) {
+                atomic_store(&c->depth, r->type == REDIS_REPLY_INTEGER ? (long)r->integer : -1);
+                freeReplyObject(r);
+            }
+        } else {
+            atomic_store(&c->depth, -1);
+        }
+        int back = parked_may_release(c) ? parked_release(l->c, l->parked, c->addr.name, false, err, sizeof err) : 0;
+        if (back < 0)
+            log_warn("consumer %s: releasing parked tasks: %s", c->label, err);
+        else if (back > 0) {
+            log_info("consumer %s: %d parked task(s) released back to the queue", c->label, back);
+            l->next_parked = 0;   /* more may wait: next tick again */
+        }
+    }
     if (clock_mono() >= l->next_reap && !worker_stopping(c->w)) {
         l->next_reap = clock_mono() + REAP_INTERVAL;
         reap(c, l);
@@ -356,6 +383,7 @@ static void list_destroy(struct consumer *c)
     free(l->processing);
     free(l->delayed);
     free(l->dlq);
+    free(l->parked);
     free(l->pattern);
     free(l);
     c->priv = NULL;

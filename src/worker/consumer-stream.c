@@ -26,6 +26,7 @@
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "worker/consumer.h"
+#include "worker/parked.h"
 #include "worker/pool.h"
 #include "worker/redis-link.h"
 
@@ -39,7 +40,8 @@ int delayed_move(redisContext *c, const char *delayed, const char *target, bool 
 
 struct stream_consumer {
     redisContext *c;
-    char *delayed, *dlq;
+    char *delayed, *dlq, *parked;
+    double next_parked;
     char claim_cursor[64];
     double next_claim;
 };
@@ -60,6 +62,7 @@ static int stream_connect(struct consumer *c, char *err, size_t errlen)
         s = c->priv = xcalloc(1, sizeof *s);
         s->delayed = xasprintf(KEY_DELAYED_PREFIX "%s", c->addr.name);
         s->dlq = xasprintf("%s" DLQ_SUFFIX_REDIS, c->addr.name);
+        s->parked = xasprintf("%s" PARKED_SUFFIX_REDIS, c->addr.name);
         snprintf(s->claim_cursor, sizeof s->claim_cursor, "0-0");
     }
     s->c = redis_link_open(worker_context(c->w)->redis, CONNECT_TIMEOUT, READ_TIMEOUT, err, errlen);
@@ -183,6 +186,14 @@ static int stream_settle(struct consumer *c, struct task *t)
         const char *argv[] = {"ZADD", s->delayed, due, body};
         size_t lens[] = {4, strlen(s->delayed), strlen(due), len};
         redisAppendCommandArgv(s->c, 4, argv, lens);
+    } else if (t->park) {
+        /* parked as it came (its body), released unchanged later */
+        const char *argv[] = {"XADD", s->parked, "*", "body", t->body, "reason", t->dead_reason ? t->dead_reason : "shed",
+                              "error", t->error, "original_id", t->entry_id, "queue", c->label};
+        size_t lens[13];
+        for (int i = 0; i < 13; i++)
+            lens[i] = i == 4 ? t->len : strlen(argv[i]);
+        redisAppendCommandArgv(s->c, 13, argv, lens);
     } else {
         char attempts[16];
         snprintf(attempts, sizeof attempts, "%d", t->attempt);
@@ -244,6 +255,14 @@ static void stream_tick(struct consumer *c)
         s->next_claim = clock_mono() + CLAIM_INTERVAL;
         claim(c, s);
     }
+    if (clock_mono() >= s->next_parked) {
+        s->next_parked = clock_mono() + 0.5;
+        int back = parked_may_release(c) ? parked_release(s->c, s->parked, c->addr.name, true, err, sizeof err) : 0;
+        if (back < 0)
+            log_warn("consumer %s: releasing parked tasks: %s", c->label, err);
+        else if (back > 0)
+            log_info("consumer %s: %d parked task(s) released back to the stream", c->label, back);
+    }
 }
 
 /* Unfinished entries stay pending in the group: another worker claims them. */
@@ -257,6 +276,7 @@ static void stream_destroy(struct consumer *c)
     stream_disconnect(c);
     free(s->delayed);
     free(s->dlq);
+    free(s->parked);
     free(s);
     c->priv = NULL;
 }

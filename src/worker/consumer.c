@@ -23,6 +23,11 @@
 struct consumer *consumer_new(struct worker *w, const struct queue_address *addr, int prefetch)
 {
     struct consumer *c = xcalloc(1, sizeof *c);
+    atomic_init(&c->paused, false);
+    atomic_init(&c->shed_priority_below, -1);
+    atomic_init(&c->max_depth, -1);
+    atomic_init(&c->auto_shed, false);
+    atomic_init(&c->depth, -1);
     c->w = w;
     c->addr.kind = addr->kind;
     c->addr.name = xstrdup(addr->name);
@@ -229,7 +234,11 @@ static void *consumer_main(void *arg)
             continue;
         }
         int room = c->prefetch - atomic_load(&c->in_flight);
-        int received = c->ops->receive(c, receiving ? (room > 0 ? room : 0) : 0, RECEIVE_WAIT);
+        int received = 0;
+        if (atomic_load_explicit(&c->paused, memory_order_relaxed) && receiving)
+            wait_wake(c, RECEIVE_WAIT);   /* queue.<name>.paused: take nothing; in flight finishes */
+        else
+            received = c->ops->receive(c, receiving ? (room > 0 ? room : 0) : 0, RECEIVE_WAIT);
         consumer_hand_over(c);
         if (received < 0) {
             lost(c, NULL);

@@ -69,6 +69,13 @@ struct consumer {
     struct task *settle_head, *settle_tail;
     struct task *batch_head, *batch_tail;   /* received this round, handed over together */
     int batch_len;
+    /* guardrails for this queue, set by the worker's control thread */
+    _Atomic bool paused;           /* queue.<name>.paused: receive nothing */
+    _Atomic int shed_priority_below;   /* shed.priority_below, -1: off */
+    _Atomic long max_depth;        /* queue.<name>.max_depth, -1: off */
+    _Atomic bool auto_shed;        /* shed.auto */
+    _Atomic long depth;            /* the queue's depth when last looked, -1: unknown */
+    double next_depth;             /* consumer thread: when to look again */
 };
 
 struct consumer *consumer_new(struct worker *w, const struct queue_address *addr, int prefetch);

@@ -38,7 +38,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "control/events.h"
 #include "control/keys.h"
+#include "control/policy.h"
 #include "core/address.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -49,6 +51,8 @@
 #include "worker/redis-link.h"
 #include "worker/results.h"
 #include "worker/retry.h"
+#include "resilience/dependency.h"
+#include "resilience/shed.h"
 
 #define MAX_THREADS 256
 #define THREAD_STACK (256 * 1024)
@@ -56,6 +60,8 @@
 #define ABANDON_GRACE 2.0
 #define MAX_TYPES 32
 #define MAX_HANDLERS 256
+#define CONTROL_PERIOD_MS 100
+#define MAX_PENDING_EVENTS 64
 
 struct handler {
     char *type;
@@ -63,6 +69,8 @@ struct handler {
     void *instance;
     double timeout;
     int max_attempts;           /* 0: envelope / worker default */
+    struct dependency *dep;     /* its [dependency], or NULL */
+    _Atomic long max_runtime_ms;   /* task.<type>.max_runtime_ms, -1: off */
     char error[256];
 };
 
@@ -105,13 +113,28 @@ struct worker {
     double drain_deadline;
     int stop_pipe[2];
 
-    _Atomic uint64_t processed, failed, retried, dead, skipped;
+    _Atomic uint64_t processed, failed, retried, dead, skipped, shed, fallbacks;
     _Atomic int in_flight;
     _Atomic int busy_now;
 
     pthread_mutex_t types_lock;
     struct worker_type_stats types[MAX_TYPES];
     _Atomic size_t ntypes;
+
+    /* resilience: one stack per [dependency NAME], the guardrails in force */
+    struct dependency_set deps;
+    struct policy_watcher *policy;   /* NULL without Redis */
+    pthread_mutex_t policy_lock;
+    struct policy *applied;          /* the snapshot last applied (heartbeat) */
+    _Atomic long max_response_tokens;
+    _Atomic bool policy_loaded;
+    struct shed_codel codel;
+    pthread_t control;
+    bool control_started;
+    _Atomic bool control_exit;
+    pthread_mutex_t events_lock;     /* breaker transitions waiting for qdeck:events */
+    char *events[MAX_PENDING_EVENTS][2];
+    int nevents;
 };
 
 struct slot_thread {
@@ -132,6 +155,7 @@ const char *worker_id(const struct worker *w) { return w->id; }
 const char *worker_queues(const struct worker *w) { return w->queues; }
 void worker_note_received(struct worker *w) { atomic_fetch_add(&w->in_flight, 1); }
 void worker_note_settled(struct worker *w) { atomic_fetch_sub(&w->in_flight, 1); }
+bool worker_policy_loaded(struct worker *w) { return atomic_load(&w->policy_loaded); }
 
 /* ------------------------------------------------------------ handlers */
 
@@ -147,6 +171,17 @@ static struct handler *handler_new(struct worker *w, const char *type)
     }
     h->timeout = tc->timeout;
     h->max_attempts = tc->max_attempts;
+    atomic_init(&h->max_runtime_ms, -1);
+    if (tc->dependency && *tc->dependency) {
+        h->dep = dependency_find(&w->deps, tc->dependency);
+        if (!h->dep)
+            log_warn("task type %s: no [dependency %s] section: its calls are not guarded", type, tc->dependency);
+    }
+    pthread_mutex_lock(&w->policy_lock);
+    const struct policy_task *pt = w->applied ? policy_task(w->applied, type) : NULL;
+    if (pt)
+        atomic_store(&h->max_runtime_ms, pt->max_runtime_ms);
+    pthread_mutex_unlock(&w->policy_lock);
     const char *plugin = tc->handler && *tc->handler ? tc->handler : type;
     char err[sizeof h->error];
     h->plugin = plugin_load(w->plugin_dir, plugin, err, sizeof err);
@@ -305,23 +340,42 @@ static void decide(struct worker *w, struct task *t, struct results *res, unsign
         t->settle = SETTLE_DEAD;
         t->dead_reason = "max_attempts";
     }
-    if (t->settle == SETTLE_RETRY)
+    if (t->settle == SETTLE_RETRY && !t->deferred)
         t->retry_delay = retry_delay(w->wc->retry_base, w->wc->retry_cap, t->attempt, seed);
-    if (!t->poison) {
+    if (!t->poison && !t->deferred && !t->shed) {
         atomic_fetch_add(&w->failed, 1);
         struct worker_type_stats *s = t->type[0] ? type_stats(w, t->type) : NULL;
         if (s)
             __atomic_fetch_add(&s->failed, 1, __ATOMIC_RELAXED);
     }
-    if (t->env)
+    if (t->env && !t->park)
         results_failed(res, t, t->settle == SETTLE_DEAD);
-    if (t->settle == SETTLE_DEAD)
+    if (t->park)
+        log_info("task %s (%s) from %s parked (%s): %s", t->id, t->type, t->consumer->label, t->dead_reason,
+                 t->error);
+    else if (t->settle == SETTLE_DEAD)
         log_warn("task %s (%s) from %s dead-lettered: %s: %s (attempt %d)", t->id, t->type[0] ? t->type : "?",
                  t->consumer->label, t->dead_reason, t->error, t->attempt);
     else
         log_info("task %s (%s) retry in %.3fs after attempt %d/%d: %s", t->id, t->type, t->retry_delay, t->attempt,
                  t->max_attempts, t->error);
     pool_decided(w, t);
+}
+
+/* Ends the task's dependency permit with its one outcome: success, error
+ * (failure, timeout, watchdog), or release (shutdown, never submitted).
+ * Called once: by finish(), or by the watchdog when it abandons the task
+ * (finish() then loses the state race and does not get here). */
+static void end_dependency(struct task *t, double ran)
+{
+    if (!t->dep_held)
+        return;
+    t->dep_held = false;
+    enum breaker_outcome o = t->shutdown_cancel || t->submit_refused ? BREAKER_RELEASE
+                             : t->timed_out                                  ? BREAKER_ERROR
+                             : t->result.outcome == QDECK_OK                 ? BREAKER_SUCCESS
+                                                                              : BREAKER_ERROR;
+    dependency_end(&t->dep_call, o, ran);
 }
 
 /* The handler's outcome is known (t->result filled). Slot thread. */
@@ -361,10 +415,12 @@ static void finish(struct worker *w, struct slot_thread *st, struct task *t)
         pthread_cond_signal(&w->cond);   /* a slot is free for work that was waiting for one */
     pthread_mutex_unlock(&w->lock);
 
+    double ran = clock_mono() - t->started_mono;
     struct worker_type_stats *s = type_stats(w, t->type);
     if (s)
-        histogram_record_seconds(s->run_time, clock_mono() - t->started_mono);
+        histogram_record_seconds(s->run_time, ran);
     task_unref(t);   /* the handler's reference; the settlement's remains */
+    end_dependency(t, ran);
 
     switch (t->result.outcome) {
     case QDECK_OK:
@@ -382,7 +438,7 @@ static void finish(struct worker *w, struct slot_thread *st, struct task *t)
         if (t->shutdown_cancel) {
             t->settle = SETTLE_RETURN;
         } else if (t->timed_out) {
-            snprintf(t->error, sizeof t->error, "timed out after %.3gs%s%.200s", t->handler->timeout,
+            snprintf(t->error, sizeof t->error, "timed out after %.3gs%s%.200s", t->timeout,
                      t->result.error[0] ? ": " : "", t->result.error);
             if (t->settle == SETTLE_DEAD)
                 t->settle = SETTLE_RETRY;
@@ -410,6 +466,80 @@ static void async_done(void *cookie, struct qdeck_result *res)
     if (w->waiting)
         pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->lock);
+}
+
+/* The shedding guardrails for a task just taken: true when it is not to
+ * run (t->settle decided: parked or dead-lettered with reason "shed"). */
+static bool shed(struct worker *w, struct task *t, double wall)
+{
+    struct consumer *c = t->consumer;
+    struct shed_guardrails g = {
+        .priority_below = atomic_load_explicit(&c->shed_priority_below, memory_order_relaxed),
+        .max_depth = atomic_load_explicit(&c->max_depth, memory_order_relaxed),
+        .paused = false,   /* a paused queue is not read from at all */
+        .auto_shed = atomic_load_explicit(&c->auto_shed, memory_order_relaxed),
+        .auto_priority = w->wc->shed_priority,
+    };
+    if (g.priority_below < 0 && g.max_depth < 0 && !g.auto_shed)
+        return false;
+    bool codel = false;
+    if (g.auto_shed && t->created_at > 0)
+        codel = shed_codel_observe(&w->codel, wall - t->created_at, clock_mono());
+    struct shed_task st = {.priority = t->priority, .queue_depth = atomic_load(&c->depth)};
+    const char *reason = NULL;
+    switch (shed_decide(&g, &st, codel, &reason)) {
+    case SHED_RUN: return false;
+    case SHED_PARK:
+        t->park = true;
+        snprintf(t->error, sizeof t->error, "parked: priority %d below %d", t->priority,
+                 g.priority_below >= 0 ? g.priority_below : g.auto_priority);
+        break;
+    case SHED_DEAD_LETTER:
+        snprintf(t->error, sizeof t->error, "shed: queue deeper than max_depth %ld", g.max_depth);
+        break;
+    }
+    t->settle = SETTLE_DEAD;
+    t->dead_reason = reason ? reason : "shed";
+    t->shed = true;   /* not a failed run: not counted as failed */
+    atomic_fetch_add(&w->shed, 1);
+    return true;
+}
+
+/* The task's dependency: false with a permit held (go on and call), or
+ * true when the task was decided here without a call: the fallback result,
+ * or the retry path saying why (breaker open; throttled or bulkhead full,
+ * which are not attempts). Either way the slot is given back at once. */
+static bool guard(struct worker *w, struct slot_thread *st, struct task *t, struct dependency *d, double now)
+{
+    double retry_after = 0;
+    enum dependency_verdict v = dependency_begin(d, st->results.c, now, &t->dep_call, &retry_after);
+    if (v == DEP_CALL) {
+        t->dep_held = true;
+        return false;
+    }
+    if (v == DEP_FALLBACK) {
+        memset(&t->result, 0, sizeof t->result);
+        t->result.outcome = QDECK_OK;
+        t->result.result = xstrdup(d->fallback);
+        t->settle = SETTLE_ACK;
+        atomic_fetch_add(&w->fallbacks, 1);
+        decide(w, t, &st->results, &st->seed);
+        return true;
+    }
+    t->settle = SETTLE_RETRY;
+    if (v == DEP_OPEN) {
+        snprintf(t->error, sizeof t->error, "breaker %s %s", d->name, breaker_state_name(breaker_state(d->breaker)));
+        decide(w, t, &st->results, &st->seed);
+        return true;
+    }
+    /* throttled or bulkhead full: not an attempt; back after retry_after */
+    snprintf(t->error, sizeof t->error, "%s %s", v == DEP_THROTTLED ? "rate limit of" : "bulkhead full:", d->name);
+    t->attempt--;
+    t->settle = SETTLE_RETRY;
+    t->retry_delay = retry_after > 0.01 ? retry_after : 0.01;
+    t->deferred = true;
+    decide(w, t, &st->results, &st->seed);
+    return true;
 }
 
 /* Runs (or submits) one task. Slot thread; w->busy already counts it. */
@@ -446,10 +576,18 @@ static void start(struct worker *w, struct slot_thread *st, struct task *t)
     t->handler = h;
     if (h->max_attempts > 0 && !cJSON_GetObjectItemCaseSensitive(t->env, "max_attempts"))
         t->max_attempts = h->max_attempts;
+    double wall = clock_wall();
+    if (shed(w, t, wall)) {
+        decide(w, t, &st->results, &st->seed);
+        goto unbusy;
+    }
+    double now = clock_mono();
+    if (h->dep && guard(w, st, t, h->dep, now))
+        goto unbusy;
     results_processing(&st->results, t, t->consumer->label);
     struct worker_type_stats *s = type_stats(w, t->type);
     if (s && t->created_at > 0)
-        histogram_record_seconds(s->queue_wait, clock_wall() - t->created_at);
+        histogram_record_seconds(s->queue_wait, wall - t->created_at);
 
     t->qt = (struct qdeck_task){
         .id = t->id,
@@ -460,14 +598,16 @@ static void start(struct worker *w, struct slot_thread *st, struct task *t)
         .max_attempts = t->max_attempts,
         .priority = t->priority,
         .deadline = t->deadline,
-        .max_response_tokens = -1,
+        .max_response_tokens = atomic_load_explicit(&w->max_response_tokens, memory_order_relaxed),
         .cancelled = &t->cancelled,
     };
     memset(&t->result, 0, sizeof t->result);
     t->result.outcome = QDECK_RETRY;
     atomic_fetch_add(&t->refs, 1);   /* the handler's */
-    t->started_mono = clock_mono();
-    t->timeout_at = t->started_mono + h->timeout;
+    long max_runtime_ms = atomic_load_explicit(&h->max_runtime_ms, memory_order_relaxed);
+    t->timeout = max_runtime_ms >= 0 ? (double)max_runtime_ms / 1000.0 : h->timeout;
+    t->started_mono = now;
+    t->timeout_at = t->started_mono + t->timeout;
     atomic_store(&t->state, TASK_RUNNING);
     pthread_mutex_lock(&w->lock);
     t->wd_prev = NULL;
@@ -490,6 +630,7 @@ static void start(struct worker *w, struct slot_thread *st, struct task *t)
     if (api->submit(h->instance, &t->qt, async_done, t) < 0) {
         snprintf(t->result.error, sizeof t->result.error, "plugin %s refused the task", api->name);
         t->result.outcome = QDECK_RETRY;
+        t->submit_refused = true;
         finish(w, st, t);
     }
     return;
@@ -678,10 +819,11 @@ static void *watchdog_main(void *arg)
         for (size_t i = 0; i < nabandon; i++) {
             struct task *t = abandon[i];
             log_warn("task %s (%s): handler did not stop %.0fs after its %.3gs timeout: slot reclaimed", t->id,
-                     t->type, ABANDON_GRACE, t->handler->timeout);
+                     t->type, ABANDON_GRACE, t->timeout);
             if (t->handler->plugin->api->run && spawn_slot(w) < 0)
                 log_error("cannot start a replacement slot thread");
-            snprintf(t->error, sizeof t->error, "timed out after %.3gs (handler did not stop)", t->handler->timeout);
+            snprintf(t->error, sizeof t->error, "timed out after %.3gs (handler did not stop)", t->timeout);
+            end_dependency(t, clock_mono() - t->started_mono);
             t->settle = t->shutdown_cancel ? SETTLE_RETURN : SETTLE_RETRY;
             decide(w, t, &w->watchdog_results, &w->watchdog_seed);
         }
@@ -691,6 +833,149 @@ static void *watchdog_main(void *arg)
     }
     results_close(&w->watchdog_results);
     return NULL;
+}
+
+/* ------------------------------------------------------------ control */
+
+/* Breaker transitions, from whichever thread ended the deciding permit:
+ * queued here, appended to qdeck:events by the control thread (no Redis
+ * round trip on a slot thread). */
+static void on_breaker_event(void *ctx, const struct breaker_event *ev)
+{
+    struct worker *w = ctx;
+    char text[200];
+    if (ev->failure_rate >= 0)
+        snprintf(text, sizeof text, "breaker %s %s -> %s (%s; failure rate %.0f%%, slow rate %.0f%%) on %s", ev->name,
+                 breaker_state_name(ev->from), breaker_state_name(ev->to), ev->reason, ev->failure_rate,
+                 ev->slow_rate, w->id);
+    else
+        snprintf(text, sizeof text, "breaker %s %s -> %s (%s) on %s", ev->name, breaker_state_name(ev->from),
+                 breaker_state_name(ev->to), ev->reason, w->id);
+    log_warn("%s", text);
+    pthread_mutex_lock(&w->events_lock);
+    if (w->nevents < MAX_PENDING_EVENTS) {
+        w->events[w->nevents][0] = xstrdup(ev->name);
+        w->events[w->nevents][1] = xstrdup(text);
+        w->nevents++;
+    }
+    pthread_mutex_unlock(&w->events_lock);
+}
+
+/* A new guardrail snapshot: dependency overrides and breaker commands,
+ * per-type runtime limits, the token budget, each queue's shedding. */
+static void apply_policy(struct worker *w, struct policy *p)
+{
+    dependency_set_apply_policy(&w->deps, p);
+    atomic_store(&w->max_response_tokens, p->budget_max_response_tokens);
+    pthread_mutex_lock(&w->handlers_lock);
+    for (size_t i = 0; i < w->nhandlers; i++) {
+        const struct policy_task *pt = policy_task(p, w->handlers[i]->type);
+        atomic_store(&w->handlers[i]->max_runtime_ms, pt ? pt->max_runtime_ms : -1);
+    }
+    pthread_mutex_unlock(&w->handlers_lock);
+    for (size_t i = 0; i < w->nconsumers; i++) {
+        struct consumer *c = w->consumers[i];
+        struct shed_guardrails g;
+        policy_shed_guardrails(p, c->label, w->wc->shed_priority, &g);
+        bool was_paused = atomic_exchange(&c->paused, g.paused);
+        atomic_store(&c->shed_priority_below, g.priority_below);
+        atomic_store(&c->max_depth, g.max_depth);
+        atomic_store(&c->auto_shed, g.auto_shed);
+        if (was_paused != g.paused)
+            log_info("consumer %s: %s", c->label, g.paused ? "paused (queue guardrail)" : "resumed");
+    }
+    if (p->loaded)
+        atomic_store(&w->policy_loaded, true);
+    pthread_mutex_lock(&w->policy_lock);
+    struct policy *old = w->applied;
+    w->applied = policy_ref(p);
+    pthread_mutex_unlock(&w->policy_lock);
+    if (old)
+        policy_release(old);
+}
+
+static void flush_events(struct worker *w, redisContext **redis)
+{
+    pthread_mutex_lock(&w->events_lock);
+    int n = w->nevents;
+    char *ev[MAX_PENDING_EVENTS][2];
+    memcpy(ev, w->events, sizeof ev[0] * (size_t)n);
+    w->nevents = 0;
+    pthread_mutex_unlock(&w->events_lock);
+    for (int i = 0; i < n; i++) {
+        char err[256];
+        if (!*redis && w->ctx->redis)
+            *redis = policy_connect(w->ctx->redis, 2.0, err, sizeof err);
+        if (*redis && events_append(*redis, "breaker", ev[i][0], ev[i][1], err, sizeof err) < 0) {
+            log_warn("breaker event not recorded: %s", err);
+            redisFree(*redis);
+            *redis = NULL;
+        }
+        free(ev[i][0]);
+        free(ev[i][1]);
+    }
+}
+
+/* The control thread: applies every new guardrail snapshot (the watcher
+ * reloads at least every second: a change is in force within ~1.1 s) and
+ * records breaker transitions as events. */
+static void *control_main(void *arg)
+{
+    struct worker *w = arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    redisContext *redis = NULL;
+    uint64_t seen = 0;
+    bool last = false;
+    for (;;) {
+        if (w->policy) {
+            uint64_t v = policy_watcher_version(w->policy);
+            if (v != seen) {
+                struct policy *p = policy_watcher_get(w->policy);
+                apply_policy(w, p);
+                policy_release(p);
+                seen = v;
+            }
+        }
+        flush_events(w, &redis);
+        if (last)
+            break;
+        if (atomic_load(&w->control_exit))
+            last = true;   /* one more round: transitions of the drain get recorded */
+        else
+            usleep(CONTROL_PERIOD_MS * 1000);
+    }
+    if (redis)
+        redisFree(redis);
+    return NULL;
+}
+
+void worker_report_resilience(struct worker *w, cJSON *report)
+{
+    cJSON_AddItemToObject(report, "breakers", dependency_set_json(&w->deps));
+    cJSON *limiters = cJSON_AddObjectToObject(report, "limiters");
+    for (size_t i = 0; i < w->deps.n; i++) {
+        struct ratelimit_stats rs;
+        ratelimit_stats(&w->deps.deps[i].rate, &rs);
+        cJSON *o = cJSON_AddObjectToObject(limiters, w->deps.deps[i].name);
+        cJSON_AddNumberToObject(o, "rate", rs.rate);
+        cJSON_AddNumberToObject(o, "burst", rs.burst);
+        cJSON_AddNumberToObject(o, "tokens", (double)(long)(rs.tokens * 10) / 10);
+        cJSON_AddNumberToObject(o, "allowed", (double)rs.allowed);
+        cJSON_AddNumberToObject(o, "throttled", (double)rs.throttled);
+        cJSON_AddBoolToObject(o, "fleet", rs.fleet);
+    }
+    pthread_mutex_lock(&w->policy_lock);
+    if (w->applied)
+        cJSON_AddItemToObject(report, "policy", policy_applied_json(w->applied));
+    pthread_mutex_unlock(&w->policy_lock);
+    cJSON_AddNumberToObject(report, "shed", (double)atomic_load(&w->shed));
+    cJSON_AddNumberToObject(report, "fallbacks", (double)atomic_load(&w->fallbacks));
+    cJSON *paused = cJSON_AddArrayToObject(report, "paused");
+    for (size_t i = 0; i < w->nconsumers; i++)
+        if (atomic_load(&w->consumers[i]->paused))
+            cJSON_AddItemToArray(paused, cJSON_CreateString(w->consumers[i]->label));
 }
 
 /* ------------------------------------------------------------ life */
@@ -731,6 +1016,18 @@ struct worker *worker_create(const struct worker_options *opt, char *err, size_t
     pthread_mutex_init(&w->lock, NULL);
     pthread_mutex_init(&w->handlers_lock, NULL);
     pthread_mutex_init(&w->types_lock, NULL);
+    pthread_mutex_init(&w->policy_lock, NULL);
+    pthread_mutex_init(&w->events_lock, NULL);
+    atomic_init(&w->max_response_tokens, -1);
+    shed_codel_init(&w->codel, cfg->worker.shed_target > 0 ? cfg->worker.shed_target : 0.1, SHED_CODEL_INTERVAL);
+    if (dependency_set_init(&w->deps, cfg, NULL, on_breaker_event, w, err, errlen) < 0) {
+        w->deps.deps = NULL;
+        w->deps.n = 0;
+        worker_destroy(w);
+        return NULL;
+    }
+    if (opt->ctx->redis)
+        w->policy = policy_watcher_start(opt->ctx->redis, opt->ctx->timeout > 0 ? opt->ctx->timeout : 2.0);
     pthread_cond_init(&w->cond, NULL);
     pthread_cond_init(&w->gone, NULL);
     if (pipe2(w->stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
@@ -788,6 +1085,15 @@ void worker_stop(struct worker *w, bool fast)
     (void)r;
 }
 
+/* An asynchronous handler has a call out. w->lock held. */
+static bool async_running(struct worker *w)
+{
+    for (struct task *t = w->running; t; t = t->wd_next)
+        if (!t->handler->plugin->api->run)
+            return true;
+    return false;
+}
+
 static void wake_everyone(struct worker *w)
 {
     pthread_mutex_lock(&w->lock);
@@ -810,6 +1116,8 @@ int worker_run(struct worker *w)
         }
     if (pthread_create(&w->watchdog, NULL, watchdog_main, w) == 0)
         w->watchdog_started = true;
+    if (pthread_create(&w->control, NULL, control_main, w) == 0)
+        w->control_started = true;
     for (size_t i = 0; i < w->nconsumers; i++)
         if (consumer_start(w->consumers[i]) < 0) {
             log_error("cannot start the consumer of %s", w->consumers[i]->label);
@@ -840,7 +1148,16 @@ int worker_run(struct worker *w)
     /* consumers leave by themselves once drained (or at once on a fast stop) */
     for (size_t i = 0; i < w->nconsumers; i++)
         consumer_join(w->consumers[i]);
+    /* asynchronous calls cancelled by the drain deadline report back through
+     * done(): let the slot threads finish them (their permits are released,
+     * their tasks accounted) before the threads go */
+    double async_until = clock_mono() + ABANDON_GRACE;
     pthread_mutex_lock(&w->lock);
+    while ((w->done_head || async_running(w)) && clock_mono() < async_until) {
+        pthread_mutex_unlock(&w->lock);
+        usleep(10 * 1000);
+        pthread_mutex_lock(&w->lock);
+    }
     w->exit_threads = true;
     pthread_cond_broadcast(&w->cond);
     double until = clock_mono() + 1.0;
@@ -862,6 +1179,11 @@ int worker_run(struct worker *w)
         pthread_join(w->watchdog, NULL);
         w->watchdog_started = false;
     }
+    if (w->control_started) {
+        atomic_store(&w->control_exit, true);
+        pthread_join(w->control, NULL);
+        w->control_started = false;
+    }
     log_info("worker %s: stopped (processed %llu, failed %llu, retried %llu, dead-lettered %llu)", w->id,
              (unsigned long long)atomic_load(&w->processed), (unsigned long long)atomic_load(&w->failed),
              (unsigned long long)atomic_load(&w->retried), (unsigned long long)atomic_load(&w->dead));
@@ -874,6 +1196,20 @@ void worker_destroy(struct worker *w)
         return;
     if (w->live_threads > 0 || w->watchdog_started)
         return;   /* a stuck handler still uses it: the process is exiting anyway */
+    /* plugins first: destroying one may still complete calls (done()), and
+     * those tasks point at their consumers */
+    for (size_t i = 0; i < w->nhandlers; i++)
+        handler_free(w->handlers[i]);
+    for (struct task *t = w->done_head, *n; t; t = n) {
+        /* completed after the slot threads left: the call was cut short */
+        n = t->next;
+        t->shutdown_cancel = true;
+        end_dependency(t, 0);
+        task_unref(t);                            /* the handler's reference */
+        t->settle = SETTLE_RETURN;
+        consumer_settle_later(t->consumer, t);    /* freed with its consumer */
+    }
+    w->done_head = w->done_tail = NULL;
     for (size_t i = 0; i < w->nconsumers; i++)
         consumer_free(w->consumers[i]);
     free(w->consumers);
@@ -881,8 +1217,17 @@ void worker_destroy(struct worker *w)
         n = t->next;
         task_unref(t);
     }
-    for (size_t i = 0; i < w->nhandlers; i++)
-        handler_free(w->handlers[i]);
+    policy_watcher_stop(w->policy);
+    if (w->applied)
+        policy_release(w->applied);
+    for (int i = 0; i < w->nevents; i++) {
+        free(w->events[i][0]);
+        free(w->events[i][1]);
+    }
+    dependency_set_fini(&w->deps);
+    shed_codel_fini(&w->codel);
+    pthread_mutex_destroy(&w->policy_lock);
+    pthread_mutex_destroy(&w->events_lock);
     for (size_t i = 0; i < atomic_load(&w->ntypes); i++) {
         histogram_free(w->types[i].queue_wait);
         histogram_free(w->types[i].run_time);

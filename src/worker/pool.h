@@ -26,5 +26,8 @@ double worker_drain_deadline(const struct worker *w);
 /* Counts a task settled by a consumer (in_flight bookkeeping). */
 void worker_note_settled(struct worker *w);
 void worker_note_received(struct worker *w);
+/* True once a guardrail snapshot from Redis has been applied (before that,
+ * "no guardrail" only means "not known yet"). */
+bool worker_policy_loaded(struct worker *w);
 
 #endif

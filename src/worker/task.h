@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "qdeck-plugin.h"
+#include "resilience/dependency.h"
 
 #define TASK_MAX_BODY (10u * 1024 * 1024)   /* larger bodies are poison */
 
@@ -67,10 +68,17 @@ struct task {
     _Atomic int refs;
     double received_mono, started_mono, timeout_at;
     struct qdeck_result result;
+    double timeout;                /* seconds: [task TYPE] timeout or task.<type>.max_runtime_ms */
+    struct dependency_call dep_call;   /* the permit of its [dependency], when dep_held */
+    bool dep_held;                 /* a permit to end exactly once (finish or the watchdog) */
+    bool submit_refused;           /* the async plugin never took it: the permit is released */
+    bool park;                     /* SETTLE_DEAD means: move aside to the parked list/queue/stream */
+    bool shed;                     /* parked or dead-lettered by a shedding guardrail: not a failure */
+    bool deferred;                 /* throttled / bulkhead full: retry_delay preset, not a failure */
 
     /* the settlement */
     enum settle_kind settle;
-    const char *dead_reason;       /* poison | max_attempts | failed */
+    const char *dead_reason;       /* poison | max_attempts | failed | shed */
     char error[256];
     double retry_delay;            /* seconds */
 };

@@ -76,6 +76,11 @@ void worker_stats(struct worker *w, struct worker_stats *out);
 /* True when every consumer is connected to its broker; else false with
  * the first one that is not in reason. Any thread. */
 bool worker_ready(struct worker *w, char *reason, size_t len);
+/* Adds "breakers" (each dependency's breaker, limiter and bulkhead),
+ * "limiters", "policy" (the guardrails applied, policy_applied_json), "shed",
+ * "fallbacks" and "paused" (queues not read from) to a heartbeat report. */
+struct cJSON;
+void worker_report_resilience(struct worker *w, struct cJSON *report);
 /* Comma-separated queue addresses being consumed (owned by the worker). */
 const char *worker_queues(const struct worker *w);
 

@@ -42,6 +42,10 @@ check "the LLM failure wave dead-letters tasks" bash -c "
   done; exit 1"
 screen_keys d 3
 check "the Workers view shows the embedded worker busy" screen_wait d 10 'running .*[1-8]/8'
+screen_keys d 5
+check "the LLM failure wave opens the llm-api breaker" screen_wait d 30 'llm-api +(OPEN|HALF_OPEN)'
+screen_keys d 9
+check "the Events view shows the breaker's transitions" screen_wait d 10 'breaker llm-api CLOSED -> OPEN'
 screen_keys d 8
 check "the Scheduler view shows the demo's jobs" screen_wait d 10 'digest +every 15s +publish'
 check "the health probe has run" screen_wait d 10 'health .*redis ok'

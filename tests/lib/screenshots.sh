@@ -41,20 +41,26 @@ wait_for_text() {   # wait_for_text TEXT SECONDS
 mkdir -p "$out"
 tmux -L "$sock" -f /dev/null new-session -d -s qdeck -x 120 -y 36 "$qdeck demo"
 wait_for_text "llm.summarize" 15
-sleep 25      # a burst, the first failure wave of the LLM API, retries and dead letters
+# the LLM API fails from 5 s to 25 s of every minute: the breaker is open
+# and the slots busy around 15 s; the DLQ and the queues peak near 25 s
+sleep 13
+tmux -L "$sock" send-keys -t qdeck 5
+wait_for_text "DEPENDENCY" 5
+sleep 1
+shot breakers
+tmux -L "$sock" send-keys -t qdeck 3
+wait_for_text "SLOTS" 5
+sleep 1
+shot workers
+sleep 8
+tmux -L "$sock" send-keys -t qdeck 1
+sleep 1
 shot overview
 tmux -L "$sock" send-keys -t qdeck 2
 wait_for_text "READY" 5
 sleep 1
 shot queues
-tmux -L "$sock" send-keys -t qdeck 3
-wait_for_text "SLOTS" 5
-sleep 1
-shot workers
-tmux -L "$sock" send-keys -t qdeck 5
-sleep 2
-shot breakers
 tmux -L "$sock" send-keys -t qdeck 8
-sleep 2
+sleep 1
 shot scheduler
 tmux -L "$sock" send-keys -t qdeck q

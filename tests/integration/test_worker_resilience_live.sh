@@ -11,6 +11,9 @@
 #    that rate);
 #  - task.T.max_runtime_ms overrides the watchdog timeout live; the
 #    cancelled call ends its permit as an error, none left in flight;
+#  - shed.auto: when queue waits stay over [worker] shed_target, tasks
+#    below shed_priority are parked (reason shed) while the others run;
+#    turning it off releases them;
 #  - SIGTERM with a guarded call in flight: the permit is released, the
 #    final heartbeat shows nothing in flight.
 set -uo pipefail
@@ -69,6 +72,12 @@ retry_base = 0.2
 retry_cap = 0.5
 max_attempts = 3
 shutdown_timeout = 1
+shed_target = 0.2
+shed_priority = 5
+
+[task rec]
+handler = worker_record
+args = file=$log,ms=50
 
 [task llm]
 handler = http
@@ -153,6 +162,26 @@ check "after max_attempts it is dead-lettered" wait_for 15 bash -c "[ \"\$($R ll
 check "no permit left in flight" wait_for 3 bash -c "[ \"\$(for k in \$($R --scan --pattern 'qdeck:worker:*'); do $R get \$k; done | jq -r '.breakers[\"llm-api\"].in_flight')\" = 0 ]"
 q policy set task.slowcall.max_runtime_ms off >/dev/null 2>&1
 check "max_runtime_ms lifted within 2 s" wait_for 2 bash -c "[ \"\$(for k in \$($R --scan --pattern 'qdeck:worker:*'); do $R get \$k; done | jq -r '.policy.values[\"task.slowcall.max_runtime_ms\"]')\" = off ]"
+
+# ------------------------------------------------------------ shed.auto (CoDel)
+q policy set shed.auto true >/dev/null 2>&1
+q policy set queue.live.paused true >/dev/null 2>&1
+check "shed.auto and the pause applied within 2 s" wait_for 2 bash -c "[ \"\$(for k in \$($R --scan --pattern 'qdeck:worker:*'); do $R get \$k; done | jq -r '.policy.values[\"shed.auto\"] + .policy.values[\"queue.live.paused\"]')\" = truetrue ]"
+q publish redis:live --type rec --priority 2 --count 40 >"$T/low.ids" 2>/dev/null
+q publish redis:live --type rec --priority 8 --count 10 >"$T/high.ids" 2>/dev/null
+sleep 1   # every task now waits > 1 s, over the 0.2 s target
+q policy set queue.live.paused false >/dev/null 2>&1
+ran_all() { local id; while read -r id; do grep -q "^E $id " "$log" || return 1; done <"$1"; }
+check "shed.auto: the high-priority tasks all run" wait_for 20 ran_all "$T/high.ids"
+check "shed.auto: the queue drains" wait_for 10 bash -c "[ \"\$($R llen live)\" = 0 ]"
+parked=$($R llen live:parked)
+low_ran=$(grep -c -F -f "$T/low.ids" "$log")
+check "shed.auto: sheddable work was parked once waits stayed high ($parked parked, $low_ran low ran)" test "$parked" -ge 20
+expect_eq "shed.auto: only priority < 5 was parked" "$($R lrange live:parked 0 -1 | jq -r .priority | sort -u)" 2
+expect_match "shed.auto: the worker said why" "$(cat "$T/worker.err")" 'parked \(shed\)'
+q policy set shed.auto false >/dev/null 2>&1
+check "shed.auto off: the parked tasks are released and run" wait_for 30 ran_all "$T/low.ids"
+expect_eq "shed.auto off: live:parked is empty" "$($R llen live:parked)" 0
 
 # ------------------------------------------------------------ shutdown release
 id=$(q publish redis:live --type slowcall --payload '{}' 2>/dev/null)

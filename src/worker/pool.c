@@ -512,7 +512,7 @@ static bool shed(struct worker *w, struct task *t, double wall)
 static bool guard(struct worker *w, struct slot_thread *st, struct task *t, struct dependency *d, double now)
 {
     double retry_after = 0;
-    enum dependency_verdict v = dependency_begin(d, st->results.c, now, &t->dep_call, &retry_after);
+    enum dependency_verdict v = dependency_begin(d, results_connection(&st->results), now, &t->dep_call, &retry_after);
     if (v == DEP_CALL) {
         t->dep_held = true;
         return false;

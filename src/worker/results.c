@@ -38,6 +38,11 @@ static int broken(struct results *r, const char *why)
     return -1;
 }
 
+redisContext *results_connection(struct results *r)
+{
+    return ensure(r) == 0 ? r->c : NULL;
+}
+
 void results_close(struct results *r)
 {
     redisFree(r->c);

@@ -35,6 +35,10 @@ int results_completed(struct results *r, const struct task *t);
 /* FAILED (final) or PENDING with the error (a retry waits). */
 int results_failed(struct results *r, const struct task *t, bool final);
 void results_close(struct results *r);
+/* This slot's Redis connection, opened if need be (the fleet-wide rate
+ * limiter uses it even with the result store off); NULL when Redis is not
+ * configured or not reachable right now. */
+redisContext *results_connection(struct results *r);
 
 /* For `qdeck publish`: appends HSET PENDING + PEXPIRE to c's pipeline (2 replies). */
 void results_append_pending(redisContext *c, const char *id, const char *type, const char *queue, double ttl);

@@ -45,6 +45,8 @@ redis = $REDIS_URL
 [worker]
 queues = redis:calls
 concurrency = 8
+results = false          ; the limiter still reaches Redis without a result store
+idempotency = false
 retry_base = 0.05
 retry_cap = 0.2
 max_attempts = 1000

@@ -118,30 +118,8 @@ static int list_replay(struct dlq *d, const struct dlq_replay *rq, struct dlq_ta
             dlq_decode(d, m, false);
             if (done == false && rq->sel.limit > 0 && acted >= rq->sel.limit)
                 done = true;
-            if ((rq->sel.limit > 0 && acted >= rq->sel.limit) || !dlq_select_match(&rq->sel, m)) {
-                dlq_message_free(m);
+            if (!redis_dlq_replay_prepare(d, rq, m, &acted, &sent[queued], targets[queued], sizeof targets[0], t))
                 continue;
-            }
-            acted++;
-            char why[256];
-            int prc = dlq_prepare_replay(d, rq, m, &sent[queued], targets[queued], sizeof targets[0], why, sizeof why);
-            if (prc != 0) {
-                if (prc > 0) t->skipped++; else t->failed++;
-                if (prc < 0 && !t->first_error[0])
-                    snprintf(t->first_error, sizeof t->first_error, "%s", why);
-                if (rq->each)
-                    rq->each(rq->arg, m, NULL, why);
-                dlq_message_free(m);
-                continue;
-            }
-            if (rq->dry_run) {
-                t->moved++;
-                if (rq->each)
-                    rq->each(rq->arg, m, targets[queued], "would move");
-                dlq_message_free(sent[queued]);
-                dlq_message_free(m);
-                continue;
-            }
             dlq_pace(&pacer);
             const char *argv[] = {"EVAL", MOVE_SCRIPT, "2", d->addr.name, targets[queued], m->body.data,
                                   sent[queued]->body.data};
@@ -150,35 +128,11 @@ static int list_replay(struct dlq *d, const struct dlq_replay *rq, struct dlq_ta
             redisAppendCommandArgv(rd->c, 7, argv, lens);
             orig[queued++] = m;
         }
-        size_t removed = 0;
         if (queued && redis_dlq_replies(d, queued, replies, "EVAL (move)") < 0) {
             t->in_doubt += (long)queued;
             rc = -1;
         }
-        for (size_t i = 0; i < queued; i++) {
-            if (rc == 0) {
-                redisReply *r = replies[i];
-                if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
-                    t->moved++;
-                    removed++;
-                    if (rq->each)
-                        rq->each(rq->arg, orig[i], targets[i], "moved");
-                } else if (r->type == REDIS_REPLY_INTEGER) {
-                    t->skipped++;
-                    if (rq->each)
-                        rq->each(rq->arg, orig[i], targets[i], "gone from the DLQ before it could move");
-                } else {
-                    t->failed++;
-                    if (!t->first_error[0])
-                        snprintf(t->first_error, sizeof t->first_error, "%s", r->type == REDIS_REPLY_ERROR ? r->str : "?");
-                    if (rq->each)
-                        rq->each(rq->arg, orig[i], targets[i], r->type == REDIS_REPLY_ERROR ? r->str : "failed");
-                }
-                freeReplyObject(r);
-            }
-            dlq_message_free(orig[i]);
-            dlq_message_free(sent[i]);
-        }
+        size_t removed = redis_dlq_replay_settle(rq, replies, rc == 0, orig, sent, targets, queued, t);
         pos += n - removed;
         if (rq->progress)
             rq->progress(rq->arg, t);

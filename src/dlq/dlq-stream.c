@@ -170,30 +170,8 @@ static int stream_replay(struct dlq *d, const struct dlq_replay *rq, struct dlq_
             struct dlq_message *m = page[i];
             t->seen++;
             dlq_decode(d, m, false);
-            if ((rq->sel.limit > 0 && acted >= rq->sel.limit) || !dlq_select_match(&rq->sel, m)) {
-                dlq_message_free(m);
+            if (!redis_dlq_replay_prepare(d, rq, m, &acted, &sent[queued], targets[queued], sizeof targets[0], t))
                 continue;
-            }
-            acted++;
-            char why[256];
-            int prc = dlq_prepare_replay(d, rq, m, &sent[queued], targets[queued], sizeof targets[0], why, sizeof why);
-            if (prc != 0) {
-                if (prc > 0) t->skipped++; else t->failed++;
-                if (prc < 0 && !t->first_error[0])
-                    snprintf(t->first_error, sizeof t->first_error, "%s", why);
-                if (rq->each)
-                    rq->each(rq->arg, m, NULL, why);
-                dlq_message_free(m);
-                continue;
-            }
-            if (rq->dry_run) {
-                t->moved++;
-                if (rq->each)
-                    rq->each(rq->arg, m, targets[queued], "would move");
-                dlq_message_free(sent[queued]);
-                dlq_message_free(m);
-                continue;
-            }
             dlq_pace(&pacer);
             size_t cap = 6 + 2 * sent[queued]->nfields, k = 0;
             const char **argv = xcalloc(cap, sizeof *argv);
@@ -215,28 +193,7 @@ static int stream_replay(struct dlq *d, const struct dlq_replay *rq, struct dlq_
             t->in_doubt += (long)queued;
             rc = -1;
         }
-        for (size_t i = 0; i < queued; i++) {
-            if (rc == 0) {
-                redisReply *r = replies[i];
-                const char *outcome = "moved";
-                if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
-                    t->moved++;
-                } else if (r->type == REDIS_REPLY_INTEGER) {
-                    t->skipped++;
-                    outcome = "gone from the DLQ before it could move";
-                } else {
-                    t->failed++;
-                    outcome = r->type == REDIS_REPLY_ERROR ? r->str : "failed";
-                    if (!t->first_error[0])
-                        snprintf(t->first_error, sizeof t->first_error, "%s", outcome);
-                }
-                if (rq->each)
-                    rq->each(rq->arg, orig[i], targets[i], outcome);
-                freeReplyObject(r);
-            }
-            dlq_message_free(orig[i]);
-            dlq_message_free(sent[i]);
-        }
+        redis_dlq_replay_settle(rq, replies, rc == 0, orig, sent, targets, queued, t);
         if (rq->progress)
             rq->progress(rq->arg, t);
     }

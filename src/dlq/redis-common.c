@@ -73,3 +73,66 @@ int redis_dlq_replies(struct dlq *d, size_t n, redisReply **out, const char *wha
     }
     return 0;
 }
+
+int redis_dlq_replay_prepare(struct dlq *d, const struct dlq_replay *rq, struct dlq_message *m, long *acted,
+                             struct dlq_message **sent, char *target, size_t tlen, struct dlq_tally *t)
+{
+    if ((rq->sel.limit > 0 && *acted >= rq->sel.limit) || !dlq_select_match(&rq->sel, m)) {
+        dlq_message_free(m);
+        return 0;
+    }
+    (*acted)++;
+    char why[256];
+    int prc = dlq_prepare_replay(d, rq, m, sent, target, tlen, why, sizeof why);
+    if (prc != 0) {
+        if (prc > 0)
+            t->skipped++;
+        else
+            t->failed++;
+        if (prc < 0 && !t->first_error[0])
+            snprintf(t->first_error, sizeof t->first_error, "%s", why);
+        if (rq->each)
+            rq->each(rq->arg, m, NULL, why);
+        dlq_message_free(m);
+        return 0;
+    }
+    if (rq->dry_run) {
+        t->moved++;
+        if (rq->each)
+            rq->each(rq->arg, m, target, "would move");
+        dlq_message_free(*sent);
+        dlq_message_free(m);
+        return 0;
+    }
+    return 1;
+}
+
+size_t redis_dlq_replay_settle(const struct dlq_replay *rq, redisReply **replies, bool ok, struct dlq_message **orig,
+                               struct dlq_message **sent, char (*targets)[512], size_t queued, struct dlq_tally *t)
+{
+    size_t removed = 0;
+    for (size_t i = 0; i < queued; i++) {
+        if (ok) {
+            redisReply *r = replies[i];
+            const char *outcome = "moved";
+            if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
+                t->moved++;
+                removed++;
+            } else if (r->type == REDIS_REPLY_INTEGER) {
+                t->skipped++;
+                outcome = "gone from the DLQ before it could move";
+            } else {
+                t->failed++;
+                outcome = r->type == REDIS_REPLY_ERROR ? r->str : "failed";
+                if (!t->first_error[0])
+                    snprintf(t->first_error, sizeof t->first_error, "%s", r->type == REDIS_REPLY_ERROR ? r->str : "?");
+            }
+            if (rq->each)
+                rq->each(rq->arg, orig[i], targets[i], outcome);
+            freeReplyObject(r);
+        }
+        dlq_message_free(orig[i]);
+        dlq_message_free(sent[i]);
+    }
+    return removed;
+}

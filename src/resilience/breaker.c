@@ -485,3 +485,5 @@ int breaker_state_parse(const char *name)
             return (int)i;
     return -1;
 }
+
+double breaker_open_wait(const struct breaker *b) { return b->open_wait; }

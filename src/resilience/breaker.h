@@ -117,6 +117,8 @@ void breaker_stats(struct breaker *b, struct breaker_stats *out);
  * add the rate limiter's "rate","tokens","throttled" to the same object. */
 struct cJSON *breaker_stats_json(const struct breaker_stats *s);
 enum breaker_state breaker_state(struct breaker *b);
+/* The configured open_wait: how long OPEN lasts before half-open. */
+double breaker_open_wait(const struct breaker *b);
 const char *breaker_state_name(enum breaker_state s);     /* "CLOSED", "OPEN", ... */
 /* Parses a state name (any case); -1 when unknown. */
 int breaker_state_parse(const char *name);

@@ -485,7 +485,10 @@ static bool shed(struct worker *w, struct task *t, double wall)
     bool codel = false;
     if (g.auto_shed && t->created_at > 0)
         codel = shed_codel_observe(&w->codel, wall - t->created_at, clock_mono());
-    struct shed_task st = {.priority = t->priority, .queue_depth = atomic_load(&c->depth)};
+    long depth = atomic_load_explicit(&c->depth, memory_order_relaxed);
+    if (g.max_depth >= 0 && depth > 0)   /* this task left the queue since: count it out until the next look */
+        depth = atomic_fetch_sub_explicit(&c->depth, 1, memory_order_relaxed);
+    struct shed_task st = {.priority = t->priority, .queue_depth = depth};
     const char *reason = NULL;
     switch (shed_decide(&g, &st, codel, &reason)) {
     case SHED_RUN: return false;
@@ -507,8 +510,8 @@ static bool shed(struct worker *w, struct task *t, double wall)
 
 /* The task's dependency: false with a permit held (go on and call), or
  * true when the task was decided here without a call: the fallback result,
- * or the retry path saying why (breaker open; throttled or bulkhead full,
- * which are not attempts). Either way the slot is given back at once. */
+ * or the retry path saying why (breaker open, throttled or bulkhead full,
+ * none of which is an attempt). Either way the slot is given back at once. */
 static bool guard(struct worker *w, struct slot_thread *st, struct task *t, struct dependency *d, double now)
 {
     double retry_after = 0;
@@ -528,7 +531,20 @@ static bool guard(struct worker *w, struct slot_thread *st, struct task *t, stru
     }
     t->settle = SETTLE_RETRY;
     if (v == DEP_OPEN) {
-        snprintf(t->error, sizeof t->error, "breaker %s %s", d->name, breaker_state_name(breaker_state(d->breaker)));
+        /* refused by the breaker: the call never happened, so not an
+         * attempt (an outage must not dead-letter everything); back when
+         * the breaker may let a probe through (FORCED_OPEN: after its
+         * open_wait), plus up to 1 s of full jitter so a fleet does not
+         * return as one herd. A deadline in the envelope still expires it. */
+        struct breaker_stats bs;
+        breaker_stats(d->breaker, &bs);
+        double until = bs.state == BREAKER_FORCED_OPEN ? breaker_open_wait(d->breaker) : bs.open_remaining;
+        snprintf(t->error, sizeof t->error, "breaker %s %s", d->name, breaker_state_name(bs.state));
+        t->attempt--;
+        t->retry_delay = until + (double)rand_r(&st->seed) / ((double)RAND_MAX + 1.0);
+        if (t->retry_delay < 0.01)
+            t->retry_delay = 0.01;
+        t->deferred = true;
         decide(w, t, &st->results, &st->seed);
         return true;
     }

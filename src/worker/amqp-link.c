@@ -89,6 +89,26 @@ void amqp_link_close(amqp_connection_state_t conn)
     amqp_destroy_connection(conn);
 }
 
+int amqp_link_reopen_channel(amqp_connection_state_t conn, bool confirms, char *err, size_t errlen)
+{
+    amqp_channel_close_ok_t ok = {0};
+    int st = amqp_send_method(conn, AMQP_LINK_CHANNEL, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+    if (st != AMQP_STATUS_OK) {
+        snprintf(err, errlen, "channel.close-ok: %s", amqp_error_string2(st));
+        return -1;
+    }
+    amqp_maybe_release_buffers_on_channel(conn, AMQP_LINK_CHANNEL);
+    amqp_channel_open(conn, AMQP_LINK_CHANNEL);
+    if (amqp_link_check(amqp_get_rpc_reply(conn), "channel.open", err, errlen) < 0)
+        return -1;
+    if (confirms) {
+        amqp_confirm_select(conn, AMQP_LINK_CHANNEL);
+        if (amqp_link_check(amqp_get_rpc_reply(conn), "confirm.select", err, errlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 int amqp_link_publish(amqp_connection_state_t conn, const char *exchange, const char *routing_key,
                       const amqp_basic_properties_t *props, const void *body, size_t len, uint64_t *next_tag,
                       char *err, size_t errlen)

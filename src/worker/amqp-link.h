@@ -22,6 +22,11 @@ void amqp_link_close(amqp_connection_state_t conn);
 /* 0 when r is a normal reply; else -1 with what went wrong in err. */
 int amqp_link_check(amqp_rpc_reply_t r, const char *what, char *err, size_t errlen);
 
+/* The broker closed channel 1 (e.g. a passive declare of a missing queue):
+ * answers with channel.close-ok and opens it again, in confirm mode when
+ * confirms. 0, or -1 with err. */
+int amqp_link_reopen_channel(amqp_connection_state_t conn, bool confirms, char *err, size_t errlen);
+
 /* Publishes on a confirm-mode channel; counts the publish in *next_tag. */
 int amqp_link_publish(amqp_connection_state_t conn, const char *exchange, const char *routing_key,
                       const amqp_basic_properties_t *props, const void *body, size_t len, uint64_t *next_tag,

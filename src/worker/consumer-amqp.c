@@ -14,6 +14,14 @@
  *    on the message (x-qdeck-* headers and the envelope's dead_reason /
  *    last_error).
  *
+ * The publish link also serves the guardrails, from the tick: while
+ * queue.<name>.max_depth is on, a passive queue.declare reads the queue's
+ * depth every 0.5 s; once no shedding guardrail is on, parked messages move
+ * from <queue>.parked back to <queue> (basic.get, publish, confirm, ack).
+ * queue.<name>.paused cancels the consumer (basic.cancel) and consumes
+ * again when it is lifted, so a paused queue shows no consumer and its
+ * messages stay Ready.
+ *
  * Acks are batched: deliveries are kept in tag order; the finished prefix is
  * acked with one basic.ack(multiple) per loop; when the oldest delivery has
  * been running a while (a slow task), finished ones behind it are acked
@@ -43,6 +51,10 @@
 #define HAND_OVER_EVERY 16
 #define SPIN_YIELDS 8
 #define STUCK_AFTER 0.05      /* seconds before acks stop waiting for the oldest delivery */
+#define PARKED_INTERVAL 0.5   /* seconds between looks at <queue>.parked while releasing */
+#define PARKED_MISSING 60.0   /* no <queue>.parked: look again this late (or when shedding ends) */
+#define PARKED_BATCH_BYTES (4u << 20)   /* stop getting parked messages past this much body */
+#define DEPTH_INTERVAL 0.5    /* seconds between depth looks while max_depth is on */
 
 struct pending_ack {
     uint64_t tag;
@@ -58,6 +70,10 @@ struct amqp_consumer {
     char *consumer_tag;
     uint64_t blocked_tag;     /* oldest unfinished delivery when flush last looked */
     double blocked_since;
+    bool paused;              /* queue.<name>.paused in force: consumer cancelled */
+    bool may_release;         /* parked_may_release() at the last tick */
+    double next_parked;       /* when to look at <queue>.parked again */
+    char *parked;             /* "<queue>.parked" */
     struct pending_ack *pending;
     size_t head, len, cap;
 };
@@ -83,6 +99,7 @@ static int amqp_connect(struct consumer *c, char *err, size_t errlen)
         a = c->priv = xcalloc(1, sizeof *a);
         a->cap = (size_t)c->prefetch * 2 + 16;
         a->pending = xcalloc(a->cap, sizeof *a->pending);
+        a->parked = xasprintf("%s" PARKED_SUFFIX_AMQP, c->addr.name);
     }
     const struct context_config *ctx = worker_context(c->w);
     a->conn = amqp_link_open(ctx->amqp, HEARTBEAT_SECS, false, CONNECT_TIMEOUT, err, errlen);
@@ -91,6 +108,12 @@ static int amqp_connect(struct consumer *c, char *err, size_t errlen)
     amqp_basic_qos(a->conn, AMQP_LINK_CHANNEL, 0, (uint16_t)(c->prefetch > 65535 ? 65535 : c->prefetch), 0);
     if (amqp_link_check(amqp_get_rpc_reply(a->conn), "basic.qos", err, errlen) < 0)
         goto fail;
+    a->head = a->len = 0;
+    a->paused = atomic_load(&c->paused);
+    if (a->paused) {
+        a->receiving = false;   /* queue.<name>.paused: amqp_pause consumes once it is lifted */
+        return 0;
+    }
     amqp_basic_consume_ok_t *ok = amqp_basic_consume(a->conn, AMQP_LINK_CHANNEL, amqp_cstring_bytes(c->addr.name),
                                                      amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
     if (amqp_link_check(amqp_get_rpc_reply(a->conn), "basic.consume", err, errlen) < 0 || !ok)
@@ -190,7 +213,10 @@ static void take(struct consumer *c, struct amqp_consumer *a, amqp_envelope_t *e
         consumer_deliver(c, t);
     }
     /* after stop_receiving a delivery is left unacked: it goes back when
-     * the channel closes */
+     * the channel closes; one that arrived while the consumer was being
+     * cancelled for a pause goes back now */
+    else if (a->paused)
+        amqp_basic_reject(a->conn, AMQP_LINK_CHANNEL, env->delivery_tag, 1);
     amqp_destroy_envelope(env);
 }
 
@@ -391,7 +417,193 @@ static int amqp_flush(struct consumer *c)
     return 0;
 }
 
-static void amqp_tick(struct consumer *c) { (void)c; }
+/* queue.<name>.paused, followed from the consumer loop: basic.cancel when
+ * it turns on (the broker stops sending; what it sent before the cancel-ok
+ * is rejected back to the queue as it arrives, see take), basic.consume
+ * again when it turns off. Tasks already handed to the pool finish and are
+ * acked. -1: the link is gone. */
+static int amqp_pause(struct consumer *c, bool paused)
+{
+    struct amqp_consumer *a = c->priv;
+    if (paused == a->paused)
+        return 0;
+    char err[200];
+    if (paused) {
+        a->paused = true;
+        a->receiving = false;
+        amqp_basic_cancel(a->conn, AMQP_LINK_CHANNEL, amqp_cstring_bytes(a->consumer_tag));
+        if (amqp_link_check(amqp_get_rpc_reply(a->conn), "basic.cancel", err, sizeof err) < 0) {
+            log_warn("consumer %s: pausing: %s", c->label, err);
+            return -1;
+        }
+        log_info("consumer %s: consumer cancelled while the queue is paused", c->label);
+        return 0;
+    }
+    amqp_basic_consume_ok_t *ok = amqp_basic_consume(a->conn, AMQP_LINK_CHANNEL, amqp_cstring_bytes(c->addr.name),
+                                                     amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
+    if (amqp_link_check(amqp_get_rpc_reply(a->conn), "basic.consume", err, sizeof err) < 0 || !ok) {
+        log_warn("consumer %s: resuming: %s", c->label, err);
+        return -1;
+    }
+    free(a->consumer_tag);
+    a->consumer_tag = xstrndup(ok->consumer_tag.bytes, ok->consumer_tag.len);
+    a->paused = false;
+    a->receiving = true;
+    log_info("consumer %s: consuming again", c->label);
+    return 0;
+}
+
+/* Passive queue.declare on the publish link: the queue's ready messages
+ * (unacked ones not counted) in *ready. 0; 1 when the queue does not exist
+ * (the broker closed the channel: it is opened again); -1 with err when the
+ * link is unusable. */
+static int queue_ready(struct consumer *c, struct amqp_consumer *a, const char *queue, long *ready, char *err,
+                       size_t errlen)
+{
+    if (ensure_pub(c, a, err, errlen) < 0)
+        return -1;
+    amqp_queue_declare_ok_t *ok =
+        amqp_queue_declare(a->pub, AMQP_LINK_CHANNEL, amqp_cstring_bytes(queue), 1, 0, 0, 0, amqp_empty_table);
+    amqp_rpc_reply_t r = amqp_get_rpc_reply(a->pub);
+    if (r.reply_type == AMQP_RESPONSE_NORMAL && ok) {
+        *ready = (long)ok->message_count;
+        return 0;
+    }
+    if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION && r.reply.id == AMQP_CHANNEL_CLOSE_METHOD &&
+        ((amqp_channel_close_t *)r.reply.decoded)->reply_code == AMQP_NOT_FOUND) {
+        if (amqp_link_reopen_channel(a->pub, true, err, errlen) < 0)
+            return -1;
+        a->pub_tag = a->pub_acked = 0;   /* a new channel counts confirms from 1 */
+        return 1;
+    }
+    amqp_link_check(r, "queue.declare (passive)", err, errlen);
+    return -1;
+}
+
+/* Moves up to PARKED_BATCH messages (and about PARKED_BATCH_BYTES) from
+ * <queue>.parked back to <queue> on the publish link: basic.get them all
+ * (not acked yet), then publish each body with its properties to the
+ * default exchange, wait for the confirms, and ack the gets with one
+ * basic.ack(multiple). The gets come first because rabbitmq-c queues a
+ * confirm that arrives during a basic.get and would hand it to the next
+ * message read. Killed or cut off midway, the gets were never acked and go
+ * back to the parked queue: at worst a task is published twice, which
+ * idempotency absorbs; nothing is lost. Several workers may release at
+ * once: basic.get hands each message to one of them. How many moved, or
+ * -1 with err. */
+static int release_parked(struct consumer *c, struct amqp_consumer *a, long ready, char *err, size_t errlen)
+{
+    amqp_message_t *msgs = xcalloc(PARKED_BATCH, sizeof *msgs);
+    uint64_t last_get = 0;
+    size_t bytes = 0;
+    int n = 0, rc = 0;
+    long want = ready < PARKED_BATCH ? ready : PARKED_BATCH;
+    while (n < want && bytes < PARKED_BATCH_BYTES) {
+        amqp_rpc_reply_t r = amqp_basic_get(a->pub, AMQP_LINK_CHANNEL, amqp_cstring_bytes(a->parked), 0);
+        if (amqp_link_check(r, "basic.get", err, errlen) < 0) {
+            rc = -1;
+            goto out;
+        }
+        if (r.reply.id != AMQP_BASIC_GET_OK_METHOD)
+            break;   /* get-empty: another worker took the rest */
+        last_get = ((amqp_basic_get_ok_t *)r.reply.decoded)->delivery_tag;
+        r = amqp_read_message(a->pub, AMQP_LINK_CHANNEL, &msgs[n], 0);
+        if (amqp_link_check(r, "reading a parked message", err, errlen) < 0) {
+            rc = -1;
+            goto out;
+        }
+        bytes += msgs[n].body.len;
+        n++;
+    }
+    for (int i = 0; i < n; i++)
+        if (amqp_link_publish(a->pub, "", c->addr.name, &msgs[i].properties, msgs[i].body.bytes, msgs[i].body.len,
+                              &a->pub_tag, err, errlen) < 0) {
+            rc = -1;
+            goto out;
+        }
+    if (n > 0 && amqp_link_wait_confirms(a->pub, a->pub_tag, &a->pub_acked, CONFIRM_TIMEOUT, err, errlen) < 0) {
+        rc = -1;
+        goto out;
+    }
+    if (n > 0) {
+        int st = amqp_basic_ack(a->pub, AMQP_LINK_CHANNEL, last_get, 1);
+        if (st != AMQP_STATUS_OK) {
+            snprintf(err, errlen, "basic.ack of the parked copies: %s", amqp_error_string2(st));
+            rc = -1;
+            goto out;
+        }
+    }
+    rc = n;
+out:
+    for (int i = 0; i < n; i++)
+        amqp_destroy_message(&msgs[i]);
+    free(msgs);
+    amqp_maybe_release_buffers(a->pub);
+    return rc;
+}
+
+/* queue.<name>.max_depth on: the queue's ready count into c->depth, at most
+ * every DEPTH_INTERVAL (shed() in pool.c dead-letters while it is over). */
+static void look_at_depth(struct consumer *c, struct amqp_consumer *a, double now)
+{
+    if (atomic_load(&c->max_depth) < 0) {
+        atomic_store(&c->depth, -1);
+        return;
+    }
+    if (now < c->next_depth)
+        return;
+    c->next_depth = now + DEPTH_INTERVAL;
+    long ready = -1;
+    char err[300];
+    int rc = queue_ready(c, a, c->addr.name, &ready, err, sizeof err);
+    atomic_store(&c->depth, rc == 0 ? ready : -1);
+    if (rc < 0) {
+        log_warn("consumer %s: queue depth: %s", c->label, err);
+        amqp_link_close(a->pub);
+        a->pub = NULL;
+    }
+}
+
+/* No shedding guardrail any more: parked messages go back to the queue,
+ * PARKED_BATCH per tick while there are more. */
+static void release_if_due(struct consumer *c, struct amqp_consumer *a, double now)
+{
+    bool may = parked_may_release(c);
+    if (may && !a->may_release)
+        a->next_parked = 0;   /* shedding just ended (or the policy came): look at once */
+    a->may_release = may;
+    if (!may || now < a->next_parked)
+        return;
+    a->next_parked = now + PARKED_INTERVAL;
+    long ready = 0;
+    char err[300];
+    int rc = queue_ready(c, a, a->parked, &ready, err, sizeof err);
+    if (rc == 1) {
+        a->next_parked = now + PARKED_MISSING;   /* nothing was ever parked here */
+        return;
+    }
+    if (rc == 0 && ready > 0)
+        rc = release_parked(c, a, ready, err, sizeof err);
+    if (rc < 0) {
+        log_warn("consumer %s: releasing parked tasks: %s", c->label, err);
+        amqp_link_close(a->pub);
+        a->pub = NULL;
+        a->next_parked = now + PARKED_MISSING / 12;
+        return;
+    }
+    if (rc > 0) {
+        log_info("consumer %s: %d parked task(s) released back to the queue", c->label, rc);
+        a->next_parked = 0;   /* more may wait: next tick again */
+    }
+}
+
+static void amqp_tick(struct consumer *c)
+{
+    struct amqp_consumer *a = c->priv;
+    double now = clock_mono();
+    look_at_depth(c, a, now);
+    release_if_due(c, a, now);
+}
 
 /* Closing the channel without acking returns every unfinished delivery. */
 static void amqp_give_back(struct consumer *c) { (void)c; }
@@ -403,6 +615,7 @@ static void amqp_destroy(struct consumer *c)
         return;
     amqp_disconnect(c);
     free(a->pending);
+    free(a->parked);
     free(a->consumer_tag);
     free(a);
     c->priv = NULL;
@@ -417,6 +630,7 @@ const struct consumer_ops consumer_amqp_ops = {
     .flush = amqp_flush,
     .stop_receiving = amqp_stop_receiving,
     .tick = amqp_tick,
+    .pause = amqp_pause,
     .give_back = amqp_give_back,
     .destroy = amqp_destroy,
     .redelivers_on_reconnect = true,

@@ -257,6 +257,21 @@ static void stream_tick(struct consumer *c)
     }
     if (clock_mono() >= s->next_parked) {
         s->next_parked = clock_mono() + 0.5;
+        if (atomic_load(&c->max_depth) >= 0) {
+            /* XLEN counts every entry still in the stream, delivered or
+             * acked ones too (a stream keeps them until trimmed), so it
+             * overstates the backlog the group has yet to read; that is
+             * the depth max_depth is compared with, as `qdeck publish`
+             * does. */
+            const char *argv[] = {"XLEN", c->addr.name};
+            redisReply *r;
+            if (redis_link_cmd(s->c, &r, err, sizeof err, 2, argv, NULL) == 0) {
+                atomic_store(&c->depth, r->type == REDIS_REPLY_INTEGER ? (long)r->integer : -1);
+                freeReplyObject(r);
+            }
+        } else {
+            atomic_store(&c->depth, -1);
+        }
         int back = parked_may_release(c) ? parked_release(s->c, s->parked, c->addr.name, true, err, sizeof err) : 0;
         if (back < 0)
             log_warn("consumer %s: releasing parked tasks: %s", c->label, err);

@@ -235,7 +235,12 @@ static void *consumer_main(void *arg)
         }
         int room = c->prefetch - atomic_load(&c->in_flight);
         int received = 0;
-        if (atomic_load_explicit(&c->paused, memory_order_relaxed) && receiving)
+        bool paused = atomic_load_explicit(&c->paused, memory_order_relaxed);
+        if (receiving && c->ops->pause && c->ops->pause(c, paused) < 0) {
+            lost(c, NULL);
+            continue;
+        }
+        if (paused && receiving && !c->ops->pause)
             wait_wake(c, RECEIVE_WAIT);   /* queue.<name>.paused: take nothing; in flight finishes */
         else
             received = c->ops->receive(c, receiving ? (room > 0 ? room : 0) : 0, RECEIVE_WAIT);

@@ -42,6 +42,12 @@ struct consumer_ops {
     void (*stop_receiving)(struct consumer *c);
     /* Periodic housekeeping, about every 100 ms. */
     void (*tick)(struct consumer *c);
+    /* Optional: follows queue.<name>.paused itself (called every loop
+     * while receiving; cheap when nothing changed) and keeps receive()
+     * running while paused, for heartbeats and to give back what still
+     * arrives. NULL: the loop stops calling receive() while paused.
+     * -1: connection lost. */
+    int (*pause)(struct consumer *c, bool paused);
     /* Shutdown: unfinished deliveries back to the broker. */
     void (*give_back)(struct consumer *c);
     void (*destroy)(struct consumer *c);

@@ -52,6 +52,7 @@
 #define SPIN_YIELDS 8
 #define STUCK_AFTER 0.05      /* seconds before acks stop waiting for the oldest delivery */
 #define PARKED_INTERVAL 0.5   /* seconds between looks at <queue>.parked while releasing */
+#define PARKED_IDLE 5.0       /* <queue>.parked empty: look again this late (a release cut off elsewhere) */
 #define PARKED_MISSING 60.0   /* no <queue>.parked: look again this late (or when shedding ends) */
 #define PARKED_BATCH_BYTES (4u << 20)   /* stop getting parked messages past this much body */
 #define DEPTH_INTERVAL 0.5    /* seconds between depth looks while max_depth is on */
@@ -582,6 +583,9 @@ static void release_if_due(struct consumer *c, struct amqp_consumer *a, double n
         a->next_parked = now + PARKED_MISSING;   /* nothing was ever parked here */
         return;
     }
+    if (rc == 0 && ready == 0)
+        a->next_parked = now + PARKED_IDLE;   /* parking happens while shedding is on: the
+                                                * look when it ends comes at once anyway */
     if (rc == 0 && ready > 0)
         rc = release_parked(c, a, ready, err, sizeof err);
     if (rc < 0) {

@@ -258,11 +258,13 @@ static void stream_tick(struct consumer *c)
     if (clock_mono() >= s->next_parked) {
         s->next_parked = clock_mono() + 0.5;
         if (atomic_load(&c->max_depth) >= 0) {
-            /* XLEN counts every entry still in the stream, delivered or
-             * acked ones too (a stream keeps them until trimmed), so it
-             * overstates the backlog the group has yet to read; that is
-             * the depth max_depth is compared with, as `qdeck publish`
-             * does. */
+            /* The depth is XLEN, as `qdeck publish` measures it: every
+             * entry still in the stream, delivered and acked ones too (a
+             * stream keeps them until trimmed). It overstates the backlog
+             * the group has yet to read (XINFO GROUPS "lag"), so on a
+             * stream that is not trimmed (XADD MAXLEN / XTRIM) below
+             * max_depth every task taken is dead-lettered while the
+             * guardrail is on. */
             const char *argv[] = {"XLEN", c->addr.name};
             redisReply *r;
             if (redis_link_cmd(s->c, &r, err, sizeof err, 2, argv, NULL) == 0) {

@@ -337,6 +337,8 @@ static void operator_states(void **state)
     fake_now += 3600;   /* forced open never goes half-open by itself */
     assert_int_equal(call(b, BREAKER_SUCCESS, 0), -1);
     assert_int_equal(breaker_state(b), BREAKER_FORCED_OPEN);
+    /* the worker defers refused tasks by open_wait while forced open */
+    assert_true(breaker_open_wait(b) == 30);
     assert_string_equal(events[0].reason, "operator");
 
     breaker_force(b, BREAKER_DISABLED);

@@ -592,7 +592,7 @@ static void release_if_due(struct consumer *c, struct amqp_consumer *a, double n
         log_warn("consumer %s: releasing parked tasks: %s", c->label, err);
         amqp_link_close(a->pub);
         a->pub = NULL;
-        a->next_parked = now + PARKED_MISSING / 12;
+        a->next_parked = now + PARKED_IDLE;   /* a broken link: not again at once */
         return;
     }
     if (rc > 0) {

@@ -5,7 +5,11 @@
  * When no shedding guardrail is on any more, every worker's consumer moves
  * parked tasks back to their queue's consuming end, oldest first, in
  * batches, each batch one atomic Lua script (several workers may race: an
- * item is moved exactly once). */
+ * item is moved exactly once). RabbitMQ has no such script: its consumer
+ * (consumer-amqp.c) basic.gets a batch from <queue>.parked, republishes it
+ * with publisher confirms and only then acks the gets, so a release cut
+ * off midway may publish a task twice (idempotency absorbs it) but never
+ * loses one. */
 #ifndef QDECK_WORKER_PARKED_H
 #define QDECK_WORKER_PARKED_H
 

@@ -41,7 +41,7 @@ struct consumer *consumer_new(struct worker *w, const struct queue_address *addr
         log_error("consumer %s: pipe: %s", c->label, strerror(errno));
         abort();
     }
-    pthread_mutex_init(&c->lock, NULL);
+    atomic_init(&c->settle_stack, NULL);
     return c;
 }
 
@@ -51,28 +51,30 @@ void consumer_free(struct consumer *c)
         return;
     if (c->ops->destroy)
         c->ops->destroy(c);
-    for (struct task *t = c->settle_head, *n; t; t = n) {
+    for (struct task *t = c->settle_backlog, *n; t; t = n) {
+        n = t->next;
+        task_unref(t);
+    }
+    for (struct task *t = atomic_load(&c->settle_stack), *n; t; t = n) {
         n = t->next;
         task_unref(t);
     }
     close(c->wake[0]);
     close(c->wake[1]);
-    pthread_mutex_destroy(&c->lock);
     queue_address_free(&c->addr);
     free(c->label);
     free(c);
 }
 
+/* A push onto a Treiber stack. The consumer thread only ever takes the
+ * whole stack at once (atomic exchange), so there is no ABA to fear. */
 void consumer_settle_later(struct consumer *c, struct task *t)
 {
-    t->next = NULL;
-    pthread_mutex_lock(&c->lock);
-    if (c->settle_tail)
-        c->settle_tail->next = t;
-    else
-        c->settle_head = t;
-    c->settle_tail = t;
-    pthread_mutex_unlock(&c->lock);
+    struct task *head = atomic_load_explicit(&c->settle_stack, memory_order_relaxed);
+    do
+        t->next = head;
+    while (!atomic_compare_exchange_weak_explicit(&c->settle_stack, &head, t, memory_order_release,
+                                                  memory_order_relaxed));
     if (atomic_exchange(&c->wake_pending, 1) == 0) {
         char b = 1;
         ssize_t n = write(c->wake[1], &b, 1);
@@ -125,10 +127,19 @@ static int apply_settlements(struct consumer *c)
     /* taking the queue answers every wake-up so far; settlements queued
      * after this point set the flag (and write the pipe) again */
     consumer_drain_wake(c);
-    pthread_mutex_lock(&c->lock);
-    struct task *list = c->settle_head;
-    c->settle_head = c->settle_tail = NULL;
-    pthread_mutex_unlock(&c->lock);
+    struct task *stack = atomic_exchange_explicit(&c->settle_stack, NULL, memory_order_acquire), *fresh = NULL;
+    while (stack) {   /* newest first: reverse into the order they were queued */
+        struct task *t = stack;
+        stack = t->next;
+        t->next = fresh;
+        fresh = t;
+    }
+    struct task **end = &c->settle_backlog;
+    while (*end)
+        end = &(*end)->next;
+    *end = fresh;
+    struct task *list = c->settle_backlog;
+    c->settle_backlog = NULL;
     int rc = 0;
     while (list) {
         struct task *t = list;
@@ -150,17 +161,7 @@ static int apply_settlements(struct consumer *c)
         }
         settled(c, t);
     }
-    if (list) {
-        pthread_mutex_lock(&c->lock);
-        struct task *tail = list;
-        while (tail->next)
-            tail = tail->next;
-        tail->next = c->settle_head;
-        c->settle_head = list;
-        if (!c->settle_tail)
-            c->settle_tail = tail;
-        pthread_mutex_unlock(&c->lock);
-    }
+    c->settle_backlog = list;   /* what is left waits for the reconnect */
     if (rc == 0 && c->connected && c->ops->flush(c) < 0)
         rc = -1;
     return rc;
@@ -168,10 +169,7 @@ static int apply_settlements(struct consumer *c)
 
 static bool settle_queue_empty(struct consumer *c)
 {
-    pthread_mutex_lock(&c->lock);
-    bool empty = c->settle_head == NULL;
-    pthread_mutex_unlock(&c->lock);
-    return empty;
+    return !c->settle_backlog && !atomic_load(&c->settle_stack);
 }
 
 static void wait_wake(struct consumer *c, double seconds)

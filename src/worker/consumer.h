@@ -71,8 +71,8 @@ struct consumer {
     _Atomic int in_flight;         /* received, not yet settled */
     int wake[2];                   /* self-pipe: a settlement is waiting */
     _Atomic int wake_pending;
-    pthread_mutex_t lock;          /* guards the settle queue */
-    struct task *settle_head, *settle_tail;
+    _Atomic(struct task *) settle_stack;   /* lock-free: slot threads push, this thread takes all */
+    struct task *settle_backlog;   /* this thread: taken, not yet applied (broker away), in order */
     struct task *batch_head, *batch_tail;   /* received this round, handed over together */
     int batch_len;
     /* guardrails for this queue, set by the worker's control thread */

@@ -7,7 +7,10 @@
  * (run()) holds its thread; an asynchronous one (submit()) gives the thread
  * back at once and its done() — from any thread — queues the completion,
  * which a slot thread finishes before taking new work. So `busy` counts
- * handlers in progress, not threads.
+ * handlers in progress, not threads. Sleeping threads are woken by the work
+ * waiting, not one per task: quick tasks are run in a row by the thread
+ * already awake, slow ones get a thread each (threads_wanted()). Settlements
+ * go back to the consumer thread through a lock-free stack (consumer.c).
  *
  * The fate of a task is decided in one place, decide(): completed (done key
  * and COMPLETED record stored, then ack), retry (backoff with full jitter,
@@ -62,6 +65,8 @@
 #define MAX_HANDLERS 256
 #define CONTROL_PERIOD_MS 100
 #define MAX_PENDING_EVENTS 64
+#define WAKE_SLICE 0.0002     /* seconds of queued work that justify waking another slot thread */
+#define STALE_QUEUE 0.005     /* the watchdog wakes threads for work queued longer than this */
 
 struct handler {
     char *type;
@@ -97,6 +102,8 @@ struct worker {
     pthread_cond_t cond;        /* work for slot threads */
     pthread_cond_t gone;        /* a slot thread exited */
     struct task *run_head, *run_tail;
+    int run_len;
+    _Atomic double occupancy;   /* seconds a task holds a slot thread (moving average) */
     struct task *done_head, *done_tail;
     struct task *running;       /* watchdog's list */
     int busy;
@@ -291,6 +298,36 @@ void worker_stats(struct worker *w, struct worker_stats *out)
     }
 }
 
+/* How many more sleeping slot threads the queued work needs, under w->lock.
+ * Waking a thread costs a futex call and a context switch on each side, more
+ * than a quick task, so threads are woken by the work waiting, in units of
+ * WAKE_SLICE of expected occupancy: a batch of instant tasks wakes one thread
+ * that runs them all; slow tasks wake one thread each. A task that turns out
+ * slower than expected leaves the rest waiting: the watchdog wakes threads
+ * for work queued longer than STALE_QUEUE. */
+static int threads_wanted(struct worker *w, int queued, bool nobody_awake)
+{
+    int free_slots = w->concurrency - w->busy;
+    int want = w->waiting < free_slots ? w->waiting : free_slots;
+    if (queued <= 0 || want <= 0)
+        return 0;
+    double per_task = atomic_load_explicit(&w->occupancy, memory_order_relaxed);
+    double needed = (double)queued * per_task / WAKE_SLICE;
+    int n = needed >= (double)queued ? queued : (int)needed;
+    if (n == 0 && nobody_awake)
+        n = 1;
+    return n < want ? n : want;
+}
+
+static void wake_threads(struct worker *w, int n)
+{
+    if (n >= w->waiting && n > 1)
+        pthread_cond_broadcast(&w->cond);
+    else
+        for (int i = 0; i < n; i++)
+            pthread_cond_signal(&w->cond);
+}
+
 /* ------------------------------------------------------------ decisions */
 
 void pool_decided(struct worker *w, struct task *t)
@@ -411,8 +448,8 @@ static void finish(struct worker *w, struct slot_thread *st, struct task *t)
     t->wd_prev = t->wd_next = NULL;
     w->busy--;
     atomic_fetch_sub(&w->busy_now, 1);
-    if (w->waiting && w->run_head)
-        pthread_cond_signal(&w->cond);   /* a slot is free for work that was waiting for one */
+    /* a slot is free: this thread takes the next task, others what is left */
+    wake_threads(w, threads_wanted(w, w->run_len - 1, false));
     pthread_mutex_unlock(&w->lock);
 
     double ran = clock_mono() - t->started_mono;
@@ -654,9 +691,18 @@ unbusy:
     pthread_mutex_lock(&w->lock);
     w->busy--;
     atomic_fetch_sub(&w->busy_now, 1);
-    if (w->waiting && w->run_head)
-        pthread_cond_signal(&w->cond);
+    wake_threads(w, threads_wanted(w, w->run_len - 1, false));
     pthread_mutex_unlock(&w->lock);
+}
+
+static struct task *pop_run(struct worker *w)
+{
+    struct task *t = w->run_head;
+    w->run_head = t->next;
+    if (!w->run_head)
+        w->run_tail = NULL;
+    w->run_len--;
+    return t;
 }
 
 static void *slot_main(void *arg)
@@ -680,10 +726,7 @@ static void *slot_main(void *arg)
         }
         if (w->run_head && worker_stopping(w)) {
             /* not started: give back at once */
-            struct task *t = w->run_head;
-            w->run_head = t->next;
-            if (!w->run_head)
-                w->run_tail = NULL;
+            struct task *t = pop_run(w);
             pthread_mutex_unlock(&w->lock);
             t->settle = SETTLE_RETURN;
             pool_decided(w, t);
@@ -691,14 +734,16 @@ static void *slot_main(void *arg)
             continue;
         }
         if (w->run_head && w->busy < w->concurrency) {
-            struct task *t = w->run_head;
-            w->run_head = t->next;
-            if (!w->run_head)
-                w->run_tail = NULL;
+            struct task *t = pop_run(w);
             w->busy++;
             atomic_fetch_add(&w->busy_now, 1);
+            /* this thread is taken for now: wake others if what is left needs them */
+            wake_threads(w, threads_wanted(w, w->run_len, false));
             pthread_mutex_unlock(&w->lock);
+            double t0 = clock_mono();
             start(w, st, t);
+            double held = clock_mono() - t0, avg = atomic_load_explicit(&w->occupancy, memory_order_relaxed);
+            atomic_store_explicit(&w->occupancy, avg + (held - avg) / 16, memory_order_relaxed);
             pthread_mutex_lock(&w->lock);
             continue;
         }
@@ -763,15 +808,11 @@ void pool_submit(struct worker *w, struct task *head, struct task *tail, int n)
     else
         w->run_head = head;
     w->run_tail = tail;
-    /* wake only as many sleeping threads as there is work and free slots for */
-    int free_slots = w->concurrency - w->busy, wake = n < w->waiting ? n : w->waiting;
-    if (wake > free_slots)
-        wake = free_slots;
-    if (wake >= w->waiting && wake > 1)
-        pthread_cond_broadcast(&w->cond);
-    else
-        for (int i = 0; i < wake; i++)
-            pthread_cond_signal(&w->cond);
+    w->run_len += n;
+    double now = clock_mono();
+    for (struct task *t = head; t; t = t->next)
+        t->queued_mono = now;
+    wake_threads(w, threads_wanted(w, w->run_len, true));
     pthread_mutex_unlock(&w->lock);
 }
 
@@ -795,6 +836,9 @@ static void *watchdog_main(void *arg)
         }
         int stopping = worker_stopping(w);
         bool drain_over = stopping == 2 || (stopping == 1 && now >= w->drain_deadline);
+        int free_slots = w->concurrency - w->busy;
+        if (w->run_head && free_slots > 0 && now - w->run_head->queued_mono > STALE_QUEUE)
+            wake_threads(w, free_slots < w->run_len ? free_slots : w->run_len);   /* tasks slower than usual */
         for (struct task *t = w->running; t; t = t->wd_next) {
             if (!t->cancelled && (now >= t->timeout_at || drain_over)) {
                 t->cancelled = 1;
@@ -1017,6 +1061,7 @@ struct worker *worker_create(const struct worker_options *opt, char *err, size_t
     w->tick_arg = opt->tick_arg;
     w->every = opt->every > 0 ? opt->every : 1.0;
     w->concurrency = opt->concurrency > 0 ? opt->concurrency : cfg->worker.concurrency;
+    atomic_init(&w->occupancy, WAKE_SLICE);   /* tasks are taken as slow until they prove quick */
     w->prefetch = opt->prefetch > 0 ? opt->prefetch : cfg->worker.prefetch > 0 ? cfg->worker.prefetch : w->concurrency;
     w->plugin_dir = opt->plugin_dir ? xstrdup(opt->plugin_dir)
                     : cfg->worker.plugin_dir && *cfg->worker.plugin_dir ? xstrdup(cfg->worker.plugin_dir)
@@ -1029,7 +1074,13 @@ struct worker *worker_create(const struct worker_options *opt, char *err, size_t
     char uuid[40];
     task_uuid(uuid);
     snprintf(w->id, sizeof w->id, "%s-%d-%.8s", host, (int)getpid(), uuid);
-    pthread_mutex_init(&w->lock, NULL);
+    /* slot threads hold it for a few instructions at a time: spin a little
+     * before sleeping in the kernel */
+    pthread_mutexattr_t adaptive;
+    pthread_mutexattr_init(&adaptive);
+    pthread_mutexattr_settype(&adaptive, PTHREAD_MUTEX_ADAPTIVE_NP);
+    pthread_mutex_init(&w->lock, &adaptive);
+    pthread_mutexattr_destroy(&adaptive);
     pthread_mutex_init(&w->handlers_lock, NULL);
     pthread_mutex_init(&w->types_lock, NULL);
     pthread_mutex_init(&w->policy_lock, NULL);

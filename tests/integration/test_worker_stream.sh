@@ -11,7 +11,8 @@
 # acked entries, max_depth 10 still lets `qdeck publish` add 5 and the
 # worker runs them; a publish once 10 wait for the group is refused, saying
 # so; 30 entries XADDed while no worker runs are split exactly: the first
-# 20 dead-lettered with reason shed, the last 10 run.
+# 20 dead-lettered with reason shed, the last 10 run. When an XDEL leaves
+# the lag nil, publish falls back to XLEN - entries-read.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/assert.sh"
@@ -145,6 +146,15 @@ expect_eq "lag 10 = max_depth: publish exit 1" "$rc" 1
 expect_match "refused, naming the lag" "$out" \
   'publish refused: stream:lg#g has 10 entries waiting for group g \(consumer group lag\), at or over its max_depth guardrail 10'
 expect_eq "nothing added: XLEN 95" "$($R xlen lg)" 95
+# an XDEL inside the unread range leaves Redis unable to tell the lag (nil):
+# the depth is then XLEN - entries-read (94 - 85 = 9, which is exact here)
+$R xdel lg "$($R xrevrange lg + - count 1 | head -1)" >/dev/null
+expect_eq "after XDEL of a waiting entry XINFO GROUPS lag is nil" "$($R xinfo groups lg | grep -A1 -x lag | tail -1)" ""
+ql publish stream:lg#g --type rec >/dev/null 2>&1; rc=$?
+expect_eq "lag nil, XLEN 94 - entries-read 85 = 9 < 10: publish exit 0" "$rc" 0
+out=$(ql publish stream:lg#g --type rec 2>&1 >/dev/null); rc=$?
+expect_eq "XLEN 95 - entries-read 85 = 10: refused (exit 1)" "$rc" 1
+expect_match "refused at 10 waiting" "$out" 'has 10 entries waiting for group g'
 ql policy set 'queue.stream:lg#g.max_depth' off >/dev/null 2>&1
 
 finish

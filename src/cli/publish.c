@@ -14,7 +14,9 @@
  *
  * The queue.<name>.max_depth guardrail (read from Redis when configured) is
  * honoured: a queue already holding max_depth messages or more takes
- * nothing (exit 1, saying so). */
+ * nothing (exit 1, saying so). A stream's depth is the work waiting, not
+ * XLEN (see broker/stream-depth.h): the lag of GROUP for stream:KEY#GROUP,
+ * the largest lag of KEY's groups for stream:KEY (XLEN when it has none). */
 #include <cJSON.h>
 #include <errno.h>
 #include <getopt.h>
@@ -23,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "broker/stream-depth.h"
 #include "cli/app.h"
 #include "control/policy.h"
 #include "core/address.h"
@@ -113,6 +116,16 @@ static int refuse_full(const char *label, long depth, long max)
                 label, depth, depth == 1 ? "" : "s", max, label, label);
 }
 
+/* A stream's depth is entries not yet delivered to its group(s): say so. */
+static int refuse_stream_full(const struct queue_address *a, const char *label, long depth, long max)
+{
+    return fail(EXIT_FAILED, "publish refused: %s has %ld entr%s waiting for %s%s (consumer group lag), at or over "
+                             "its max_depth guardrail %ld (queue.%s.max_depth; lift it with `qdeck policy set "
+                             "queue.%s.max_depth off`)",
+                label, depth, depth == 1 ? "y" : "ies", a->group ? "group " : "its most-behind group",
+                a->group ? a->group : "", max, label, label);
+}
+
 static int publish_amqp(const struct app *app, const struct queue_address *a, const struct pub *p, long count,
                         redisContext *results, const char *label, long max_depth)
 {
@@ -195,15 +208,22 @@ static int publish_redis(const struct app *app, const struct queue_address *a, c
     char err[400];
     long pending = 0;
     if (max_depth >= 0) {
-        const char *argv[] = {a->kind == QUEUE_STREAM ? "XLEN" : "LLEN", a->name};
-        redisReply *rep;
-        if (redis_link_cmd(r, &rep, err, sizeof err, 2, argv, NULL) < 0)
-            return fail(EXIT_UNREACHABLE, "%s: %s", label, err);
-        long depth = rep->type == REDIS_REPLY_INTEGER ? (long)rep->integer : 0;
-        freeReplyObject(rep);
+        long depth = 0;
+        if (a->kind == QUEUE_STREAM) {
+            if (stream_depth(r, a->name, a->group, &depth, err, sizeof err) < 0)
+                return fail(EXIT_UNREACHABLE, "%s: %s", label, err);
+        } else {
+            const char *argv[] = {"LLEN", a->name};
+            redisReply *rep;
+            if (redis_link_cmd(r, &rep, err, sizeof err, 2, argv, NULL) < 0)
+                return fail(EXIT_UNREACHABLE, "%s: %s", label, err);
+            depth = rep->type == REDIS_REPLY_INTEGER ? (long)rep->integer : 0;
+            freeReplyObject(rep);
+        }
         struct shed_guardrails g = {.priority_below = -1, .max_depth = max_depth};
         if (!shed_publish_allowed(&g, depth))
-            return refuse_full(label, depth, max_depth);
+            return a->kind == QUEUE_STREAM ? refuse_stream_full(a, label, depth, max_depth)
+                                           : refuse_full(label, depth, max_depth);
     }
     for (long i = 0; i < count; i++) {
         char id[40];

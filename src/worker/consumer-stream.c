@@ -3,6 +3,12 @@
  *
  *   connect  XGROUP CREATE key group 0 MKSTREAM (an existing group is kept)
  *   receive  XREADGROUP GROUP group <worker-id> COUNT n BLOCK 50 STREAMS key >
+ *            while queue.<name>.max_depth is on: MULTI  XLEN  XINFO GROUPS
+ *            XREADGROUP (not blocking)  EXEC, so the group's lag is read at
+ *            the very instant of the read and each entry carries its own
+ *            depth (the lag before it, itself included) for shed() in
+ *            pool.c, exact across a fleet sharing the group; with nothing
+ *            read it waits 50 ms on its wake pipe instead of BLOCKing
  *            the task body is the entry's `body` field (what `qdeck publish`
  *            writes); an entry without one is handed on as a JSON object of
  *            its fields, which has no task type: poison, kept in the DLQ
@@ -13,14 +19,21 @@
  *                   original_id .. queue ..  XACK  EXEC
  *   tick     delayed-retry mover; about once a second XAUTOCLAIM of entries
  *            pending longer than claim_idle in other (dead or stuck)
- *            consumers, handed to this worker as deliveries
- *   stop     unfinished entries stay pending; another worker claims them. */
+ *            consumers, handed to this worker as deliveries; every 0.5 s
+ *            while max_depth is on, the group's lag into c->depth (for
+ *            claimed entries, which carry no depth of their own)
+ *   stop     unfinished entries stay pending; another worker claims them.
+ *
+ * Nothing is read before the worker has loaded the guardrails (at most
+ * POLICY_WAIT seconds): a worker started during a peak must not take a
+ * first batch past a max_depth or a pause it has not seen yet. */
 #include <cJSON.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/stream-depth.h"
 #include "control/keys.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -35,6 +48,7 @@
 #define BATCH_MAX 100
 #define BLOCK_MS "50"
 #define CLAIM_INTERVAL 1.0
+#define POLICY_WAIT 3.0   /* seconds to wait for the guardrails before reading anyway */
 
 int delayed_move(redisContext *c, const char *delayed, const char *target, bool stream, char *err, size_t errlen);
 
@@ -44,6 +58,8 @@ struct stream_consumer {
     double next_parked;
     char claim_cursor[64];
     double next_claim;
+    double policy_deadline;        /* 0: not waiting yet */
+    bool policy_given_up;
 };
 
 static void stream_disconnect(struct consumer *c)
@@ -85,8 +101,9 @@ static int stream_connect(struct consumer *c, char *err, size_t errlen)
     return 0;
 }
 
-/* One entry [id, [field, value, ...]] as a delivery. */
-static void take_entry(struct consumer *c, const redisReply *e)
+/* One entry [id, [field, value, ...]] as a delivery; depth: the entries
+ * waiting in the group when it was taken, itself included (-1: unknown). */
+static void take_entry(struct consumer *c, const redisReply *e, long depth)
 {
     if (e->type != REDIS_REPLY_ARRAY || e->elements < 2 || e->element[0]->type != REDIS_REPLY_STRING)
         return;
@@ -114,27 +131,110 @@ static void take_entry(struct consumer *c, const redisReply *e)
         t = task_new(c, "", 0, worker_default_max_attempts(c->w));
     }
     t->entry_id = xstrdup(e->element[0]->str);
+    t->queue_depth = depth;
     consumer_deliver(c, t);
 }
 
-static void take_entries(struct consumer *c, const redisReply *entries)
+/* depth_before: the group's lag just before these entries were read, or -1.
+ * The i-th entry (from 0) had depth_before - i entries waiting, itself
+ * included, since a group reads in ID order. */
+static void take_entries(struct consumer *c, const redisReply *entries, long depth_before)
 {
     if (entries && entries->type == REDIS_REPLY_ARRAY)
-        for (size_t i = 0; i < entries->elements; i++)
-            take_entry(c, entries->element[i]);
+        for (size_t i = 0; i < entries->elements; i++) {
+            long depth = -1;
+            if (depth_before >= 0)
+                depth = depth_before > (long)i ? depth_before - (long)i : 0;
+            take_entry(c, entries->element[i], depth);
+        }
+}
+
+/* The XREADGROUP reply: [[key, [entries]]] or nil. */
+static void take_read(struct consumer *c, const redisReply *r, long depth_before)
+{
+    if (r->type == REDIS_REPLY_ARRAY)
+        for (size_t i = 0; i < r->elements; i++)
+            if (r->element[i]->type == REDIS_REPLY_ARRAY && r->element[i]->elements == 2)
+                take_entries(c, r->element[i]->element[1], depth_before);
+}
+
+static void wait_block(struct consumer *c, double seconds)
+{
+    struct pollfd p = {.fd = c->wake[0], .events = POLLIN};
+    poll(&p, 1, (int)(seconds * 1000));
+    consumer_drain_wake(c);
+}
+
+/* max_depth on: the read in one MULTI with XLEN and XINFO GROUPS (see the
+ * top of the file). 0, or -1 when the connection is lost or the group gone. */
+static int receive_measured(struct consumer *c, struct stream_consumer *s, const char *count)
+{
+    const char *xlen[] = {"XLEN", c->addr.name};
+    const char *xinfo[] = {"XINFO", "GROUPS", c->addr.name};
+    const char *xread[] = {"XREADGROUP", "GROUP", c->addr.group, worker_id(c->w), "COUNT", count,
+                           "STREAMS", c->addr.name, ">"};
+    redisAppendCommand(s->c, "MULTI");
+    redisAppendCommandArgv(s->c, 2, xlen, NULL);
+    redisAppendCommandArgv(s->c, 3, xinfo, NULL);
+    redisAppendCommandArgv(s->c, 9, xread, NULL);
+    redisAppendCommand(s->c, "EXEC");
+    redisReply *exec = NULL;
+    for (int i = 0; i < 5; i++) {
+        void *rep;
+        if (redisGetReply(s->c, &rep) != REDIS_OK) {
+            freeReplyObject(exec);
+            return -1;
+        }
+        if (i == 4)
+            exec = rep;
+        else
+            freeReplyObject(rep);
+    }
+    int rc = 0;
+    size_t got = 0;
+    if (exec->type != REDIS_REPLY_ARRAY || exec->elements != 3) {
+        log_warn("consumer %s: MULTI XINFO GROUPS / XREADGROUP: %s", c->label,
+                 exec->type == REDIS_REPLY_ERROR ? exec->str : "no EXEC result");
+    } else if (exec->element[2]->type == REDIS_REPLY_ERROR) {
+        log_warn("consumer %s: XREADGROUP: %s", c->label, exec->element[2]->str);
+        rc = strncmp(exec->element[2]->str, "NOGROUP", 7) == 0 ? -1 : 0;
+    } else {
+        long depth = stream_depth_from_replies(exec->element[0], exec->element[1], c->addr.group);
+        const redisReply *r = exec->element[2];
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->type == REDIS_REPLY_ARRAY &&
+            r->element[0]->elements == 2 && r->element[0]->element[1]->type == REDIS_REPLY_ARRAY)
+            got = r->element[0]->element[1]->elements;
+        if (depth >= 0)   /* what is left waiting, for entries without a depth of their own */
+            atomic_store(&c->depth, depth > (long)got ? depth - (long)got : 0);
+        take_read(c, r, depth);
+    }
+    freeReplyObject(exec);
+    if (rc == 0 && got == 0)
+        wait_block(c, atoi(BLOCK_MS) / 1000.0);
+    return rc;
 }
 
 static int stream_receive(struct consumer *c, int room, double timeout)
 {
     struct stream_consumer *s = c->priv;
     if (room <= 0) {
-        struct pollfd p = {.fd = c->wake[0], .events = POLLIN};
-        poll(&p, 1, (int)(timeout * 1000));
-        consumer_drain_wake(c);
+        wait_block(c, timeout);
         return 0;
+    }
+    if (!worker_policy_loaded(c->w) && !s->policy_given_up) {
+        if (s->policy_deadline == 0)
+            s->policy_deadline = clock_mono() + POLICY_WAIT;
+        if (clock_mono() < s->policy_deadline) {
+            wait_block(c, atoi(BLOCK_MS) / 1000.0);
+            return 0;
+        }
+        s->policy_given_up = true;
+        log_warn("consumer %s: guardrails not loaded after %.0fs; reading without them", c->label, POLICY_WAIT);
     }
     char count[16];
     snprintf(count, sizeof count, "%d", room < BATCH_MAX ? room : BATCH_MAX);
+    if (atomic_load(&c->max_depth) >= 0)
+        return receive_measured(c, s, count);
     const char *argv[] = {"XREADGROUP", "GROUP", c->addr.group, worker_id(c->w), "COUNT", count,
                           "BLOCK", BLOCK_MS, "STREAMS", c->addr.name, ">"};
     redisReply *r = redisCommandArgv(s->c, 11, argv, NULL);
@@ -146,10 +246,7 @@ static int stream_receive(struct consumer *c, int room, double timeout)
         freeReplyObject(r);
         return gone ? -1 : 0;   /* group deleted: reconnecting creates it again */
     }
-    if (r->type == REDIS_REPLY_ARRAY)
-        for (size_t i = 0; i < r->elements; i++)
-            if (r->element[i]->type == REDIS_REPLY_ARRAY && r->element[i]->elements == 2)
-                take_entries(c, r->element[i]->element[1]);
+    take_read(c, r, -1);
     freeReplyObject(r);
     return 0;
 }
@@ -240,7 +337,7 @@ static void claim(struct consumer *c, struct stream_consumer *s)
         if (n)
             log_warn("consumer %s: claimed %zu entr%s idle over %ss from silent consumers", c->label, n,
                      n == 1 ? "y" : "ies", idle);
-        take_entries(c, r->element[1]);
+        take_entries(c, r->element[1], -1);   /* redeliveries: c->depth decides */
     }
     freeReplyObject(r);
 }
@@ -258,19 +355,11 @@ static void stream_tick(struct consumer *c)
     if (clock_mono() >= s->next_parked) {
         s->next_parked = clock_mono() + 0.5;
         if (atomic_load(&c->max_depth) >= 0) {
-            /* The depth is XLEN, as `qdeck publish` measures it: every
-             * entry still in the stream, delivered and acked ones too (a
-             * stream keeps them until trimmed). It overstates the backlog
-             * the group has yet to read (XINFO GROUPS "lag"), so on a
-             * stream that is not trimmed (XADD MAXLEN / XTRIM) below
-             * max_depth every task taken is dead-lettered while the
-             * guardrail is on. */
-            const char *argv[] = {"XLEN", c->addr.name};
-            redisReply *r;
-            if (redis_link_cmd(s->c, &r, err, sizeof err, 2, argv, NULL) == 0) {
-                atomic_store(&c->depth, r->type == REDIS_REPLY_INTEGER ? (long)r->integer : -1);
-                freeReplyObject(r);
-            }
+            long depth;
+            if (stream_depth(s->c, c->addr.name, c->addr.group, &depth, err, sizeof err) == 0)
+                atomic_store(&c->depth, depth);
+            else
+                log_warn("consumer %s: queue depth: %s", c->label, err);
         } else {
             atomic_store(&c->depth, -1);
         }

@@ -522,9 +522,12 @@ static bool shed(struct worker *w, struct task *t, double wall)
     bool codel = false;
     if (g.auto_shed && t->created_at > 0)
         codel = shed_codel_observe(&w->codel, wall - t->created_at, clock_mono());
-    long depth = atomic_load_explicit(&c->depth, memory_order_relaxed);
-    if (g.max_depth >= 0 && depth > 0)   /* this task left the queue since: count it out until the next look */
-        depth = atomic_fetch_sub_explicit(&c->depth, 1, memory_order_relaxed);
+    long depth = t->queue_depth;   /* measured for this very task as it was taken (streams) */
+    if (depth < 0) {
+        depth = atomic_load_explicit(&c->depth, memory_order_relaxed);
+        if (g.max_depth >= 0 && depth > 0)   /* this task left the queue since: count it out until the next look */
+            depth = atomic_fetch_sub_explicit(&c->depth, 1, memory_order_relaxed);
+    }
     struct shed_task st = {.priority = t->priority, .queue_depth = depth};
     const char *reason = NULL;
     switch (shed_decide(&g, &st, codel, &reason)) {

@@ -94,6 +94,7 @@ struct task *task_new(struct consumer *c, const char *body, size_t len, int defa
     t->len = len;
     t->max_attempts = default_max_attempts;
     t->attempt = 1;
+    t->queue_depth = -1;
     atomic_init(&t->refs, 1);
     atomic_init(&t->state, TASK_QUEUED);
     parse_envelope(t, default_max_attempts);

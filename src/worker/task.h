@@ -44,6 +44,8 @@ struct task {
     size_t len;
     uint64_t tag;                  /* AMQP delivery tag */
     char *entry_id;                /* stream entry ID */
+    long queue_depth;              /* the queue's depth when it was taken, itself included;
+                                      -1: unknown (shed() uses the consumer's last look) */
 
     /* the envelope */
     cJSON *env;                    /* parsed object, or NULL when not qdeck JSON */

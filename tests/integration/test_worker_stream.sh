@@ -6,6 +6,13 @@
 # nothing stays pending. Then a worker is SIGKILLed with entries in flight:
 # they stay pending and a second worker claims them (XAUTOCLAIM after
 # claim_idle) and runs them.
+# Last, queue.<name>.max_depth on a stream is the group's lag (entries not
+# yet delivered to it), not XLEN: on an untrimmed stream of 50 consumed and
+# acked entries, max_depth 10 still lets `qdeck publish` add 5 and the
+# worker runs them; a publish once 10 wait for the group is refused, saying
+# so; 30 entries XADDed while no worker runs are split exactly: the first
+# 20 dead-lettered with reason shed, the last 10 run. When an XDEL leaves
+# the lag nil, publish falls back to XLEN - entries-read.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/assert.sh"
@@ -81,5 +88,73 @@ expect_match "worker B says it claimed them" "$(jq -r .msg "$T/worker-b.err")" '
 check "nothing pending at the end" wait_for 10 nothing_pending
 kill -TERM "$bpid"; wait "$bpid"
 expect_eq "SIGTERM: exit 0" "$?" 0
+
+# ------------------------------------------------------------ max_depth = the group's lag
+sed -e 's/^queues = .*/queues = stream:lg#g/' -e 's/^claim_idle = .*/claim_idle = 60\nheartbeat = 0.5/' \
+  "$T/qdeck.conf" >"$T/lag.conf"
+chmod 600 "$T/lag.conf"
+ql() { "$QDECK" --config "$T/lag.conf" "$@"; }
+lg_pending_none() { [ "$($R xpending lg g | head -1)" = 0 ]; }
+hb_applied() {
+  local k
+  for k in $($R --scan --pattern 'qdeck:worker:*'); do $R get "$k"; done |
+    jq -r 'select(.state == "running") | .policy.values["queue.stream:lg#g.max_depth"] // "unset"' | grep -qx -- "$1"
+}
+: >"$log"
+ql publish stream:lg#g --type rec --count 50 >"$T/lag50.ids" 2>/dev/null
+"$QDECK" --config "$T/lag.conf" worker 2>"$T/worker-lag1.err" &
+lpid=$!
+check "50 entries consumed" wait_for 30 ends_at_least 50
+check "and acked: nothing pending in lg g" wait_for 10 lg_pending_none
+expect_eq "the stream is not trimmed: XLEN 50" "$($R xlen lg)" 50
+expect_eq "the group's lag is 0" "$($R xinfo groups lg | grep -A1 -x lag | tail -1)" 0
+ql policy set 'queue.stream:lg#g.max_depth' 10 >/dev/null 2>&1
+check "max_depth 10 applied in the worker's heartbeat" wait_for 3 hb_applied 10
+: >"$log"
+ql publish stream:lg#g --type rec --count 5 >"$T/lag5.ids" 2>/dev/null; rc=$?
+expect_eq "XLEN 50 > max_depth 10 but lag 0: publish exit 0" "$rc" 0
+check "the worker runs all 5" wait_for 20 bash -c "[ \$(grep -c -F -f '$T/lag5.ids' <(grep '^E ' '$log')) = 5 ]"
+expect_eq "none of them shed: lg:dlq empty" "$($R xlen lg:dlq)" 0
+kill -TERM "$lpid"; wait "$lpid"
+expect_eq "worker stopped: exit 0" "$?" 0
+
+# worker side: 30 waiting when a worker starts with max_depth 10
+: >"$log"
+for i in $(seq 1 30); do
+  $R xadd lg '*' body "{\"id\":\"lag-$i\",\"type\":\"rec\",\"payload\":{}}" >/dev/null
+done
+expect_eq "30 entries wait for the group" "$($R xinfo groups lg | grep -A1 -x lag | tail -1)" 30
+"$QDECK" --config "$T/lag.conf" worker 2>"$T/worker-lag2.err" &
+lpid=$!
+check "30 settled: 20 in lg:dlq" wait_for 30 xlen_is lg:dlq 20
+check "nothing pending in lg g" wait_for 10 lg_pending_none
+shed_ids=$($R xrange lg:dlq - + | awk 'prev == "body" { print } { prev = $0 }' | jq -r .id | sort -V)
+expect_eq "every dead letter has reason shed" \
+  "$($R xrange lg:dlq - + | awk 'prev == "reason" { print } { prev = $0 }' | sort -u)" shed
+expect_eq "the head was shed: lag-1 .. lag-20" "$(tr '\n' ' ' <<<"$shed_ids")" "$(seq -f 'lag-%g' 1 20 | tr '\n' ' ')"
+check "the last 10 ran" wait_for 10 bash -c "[ \$(grep -c '^E lag-' '$log') = 10 ]"
+expect_eq "the ones that ran are lag-21 .. lag-30" \
+  "$(grep '^E lag-' "$log" | awk '{ print $2 }' | sort -V | tr '\n' ' ')" "$(seq -f 'lag-%g' 21 30 | tr '\n' ' ')"
+kill -TERM "$lpid"; wait "$lpid"
+expect_eq "worker stopped again: exit 0" "$?" 0
+
+# publish side: refused once the lag reaches max_depth
+ql publish stream:lg#g --type rec --count 10 >/dev/null 2>&1; rc=$?
+expect_eq "lag 0: 10 more published (exit 0)" "$rc" 0
+out=$(ql publish stream:lg#g --type rec 2>&1 >/dev/null); rc=$?
+expect_eq "lag 10 = max_depth: publish exit 1" "$rc" 1
+expect_match "refused, naming the lag" "$out" \
+  'publish refused: stream:lg#g has 10 entries waiting for group g \(consumer group lag\), at or over its max_depth guardrail 10'
+expect_eq "nothing added: XLEN 95" "$($R xlen lg)" 95
+# an XDEL inside the unread range leaves Redis unable to tell the lag (nil):
+# the depth is then XLEN - entries-read (94 - 85 = 9, which is exact here)
+$R xdel lg "$($R xrevrange lg + - count 1 | head -1)" >/dev/null
+expect_eq "after XDEL of a waiting entry XINFO GROUPS lag is nil" "$($R xinfo groups lg | grep -A1 -x lag | tail -1)" ""
+ql publish stream:lg#g --type rec >/dev/null 2>&1; rc=$?
+expect_eq "lag nil, XLEN 94 - entries-read 85 = 9 < 10: publish exit 0" "$rc" 0
+out=$(ql publish stream:lg#g --type rec 2>&1 >/dev/null); rc=$?
+expect_eq "XLEN 95 - entries-read 85 = 10: refused (exit 1)" "$rc" 1
+expect_match "refused at 10 waiting" "$out" 'has 10 entries waiting for group g'
+ql policy set 'queue.stream:lg#g.max_depth' off >/dev/null 2>&1
 
 finish

@@ -8,9 +8,10 @@
  *                 LREM processing 1 item  EXEC
  *   dead   MULTI  LPUSH <key>:dlq <annotated item>  LREM processing 1 item  EXEC
  * so a retry or a dead letter is written in the same transaction that
- * removes the original. Settlements are synchronous round trips: a reply
- * lost with the connection means the settlement is applied again after the
- * reconnect (LREM of an item that is gone is a harmless 0).
+ * removes the original. The settlements waiting are sent in one pipeline
+ * and their replies read together: replies lost with the connection mean
+ * they are applied again after the reconnect (LREM of an item that is gone
+ * is a harmless 0).
  *
  * Every tick the delayed-retry mover runs one Lua script that moves due
  * members of the ZSET back to the list's consuming end (ZREM and RPUSH in
@@ -169,9 +170,9 @@ static int list_receive(struct consumer *c, int room, double timeout)
     return 0;
 }
 
-/* MULTI, one write, LREM, EXEC: -1 when the connection failed. */
-static int transact(struct consumer *c, struct list_consumer *l, int argc, const char **argv, const size_t *lens,
-                    struct task *t)
+/* Appends MULTI, one write, LREM of the original, EXEC: 4 replies. */
+static int append_transaction(struct list_consumer *l, int argc, const char **argv, const size_t *lens,
+                              const struct task *t)
 {
     redisAppendCommand(l->c, "MULTI");
     redisAppendCommandArgv(l->c, argc, argv, lens);
@@ -179,59 +180,50 @@ static int transact(struct consumer *c, struct list_consumer *l, int argc, const
     size_t lrem_len[] = {4, strlen(l->processing), 1, t->len};
     redisAppendCommandArgv(l->c, 4, lrem, lrem_len);
     redisAppendCommand(l->c, "EXEC");
-    char err[300];
-    int rc = 0;
-    for (int i = 0; i < 4; i++) {
-        void *rep;
-        if (redisGetReply(l->c, &rep) != REDIS_OK)
-            return -1;
-        redisReply *r = rep;
-        if (r->type == REDIS_REPLY_ERROR) {
-            snprintf(err, sizeof err, "%s", r->str);
-            rc = 1;
-        }
-        freeReplyObject(r);
-    }
-    if (rc)
-        log_error("consumer %s: task %s: Redis refused the settlement: %s", c->label, t->id, err);
-    return 0;
+    return 4;
 }
 
-static int list_settle(struct consumer *c, struct task *t)
+/* Appends one task's settlement to the pipeline (redis_link_settle reads
+ * the replies); returns how many replies it gets. */
+static int append_settlement(struct consumer *c, struct task *t)
 {
     struct list_consumer *l = c->priv;
     if (t->settle == SETTLE_ACK) {
         const char *argv[] = {"LREM", l->processing, "1", t->body};
         size_t lens[] = {4, strlen(l->processing), 1, t->len};
-        redisReply *r = redisCommandArgv(l->c, 4, argv, lens);
-        if (!r)
-            return -1;
-        freeReplyObject(r);
-        return 0;
+        redisAppendCommandArgv(l->c, 4, argv, lens);
+        return 1;
+    }
+    if (t->park) {
+        /* parked as it came: released unchanged when the guardrail is lifted */
+        const char *argv[] = {"LPUSH", l->parked, t->body};
+        size_t lens[] = {5, strlen(l->parked), t->len};
+        return append_transaction(l, 3, argv, lens, t);
     }
     char *item;
     size_t len;
-    int rc;
+    int replies;
     if (t->settle == SETTLE_RETRY) {
         task_annotated_body(t, false, &item, &len);
         char due[32];
         snprintf(due, sizeof due, "%lld", (long long)((clock_wall() + t->retry_delay) * 1000));
         const char *argv[] = {"ZADD", l->delayed, due, item};
         size_t lens[] = {4, strlen(l->delayed), strlen(due), len};
-        rc = transact(c, l, 4, argv, lens, t);
-    } else if (t->park) {
-        /* parked as it came: released unchanged when the guardrail is lifted */
-        const char *argv[] = {"LPUSH", l->parked, t->body};
-        size_t lens[] = {5, strlen(l->parked), t->len};
-        return transact(c, l, 3, argv, lens, t);
+        replies = append_transaction(l, 4, argv, lens, t);
     } else {
         task_dead_item(t, c->label, &item, &len);
         const char *argv[] = {"LPUSH", l->dlq, item};
         size_t lens[] = {5, strlen(l->dlq), len};
-        rc = transact(c, l, 3, argv, lens, t);
+        replies = append_transaction(l, 3, argv, lens, t);
     }
-    free(item);
-    return rc;
+    free(item);   /* hiredis copied it into its output buffer */
+    return replies;
+}
+
+static int list_settle_batch(struct consumer *c, struct task **tasks, int n)
+{
+    struct list_consumer *l = c->priv;
+    return redis_link_settle(l->c, c, tasks, n, append_settlement);
 }
 
 static int list_flush(struct consumer *c)
@@ -394,7 +386,7 @@ const struct consumer_ops consumer_list_ops = {
     .connect = list_connect,
     .disconnect = list_disconnect,
     .receive = list_receive,
-    .settle = list_settle,
+    .settle_batch = list_settle_batch,
     .flush = list_flush,
     .stop_receiving = list_stop_receiving,
     .tick = list_tick,

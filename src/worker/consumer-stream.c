@@ -251,27 +251,15 @@ static int stream_receive(struct consumer *c, int room, double timeout)
     return 0;
 }
 
-static int read_replies(struct consumer *c, struct stream_consumer *s, int n, const struct task *t)
-{
-    for (int i = 0; i < n; i++) {
-        void *rep;
-        if (redisGetReply(s->c, &rep) != REDIS_OK)
-            return -1;
-        redisReply *r = rep;
-        if (r->type == REDIS_REPLY_ERROR)
-            log_error("consumer %s: entry %s: Redis refused the settlement: %s", c->label, t->entry_id, r->str);
-        freeReplyObject(r);
-    }
-    return 0;
-}
-
-static int stream_settle(struct consumer *c, struct task *t)
+/* Appends one task's settlement to the pipeline (redis_link_settle reads
+ * the replies); returns how many replies it gets. */
+static int append_settlement(struct consumer *c, struct task *t)
 {
     struct stream_consumer *s = c->priv;
     const char *xack[] = {"XACK", c->addr.name, c->addr.group, t->entry_id};
     if (t->settle == SETTLE_ACK) {
         redisAppendCommandArgv(s->c, 4, xack, NULL);
-        return read_replies(c, s, 1, t);
+        return 1;
     }
     char *body;
     size_t len;
@@ -304,7 +292,13 @@ static int stream_settle(struct consumer *c, struct task *t)
     redisAppendCommandArgv(s->c, 4, xack, NULL);
     redisAppendCommand(s->c, "EXEC");
     free(body);
-    return read_replies(c, s, 4, t);
+    return 4;
+}
+
+static int stream_settle_batch(struct consumer *c, struct task **tasks, int n)
+{
+    struct stream_consumer *s = c->priv;
+    return redis_link_settle(s->c, c, tasks, n, append_settlement);
 }
 
 static int stream_flush(struct consumer *c)
@@ -392,7 +386,7 @@ const struct consumer_ops consumer_stream_ops = {
     .connect = stream_connect,
     .disconnect = stream_disconnect,
     .receive = stream_receive,
-    .settle = stream_settle,
+    .settle_batch = stream_settle_batch,
     .flush = stream_flush,
     .stop_receiving = stream_stop_receiving,
     .tick = stream_tick,

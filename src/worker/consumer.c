@@ -120,6 +120,16 @@ static void settled(struct consumer *c, struct task *t)
     task_unref(t);
 }
 
+static int apply_batch(struct consumer *c, struct task **batch, int n)
+{
+    if (n == 0 || c->ops->settle_batch)
+        return n ? c->ops->settle_batch(c, batch, n) : 0;
+    int i = 0;
+    while (i < n && c->ops->settle(c, batch[i]) == 0)
+        i++;
+    return i;
+}
+
 /* Applies every queued settlement; -1 when the connection broke (the rest
  * stays queued). */
 static int apply_settlements(struct consumer *c)
@@ -141,25 +151,30 @@ static int apply_settlements(struct consumer *c)
     struct task *list = c->settle_backlog;
     c->settle_backlog = NULL;
     int rc = 0;
-    while (list) {
-        struct task *t = list;
-        if (rc < 0)
-            break;
-        list = t->next;
-        t->next = NULL;
-        if (t->settle == SETTLE_RETURN ||
-            (c->ops->redelivers_on_reconnect && t->generation != c->generation)) {
-            settled(c, t);   /* the broker gets it back by itself */
-            continue;
+    while (list && rc == 0) {
+        struct task *batch[SETTLE_BATCH_MAX];
+        int n = 0;
+        while (list && n < SETTLE_BATCH_MAX) {
+            struct task *t = list;
+            list = t->next;
+            t->next = NULL;
+            if (t->settle == SETTLE_RETURN ||
+                (c->ops->redelivers_on_reconnect && t->generation != c->generation))
+                settled(c, t);   /* the broker gets it back by itself */
+            else
+                batch[n++] = t;
         }
-        if (!c->connected || c->ops->settle(c, t) < 0) {
-            /* keep it, and the rest, for after the reconnect */
-            t->next = list;
-            list = t;
+        int applied = c->connected ? apply_batch(c, batch, n) : 0;
+        for (int i = 0; i < applied; i++)
+            settled(c, batch[i]);
+        if (applied < n) {
+            /* keep the rest, in order, for after the reconnect */
+            for (int i = n - 1; i >= applied; i--) {
+                batch[i]->next = list;
+                list = batch[i];
+            }
             rc = -1;
-            break;
         }
-        settled(c, t);
     }
     c->settle_backlog = list;   /* what is left waits for the reconnect */
     if (rc == 0 && c->connected && c->ops->flush(c) < 0)

@@ -36,6 +36,10 @@ struct consumer_ops {
     /* Applies one settlement. -1: connection lost (the task is kept and
      * settled again after reconnecting, unless the broker redelivers it). */
     int (*settle)(struct consumer *c, struct task *t);
+    /* Or, instead: applies tasks[0..n) together (one pipeline), returns how
+     * many from the first were applied; fewer than n when the connection
+     * was lost, and the rest are applied again after the reconnect. */
+    int (*settle_batch)(struct consumer *c, struct task **tasks, int n);
     /* Sends batched acknowledgements. -1: connection lost. */
     int (*flush)(struct consumer *c);
     /* Stops taking new deliveries (stop requested). */
@@ -55,6 +59,8 @@ struct consumer_ops {
      * broker has redelivered it already): AMQP. */
     bool redelivers_on_reconnect;
 };
+
+#define SETTLE_BATCH_MAX 128
 
 extern const struct consumer_ops consumer_amqp_ops, consumer_list_ops, consumer_stream_ops;
 

@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "core/url.h"
+#include "worker/consumer.h"
 
 static struct timeval tv_of(double s)
 {
@@ -87,4 +89,24 @@ int redis_link_drain(redisContext *c, int n, char *err, size_t errlen)
         freeReplyObject(r);
     }
     return 0;
+}
+
+int redis_link_settle(redisContext *rc, struct consumer *c, struct task **tasks, int n,
+                      int (*append)(struct consumer *c, struct task *t))
+{
+    int replies[SETTLE_BATCH_MAX];
+    for (int i = 0; i < n; i++)
+        replies[i] = append(c, tasks[i]);
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < replies[i]; k++) {
+            void *rep = NULL;
+            if (redisGetReply(rc, &rep) != REDIS_OK)
+                return 0;
+            redisReply *r = rep;
+            if (r->type == REDIS_REPLY_ERROR)
+                log_error("consumer %s: task %s: Redis refused the settlement: %s", c->label,
+                          tasks[i]->entry_id ? tasks[i]->entry_id : tasks[i]->id, r->str);
+            freeReplyObject(r);
+        }
+    return n;
 }

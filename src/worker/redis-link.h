@@ -8,6 +8,9 @@
 #include <hiredis.h>
 #include <stddef.h>
 
+struct consumer;
+struct task;
+
 /* timeout bounds connecting; reads wait up to read_timeout (keep it above
  * any BLMOVE / XREADGROUP block time). NULL with a reason in err. */
 redisContext *redis_link_open(const char *url, double timeout, double read_timeout, char *err, size_t errlen);
@@ -18,5 +21,13 @@ int redis_link_cmd(redisContext *c, redisReply **out, char *err, size_t errlen, 
 /* Reads n pipelined replies; 0 when none failed at the connection level.
  * Error replies are reported in err but still counted as read. */
 int redis_link_drain(redisContext *c, int n, char *err, size_t errlen);
+/* Settles tasks[0..n) (n <= SETTLE_BATCH_MAX) in one pipeline: append()
+ * writes one task's commands and returns how many replies they get; the
+ * replies are read after all are written. Returns n, or 0 when the
+ * connection broke: then all are applied again after the reconnect, which
+ * is safe because each settlement is idempotent (LREM/XACK of what is gone
+ * is a no-op). A refused command is logged with its task. */
+int redis_link_settle(redisContext *rc, struct consumer *c, struct task **tasks, int n,
+                      int (*append)(struct consumer *c, struct task *t));
 
 #endif

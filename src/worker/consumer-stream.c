@@ -22,11 +22,7 @@
  *            consumers, handed to this worker as deliveries; every 0.5 s
  *            while max_depth is on, the group's lag into c->depth (for
  *            claimed entries, which carry no depth of their own)
- *   stop     unfinished entries stay pending; another worker claims them.
- *
- * Nothing is read before the worker has loaded the guardrails (at most
- * POLICY_WAIT seconds): a worker started during a peak must not take a
- * first batch past a max_depth or a pause it has not seen yet. */
+ *   stop     unfinished entries stay pending; another worker claims them. */
 #include <cJSON.h>
 #include <poll.h>
 #include <stdio.h>
@@ -48,7 +44,6 @@
 #define BATCH_MAX 100
 #define BLOCK_MS "50"
 #define CLAIM_INTERVAL 1.0
-#define POLICY_WAIT 3.0   /* seconds to wait for the guardrails before reading anyway */
 
 int delayed_move(redisContext *c, const char *delayed, const char *target, bool stream, char *err, size_t errlen);
 
@@ -58,8 +53,6 @@ struct stream_consumer {
     double next_parked;
     char claim_cursor[64];
     double next_claim;
-    double policy_deadline;        /* 0: not waiting yet */
-    bool policy_given_up;
 };
 
 static void stream_disconnect(struct consumer *c)
@@ -220,16 +213,6 @@ static int stream_receive(struct consumer *c, int room, double timeout)
     if (room <= 0) {
         wait_block(c, timeout);
         return 0;
-    }
-    if (!worker_policy_loaded(c->w) && !s->policy_given_up) {
-        if (s->policy_deadline == 0)
-            s->policy_deadline = clock_mono() + POLICY_WAIT;
-        if (clock_mono() < s->policy_deadline) {
-            wait_block(c, atoi(BLOCK_MS) / 1000.0);
-            return 0;
-        }
-        s->policy_given_up = true;
-        log_warn("consumer %s: guardrails not loaded after %.0fs; reading without them", c->label, POLICY_WAIT);
     }
     char count[16];
     snprintf(count, sizeof count, "%d", room < BATCH_MAX ? room : BATCH_MAX);

@@ -19,6 +19,7 @@
 
 #define TICK_INTERVAL 0.1
 #define RECEIVE_WAIT 0.05
+#define GUARDRAILS_WAIT 3.0   /* seconds to wait for the guardrails before receiving anyway */
 
 struct consumer *consumer_new(struct worker *w, const struct queue_address *addr, int prefetch)
 {
@@ -203,6 +204,21 @@ static void lost(struct consumer *c, const char *why)
     c->connected = false;
 }
 
+/* False while the guardrails are not loaded yet, for GUARDRAILS_WAIT (not
+ * reading the socket that long is safe: heartbeats are 10 s). */
+static bool guardrails_known(struct consumer *c)
+{
+    if (c->guardrails_deadline < 0 || worker_policy_loaded(c->w))
+        return true;
+    if (c->guardrails_deadline == 0)
+        c->guardrails_deadline = clock_mono() + GUARDRAILS_WAIT;
+    if (clock_mono() < c->guardrails_deadline)
+        return false;
+    c->guardrails_deadline = -1;
+    log_warn("consumer %s: guardrails not loaded after %.0fs; receiving without them", c->label, GUARDRAILS_WAIT);
+    return true;
+}
+
 static void *consumer_main(void *arg)
 {
     struct consumer *c = arg;
@@ -253,7 +269,9 @@ static void *consumer_main(void *arg)
             lost(c, NULL);
             continue;
         }
-        if (paused && receiving && !c->ops->pause)
+        if (receiving && !guardrails_known(c))
+            wait_wake(c, RECEIVE_WAIT);
+        else if (paused && receiving && !c->ops->pause)
             wait_wake(c, RECEIVE_WAIT);   /* queue.<name>.paused: take nothing; in flight finishes */
         else
             received = c->ops->receive(c, receiving ? (room > 0 ? room : 0) : 0, RECEIVE_WAIT);

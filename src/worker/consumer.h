@@ -8,6 +8,10 @@
  *   receive what is ready, wait briefly        -> ops->receive (hands tasks to the pool)
  *   once per tick: ops->tick (delayed-retry mover, reaper, claims)
  *
+ * Nothing is received before the worker has loaded the guardrails (at most
+ * GUARDRAILS_WAIT seconds): a worker started during a peak must not take a
+ * first batch past a max_depth or a pause it has not seen yet.
+ *
  * On stop it stops receiving, keeps settling until nothing is in flight (or
  * the drain deadline / a second signal), then ops->give_back returns what
  * did not finish, and disconnects. */
@@ -88,6 +92,7 @@ struct consumer {
     _Atomic bool auto_shed;        /* shed.auto */
     _Atomic long depth;            /* the queue's depth when last looked, -1: unknown */
     double next_depth;             /* consumer thread: when to look again */
+    double guardrails_deadline;    /* consumer thread: read anyway after this (0: not waiting yet) */
 };
 
 struct consumer *consumer_new(struct worker *w, const struct queue_address *addr, int prefetch);

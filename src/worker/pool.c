@@ -162,7 +162,8 @@ const char *worker_id(const struct worker *w) { return w->id; }
 const char *worker_queues(const struct worker *w) { return w->queues; }
 void worker_note_received(struct worker *w) { atomic_fetch_add(&w->in_flight, 1); }
 void worker_note_settled(struct worker *w) { atomic_fetch_sub(&w->in_flight, 1); }
-bool worker_policy_loaded(struct worker *w) { return atomic_load(&w->policy_loaded); }
+/* Without Redis there are no guardrails to wait for. */
+bool worker_policy_loaded(struct worker *w) { return !w->policy || atomic_load(&w->policy_loaded); }
 
 /* ------------------------------------------------------------ handlers */
 

@@ -201,7 +201,7 @@ int main(int argc, char **argv)
     }
     double per_task = figs[4].median * 3 + figs[5].median;   /* 3 histograms + 1 breaker per task */
     printf("per task (3 histogram records + 1 breaker call): %.0f ns = %.2f %% of a 50 us task "
-           "(20,000 tasks/s, the rabbitmq-c consumer ceiling here)\n", per_task, per_task / 50000 * 100);
+           "(20,000 tasks/s, about what one worker takes from RabbitMQ here)\n", per_task, per_task / 50000 * 100);
     if (s.in_flight != 0 || s.double_ends != 0) {
         printf("breaker bookkeeping broken: in_flight %d, double_ends %llu\n", s.in_flight,
                (unsigned long long)s.double_ends);

@@ -12,12 +12,11 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/assert.sh"
 source "$here/../lib/servers.sh"
+source "$here/../lib/worker.sh"
 
 N=1000
 T=$QDECK_TEST_TMP/amqp-parked-kill
-mkdir -p "$T/plugins"
-bin_dir=$(dirname "$QDECK_SAN_BIN")
-ln -sf "$bin_dir"/plugins/*.so "$bin_dir"/tests/plugins/worker_*.so "$T/plugins/"
+worker_plugins "$T"
 log=$T/runs.log
 : >"$log"
 cat >"$T/qdeck.conf" <<CONF

@@ -9,17 +9,16 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/assert.sh"
+source "$here/../lib/worker.sh"
 
 N=${WORKER_KILL_TASKS:-10000}
 KILLS=5
 R="redis-cli -p $REDIS_PORT"
-bin_dir=$(dirname "$QDECK_SAN_BIN")
 
 # run_case KIND QUEUE: publish N, kill and restart 5 times, let it finish.
 run_case() {
   local kind=$1 addr=$2 T=$QDECK_TEST_TMP/kill-$1
-  mkdir -p "$T/plugins"
-  ln -sf "$bin_dir"/plugins/*.so "$bin_dir"/tests/plugins/worker_*.so "$T/plugins/"
+  worker_plugins "$T"
   local log=$T/runs.log
   : >"$log"
   cat >"$T/qdeck.conf" <<CONF

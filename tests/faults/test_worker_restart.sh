@@ -8,13 +8,12 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/assert.sh"
 source "$here/../lib/servers.sh"
+source "$here/../lib/worker.sh"
 
 N=3000
 R="redis-cli -p $REDIS_PORT"
-bin_dir=$(dirname "$QDECK_SAN_BIN")
 T=$QDECK_TEST_TMP/restart
-mkdir -p "$T/plugins"
-ln -sf "$bin_dir"/plugins/*.so "$bin_dir"/tests/plugins/worker_*.so "$T/plugins/"
+worker_plugins "$T"
 log=$T/runs.log
 
 ends_at_least() { [ "$(grep -c '^E ' "$log")" -ge "$1" ]; }

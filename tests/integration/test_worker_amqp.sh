@@ -10,11 +10,10 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/assert.sh"
+source "$here/../lib/worker.sh"
 
 T=$QDECK_TEST_TMP/worker-amqp
-mkdir -p "$T/plugins"
-bin_dir=$(dirname "$QDECK_SAN_BIN")
-ln -sf "$bin_dir"/plugins/*.so "$bin_dir"/tests/plugins/worker_*.so "$T/plugins/"
+worker_plugins "$T"
 log=$T/runs.log
 : >"$log"
 printf '#!/bin/sh\nkill -SEGV $$\n' >"$T/crash.sh"

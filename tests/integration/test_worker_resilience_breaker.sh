@@ -11,11 +11,10 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/assert.sh"
 source "$here/../lib/servers.sh"
+source "$here/../lib/worker.sh"
 
 T=$QDECK_TEST_TMP/worker-resilience-breaker
-mkdir -p "$T/plugins"
-bin_dir=$(dirname "$QDECK_SAN_BIN")
-ln -sf "$bin_dir"/plugins/*.so "$T/plugins/"
+worker_plugins "$T"
 port=$(free_ports 1)
 flag=$T/failing
 hits=$T/hits

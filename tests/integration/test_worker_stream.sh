@@ -16,12 +16,11 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/assert.sh"
+source "$here/../lib/worker.sh"
 
 R="redis-cli -p $REDIS_PORT"
-bin_dir=$(dirname "$QDECK_SAN_BIN")
 T=$QDECK_TEST_TMP/worker-stream
-mkdir -p "$T/plugins"
-ln -sf "$bin_dir"/plugins/*.so "$bin_dir"/tests/plugins/worker_*.so "$T/plugins/"
+worker_plugins "$T"
 log=$T/runs.log
 : >"$log"
 cat >"$T/qdeck.conf" <<CONF

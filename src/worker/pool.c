@@ -329,6 +329,23 @@ static void wake_threads(struct worker *w, int n)
             pthread_cond_signal(&w->cond);
 }
 
+/* A slot is free again, under w->lock; t (when started) leaves the
+ * watchdog's running list. */
+static void release_slot(struct worker *w, struct task *t)
+{
+    if (t) {
+        if (t->wd_prev)
+            t->wd_prev->wd_next = t->wd_next;
+        else
+            w->running = t->wd_next;
+        if (t->wd_next)
+            t->wd_next->wd_prev = t->wd_prev;
+        t->wd_prev = t->wd_next = NULL;
+    }
+    w->busy--;
+    atomic_fetch_sub(&w->busy_now, 1);
+}
+
 /* ------------------------------------------------------------ decisions */
 
 void pool_decided(struct worker *w, struct task *t)
@@ -440,15 +457,7 @@ static void finish(struct worker *w, struct slot_thread *st, struct task *t)
         return;
     }
     pthread_mutex_lock(&w->lock);
-    if (t->wd_prev)
-        t->wd_prev->wd_next = t->wd_next;
-    else
-        w->running = t->wd_next;
-    if (t->wd_next)
-        t->wd_next->wd_prev = t->wd_prev;
-    t->wd_prev = t->wd_next = NULL;
-    w->busy--;
-    atomic_fetch_sub(&w->busy_now, 1);
+    release_slot(w, t);
     /* a slot is free: this thread takes the next task, others what is left */
     wake_threads(w, threads_wanted(w, w->run_len - 1, false));
     pthread_mutex_unlock(&w->lock);
@@ -693,8 +702,7 @@ static void start(struct worker *w, struct slot_thread *st, struct task *t)
     return;
 unbusy:
     pthread_mutex_lock(&w->lock);
-    w->busy--;
-    atomic_fetch_sub(&w->busy_now, 1);
+    release_slot(w, NULL);
     wake_threads(w, threads_wanted(w, w->run_len - 1, false));
     pthread_mutex_unlock(&w->lock);
 }
@@ -863,15 +871,7 @@ static void *watchdog_main(void *arg)
         }
         for (size_t i = 0; i < nabandon; i++) {
             struct task *t = abandon[i];
-            if (t->wd_prev)
-                t->wd_prev->wd_next = t->wd_next;
-            else
-                w->running = t->wd_next;
-            if (t->wd_next)
-                t->wd_next->wd_prev = t->wd_prev;
-            t->wd_prev = t->wd_next = NULL;
-            w->busy--;
-            atomic_fetch_sub(&w->busy_now, 1);
+            release_slot(w, t);
             if (t->handler->plugin->api->run)
                 w->retire++;   /* its thread retires when the handler returns */
         }

@@ -45,6 +45,14 @@ struct write_job {
     const struct config *cfg;
 };
 
+static void write_job_free(struct write_job *job)
+{
+    free(job->url);
+    free(job->context);
+    free(job->dep);
+    free(job);
+}
+
 static void *write_thread(void *arg)
 {
     struct write_job *job = arg;
@@ -71,10 +79,7 @@ static void *write_thread(void *arg)
     snprintf(result, sizeof result, "%s", text);
     writing = false;
     pthread_mutex_unlock(&result_lock);
-    free(job->url);
-    free(job->context);
-    free(job->dep);
-    free(job);
+    write_job_free(job);
     return NULL;
 }
 
@@ -101,10 +106,7 @@ static void start_write(struct ui *ui)
         pthread_mutex_lock(&result_lock);
         writing = false;
         pthread_mutex_unlock(&result_lock);
-        free(job->url);
-        free(job->context);
-        free(job->dep);
-        free(job);
+        write_job_free(job);
         ui_message(ui, "cannot start the writer thread");
         return;
     }

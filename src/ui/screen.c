@@ -96,6 +96,19 @@ void fmt_rate(char *buf, size_t len, double v)
         snprintf(buf, len, "%.1fk", v / 1000);
 }
 
+int scroll_top(int top, int selected, int rows, int n)
+{
+    if (rows <= 0)
+        return top;
+    if (selected < top)
+        top = selected;
+    if (selected >= top + rows)
+        top = selected - rows + 1;
+    if (top > n - rows)
+        top = n - rows;
+    return top > 0 ? top : 0;
+}
+
 void fmt_age(char *buf, size_t len, double seconds, bool at_least)
 {
     char d[32];

@@ -101,6 +101,10 @@ void fmt_rate(char *buf, size_t len, double v);
 void fmt_age(char *buf, size_t len, double seconds, bool at_least);
 /* Status chip text for a source: "ok", "disconnected 12s", ... */
 void fmt_source_status(const struct feed_view *v, char *buf, size_t len);
+/* The first row to draw of a list of n rows in a window of `rows` rows so
+ * that `selected` is on screen: top moves as little as possible, and the
+ * window's tail is not left empty while rows are hidden above. */
+int scroll_top(int top, int selected, int rows, int n);
 /* Draws a sparkline of addr's series into `width` columns. */
 void draw_sparkline(struct ui *ui, int y, int x, int width, const char *addr, enum history_series s,
                     enum theme_slot slot);

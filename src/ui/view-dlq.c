@@ -229,10 +229,7 @@ static void draw_pick(struct ui *ui, int top, int height)
         return;
     }
     int rows = height - 1;
-    if (st.pick < st.pick_top)
-        st.pick_top = st.pick;
-    if (st.pick >= st.pick_top + rows)
-        st.pick_top = st.pick - rows + 1;
+    st.pick_top = scroll_top(st.pick_top, st.pick, rows, (int)st.ndlqs);
     for (int i = 0; i < rows && st.pick_top + i < (int)st.ndlqs; i++) {
         int idx = st.pick_top + i;
         enum theme_slot slot = idx == st.pick ? SLOT_SELECTION : SLOT_DEFAULT;
@@ -308,10 +305,7 @@ static void draw_list(int top, int height)
         return;
     }
     int rows = height - 3;
-    if (st.sel < st.top)
-        st.top = st.sel;
-    if (st.sel >= st.top + rows)
-        st.top = st.sel - rows + 1;
+    st.top = scroll_top(st.top, st.sel, rows, (int)p->n);
     for (int i = 0; i < rows && st.top + i < (int)p->n; i++) {
         const struct dlq_message *m = p->msgs[st.top + i];
         int row = y + 1 + i;

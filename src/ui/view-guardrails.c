@@ -126,10 +126,7 @@ static void draw_guardrails(struct ui *ui, int top, int height)
     y++;
 
     int visible = top + height - y - 2;
-    if (ui->gr_selected < ui->gr_top)
-        ui->gr_top = ui->gr_selected;
-    if (visible > 0 && ui->gr_selected >= ui->gr_top + visible)
-        ui->gr_top = ui->gr_selected - visible + 1;
+    ui->gr_top = scroll_top(ui->gr_top, ui->gr_selected, visible, (int)n);
     bool stale = ui->board_status != SOURCE_OK;
     for (int i = ui->gr_top; i < (int)n && y < top + height - 2; i++, y++) {
         const struct guardrail_row *r = &rows[i];

@@ -297,12 +297,7 @@ static void draw_queues(struct ui *ui, int top, int height)
                 ui->filter[0] ? "no queue matches the filter (/ then Esc clears it)" : "no queues yet");
         return;
     }
-    if (ui->selected < ui->top)
-        ui->top = ui->selected;
-    if (ui->selected >= ui->top + list_height)
-        ui->top = ui->selected - list_height + 1;
-    if (ui->top > (int)ui->nrows - list_height)
-        ui->top = (int)ui->nrows - list_height > 0 ? (int)ui->nrows - list_height : 0;
+    ui->top = scroll_top(ui->top, ui->selected, list_height, (int)ui->nrows);
     for (int i = 0; i < list_height && ui->top + i < (int)ui->nrows; i++)
         draw_row(ui, top + 1 + i, &ui->rows[ui->top + i], ui->top + i == ui->selected, shown, name_width);
     if (ui->detail)

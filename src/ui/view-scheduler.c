@@ -137,10 +137,7 @@ static void draw_scheduler(struct ui *ui, int top, int height)
         return;
     }
     int list_height = height - 2;
-    if (ui->sched_selected < ui->sched_top)
-        ui->sched_top = ui->sched_selected;
-    if (ui->sched_selected >= ui->sched_top + list_height)
-        ui->sched_top = ui->sched_selected - list_height + 1;
+    ui->sched_top = scroll_top(ui->sched_top, ui->sched_selected, list_height, (int)nrows);
     for (int i = 0; i < list_height && ui->sched_top + i < (int)nrows; i++) {
         const struct sched_row *r = &rows[ui->sched_top + i];
         bool selected = ui->sched_top + i == ui->sched_selected;

@@ -415,12 +415,7 @@ static void draw_workers(struct ui *ui, int top, int height)
         ui->worker_detail = false;
         return;
     }
-    if (ui->worker_selected < ui->worker_top)
-        ui->worker_top = ui->worker_selected;
-    if (ui->worker_selected >= ui->worker_top + list_height)
-        ui->worker_top = ui->worker_selected - list_height + 1;
-    if (ui->worker_top > (int)nrows - list_height)
-        ui->worker_top = (int)nrows - list_height > 0 ? (int)nrows - list_height : 0;
+    ui->worker_top = scroll_top(ui->worker_top, ui->worker_selected, list_height, (int)nrows);
     for (int i = 0; i < list_height && ui->worker_top + i < (int)nrows; i++)
         draw_row(list_top + 1 + i, rows[ui->worker_top + i], ui->worker_top + i == ui->worker_selected, stale,
                  shown, name_width);

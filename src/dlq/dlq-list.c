@@ -89,11 +89,7 @@ static int list_replay(struct dlq *d, const struct dlq_replay *rq, struct dlq_ta
     if (list_count(d, &total) < 0)
         return -1;
     t->total = total;
-    struct dlq_message **page = xcalloc(REDIS_PAGE, sizeof *page);
-    struct dlq_message **sent = xcalloc(REDIS_PAGE, sizeof *sent);
-    struct dlq_message **orig = xcalloc(REDIS_PAGE, sizeof *orig);
-    char (*targets)[512] = xcalloc(REDIS_PAGE, sizeof *targets);
-    redisReply **replies = xcalloc(REDIS_PAGE, sizeof *replies);
+    struct redis_replay_page *p = xcalloc(1, sizeof *p);
     struct dlq_pacer pacer;
     dlq_pacer_init(&pacer, rq->rate);
     size_t pos = 0, n;
@@ -105,43 +101,37 @@ static int list_replay(struct dlq *d, const struct dlq_replay *rq, struct dlq_ta
             rc = dlq_fail(d, DLQ_FAIL_OPERATION, "cancelled");
             break;
         }
-        if (read_page(d, pos, page, &n) < 0) {
+        if (read_page(d, pos, p->read, &n) < 0) {
             rc = -1;
             break;
         }
         if (n < REDIS_PAGE)
             done = true;
-        size_t queued = 0;
         for (size_t i = 0; i < n; i++) {
-            struct dlq_message *m = page[i];
+            struct dlq_message *m = p->read[i];
             t->seen++;
             dlq_decode(d, m, false);
             if (done == false && rq->sel.limit > 0 && acted >= rq->sel.limit)
                 done = true;
-            if (!redis_dlq_replay_prepare(d, rq, m, &acted, &sent[queued], targets[queued], sizeof targets[0], t))
+            int k = redis_dlq_replay_prepare(d, rq, m, &acted, p, t);
+            if (k < 0)
                 continue;
             dlq_pace(&pacer);
-            const char *argv[] = {"EVAL", MOVE_SCRIPT, "2", d->addr.name, targets[queued], m->body.data,
-                                  sent[queued]->body.data};
-            size_t lens[] = {4, strlen(MOVE_SCRIPT), 1, strlen(d->addr.name), strlen(targets[queued]), m->body.len,
-                             sent[queued]->body.len};
+            const char *argv[] = {"EVAL", MOVE_SCRIPT, "2", d->addr.name, p->targets[k], m->body.data,
+                                  p->sent[k]->body.data};
+            size_t lens[] = {4, strlen(MOVE_SCRIPT), 1, strlen(d->addr.name), strlen(p->targets[k]), m->body.len,
+                             p->sent[k]->body.len};
             redisAppendCommandArgv(rd->c, 7, argv, lens);
-            orig[queued++] = m;
         }
-        if (queued && redis_dlq_replies(d, queued, replies, "EVAL (move)") < 0) {
-            t->in_doubt += (long)queued;
+        long removed = redis_dlq_replay_settle(d, rq, p, t);
+        if (removed < 0)
             rc = -1;
-        }
-        size_t removed = redis_dlq_replay_settle(rq, replies, rc == 0, orig, sent, targets, queued, t);
-        pos += n - removed;
+        else
+            pos += n - (size_t)removed;
         if (rq->progress)
             rq->progress(rq->arg, t);
     }
-    free(page);
-    free(sent);
-    free(orig);
-    free(targets);
-    free(replies);
+    free(p);
     return rc;
 }
 

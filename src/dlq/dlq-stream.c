@@ -140,11 +140,7 @@ static int stream_replay(struct dlq *d, const struct dlq_replay *rq, struct dlq_
     if (stream_count(d, &total) < 0)
         return -1;
     t->total = total;
-    struct dlq_message **page = xcalloc(REDIS_PAGE, sizeof *page);
-    struct dlq_message **sent = xcalloc(REDIS_PAGE, sizeof *sent);
-    struct dlq_message **orig = xcalloc(REDIS_PAGE, sizeof *orig);
-    char (*targets)[512] = xcalloc(REDIS_PAGE, sizeof *targets);
-    redisReply **replies = xcalloc(REDIS_PAGE, sizeof *replies);
+    struct redis_replay_page *p = xcalloc(1, sizeof *p);
     struct dlq_pacer pacer;
     dlq_pacer_init(&pacer, rq->rate);
     char last[80] = "";
@@ -157,51 +153,43 @@ static int stream_replay(struct dlq *d, const struct dlq_replay *rq, struct dlq_
             rc = dlq_fail(d, DLQ_FAIL_OPERATION, "cancelled");
             break;
         }
-        if (read_page(d, last[0] ? last : NULL, pos, page, &n) < 0) {
+        if (read_page(d, last[0] ? last : NULL, pos, p->read, &n) < 0) {
             rc = -1;
             break;
         }
         done = n < REDIS_PAGE;
         if (n)
-            snprintf(last, sizeof last, "%s", page[n - 1]->stream_id);
+            snprintf(last, sizeof last, "%s", p->read[n - 1]->stream_id);
         pos += n;
-        size_t queued = 0;
         for (size_t i = 0; i < n; i++) {
-            struct dlq_message *m = page[i];
+            struct dlq_message *m = p->read[i];
             t->seen++;
             dlq_decode(d, m, false);
-            if (!redis_dlq_replay_prepare(d, rq, m, &acted, &sent[queued], targets[queued], sizeof targets[0], t))
+            int q = redis_dlq_replay_prepare(d, rq, m, &acted, p, t);
+            if (q < 0)
                 continue;
             dlq_pace(&pacer);
-            size_t cap = 6 + 2 * sent[queued]->nfields, k = 0;
+            size_t cap = 6 + 2 * p->sent[q]->nfields, k = 0;
             const char **argv = xcalloc(cap, sizeof *argv);
             size_t *lens = xcalloc(cap, sizeof *lens);
-            const char *fixed[] = {"EVAL", MOVE_SCRIPT, "2", d->addr.name, targets[queued], m->stream_id};
+            const char *fixed[] = {"EVAL", MOVE_SCRIPT, "2", d->addr.name, p->targets[q], m->stream_id};
             for (; k < 6; k++) {
                 argv[k] = fixed[k];
                 lens[k] = strlen(fixed[k]);
             }
-            append_fields(sent[queued], argv, lens, &k);
+            append_fields(p->sent[q], argv, lens, &k);
             redisAppendCommandArgv(rd->c, (int)k, argv, lens);
             free(argv);
             free(lens);
-            orig[queued++] = m;
         }
         if (rq->sel.limit > 0 && acted >= rq->sel.limit)
             done = true;
-        if (queued && redis_dlq_replies(d, queued, replies, "EVAL (move)") < 0) {
-            t->in_doubt += (long)queued;
+        if (redis_dlq_replay_settle(d, rq, p, t) < 0)
             rc = -1;
-        }
-        redis_dlq_replay_settle(rq, replies, rc == 0, orig, sent, targets, queued, t);
         if (rq->progress)
             rq->progress(rq->arg, t);
     }
-    free(page);
-    free(sent);
-    free(orig);
-    free(targets);
-    free(replies);
+    free(p);
     return rc;
 }
 

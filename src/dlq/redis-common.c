@@ -75,15 +75,17 @@ int redis_dlq_replies(struct dlq *d, size_t n, redisReply **out, const char *wha
 }
 
 int redis_dlq_replay_prepare(struct dlq *d, const struct dlq_replay *rq, struct dlq_message *m, long *acted,
-                             struct dlq_message **sent, char *target, size_t tlen, struct dlq_tally *t)
+                             struct redis_replay_page *p, struct dlq_tally *t)
 {
     if ((rq->sel.limit > 0 && *acted >= rq->sel.limit) || !dlq_select_match(&rq->sel, m)) {
         dlq_message_free(m);
-        return 0;
+        return -1;
     }
     (*acted)++;
     char why[256];
-    int prc = dlq_prepare_replay(d, rq, m, sent, target, tlen, why, sizeof why);
+    size_t k = p->queued;
+    char *target = p->targets[k];
+    int prc = dlq_prepare_replay(d, rq, m, &p->sent[k], target, sizeof p->targets[k], why, sizeof why);
     if (prc != 0) {
         if (prc > 0)
             t->skipped++;
@@ -94,26 +96,33 @@ int redis_dlq_replay_prepare(struct dlq *d, const struct dlq_replay *rq, struct 
         if (rq->each)
             rq->each(rq->arg, m, NULL, why);
         dlq_message_free(m);
-        return 0;
+        return -1;
     }
     if (rq->dry_run) {
         t->moved++;
         if (rq->each)
             rq->each(rq->arg, m, target, "would move");
-        dlq_message_free(*sent);
+        dlq_message_free(p->sent[k]);
         dlq_message_free(m);
-        return 0;
+        return -1;
     }
-    return 1;
+    p->orig[k] = m;
+    p->queued++;
+    return (int)k;
 }
 
-size_t redis_dlq_replay_settle(const struct dlq_replay *rq, redisReply **replies, bool ok, struct dlq_message **orig,
-                               struct dlq_message **sent, char (*targets)[512], size_t queued, struct dlq_tally *t)
+long redis_dlq_replay_settle(struct dlq *d, const struct dlq_replay *rq, struct redis_replay_page *p,
+                             struct dlq_tally *t)
 {
-    size_t removed = 0;
-    for (size_t i = 0; i < queued; i++) {
+    bool ok = true;
+    if (p->queued && redis_dlq_replies(d, p->queued, p->replies, "EVAL (move)") < 0) {
+        t->in_doubt += (long)p->queued;
+        ok = false;
+    }
+    long removed = 0;
+    for (size_t i = 0; i < p->queued; i++) {
         if (ok) {
-            redisReply *r = replies[i];
+            redisReply *r = p->replies[i];
             const char *outcome = "moved";
             if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
                 t->moved++;
@@ -128,11 +137,12 @@ size_t redis_dlq_replay_settle(const struct dlq_replay *rq, redisReply **replies
                     snprintf(t->first_error, sizeof t->first_error, "%s", r->type == REDIS_REPLY_ERROR ? r->str : "?");
             }
             if (rq->each)
-                rq->each(rq->arg, orig[i], targets[i], outcome);
+                rq->each(rq->arg, p->orig[i], p->targets[i], outcome);
             freeReplyObject(r);
         }
-        dlq_message_free(orig[i]);
-        dlq_message_free(sent[i]);
+        dlq_message_free(p->orig[i]);
+        dlq_message_free(p->sent[i]);
     }
-    return removed;
+    p->queued = 0;
+    return ok ? removed : -1;
 }

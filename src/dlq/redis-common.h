@@ -19,16 +19,28 @@ redisReply *redis_dlq_command(struct dlq *d, int argc, const char **argv, const 
 /* Reads n pipelined replies into out (caller frees each); -1 on transport error. */
 int redis_dlq_replies(struct dlq *d, size_t n, redisReply **out, const char *what);
 
-/* Replay, one message of a page (decoded): 1 when it is to be moved (*sent
- * and target are set), 0 when it was settled here — not selected, past
- * the limit, refused by dlq_prepare_replay, or only counted by a dry run —
- * and freed. acted counts the selected ones. */
+/* One page of a replay: the messages read, and for the `queued` ones to
+ * move, the original, the copy sent, its target and the script's reply. */
+struct redis_replay_page {
+    struct dlq_message *read[REDIS_PAGE];
+    struct dlq_message *orig[REDIS_PAGE], *sent[REDIS_PAGE];
+    char targets[REDIS_PAGE][512];
+    redisReply *replies[REDIS_PAGE];
+    size_t queued;
+};
+
+/* Replay, one message of a page (decoded): its index in p when it is to be
+ * moved (orig, sent and target set; the caller pipelines the move), or -1
+ * when it was settled here — not selected, past the limit, refused by
+ * dlq_prepare_replay, or only counted by a dry run — and freed. acted
+ * counts the selected ones. */
 int redis_dlq_replay_prepare(struct dlq *d, const struct dlq_replay *rq, struct dlq_message *m, long *acted,
-                             struct dlq_message **sent, char *target, size_t tlen, struct dlq_tally *t);
-/* Replay, the replies of `queued` pipelined move scripts (ok: they were
- * read): tallies and reports each, frees orig and sent; returns how many
- * left the DLQ. */
-size_t redis_dlq_replay_settle(const struct dlq_replay *rq, redisReply **replies, bool ok, struct dlq_message **orig,
-                               struct dlq_message **sent, char (*targets)[512], size_t queued, struct dlq_tally *t);
+                             struct redis_replay_page *p, struct dlq_tally *t);
+/* Replay, the end of a page: reads the replies of the pipelined moves,
+ * tallies and reports each, frees what the page holds; returns how many
+ * left the DLQ, or -1 when the replies could not be read (the moves are
+ * counted in doubt). */
+long redis_dlq_replay_settle(struct dlq *d, const struct dlq_replay *rq, struct redis_replay_page *p,
+                             struct dlq_tally *t);
 
 #endif

@@ -20,26 +20,7 @@ flag=$T/failing
 hits=$T/hits
 : >"$hits"
 
-# upstream: 200, or 500 while $flag exists; one line (ms) per request
-cat >"$T/upstream.py" <<'PY'
-import os, sys, time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-port, flag, hits = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_GET(self):
-        with open(hits, "a") as f:
-            f.write("%d\n" % int(time.time() * 1000))
-        code = 500 if os.path.exists(flag) else 200
-        self.send_response(code)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"{}")
-    def log_message(self, *args):
-        pass
-ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
-PY
-python3 "$T/upstream.py" "$port" "$flag" "$hits" &
+python3 "$here/../lib/flaky-upstream.py" "$port" "$flag" "$hits" &
 upstream=$!
 wpid=
 trap 'kill $upstream 2>/dev/null; [ -n "$wpid" ] && kill -9 $wpid 2>/dev/null' EXIT

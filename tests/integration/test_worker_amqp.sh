@@ -13,44 +13,8 @@ source "$here/../lib/assert.sh"
 source "$here/../lib/worker.sh"
 
 T=$QDECK_TEST_TMP/worker-amqp
-worker_plugins "$T"
+worker_contract_setup "$T" amqp:work
 log=$T/runs.log
-: >"$log"
-printf '#!/bin/sh\nkill -SEGV $$\n' >"$T/crash.sh"
-chmod +x "$T/crash.sh"
-cat >"$T/qdeck.conf" <<CONF
-[context t]
-amqp = $AMQP_URL
-mgmt = $MGMT_URL
-redis = $REDIS_URL
-
-[worker]
-queues = amqp:work
-concurrency = 4
-plugin_dir = $T/plugins
-retry_base = 0.4
-retry_cap = 1.6
-max_attempts = 4
-shutdown_timeout = 10
-
-[task rec]
-handler = worker_record
-args = file=$log
-
-[task slow]
-handler = worker_record
-args = file=$log,ms=5000
-timeout = 0.3
-
-[task bad]
-handler = fail
-args = always=true
-
-[task crash]
-handler = exec
-args = cmd=$T/crash.sh
-CONF
-chmod 600 "$T/qdeck.conf"
 q() { "$QDECK" --config "$T/qdeck.conf" "$@"; }
 R="redis-cli -p $REDIS_PORT"
 depth() { "$TOOLS/amqp-fill" "$AMQP_URL" depth "$1" | cut -d' ' -f1; }
@@ -58,9 +22,6 @@ ends_at_least() { [ "$(grep -c '^E ' "$log")" -ge "$1" ]; }
 dlq_depth_is() { [ "$(depth "$1")" = "$2" ]; }
 
 # ------------------------------------------------------------ the poison
-printf 'this is not JSON' >"$T/text"
-head -c 4096 /dev/urandom >"$T/binary"
-head -c 10500000 /dev/zero | tr '\0' 'a' >"$T/big"
 for f in text binary big; do q publish amqp:work --body-file "$T/$f" >/dev/null 2>&1; done
 q publish amqp:work --type no-such-type >/dev/null 2>&1
 bad_id=$(q publish amqp:work --type bad 2>/dev/null)

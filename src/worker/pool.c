@@ -66,7 +66,7 @@
 #define CONTROL_PERIOD_MS 100
 #define MAX_PENDING_EVENTS 64
 #define WAKE_SLICE 0.0002     /* seconds of queued work that justify waking another slot thread */
-#define STALE_QUEUE 0.005     /* the watchdog wakes threads for work queued longer than this */
+#define STALE_QUEUE 0.005     /* the watchdog wakes threads for tasks received longer ago than this and still queued */
 
 struct handler {
     char *type;
@@ -821,9 +821,6 @@ void pool_submit(struct worker *w, struct task *head, struct task *tail, int n)
         w->run_head = head;
     w->run_tail = tail;
     w->run_len += n;
-    double now = clock_mono();
-    for (struct task *t = head; t; t = t->next)
-        t->queued_mono = now;
     wake_threads(w, threads_wanted(w, w->run_len, true));
     pthread_mutex_unlock(&w->lock);
 }
@@ -849,7 +846,7 @@ static void *watchdog_main(void *arg)
         int stopping = worker_stopping(w);
         bool drain_over = stopping == 2 || (stopping == 1 && now >= w->drain_deadline);
         int free_slots = w->concurrency - w->busy;
-        if (w->run_head && free_slots > 0 && now - w->run_head->queued_mono > STALE_QUEUE)
+        if (w->run_head && free_slots > 0 && now - w->run_head->received_mono > STALE_QUEUE)
             wake_threads(w, free_slots < w->run_len ? free_slots : w->run_len);   /* tasks slower than usual */
         for (struct task *t = w->running; t; t = t->wd_next) {
             if (!t->cancelled && (now >= t->timeout_at || drain_over)) {

@@ -68,7 +68,7 @@ struct task {
     bool shutdown_cancel;          /* the drain deadline cancelled it: give back, do not retry */
     _Atomic int state;             /* enum task_state */
     _Atomic int refs;
-    double received_mono, queued_mono, started_mono, timeout_at;
+    double received_mono, started_mono, timeout_at;
     struct qdeck_result result;
     double timeout;                /* seconds: [task TYPE] timeout or task.<type>.max_runtime_ms */
     struct dependency_call dep_call;   /* the permit of its [dependency], when dep_held */

@@ -52,23 +52,7 @@ export QDECK_TEST_TMP=$(mktemp -d)
 source "$repo/tests/lib/servers.sh"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true    # 1,000 sockets in flight
 
-# Processes this script started, stopped by pid at exit.
-started=()
-stop_pid() {
-  local pid=$1 i
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for i in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-cleanup() {
-  local p
-  for p in "${started[@]}"; do stop_pid "$p"; done
-  stop_rabbit || true
-  stop_redis || true
-  rm -rf "$QDECK_TEST_TMP"
-}
-trap cleanup EXIT
+source "$bench/lib.sh"
 
 for t in amqp-fill amqp-consume-ack slow-upstream plugin-drive; do
   [ -x "$tools/$t" ] || { echo "bench_worker: $tools/$t is not built (make tools)"; exit 1; }
@@ -85,8 +69,6 @@ CELERY_AMQP_URL=amqp://$RABBIT_USER:$RABBIT_PASS@127.0.0.1:$RABBIT_AMQP_PORT//
 REDIS_DB_URL=$REDIS_URL/0
 echo "brokers: RabbitMQ :$RABBIT_AMQP_PORT, Redis :$REDIS_PORT; concurrency $C, prefetch $P; $(nproc) cores"
 
-# rate_of "… R msgs/s" -> R
-rate_of() { sed -n 's/.*: \([0-9][0-9.]*\) msgs\/s.*/\1/p' <<<"$1" | tail -1; }
 # ratio A B -> "A/Bx" with two decimals, or "n/a"
 ratio() { awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2fx", a / b }'; }
 # peak RSS (VmHWM) of a pid, in MB

@@ -30,22 +30,7 @@ ROUNDS=${BENCH_ROUNDS:-3}
 export QDECK_TEST_TMP=$(mktemp -d)
 source "$repo/tests/lib/servers.sh"
 
-started=()
-stop_pid() {
-  local pid=$1 i
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for i in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-cleanup() {
-  local p
-  for p in "${started[@]}"; do stop_pid "$p"; done
-  stop_rabbit || true
-  stop_redis || true
-  rm -rf "$QDECK_TEST_TMP"
-}
-trap cleanup EXIT
+source "$bench/lib.sh"
 
 start_redis
 start_rabbit
@@ -80,7 +65,6 @@ max_concurrent = 1000
 CONF
 chmod 600 "$cfg"
 
-rate_of() { sed -n 's/.*: \([0-9][0-9.]*\) msgs\/s.*/\1/p' <<<"$1" | tail -1; }
 
 # run TYPE QUEUE: publish N, drain with a fresh worker; prints the rate
 run() {

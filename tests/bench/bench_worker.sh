@@ -13,10 +13,12 @@
 #   bare    tests/tools/amqp-consume-ack: one connection, basic.qos prefetch
 #           P, ack each message; it times itself from the first delivery.
 #           It consumes the very messages qdeck consumes: envelopes written
-#           by `qdeck publish` into a queue declared the same way. (Message
-#           size alone moves RabbitMQ's rate a lot here: 100,000 bodies of
-#           10 bytes were consumed at 35,445 msgs/s, of 227 bytes — one noop
-#           envelope — at 18,490, by the same loop in the same minute.)
+#           by `qdeck publish` into a queue declared the same way. RabbitMQ's
+#           own rate swings a lot here, so only the same messages in the same
+#           run compare: one pair of runs of this loop consumed 100,000 bodies
+#           of 10 bytes at 35,445 msgs/s and of 227 bytes (one noop envelope)
+#           at 18,490 in the same minute; three runs on 20,000 envelopes gave
+#           35,273, 17,868 and 18,637.
 #   celery  tasks published with Celery's own apply_async
 #           (tests/bench/celery_publish.py), then a prefork worker
 #           (tests/bench/celery_noop.py) is started and drain_timer.py times

@@ -30,6 +30,7 @@
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "worker/consumer.h"
+#include "worker/delayed.h"
 #include "worker/parked.h"
 #include "worker/pool.h"
 #include "worker/redis-link.h"
@@ -38,20 +39,8 @@
 #define READ_TIMEOUT 10.0
 #define PIPELINE_MAX 64
 #define BLOCK_SECONDS "0.05"
-#define MOVE_BATCH "500"
 #define REAP_INTERVAL 1.0
 #define MAX_SUSPECTS 256
-
-/* KEYS[1] delayed ZSET, KEYS[2] target; ARGV[1] now ms, ARGV[2] batch,
- * ARGV[3] "list" or "stream". Returns how many moved. */
-const char *const delayed_mover_script =
-    "local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))\n"
-    "for _, item in ipairs(due) do\n"
-    "  redis.call('ZREM', KEYS[1], item)\n"
-    "  if ARGV[3] == 'stream' then redis.call('XADD', KEYS[2], '*', 'body', item)\n"
-    "  else redis.call('RPUSH', KEYS[2], item) end\n"
-    "end\n"
-    "return #due\n";
 
 struct suspect {
     char *key;
@@ -63,26 +52,11 @@ struct list_consumer {
     redisContext *c;
     char *processing, *delayed, *dlq, *pattern, *parked;
     double next_reap, next_parked;
+    struct delayed_timer delayed_timer;
     char cursor[32];          /* SCAN position: a cycle spans several reaps */
     struct suspect suspects[MAX_SUSPECTS];
     size_t nsuspects;
 };
-
-int delayed_move(redisContext *c, const char *delayed, const char *target, bool stream, char *err, size_t errlen);
-
-int delayed_move(redisContext *c, const char *delayed, const char *target, bool stream, char *err, size_t errlen)
-{
-    char now[32];
-    snprintf(now, sizeof now, "%lld", (long long)(clock_wall() * 1000));
-    const char *argv[] = {"EVAL", delayed_mover_script, "2", delayed, target, now, MOVE_BATCH,
-                          stream ? "stream" : "list"};
-    redisReply *r;
-    if (redis_link_cmd(c, &r, err, errlen, 8, argv, NULL) < 0)
-        return -1;
-    int moved = r->type == REDIS_REPLY_INTEGER ? (int)r->integer : 0;
-    freeReplyObject(r);
-    return moved;
-}
 
 /* MATCH pattern for keys ending in ":<key>": glob characters escaped. */
 static char *glob_escape(const char *s)
@@ -209,6 +183,7 @@ static int append_settlement(struct consumer *c, struct task *t)
         snprintf(due, sizeof due, "%lld", (long long)((clock_wall() + t->retry_delay) * 1000));
         const char *argv[] = {"ZADD", l->delayed, due, item};
         size_t lens[] = {4, strlen(l->delayed), strlen(due), len};
+        delayed_expect(&l->delayed_timer, t->retry_delay);
         replies = append_transaction(l, 4, argv, lens, t);
     } else {
         task_dead_item(t, c->label, &item, &len);
@@ -325,7 +300,7 @@ static void list_tick(struct consumer *c)
 {
     struct list_consumer *l = c->priv;
     char err[300];
-    int moved = delayed_move(l->c, l->delayed, c->addr.name, false, err, sizeof err);
+    int moved = delayed_tick(&l->delayed_timer, l->c, l->delayed, c->addr.name, false, err, sizeof err);
     if (moved < 0)
         log_warn("consumer %s: delayed retries: %s", c->label, err);
     else if (moved > 0)

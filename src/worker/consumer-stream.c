@@ -35,6 +35,7 @@
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "worker/consumer.h"
+#include "worker/delayed.h"
 #include "worker/parked.h"
 #include "worker/pool.h"
 #include "worker/redis-link.h"
@@ -45,7 +46,6 @@
 #define BLOCK_MS "50"
 #define CLAIM_INTERVAL 1.0
 
-int delayed_move(redisContext *c, const char *delayed, const char *target, bool stream, char *err, size_t errlen);
 
 struct stream_consumer {
     redisContext *c;
@@ -53,6 +53,7 @@ struct stream_consumer {
     double next_parked;
     char claim_cursor[64];
     double next_claim;
+    struct delayed_timer delayed_timer;
 };
 
 static void stream_disconnect(struct consumer *c)
@@ -253,6 +254,7 @@ static int append_settlement(struct consumer *c, struct task *t)
         snprintf(due, sizeof due, "%lld", (long long)((clock_wall() + t->retry_delay) * 1000));
         const char *argv[] = {"ZADD", s->delayed, due, body};
         size_t lens[] = {4, strlen(s->delayed), strlen(due), len};
+        delayed_expect(&s->delayed_timer, t->retry_delay);
         redisAppendCommandArgv(s->c, 4, argv, lens);
     } else if (t->park) {
         /* parked as it came (its body), released unchanged later */
@@ -323,7 +325,7 @@ static void stream_tick(struct consumer *c)
 {
     struct stream_consumer *s = c->priv;
     char err[300];
-    if (delayed_move(s->c, s->delayed, c->addr.name, true, err, sizeof err) < 0)
+    if (delayed_tick(&s->delayed_timer, s->c, s->delayed, c->addr.name, true, err, sizeof err) < 0)
         log_warn("consumer %s: delayed retries: %s", c->label, err);
     if (clock_mono() >= s->next_claim) {
         s->next_claim = clock_mono() + CLAIM_INTERVAL;

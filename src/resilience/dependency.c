@@ -75,7 +75,24 @@ void dependency_set_apply_policy(struct dependency_set *s, const struct policy *
     }
 }
 
-enum dependency_verdict dependency_begin(struct dependency *d, redisContext *redis, double now,
+bool dependency_rate_limited(struct dependency *d)
+{
+    struct ratelimit_stats rs;
+    ratelimit_stats(&d->rate, &rs);
+    return rs.rate > 0;
+}
+
+/* The rate step: granted already, queued for a reservation, or acquired here. */
+static int rate_step(struct dependency *d, redisContext *redis, unsigned flags, double *retry_after)
+{
+    if (flags & DEP_RATE_GRANTED)
+        return 0;
+    if (flags & DEP_RATE_QUEUED)
+        return dependency_rate_limited(d) ? -1 : 0;
+    return ratelimit_acquire(&d->rate, redis, retry_after);
+}
+
+enum dependency_verdict dependency_begin(struct dependency *d, redisContext *redis, double now, unsigned flags,
                                          struct dependency_call *call, double *retry_after)
 {
     call->dep = d;
@@ -93,7 +110,7 @@ enum dependency_verdict dependency_begin(struct dependency *d, redisContext *red
         }
         return DEP_OPEN;
     }
-    if (ratelimit_acquire(&d->rate, redis, retry_after) < 0) {
+    if (rate_step(d, redis, flags, retry_after) < 0) {
         breaker_end(&call->permit, BREAKER_RELEASE, 0);
         return DEP_THROTTLED;
     }

@@ -5,11 +5,14 @@
  * dependency_begin / dependency_end:
  *
  *   struct dependency_call call;
- *   switch (dependency_begin(dep, redis, task_start, &call, &retry_after)) {
+ *   switch (dependency_begin(dep, redis, task_start, flags, &call, &retry_after)) {
  *   case DEP_CALL:          run the handler; dependency_end(&call, outcome, run_time)
  *   case DEP_FALLBACK:      complete the task with dep->fallback (no call made)
  *   case DEP_OPEN:          breaker open, no fallback: retry later, fail fast
- *   case DEP_THROTTLED:     rate limit: delay the task by retry_after, not an attempt
+ *   case DEP_THROTTLED:     rate limit: wait for a permit (DEP_RATE_QUEUED: reserve one
+ *                           through ratelimit_reserve, then begin again with
+ *                           DEP_RATE_GRANTED), or delay the task by retry_after;
+ *                           not an attempt either way
  *   case DEP_FULL:          bulkhead full: delay briefly, not an attempt
  *   }
  *
@@ -50,6 +53,10 @@ struct dependency_set {
 
 enum dependency_verdict { DEP_CALL, DEP_FALLBACK, DEP_OPEN, DEP_THROTTLED, DEP_FULL };
 
+/* dependency_begin flags */
+#define DEP_RATE_QUEUED  1u   /* the caller waits for reserved rate permits: no acquisition here */
+#define DEP_RATE_GRANTED 2u   /* this call's rate permit was reserved already */
+
 struct dependency_call {
     struct dependency *dep;
     struct breaker_permit permit;
@@ -68,9 +75,12 @@ struct dependency *dependency_find(const struct dependency_set *s, const char *n
 void dependency_set_apply_policy(struct dependency_set *s, const struct policy *p);
 
 /* now: the task's start on the breaker's clock (clock_mono by default).
- * redis: the calling thread's connection for a fleet rate, or NULL. */
-enum dependency_verdict dependency_begin(struct dependency *d, redisContext *redis, double now,
+ * redis: the calling thread's connection for a fleet rate, or NULL.
+ * flags: DEP_RATE_QUEUED, DEP_RATE_GRANTED or 0. */
+enum dependency_verdict dependency_begin(struct dependency *d, redisContext *redis, double now, unsigned flags,
                                          struct dependency_call *call, double *retry_after);
+/* A rate limit is in force (the config's or the dep.<name>.rate guardrail). */
+bool dependency_rate_limited(struct dependency *d);
 /* outcome and the call's run time in seconds (negative: measured now). */
 void dependency_end(struct dependency_call *call, enum breaker_outcome outcome, double duration);
 const char *dependency_verdict_name(enum dependency_verdict v);

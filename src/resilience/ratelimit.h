@@ -13,7 +13,13 @@
  * 1/rate apart, so no one-second window holds more than `rate` calls; with
  * burst b, any one-second window holds at most rate + b - 1 (the burst is
  * spent once, typically in the first second). When Redis cannot be reached
- * the limiter falls back to its local bucket rather than stalling work. */
+ * the limiter falls back to its local bucket rather than stalling work.
+ *
+ * Reservations (ratelimit_reserve) are how the worker waits without
+ * bouncing: one atomic step grants up to N future slots and moves TAT past
+ * them, so the caller knows exactly when each call may go and nobody asks
+ * again to find out. Slots are granted no further ahead than a horizon;
+ * a caller refused for that is told when the first slot comes within it. */
 #ifndef QDECK_RATELIMIT_H
 #define QDECK_RATELIMIT_H
 
@@ -63,6 +69,26 @@ int ratelimit_try(struct ratelimit *rl, double *retry_after);
  * local bucket. Same return as ratelimit_try. */
 int ratelimit_acquire(struct ratelimit *rl, redisContext *redis, double *retry_after);
 void ratelimit_stats(struct ratelimit *rl, struct ratelimit_stats *out);
+
+/* Up to `wanted` calls reserved: call i (0-based, i < granted) may start
+ * first + i * interval seconds from now (first <= 0: at once), and no
+ * later than `window` seconds after that: a permit used late would bunch
+ * calls together, so it lapses instead. granted 0: nothing within the
+ * horizon; ask again in retry_after seconds. */
+struct ratelimit_grant {
+    int granted;
+    double first, interval, window, retry_after;
+    int64_t server_us;   /* fleet: Redis TIME at the decision (µs), else 0 */
+};
+
+/* The configured mode, like ratelimit_acquire: the fleet GCRA through redis
+ * (a connection the calling thread owns; NULL or a failure: the local
+ * bucket). horizon: seconds ahead at most. An unlimited rate grants all. */
+void ratelimit_reserve(struct ratelimit *rl, redisContext *redis, int wanted, double horizon,
+                       struct ratelimit_grant *g);
+/* One fleet reservation for dependency dep; 0, or -1 with err. */
+int ratelimit_gcra_reserve(redisContext *redis, const char *dep, double rate, int burst, int wanted, double horizon,
+                           struct ratelimit_grant *g, char *err, size_t errlen);
 
 /* One GCRA acquisition for dependency dep. 0 with *allowed, *retry_after
  * (seconds) and *server_us (Redis TIME at the decision, µs), or -1 with err

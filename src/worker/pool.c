@@ -51,6 +51,7 @@
 #include "worker/consumer.h"
 #include "worker/plugin.h"
 #include "worker/pool.h"
+#include "worker/ratewait.h"
 #include "worker/redis-link.h"
 #include "worker/results.h"
 #include "worker/retry.h"
@@ -130,6 +131,7 @@ struct worker {
 
     /* resilience: one stack per [dependency NAME], the guardrails in force */
     struct dependency_set deps;
+    struct ratewait **rooms;         /* rate waiting room of deps.deps[i] */
     struct policy_watcher *policy;   /* NULL without Redis */
     pthread_mutex_t policy_lock;
     struct policy *applied;          /* the snapshot last applied (heartbeat) */
@@ -565,10 +567,28 @@ static bool shed(struct worker *w, struct task *t, double wall)
 static bool guard(struct worker *w, struct slot_thread *st, struct task *t, struct dependency *d, double now)
 {
     double retry_after = 0;
-    enum dependency_verdict v = dependency_begin(d, results_connection(&st->results), now, &t->dep_call, &retry_after);
+    struct ratewait *room = w->rooms[d - w->deps.deps];
+    bool lapsed = t->rate_granted && now > t->rate_until;
+    if (lapsed)
+        ratewait_note_lapsed(room);
+    unsigned flags = t->rate_granted && !lapsed ? DEP_RATE_GRANTED : DEP_RATE_QUEUED;
+    t->rate_granted = false;   /* a permit is good for one call */
+    enum dependency_verdict v = dependency_begin(d, results_connection(&st->results), now, flags, &t->dep_call, &retry_after);
     if (v == DEP_CALL) {
         t->dep_held = true;
         return false;
+    }
+    if (v == DEP_THROTTLED) {
+        /* wait for a reserved permit without a slot; a room that is full
+         * or stopped leaves the task to the delayed way below */
+        if (ratewait_enter(room, t) == 0)
+            return true;
+        if (worker_stopping(w)) {
+            t->settle = SETTLE_RETURN;
+            pool_decided(w, t);
+            return true;
+        }
+        retry_after = 0.5 + (double)rand_r(&st->seed) / ((double)RAND_MAX + 1.0);
     }
     if (v == DEP_FALLBACK) {
         memset(&t->result, 0, sizeof t->result);
@@ -1025,6 +1045,8 @@ void worker_report_resilience(struct worker *w, cJSON *report)
         cJSON_AddNumberToObject(o, "tokens", (double)(long)(rs.tokens * 10) / 10);
         cJSON_AddNumberToObject(o, "allowed", (double)rs.allowed);
         cJSON_AddNumberToObject(o, "throttled", (double)rs.throttled);
+        cJSON_AddNumberToObject(o, "waiting", ratewait_waiting(w->rooms[i]));
+        cJSON_AddNumberToObject(o, "lapsed", (double)ratewait_lapsed(w->rooms[i]));
         cJSON_AddBoolToObject(o, "fleet", rs.fleet);
     }
     pthread_mutex_lock(&w->policy_lock);
@@ -1094,6 +1116,9 @@ struct worker *worker_create(const struct worker_options *opt, char *err, size_t
         worker_destroy(w);
         return NULL;
     }
+    w->rooms = xcalloc(w->deps.n ? w->deps.n : 1, sizeof *w->rooms);
+    for (size_t i = 0; i < w->deps.n; i++)
+        w->rooms[i] = ratewait_new(w, &w->deps.deps[i], opt->ctx->redis);
     if (opt->ctx->redis)
         w->policy = policy_watcher_start(opt->ctx->redis, opt->ctx->timeout > 0 ? opt->ctx->timeout : 2.0);
     pthread_cond_init(&w->cond, NULL);
@@ -1186,6 +1211,9 @@ int worker_run(struct worker *w)
         w->watchdog_started = true;
     if (pthread_create(&w->control, NULL, control_main, w) == 0)
         w->control_started = true;
+    for (size_t i = 0; i < w->deps.n; i++)
+        if (ratewait_start(w->rooms[i]) < 0)
+            log_warn("dependency %s: no rate waiting room: throttled tasks take the delayed way", w->deps.deps[i].name);
     for (size_t i = 0; i < w->nconsumers; i++)
         if (consumer_start(w->consumers[i]) < 0) {
             log_error("cannot start the consumer of %s", w->consumers[i]->label);
@@ -1212,6 +1240,8 @@ int worker_run(struct worker *w)
     if (atomic_load(&w->stopping) == 1)
         log_info("worker %s: stopping: no new tasks; %d in flight get %.0fs to finish", w->id,
                  atomic_load(&w->in_flight), w->wc->shutdown_timeout);
+    for (size_t i = 0; i < w->deps.n; i++)
+        ratewait_stop(w->rooms[i]);   /* waiting tasks go back unacked */
     wake_everyone(w);
     /* consumers leave by themselves once drained (or at once on a fast stop) */
     for (size_t i = 0; i < w->nconsumers; i++)
@@ -1285,6 +1315,9 @@ void worker_destroy(struct worker *w)
         n = t->next;
         task_unref(t);
     }
+    for (size_t i = 0; w->rooms && i < w->deps.n; i++)
+        ratewait_free(w->rooms[i]);
+    free(w->rooms);
     policy_watcher_stop(w->policy);
     if (w->applied)
         policy_release(w->applied);

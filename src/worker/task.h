@@ -77,6 +77,8 @@ struct task {
     bool park;                     /* SETTLE_DEAD means: move aside to the parked list/queue/stream */
     bool shed;                     /* parked or dead-lettered by a shedding guardrail: not a failure */
     bool deferred;                 /* throttled / bulkhead full: retry_delay preset, not a failure */
+    bool rate_granted;             /* its rate permit was reserved by the waiting room (ratewait.h) */
+    double rate_until;             /* clock_mono after which that permit has lapsed */
 
     /* the settlement */
     enum settle_kind settle;

@@ -49,4 +49,26 @@ check "burst 10: $n calls in $(( (last - first) / 1000 )) ms, at most 50/s x spa
 first_second=$(cat "$out"/burst?.txt | sort -n | awk -v f="$first" '$1 < f + 1000000 { n++ } END { print n }')
 check "burst 10: the first second may exceed 50, up to 59 ($first_second)" test "$first_second" -gt 50 -a "$first_second" -le 59
 
+# reservations, as the worker's waiting room makes them: 3 clients each
+# reserve up to 8 slots at a time, 1 s ahead at most, and sleep until their
+# last slot. Slots are granted in Redis time, so they are checked there.
+pids=()
+for i in 1 2 3; do
+  "$TOOLS/rate-client" "$REDIS_URL" reserve-api 50 1 10 reserve 8 > "$out/reserve$i.txt" 2> "$out/reserve$i.err" &
+  pids+=($!)
+done
+rcs=0
+for p in "${pids[@]}"; do wait "$p" || rcs=$((rcs + 1)); done
+expect_eq "three reserving clients ran to the end" "$rcs" 0
+slots=$(cat "$out"/reserve?.txt | sort -n)
+per_second=$(awk '{ print int($1 / 1000000) }' <<<"$slots" | uniq -c | awk '{ print $2, $1 }' | sed '1d;$d')
+max=$(awk 'BEGIN { m = 0 } $2 > m { m = $2 } END { print m }' <<<"$per_second")
+min=$(awk 'BEGIN { m = 1e9 } $2 < m { m = $2 } END { print m }' <<<"$per_second")
+check "reserved: at most 50 slots in any second, all clients together (max $max)" test "$max" -le 50
+check "reserved: at least 49 in every full second: the rate is used (min $min)" test "$min" -ge 49
+gap=$(awk 'NR > 1 { d = $1 - p; if (m == "" || d < m) m = d } { p = $1 } END { print m }' <<<"$slots")
+check "reserved: no two slots closer than the 20 ms interval (closest $gap µs)" test "$gap" -ge 19999
+read -r granted calls < <(cat "$out"/reserve?.err | awk '{ g += $2; c += $6 } END { print g, c }')
+check "reserved: fewer script calls than slots ($calls for $granted)" test "$calls" -lt "$granted"
+
 finish

@@ -69,7 +69,7 @@ int main(int argc, char **argv)
         double start = clock_mono();
         struct dependency_call call;
         double wait;
-        enum dependency_verdict v = dependency_begin(dep, NULL, start, &call, &wait);
+        enum dependency_verdict v = dependency_begin(dep, NULL, start, 0, &call, &wait);
         long status = -1;
         if (v == DEP_CALL) {
             CURLcode rc = curl_easy_perform(curl);

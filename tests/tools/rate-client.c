@@ -4,21 +4,64 @@
  * itself uses, so processes on different clocks agree); a throttled call
  * sleeps the retry-after the script returned.
  *
- *   rate-client REDIS_URL DEP RATE BURST SECONDS
+ *   rate-client REDIS_URL DEP RATE BURST SECONDS [reserve N]
  *
- * Last line on stderr: "allowed N throttled M". */
+ * With `reserve N` it reserves up to N slots at a time instead (the
+ * worker's waiting room does this), prints each granted slot's start in
+ * Redis time, and sleeps until its last slot before reserving again; a
+ * refusal sleeps the retry-after it names.
+ *
+ * Last line on stderr: "allowed N throttled M" ("granted N refused M
+ * calls C" with reserve). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "control/policy.h"
 #include "core/clock.h"
 #include "resilience/ratelimit.h"
 
+static void sleep_for(double wait)
+{
+    struct timespec ts = {.tv_sec = (time_t)wait, .tv_nsec = (long)((wait - (double)(time_t)wait) * 1e9)};
+    nanosleep(&ts, NULL);
+}
+
+static int reserve_loop(redisContext *c, const char *dep, double rate, int burst, double until, int batch)
+{
+    char err[512];
+    long granted = 0, refused = 0, calls = 0;
+    while (clock_mono() < until) {
+        struct ratelimit_grant g;
+        calls++;
+        if (ratelimit_gcra_reserve(c, dep, rate, burst, batch, 1.0, &g, err, sizeof err) < 0) {
+            fprintf(stderr, "rate-client: %s\n", err);
+            return 1;
+        }
+        if (g.granted == 0) {
+            refused++;
+            sleep_for(g.retry_after > 0.0005 ? g.retry_after : 0.0005);
+            continue;
+        }
+        granted += g.granted;
+        for (int i = 0; i < g.granted; i++) {
+            double at = g.first + i * g.interval;
+            printf("%lld\n", (long long)g.server_us + (long long)((at > 0 ? at : 0) * 1e6));
+        }
+        double last = g.first + (g.granted - 1) * g.interval;
+        if (last > 0)
+            sleep_for(last);
+    }
+    fflush(stdout);
+    fprintf(stderr, "granted %ld refused %ld calls %ld\n", granted, refused, calls);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 6) {
-        fprintf(stderr, "usage: rate-client REDIS_URL DEP RATE BURST SECONDS\n");
+    if (argc != 6 && !(argc == 8 && strcmp(argv[6], "reserve") == 0)) {
+        fprintf(stderr, "usage: rate-client REDIS_URL DEP RATE BURST SECONDS [reserve N]\n");
         return 2;
     }
     char err[512];
@@ -29,6 +72,11 @@ int main(int argc, char **argv)
     }
     double rate = atof(argv[3]), until = clock_mono() + atof(argv[5]);
     int burst = atoi(argv[4]);
+    if (argc == 8) {
+        int rc = reserve_loop(c, argv[2], rate, burst, until, atoi(argv[7]));
+        redisFree(c);
+        return rc;
+    }
     long allowed = 0, throttled = 0;
     while (clock_mono() < until) {
         bool ok;
@@ -45,10 +93,7 @@ int main(int argc, char **argv)
             continue;
         }
         throttled++;
-        if (wait < 0.0005)
-            wait = 0.0005;
-        struct timespec ts = {.tv_sec = (time_t)wait, .tv_nsec = (long)((wait - (double)(time_t)wait) * 1e9)};
-        nanosleep(&ts, NULL);
+        sleep_for(wait > 0.0005 ? wait : 0.0005);
     }
     fflush(stdout);
     fprintf(stderr, "allowed %ld throttled %ld\n", allowed, throttled);

@@ -35,7 +35,7 @@ static void setup_config(struct config *cfg, double rate, int max_concurrent, co
 static enum dependency_verdict begin(struct dependency *d, struct dependency_call *c)
 {
     double wait;
-    return dependency_begin(d, NULL, fake_now, c, &wait);
+    return dependency_begin(d, NULL, fake_now, 0, c, &wait);
 }
 
 static void order_and_release(void **state)
@@ -53,7 +53,7 @@ static void order_and_release(void **state)
     struct dependency_call a, b;
     assert_int_equal(begin(d, &a), DEP_CALL);
     double wait;
-    assert_int_equal(dependency_begin(d, NULL, fake_now, &b, &wait), DEP_THROTTLED);   /* burst 1 */
+    assert_int_equal(dependency_begin(d, NULL, fake_now, 0, &b, &wait), DEP_THROTTLED);   /* burst 1 */
     assert_true(wait > 0.09 && wait <= 0.1);
     fake_now += 0.1;
     assert_int_equal(begin(d, &b), DEP_FULL);   /* bulkhead of 1 still held by a */

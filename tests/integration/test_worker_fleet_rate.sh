@@ -18,28 +18,7 @@ source "$here/../lib/assert.sh"
 
 T=$QDECK_TEST_TMP/fleet-rate
 mkdir -p "$T"
-cat > "$T/upstream.py" <<'PY'
-import http.server, sys, threading, time
-log = open(sys.argv[1], "w", buffering=1)
-lock = threading.Lock()
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        with lock:
-            log.write("%.6f\n" % time.time())
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"{}")
-    def log_message(self, *args):
-        pass
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-print(server.server_address[1], flush=True)
-server.serve_forever()
-PY
-python3 "$T/upstream.py" "$T/arrivals.txt" > "$T/port" &
+python3 "$here/../lib/arrivals-upstream.py" "$T/arrivals.txt" > "$T/port" &
 upstream=$!
 workers=()
 cleanup() { kill "${workers[@]}" "$upstream" 2>/dev/null; wait 2>/dev/null; }

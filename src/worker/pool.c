@@ -428,11 +428,14 @@ static void end_dependency(struct task *t, double ran)
     if (!t->dep_held)
         return;
     t->dep_held = false;
+    struct worker *w = t->consumer->w;
+    struct ratewait *room = w->rooms[t->dep_call.dep - w->deps.deps];
     enum breaker_outcome o = t->shutdown_cancel || t->submit_refused ? BREAKER_RELEASE
                              : t->timed_out                                  ? BREAKER_ERROR
                              : t->result.outcome == QDECK_OK                 ? BREAKER_SUCCESS
                                                                               : BREAKER_ERROR;
     dependency_end(&t->dep_call, o, ran);
+    ratewait_bulkhead_freed(room);
 }
 
 /* The handler's outcome is known (t->result filled). Slot thread. */
@@ -561,9 +564,11 @@ static bool shed(struct worker *w, struct task *t, double wall)
 }
 
 /* The task's dependency: false with a permit held (go on and call), or
- * true when the task was decided here without a call: the fallback result,
- * or the retry path saying why (breaker open, throttled or bulkhead full,
- * none of which is an attempt). Either way the slot is given back at once. */
+ * true when the task leaves its slot without a call: waiting in the
+ * dependency's room for a rate permit or a bulkhead place (ratewait.h),
+ * completed with the fallback result, or the retry path saying why (breaker
+ * open; a full room), none of which is an attempt. Either way the slot is
+ * given back at once. */
 static bool guard(struct worker *w, struct slot_thread *st, struct task *t, struct dependency *d, double now)
 {
     double retry_after = 0;
@@ -578,10 +583,10 @@ static bool guard(struct worker *w, struct slot_thread *st, struct task *t, stru
         t->dep_held = true;
         return false;
     }
-    if (v == DEP_THROTTLED) {
-        /* wait for a reserved permit without a slot; a room that is full
-         * or stopped leaves the task to the delayed way below */
-        if (ratewait_enter(room, t) == 0)
+    if (v == DEP_THROTTLED || v == DEP_FULL) {
+        /* wait for a reserved permit or a bulkhead place without a slot; a
+         * room that is full or stopped leaves the task to the delayed way */
+        if ((v == DEP_THROTTLED ? ratewait_enter(room, t) : ratewait_enter_bulkhead(room, t)) == 0)
             return true;
         if (worker_stopping(w)) {
             t->settle = SETTLE_RETURN;
@@ -1047,6 +1052,7 @@ void worker_report_resilience(struct worker *w, cJSON *report)
         cJSON_AddNumberToObject(o, "throttled", (double)rs.throttled);
         cJSON_AddNumberToObject(o, "waiting", ratewait_waiting(w->rooms[i]));
         cJSON_AddNumberToObject(o, "lapsed", (double)ratewait_lapsed(w->rooms[i]));
+        cJSON_AddNumberToObject(o, "bulkhead_waiting", ratewait_waiting_bulkhead(w->rooms[i]));
         cJSON_AddBoolToObject(o, "fleet", rs.fleet);
     }
     pthread_mutex_lock(&w->policy_lock);

@@ -40,8 +40,10 @@ struct ratewait {
 
     pthread_mutex_t lock;
     pthread_cond_t cond;         /* CLOCK_MONOTONIC */
-    struct task *head, *tail;    /* waiting, linked by next, oldest first */
+    struct task *head, *tail;    /* waiting for a rate permit, linked by next, oldest first */
     int len;
+    struct task *bh_head, *bh_tail;   /* waiting for a bulkhead place */
+    int bh_len;
     struct slot {
         double at, until;        /* clock_mono: the permit's start, and when it lapses */
     } slots[RATEWAIT_MAX];       /* granted, a ring, earliest first */
@@ -114,18 +116,18 @@ static redisContext *fleet_link(struct ratewait *r)
     return r->redis;
 }
 
-/* Unlinks the waiting task after prev (NULL: the head). Under the lock. */
-static struct task *unlink_after(struct ratewait *r, struct task *prev)
+/* Unlinks the task after prev (NULL: the head) from a waiting line. */
+static struct task *unlink_after(struct task **head, struct task **tail, int *n, struct task *prev)
 {
-    struct task *t = prev ? prev->next : r->head;
+    struct task *t = prev ? prev->next : *head;
     if (prev)
         prev->next = t->next;
     else
-        r->head = t->next;
-    if (r->tail == t)
-        r->tail = prev;
+        *head = t->next;
+    if (*tail == t)
+        *tail = prev;
     t->next = NULL;
-    r->len--;
+    (*n)--;
     return t;
 }
 
@@ -140,18 +142,18 @@ static void push(struct task **head, struct task **tail, int *n, struct task *t)
     (*n)++;
 }
 
-/* Takes out what is to go to the run queue now: everything when stopped,
- * else tasks whose deadline passed (no permit) and one task per slot that
- * has begun (with its permit). Returns the earliest deadline still waiting.
- * Under the lock. */
-static double take_due(struct ratewait *r, double now, struct task **head, struct task **tail, int *n)
+/* Moves the tasks of a waiting line that are to leave now (all when
+ * stopped, else those whose deadline passed) to the out list; returns the
+ * seconds until the earliest deadline still waiting. */
+static double take_expired(struct ratewait *r, struct task **lhead, struct task **ltail, int *ln, double wall,
+                           struct task **head, struct task **tail, int *n)
 {
-    double wall = clock_wall(), earliest = INFINITY;
+    double earliest = INFINITY;
     struct task *prev = NULL;
-    for (struct task *t = r->head; t;) {
+    for (struct task *t = *lhead; t;) {
         if (r->stopped || (t->deadline > 0 && wall >= t->deadline)) {
             struct task *next = t->next;
-            push(head, tail, n, unlink_after(r, prev));
+            push(head, tail, n, unlink_after(lhead, ltail, ln, prev));
             t = next;
             continue;
         }
@@ -160,6 +162,23 @@ static double take_due(struct ratewait *r, double now, struct task **head, struc
         prev = t;
         t = t->next;
     }
+    return earliest;
+}
+
+/* Takes out what is to go to the run queue now: everything when stopped,
+ * else tasks whose deadline passed (no permit), one task per slot that has
+ * begun (with its permit), and as many bulkhead waiters as places are
+ * free. Returns when the earliest deadline still waiting passes. Under
+ * the lock. */
+static double take_due(struct ratewait *r, double now, struct task **head, struct task **tail, int *n)
+{
+    double wall = clock_wall();
+    double earliest = take_expired(r, &r->head, &r->tail, &r->len, wall, head, tail, n);
+    double bh = take_expired(r, &r->bh_head, &r->bh_tail, &r->bh_len, wall, head, tail, n);
+    earliest = bh < earliest ? bh : earliest;
+    struct bulkhead *b = &r->dep->bulkhead;
+    for (int free_places = b->max - bulkhead_in_use(b); r->bh_head && free_places > 0; free_places--)
+        push(head, tail, n, unlink_after(&r->bh_head, &r->bh_tail, &r->bh_len, NULL));
     while (r->head && r->nslots > 0 && r->slots[r->slot_head].at <= now) {
         struct slot s = r->slots[r->slot_head];
         r->slot_head = (r->slot_head + 1) % RATEWAIT_MAX;
@@ -168,7 +187,7 @@ static double take_due(struct ratewait *r, double now, struct task **head, struc
             atomic_fetch_add(&r->lapsed, 1);
             continue;
         }
-        struct task *t = unlink_after(r, NULL);
+        struct task *t = unlink_after(&r->head, &r->tail, &r->len, NULL);
         t->rate_granted = true;
         t->rate_until = s.until;
         push(head, tail, n, t);
@@ -226,7 +245,7 @@ static void *ratewait_main(void *arg)
         }
         if (r->len == 0) {
             r->nslots = 0;
-            wait_until(r, INFINITY);
+            wait_until(r, wake);   /* an enter, a freed place, a stop, or a bulkhead waiter's deadline */
             continue;
         }
         double last = r->nslots ? r->slots[(r->slot_head + r->nslots - 1) % RATEWAIT_MAX].at : now;
@@ -254,19 +273,30 @@ int ratewait_start(struct ratewait *r)
     return 0;
 }
 
-int ratewait_enter(struct ratewait *r, struct task *t)
+static int enter(struct ratewait *r, struct task **head, struct task **tail, int *n, struct task *t)
 {
     pthread_mutex_lock(&r->lock);
-    if (r->stopped || !r->started || r->len >= RATEWAIT_MAX) {
+    if (r->stopped || !r->started || r->len + r->bh_len >= RATEWAIT_MAX) {
         pthread_mutex_unlock(&r->lock);
         return -1;
     }
     t->rate_granted = false;
-    push(&r->head, &r->tail, &r->len, t);
+    push(head, tail, n, t);
     atomic_fetch_add(&r->entered, 1);
     pthread_cond_signal(&r->cond);
     pthread_mutex_unlock(&r->lock);
     return 0;
+}
+
+int ratewait_enter(struct ratewait *r, struct task *t) { return enter(r, &r->head, &r->tail, &r->len, t); }
+int ratewait_enter_bulkhead(struct ratewait *r, struct task *t) { return enter(r, &r->bh_head, &r->bh_tail, &r->bh_len, t); }
+
+void ratewait_bulkhead_freed(struct ratewait *r)
+{
+    pthread_mutex_lock(&r->lock);
+    if (r->bh_head)
+        pthread_cond_signal(&r->cond);
+    pthread_mutex_unlock(&r->lock);
 }
 
 void ratewait_stop(struct ratewait *r)
@@ -299,6 +329,14 @@ int ratewait_waiting(struct ratewait *r)
 {
     pthread_mutex_lock(&r->lock);
     int n = r->len;
+    pthread_mutex_unlock(&r->lock);
+    return n;
+}
+
+int ratewait_waiting_bulkhead(struct ratewait *r)
+{
+    pthread_mutex_lock(&r->lock);
+    int n = r->bh_len;
     pthread_mutex_unlock(&r->lock);
     return n;
 }

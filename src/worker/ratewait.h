@@ -1,4 +1,5 @@
-/* Waiting for rate permits without holding a slot and without bouncing.
+/* Waiting for rate permits and bulkhead places without holding a slot and
+ * without bouncing.
  *
  * One room per [dependency]. A task its rate limiter refuses enters the
  * room and gives its slot back. The room's thread is the only one that
@@ -19,7 +20,13 @@
  * waits for a new one, so a stalled process never bunches its calls. When
  * the worker stops, every waiting task goes back
  * to the run queue, which gives it back to the broker unacked. A reserved
- * slot no task is left for lapses. */
+ * slot no task is left for lapses.
+ *
+ * The bulkhead (max_concurrent) waits the same way: a task that finds the
+ * dependency's calls all taken waits in the room's second line, and each
+ * call that ends (ratewait_bulkhead_freed) lets as many go as there are
+ * places free. A place freed before a task arrived is seen on entry, so
+ * no wake-up is lost; nothing is retried to find a place. */
 #ifndef QDECK_WORKER_RATEWAIT_H
 #define QDECK_WORKER_RATEWAIT_H
 
@@ -39,12 +46,18 @@ int ratewait_start(struct ratewait *r);
 /* 0: t waits in the room (its slot may be given back); -1: the room is
  * full or stopped, the caller decides t another way. */
 int ratewait_enter(struct ratewait *r, struct task *t);
+/* The same for a task that found the bulkhead full. */
+int ratewait_enter_bulkhead(struct ratewait *r, struct task *t);
+/* A call of the room's dependency ended: its bulkhead has a place. */
+void ratewait_bulkhead_freed(struct ratewait *r);
 /* Waiting tasks back to the run queue (the worker is stopping); the room
  * takes no more. */
 void ratewait_stop(struct ratewait *r);
 /* Ends the thread and frees the room (after ratewait_stop). */
 void ratewait_free(struct ratewait *r);
+/* Tasks waiting: for a rate permit, and for a bulkhead place. */
 int ratewait_waiting(struct ratewait *r);
+int ratewait_waiting_bulkhead(struct ratewait *r);
 uint64_t ratewait_entered(struct ratewait *r);
 /* Permits that lapsed unused: the thread or the slot came too late. */
 uint64_t ratewait_lapsed(struct ratewait *r);

@@ -60,7 +60,7 @@ check "password never in the table" bash -c "! grep -q s3cret-pw <<<'$text'"
 expect_eq "the AMQP login is checked too" "$(jq -r '.sources[] | select(.kind == "amqp") | .status' <<<"$json")" ok
 
 # the management API answers, the AMQP login is refused: not "ok"
-bad_amqp=${AMQP_URL/:$RABBIT_PASS@/:wrong-pw@}
+bad_amqp=$(sed -E "s#^(amqp://[^:]+:)[^@]*@#\1wrong-pw@#" <<<"$AMQP_URL")
 json=$("$QDECK" --mgmt "$MGMT_URL" --amqp "$bad_amqp" status --json 2>"$QDECK_TEST_TMP/work/status.err"); rc=$?
 expect_eq "wrong AMQP password: exit 3" "$rc" 3
 expect_eq "wrong AMQP password: the management API still reads ok" \

@@ -83,9 +83,10 @@ check "the ERROR row is drawn unlike the healthy one (crit colour)" test "$error
 check "the worker keeps running" kill -0 "$wpid"
 retries=$(grep -c 'refused the login (wrong user or password) (retrying in' "$T/worker.err")
 check "it retried on its timer ($retries retries logged)" test "$retries" -ge 2
-expect_eq "the retry delays differ (backoff with jitter)" \
-  "$(grep -o 'refused the login (wrong user or password) (retrying in [0-9.]*s' "$T/worker.err" | head -3 | sort -u | wc -l)" \
-  "$(grep -o 'refused the login (wrong user or password) (retrying in [0-9.]*s' "$T/worker.err" | head -3 | wc -l)"
+# the n-th retry waits U(c/2, c) with c = min(5, 0.2 * 2^n) (printed to 0.1 s)
+expect_eq "every retry waited on the capped, jittered backoff" \
+  "$(grep -o 'refused the login (wrong user or password) (retrying in [0-9.]*s' "$T/worker.err" | grep -o '[0-9.]*s$' | tr -d s |
+     awk '{ c = 0.2 * 2 ^ (NR - 1); if (c > 5) c = 5; if ($1 < c / 2 - 0.05 || $1 > c + 0.05) print NR ": " $1 " not in [" c / 2 ", " c "]" }')" ""
 expect_nomatch "no password in the log" "$(cat "$T/worker.err")" 'pw-one|pw-two'
 expect_nomatch "no password on screen" "$(screen_text w)" 'pw-one|pw-two'
 

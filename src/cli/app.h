@@ -47,7 +47,7 @@ struct redisContext;
 bool control_read_only(const struct app *app);
 int control_refuse(struct app *app, const char *action, const char *target, const char *new_value);
 int control_connect(struct app *app, struct redisContext **out);
-char *control_actor(void);   /* "user@host", caller frees */
+char *control_actor(void);   /* identity_actor(): "user@host", caller frees */
 
 /* Prints "qdeck: <message>" on stderr; returns code. */
 int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

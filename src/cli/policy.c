@@ -2,7 +2,6 @@
  * guardrails in the control plane (control/policy.h). `set` is refused in
  * read-only mode and audited (old and new value) either way. */
 #include <cjson/cJSON.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 #include "cli/app.h"
 #include "control/audit.h"
 #include "control/policy.h"
+#include "core/identity.h"
 #include "core/xalloc.h"
 
 #define POLICY_USAGE "usage: qdeck policy list [--json] | get NAME [--json] | set NAME VALUE"
@@ -22,14 +22,9 @@ bool control_read_only(const struct app *app)
 
 char *control_actor(void)
 {
-    const char *user = getenv("USER");
-    if (!user || !*user) {
-        struct passwd *pw = getpwuid(getuid());
-        user = pw ? pw->pw_name : "unknown";
-    }
-    char host[256] = "unknown";
-    gethostname(host, sizeof host - 1);
-    return xasprintf("%s@%s", user, host);
+    char actor[400];
+    identity_actor(actor, sizeof actor);
+    return xstrdup(actor);
 }
 
 int control_refuse(struct app *app, const char *action, const char *target, const char *new_value)

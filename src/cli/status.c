@@ -1,7 +1,11 @@
 /* `qdeck status [--json]`: one refresh of every source, printed as a table
  * or as JSON (same addresses as the console). Sources are collected in
  * parallel, each on its own thread and connection, so a hung broker costs
- * one timeout, not one per source. Exit 3 when a source could not be read. */
+ * one timeout, not one per source. The management API answering says
+ * nothing about AMQP logins, so with an amqp URL a cheap connect and login
+ * runs alongside and is reported as a source of its own ("amqp ... ok" or
+ * "login refused"). Exit 3 when a source could not be read or the login
+ * was refused. */
 #include <cJSON.h>
 #include <math.h>
 #include <pthread.h>
@@ -13,7 +17,36 @@
 #include "broker/source.h"
 #include "cli/app.h"
 #include "core/clock.h"
+#include "core/url.h"
 #include "core/xalloc.h"
+#include "worker/amqp-link.h"
+
+/* Seconds the AMQP login check waits at most. */
+#define AMQP_CHECK_TIMEOUT 3.0
+
+/* The AMQP connect+login check, run on its own thread. */
+struct amqp_check {
+    const char *url;
+    char *shown;                 /* redacted */
+    double timeout;
+    bool ok;
+    const char *status;          /* "ok", "login refused", "unreachable", ... */
+    char message[512];
+};
+
+static void *amqp_check_thread(void *arg)
+{
+    struct amqp_check *c = arg;
+    enum amqp_link_fault fault;
+    amqp_connection_state_t conn = amqp_link_connect(c->url, 0, false, c->timeout, &fault, c->message,
+                                                     sizeof c->message);
+    c->ok = conn != NULL;
+    c->status = c->ok ? "ok" : amqp_link_fault_name(fault);
+    if (c->ok)
+        snprintf(c->message, sizeof c->message, "login accepted");
+    amqp_link_close(conn);
+    return NULL;
+}
 
 static void *collect_thread(void *arg)
 {
@@ -68,7 +101,20 @@ static cJSON *queue_json(const struct queue_stat *q)
     return o;
 }
 
-static void print_json(const struct app *app, struct source **srcs, size_t n)
+static cJSON *amqp_check_json(const struct amqp_check *c)
+{
+    cJSON *s = cJSON_CreateObject();
+    cJSON_AddStringToObject(s, "kind", "amqp");
+    cJSON_AddStringToObject(s, "url", c->shown);
+    cJSON_AddStringToObject(s, "status", c->status);
+    cJSON_AddStringToObject(s, "message", c->message);
+    cJSON_AddNullToObject(s, "server");
+    cJSON_AddBoolToObject(s, "truncated", false);
+    cJSON_AddArrayToObject(s, "queues");
+    return s;
+}
+
+static void print_json(const struct app *app, struct source **srcs, size_t n, const struct amqp_check *amqp)
 {
     cJSON *root = cJSON_CreateObject();
     add_string(root, "context", app->ctx ? app->ctx->name : NULL);
@@ -89,6 +135,8 @@ static void print_json(const struct app *app, struct source **srcs, size_t n)
         cJSON_AddItemToArray(sources, s);
         feed_view_release(&v);
     }
+    if (amqp)
+        cJSON_AddItemToArray(sources, amqp_check_json(amqp));
     char *text = cJSON_Print(root);
     puts(text);
     free(text);
@@ -123,7 +171,7 @@ static void print_padded(const char *s, int width)
     printf("%s%*s", s, cols < width ? width - cols : 1, "");
 }
 
-static void print_table(struct source **srcs, size_t n)
+static void print_table(struct source **srcs, size_t n, const struct amqp_check *amqp)
 {
     for (size_t i = 0; i < n; i++) {
         struct feed_view v;
@@ -152,6 +200,8 @@ static void print_table(struct source **srcs, size_t n)
         }
         feed_view_release(&v);
     }
+    if (amqp)
+        printf("amqp %s  %s%s%s\n", amqp->shown, amqp->status, amqp->ok ? ": " : "", amqp->ok ? amqp->message : "");
 }
 
 int cmd_status(struct app *app, int argc, char **argv)
@@ -172,17 +222,28 @@ int cmd_status(struct app *app, int argc, char **argv)
     if (sources_from_context(app->ctx, app->cfg.refresh, -1, &srcs, &n, err, sizeof err) < 0)
         return fail(EXIT_USAGE, "%s", err);
 
+    struct amqp_check amqp_check = {.url = app->ctx->amqp}, *amqp = NULL;
+    pthread_t amqp_thread;
+    if (app->ctx->amqp && *app->ctx->amqp) {
+        amqp = &amqp_check;
+        amqp->shown = url_redact(amqp->url);
+        amqp->timeout = app->ctx->timeout > 0 && app->ctx->timeout < AMQP_CHECK_TIMEOUT ? app->ctx->timeout
+                                                                                        : AMQP_CHECK_TIMEOUT;
+        pthread_create(&amqp_thread, NULL, amqp_check_thread, amqp);
+    }
     pthread_t *threads = xcalloc(n, sizeof *threads);
     for (size_t i = 0; i < n; i++)
         pthread_create(&threads[i], NULL, collect_thread, srcs[i]);
     for (size_t i = 0; i < n; i++)
         pthread_join(threads[i], NULL);
     free(threads);
+    if (amqp)
+        pthread_join(amqp_thread, NULL);
 
     if (json)
-        print_json(app, srcs, n);
+        print_json(app, srcs, n, amqp);
     else
-        print_table(srcs, n);
+        print_table(srcs, n, amqp);
 
     rc = EXIT_OK;
     for (size_t i = 0; i < n; i++) {
@@ -195,6 +256,12 @@ int cmd_status(struct app *app, int argc, char **argv)
         }
         feed_view_release(&v);
     }
+    if (amqp && !amqp->ok) {
+        fprintf(stderr, "qdeck: amqp: %s: %s\n", amqp->status, amqp->message);
+        rc = EXIT_UNREACHABLE;
+    }
+    if (amqp)
+        free(amqp->shown);
     sources_free(srcs, n);
     return rc;
 }

@@ -13,7 +13,10 @@
  * qdeck:worker:<id> every [worker] heartbeat seconds (other workers'
  * reapers use it to tell a live worker from a dead one), the scheduler, and
  * /healthz /readyz /metrics on --metrics-addr; /readyz also wants every
- * consumer connected. */
+ * consumer connected. A RabbitMQ that refuses the login at start ends the
+ * worker at once with exit 3; one that refuses it later (a rotated
+ * password) shows in the heartbeat's "health" and fails /readyz while the
+ * consumer keeps retrying. */
 #include <cJSON.h>
 #include <getopt.h>
 #include <signal.h>
@@ -33,6 +36,9 @@
 #include "worker/redis-link.h"
 #include "worker/topology.h"
 #include "worker/worker.h"
+
+/* Seconds the start-up login check waits at most for the broker. */
+#define LOGIN_CHECK_TIMEOUT 4.0
 
 static struct worker *running_worker;
 
@@ -71,6 +77,42 @@ static int declare_topology(const struct app *app, const char *queues)
     amqp_link_close(conn);
     free_list(items, n);
     return rc;
+}
+
+/* A refused login is a configuration error that no retry fixes: found
+ * before anything starts, it ends the worker with one line and exit 3. A
+ * broker that is merely away is left to the consumers, which keep trying. */
+static int check_amqp_login(const struct app *app, const char *queues)
+{
+    if (!queues || !app->ctx->amqp || !*app->ctx->amqp)
+        return EXIT_OK;
+    char **items;
+    size_t n = split_list(queues, &items);
+    bool wants_amqp = false;
+    for (size_t i = 0; i < n && !wants_amqp; i++) {
+        struct queue_address a;
+        char err[400];
+        if (queue_address_parse(items[i], app->ctx, &a, err, sizeof err) == 0) {
+            wants_amqp = a.kind == QUEUE_AMQP;
+            queue_address_free(&a);
+        }
+    }
+    free_list(items, n);
+    if (!wants_amqp)
+        return EXIT_OK;
+    double timeout = app->ctx->timeout > 0 && app->ctx->timeout < LOGIN_CHECK_TIMEOUT ? app->ctx->timeout
+                                                                                      : LOGIN_CHECK_TIMEOUT;
+    enum amqp_link_fault fault;
+    char err[512];
+    amqp_connection_state_t conn = amqp_link_connect(app->ctx->amqp, 0, false, timeout, &fault, err, sizeof err);
+    if (conn) {
+        amqp_link_close(conn);
+        return EXIT_OK;
+    }
+    if (fault == AMQP_LINK_FAULT_LOGIN || fault == AMQP_LINK_FAULT_URL)
+        return fail(EXIT_UNREACHABLE, "%s", err);
+    log_warn("%s (the consumers keep trying)", err);
+    return EXIT_OK;
 }
 
 int cmd_worker(struct app *app, int argc, char **argv)
@@ -128,6 +170,8 @@ int cmd_worker(struct app *app, int argc, char **argv)
         log_min_level = LOG_INFO;   /* headless: what the worker does is the output */
     log_set_json(app->cfg.worker.log_format && strcmp(app->cfg.worker.log_format, "json") == 0);
     const char *queues = opt.queues ? opt.queues : app->cfg.worker.queues;
+    if ((rc = check_amqp_login(app, queues)) != EXIT_OK)
+        return rc;
     if (declare && queues && (rc = declare_topology(app, queues)) != EXIT_OK)
         return rc;
 

@@ -7,7 +7,6 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/identity.h"
 #include "core/xalloc.h"
 
 char *audit_log_path(const struct config *cfg)
@@ -41,29 +41,21 @@ static void make_parent_dirs(const char *path)
     free(dir);
 }
 
-static const char *current_user(void)
-{
-    const char *u = getenv("USER");
-    if (u && *u)
-        return u;
-    struct passwd *pw = getpwuid(getuid());
-    return pw ? pw->pw_name : "unknown";
-}
-
 int audit_record(const struct config *cfg, const char *context, redisContext *redis,
                  const struct audit_entry *e, char *err, size_t errlen)
 {
-    char when[40], host[256] = "unknown";
+    char when[40], user[128], host[256];
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
     size_t n = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(when + n, sizeof when - n, ".%03ldZ", ts.tv_nsec / 1000000);
-    gethostname(host, sizeof host - 1);
+    identity_user(user, sizeof user);
+    identity_host(host, sizeof host);
 
     const char *fields[][2] = {
-        {"time", when}, {"user", current_user()}, {"host", host}, {"context", context ? context : ""},
+        {"time", when}, {"user", user}, {"host", host}, {"context", context ? context : ""},
         {"action", e->action}, {"target", e->target ? e->target : ""},
         {"old", e->old_value}, {"new", e->new_value}, {"result", e->result ? e->result : ""},
     };

@@ -13,6 +13,7 @@
 #include "control/audit.h"
 #include "control/keys.h"
 #include "core/backoff.h"
+#include "core/identity.h"
 #include "core/clock.h"
 #include "core/xalloc.h"
 
@@ -146,10 +147,9 @@ static struct board *collect(redisContext *c, char *err, size_t errlen)
 
 static void who_am_i(char *out, size_t len)
 {
-    char host[128] = "unknown";
-    gethostname(host, sizeof host - 1);
-    const char *user = getenv("USER");
-    snprintf(out, len, "%s@%s (console)", user && *user ? user : "unknown", host);
+    identity_actor(out, len);
+    size_t n = strlen(out);
+    snprintf(out + n, len - n, " (console)");
 }
 
 static void post_result(struct board_feed *f, const char *result)

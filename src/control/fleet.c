@@ -23,6 +23,11 @@
 
 #define MGET_CHUNK 256
 
+bool fleet_worker_unhealthy(const struct fleet_worker *w)
+{
+    return w->state == FLEET_RUNNING && w->health && w->health[0] && strcmp(w->health, "ok") != 0;
+}
+
 const char *fleet_state_name(enum fleet_state s)
 {
     switch (s) {
@@ -39,6 +44,7 @@ static void worker_free(struct fleet_worker *w)
     free(w->host);
     free(w->version);
     free(w->queues);
+    free(w->health);
     cJSON_Delete(w->report);
 }
 
@@ -144,6 +150,8 @@ static bool parse_report(const char *key_id, const char *json, double now, struc
     w->failed = json_count(o, "failed");
     w->retried = json_count(o, "retried");
     w->dead_lettered = json_count(o, "dead_lettered");
+    w->parked = json_count(o, "parked");
+    w->health = json_string(o, "health", "");
     w->started_at = json_real(o, "started_at", NAN);
     w->rate = NAN;
     w->last_beat = json_real(o, "at", now);
@@ -167,6 +175,7 @@ static void copy_worker(struct fleet_worker *dst, const struct fleet_worker *src
     dst->host = xstrdup(src->host);
     dst->version = xstrdup(src->version);
     dst->queues = xstrdup(src->queues);
+    dst->health = xstrdup(src->health);
     dst->report = cJSON_Duplicate(src->report, 1);
 }
 

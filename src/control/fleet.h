@@ -35,6 +35,8 @@ struct fleet_worker {
     long pid;                 /* -1 unknown */
     int64_t slots_busy, slots_total, in_flight;        /* -1 unknown */
     int64_t processed, failed, retried, dead_lettered;  /* -1 unknown */
+    int64_t parked;           /* shed by priority (not in dead_lettered), -1 unknown */
+    char *health;             /* "ok", "amqp: login refused", "" when not reported */
     double started_at;        /* wall seconds, NAN unknown */
     double last_beat;         /* wall time of its last heartbeat ("at") */
     double interval;          /* its heartbeat interval, seconds */
@@ -78,6 +80,8 @@ void fleet_table_free(struct fleet_table *t);
 int fleet_read_sched(redisContext *c, struct fleet_table *t, char *err, size_t errlen);
 const struct fleet_worker *fleet_find(const struct fleet_table *t, const char *id);
 const char *fleet_state_name(enum fleet_state s);   /* "running", "stopped", "lost" */
+/* A running worker whose consumers are not all connected (its health says why). */
+bool fleet_worker_unhealthy(const struct fleet_worker *w);
 
 /* The console's collector of the fleet (kind "fleet"); start it with
  * source_start. NULL with a reason. */

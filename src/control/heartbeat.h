@@ -15,6 +15,8 @@
  *   queues         ["amqp:orders", "redis:jobs", ...]
  *   slots_busy     slots_total    in_flight
  *   processed      failed         retried        dead_lettered
+ *   parked         (shed by priority, not dead letters)
+ *   health         "ok", or why a consumer is not connected ("amqp: login refused")
  *   latency        {"<type>": {"queue_wait": "<histogram encoding>",
  *                              "run": "...", "e2e": "..."}}  (core/histogram.h)
  *   breakers       {"<dependency>": {"state": "CLOSED", ...}}

@@ -43,6 +43,7 @@ cJSON *worker_report_from_stats(const struct worker_stats *s, const char *queues
     cJSON_AddNumberToObject(o, "failed", (double)s->failed);
     cJSON_AddNumberToObject(o, "retried", (double)s->retried);
     cJSON_AddNumberToObject(o, "dead_lettered", (double)s->dead_lettered);
+    cJSON_AddNumberToObject(o, "parked", (double)s->parked);
     cJSON_AddNumberToObject(o, "skipped", (double)s->skipped);
     cJSON *lat = cJSON_AddObjectToObject(o, "latency");
     for (size_t i = 0; i < s->ntypes && i < sizeof s->types / sizeof s->types[0]; i++) {
@@ -98,7 +99,10 @@ void worker_metrics_from_stats(const struct worker_stats *s, struct metrics_text
             (double)s->processed);
     counter(out, "qdeck_tasks_failed_total", "handler runs that did not succeed", (double)s->failed);
     counter(out, "qdeck_tasks_retried_total", "tasks sent to a delayed retry", (double)s->retried);
-    counter(out, "qdeck_tasks_dead_lettered_total", "tasks sent to a dead-letter queue", (double)s->dead_lettered);
+    counter(out, "qdeck_tasks_dead_lettered_total", "tasks sent to a dead-letter queue (parked ones not included)",
+            (double)s->dead_lettered);
+    counter(out, "qdeck_tasks_parked_total", "tasks shed by priority into a parked queue, to run later",
+            (double)s->parked);
     counter(out, "qdeck_tasks_skipped_total", "redelivered tasks already done (idempotency)", (double)s->skipped);
     gauge(out, "qdeck_tasks_in_flight", "tasks received and not yet settled", s->in_flight);
     gauge(out, "qdeck_slots_busy", "task slots running a handler", s->busy);
@@ -142,6 +146,9 @@ cJSON *worker_report(void *worker)
     struct worker_stats s;
     worker_stats(worker, &s);
     cJSON *o = worker_report_from_stats(&s, worker_queues(worker));
+    char health[200];
+    worker_health(worker, health, sizeof health);
+    cJSON_AddStringToObject(o, "health", health);
     worker_report_resilience(worker, o);
     return o;
 }

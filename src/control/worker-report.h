@@ -7,7 +7,8 @@
  *
  * The report carries the fields control/heartbeat.h lists (queues,
  * slots_busy, slots_total, in_flight, processed, failed, retried,
- * dead_lettered, skipped) and per task type the three latency histograms
+ * dead_lettered, parked, skipped; worker_report adds "health": "ok" or why
+ * a consumer is not connected, e.g. "amqp: login refused") and per task type the three latency histograms
  * in core/histogram.h's text encoding: latency.<type>.{queue_wait,run,e2e}.
  * The caller may add breakers, limiters and policy to the object. */
 #ifndef QDECK_WORKER_REPORT_H

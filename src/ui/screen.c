@@ -767,6 +767,31 @@ static void ui_free(struct ui *ui)
     history_free(&ui->history);
 }
 
+static bool any_source_ok(const struct ui *ui)
+{
+    for (size_t s = 0; s < ui->opt->nsources; s++)
+        if (ui->feeds[s].status == SOURCE_OK)
+            return true;
+    return false;
+}
+
+/* After a counted run (-n) in which no source was ever read: one line
+ * naming each source and why, on stderr (the screen is released). */
+static void report_all_failed(const struct ui *ui, int ticks)
+{
+    char line[2048];
+    size_t used = (size_t)snprintf(line, sizeof line, "no source could be read in %d refresh%s", ticks,
+                                   ticks == 1 ? "" : "es");
+    for (size_t s = 0; s < ui->opt->nsources && used < sizeof line; s++) {
+        const struct source *src = ui->opt->sources[s];
+        const struct feed_view *v = &ui->feeds[s];
+        used += (size_t)snprintf(line + used, sizeof line - used, "%s %s %s: %s%s%s", s ? ";" : ":",
+                                 src->ops->kind, src->display_url, source_status_name(v->status),
+                                 v->message[0] ? ": " : "", v->message);
+    }
+    fprintf(stderr, "qdeck: %s\n", line);
+}
+
 int ui_run(const struct ui_options *opt)
 {
     struct ui ui = {.opt = opt, .sort = SORT_NAME, .sort_ascending = true};
@@ -800,6 +825,7 @@ int ui_run(const struct ui_options *opt)
     double next_tick = clock_mono() + tick;
     int ticks = 0;
     pull_feeds(&ui);
+    bool seen_ok = any_source_ok(&ui);
     draw(&ui);
     double drawn_at = clock_mono();
     while (!ui.quit && !quit_signal) {
@@ -829,6 +855,7 @@ int ui_run(const struct ui_options *opt)
         if (ui.quit)
             break;
         pull_feeds(&ui);
+        seen_ok = seen_ok || any_source_ok(&ui);
         draw(&ui);
         drawn_at = clock_mono();
         if (opt->iterations > 0 && ticks >= opt->iterations)
@@ -836,6 +863,10 @@ int ui_run(const struct ui_options *opt)
     }
     crt_release();
     restore_signals(&saved);
+    /* a counted run is a check: every source failing on every refresh fails it */
+    bool all_failed = opt->iterations > 0 && ticks >= opt->iterations && opt->nsources > 0 && !seen_ok;
+    if (all_failed)
+        report_all_failed(&ui, ticks);
     ui_free(&ui);
-    return 0;
+    return all_failed ? 3 : 0;
 }

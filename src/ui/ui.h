@@ -23,7 +23,9 @@ struct ui_options {
     const char *title;                  /* shown in the header, e.g. "demo" */
 };
 
-/* Runs the console until the user quits; returns the process exit code. */
+/* Runs the console until the user quits; returns the process exit code:
+ * 0, or 3 when a counted run (iterations) ended without any source ever
+ * read (each one and why on stderr). */
 int ui_run(const struct ui_options *opt);
 
 #endif

@@ -1,7 +1,11 @@
 /* View 3, Workers: one row per worker of the fleet, from the heartbeats in
  * Redis (control/fleet.h) — host, pid, queues, busy/total slots as a bar,
- * processed, failed, retried, dead-lettered, and how long ago it last beat.
- * A worker gone silent is marked LOST in the crit colour and sorts first;
+ * processed, failed, retried, dead-lettered, parked (shed by priority, not
+ * dead letters), and how long ago it last beat. A worker gone silent is
+ * marked LOST in the crit colour and sorts first; one still beating whose
+ * consumers cannot connect (its heartbeat's "health", e.g. "amqp: login
+ * refused") is marked ERROR in the crit colour with that reason in place of
+ * its queues, and sorts right after;
  * one that said goodbye shows "stopped", dimmed. Enter opens a detail pane
  * with the rest of its report (breakers, limiters, guardrails applied). */
 #include <math.h>
@@ -27,19 +31,22 @@ struct wcol {
     int priority;   /* 1 first; the lowest go when the terminal is narrow */
 };
 
-enum { WC_STATE, WC_QUEUES, WC_SLOTS, WC_PROC, WC_FAIL, WC_RETRY, WC_DLQ, WC_BEAT, WC_COUNT };
+enum { WC_STATE, WC_QUEUES, WC_SLOTS, WC_PROC, WC_FAIL, WC_RETRY, WC_DLQ, WC_PARKED, WC_BEAT, WC_COUNT };
 static const struct wcol wcols[WC_COUNT] = {
-    [WC_STATE] = {"STATE", 7, 1},  [WC_QUEUES] = {"QUEUES", 24, 7}, [WC_SLOTS] = {"SLOTS", BAR_WIDTH + 10, 2},
-    [WC_PROC] = {"PROC", 8, 3},    [WC_FAIL] = {"FAIL", 7, 4},      [WC_RETRY] = {"RETRY", 7, 6},
-    [WC_DLQ] = {"DLQ", 7, 5},      [WC_BEAT] = {"BEAT", 7, 1},
+    [WC_STATE] = {"STATE", 7, 1},  [WC_QUEUES] = {"QUEUES", 24, 8}, [WC_SLOTS] = {"SLOTS", BAR_WIDTH + 10, 2},
+    [WC_PROC] = {"PROC", 8, 3},    [WC_FAIL] = {"FAIL", 7, 4},      [WC_RETRY] = {"RETRY", 7, 7},
+    [WC_DLQ] = {"DLQ", 7, 5},      [WC_PARKED] = {"PARKED", 6, 6},  [WC_BEAT] = {"BEAT", 7, 1},
 };
-#define NAME_MIN 24
+#define NAME_MIN 18
 
 /* The rows of the last draw: pointers into ui->fleet's table. */
 static const struct fleet_worker **rows;
 static size_t nrows, rows_cap;
 
-static int state_rank(enum fleet_state s) { return s == FLEET_LOST ? 0 : s == FLEET_RUNNING ? 1 : 2; }
+static int state_rank(const struct fleet_worker *w)
+{
+    return w->state == FLEET_LOST ? 0 : fleet_worker_unhealthy(w) ? 1 : w->state == FLEET_RUNNING ? 2 : 3;
+}
 
 static double busy_ratio(const struct fleet_worker *w)
 {
@@ -52,7 +59,7 @@ static int compare_workers(const void *a, const void *b, void *arg)
     int sort = *(const int *)arg;
     int c = 0;
     switch (sort) {
-    case WS_STATE: c = state_rank(x->state) - state_rank(y->state); break;
+    case WS_STATE: c = state_rank(x) - state_rank(y); break;
     case WS_BUSY: c = (busy_ratio(y) > busy_ratio(x)) - (busy_ratio(y) < busy_ratio(x)); break;
     case WS_PROCESSED: c = (y->processed > x->processed) - (y->processed < x->processed); break;
     case WS_FAILED: c = (y->failed > x->failed) - (y->failed < x->failed); break;
@@ -69,7 +76,8 @@ static int compare_workers(const void *a, const void *b, void *arg)
 static bool matches_filter(const struct ui *ui, const struct fleet_worker *w)
 {
     return !ui->filter[0] || strcasestr(w->id, ui->filter) || strcasestr(w->host, ui->filter) ||
-           strcasestr(w->queues, ui->filter) || strcasestr(fleet_state_name(w->state), ui->filter);
+           strcasestr(w->queues, ui->filter) || strcasestr(fleet_state_name(w->state), ui->filter) ||
+           strcasestr(w->health, ui->filter);
 }
 
 static void build_rows(struct ui *ui)
@@ -132,7 +140,9 @@ static void visible_columns(bool shown[WC_COUNT], int *name_width)
 
 static enum theme_slot state_slot(const struct fleet_worker *w)
 {
-    return w->state == FLEET_LOST ? SLOT_CRIT : w->state == FLEET_STOPPED ? SLOT_DIM : SLOT_OK;
+    return w->state == FLEET_LOST || fleet_worker_unhealthy(w) ? SLOT_CRIT
+           : w->state == FLEET_STOPPED                        ? SLOT_DIM
+                                                              : SLOT_OK;
 }
 
 /* "██████····  6/10" */
@@ -170,7 +180,7 @@ static void draw_header_row(struct ui *ui, int y, const bool shown[WC_COUNT], in
     int x = crt_put(y, 0, name_width, ALIGN_LEFT, SLOT_COLUMN, title);
     static const int sorted_by[WC_COUNT] = {[WC_STATE] = WS_STATE, [WC_QUEUES] = -1, [WC_SLOTS] = WS_BUSY,
                                             [WC_PROC] = WS_PROCESSED, [WC_FAIL] = WS_FAILED, [WC_RETRY] = -1,
-                                            [WC_DLQ] = -1, [WC_BEAT] = WS_BEAT};
+                                            [WC_DLQ] = -1, [WC_PARKED] = -1, [WC_BEAT] = WS_BEAT};
     for (int c = 0; c < WC_COUNT; c++) {
         if (!shown[c])
             continue;
@@ -184,8 +194,9 @@ static void draw_header_row(struct ui *ui, int y, const bool shown[WC_COUNT], in
 static void draw_row(int y, const struct fleet_worker *w, bool selected, bool stale,
                      const bool shown[WC_COUNT], int name_width)
 {
+    bool unhealthy = fleet_worker_unhealthy(w);
     enum theme_slot base = selected ? SLOT_SELECTION : stale || w->state == FLEET_STOPPED ? SLOT_STALE
-                                                   : w->state == FLEET_LOST ? SLOT_CRIT : SLOT_DEFAULT;
+                                                   : w->state == FLEET_LOST || unhealthy ? SLOT_CRIT : SLOT_DEFAULT;
     crt_fill(y, 0, COLS, base);
     char text[512];
     int x = crt_put(y, 0, name_width, ALIGN_LEFT, base, worker_name(w, text, sizeof text));
@@ -197,11 +208,16 @@ static void draw_row(int y, const struct fleet_worker *w, bool selected, bool st
         enum crt_align align = ALIGN_RIGHT;
         switch (c) {
         case WC_STATE:
-            snprintf(text, sizeof text, "%s", w->state == FLEET_LOST ? "LOST" : fleet_state_name(w->state));
+            snprintf(text, sizeof text, "%s", w->state == FLEET_LOST ? "LOST"
+                                              : unhealthy            ? "ERROR"
+                                                                     : fleet_state_name(w->state));
             s = selected ? base : state_slot(w);
             align = ALIGN_LEFT;
             break;
-        case WC_QUEUES: snprintf(text, sizeof text, "%s", w->queues[0] ? w->queues : "-"); align = ALIGN_LEFT; break;
+        case WC_QUEUES:
+            snprintf(text, sizeof text, "%s", unhealthy ? w->health : w->queues[0] ? w->queues : "-");
+            align = ALIGN_LEFT;
+            break;
         case WC_SLOTS:
             draw_slots(y, x, wcols[c].width, w, base, selected);
             x += wcols[c].width;
@@ -218,6 +234,7 @@ static void draw_row(int y, const struct fleet_worker *w, bool selected, bool st
             if (!selected && w->dead_lettered > 0 && w->state == FLEET_RUNNING)
                 s = SLOT_WARN;
             break;
+        case WC_PARKED: fmt_count(text, sizeof text, w->parked); break;
         case WC_BEAT:
             fmt_beat_age(w, text, sizeof text);
             if (!selected && w->state == FLEET_LOST)
@@ -294,6 +311,7 @@ static void draw_detail(struct ui *ui, int top, int height, bool stale)
     fmt_beat_age(w, a, sizeof a);
     LINE("State", state_slot(w), "%s%s, last beat %s ago (every %gs)", fleet_state_name(w->state),
          w->vanished ? " (heartbeat key gone)" : "", a, w->interval);
+    LINE("Health", fleet_worker_unhealthy(w) ? SLOT_CRIT : vs, "%s", w->health[0] ? w->health : "- (not reported)");
     LINE("Host / pid", vs, "%s / %ld", w->host, w->pid);
     if (isnan(w->started_at))
         snprintf(a, sizeof a, "-");
@@ -314,7 +332,9 @@ static void draw_detail(struct ui *ui, int top, int height, bool stale)
         LINE("Processed", vs, "%s (%.1f/s), failed %s", a, w->rate, b);
     fmt_count(a, sizeof a, w->retried);
     fmt_count(b, sizeof b, w->dead_lettered);
-    LINE("Retried", vs, "%s, dead-lettered %s", a, b);
+    char c[32];
+    fmt_count(c, sizeof c, w->parked);
+    LINE("Retried", vs, "%s, dead-lettered %s, parked %s", a, b, c);
     object_states(cJSON_GetObjectItemCaseSensitive(w->report, "breakers"), "state", v, sizeof v);
     char copy[1024];
     snprintf(copy, sizeof copy, "%.900s", v);
@@ -395,9 +415,17 @@ static void draw_workers(struct ui *ui, int top, int height)
         int x = crt_put(top, 0, crt_width(line), ALIGN_LEFT, SLOT_VALUE, line);
         snprintf(line, sizeof line, "%zu lost", t->lost);
         x += crt_put(top, x, crt_width(line), ALIGN_LEFT, t->lost ? SLOT_CRIT : SLOT_VALUE, line);
-        snprintf(line, sizeof line, ", %zu stopped · slots %lld/%lld busy · sorted by %s (s)%s", t->stopped,
-                 (long long)busy, (long long)total, sort_titles[ui->worker_sort],
-                 t->truncated ? " · more workers than shown" : "");
+        snprintf(line, sizeof line, ", %zu stopped", t->stopped);
+        x += crt_put(top, x, crt_width(line), ALIGN_LEFT, SLOT_VALUE, line);
+        size_t unhealthy = 0;
+        for (size_t i = 0; i < t->n; i++)
+            unhealthy += fleet_worker_unhealthy(&t->workers[i]);
+        if (unhealthy) {
+            snprintf(line, sizeof line, ", %zu in error", unhealthy);
+            x += crt_put(top, x, crt_width(line), ALIGN_LEFT, SLOT_CRIT, line);
+        }
+        snprintf(line, sizeof line, " · slots %lld/%lld busy · sorted by %s (s)%s", (long long)busy, (long long)total,
+                 sort_titles[ui->worker_sort], t->truncated ? " · more workers than shown" : "");
         crt_put(top, x, COLS - x, ALIGN_LEFT, SLOT_VALUE, line);
     }
 

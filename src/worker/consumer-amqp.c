@@ -103,9 +103,12 @@ static int amqp_connect(struct consumer *c, char *err, size_t errlen)
         a->parked = xasprintf("%s" PARKED_SUFFIX_AMQP, c->addr.name);
     }
     const struct context_config *ctx = worker_context(c->w);
-    a->conn = amqp_link_open(ctx->amqp, HEARTBEAT_SECS, false, CONNECT_TIMEOUT, err, errlen);
-    if (!a->conn)
+    enum amqp_link_fault fault;
+    a->conn = amqp_link_connect(ctx->amqp, HEARTBEAT_SECS, false, CONNECT_TIMEOUT, &fault, err, errlen);
+    if (!a->conn) {
+        c->connect_fault = amqp_link_fault_name(fault);
         return -1;
+    }
     amqp_basic_qos(a->conn, AMQP_LINK_CHANNEL, 0, (uint16_t)(c->prefetch > 65535 ? 65535 : c->prefetch), 0);
     if (amqp_link_check(amqp_get_rpc_reply(a->conn), "basic.qos", err, errlen) < 0)
         goto fail;

@@ -43,6 +43,8 @@ struct consumer *consumer_new(struct worker *w, const struct queue_address *addr
         abort();
     }
     atomic_init(&c->settle_stack, NULL);
+    pthread_mutex_init(&c->health_lock, NULL);
+    snprintf(c->health, sizeof c->health, "%s: connecting", c->ops->kind);
     return c;
 }
 
@@ -63,6 +65,7 @@ void consumer_free(struct consumer *c)
     close(c->wake[0]);
     close(c->wake[1]);
     queue_address_free(&c->addr);
+    pthread_mutex_destroy(&c->health_lock);
     free(c->label);
     free(c);
 }
@@ -188,6 +191,24 @@ static bool settle_queue_empty(struct consumer *c)
     return !c->settle_backlog && !atomic_load(&c->settle_stack);
 }
 
+void consumer_health(struct consumer *c, char *out, size_t len)
+{
+    pthread_mutex_lock(&c->health_lock);
+    snprintf(out, len, "%s", c->health);
+    pthread_mutex_unlock(&c->health_lock);
+}
+
+/* why NULL: healthy (connected). */
+static void set_health(struct consumer *c, const char *why)
+{
+    pthread_mutex_lock(&c->health_lock);
+    if (why)
+        snprintf(c->health, sizeof c->health, "%s: %s", c->ops->kind, why);
+    else
+        c->health[0] = '\0';
+    pthread_mutex_unlock(&c->health_lock);
+}
+
 static void wait_wake(struct consumer *c, double seconds)
 {
     struct pollfd p = {.fd = c->wake[0], .events = POLLIN};
@@ -202,6 +223,7 @@ static void lost(struct consumer *c, const char *why)
     log_warn("consumer %s: connection lost%s%s; reconnecting", c->label, why ? ": " : "", why ? why : "");
     c->ops->disconnect(c);
     c->connected = false;
+    set_health(c, "connection lost");
 }
 
 /* False while the guardrails are not loaded yet, for GUARDRAILS_WAIT (not
@@ -245,13 +267,16 @@ static void *consumer_main(void *arg)
                 wait_wake(c, next_try - now < 0.2 ? next_try - now : 0.2);
                 continue;
             }
+            c->connect_fault = NULL;
             if (c->ops->connect(c, err, sizeof err) < 0) {
+                set_health(c, c->connect_fault ? c->connect_fault : "cannot connect");
                 double wait = backoff_next(&reconnect);
                 log_warn("consumer %s: %s (retrying in %.1fs)", c->label, err, wait);
                 next_try = clock_mono() + wait;
                 continue;
             }
             c->connected = true;
+            set_health(c, NULL);
             c->generation++;
             backoff_reset(&reconnect);
             log_info("consumer %s: connected", c->label);

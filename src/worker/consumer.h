@@ -3,7 +3,9 @@
  * const struct consumer_ops; the loop that drives every backend lives in
  * consumer.c:
  *
- *   connect (with capped backoff while the broker is away)
+ *   connect (with capped, jittered backoff while the broker is away or
+ *   refuses the login; why it is not connected is kept as the consumer's
+ *   health, which the heartbeat and /readyz report)
  *   apply the settlements slots queued back   -> ops->settle, ops->flush
  *   receive what is ready, wait briefly        -> ops->receive (hands tasks to the pool)
  *   once per tick: ops->tick (delayed-retry mover, reaper, claims)
@@ -76,6 +78,11 @@ struct consumer {
     void *priv;
     pthread_t thread;
     _Atomic bool connected;        /* read by worker_ready() from other threads */
+    /* Set by ops->connect when it fails, to a short static reason ("login
+     * refused"); NULL: a generic "cannot connect". */
+    const char *connect_fault;
+    pthread_mutex_t health_lock;   /* guards health */
+    char health[200];              /* "" healthy; else "amqp: login refused" (consumer_health) */
     unsigned generation;           /* bumped on each connect */
     int prefetch;
     _Atomic int in_flight;         /* received, not yet settled */
@@ -107,6 +114,9 @@ void consumer_deliver(struct consumer *c, struct task *t);
 /* Hands this round's deliveries to the pool now (the loop also does it
  * after each receive()). */
 void consumer_hand_over(struct consumer *c);
+/* Any thread: "" while connected, else why not, as "<kind>: <reason>"
+ * ("amqp: login refused", "redis: cannot connect", "amqp: connecting"). */
+void consumer_health(struct consumer *c, char *out, size_t len);
 /* Clears the wake pipe (backends call it after polling it). */
 void consumer_drain_wake(struct consumer *c);
 

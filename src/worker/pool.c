@@ -121,7 +121,7 @@ struct worker {
     double drain_deadline;
     int stop_pipe[2];
 
-    _Atomic uint64_t processed, failed, retried, dead, skipped, shed, fallbacks;
+    _Atomic uint64_t processed, failed, retried, dead, parked, skipped, shed, fallbacks;
     _Atomic int in_flight;
     _Atomic int busy_now;
 
@@ -275,10 +275,25 @@ bool worker_ready(struct worker *w, char *reason, size_t len)
 {
     for (size_t i = 0; i < w->nconsumers; i++)
         if (!atomic_load(&w->consumers[i]->connected)) {
-            snprintf(reason, len, "%s: not connected", w->consumers[i]->label);
+            char health[200];
+            consumer_health(w->consumers[i], health, sizeof health);
+            snprintf(reason, len, "consumer %s: %s", w->consumers[i]->label, health[0] ? health : "not connected");
             return false;
         }
     return true;
+}
+
+void worker_health(struct worker *w, char *out, size_t len)
+{
+    snprintf(out, len, "ok");
+    for (size_t i = 0; i < w->nconsumers; i++)
+        if (!atomic_load(&w->consumers[i]->connected)) {
+            consumer_health(w->consumers[i], out, len);
+            if (out[0])
+                return;
+            snprintf(out, len, "%s: not connected", w->consumers[i]->ops->kind);
+            return;
+        }
 }
 
 void worker_stats(struct worker *w, struct worker_stats *out)
@@ -289,6 +304,7 @@ void worker_stats(struct worker *w, struct worker_stats *out)
     out->failed = atomic_load(&w->failed);
     out->retried = atomic_load(&w->retried);
     out->dead_lettered = atomic_load(&w->dead);
+    out->parked = atomic_load(&w->parked);
     out->skipped = atomic_load(&w->skipped);
     out->in_flight = atomic_load(&w->in_flight);
     out->busy = atomic_load(&w->busy_now);
@@ -355,7 +371,7 @@ void pool_decided(struct worker *w, struct task *t)
     switch (t->settle) {
     case SETTLE_ACK: break;
     case SETTLE_RETRY: atomic_fetch_add(&w->retried, 1); break;
-    case SETTLE_DEAD: atomic_fetch_add(&w->dead, 1); break;
+    case SETTLE_DEAD: atomic_fetch_add(t->park ? &w->parked : &w->dead, 1); break;
     case SETTLE_RETURN: break;
     }
     if (t->type[0] && t->settle != SETTLE_RETURN && t->created_at > 0) {

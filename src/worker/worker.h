@@ -50,7 +50,8 @@ struct worker_stats {
     uint64_t processed;      /* completed (handler said OK, or already done) */
     uint64_t failed;         /* handler runs that did not succeed */
     uint64_t retried;        /* sent to a delayed retry */
-    uint64_t dead_lettered;  /* sent to a DLQ */
+    uint64_t dead_lettered;  /* sent to a DLQ (parked tasks not included) */
+    uint64_t parked;         /* shed by priority into <queue>.parked, to run later */
     uint64_t skipped;        /* redelivered but already done (idempotency) */
     int in_flight;           /* received, not yet settled */
     int busy;                /* slots running a handler */
@@ -76,6 +77,9 @@ void worker_stats(struct worker *w, struct worker_stats *out);
 /* True when every consumer is connected to its broker; else false with
  * the first one that is not in reason. Any thread. */
 bool worker_ready(struct worker *w, char *reason, size_t len);
+/* "ok" when every consumer is connected, else the first one's reason as
+ * "<kind>: <why>" ("amqp: login refused"). Any thread. */
+void worker_health(struct worker *w, char *out, size_t len);
 /* Adds "breakers" (each dependency's breaker, limiter and bulkhead),
  * "limiters", "policy" (the guardrails applied, policy_applied_json), "shed",
  * "fallbacks" and "paused" (queues not read from) to a heartbeat report. */

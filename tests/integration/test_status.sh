@@ -57,6 +57,22 @@ text=$("$QDECK" --mgmt "$MGMT_URL" --redis "$REDIS_URL" status)
 expect_match "text table lists the stream group" "$text" 'stream:events#workers'
 check "password never in the table" bash -c "! grep -q s3cret-pw <<<'$text'"
 
+expect_eq "the AMQP login is checked too" "$(jq -r '.sources[] | select(.kind == "amqp") | .status' <<<"$json")" ok
+
+# the management API answers, the AMQP login is refused: not "ok"
+bad_amqp=$(sed -E "s#^(amqp://[^:]+:)[^@]*@#\1wrong-pw@#" <<<"$AMQP_URL")
+json=$("$QDECK" --mgmt "$MGMT_URL" --amqp "$bad_amqp" status --json 2>"$QDECK_TEST_TMP/work/status.err"); rc=$?
+expect_eq "wrong AMQP password: exit 3" "$rc" 3
+expect_eq "wrong AMQP password: the management API still reads ok" \
+  "$(jq -r '.sources[] | select(.kind == "rabbitmq") | .status' <<<"$json")" ok
+expect_eq "wrong AMQP password: the amqp source says login refused" \
+  "$(jq -r '.sources[] | select(.kind == "amqp") | .status' <<<"$json")" "login refused"
+expect_match "wrong AMQP password: one line on stderr saying so" "$(cat "$QDECK_TEST_TMP/work/status.err")" \
+  '^qdeck: amqp: login refused: RabbitMQ at amqp://qdeck:\*\*\*@127\.0\.0\.1:[0-9]+/%2F refused the login \(wrong user or password\)$'
+check "wrong AMQP password: no password anywhere" bash -c "! grep -q -e wrong-pw -e s3cret-pw <<<'$json\$(cat "$QDECK_TEST_TMP/work/status.err")'"
+text=$("$QDECK" --mgmt "$MGMT_URL" --amqp "$bad_amqp" status 2>/dev/null)
+expect_match "wrong AMQP password: the table has an amqp line that is not ok" "$text" '^amqp amqp://qdeck:\*\*\*@.* login refused$'
+
 out=$("$QDECK" --redis redis://127.0.0.1:1/ status 2>&1); rc=$?
 expect_eq "unreachable broker: exit 3" "$rc" 3
 expect_match "unreachable broker: one clear line" "$out" 'disconnected'

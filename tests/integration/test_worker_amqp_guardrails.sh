@@ -80,7 +80,13 @@ peek() {
     '{"count":100,"ackmode":"ack_requeue_true","encoding":"base64","truncate":50000}'
 }
 
-"$QDECK" --config "$T/qdeck.conf" worker --declare >"$T/worker.out" 2>"$T/worker.err" &
+mport=$(free_ports 1)
+metric() { curl -s "http://127.0.0.1:$mport/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+counts_are() {   # counts_are PARKED DEAD: heartbeat and /metrics agree on both
+  [ "$(hb | jq -r '"\(.parked) \(.dead_lettered)"')" = "$1 $2" ] &&
+    [ "$(metric qdeck_tasks_parked_total) $(metric qdeck_tasks_dead_lettered_total)" = "$1 $2" ]
+}
+"$QDECK" --config "$T/qdeck.conf" worker --declare --metrics-addr "127.0.0.1:$mport" >"$T/worker.out" 2>"$T/worker.err" &
 wpid=$!
 check "the worker consumes amqp:work" wait_for 20 consumers_is work 1
 check "the worker consumes amqp:calls" wait_for 5 consumers_is calls 1
@@ -100,6 +106,7 @@ expect_eq "the parked ones are exactly the low-priority ids" \
   "$(jq -r '.[].payload' <<<"$parked" | while read -r b; do base64 -d <<<"$b" | jq -r .id; done | sort | tr '\n' ' ')" \
   "$(sort "$T/low.ids" | tr '\n' ' ')"
 expect_match "the worker logged the parking with reason shed" "$(cat "$T/worker.err")" 'parked \(shed\)'
+check "parked apart from dead letters: 10 parked, 0 dead-lettered (heartbeat and /metrics)" wait_for 3 counts_are 10 0
 q policy set shed.priority_below off >/dev/null 2>&1
 check "turned off: every parked task runs, each exactly once" wait_for 20 all_ran_once "$T/low.ids"
 check "work.parked is empty" wait_for 5 ready_is work.parked 0
@@ -158,6 +165,7 @@ expect_eq "no task both ran and was dead-lettered" \
   "$( (grep -F -f "$T/deep.ids" "$log" | awk '$1 == "E" { print $2 }'; echo "$dead_ids") | sort | uniq -d | wc -l)" 0
 expect_eq "the head was dropped: every dead letter is among the first 22 published (2 slots)" \
   "$(grep -c -x -F -f <(head -22 "$T/deep.ids") <<<"$dead_ids")" "$dead"
+check "shed over max_depth counts as dead-lettered, parked stays 10" wait_for 3 counts_are 10 "$dead"
 q policy set queue.work.max_depth off >/dev/null 2>&1
 
 # ------------------------------------------------------------ 4. breaker refusals are not attempts
@@ -181,6 +189,7 @@ q breaker reset upstream >/dev/null 2>&1
 check "breaker reset: CLOSED within 2 s" wait_for 2 breaker_is CLOSED
 check "after the reset each refused task runs exactly once" wait_for 10 all_ran_once "$T/calls.ids"
 expect_eq "nothing else went to calls.dlq" "$(ready calls.dlq)" 1
+check "in all: 10 parked, $((dead + 1)) dead-lettered (work.dlq and calls.dlq)" wait_for 3 counts_are 10 $((dead + 1))
 
 kill -TERM "$wpid"
 wait "$wpid"; rc=$?

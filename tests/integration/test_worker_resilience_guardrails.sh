@@ -66,6 +66,11 @@ check "no low-priority task ran" none_ran "$T/low.ids"
 expect_eq "the parked ones are the priority-2 tasks" "$($R lrange work:parked 0 -1 | jq -r .priority | sort -u)" 2
 expect_match "a worker logged the parking with reason shed" "$(cat "$T"/worker*.err)" 'parked \(shed\)'
 expect_eq "nothing dead-lettered" "$($R llen work:dlq)" 0
+# the fleet's counters keep the two apart: 10 parked, 0 dead letters
+fleet_sum() { hb | jq -s --arg f "$1" 'map(.[$f] // 0) | add'; }
+fleet_sum_is() { [ "$(fleet_sum "$1")" = "$2" ]; }
+check "heartbeats: the five workers parked 10 between them" wait_for 3 fleet_sum_is parked 10
+expect_eq "heartbeats: and dead-lettered none" "$(fleet_sum dead_lettered)" 0
 q policy set shed.priority_below off >/dev/null 2>&1
 check "turned off: the parked tasks are released and complete" wait_for 20 all_ran "$T/low.ids"
 expect_eq "work:parked is empty" "$($R llen work:parked)" 0

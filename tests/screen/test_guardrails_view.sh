@@ -82,4 +82,18 @@ expect_match "value unchanged after the refusal" "$(policy get shed.auto)" 'true
 screen_keys r q
 expect_eq "read-only console exits cleanly" "$(screen_exit_status r 5)" 0
 
+# one identity: with USER unset the console names the same actor as the
+# audit record (the passwd entry of the effective uid), not "unknown"
+me=$(id -un); host=$(hostname)
+screen_start u "env -u USER -u LOGNAME $QDECK --config $conf --refresh 0.3"
+screen_keys u 7
+check "USER unset: guardrails listed" screen_wait u 15 'shed\.auto +true'
+screen_keys u Down Enter
+check "USER unset: the flip is attributed to $me@$host" screen_wait u 10 "shed\.auto +false .*$me@$host"
+expect_nomatch "USER unset: nobody called unknown" "$(screen_text u)" 'unknown@'
+last_user=$(grep '"action":"policy.set"' "$QDECK_TEST_TMP/work/audit.jsonl" | tail -1 | jq -r '.user + "@" + .host')
+expect_eq "USER unset: the audit names the same actor" "$last_user" "$me@$host"
+screen_keys u q
+expect_eq "USER unset: console exits cleanly" "$(screen_exit_status u 5)" 0
+
 finish

@@ -40,6 +40,18 @@ expect_eq "quit exits 0" "$(screen_exit_status ov 10)" 0
 screen_start it "$QDECK --mgmt $MGMT_URL --redis $REDIS_URL --refresh 0.2 --iterations 5"
 expect_eq "--iterations 5 exits by itself with 0" "$(screen_exit_status it 20)" 0
 
+# a counted run is a check: every broker dead on every refresh fails it
+dead_err=$QDECK_TEST_TMP/work/dead-brokers.err
+screen_start dead "$QDECK --mgmt http://qdeck:s3cret-pw@127.0.0.1:1/ --redis redis://127.0.0.1:1/ --refresh 0.2 -n 2 2>'$dead_err'"
+expect_eq "-n 2 with every broker dead exits 3" "$(screen_exit_status dead 20)" 3
+check "dead brokers: stderr says so" wait_for 5 grep -q 'no source could be read' "$dead_err"
+expect_eq "dead brokers: one qdeck: line on stderr (besides the log)" "$(grep -c '^qdeck: ' "$dead_err")" 1
+expect_match "dead brokers: the line names each source and why" "$(grep '^qdeck: ' "$dead_err")" \
+  '^qdeck: no source could be read in 2 refreshes: rabbitmq http://qdeck:\*\*\*@127\.0\.0\.1:1/: [a-z]+.*; redis redis://127\.0\.0\.1:1/: [a-z]+'
+expect_nomatch "dead brokers: no password in it" "$(cat "$dead_err")" 's3cret-pw'
+screen_start half "$QDECK --mgmt http://qdeck:s3cret-pw@127.0.0.1:1/ --redis $REDIS_URL --refresh 0.2 -n 2"
+expect_eq "-n 2 with one broker alive exits 0" "$(screen_exit_status half 20)" 0
+
 screen_start mono "NO_COLOR=1 $QDECK --redis $REDIS_URL --refresh 0.5"
 check "NO_COLOR console runs" screen_wait mono 10 'redis ok'
 # an explicit foreground/background colour; 39/49 (the terminal's default) are fine

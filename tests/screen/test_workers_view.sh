@@ -29,7 +29,7 @@ node beta --id beta-2 --queues stream:events#g --slots 4 --busy 4 --processed 20
 node gamma --id gamma-3 --queues amqp:mail --slots 2 --busy 0 --processed 5
 # one heartbeat written by hand, as any other implementation of the protocol would
 now=$(date +%s.%N)
-$R set qdeck:worker:hand-9 "{\"id\":\"hand-9\",\"host\":\"handhost\",\"pid\":4242,\"version\":\"0.0.1\",\"at\":$now,\"interval\":30,\"queues\":[\"redis:manual\"],\"slots_busy\":1,\"slots_total\":10,\"processed\":77,\"failed\":3,\"retried\":4,\"dead_lettered\":2,\"state\":\"running\"}" PX 90000 >/dev/null
+$R set qdeck:worker:hand-9 "{\"id\":\"hand-9\",\"host\":\"handhost\",\"pid\":4242,\"version\":\"0.0.1\",\"at\":$now,\"interval\":30,\"queues\":[\"redis:manual\"],\"slots_busy\":1,\"slots_total\":10,\"processed\":77,\"failed\":3,\"retried\":4,\"dead_lettered\":2,\"parked\":535,\"state\":\"running\"}" PX 90000 >/dev/null
 check "heartbeats in Redis" wait_for 5 bash -c "[ \$($R --scan --pattern 'qdeck:worker:*' | wc -l) -eq 4 ]"
 
 host=$(hostname)
@@ -43,6 +43,8 @@ check "queues of a worker" screen_wait w 5 'amqp:orders, redis:jobs'
 check "busy/total slots as a bar with counts" screen_wait w 5 '██████*·* +6/8'
 check "a full worker's bar" screen_wait w 5 '██████████ +4/4'
 check "counts: processed, failed, retried, DLQ'd" screen_wait w 5 'handhost:4242 .* 77 +3 +4 +2 '
+check "parked has a column of its own, not in DLQ" screen_wait w 5 'DLQ +PARKED.*'
+check "counts: DLQ'd 2, parked 535" screen_wait w 5 'handhost:4242 .* 77 +3 +4 +2 +535 '
 check "summary line counts the fleet" screen_wait w 5 '4 workers: 4 running, 0 lost, 0 stopped'
 check "beat age in seconds" screen_wait w 5 'handhost:4242 .* [0-9.]+s *$'
 check "password never on screen" bash -c "! tmux -L '$SCREEN_SOCK' capture-pane -p -t w | grep -q s3cret-pw"

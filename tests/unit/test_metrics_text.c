@@ -85,6 +85,7 @@ static void fake_stats(struct worker_stats *s)
     s->failed = 2;
     s->retried = 3;
     s->dead_lettered = 1;
+    s->parked = 7;
     s->skipped = 4;
     s->in_flight = 5;
     s->busy = 6;
@@ -121,6 +122,7 @@ static void worker_metrics_text(void **state)
     expect_contains(t.buf, "qdeck_tasks_failed_total 2\n");
     expect_contains(t.buf, "qdeck_tasks_retried_total 3\n");
     expect_contains(t.buf, "qdeck_tasks_dead_lettered_total 1\n");
+    expect_contains(t.buf, "# TYPE qdeck_tasks_parked_total counter\nqdeck_tasks_parked_total 7\n");
     expect_contains(t.buf, "# TYPE qdeck_tasks_in_flight gauge\nqdeck_tasks_in_flight 5\n");
     expect_contains(t.buf, "qdeck_slots_busy 6\n");
     expect_contains(t.buf, "qdeck_slots 8\n");
@@ -152,6 +154,7 @@ static void worker_report_json(void **state)
     assert_int_equal(cJSON_GetObjectItem(o, "slots_total")->valueint, 8);
     assert_int_equal(cJSON_GetObjectItem(o, "processed")->valueint, 10);
     assert_int_equal(cJSON_GetObjectItem(o, "dead_lettered")->valueint, 1);
+    assert_int_equal(cJSON_GetObjectItem(o, "parked")->valueint, 7);
     const cJSON *run = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "latency"), "noop"), "run");
     assert_true(cJSON_IsString(run));
     struct histogram *h = histogram_new();

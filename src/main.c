@@ -11,6 +11,7 @@
 
 #include "cli/app.h"
 #include "core/log.h"
+#include "core/number.h"
 #include "core/xalloc.h"
 
 static const struct command commands[] = {
@@ -86,7 +87,8 @@ int main(int argc, char **argv)
     struct app app = {.argv0 = argv[0]};
     const char *log_path = NULL;
     int verbosity = 0, opt, rc;
-    double number;
+    long whole;
+    char why[200];
 
     while ((opt = getopt_long(argc, argv, "+hvn:", longopts, NULL)) != -1) {
         switch (opt) {
@@ -102,9 +104,9 @@ int main(int argc, char **argv)
                 return rc;
             break;
         case 'n':
-            if ((rc = parse_number("--iterations", optarg, 1, 1e9, &number)) != EXIT_OK)
-                return rc;
-            app.iterations = (int)number;
+            if (number_parse_flag("--iterations", optarg, 1, 1000000000, &whole, why, sizeof why) < 0)
+                return fail(EXIT_USAGE, "%s", why);
+            app.iterations = (int)whole;
             break;
         case OPT_LOG: log_path = optarg; break;
         case 'v': verbosity++; break;

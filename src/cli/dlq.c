@@ -17,6 +17,7 @@
 #include "cli/app.h"
 #include "control/audit.h"
 #include "core/clock.h"
+#include "core/number.h"
 #include "core/xalloc.h"
 #include "dlq/dlq.h"
 #include "dlq/sched-replay.h"
@@ -75,17 +76,17 @@ static int parse_args(int argc, char **argv, int positional, struct dlq_args *a)
                 a->ids = xrealloc(a->ids, (a->nids + 1) * sizeof *a->ids);
                 a->ids[a->nids++] = argv[++i];
             }
-        } else if ((!strcmp(s, "--limit") || !strcmp(s, "--rate")) && more) {
+        } else if (!strcmp(s, "--limit") && more) {
+            char why[200];
+            if (number_parse_flag("--limit", argv[++i], 0, 1000000000, &a->limit, why, sizeof why) < 0)
+                return usage_error("%s", why);
+            a->limit_given = true;
+        } else if (!strcmp(s, "--rate") && more) {
             char *end;
             double v = strtod(argv[++i], &end);
-            if (*end || end == argv[i] || v < 0 || v > 1e9)
-                return usage_error("%s wants a non-negative number", s);
-            if (s[2] == 'l') {
-                a->limit = (long)v;
-                a->limit_given = true;
-            } else {
-                a->rate = v;
-            }
+            if (*end || end == argv[i] || !(v >= 0 && v <= 1e9))
+                return usage_error("--rate wants a number of messages per second from 0 to 1e9, got '%s'", argv[i]);
+            a->rate = v;
         } else if (s[0] == '-' && s[1] == '-') {
             return usage_error("unknown or incomplete option '%s'", s);
         } else if (npos < positional) {

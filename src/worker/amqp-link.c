@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "broker/amqp-login.h"
 #include "core/clock.h"
 #include "core/xalloc.h"
 
@@ -41,30 +42,10 @@ int amqp_link_check(amqp_rpc_reply_t r, const char *what, char *err, size_t errl
 amqp_connection_state_t amqp_link_open(const char *url, int heartbeat, bool confirms, double timeout, char *err,
                                        size_t errlen)
 {
-    char *copy = xstrdup(url);
-    struct amqp_connection_info info;
-    amqp_default_connection_info(&info);
-    if (amqp_parse_url(copy, &info) != AMQP_STATUS_OK) {
-        snprintf(err, errlen, "AMQP URL is not amqp[s]://user:pass@host:port/vhost");
-        free(copy);
+    enum amqp_login_failure why;
+    amqp_connection_state_t conn = amqp_connect_login(url, heartbeat, timeout, &why, err, errlen);
+    if (!conn)
         return NULL;
-    }
-    amqp_connection_state_t conn = amqp_new_connection();
-    amqp_socket_t *sock = info.ssl ? amqp_ssl_socket_new(conn) : amqp_tcp_socket_new(conn);
-    struct timeval tv = {.tv_sec = (time_t)timeout, .tv_usec = (suseconds_t)((timeout - (long)timeout) * 1e6)};
-    int st = sock ? amqp_socket_open_noblock(sock, info.host, info.port, &tv) : AMQP_STATUS_NO_MEMORY;
-    if (st != AMQP_STATUS_OK) {
-        snprintf(err, errlen, "cannot connect to RabbitMQ at %s:%d: %s", info.host, info.port, amqp_error_string2(st));
-        goto fail;
-    }
-    if (amqp_set_handshake_timeout(conn, &tv) != AMQP_STATUS_OK || amqp_set_rpc_timeout(conn, &tv) != AMQP_STATUS_OK) {
-        snprintf(err, errlen, "cannot set AMQP timeouts");
-        goto fail;
-    }
-    if (amqp_link_check(amqp_login(conn, info.vhost, 0, 131072, heartbeat, AMQP_SASL_METHOD_PLAIN, info.user,
-                                   info.password),
-                        "AMQP login", err, errlen) < 0)
-        goto fail;
     amqp_channel_open(conn, AMQP_LINK_CHANNEL);
     if (amqp_link_check(amqp_get_rpc_reply(conn), "channel.open", err, errlen) < 0)
         goto fail;
@@ -73,11 +54,9 @@ amqp_connection_state_t amqp_link_open(const char *url, int heartbeat, bool conf
         if (amqp_link_check(amqp_get_rpc_reply(conn), "confirm.select", err, errlen) < 0)
             goto fail;
     }
-    free(copy);
     return conn;
 fail:
     amqp_destroy_connection(conn);
-    free(copy);
     return NULL;
 }
 

@@ -25,7 +25,11 @@ struct command {
     const char *usage;
     const char *help;
     int (*run)(struct app *app, int argc, char **argv);   /* argv[0] is the command */
+    const char *synopsis;   /* the full usage, printed by `qdeck CMD --help` */
 };
+
+/* Each command's full usage, kept next to its parser. */
+extern const char publish_usage[], policy_usage[], breaker_usage[], sched_usage[], dlq_usage[];
 
 int cmd_status(struct app *app, int argc, char **argv);
 int cmd_demo(struct app *app, int argc, char **argv);

@@ -20,7 +20,9 @@
 #include "core/xalloc.h"
 #include "resilience/fleet-report.h"
 
-#define BREAKER_USAGE "usage: qdeck breaker list [--json] | open NAME | close NAME | reset NAME"
+#define BREAKER_USAGE "usage: qdeck breaker list | open NAME [--force] | close NAME [--force] | reset NAME | forget NAME [--json]"
+
+const char breaker_usage[] = BREAKER_USAGE;
 #define SCAN_CAP 10000
 
 /* What list reads: every heartbeat (parsed) and the operator commands. */

@@ -35,7 +35,7 @@ struct dlq_args {
     bool all, json, dry_run, yes, limit_given;
 };
 
-static const char USAGE[] =
+const char dlq_usage[] =
     "usage: qdeck dlq list QUEUE [--grep S] [--limit N] [--json]\n"
     "       qdeck dlq show QUEUE ID [--json]\n"
     "       qdeck dlq replay QUEUE (--id ID... | --grep S | --all) [--limit N] [--rate N] [--dry-run]\n"
@@ -49,7 +49,7 @@ static int usage_error(const char *fmt, const char *arg)
 {
     fputs("qdeck: dlq: ", stderr);
     fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n%s\n", USAGE);
+    fprintf(stderr, "\n%s\n", dlq_usage);
     return EXIT_USAGE;
 }
 
@@ -699,7 +699,7 @@ static int cmd_import(struct app *app, const struct dlq_args *a)
 int cmd_dlq(struct app *app, int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        fprintf(argc < 2 ? stderr : stdout, "%s\n", USAGE);
+        fprintf(argc < 2 ? stderr : stdout, "%s\n", dlq_usage);
         return argc < 2 ? EXIT_USAGE : EXIT_OK;
     }
     static const struct {

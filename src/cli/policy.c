@@ -13,7 +13,9 @@
 #include "control/policy.h"
 #include "core/xalloc.h"
 
-#define POLICY_USAGE "usage: qdeck policy list [--json] | get NAME [--json] | set NAME VALUE"
+#define POLICY_USAGE "usage: qdeck policy list | get NAME | set NAME VALUE [--force] | unset NAME [--json]"
+
+const char policy_usage[] = POLICY_USAGE;
 
 bool control_read_only(const struct app *app)
 {

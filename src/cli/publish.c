@@ -52,7 +52,7 @@
 #define PUBLISH_ASK_ABOVE 100000L      /* more messages than this need --yes */
 #define PUBLISH_MAX 1000000000L
 
-static const char PUBLISH_USAGE[] =
+const char publish_usage[] =
     "usage: qdeck publish QUEUE --type T [--payload JSON] [--count N] [--priority P] [--max-attempts N]\n"
     "                     [--idempotency-key K] [--deadline SECS] [--declare] [--yes] [--json]\n"
     "       qdeck publish QUEUE --body-file FILE [--count N] [--declare] [--yes] [--json]\n"
@@ -422,12 +422,12 @@ int cmd_publish(struct app *app, int argc, char **argv)
         case OPT_DECLARE: p.declare = true; break;
         case OPT_YES: yes = true; break;
         case OPT_JSON: json = true; break;
-        case 'h': puts(PUBLISH_USAGE); return EXIT_OK;
-        default: fprintf(stderr, "%s\n", PUBLISH_USAGE); return EXIT_USAGE;
+        case 'h': puts(publish_usage); return EXIT_OK;
+        default: fprintf(stderr, "%s\n", publish_usage); return EXIT_USAGE;
         }
     }
     if (optind + 1 != argc)
-        return fail(EXIT_USAGE, "publish: one QUEUE is needed\n%s", PUBLISH_USAGE);
+        return fail(EXIT_USAGE, "publish: one QUEUE is needed\n%s", publish_usage);
     if (!body_file && !p.type)
         return fail(EXIT_USAGE, "publish: --type is required (or --body-file for raw bytes)");
     if (p.idem && count > 1)

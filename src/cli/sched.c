@@ -19,7 +19,9 @@
 #include "core/clock.h"
 #include "worker/sched.h"
 
-#define SCHED_USAGE "usage: qdeck sched list [--json] | run NAME [--no-wait] | pause NAME | resume NAME"
+#define SCHED_USAGE "usage: qdeck sched list | run NAME [--no-wait] | pause NAME | resume NAME [--json]"
+
+const char sched_usage[] = SCHED_USAGE;
 
 static bool read_only(const struct app *app)
 {

@@ -107,6 +107,7 @@ int main(int argc, char **argv)
     };
     setlocale(LC_ALL, "");
     signal(SIGPIPE, SIG_IGN);   /* a broker closing a socket is an error to report, not a death */
+    stdio_blocking();           /* a closed reader is then EPIPE, which commands take quietly */
     struct app app = {.argv0 = argv[0]};
     const char *log_path = NULL;
     int verbosity = 0, opt, rc;

@@ -1,9 +1,35 @@
-/* Helpers every command uses: error lines and the "is anything configured"
- * check. */
+/* Helpers every command uses: error lines, the "is anything configured"
+ * check, and blocking stdout/stderr. */
 #include "cli/app.h"
 
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static int inherited_flags[3] = {-1, -1, -1};
+
+static void restore_stdio_flags(void)
+{
+    for (int fd = 1; fd <= 2; fd++)
+        if (inherited_flags[fd] >= 0)
+            fcntl(fd, F_SETFL, inherited_flags[fd]);
+}
+
+void stdio_blocking(void)
+{
+    bool changed = false;
+    for (int fd = 1; fd <= 2; fd++) {
+        int flags = fcntl(fd, F_GETFL);
+        if (flags >= 0 && (flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0) {
+            inherited_flags[fd] = flags;
+            changed = true;
+        }
+    }
+    if (changed)
+        atexit(restore_stdio_flags);
+}
 
 int fail(int code, const char *fmt, ...)
 {

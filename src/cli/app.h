@@ -56,6 +56,11 @@ char *control_actor(void);   /* "user@host", caller frees */
 /* Prints "qdeck: <message>" on stderr; returns code. */
 int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* A stdout or stderr inherited non-blocking (a pipe some parent set so)
+ * makes stdio fail with EAGAIN: both are made blocking for the run, and
+ * given back as they came at exit. */
+void stdio_blocking(void);
+
 /* Makes sure a context with at least one source is configured. */
 int app_require_sources(struct app *app);
 

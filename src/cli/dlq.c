@@ -264,7 +264,8 @@ static int cmd_list(struct app *app, const struct dlq_args *a)
         cJSON_free(text);
         cJSON_Delete(root);
     } else {
-        printf("%s: %ld message%s, %ld shown\n", d->display, st.total, st.total == 1 ? "" : "s", st.shown);
+        fprintf(stderr, "%s: %ld message%s, %ld shown\n", d->display, st.total, st.total == 1 ? "" : "s",
+                st.shown);   /* a summary: stdout carries only the table */
     }
     rc = scan < 0 ? fail(failure_code(d), "%s", d->err) : EXIT_OK;
     dlq_close(d);
@@ -540,6 +541,7 @@ struct export_state {
     long n, total;
     struct progress prog;
     bool write_failed;
+    int write_errno;
 };
 
 static int export_visit(struct dlq_message *m, void *arg)
@@ -547,8 +549,10 @@ static int export_visit(struct dlq_message *m, void *arg)
     struct export_state *st = arg;
     dlq_decode(st->d, m, false);
     char *line = dlq_export_line(st->d, m);
-    if (fputs(line, st->out) == EOF || fputc('\n', st->out) == EOF)
+    if (fputs(line, st->out) == EOF || fputc('\n', st->out) == EOF) {
         st->write_failed = true;
+        st->write_errno = errno;
+    }
     free(line);
     dlq_message_free(m);
     st->n++;
@@ -583,13 +587,16 @@ static int cmd_export(struct app *app, const struct dlq_args *a)
         if (bad)
             unlink(tmp);
         free(tmp);
-    } else if (fflush(stdout) != 0) {
+    } else if (!st.write_failed && fflush(stdout) != 0) {
         st.write_failed = true;
+        st.write_errno = errno;
     }
     if (r < 0)
         rc = fail(failure_code(d), "%s", d->err);
+    else if (st.write_failed && st.write_errno == EPIPE && !a->out)
+        rc = EXIT_OK;   /* the reader has what it wanted (| head): not an error */
     else if (st.write_failed)
-        rc = fail(EXIT_FAILED, "writing the export failed: %s", strerror(errno));
+        rc = fail(EXIT_FAILED, "writing the export failed: %s", strerror(st.write_errno));
     else
         fprintf(stderr, "exported %ld message%s from %s\n", st.n, st.n == 1 ? "" : "s", d->display);
     dlq_close(d);

@@ -128,7 +128,7 @@ static const struct {
 } roles[] = {
     [URL_ROLE_AMQP] = {"AMQP URL (--amqp)", {"amqp", "amqps"}, "amqp:// or amqps://"},
     [URL_ROLE_MGMT] = {"management API URL (--mgmt)", {"http", "https"}, "http:// or https://"},
-    [URL_ROLE_REDIS] = {"Redis URL (--redis)", {"redis", "rediss", "unix"}, "redis://, rediss:// or unix:///path"},
+    [URL_ROLE_REDIS] = {"Redis URL (--redis)", {"redis", "unix"}, "redis:// or unix://"},
 };
 
 /* The scheme of text as curl_url reads it (lower case), or NULL. */
@@ -166,8 +166,8 @@ int broker_url_check_role(const char *text, enum url_role role, char *err, unsig
         hint = " (a management API URL belongs to --mgmt)";
     else if (role == URL_ROLE_MGMT && (!strcmp(scheme, "amqp") || !strcmp(scheme, "amqps")))
         hint = " (an AMQP URL belongs to --amqp)";
-    snprintf(err, errlen, "%s %s: scheme %s:// does not belong here; want %s%s", roles[role].label, shown, scheme,
-             roles[role].want, hint);
+    snprintf(err, errlen, "%s %s must be %s, not %s://%s", roles[role].label, shown, roles[role].want, scheme,
+             hint);
     free(shown);
     free(scheme);
     return -1;

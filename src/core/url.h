@@ -28,7 +28,7 @@ void broker_url_free(struct broker_url *u);
 /* Which broker a URL is given for; each takes only its own schemes. */
 enum url_role { URL_ROLE_AMQP, URL_ROLE_MGMT, URL_ROLE_REDIS };
 /* 0 when text's scheme is one the role speaks (AMQP: amqp, amqps; management
- * API: http, https; Redis: redis, rediss, unix); else -1 with one line
+ * API: http, https; Redis: redis, unix); else -1 with one line
  * naming the flag, the (redacted) URL and the schemes wanted. */
 int broker_url_check_role(const char *text, enum url_role role, char *err, unsigned errlen);
 

@@ -2,6 +2,7 @@
  * check, and blocking stdout/stderr. */
 #include "cli/app.h"
 
+#include <cJSON.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -49,4 +50,17 @@ int app_require_sources(struct app *app)
         return fail(EXIT_USAGE, "nothing to watch: give --amqp/--mgmt/--redis URLs, set QDECK_*_URL, "
                                 "or write a [context NAME] in qdeck.conf (see --help-config)");
     return EXIT_OK;
+}
+
+void print_result_json(const char *action, const char *target, bool ok, const char *result, cJSON *extra)
+{
+    cJSON *o = extra ? extra : cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "action", action);
+    cJSON_AddStringToObject(o, "target", target ? target : "");
+    cJSON_AddBoolToObject(o, "ok", ok);
+    cJSON_AddStringToObject(o, "result", result ? result : "");
+    char *text = cJSON_Print(o);
+    puts(text);
+    cJSON_free(text);
+    cJSON_Delete(o);
 }

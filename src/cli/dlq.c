@@ -40,9 +40,9 @@ const char dlq_usage[] =
     "       qdeck dlq show QUEUE ID [--json]\n"
     "       qdeck dlq replay QUEUE (--id ID... | --grep S | --all) [--limit N] [--rate N] [--dry-run]\n"
     "                              [--to QUEUE] [--set payload.KEY=VALUE | --set header:KEY=VALUE]...\n"
-    "       qdeck dlq purge QUEUE (--id ID... | --all) --yes\n"
+    "       qdeck dlq purge QUEUE (--id ID... | --all) --yes [--json]\n"
     "       qdeck dlq export QUEUE [--out FILE]\n"
-    "       qdeck dlq import FILE [--to QUEUE]\n"
+    "       qdeck dlq import FILE [--to QUEUE] [--json]\n"
     "QUEUE: amqp:NAME, redis:KEY or stream:KEY (a bare name when only one broker is configured)";
 
 static int usage_error(const char *fmt, const char *arg)
@@ -523,7 +523,13 @@ static int cmd_purge(struct app *app, const struct dlq_args *a)
     int r = d->ops->purge(d, &sel, &t);
     char result[256];
     snprintf(result, sizeof result, "%spurged %ld", r < 0 ? "error, " : "", t.moved);
-    printf("%s\n", result);
+    if (a->json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "purged", (double)t.moved);
+        print_result_json(a->all && !a->nids ? "dlq.purge" : "dlq.delete", d->display, r == 0, result, o);
+    } else {
+        printf("%s\n", result);
+    }
     audit(app, a->all && !a->nids ? "dlq.purge" : "dlq.delete", d->display, what, result);
     free(what);
     rc = r < 0 ? fail(failure_code(d), "%s", d->err) : EXIT_OK;
@@ -694,7 +700,16 @@ static int cmd_import(struct app *app, const struct dlq_args *a)
         fclose(in);
     char result[256];
     snprintf(result, sizeof result, "imported %ld, failed %ld%s", t.moved, t.failed, t.in_doubt ? ", in doubt" : "");
-    printf("%s\n", result);
+    if (a->json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "imported", (double)t.moved);
+        cJSON_AddNumberToObject(o, "failed", (double)t.failed);
+        cJSON_AddNumberToObject(o, "in_doubt", (double)t.in_doubt);
+        print_result_json("dlq.import", a->to ? a->to : (target ? target : file), rc == EXIT_OK && !t.failed &&
+                          !t.in_doubt, result, o);
+    } else {
+        printf("%s\n", result);
+    }
     audit(app, "dlq.import", a->to ? a->to : (target ? target : file), file, result);
     free(target);
     if (rc == EXIT_OK && (t.failed || t.in_doubt))

@@ -11,18 +11,42 @@
 
 #include "cli/app.h"
 #include "core/log.h"
+#include "core/number.h"
 #include "core/xalloc.h"
 
 static const struct command commands[] = {
-    {"status", "status [--json]", "one snapshot of every queue of every source", cmd_status},
-    {"demo", "demo", "private redis-server + synthetic flaky workload + console", cmd_demo},
-    {"worker", "worker [--queues a,b] [--concurrency N] [--declare]", "headless worker: consume and run tasks", cmd_worker},
-    {"publish", "publish QUEUE --type T --payload JSON [--count N]", "put tasks on a queue", cmd_publish},
-    {"policy", "policy list|get|set", "guardrails: list, get NAME, set NAME VALUE (--json)", cmd_policy},
-    {"breaker", "breaker list|open|close|reset", "breakers across the fleet; force open/closed, reset NAME", cmd_breaker},
-    {"sched", "sched list|run|pause|resume [NAME]", "the fleet's periodic jobs: state, run now, pause, resume", cmd_sched},
-    {"dlq", "dlq list|show|replay|purge|export|import", "dead-letter queues: browse, replay, purge, export (dlq --help)", cmd_dlq},
+    {"status", "status [--json]", "one snapshot of every queue of every source", cmd_status,
+     "usage: qdeck status [--json]\n"
+     "One refresh of every configured source: the queues as a table on stdout (--json: one object),\n"
+     "each source's health on stderr. Exit 3 when a source could not be read."},
+    {"demo", "demo", "private redis-server + synthetic flaky workload + console", cmd_demo,
+     "usage: qdeck demo\n"
+     "Starts a private redis-server, a flaky upstream, the worker pool and producers, and opens the console."},
+    {"worker", "worker [--queues a,b] [--concurrency N] [--declare]", "headless worker: consume and run tasks",
+     cmd_worker,
+     "usage: qdeck worker [--queues a,b] [--concurrency N] [--prefetch N] [--declare]\n"
+     "                    [--metrics-addr HOST:PORT] [--plugin-dir DIR]"},
+    {"publish", "publish QUEUE --type T --payload JSON [--count N]", "put tasks on a queue", cmd_publish,
+     publish_usage},
+    {"policy", "policy list|get|set|unset", "guardrails: list, get NAME, set NAME VALUE, unset NAME (--json)",
+     cmd_policy, policy_usage},
+    {"breaker", "breaker list|open|close|reset|forget", "breakers across the fleet; force open/closed, reset, forget",
+     cmd_breaker, breaker_usage},
+    {"sched", "sched list|run|pause|resume [NAME]", "the fleet's periodic jobs: state, run now, pause, resume",
+     cmd_sched, sched_usage},
+    {"dlq", "dlq list|show|replay|purge|export|import", "dead-letter queues: browse, replay, purge, export (dlq --help)",
+     cmd_dlq, dlq_usage},
 };
+
+/* `qdeck CMD ... --help` (or -h) anywhere before a "--": the command's usage
+ * on stdout, exit 0, whatever else is on the line. */
+static bool wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return true;
+    return false;
+}
 
 static void usage(FILE *out)
 {
@@ -83,10 +107,12 @@ int main(int argc, char **argv)
     };
     setlocale(LC_ALL, "");
     signal(SIGPIPE, SIG_IGN);   /* a broker closing a socket is an error to report, not a death */
+    stdio_blocking();           /* a closed reader is then EPIPE, which commands take quietly */
     struct app app = {.argv0 = argv[0]};
     const char *log_path = NULL;
     int verbosity = 0, opt, rc;
-    double number;
+    long whole;
+    char why[200];
 
     while ((opt = getopt_long(argc, argv, "+hvn:", longopts, NULL)) != -1) {
         switch (opt) {
@@ -102,9 +128,9 @@ int main(int argc, char **argv)
                 return rc;
             break;
         case 'n':
-            if ((rc = parse_number("--iterations", optarg, 1, 1e9, &number)) != EXIT_OK)
-                return rc;
-            app.iterations = (int)number;
+            if (number_parse_flag("--iterations", optarg, 1, 1000000000, &whole, why, sizeof why) < 0)
+                return fail(EXIT_USAGE, "%s", why);
+            app.iterations = (int)whole;
             break;
         case OPT_LOG: log_path = optarg; break;
         case 'v': verbosity++; break;
@@ -113,6 +139,14 @@ int main(int argc, char **argv)
         case OPT_VERSION: printf("qdeck %s\n", QDECK_VERSION); return EXIT_OK;
         default: usage(stderr); return EXIT_USAGE;
         }
+    }
+    const struct command *cmd = NULL;
+    for (size_t i = 0; optind < argc && i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(commands[i].name, argv[optind]) == 0)
+            cmd = &commands[i];
+    if (cmd && wants_help(argc - optind, argv + optind)) {
+        puts(cmd->synopsis);
+        return EXIT_OK;
     }
     log_min_level = verbosity >= 2 ? LOG_DEBUG : verbosity == 1 ? LOG_INFO : LOG_WARN;
     if (log_path && log_open(log_path) < 0)
@@ -136,10 +170,6 @@ int main(int argc, char **argv)
     if (optind >= argc) {
         rc = cmd_console(&app);
     } else {
-        const struct command *cmd = NULL;
-        for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-            if (strcmp(commands[i].name, argv[optind]) == 0)
-                cmd = &commands[i];
         if (cmd)
             rc = cmd->run(&app, argc - optind, argv + optind);
         else

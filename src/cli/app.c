@@ -1,9 +1,36 @@
-/* Helpers every command uses: error lines and the "is anything configured"
- * check. */
+/* Helpers every command uses: error lines, the "is anything configured"
+ * check, and blocking stdout/stderr. */
 #include "cli/app.h"
 
+#include <cJSON.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static int inherited_flags[3] = {-1, -1, -1};
+
+static void restore_stdio_flags(void)
+{
+    for (int fd = 1; fd <= 2; fd++)
+        if (inherited_flags[fd] >= 0)
+            fcntl(fd, F_SETFL, inherited_flags[fd]);
+}
+
+void stdio_blocking(void)
+{
+    bool changed = false;
+    for (int fd = 1; fd <= 2; fd++) {
+        int flags = fcntl(fd, F_GETFL);
+        if (flags >= 0 && (flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0) {
+            inherited_flags[fd] = flags;
+            changed = true;
+        }
+    }
+    if (changed)
+        atexit(restore_stdio_flags);
+}
 
 int fail(int code, const char *fmt, ...)
 {
@@ -23,4 +50,17 @@ int app_require_sources(struct app *app)
         return fail(EXIT_USAGE, "nothing to watch: give --amqp/--mgmt/--redis URLs, set QDECK_*_URL, "
                                 "or write a [context NAME] in qdeck.conf (see --help-config)");
     return EXIT_OK;
+}
+
+void print_result_json(const char *action, const char *target, bool ok, const char *result, cJSON *extra)
+{
+    cJSON *o = extra ? extra : cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "action", action);
+    cJSON_AddStringToObject(o, "target", target ? target : "");
+    cJSON_AddBoolToObject(o, "ok", ok);
+    cJSON_AddStringToObject(o, "result", result ? result : "");
+    char *text = cJSON_Print(o);
+    puts(text);
+    cJSON_free(text);
+    cJSON_Delete(o);
 }

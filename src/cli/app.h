@@ -25,7 +25,11 @@ struct command {
     const char *usage;
     const char *help;
     int (*run)(struct app *app, int argc, char **argv);   /* argv[0] is the command */
+    const char *synopsis;   /* the full usage, printed by `qdeck CMD --help` */
 };
+
+/* Each command's full usage, kept next to its parser. */
+extern const char publish_usage[], policy_usage[], breaker_usage[], sched_usage[], dlq_usage[];
 
 int cmd_status(struct app *app, int argc, char **argv);
 int cmd_demo(struct app *app, int argc, char **argv);
@@ -48,9 +52,25 @@ bool control_read_only(const struct app *app);
 int control_refuse(struct app *app, const char *action, const char *target, const char *new_value);
 int control_connect(struct app *app, struct redisContext **out);
 char *control_actor(void);   /* identity_actor(): "user@host", caller frees */
+/* A command on a name nobody knows leaves a phantom row: refuses (exit 2,
+ * one line naming --force) when no live worker, config section, broker
+ * queue or existing row knows the queue/dependency/task that name (a
+ * guardrail when guardrail, else a breaker's dependency) refers to; with
+ * force, warns on stderr and returns EXIT_OK. */
+int control_require_known(struct app *app, struct redisContext *c, const char *name, bool guardrail, bool force);
+
+/* --json of a mutating command: one object on stdout, {"action", "target",
+ * "ok", "result"} added to extra (which it takes; NULL for none). */
+struct cJSON;
+void print_result_json(const char *action, const char *target, bool ok, const char *result, struct cJSON *extra);
 
 /* Prints "qdeck: <message>" on stderr; returns code. */
 int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A stdout or stderr inherited non-blocking (a pipe some parent set so)
+ * makes stdio fail with EAGAIN: both are made blocking for the run, and
+ * given back as they came at exit. */
+void stdio_blocking(void);
 
 /* Makes sure a context with at least one source is configured. */
 int app_require_sources(struct app *app);

@@ -1,4 +1,5 @@
-/* `qdeck breaker list [--json] | open NAME | close NAME | reset NAME`.
+/* `qdeck breaker list | open NAME | close NAME | reset NAME | forget NAME`
+ * [--json] [--force].
  *
  * list: each dependency's breaker as every live worker reports it in its
  * heartbeat (qdeck:worker:* JSON, field "breakers"), plus the operator
@@ -6,7 +7,10 @@
  * forces it closed (DISABLED: every call goes through, nothing recorded),
  * reset returns it to normal operation (a fresh CLOSED). Workers apply a
  * command within 2 s; every command is refused in read-only mode and
- * audited with the old and new command. */
+ * audited with the old and new command. forget removes the operator
+ * command's row (workers keep the state they have: reset first to undo an
+ * open). A command on a dependency no live worker, config or existing row
+ * knows needs --force, so a typo does not leave a phantom row. */
 #include <cjson/cJSON.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
@@ -20,7 +24,9 @@
 #include "core/xalloc.h"
 #include "resilience/fleet-report.h"
 
-#define BREAKER_USAGE "usage: qdeck breaker list [--json] | open NAME | close NAME | reset NAME"
+#define BREAKER_USAGE "usage: qdeck breaker list | open NAME [--force] | close NAME [--force] | reset NAME | forget NAME [--json]"
+
+const char breaker_usage[] = BREAKER_USAGE;
 #define SCAN_CAP 10000
 
 /* What list reads: every heartbeat (parsed) and the operator commands. */
@@ -203,12 +209,14 @@ static int breaker_list(redisContext *c, bool json)
 }
 
 static int breaker_command(struct app *app, redisContext *c, const char *action, const char *command,
-                           const char *dep)
+                           const char *dep, bool json)
 {
     char err[512], aerr[512];
     char *old = NULL;
-    int rc = policy_breaker_command(c, dep, command, &old, err, sizeof err);
-    struct audit_entry e = {.action = action, .target = dep, .old_value = old, .new_value = command,
+    bool forget = command == NULL;
+    int rc = forget ? policy_breaker_forget(c, dep, &old, err, sizeof err)
+                    : policy_breaker_command(c, dep, command, &old, err, sizeof err);
+    struct audit_entry e = {.action = action, .target = dep, .old_value = old, .new_value = forget ? "none" : command,
                             .result = rc == 0 ? "ok" : err};
     if (audit_record(&app->cfg, app->ctx ? app->ctx->name : NULL, c, &e, aerr, sizeof aerr) < 0)
         fprintf(stderr, "qdeck: warning: %s\n", aerr);
@@ -216,19 +224,41 @@ static int breaker_command(struct app *app, redisContext *c, const char *action,
         free(old);
         return fail(EXIT_FAILED, "%s", err);
     }
-    printf("breaker %s: %s (was %s); workers apply it within 2 s\n", dep, command, old ? old : "none");
+    char line[600];
+    if (forget)
+        snprintf(line, sizeof line, "breaker %s: forgotten (its command was %s)", dep, old ? old : "none");
+    else
+        snprintf(line, sizeof line, "breaker %s: %s (was %s); workers apply it within 2 s", dep, command,
+                 old ? old : "none");
+    if (json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", dep);
+        if (forget)
+            cJSON_AddNullToObject(o, "command");
+        else
+            cJSON_AddStringToObject(o, "command", command);
+        if (old)
+            cJSON_AddStringToObject(o, "was", old);
+        else
+            cJSON_AddNullToObject(o, "was");
+        print_result_json(action, dep, true, line, o);
+    } else {
+        puts(line);
+    }
     free(old);
     return EXIT_OK;
 }
 
 int cmd_breaker(struct app *app, int argc, char **argv)
 {
-    bool json = false;
+    bool json = false, force = false;
     const char *args[2];
     int nargs = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0)
             json = true;
+        else if (strcmp(argv[i], "--force") == 0)
+            force = true;
         else if (argv[i][0] == '-' && argv[i][1] == '-')
             return fail(EXIT_USAGE, "breaker: unknown option %s\n" BREAKER_USAGE, argv[i]);
         else if (nargs < 2)
@@ -239,31 +269,37 @@ int cmd_breaker(struct app *app, int argc, char **argv)
     if (nargs == 0)
         return fail(EXIT_USAGE, BREAKER_USAGE);
     static const struct {
-        const char *sub, *action, *command;
+        const char *sub, *action, *command;   /* command NULL: forget */
     } commands[] = {
         {"open", "breaker.open", "open"},
         {"close", "breaker.close", "disabled"},
         {"reset", "breaker.reset", "reset"},
+        {"forget", "breaker.forget", NULL},
     };
     int which = -1;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < (int)(sizeof commands / sizeof commands[0]); i++)
         if (strcmp(args[0], commands[i].sub) == 0)
             which = i;
-    if (strcmp(args[0], "list") == 0 ? nargs != 1 : which < 0 || nargs != 2 || json)
+    if (strcmp(args[0], "list") == 0 ? nargs != 1 : which < 0 || nargs != 2)
         return fail(EXIT_USAGE, BREAKER_USAGE);
     if (which >= 0) {
         const char *dep = args[1];
         if (!*dep || strpbrk(dep, " \t\r\n"))
             return fail(EXIT_USAGE, "breaker name '%s' is empty or holds spaces", dep);
         if (control_read_only(app))
-            return control_refuse(app, commands[which].action, dep, commands[which].command);
+            return control_refuse(app, commands[which].action, dep,
+                                  commands[which].command ? commands[which].command : "none");
     }
     redisContext *c;
     int rc = control_connect(app, &c);
     if (rc != EXIT_OK)
         return rc;
-    rc = which < 0 ? breaker_list(c, json)
-                   : breaker_command(app, c, commands[which].action, commands[which].command, args[1]);
+    if (which < 0)
+        rc = breaker_list(c, json);
+    else if (commands[which].command && (rc = control_require_known(app, c, args[1], false, force)) != EXIT_OK)
+        ;   /* said */
+    else
+        rc = breaker_command(app, c, commands[which].action, commands[which].command, args[1], json);
     redisFree(c);
     return rc;
 }

@@ -17,6 +17,7 @@
 #include "cli/app.h"
 #include "control/audit.h"
 #include "core/clock.h"
+#include "core/number.h"
 #include "core/xalloc.h"
 #include "dlq/dlq.h"
 #include "dlq/sched-replay.h"
@@ -34,21 +35,21 @@ struct dlq_args {
     bool all, json, dry_run, yes, limit_given;
 };
 
-static const char USAGE[] =
+const char dlq_usage[] =
     "usage: qdeck dlq list QUEUE [--grep S] [--limit N] [--json]\n"
     "       qdeck dlq show QUEUE ID [--json]\n"
     "       qdeck dlq replay QUEUE (--id ID... | --grep S | --all) [--limit N] [--rate N] [--dry-run]\n"
     "                              [--to QUEUE] [--set payload.KEY=VALUE | --set header:KEY=VALUE]...\n"
-    "       qdeck dlq purge QUEUE (--id ID... | --all) --yes\n"
+    "       qdeck dlq purge QUEUE (--id ID... | --all) --yes [--json]\n"
     "       qdeck dlq export QUEUE [--out FILE]\n"
-    "       qdeck dlq import FILE [--to QUEUE]\n"
+    "       qdeck dlq import FILE [--to QUEUE] [--json]\n"
     "QUEUE: amqp:NAME, redis:KEY or stream:KEY (a bare name when only one broker is configured)";
 
 static int usage_error(const char *fmt, const char *arg)
 {
     fputs("qdeck: dlq: ", stderr);
     fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n%s\n", USAGE);
+    fprintf(stderr, "\n%s\n", dlq_usage);
     return EXIT_USAGE;
 }
 
@@ -75,17 +76,17 @@ static int parse_args(int argc, char **argv, int positional, struct dlq_args *a)
                 a->ids = xrealloc(a->ids, (a->nids + 1) * sizeof *a->ids);
                 a->ids[a->nids++] = argv[++i];
             }
-        } else if ((!strcmp(s, "--limit") || !strcmp(s, "--rate")) && more) {
+        } else if (!strcmp(s, "--limit") && more) {
+            char why[200];
+            if (number_parse_flag("--limit", argv[++i], 0, 1000000000, &a->limit, why, sizeof why) < 0)
+                return usage_error("%s", why);
+            a->limit_given = true;
+        } else if (!strcmp(s, "--rate") && more) {
             char *end;
             double v = strtod(argv[++i], &end);
-            if (*end || end == argv[i] || v < 0 || v > 1e9)
-                return usage_error("%s wants a non-negative number", s);
-            if (s[2] == 'l') {
-                a->limit = (long)v;
-                a->limit_given = true;
-            } else {
-                a->rate = v;
-            }
+            if (*end || end == argv[i] || !(v >= 0 && v <= 1e9))
+                return usage_error("--rate wants a number of messages per second from 0 to 1e9, got '%s'", argv[i]);
+            a->rate = v;
         } else if (s[0] == '-' && s[1] == '-') {
             return usage_error("unknown or incomplete option '%s'", s);
         } else if (npos < positional) {
@@ -263,7 +264,8 @@ static int cmd_list(struct app *app, const struct dlq_args *a)
         cJSON_free(text);
         cJSON_Delete(root);
     } else {
-        printf("%s: %ld message%s, %ld shown\n", d->display, st.total, st.total == 1 ? "" : "s", st.shown);
+        fprintf(stderr, "%s: %ld message%s, %ld shown\n", d->display, st.total, st.total == 1 ? "" : "s",
+                st.shown);   /* a summary: stdout carries only the table */
     }
     rc = scan < 0 ? fail(failure_code(d), "%s", d->err) : EXIT_OK;
     dlq_close(d);
@@ -521,7 +523,13 @@ static int cmd_purge(struct app *app, const struct dlq_args *a)
     int r = d->ops->purge(d, &sel, &t);
     char result[256];
     snprintf(result, sizeof result, "%spurged %ld", r < 0 ? "error, " : "", t.moved);
-    printf("%s\n", result);
+    if (a->json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "purged", (double)t.moved);
+        print_result_json(a->all && !a->nids ? "dlq.purge" : "dlq.delete", d->display, r == 0, result, o);
+    } else {
+        printf("%s\n", result);
+    }
     audit(app, a->all && !a->nids ? "dlq.purge" : "dlq.delete", d->display, what, result);
     free(what);
     rc = r < 0 ? fail(failure_code(d), "%s", d->err) : EXIT_OK;
@@ -539,6 +547,7 @@ struct export_state {
     long n, total;
     struct progress prog;
     bool write_failed;
+    int write_errno;
 };
 
 static int export_visit(struct dlq_message *m, void *arg)
@@ -546,8 +555,10 @@ static int export_visit(struct dlq_message *m, void *arg)
     struct export_state *st = arg;
     dlq_decode(st->d, m, false);
     char *line = dlq_export_line(st->d, m);
-    if (fputs(line, st->out) == EOF || fputc('\n', st->out) == EOF)
+    if (fputs(line, st->out) == EOF || fputc('\n', st->out) == EOF) {
         st->write_failed = true;
+        st->write_errno = errno;
+    }
     free(line);
     dlq_message_free(m);
     st->n++;
@@ -582,13 +593,16 @@ static int cmd_export(struct app *app, const struct dlq_args *a)
         if (bad)
             unlink(tmp);
         free(tmp);
-    } else if (fflush(stdout) != 0) {
+    } else if (!st.write_failed && fflush(stdout) != 0) {
         st.write_failed = true;
+        st.write_errno = errno;
     }
     if (r < 0)
         rc = fail(failure_code(d), "%s", d->err);
+    else if (st.write_failed && st.write_errno == EPIPE && !a->out)
+        rc = EXIT_OK;   /* the reader has what it wanted (| head): not an error */
     else if (st.write_failed)
-        rc = fail(EXIT_FAILED, "writing the export failed: %s", strerror(errno));
+        rc = fail(EXIT_FAILED, "writing the export failed: %s", strerror(st.write_errno));
     else
         fprintf(stderr, "exported %ld message%s from %s\n", st.n, st.n == 1 ? "" : "s", d->display);
     dlq_close(d);
@@ -686,7 +700,16 @@ static int cmd_import(struct app *app, const struct dlq_args *a)
         fclose(in);
     char result[256];
     snprintf(result, sizeof result, "imported %ld, failed %ld%s", t.moved, t.failed, t.in_doubt ? ", in doubt" : "");
-    printf("%s\n", result);
+    if (a->json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "imported", (double)t.moved);
+        cJSON_AddNumberToObject(o, "failed", (double)t.failed);
+        cJSON_AddNumberToObject(o, "in_doubt", (double)t.in_doubt);
+        print_result_json("dlq.import", a->to ? a->to : (target ? target : file), rc == EXIT_OK && !t.failed &&
+                          !t.in_doubt, result, o);
+    } else {
+        printf("%s\n", result);
+    }
     audit(app, "dlq.import", a->to ? a->to : (target ? target : file), file, result);
     free(target);
     if (rc == EXIT_OK && (t.failed || t.in_doubt))
@@ -698,7 +721,7 @@ static int cmd_import(struct app *app, const struct dlq_args *a)
 int cmd_dlq(struct app *app, int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        fprintf(argc < 2 ? stderr : stdout, "%s\n", USAGE);
+        fprintf(argc < 2 ? stderr : stdout, "%s\n", dlq_usage);
         return argc < 2 ? EXIT_USAGE : EXIT_OK;
     }
     static const struct {

@@ -3,14 +3,22 @@
  *
  *   qdeck publish QUEUE --type T --payload JSON [--count N] [--priority P]
  *                 [--max-attempts N] [--idempotency-key K] [--deadline SECS]
+ *                 [--declare] [--yes] [--json]
  *   qdeck publish QUEUE --body-file FILE [--count N]     raw bytes, no envelope
  *
  * RabbitMQ: default exchange, routing key QUEUE, mandatory, persistent, with
  * message_id, timestamp and content_type, and publisher confirms in windows
- * of 500 (exit 1 unless every message is confirmed). Redis lists: LPUSH
+ * of 500 (exit 1 unless every message is confirmed). A queue that does not
+ * exist (passive queue.declare) is refused unless --declare asks to declare
+ * it with the worker's topology. More than PUBLISH_ASK_ABOVE messages need
+ * --yes. SIGINT or SIGTERM stops taking new messages, settles the confirms
+ * in flight and prints "published N of M"; the exit code is then 128 + the
+ * signal. Redis lists: LPUSH
  * (workers take from the right). Streams: XADD KEY * body ENVELOPE. When
  * Redis is configured and [worker] results is on, each task's record
- * qdeck:task:<id> starts as PENDING. Prints each task id on stdout.
+ * qdeck:task:<id> starts as PENDING. Prints each task id on stdout (with
+ * --json, one object holding them and the counts); the summary goes to
+ * stderr.
  *
  * The queue.<name>.max_depth guardrail (read from Redis when configured) is
  * honoured: a queue already holding max_depth messages or more takes
@@ -20,6 +28,7 @@
 #include <cJSON.h>
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +39,7 @@
 #include "control/policy.h"
 #include "core/address.h"
 #include "core/clock.h"
+#include "core/number.h"
 #include "core/xalloc.h"
 #include "worker/amqp-link.h"
 #include "worker/redis-link.h"
@@ -39,6 +49,15 @@
 
 #define CONFIRM_WINDOW 500
 #define REDIS_BATCH 1000
+#define PUBLISH_ASK_ABOVE 100000L      /* more messages than this need --yes */
+#define PUBLISH_MAX 1000000000L
+
+const char publish_usage[] =
+    "usage: qdeck publish QUEUE --type T [--payload JSON] [--count N] [--priority P] [--max-attempts N]\n"
+    "                     [--idempotency-key K] [--deadline SECS] [--declare] [--yes] [--json]\n"
+    "       qdeck publish QUEUE --body-file FILE [--count N] [--declare] [--yes] [--json]\n"
+    "QUEUE: amqp:NAME, redis:KEY or stream:KEY[#GROUP]. --declare declares a missing RabbitMQ queue\n"
+    "(durable, dead letters to NAME.dlq); --yes is needed above 100000 messages.";
 
 struct pub {
     const char *type, *payload, *idem;
@@ -46,7 +65,38 @@ struct pub {
     double deadline;
     char *raw;          /* --body-file contents */
     size_t raw_len;
+    bool declare;
+    cJSON *ids;         /* --json: the ids published, else NULL (printed one a line) */
 };
+
+/* What a publish run did, for the summary line and --json. */
+struct pub_outcome {
+    long sent, confirmed;
+    bool declared;
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig) { stop_signal = sig; }
+
+/* SIGINT/SIGTERM end the loop between messages rather than the process,
+ * so what is in flight is settled and counted. No SA_RESTART: a wait on
+ * the socket wakes up. */
+static void catch_stop_signals(void)
+{
+    struct sigaction sa = {.sa_handler = on_stop_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static void emit_id(struct pub *p, const char *id)
+{
+    if (p->ids)
+        cJSON_AddItemToArray(p->ids, cJSON_CreateString(id));
+    else
+        puts(id);
+}
 
 static char *read_file(const char *path, size_t *len)
 {
@@ -126,44 +176,64 @@ static int refuse_stream_full(const struct queue_address *a, const char *label, 
                 a->group ? a->group : "", max, label, label);
 }
 
-static int publish_amqp(const struct app *app, const struct queue_address *a, const struct pub *p, long count,
-                        redisContext *results, const char *label, long max_depth)
+/* Makes sure the queue exists: a passive declare says so (and its depth,
+ * for the max_depth guardrail). A missing queue is declared only with
+ * --declare, as `qdeck worker --declare` would; else refused. Exit code. */
+static int ensure_queue(amqp_connection_state_t conn, const struct queue_address *a, const struct pub *p,
+                        const char *label, long max_depth, struct pub_outcome *out)
+{
+    char err[400];
+    amqp_channel_open(conn, 2);
+    if (amqp_link_check(amqp_get_rpc_reply(conn), "channel.open", err, sizeof err) < 0)
+        return fail(EXIT_UNREACHABLE, "%s: %s", label, err);
+    amqp_queue_declare_ok_t *declared = amqp_queue_declare(conn, 2, amqp_cstring_bytes(a->name), 1, 0, 0, 0,
+                                                         amqp_empty_table);
+    amqp_rpc_reply_t rr = amqp_get_rpc_reply(conn);
+    if (rr.reply_type == AMQP_RESPONSE_NORMAL) {
+        long depth = declared ? (long)declared->message_count : -1;
+        amqp_channel_close(conn, 2, AMQP_REPLY_SUCCESS);
+        struct shed_guardrails g = {.priority_below = -1, .max_depth = max_depth};
+        if (max_depth >= 0 && depth >= 0 && !shed_publish_allowed(&g, depth))
+            return refuse_full(label, depth, max_depth);
+        return EXIT_OK;
+    }
+    if (rr.reply_type != AMQP_RESPONSE_SERVER_EXCEPTION || rr.reply.id != AMQP_CHANNEL_CLOSE_METHOD) {
+        amqp_link_check(rr, "queue.declare", err, sizeof err);
+        return fail(EXIT_UNREACHABLE, "%s: %s", label, err);
+    }
+    amqp_channel_close_t *closed = rr.reply.decoded;
+    bool missing = closed->reply_code == AMQP_NOT_FOUND;
+    amqp_channel_close_ok_t ok = {0};
+    amqp_send_method(conn, 2, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+    if (!missing) {
+        amqp_link_check(rr, "queue.declare", err, sizeof err);
+        return fail(EXIT_FAILED, "%s: %s", label, err);
+    }
+    if (!p->declare)
+        return fail(EXIT_FAILED, "%s does not exist; publish with --declare to declare it (durable, dead letters "
+                                 "to %s.dlq, as `qdeck worker --declare` would)", label, a->name);
+    if (topology_declare_queue(conn, a->name, err, sizeof err) < 0)
+        return fail(EXIT_FAILED, "%s does not exist and cannot be declared: %s", label, err);
+    fprintf(stderr, "qdeck: declared %s (dead letters to %s.dlq)\n", label, a->name);
+    out->declared = true;
+    return EXIT_OK;
+}
+
+static int publish_amqp(const struct app *app, const struct queue_address *a, struct pub *p, long count,
+                        redisContext *results, const char *label, long max_depth, struct pub_outcome *out)
 {
     char err[400];
     amqp_connection_state_t conn = amqp_link_open(app->ctx->amqp, 0, true, app->ctx->timeout, err, sizeof err);
     if (!conn)
         return fail(EXIT_UNREACHABLE, "%s", err);
-    /* a queue that does not exist yet is declared with the worker's
-     * topology (as `qdeck worker --declare` would), rather than having
-     * every message returned as unroutable */
-    amqp_channel_open(conn, 2);
-    amqp_rpc_reply_t rr = amqp_get_rpc_reply(conn);
-    if (rr.reply_type == AMQP_RESPONSE_NORMAL) {
-        amqp_queue_declare_ok_t *declared = amqp_queue_declare(conn, 2, amqp_cstring_bytes(a->name), 1, 0, 0, 0,
-                                                         amqp_empty_table);
-        rr = amqp_get_rpc_reply(conn);
-        if (rr.reply_type == AMQP_RESPONSE_NORMAL) {
-            long depth = declared ? (long)declared->message_count : -1;
-            amqp_channel_close(conn, 2, AMQP_REPLY_SUCCESS);
-            struct shed_guardrails g = {.priority_below = -1, .max_depth = max_depth};
-            if (max_depth >= 0 && depth >= 0 && !shed_publish_allowed(&g, depth)) {
-                amqp_link_close(conn);
-                return refuse_full(label, depth, max_depth);
-            }
-        } else if (rr.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION && rr.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
-            amqp_channel_close_ok_t ok = {0};
-            amqp_send_method(conn, 2, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
-            if (topology_declare_queue(conn, a->name, err, sizeof err) < 0) {
-                amqp_link_close(conn);
-                return fail(EXIT_FAILED, "%s does not exist and cannot be declared: %s", label, err);
-            }
-            fprintf(stderr, "qdeck: declared %s (dead letters to %s.dlq)\n", label, a->name);
-        }
+    int rc = ensure_queue(conn, a, p, label, max_depth, out);
+    if (rc != EXIT_OK) {
+        amqp_link_close(conn);
+        return rc;
     }
     uint64_t tag = 0, acked = 0;
-    int rc = EXIT_OK;
     long pending_results = 0;
-    for (long i = 0; i < count && rc == EXIT_OK; i++) {
+    for (long i = 0; i < count && rc == EXIT_OK && !stop_signal; i++) {
         char id[40];
         size_t len;
         char *body = next_body(p, id, &len);
@@ -180,14 +250,17 @@ static int publish_amqp(const struct app *app, const struct queue_address *a, co
             results_append_pending(results, id, p->type, label, app->cfg.worker.result_ttl);
             pending_results += 2;
         }
-        if (amqp_link_publish(conn, "", a->name, &props, body, len, &tag, err, sizeof err) < 0)
+        if (amqp_link_publish(conn, "", a->name, &props, body, len, &tag, err, sizeof err) < 0) {
             rc = fail(EXIT_FAILED, "%s", err);
-        else
-            puts(id);
+        } else {
+            out->sent++;
+            emit_id(p, id);
+        }
         free(body);
-        if (rc == EXIT_OK && (tag - acked >= CONFIRM_WINDOW || i + 1 == count) &&
-            amqp_link_wait_confirms(conn, tag, &acked, 30, err, sizeof err) < 0)
+        bool settle = tag - acked >= CONFIRM_WINDOW || i + 1 == count || stop_signal;
+        if (rc == EXIT_OK && settle && amqp_link_wait_confirms(conn, tag, &acked, 30, err, sizeof err) < 0)
             rc = fail(EXIT_FAILED, "publishing to %s: %s", label, err);
+        out->confirmed = (long)acked;
         if (results && pending_results >= REDIS_BATCH * 2) {
             if (redis_link_drain(results, (int)pending_results, err, sizeof err) < 0)
                 fprintf(stderr, "qdeck: warning: result store: %s\n", err);
@@ -197,13 +270,11 @@ static int publish_amqp(const struct app *app, const struct queue_address *a, co
     if (results && pending_results && redis_link_drain(results, (int)pending_results, err, sizeof err) < 0)
         fprintf(stderr, "qdeck: warning: result store: %s\n", err);
     amqp_link_close(conn);
-    if (rc == EXIT_OK)
-        fprintf(stderr, "qdeck: published %ld task(s) to %s, all confirmed\n", count, label);
     return rc;
 }
 
-static int publish_redis(const struct app *app, const struct queue_address *a, const struct pub *p, long count,
-                         redisContext *r, bool results, const char *label, long max_depth)
+static int publish_redis(const struct app *app, const struct queue_address *a, struct pub *p, long count,
+                         redisContext *r, bool results, const char *label, long max_depth, struct pub_outcome *out)
 {
     char err[400];
     long pending = 0;
@@ -225,6 +296,7 @@ static int publish_redis(const struct app *app, const struct queue_address *a, c
             return a->kind == QUEUE_STREAM ? refuse_stream_full(a, label, depth, max_depth)
                                            : refuse_full(label, depth, max_depth);
     }
+    long batch = 0;   /* messages in the pipeline, not yet answered */
     for (long i = 0; i < count; i++) {
         char id[40];
         size_t len;
@@ -243,21 +315,59 @@ static int publish_redis(const struct app *app, const struct queue_address *a, c
             results_append_pending(r, id, p->type, label, app->cfg.worker.result_ttl);
             pending += 2;
         }
-        puts(id);
+        emit_id(p, id);
         free(body);
-        if (pending >= REDIS_BATCH || i + 1 == count) {
+        batch++;
+        if (pending >= REDIS_BATCH || i + 1 == count || stop_signal) {
             if (redis_link_drain(r, (int)pending, err, sizeof err) < 0)
                 return fail(EXIT_UNREACHABLE, "publishing to %s: %s", label, err);
-            pending = 0;
+            out->sent += batch;
+            out->confirmed += batch;
+            pending = batch = 0;
+            if (stop_signal)
+                break;
         }
     }
-    fprintf(stderr, "qdeck: published %ld task(s) to %s\n", count, label);
     return EXIT_OK;
+}
+
+/* The summary on stderr (and the --json object on stdout). */
+static void report(const struct pub *p, const char *label, long count, const struct pub_outcome *out, bool amqp,
+                   int rc)
+{
+    if (p->ids) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "queue", label);
+        cJSON_AddNumberToObject(o, "requested", (double)count);
+        cJSON_AddNumberToObject(o, "published", (double)out->sent);
+        cJSON_AddNumberToObject(o, "confirmed", (double)out->confirmed);
+        cJSON_AddBoolToObject(o, "declared", out->declared);
+        cJSON_AddBoolToObject(o, "ok", rc == EXIT_OK && !stop_signal);
+        if (stop_signal)
+            cJSON_AddStringToObject(o, "interrupted", strsignal(stop_signal));
+        else
+            cJSON_AddNullToObject(o, "interrupted");
+        cJSON_AddItemToObject(o, "ids", p->ids);
+        char *text = cJSON_Print(o);
+        puts(text);
+        cJSON_free(text);
+        cJSON_DetachItemViaPointer(o, p->ids);
+        cJSON_Delete(o);
+    }
+    if (stop_signal)
+        fprintf(stderr, "qdeck: %s: published %ld of %ld to %s (%ld confirmed); stopped\n", strsignal(stop_signal),
+                out->sent, count, label, out->confirmed);
+    else if (rc == EXIT_OK)
+        fprintf(stderr, "qdeck: published %ld task(s) to %s%s\n", count, label, amqp ? ", all confirmed" : "");
+    else if (out->sent)
+        fprintf(stderr, "qdeck: published %ld of %ld to %s (%ld confirmed)\n", out->sent, count, label,
+                out->confirmed);
 }
 
 int cmd_publish(struct app *app, int argc, char **argv)
 {
-    enum { OPT_TYPE = 256, OPT_PAYLOAD, OPT_COUNT, OPT_PRIORITY, OPT_MAX_ATTEMPTS, OPT_IDEM, OPT_DEADLINE, OPT_BODY };
+    enum { OPT_TYPE = 256, OPT_PAYLOAD, OPT_COUNT, OPT_PRIORITY, OPT_MAX_ATTEMPTS, OPT_IDEM, OPT_DEADLINE, OPT_BODY,
+           OPT_DECLARE, OPT_YES, OPT_JSON };
     static const struct option longopts[] = {
         {"type", required_argument, NULL, OPT_TYPE},
         {"payload", required_argument, NULL, OPT_PAYLOAD},
@@ -267,40 +377,64 @@ int cmd_publish(struct app *app, int argc, char **argv)
         {"idempotency-key", required_argument, NULL, OPT_IDEM},
         {"deadline", required_argument, NULL, OPT_DEADLINE},
         {"body-file", required_argument, NULL, OPT_BODY},
+        {"declare", no_argument, NULL, OPT_DECLARE},
+        {"yes", no_argument, NULL, OPT_YES},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct pub p = {.payload = "{}", .priority = -1, .max_attempts = 0};
     const char *body_file = NULL;
-    long count = 1;
+    long count = 1, whole;
+    bool yes = false, json = false;
+    char why[200];
     int c;
     optind = 0;   /* 0: GNU getopt starts afresh (permuting again) */
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        char *end;
-        double v = 0;
-        if (c == OPT_COUNT || c == OPT_PRIORITY || c == OPT_MAX_ATTEMPTS || c == OPT_DEADLINE) {
-            errno = 0;
-            v = strtod(optarg, &end);
-            if (errno || *end || end == optarg || v < 0 || v > 1e9)
-                return fail(EXIT_USAGE, "%s wants a non-negative number, got '%s'", "option", optarg);
-        }
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case OPT_TYPE: p.type = optarg; break;
         case OPT_PAYLOAD: p.payload = optarg; break;
-        case OPT_COUNT: count = (long)v; break;
-        case OPT_PRIORITY: p.priority = (int)v; break;
-        case OPT_MAX_ATTEMPTS: p.max_attempts = (int)v; break;
+        case OPT_COUNT:
+            if (number_parse_flag("--count", optarg, 1, PUBLISH_MAX, &count, why, sizeof why) < 0)
+                return fail(EXIT_USAGE, "publish: %s", why);
+            break;
+        case OPT_PRIORITY:
+            if (number_parse_flag("--priority", optarg, 0, 255, &whole, why, sizeof why) < 0)
+                return fail(EXIT_USAGE, "publish: %s", why);
+            p.priority = (int)whole;
+            break;
+        case OPT_MAX_ATTEMPTS:
+            if (number_parse_flag("--max-attempts", optarg, 1, 1000, &whole, why, sizeof why) < 0)
+                return fail(EXIT_USAGE, "publish: %s", why);
+            p.max_attempts = (int)whole;
+            break;
         case OPT_IDEM: p.idem = optarg; break;
-        case OPT_DEADLINE: p.deadline = clock_wall() + v; break;
+        case OPT_DEADLINE: {
+            char *end;
+            errno = 0;
+            double v = strtod(optarg, &end);
+            if (errno || end == optarg || *end || !(v > 0 && v <= 1e9))
+                return fail(EXIT_USAGE, "publish: --deadline wants seconds from now (> 0), got '%s'", optarg);
+            p.deadline = clock_wall() + v;
+            break;
+        }
         case OPT_BODY: body_file = optarg; break;
-        default: return EXIT_USAGE;
+        case OPT_DECLARE: p.declare = true; break;
+        case OPT_YES: yes = true; break;
+        case OPT_JSON: json = true; break;
+        case 'h': puts(publish_usage); return EXIT_OK;
+        default: fprintf(stderr, "%s\n", publish_usage); return EXIT_USAGE;
         }
     }
     if (optind + 1 != argc)
-        return fail(EXIT_USAGE, "usage: qdeck publish QUEUE --type T --payload JSON [--count N] [--priority P]");
+        return fail(EXIT_USAGE, "publish: one QUEUE is needed\n%s", publish_usage);
     if (!body_file && !p.type)
         return fail(EXIT_USAGE, "publish: --type is required (or --body-file for raw bytes)");
     if (p.idem && count > 1)
         return fail(EXIT_USAGE, "publish: --idempotency-key with --count %ld would make them one task", count);
+    if (count > PUBLISH_ASK_ABOVE && !yes)
+        return fail(EXIT_USAGE, "publish: --count %ld is more than %ld messages: add --yes if you mean it", count,
+                    PUBLISH_ASK_ABOVE);
     cJSON *check = cJSON_Parse(p.payload);
     if (!check)
         return fail(EXIT_USAGE, "publish: --payload is not valid JSON: %s", p.payload);
@@ -340,11 +474,19 @@ int cmd_publish(struct app *app, int argc, char **argv)
             fprintf(stderr, "qdeck: warning: result store not written: %s\n", err);
     }
     long max_depth = max_depth_guardrail(app, label);
+    struct pub_outcome outcome = {0};
+    if (json)
+        p.ids = cJSON_CreateArray();
+    catch_stop_signals();
     if (a.kind == QUEUE_AMQP)
-        rc = publish_amqp(app, &a, &p, count, app->cfg.worker.results ? r : NULL, label, max_depth);
+        rc = publish_amqp(app, &a, &p, count, app->cfg.worker.results ? r : NULL, label, max_depth, &outcome);
     else
-        rc = publish_redis(app, &a, &p, count, r, app->cfg.worker.results, label, max_depth);
+        rc = publish_redis(app, &a, &p, count, r, app->cfg.worker.results, label, max_depth, &outcome);
     redisFree(r);
+    report(&p, label, count, &outcome, a.kind == QUEUE_AMQP, rc);
+    if (rc == EXIT_OK && stop_signal)
+        rc = 128 + stop_signal;
+    cJSON_Delete(p.ids);
 out:
     free(p.raw);
     free(label);

@@ -19,7 +19,9 @@
 #include "core/clock.h"
 #include "worker/sched.h"
 
-#define SCHED_USAGE "usage: qdeck sched list [--json] | run NAME [--no-wait] | pause NAME | resume NAME"
+#define SCHED_USAGE "usage: qdeck sched list | run NAME [--no-wait] | pause NAME | resume NAME [--json]"
+
+const char sched_usage[] = SCHED_USAGE;
 
 static bool read_only(const struct app *app)
 {
@@ -156,7 +158,16 @@ static int wait_for_run(redisContext *c, const char *name, long runs_before, dou
     return 0;
 }
 
-static int sched_mutate(struct app *app, const char *sub, const char *name, bool wait)
+/* What run/pause/resume did: a line, or with --json one object. */
+static void say(bool json, const char *action, const char *name, const char *result)
+{
+    if (json)
+        print_result_json(action, name, true, result, NULL);
+    else
+        printf("%s\n", result);
+}
+
+static int sched_mutate(struct app *app, const char *sub, const char *name, bool wait, bool json)
 {
     char action[32];
     snprintf(action, sizeof action, "sched.%s", sub);
@@ -181,7 +192,9 @@ static int sched_mutate(struct app *app, const char *sub, const char *name, bool
             return fail(EXIT_UNREACHABLE, "%s", err);
         }
         audit(app, c, action, name, was ? "paused" : "active", pause ? "paused" : "active", "ok");
-        printf("%s %s\n", pause ? "paused" : "resumed", name);
+        char line[300];
+        snprintf(line, sizeof line, "%s %s", pause ? "paused" : "resumed", name);
+        say(json, action, name, line);
         redisFree(c);
         return EXIT_OK;
     }
@@ -194,10 +207,14 @@ static int sched_mutate(struct app *app, const char *sub, const char *name, bool
         return fail(EXIT_UNREACHABLE, "%s", err);
     }
     audit(app, c, action, name, NULL, NULL, "requested");
+    char line[800];
     if (!wait) {
-        printf("requested a run of %s\n", name);
+        snprintf(line, sizeof line, "requested a run of %s", name);
+        say(json, action, name, line);
     } else if (!leader[0]) {
-        printf("requested a run of %s; no scheduler leader is running now: it runs when one takes the lease\n", name);
+        snprintf(line, sizeof line, "requested a run of %s; no scheduler leader is running now: it runs when one "
+                                    "takes the lease", name);
+        say(json, action, name, line);
     } else {
         int got = wait_for_run(c, name, before.runs, 10, &after, err, sizeof err);
         if (got < 0) {
@@ -208,7 +225,8 @@ static int sched_mutate(struct app *app, const char *sub, const char *name, bool
             redisFree(c);
             return fail(EXIT_FAILED, "requested a run of %s, but leader %s has not run it within 10s", name, leader);
         }
-        printf("ran %s on %s: %s\n", name, after.leader, after.last_result);
+        snprintf(line, sizeof line, "ran %s on %s: %s", name, after.leader, after.last_result);
+        say(json, action, name, line);
     }
     redisFree(c);
     return EXIT_OK;
@@ -241,7 +259,7 @@ int cmd_sched(struct app *app, int argc, char **argv)
     if (strcmp(sub, "run") == 0 || strcmp(sub, "pause") == 0 || strcmp(sub, "resume") == 0) {
         if (!name)
             return fail(EXIT_USAGE, "sched %s needs a NAME\n" SCHED_USAGE, sub);
-        return sched_mutate(app, sub, name, wait);
+        return sched_mutate(app, sub, name, wait, json);
     }
     return fail(EXIT_USAGE, "sched: unknown subcommand '%s'\n" SCHED_USAGE, sub);
 }

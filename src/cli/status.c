@@ -1,5 +1,6 @@
 /* `qdeck status [--json]`: one refresh of every source, printed as a table
- * or as JSON (same addresses as the console). Sources are collected in
+ * or as JSON (same addresses as the console) on stdout; each source's
+ * health goes to stderr (in --json it is part of the object). Sources are collected in
  * parallel, each on its own thread and connection, so a hung broker costs
  * one timeout, not one per source. The management API answering says
  * nothing about AMQP logins, so with an amqp URL a cheap connect and login
@@ -171,37 +172,43 @@ static void print_padded(const char *s, int width)
     printf("%s%*s", s, cols < width ? width - cols : 1, "");
 }
 
+/* The queues of every source as one table on stdout; each source's health
+ * (the AMQP login's included) is a diagnostic and goes to stderr (the
+ * failing ones from cmd_status). */
 static void print_table(struct source **srcs, size_t n, const struct amqp_check *amqp)
 {
+    bool header = false;
     for (size_t i = 0; i < n; i++) {
         struct feed_view v;
         feed_get(&srcs[i]->feed, &v);
-        printf("%s %s  %s%s%s  %s\n", srcs[i]->ops->kind, srcs[i]->display_url,
-               source_status_name(v.status), v.message[0] ? ": " : "", v.message,
-               v.snap && v.snap->server ? v.snap->server : "");
-        if (v.snap) {
-            printf("  %-40s %9s %9s %9s %5s %8s %8s %8s  %s\n", "QUEUE", "READY", "UNACK", "TOTAL",
-                   "CONS", "IN/s", "OUT/s", "AGE", "DEAD LETTERS TO");
-            for (size_t q = 0; q < v.snap->nqueues; q++) {
-                const struct queue_stat *s = &v.snap->queues[q];
-                char ready[24], unacked[24], total[24], cons[24], in[24], out[24], age[24];
-                format_count(ready, sizeof ready, s->ready);
-                format_count(unacked, sizeof unacked, s->unacked);
-                format_count(total, sizeof total, s->total);
-                format_count(cons, sizeof cons, s->consumers);
-                format_rate(in, sizeof in, s->rate_in);
-                format_rate(out, sizeof out, s->rate_out);
-                format_duration(s->head_age, age, sizeof age);
-                printf("  ");
-                print_padded(s->addr, 40);
-                printf(" %9s %9s %9s %5s %8s %8s %7s%s  %s\n", ready, unacked, total, cons, in, out,
-                       s->head_age_at_least ? ">" : " ", age, s->dead_letter_to ? s->dead_letter_to : "");
-            }
+        if (v.status == SOURCE_OK)
+            fprintf(stderr, "%s %s  %s%s%s  %s\n", srcs[i]->ops->kind, srcs[i]->display_url,
+                    source_status_name(v.status), v.message[0] ? ": " : "", v.message,
+                    v.snap && v.snap->server ? v.snap->server : "");
+        if (v.snap && !header) {
+            printf("%-40s %9s %9s %9s %5s %8s %8s %8s  %s\n", "QUEUE", "READY", "UNACK", "TOTAL", "CONS", "IN/s",
+                   "OUT/s", "AGE", "DEAD LETTERS TO");
+            header = true;
+        }
+        for (size_t q = 0; v.snap && q < v.snap->nqueues; q++) {
+            const struct queue_stat *s = &v.snap->queues[q];
+            char ready[24], unacked[24], total[24], cons[24], in[24], out[24], age[24];
+            format_count(ready, sizeof ready, s->ready);
+            format_count(unacked, sizeof unacked, s->unacked);
+            format_count(total, sizeof total, s->total);
+            format_count(cons, sizeof cons, s->consumers);
+            format_rate(in, sizeof in, s->rate_in);
+            format_rate(out, sizeof out, s->rate_out);
+            format_duration(s->head_age, age, sizeof age);
+            print_padded(s->addr, 40);
+            printf(" %9s %9s %9s %5s %8s %8s %7s%s  %s\n", ready, unacked, total, cons, in, out,
+                   s->head_age_at_least ? ">" : " ", age, s->dead_letter_to ? s->dead_letter_to : "");
         }
         feed_view_release(&v);
     }
     if (amqp)
-        printf("amqp %s  %s%s%s\n", amqp->shown, amqp->status, amqp->ok ? ": " : "", amqp->ok ? amqp->message : "");
+        fprintf(stderr, "amqp %s  %s%s%s\n", amqp->shown, amqp->status, amqp->ok ? ": " : "",
+                amqp->ok ? amqp->message : "");
 }
 
 int cmd_status(struct app *app, int argc, char **argv)

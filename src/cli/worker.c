@@ -30,6 +30,7 @@
 #include "control/plane.h"
 #include "core/address.h"
 #include "core/log.h"
+#include "core/number.h"
 #include "core/xalloc.h"
 #include "dlq/sched-replay.h"
 #include "worker/amqp-link.h"
@@ -133,16 +134,15 @@ int cmd_worker(struct app *app, int argc, char **argv)
     int c;
     optind = 0;   /* 0: GNU getopt starts afresh (permuting again) */
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        char *end;
+        char why[200];
         long v;
         switch (c) {
         case OPT_QUEUES: opt.queues = optarg; break;
         case OPT_CONCURRENCY:
         case OPT_PREFETCH:
-            v = strtol(optarg, &end, 10);
-            if (*end || v < 1 || v > (c == OPT_PREFETCH ? 65535 : 4096))
-                return fail(EXIT_USAGE, "--%s wants a number from 1 to %d, got '%s'",
-                            c == OPT_PREFETCH ? "prefetch" : "concurrency", c == OPT_PREFETCH ? 65535 : 4096, optarg);
+            if (number_parse_flag(c == OPT_PREFETCH ? "--prefetch" : "--concurrency", optarg, 1,
+                                  c == OPT_PREFETCH ? 65535 : 4096, &v, why, sizeof why) < 0)
+                return fail(EXIT_USAGE, "%s", why);
             if (c == OPT_PREFETCH)
                 opt.prefetch = (int)v;
             else

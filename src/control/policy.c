@@ -546,6 +546,68 @@ static int transact_set(redisContext *c, const char *key, const char *field, con
     return 0;
 }
 
+/* MULTI; HGET key field; HDEL key field; [HDEL meta field]; PUBLISH; EXEC:
+ * the removal twin of transact_set. *old_value NULL: nothing was there. */
+static int transact_del(redisContext *c, const char *key, const char *field, bool meta, const char *message,
+                        char **old_value, char *err, size_t errlen)
+{
+    int queued = 5 + (meta ? 1 : 0);
+    redisAppendCommand(c, "MULTI");
+    redisAppendCommand(c, "HGET %s %s", key, field);
+    redisAppendCommand(c, "HDEL %s %s", key, field);
+    if (meta)
+        redisAppendCommand(c, "HDEL %s %s", KEY_POLICY_META, field);
+    redisAppendCommand(c, "PUBLISH %s %s", CHANNEL_POLICY, message);
+    redisAppendCommand(c, "EXEC");
+    redisReply *r = NULL;
+    int rc = 0;
+    for (int i = 0; i < queued; i++) {
+        if (redisGetReply(c, (void **)&r) != REDIS_OK)
+            return reply_error(c, NULL, "MULTI/EXEC", err, errlen);
+        if (i < queued - 1) {
+            if (r->type == REDIS_REPLY_ERROR && rc == 0) {
+                reply_error(c, r, "MULTI/EXEC", err, errlen);
+                rc = -1;
+                r = NULL;
+            }
+            if (r)
+                freeReplyObject(r);
+            continue;
+        }
+        if (rc < 0) {
+            freeReplyObject(r);
+            return -1;
+        }
+        if (r->type != REDIS_REPLY_ARRAY || r->elements < 3)
+            return reply_error(c, r, "EXEC", err, errlen);
+        redisReply *old = r->element[0];
+        *old_value = old->type == REDIS_REPLY_STRING ? xstrndup(old->str, old->len) : NULL;
+        freeReplyObject(r);
+    }
+    return 0;
+}
+
+int policy_unset(redisContext *c, const char *name, char **old_value, char *err, size_t errlen)
+{
+    *old_value = NULL;
+    if (policy_check_name(name, NULL, err, errlen) < 0)
+        return -1;
+    return transact_del(c, KEY_POLICY, name, true, name, old_value, err, errlen);
+}
+
+int policy_breaker_forget(redisContext *c, const char *dep, char **old_value, char *err, size_t errlen)
+{
+    *old_value = NULL;
+    if (!dep || !printable_name(dep)) {
+        snprintf(err, errlen, "breaker name '%s' is empty or holds spaces", dep ? dep : "");
+        return -1;
+    }
+    char *message = xasprintf(BREAKER_CHANNEL_PREFIX "%s", dep);
+    int rc = transact_del(c, KEY_BREAKER_CMD, dep, false, message, old_value, err, errlen);
+    free(message);
+    return rc;
+}
+
 int policy_set(redisContext *c, const char *name, const char *value, const char *who, char **old_value,
                char *canonical, size_t canlen, bool *invalid, char *err, size_t errlen)
 {

@@ -150,6 +150,14 @@ void policy_items_free(struct policy_item *items, size_t n);
 int policy_set(redisContext *c, const char *name, const char *value, const char *who, char **old_value,
                char *canonical, size_t canlen, bool *invalid, char *err, size_t errlen);
 
+/* Removes a guardrail (and its meta) so every worker falls back to its
+ * default, and publishes the change. *old_value: what was set, NULL when
+ * nothing was. 0, or -1 with a message. */
+int policy_unset(redisContext *c, const char *name, char **old_value, char *err, size_t errlen);
+/* Removes dep's operator command from qdeck:breaker and publishes it. A
+ * worker keeps the breaker state it has; this clears the row. */
+int policy_breaker_forget(redisContext *c, const char *dep, char **old_value, char *err, size_t errlen);
+
 /* Breaker commands: HSET qdeck:breaker dep command + PUBLISH. command is
  * open | disabled | reset. *old_value as above. */
 int policy_breaker_command(redisContext *c, const char *dep, const char *command, char **old_value, char *err,

@@ -19,6 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/number.h"
+#include "core/url.h"
 #include "core/xalloc.h"
 
 enum option_type { OPT_STRING, OPT_BOOL, OPT_INT, OPT_DOUBLE, OPT_LONG };
@@ -219,24 +221,17 @@ static int option_set(const struct option_def *o, void *field, const char *value
             return 0;
         snprintf(why, whylen, "'%s' is not a boolean (true/false)", value);
         return -1;
-    case OPT_INT: {
-        errno = 0;
-        long v = strtol(value, &end, 10);
-        if (errno || end == value || *end || v < o->min || v > o->max) {
-            snprintf(why, whylen, "'%s' is not a whole number from %g to %g", value, o->min, o->max);
-            return -1;
-        }
-        *(int *)field = (int)v;
-        return 0;
-    }
+    case OPT_INT:
     case OPT_LONG: {
-        errno = 0;
-        long long v = strtoll(value, &end, 10);
-        if (errno || end == value || *end || v < o->min || v > o->max) {
+        long v;
+        if (number_parse_long(value, (long)o->min, (long)o->max, &v) < 0) {
             snprintf(why, whylen, "'%s' is not a whole number from %g to %g", value, o->min, o->max);
             return -1;
         }
-        *(long *)field = (long)v;
+        if (o->type == OPT_INT)
+            *(int *)field = (int)v;
+        else
+            *(long *)field = v;
         return 0;
     }
     case OPT_DOUBLE: {
@@ -484,6 +479,20 @@ static const char *first_set(const char *a, const char *b)
     return a && *a ? a : (b && *b ? b : NULL);
 }
 
+/* Each URL of the context speaks its broker's scheme: an http:// URL given
+ * as the AMQP URL is refused here, not found out at the first connect. */
+static int check_context_urls(const struct context_config *ctx, char *err, size_t errlen)
+{
+    const struct {
+        const char *url;
+        enum url_role role;
+    } urls[] = {{ctx->amqp, URL_ROLE_AMQP}, {ctx->mgmt, URL_ROLE_MGMT}, {ctx->redis, URL_ROLE_REDIS}};
+    for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++)
+        if (urls[i].url && broker_url_check_role(urls[i].url, urls[i].role, err, (unsigned)errlen) < 0)
+            return -1;
+    return 0;
+}
+
 int config_load(const struct config_overrides *ov, struct config *cfg, char *err, size_t errlen)
 {
     config_defaults(cfg);
@@ -524,6 +533,9 @@ int config_load(const struct config_overrides *ov, struct config *cfg, char *err
         if (mgmt) { free(ctx->mgmt); ctx->mgmt = xstrdup(mgmt); }
         if (redis) { free(ctx->redis); ctx->redis = xstrdup(redis); }
     }
+    const struct context_config *active = config_active_context(cfg);
+    if (active && check_context_urls(active, err, errlen) < 0)
+        return -1;
     if (ov->theme) { free(cfg->theme); cfg->theme = xstrdup(ov->theme); }
     if (ov->refresh > 0)
         cfg->refresh = ov->refresh;

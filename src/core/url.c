@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/number.h"
 #include "core/xalloc.h"
 
 static const struct { const char *scheme; int port; } default_ports[] = {
@@ -33,9 +34,8 @@ static char *url_part(CURLU *h, CURLUPart part, unsigned flags)
 
 static int parse_db(const char *s, int *db)
 {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || v < 0 || v > 65535)
+    long v;
+    if (number_parse_long(s, 0, 65535, &v) < 0)
         return -1;
     *db = (int)v;
     return 0;
@@ -92,7 +92,10 @@ int broker_url_parse(const char *text, struct broker_url *out, char *err, unsign
     out->password = url_part(h, CURLUPART_PASSWORD, CURLU_URLDECODE);
     out->host = url_part(h, CURLUPART_HOST, 0);
     char *port = url_part(h, CURLUPART_PORT, 0);
-    out->port = port ? atoi(port) : scheme_default_port(out->scheme);
+    long port_number = scheme_default_port(out->scheme);
+    if (port && number_parse_long(port, 1, 65535, &port_number) < 0)
+        port_number = 0;   /* curl_url already refuses ports that are not 1..65535 */
+    out->port = (int)port_number;
     free(port);
     char *path = url_part(h, CURLUPART_PATH, CURLU_URLDECODE);
     out->path = xstrdup(path && path[0] == '/' ? path + 1 : (path ? path : ""));
@@ -116,6 +119,58 @@ int broker_url_parse(const char *text, struct broker_url *out, char *err, unsign
         }
     }
     return 0;
+}
+
+static const struct {
+    const char *label;
+    const char *schemes[4];
+    const char *want;
+} roles[] = {
+    [URL_ROLE_AMQP] = {"AMQP URL (--amqp)", {"amqp", "amqps"}, "amqp:// or amqps://"},
+    [URL_ROLE_MGMT] = {"management API URL (--mgmt)", {"http", "https"}, "http:// or https://"},
+    [URL_ROLE_REDIS] = {"Redis URL (--redis)", {"redis", "unix"}, "redis:// or unix://"},
+};
+
+/* The scheme of text as curl_url reads it (lower case), or NULL. */
+static char *scheme_of(const char *text)
+{
+    if (strncmp(text, "unix://", 7) == 0)
+        return xstrdup("unix");
+    CURLU *h = curl_url();
+    if (!h)
+        return NULL;
+    char *scheme = NULL;
+    if (curl_url_set(h, CURLUPART_URL, text, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK)
+        scheme = url_part(h, CURLUPART_SCHEME, 0);
+    curl_url_cleanup(h);
+    return scheme;
+}
+
+int broker_url_check_role(const char *text, enum url_role role, char *err, unsigned errlen)
+{
+    char *scheme = scheme_of(text);
+    if (!scheme) {
+        char *shown = url_redact(text);
+        snprintf(err, errlen, "%s %s is not a URL: want %s", roles[role].label, shown, roles[role].want);
+        free(shown);
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof roles[role].schemes / sizeof roles[role].schemes[0]; i++)
+        if (roles[role].schemes[i] && strcmp(scheme, roles[role].schemes[i]) == 0) {
+            free(scheme);
+            return 0;
+        }
+    char *shown = url_redact(text);
+    const char *hint = "";
+    if (role == URL_ROLE_AMQP && (!strcmp(scheme, "http") || !strcmp(scheme, "https")))
+        hint = " (a management API URL belongs to --mgmt)";
+    else if (role == URL_ROLE_MGMT && (!strcmp(scheme, "amqp") || !strcmp(scheme, "amqps")))
+        hint = " (an AMQP URL belongs to --amqp)";
+    snprintf(err, errlen, "%s %s must be %s, not %s://%s", roles[role].label, shown, roles[role].want, scheme,
+             hint);
+    free(shown);
+    free(scheme);
+    return -1;
 }
 
 void broker_url_free(struct broker_url *u)

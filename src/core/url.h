@@ -25,6 +25,13 @@ struct broker_url {
 int broker_url_parse(const char *text, struct broker_url *out, char *err, unsigned errlen);
 void broker_url_free(struct broker_url *u);
 
+/* Which broker a URL is given for; each takes only its own schemes. */
+enum url_role { URL_ROLE_AMQP, URL_ROLE_MGMT, URL_ROLE_REDIS };
+/* 0 when text's scheme is one the role speaks (AMQP: amqp, amqps; management
+ * API: http, https; Redis: redis, unix); else -1 with one line
+ * naming the flag, the (redacted) URL and the schemes wanted. */
+int broker_url_check_role(const char *text, enum url_role role, char *err, unsigned errlen);
+
 /* The URL with its password replaced by "***"; a new string. Unparseable
  * input is returned as "<invalid URL>" so nothing secret can leak. */
 char *url_redact(const char *text);

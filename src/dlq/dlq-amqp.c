@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/amqp-login.h"
 #include "core/url.h"
 #include "core/xalloc.h"
 #include "dlq/amqp-table.h"
@@ -89,43 +90,17 @@ static int connect_amqp(struct dlq *d, amqp_connection_state_t *out)
         return dlq_fail(d, DLQ_FAIL_USAGE, "%s: no RabbitMQ AMQP URL (give --amqp or set amqp in the context)",
                         d->display);
     struct amqp_dlq *a = d->priv;
-    char *redacted = url_redact(url);
-    char *copy = xstrdup(url);
-    struct amqp_connection_info info;
-    amqp_default_connection_info(&info);
-    if (amqp_parse_url(copy, &info) != AMQP_STATUS_OK) {
-        dlq_fail(d, DLQ_FAIL_USAGE, "cannot parse AMQP URL %s", redacted);
-        goto fail;
-    }
-    amqp_connection_state_t conn = amqp_new_connection();
-    amqp_socket_t *sock = info.ssl ? amqp_ssl_socket_new(conn) : amqp_tcp_socket_new(conn);
-    struct timeval tv = {.tv_sec = (time_t)a->timeout, .tv_usec = (suseconds_t)(fmod(a->timeout, 1) * 1e6)};
-    int st = sock ? amqp_socket_open_noblock(sock, info.host, info.port, &tv) : AMQP_STATUS_NO_MEMORY;
-    if (st != AMQP_STATUS_OK) {
-        dlq_fail(d, DLQ_FAIL_UNREACHABLE, "cannot connect to RabbitMQ %s: %s", redacted, amqp_error_string2(st));
-        amqp_destroy_connection(conn);
-        goto fail;
-    }
+    char err[512];
+    enum amqp_login_failure why;
+    amqp_connection_state_t conn = amqp_connect_login(url, 0, a->timeout, &why, err, sizeof err);
+    if (!conn)
+        return dlq_fail(d, why == AMQP_LOGIN_BAD_URL ? DLQ_FAIL_USAGE : DLQ_FAIL_UNREACHABLE, "%s", err);
     /* a broker busy dead-lettering or recovering answers slowly: RPCs get
      * longer than the connect */
     struct timeval rpc = {.tv_sec = (time_t)(a->timeout * 4 < 20 ? 20 : a->timeout * 4)};
     amqp_set_rpc_timeout(conn, &rpc);
-    amqp_rpc_reply_t r = amqp_login(conn, info.vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, info.user, info.password);
-    if (r.reply_type != AMQP_RESPONSE_NORMAL) {
-        char text[256];
-        reply_text(r, text, sizeof text);
-        dlq_fail(d, DLQ_FAIL_UNREACHABLE, "RabbitMQ %s refused the login: %s", redacted, text);
-        amqp_destroy_connection(conn);
-        goto fail;
-    }
-    free(copy);
-    free(redacted);
     *out = conn;
     return 0;
-fail:
-    free(copy);
-    free(redacted);
-    return -1;
 }
 
 static void drop_connection(amqp_connection_state_t *c)

@@ -378,6 +378,8 @@ static const struct key_binding key_bindings[] = {
  * at or above KEY_MIN never reach here (they would alias KEY_* codes). */
 static bool dispatch_key(struct ui *ui, int key)
 {
+    if (ui_confirm_guardrail_key(ui, key))
+        return true;
     if (ui->modal && views[ui->view]->handle_key)
         return views[ui->view]->handle_key(ui, key);
     for (size_t v = 0; v < nviews; v++) {

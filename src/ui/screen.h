@@ -85,13 +85,19 @@ struct ui {
     bool worker_detail;
     char worker_selected_id[256];
     int sched_selected, sched_top;  /* Scheduler view (view-scheduler.c) */
+    char confirm_name[192];         /* a :set on an unknown name waiting for y ("" none) */
+    char confirm_value[128];
 };
 
 /* Rebuilds ui->rows: every queue of every source, filtered and sorted. */
 void ui_build_rows(struct ui *ui);
 void ui_message(struct ui *ui, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Validates and queues a guardrail change (refused when read-only). */
+/* Validates and queues a guardrail change (refused when read-only). One on
+ * a name nothing knows waits for ui_confirm_guardrail_key. */
 void ui_set_guardrail(struct ui *ui, const char *name, const char *value);
+/* The key after such a :set: y writes it, any other key drops it. false
+ * when nothing waits (the key is then dispatched as usual). */
+bool ui_confirm_guardrail_key(struct ui *ui, int key);
 const char *sort_column_name(enum sort_column c);
 /* Depth used for sorting, sparklines and totals: total, else ready. */
 double queue_depth(const struct queue_stat *q);

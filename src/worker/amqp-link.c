@@ -8,8 +8,8 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "broker/amqp-login.h"
 #include "core/clock.h"
-#include "core/url.h"
 #include "core/xalloc.h"
 
 int amqp_link_check(amqp_rpc_reply_t r, const char *what, char *err, size_t errlen)
@@ -51,29 +51,22 @@ const char *amqp_link_fault_name(enum amqp_link_fault fault)
     return "not connected";
 }
 
-/* A connection.close in answer to the login: 403 ACCESS_REFUSED (user or
- * password) or 530 NOT_ALLOWED (no such vhost, or no access to it). */
-static bool login_refused(amqp_rpc_reply_t r, const char *url, char *err, size_t errlen)
-{
-    if (r.reply_type != AMQP_RESPONSE_SERVER_EXCEPTION || r.reply.id != AMQP_CONNECTION_CLOSE_METHOD)
-        return false;
-    amqp_connection_close_t *m = r.reply.decoded;
-    if (m->reply_code != AMQP_ACCESS_REFUSED && m->reply_code != AMQP_NOT_ALLOWED)
-        return false;
-    char *shown = url_redact(url);
-    if (m->reply_code == AMQP_ACCESS_REFUSED)
-        snprintf(err, errlen, "RabbitMQ at %s refused the login (wrong user or password)", shown);
-    else
-        snprintf(err, errlen, "RabbitMQ at %s refused access to the vhost: %.*s", shown, (int)m->reply_text.len,
-                 (char *)m->reply_text.bytes);
-    free(shown);
-    return true;
-}
-
 amqp_connection_state_t amqp_link_open(const char *url, int heartbeat, bool confirms, double timeout, char *err,
                                        size_t errlen)
 {
     return amqp_link_connect(url, heartbeat, confirms, timeout, NULL, err, errlen);
+}
+
+static enum amqp_link_fault fault_of(enum amqp_login_failure why)
+{
+    switch (why) {
+    case AMQP_LOGIN_BAD_URL: return AMQP_LINK_FAULT_URL;
+    case AMQP_LOGIN_UNREACHABLE: return AMQP_LINK_FAULT_UNREACHABLE;
+    case AMQP_LOGIN_REFUSED: return AMQP_LINK_FAULT_LOGIN;
+    case AMQP_LOGIN_NOT_AMQP:
+    case AMQP_LOGIN_BROKEN: break;
+    }
+    return AMQP_LINK_FAULT_OTHER;
 }
 
 amqp_connection_state_t amqp_link_connect(const char *url, int heartbeat, bool confirms, double timeout,
@@ -82,38 +75,13 @@ amqp_connection_state_t amqp_link_connect(const char *url, int heartbeat, bool c
     enum amqp_link_fault unused;
     if (!fault)
         fault = &unused;
-    *fault = AMQP_LINK_FAULT_NONE;
-    char *copy = xstrdup(url);
-    struct amqp_connection_info info;
-    amqp_default_connection_info(&info);
-    if (amqp_parse_url(copy, &info) != AMQP_STATUS_OK) {
-        snprintf(err, errlen, "AMQP URL is not amqp[s]://user:pass@host:port/vhost");
-        *fault = AMQP_LINK_FAULT_URL;
-        free(copy);
+    enum amqp_login_failure why;
+    amqp_connection_state_t conn = amqp_connect_login(url, heartbeat, timeout, &why, err, errlen);
+    if (!conn) {
+        *fault = fault_of(why);
         return NULL;
     }
-    amqp_connection_state_t conn = amqp_new_connection();
-    amqp_socket_t *sock = info.ssl ? amqp_ssl_socket_new(conn) : amqp_tcp_socket_new(conn);
-    struct timeval tv = {.tv_sec = (time_t)timeout, .tv_usec = (suseconds_t)((timeout - (long)timeout) * 1e6)};
-    int st = sock ? amqp_socket_open_noblock(sock, info.host, info.port, &tv) : AMQP_STATUS_NO_MEMORY;
-    if (st != AMQP_STATUS_OK) {
-        snprintf(err, errlen, "cannot connect to RabbitMQ at %s:%d: %s", info.host, info.port, amqp_error_string2(st));
-        *fault = AMQP_LINK_FAULT_UNREACHABLE;
-        goto fail;
-    }
     *fault = AMQP_LINK_FAULT_OTHER;
-    if (amqp_set_handshake_timeout(conn, &tv) != AMQP_STATUS_OK || amqp_set_rpc_timeout(conn, &tv) != AMQP_STATUS_OK) {
-        snprintf(err, errlen, "cannot set AMQP timeouts");
-        goto fail;
-    }
-    amqp_rpc_reply_t login = amqp_login(conn, info.vhost, 0, 131072, heartbeat, AMQP_SASL_METHOD_PLAIN, info.user,
-                                        info.password);
-    if (login_refused(login, url, err, errlen)) {
-        *fault = AMQP_LINK_FAULT_LOGIN;
-        goto fail;
-    }
-    if (amqp_link_check(login, "AMQP login", err, errlen) < 0)
-        goto fail;
     amqp_channel_open(conn, AMQP_LINK_CHANNEL);
     if (amqp_link_check(amqp_get_rpc_reply(conn), "channel.open", err, errlen) < 0)
         goto fail;
@@ -122,12 +90,10 @@ amqp_connection_state_t amqp_link_connect(const char *url, int heartbeat, bool c
         if (amqp_link_check(amqp_get_rpc_reply(conn), "confirm.select", err, errlen) < 0)
             goto fail;
     }
-    free(copy);
     *fault = AMQP_LINK_FAULT_NONE;
     return conn;
 fail:
     amqp_destroy_connection(conn);
-    free(copy);
     return NULL;
 }
 

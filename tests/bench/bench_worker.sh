@@ -170,7 +170,7 @@ CONF
 qdeck_publish() {
   local t0 t1
   t0=$(date +%s.%N)
-  if ! "$qdeck" --config "$1" publish "$2" --type "$3" --payload '{}' --count "$4" >"$QDECK_TEST_TMP/publish.log" 2>&1; then
+  if ! "$qdeck" --config "$1" publish "$2" --type "$3" --payload '{}' --count "$4" --declare --yes >"$QDECK_TEST_TMP/publish.log" 2>&1; then
     echo "   qdeck publish $2 failed:"; tail -5 "$QDECK_TEST_TMP/publish.log" | sed 's/^/   /'
     return 1
   fi

@@ -69,7 +69,7 @@ chmod 600 "$cfg"
 # run TYPE QUEUE: publish N, drain with a fresh worker; prints the rate
 run() {
   local type=$1 queue=$2 pid out
-  "$qdeck" --config "$cfg" publish "amqp:$queue" --type "$type" --payload '{}' --count "$N" >/dev/null 2>&1
+  "$qdeck" --config "$cfg" publish "amqp:$queue" --type "$type" --payload '{}' --count "$N" --declare --yes >/dev/null 2>&1
   "$qdeck" --config "$cfg" worker --queues "amqp:$queue" >"$QDECK_TEST_TMP/worker-$queue.log" 2>&1 &
   pid=$!; started+=("$pid")
   out=$("$py" "$bench/drain_timer.py" amqp "$AMQP_URL" "$queue" "$N" --stall 60) || out=""

@@ -42,7 +42,7 @@ handler = worker_record
 args = file=$log,ms=2
 CONF
   chmod 600 "$T/qdeck.conf"
-  "$QDECK" --config "$T/qdeck.conf" publish "$kind:work" --type rec --count "$N" >"$T/ids-$kind" 2>/dev/null
+  "$QDECK" --config "$T/qdeck.conf" publish "$kind:work" --type rec --count "$N" --declare >"$T/ids-$kind" 2>/dev/null
   expect_eq "$kind: published $N" "$(wc -l <"$T/ids-$kind")" "$N"
   "$QDECK" --config "$T/qdeck.conf" worker 2>"$T/worker-$kind.err" &
   pid=$!

@@ -42,9 +42,10 @@ expect_eq "stored canonical in the hash" "$($R hget qdeck:policy shed.priority_b
 expect_eq "get prints the value" "$(q policy get shed.priority_below)" 3
 check "meta records who and when" bash -c "$R hget qdeck:policy:meta shed.priority_below | jq -e '(.by | test(\"@\")) and (.at | test(\"^20[0-9-]+T\"))'"
 
-q policy set queue.amqp:orders.v2.paused yes >/dev/null
-q policy set dep.llm-api.rate 25 >/dev/null
-q policy set task.resize.max_runtime_ms 1500 >/dev/null
+# no worker, config or broker knows these names: they need --force (test_inputs.sh checks the refusal)
+q policy set queue.amqp:orders.v2.paused yes --force >/dev/null 2>&1
+q policy set dep.llm-api.rate 25 --force >/dev/null 2>&1
+q policy set task.resize.max_runtime_ms 1500 --force >/dev/null 2>&1
 q policy set budget.max_response_tokens off >/dev/null
 expect_eq "bool canonicalised (yes -> true), name with dots and colon" "$(q policy get queue.amqp:orders.v2.paused)" true
 expect_eq "rate canonicalised (25 -> 25/s)" "$(q policy get dep.llm-api.rate)" 25/s
@@ -82,7 +83,7 @@ expect_eq "unknown subcommand: exit 2" "$rc" 2
 expect_match "unknown subcommand: usage" "$out" 'usage: qdeck policy list'
 
 # ---------------------------------------------------------------- breaker commands
-out=$(q breaker open llm-api); rc=$?
+out=$(q breaker open llm-api --force); rc=$?
 expect_eq "breaker open: exit 0" "$rc" 0
 expect_eq "breaker open stored" "$($R hget qdeck:breaker llm-api)" open
 q breaker close llm-api >/dev/null

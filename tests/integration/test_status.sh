@@ -70,8 +70,8 @@ expect_eq "wrong AMQP password: the amqp source says login refused" \
 expect_match "wrong AMQP password: one line on stderr saying so" "$(cat "$QDECK_TEST_TMP/work/status.err")" \
   '^qdeck: amqp: login refused: RabbitMQ at amqp://qdeck:\*\*\*@127\.0\.0\.1:[0-9]+/%2F refused the login \(wrong user or password\)$'
 check "wrong AMQP password: no password anywhere" bash -c "! grep -q -e wrong-pw -e s3cret-pw <<<'$json\$(cat "$QDECK_TEST_TMP/work/status.err")'"
-text=$("$QDECK" --mgmt "$MGMT_URL" --amqp "$bad_amqp" status 2>/dev/null)
-expect_match "wrong AMQP password: the table has an amqp line that is not ok" "$text" '^amqp amqp://qdeck:\*\*\*@.* login refused$'
+text=$("$QDECK" --mgmt "$MGMT_URL" --amqp "$bad_amqp" status 2>&1 >/dev/null)
+expect_match "wrong AMQP password: its health line on stderr says the amqp login is refused" "$text" '^amqp amqp://qdeck:\*\*\*@.* login refused$'
 
 out=$("$QDECK" --redis redis://127.0.0.1:1/ status 2>&1); rc=$?
 expect_eq "unreachable broker: exit 3" "$rc" 3

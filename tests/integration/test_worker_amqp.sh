@@ -22,7 +22,7 @@ ends_at_least() { [ "$(grep -c '^E ' "$log")" -ge "$1" ]; }
 dlq_depth_is() { [ "$(depth "$1")" = "$2" ]; }
 
 # ------------------------------------------------------------ the poison
-for f in text binary big; do q publish amqp:work --body-file "$T/$f" >/dev/null 2>&1; done
+for f in text binary big; do q publish amqp:work --body-file "$T/$f" --declare >/dev/null 2>&1; done
 q publish amqp:work --type no-such-type >/dev/null 2>&1
 bad_id=$(q publish amqp:work --type bad 2>/dev/null)
 q publish amqp:work --type crash >/dev/null 2>&1

@@ -47,7 +47,7 @@ for kind in amqp redis; do
   # ---------------------------------------------------------- drain: finish the running
   : >"$log"
   config "$addr" 20
-  "$QDECK" --config "$T/qdeck.conf" publish "$addr" --type rec --payload '{"ms":1500}' --count 8 >/dev/null 2>&1
+  "$QDECK" --config "$T/qdeck.conf" publish "$addr" --type rec --payload '{"ms":1500}' --count 8 --declare >/dev/null 2>&1
   "$QDECK" --config "$T/qdeck.conf" worker 2>"$T/worker-$kind.err" &
   pid=$!
   check "$kind: 4 tasks running" wait_for 20 at_least S 4

@@ -3,8 +3,9 @@
 # a guardrail flipped with Enter reaches the control plane (`qdeck policy
 # get` sees it) and the audit trail; a number edited through the prefilled
 # command line likewise; a value set from the CLI shows up on screen with
-# who set it; the Events view lists fleet events and audit records; a
-# read-only console refuses the change and leaves the value alone.
+# who set it; a :set on a queue nobody knows waits for y; the Events view
+# lists fleet events and audit records; a read-only console refuses the
+# change and leaves the value alone.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/assert.sh"
@@ -52,6 +53,20 @@ audit_lines=$(grep -c '"action":"policy.set"' "$QDECK_TEST_TMP/work/audit.jsonl"
 expect_eq "one audit record per change (2 from the console, 1 from the CLI)" "$audit_lines" 3
 check "audit records in the qdeck:audit stream too" \
   bash -c "[ \"\$(redis-cli -p $REDIS_PORT xlen qdeck:audit)\" -ge 3 ]"
+
+# a queue no worker, source or config knows: written only after a second key (y)
+R="redis-cli -p $REDIS_PORT"
+screen_keys g : 'set queue.nope.paused true' Enter
+check "an unknown queue asks for y before writing" screen_wait g 5 "knows queue 'nope': y sets"
+screen_keys g n
+check "any other key cancels" screen_wait g 5 'not set: queue\.nope\.paused'
+expect_eq "cancelled: no phantom row" "$($R hexists qdeck:policy queue.nope.paused)" 0
+screen_keys g : 'set queue.nope.paused true' Enter
+check "asked again" screen_wait g 5 "knows queue 'nope': y sets"
+screen_keys g y
+check "y writes it" wait_for 5 bash -c "[ \"\$($R hget qdeck:policy queue.nope.paused)\" = true ]"
+screen_keys g : 'set dep.llm-api.rate 30' Enter
+check "a dependency of the config is written at once" wait_for 5 bash -c "[ \"\$($R hget qdeck:policy dep.llm-api.rate)\" = 30/s ]"
 
 # events: a fleet event and the audit trail
 redis-cli -p "$REDIS_PORT" xadd qdeck:events '*' type breaker dep llm-api from CLOSED to OPEN >/dev/null

@@ -834,8 +834,15 @@ int ui_run(const struct ui_options *opt)
         if (opt->iterations > 0 && ticks >= opt->iterations)
             break;
     }
+    /* a replay under way stops taking messages, settles and says so */
+    char interrupted[2048];
+    bool was_running = view_dlq_interrupt(interrupted, sizeof interrupted);
     crt_release();
     restore_signals(&saved);
     ui_free(&ui);
+    if (was_running) {
+        fprintf(stderr, "qdeck: %s\n", interrupted);
+        return 1;
+    }
     return 0;
 }

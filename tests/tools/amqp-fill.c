@@ -18,7 +18,8 @@
  * amqp_publisher_confirm_wait, so basic.ack frames are read by hand (an ack
  * with `multiple` confirms every tag up to its delivery tag). --dead makes
  * them look like qdeck's worker's dead letters: headers x-qdeck-reason
- * "failed" and x-qdeck-dead-at (milliseconds, one apart per message).
+ * "failed", x-qdeck-dead-at (milliseconds, one apart per message) and, for
+ * a QUEUE named X.dlq, x-qdeck-original-queue X.
  * Exit 0 on success; 1 with one line on stderr otherwise. */
 #include <amqp.h>
 #include <amqp_tcp_socket.h>
@@ -187,6 +188,9 @@ static void publish(amqp_connection_state_t conn, const char *queue, long count,
     if (!body)
         die("out of memory for a %zu-byte body", size);
     uint64_t sent = 0, acked = 0;
+    size_t qlen = strlen(queue);
+    amqp_bytes_t original = {.len = qlen > 4 && strcmp(queue + qlen - 4, ".dlq") == 0 ? qlen - 4 : 0,
+                             .bytes = (void *)queue};
     for (long i = 0; i < count; i++) {
         int n = snprintf(body, cap, "{\"n\":%ld}", i);
         size_t len = (size_t)n > size ? (size_t)n : size;
@@ -201,7 +205,7 @@ static void publish(amqp_connection_state_t conn, const char *queue, long count,
             props._flags |= AMQP_BASIC_TIMESTAMP_FLAG;
             props.timestamp = (uint64_t)time(NULL);
         }
-        amqp_table_entry_t h[2];
+        amqp_table_entry_t h[3];
         if (dead) {
             h[0].key = amqp_cstring_bytes("x-qdeck-reason");
             h[0].value.kind = AMQP_FIELD_KIND_UTF8;
@@ -212,6 +216,12 @@ static void publish(amqp_connection_state_t conn, const char *queue, long count,
             props._flags |= AMQP_BASIC_HEADERS_FLAG;
             props.headers.num_entries = 2;
             props.headers.entries = h;
+            if (original.len) {
+                h[2].key = amqp_cstring_bytes("x-qdeck-original-queue");
+                h[2].value.kind = AMQP_FIELD_KIND_UTF8;
+                h[2].value.value.bytes = original;
+                props.headers.num_entries = 3;
+            }
         }
         amqp_bytes_t bytes = {.len = len, .bytes = body};
         int st = amqp_basic_publish(conn, 1, amqp_empty_bytes, amqp_cstring_bytes(queue), 1, 0, &props, bytes);

@@ -463,7 +463,7 @@ static void catch_signals(struct sigaction *old_int, struct sigaction *old_term)
 static void replay_json(const struct dlq *d, const struct dlq_tally *t, const struct replay_view *v, long left,
                         bool dry_run, const char *error)
 {
-    char why[160];
+    char why[400];
     long dup = dlq_replay_duplicated(t, why, sizeof why);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "queue", d->display);

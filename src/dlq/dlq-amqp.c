@@ -448,6 +448,7 @@ struct pending {
     enum { P_WAITING, P_CONFIRMED, P_FAILED } state;
     char why[256];
     char token[DLQ_TOKEN_LEN];     /* replay token the published copy carries */
+    uint64_t identity;             /* of orig, for the journal */
 };
 
 struct publisher {
@@ -618,12 +619,12 @@ static int settle_batch(struct dlq *d, const struct dlq_replay *rq, struct reade
 {
     size_t nconfirmed = 0, nlines = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!batch[i].seq)
-            continue;      /* never published */
+        if (!batch[i].identity)
+            continue;      /* no "p" line was written for it */
         if (batch[i].state == P_CONFIRMED)
             nconfirmed++;
         struct dlq_journal_entry *e = &ids[nlines++];
-        e->identity = dlq_message_identity(d, batch[i].orig);
+        e->identity = batch[i].identity;
         e->confirmed = batch[i].state == P_CONFIRMED;
         snprintf(e->token, sizeof e->token, "%s", batch[i].token);
     }
@@ -757,6 +758,8 @@ static int amqp_replay(struct dlq *d, const struct dlq_replay *rq, struct dlq_ta
             }
             if (twin < 0)
                 t->doubtful++;
+            else if (twin == 0 && journal && dlq_journal_take_unsettled(journal, dlq_message_identity(d, m)))
+                t->unsettled++;
             struct pending *e = &batch[n];
             char why[256];
             int prc = dlq_prepare_replay(d, rq, m, &e->sent, e->target, sizeof e->target, why, sizeof why);
@@ -788,6 +791,9 @@ static int amqp_replay(struct dlq *d, const struct dlq_replay *rq, struct dlq_ta
             }
             dlq_pace(&pacer);
             n++;
+            e->identity = dlq_message_identity(d, m);
+            if (journal && dlq_journal_publishing(journal, e->identity, e->token) < 0 && !t->first_error[0])
+                snprintf(t->first_error, sizeof t->first_error, "could not write the replay journal");
             if (publish_one(&p, e) < 0) {
                 rc = -1;
                 break;

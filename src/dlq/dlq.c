@@ -95,21 +95,26 @@ void dlq_tally_dropped(struct dlq_tally *t, const char *id)
 /* What may now be in both the DLQ and the target, and why. */
 long dlq_replay_duplicated(const struct dlq_tally *t, char *why, size_t len)
 {
-    if (t->in_doubt && t->doubtful)
-        snprintf(why, len, "published when the connection was lost, or replayed again without a death mark");
-    else if (t->in_doubt)
-        snprintf(why, len, "published, unconfirmed when the connection was lost");
-    else if (t->doubtful)
-        snprintf(why, len, "a confirmed replay of the same bytes is journalled, but no death mark tells a copy from "
-                           "a new death: replayed again");
-    else
+    const char *parts[3];
+    size_t n = 0;
+    if (t->in_doubt)
+        parts[n++] = "published, unconfirmed when the connection was lost";
+    if (t->unsettled)
+        parts[n++] = "published by an earlier replay that never saw its confirm (killed, or its connection lost), sent again";
+    if (t->doubtful)
+        parts[n++] = "a confirmed replay of the same bytes is journalled, but no death mark tells a copy from a new "
+                     "death: sent again";
+    if (!n)
         snprintf(why, len, "every confirm in flight was settled");
-    return t->in_doubt + t->doubtful;
+    else
+        snprintf(why, len, "%s%s%s%s%s", parts[0], n > 1 ? "; " : "", n > 1 ? parts[1] : "", n > 2 ? "; " : "",
+                 n > 2 ? parts[2] : "");
+    return t->in_doubt + t->unsettled + t->doubtful;
 }
 
 void dlq_replay_summary(const struct dlq_tally *t, bool dry_run, bool error, long left, char *out, size_t len)
 {
-    char why[160];
+    char why[400];
     long dup = dlq_replay_duplicated(t, why, sizeof why);
     size_t n;
     if (t->interrupted) {
@@ -125,8 +130,8 @@ void dlq_replay_summary(const struct dlq_tally *t, bool dry_run, bool error, lon
         if (t->in_doubt)
             snprintf(out + n, len - n, ", in doubt %ld", t->in_doubt);
         n = strlen(out);
-        if (t->doubtful)
-            snprintf(out + n, len - n, ", duplicated %ld (%s)", t->doubtful, why);
+        if (t->doubtful || t->unsettled)
+            snprintf(out + n, len - n, ", duplicated %ld (%s)", t->doubtful + t->unsettled, why);
     }
     n = strlen(out);
     if (t->deduped)

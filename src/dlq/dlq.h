@@ -99,6 +99,8 @@ struct dlq_tally {
     long deduped;               /* DLQ copies dropped: their republished twin was confirmed (journal) */
     long doubtful;              /* replayed again though the journal has a confirmed twin of the same
                                    bytes: no death mark tells a crash copy from a new death, so kept */
+    long unsettled;             /* replayed again: an earlier replay published a twin and was killed
+                                   before it knew whether the broker confirmed it */
     bool interrupted;           /* stopped early (d->cancel): what was in flight was settled */
     char dropped[1024];         /* ids of the dropped copies, space separated; ends "…" when cut */
     long seen;                  /* messages looked at */

@@ -25,7 +25,13 @@
  * published and not yet confirmed when the connection broke: at most one
  * confirm window, and reported.
  *
- * Lines are "<hex identity> <unix time> <token> <c|u>" (c: confirmed);
+ * Just before each publish a "p" line is written (no fdatasync: it only has
+ * to outlive the process). A copy whose publish has no settled line after
+ * it was in flight when a replay was killed: the next replay sends it
+ * again and reports it as possibly duplicated.
+ *
+ * Lines are "<hex identity> <unix time> <token> <c|u|p>" (c: confirmed,
+ * u: not confirmed, p: being published);
  * lines of any other shape (the older "<identity> <time>") prove nothing
  * and are ignored. Entries older than JOURNAL_KEEP_DAYS are ignored when
  * the file is read, and the file is rewritten without them once it holds
@@ -50,6 +56,8 @@
 struct slot {
     uint64_t key;               /* 0 = empty (identities are never 0) */
     uint32_t confirmed;         /* confirmed twins not yet used up */
+    uint32_t published, settled;   /* 'p' lines, and 'c'/'u' lines: more published than
+                                      settled means a replay died between the two */
     char token[DLQ_TOKEN_LEN];  /* the last confirmed twin's token */
 };
 
@@ -164,10 +172,15 @@ static struct slot *slot_for(struct dlq_journal *j, uint64_t key)
     return &j->slots[i];
 }
 
-static void remember(struct dlq_journal *j, uint64_t key, const char *token, bool confirmed)
+static void remember(struct dlq_journal *j, uint64_t key, const char *token, char state)
 {
     struct slot *s = slot_for(j, key);
-    if (confirmed) {
+    if (state == 'p') {
+        s->published++;
+        return;
+    }
+    s->settled++;
+    if (state == 'c') {
         s->confirmed++;
         snprintf(s->token, sizeof s->token, "%s", token);
     }
@@ -186,23 +199,22 @@ static void make_dirs(const char *path)
 }
 
 /* One line; false when it is not of the current shape. */
-static bool parse_line(const char *line, uint64_t *key, long long *when, char *token, bool *confirmed)
+static bool parse_line(const char *line, uint64_t *key, long long *when, char *token, char *state)
 {
     unsigned long long k;
-    char tok[DLQ_TOKEN_LEN], state[4];
-    if (sscanf(line, "%llx %lld %39s %3s", &k, when, tok, state) != 4 || !k || state[1] ||
-        (state[0] != 'c' && state[0] != 'u'))
+    char tok[DLQ_TOKEN_LEN], st[4];
+    if (sscanf(line, "%llx %lld %39s %3s", &k, when, tok, st) != 4 || !k || st[1] ||
+        (st[0] != 'c' && st[0] != 'u' && st[0] != 'p'))
         return false;
     *key = k;
     snprintf(token, DLQ_TOKEN_LEN, "%s", tok);
-    *confirmed = state[0] == 'c';
+    *state = st[0];
     return true;
 }
 
-static int format_entry(char *buf, size_t len, uint64_t key, long long when, const char *token, bool confirmed)
+static int format_entry(char *buf, size_t len, uint64_t key, long long when, const char *token, char state)
 {
-    return snprintf(buf, len, "%016llx %lld %s %c\n", (unsigned long long)key, when, token[0] ? token : "-",
-                    confirmed ? 'c' : 'u');
+    return snprintf(buf, len, "%016llx %lld %s %c\n", (unsigned long long)key, when, token[0] ? token : "-", state);
 }
 
 int dlq_journal_open(const char *path, struct dlq_journal **out, char *err, size_t errlen)
@@ -218,11 +230,10 @@ int dlq_journal_open(const char *path, struct dlq_journal **out, char *err, size
         while (fgets(line, sizeof line, f)) {
             uint64_t key;
             long long when;
-            char token[DLQ_TOKEN_LEN];
-            bool confirmed;
+            char token[DLQ_TOKEN_LEN], state;
             total++;
-            if (parse_line(line, &key, &when, token, &confirmed) && when >= horizon) {
-                remember(j, key, token, confirmed);
+            if (parse_line(line, &key, &when, token, &state) && when >= horizon) {
+                remember(j, key, token, state);
                 kept++;
             }
         }
@@ -237,12 +248,12 @@ int dlq_journal_open(const char *path, struct dlq_journal **out, char *err, size
             const struct slot *s = &j->slots[i];
             if (!s->key)
                 continue;
-            if (!s->confirmed) {
-                format_entry(line, sizeof line, s->key, (long long)time(NULL), "-", false);
+            for (uint32_t c = 0; c < s->confirmed; c++) {
+                format_entry(line, sizeof line, s->key, (long long)time(NULL), s->token, 'c');
                 fputs(line, w);
             }
-            for (uint32_t c = 0; c < s->confirmed; c++) {
-                format_entry(line, sizeof line, s->key, (long long)time(NULL), s->token, true);
+            for (uint32_t p = s->settled; p < s->published; p++) {
+                format_entry(line, sizeof line, s->key, (long long)time(NULL), "-", 'p');
                 fputs(line, w);
             }
         }
@@ -271,6 +282,31 @@ bool dlq_journal_take(struct dlq_journal *j, uint64_t identity, char *token, siz
     return true;
 }
 
+bool dlq_journal_take_unsettled(struct dlq_journal *j, uint64_t identity)
+{
+    struct slot *s = find(j, identity);
+    if (!s || s->published <= s->settled)
+        return false;
+    /* reported once: settle that publish as unconfirmed, here and on disk */
+    s->settled++;
+    char line[DLQ_TOKEN_LEN + 48];
+    int len = format_entry(line, sizeof line, identity, (long long)time(NULL), "-", 'u');
+    ssize_t w = write(j->fd, line, (size_t)len);
+    (void)w;        /* lost: the next replay reports it once more, never less */
+    return true;
+}
+
+int dlq_journal_publishing(struct dlq_journal *j, uint64_t identity, const char *token)
+{
+    if (!j)
+        return 0;
+    char line[DLQ_TOKEN_LEN + 48];
+    int len = format_entry(line, sizeof line, identity, (long long)time(NULL), token, 'p');
+    /* no fdatasync: this line only has to outlive the process (a SIGKILL),
+     * which the page cache does; a power cut costs only the report */
+    return write(j->fd, line, (size_t)len) == len ? 0 : -1;
+}
+
 bool dlq_journal_has_confirmed(struct dlq_journal *j, uint64_t identity)
 {
     const struct slot *s = find(j, identity);
@@ -285,7 +321,7 @@ int dlq_journal_append(struct dlq_journal *j, const struct dlq_journal_entry *e,
     char *buf = xmalloc(cap);
     long long now = (long long)time(NULL);
     for (size_t i = 0; i < n; i++)
-        len += (size_t)format_entry(buf + len, cap - len, e[i].identity, now, e[i].token, e[i].confirmed);
+        len += (size_t)format_entry(buf + len, cap - len, e[i].identity, now, e[i].token, e[i].confirmed ? 'c' : 'u');
     ssize_t w = write(j->fd, buf, len);
     free(buf);
     if (w != (ssize_t)len || fdatasync(j->fd) < 0)

@@ -39,6 +39,12 @@ int dlq_journal_open(const char *path, struct dlq_journal **out, char *err, size
 /* True (and uses the entry up) when the copy with this identity was
  * republished and CONFIRMED before; token gets that twin's token. */
 bool dlq_journal_take(struct dlq_journal *j, uint64_t identity, char *token, size_t len);
+/* Before publishing the twin of the copy with this identity: a "p" line. */
+int dlq_journal_publishing(struct dlq_journal *j, uint64_t identity, const char *token);
+/* True (once) when a replay published a twin of this copy and never
+ * learned whether it was confirmed (it was killed): the copy may now be
+ * duplicated by replaying it. */
+bool dlq_journal_take_unsettled(struct dlq_journal *j, uint64_t identity);
 /* Whether take would be true, without using the entry up. */
 bool dlq_journal_has_confirmed(struct dlq_journal *j, uint64_t identity);
 /* Appends and fdatasyncs; -1 when the disk refused. */

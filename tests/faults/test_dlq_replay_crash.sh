@@ -62,6 +62,34 @@ expect_eq "SIGINT: the target holds what moved, plus duplicates" "$(depth int)" 
 expect_eq "SIGINT: the audit has the line" \
   "$(jq -r 'select(.action == "dlq.replay" and .target == "amqp:int.dlq") | .result' "$audit")" "$(cat int.out)"
 
+# ---- the replay itself killed -9 mid-way, then a second replay finishes
+"$QDECK_PLAIN" --amqp "$AMQP_URL" dlq replay amqp:int.dlq --all --to int --rate 400 > kill.out 2> kill.err &
+replay=$!
+before=$(depth int)
+check "second replay under way" wait_for 20 bash -c "[ \"\$('$TOOLS/amqp-fill' '$AMQP_URL' depth int 2>/dev/null | cut -d' ' -f1)\" -gt $((before + 200)) ]"
+kill -KILL "$replay"
+wait "$replay" 2>/dev/null
+check "the killed replay's unacked copies are back in the DLQ" wait_for 10 bash -c "[ \"\$('$TOOLS/amqp-fill' '$AMQP_URL' depth int.dlq 2>/dev/null | cut -d' ' -f1)\" -gt 0 ]"
+json=$("$QDECK" --amqp "$AMQP_URL" --redis "$REDIS_URL" dlq replay amqp:int.dlq --all --to int --json 2>kill2.err); rc=$?
+echo "$json" | jq -c '{moved, duplicated, dropped: (.dropped | length), left, failed, skipped}'
+expect_eq "after the kill: replay exit 0" "$rc" 0
+expect_eq "after the kill: one JSON result, DLQ left empty" "$(jq -c '[.left, .failed, .skipped, .interrupted]' <<<"$json")" '[0,0,0,false]'
+expect_eq "after the kill: every dropped copy named on stderr" "$(grep -c ': dropped: ' kill2.err)" "$(jq '.dropped | length' <<<"$json")"
+"$QDECK_PLAIN" --amqp "$AMQP_URL" dlq export amqp:int --out int-all.jsonl 2>/dev/null
+ns_of int-all.jsonl | sort -n > int-all.ns
+expect_eq "after the kill: none lost, all 2,000 in the target" "$(uniq int-all.ns | wc -l)" 2000
+kill_dups=$(( $(wc -l < int-all.ns) - 2000 - int_dups ))
+reported=$(jq .duplicated <<<"$json")
+echo "  duplicates after SIGKILL of the replay: $kill_dups (reported by the next replay: $reported)"
+check "after the kill: duplicates ($kill_dups) at most one confirm window" test "$kill_dups" -le 500
+check "after the kill: duplicates ($kill_dups) no more than the next replay reported ($reported)" \
+  test "$kill_dups" -le "$reported"
+[ "$reported" -eq 0 ] ||
+  expect_match "after the kill: it says why" "$(jq -r .duplicated_reason <<<"$json")" 'never saw its confirm'
+jq -r .id int-all.jsonl | sort -u > int-all.ids
+expect_eq "after the kill: each dropped copy's twin is in the target" \
+  "$(jq -r '.dropped[]' <<<"$json" | sort | comm -23 - int-all.ids | wc -l)" 0
+
 # ---- RabbitMQ killed -9 mid-replay
 fill declare work.dlq
 fill declare work

@@ -138,6 +138,33 @@ static void only_confirmed_twins_are_taken(void **state)
     free(path);
 }
 
+/* a replay killed between publish and confirm: the next one is told, once */
+static void killed_mid_publish_is_reported_once(void **state)
+{
+    (void)state;
+    char *path = temp_path();
+    struct dlq_journal *j;
+    char err[256];
+    assert_int_equal(dlq_journal_open(path, &j, err, sizeof err), 0);
+    assert_int_equal(dlq_journal_publishing(j, 0xdddd, "k.1"), 0);
+    assert_int_equal(dlq_journal_publishing(j, 0xeeee, "k.2"), 0);
+    struct dlq_journal_entry settled = {.identity = 0xeeee, .token = "k.2", .confirmed = false};
+    assert_int_equal(dlq_journal_append(j, &settled, 1), 0);
+    dlq_journal_close(j);      /* as if killed: no settle line for 0xdddd */
+
+    assert_int_equal(dlq_journal_open(path, &j, err, sizeof err), 0);
+    assert_false(dlq_journal_take_unsettled(j, 0xeeee));
+    assert_false(dlq_journal_take(j, 0xdddd, NULL, 0));   /* never confirmed: never dropped */
+    assert_true(dlq_journal_take_unsettled(j, 0xdddd));
+    assert_false(dlq_journal_take_unsettled(j, 0xdddd));
+    dlq_journal_close(j);
+    assert_int_equal(dlq_journal_open(path, &j, err, sizeof err), 0);
+    assert_false(dlq_journal_take_unsettled(j, 0xdddd));   /* reported once, also across runs */
+    dlq_journal_close(j);
+    unlink(path);
+    free(path);
+}
+
 static void tokens_differ(void **state)
 {
     (void)state;
@@ -187,6 +214,7 @@ int main(void)
         cmocka_unit_test(death_marks),
         cmocka_unit_test(dead_again_is_another_copy),
         cmocka_unit_test(only_confirmed_twins_are_taken),
+        cmocka_unit_test(killed_mid_publish_is_reported_once),
         cmocka_unit_test(tokens_differ),
         cmocka_unit_test(summary_names_drops_and_interrupts),
     };

@@ -449,6 +449,7 @@ struct pending {
     char why[256];
     char token[DLQ_TOKEN_LEN];     /* replay token the published copy carries */
     uint64_t identity;             /* of orig, for the journal */
+    bool acked;                    /* its DLQ copy's ack was sent */
 };
 
 struct publisher {
@@ -638,10 +639,10 @@ static int settle_batch(struct dlq *d, const struct dlq_replay *rq, struct reade
     uint64_t last = n ? batch[n - 1].dlq_tag : 0;
     if (nconfirmed == n && n > 1 && last - (uint64_t)r->acked == n) {
         int st = amqp_basic_ack(r->conn, r->ch, last, 1);
-        if (st != AMQP_STATUS_OK) {
-            t->in_doubt += (long)n;
+        if (st != AMQP_STATUS_OK)   /* the caller counts the batch in doubt */
             return dlq_fail(d, DLQ_FAIL_UNREACHABLE, "%s: ack failed: %s", d->display, amqp_error_string2(st));
-        }
+        for (size_t i = 0; i < n; i++)
+            batch[i].acked = true;
         r->acked += (long)n;
         t->moved += (long)n;
         *acked = (long)n;
@@ -652,10 +653,9 @@ static int settle_batch(struct dlq *d, const struct dlq_replay *rq, struct reade
     for (size_t i = 0; i < n; i++) {
         struct pending *e = &batch[i];
         if (e->state == P_CONFIRMED) {
-            if (reader_ack(r, e->dlq_tag) < 0) {
-                t->in_doubt += (long)(n - i);
-                return -1;
-            }
+            if (reader_ack(r, e->dlq_tag) < 0)
+                return -1;          /* the caller counts the rest in doubt */
+            e->acked = true;
             t->moved++;
             (*acked)++;
             if (rq->each)
@@ -814,7 +814,7 @@ static int amqp_replay(struct dlq *d, const struct dlq_replay *rq, struct dlq_ta
              * target while its DLQ copy comes back; so may the batch acked
              * just before, if those acks never reached the broker */
             for (size_t i = 0; i < prev_n; i++)
-                if (prev[i].orig && (prev[i].state != P_FAILED || !prev[i].why[0]))
+                if (prev[i].orig && (!prev[i].acked || !journal) && (prev[i].state != P_FAILED || !prev[i].why[0]))
                     t->in_doubt++;
             for (size_t i = 0; i < n; i++)
                 if (batch[i].state != P_FAILED || !batch[i].why[0])

@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -403,8 +404,10 @@ static char *describe(const struct dlq_args *a)
 
 struct replay_view {
     struct progress prog;
-    bool dry_run;
+    bool dry_run, json;
     long reported;      /* per-message lines written for what did not move */
+    char **dropped;     /* ids of the DLQ copies dropped, every one */
+    size_t ndropped;
 };
 
 static void replay_progress(void *arg, const struct dlq_tally *t)
@@ -419,15 +422,74 @@ static void replay_each(void *arg, const struct dlq_message *m, const char *targ
 {
     struct replay_view *v = arg;
     if (v->dry_run) {
-        printf("%s %s -> %s%s%s\n", outcome, m->info.id, target ? "" : "(nowhere)", target ? target : "",
-               "");
+        if (!v->json)
+            printf("%s %s -> %s%s%s\n", outcome, m->info.id, target ? "" : "(nowhere)", target ? target : "", "");
         return;
     }
-    if (strcmp(outcome, "moved") != 0 && v->reported++ < 20) {
+    bool dropped = strncmp(outcome, "dropped", 7) == 0;
+    if (dropped) {
+        v->dropped = xrealloc(v->dropped, (v->ndropped + 1) * sizeof *v->dropped);
+        v->dropped[v->ndropped++] = xstrdup(m->info.id);
+    }
+    /* a dropped copy is always named; other outcomes up to 20 */
+    if (strcmp(outcome, "moved") != 0 && (dropped || v->reported++ < 20)) {
         if (v->prog.tty)
             fprintf(stderr, "\r\033[K");
-        fprintf(stderr, "qdeck: %s: %s%s\n", m->info.id, outcome, v->reported == 20 ? " (further ones not listed)" : "");
+        fprintf(stderr, "qdeck: %s: %s%s\n", m->info.id, outcome,
+                !dropped && v->reported == 20 ? " (further ones not listed)" : "");
     }
+}
+
+/* SIGINT/SIGTERM during a replay: stop taking messages, settle what is in
+ * flight, report. A second signal ends the process the default way
+ * (nothing unconfirmed is acked either way). */
+static volatile int replay_stop;
+
+static void on_replay_signal(int sig)
+{
+    replay_stop = sig;
+}
+
+static void catch_signals(struct sigaction *old_int, struct sigaction *old_term)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_replay_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    replay_stop = 0;
+    sigaction(SIGINT, &sa, old_int);
+    sigaction(SIGTERM, &sa, old_term);
+}
+
+static void replay_json(const struct dlq *d, const struct dlq_tally *t, const struct replay_view *v, long left,
+                        bool dry_run, const char *error)
+{
+    char why[400];
+    long dup = dlq_replay_duplicated(t, why, sizeof why);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "queue", d->display);
+    cJSON_AddBoolToObject(o, "dry_run", dry_run);
+    cJSON_AddBoolToObject(o, "interrupted", t->interrupted);
+    cJSON_AddNumberToObject(o, "moved", (double)t->moved);
+    cJSON_AddNumberToObject(o, "duplicated", (double)dup);
+    cJSON_AddStringToObject(o, "duplicated_reason", why);
+    cJSON *ids = cJSON_AddArrayToObject(o, "dropped");
+    for (size_t i = 0; i < v->ndropped; i++)
+        cJSON_AddItemToArray(ids, cJSON_CreateString(v->dropped[i]));
+    if (left >= 0)
+        cJSON_AddNumberToObject(o, "left", (double)left);
+    else
+        cJSON_AddNullToObject(o, "left");
+    cJSON_AddNumberToObject(o, "failed", (double)t->failed);
+    cJSON_AddNumberToObject(o, "skipped", (double)t->skipped);
+    cJSON_AddNumberToObject(o, "in_doubt", (double)t->in_doubt);
+    if (error)
+        cJSON_AddStringToObject(o, "error", error);
+    char *text = cJSON_Print(o);
+    printf("%s\n", text);
+    cJSON_free(text);
+    cJSON_Delete(o);
 }
 
 static int cmd_replay(struct app *app, const struct dlq_args *a)
@@ -459,7 +521,7 @@ static int cmd_replay(struct app *app, const struct dlq_args *a)
             to += strlen(scheme);
     }
     struct replay_view view = {.prog = {.tty = isatty(STDERR_FILENO), .verb = a->dry_run ? "dry run" : "replay"},
-                               .dry_run = a->dry_run};
+                               .dry_run = a->dry_run, .json = a->json};
     struct dlq_replay rq = {
         .sel = {.ids = a->ids, .nids = a->nids, .grep = a->grep, .all = a->all, .limit = a->limit},
         .to = to, .rate = a->rate, .dry_run = a->dry_run, .sets = a->sets, .nsets = a->nsets,
@@ -468,21 +530,27 @@ static int cmd_replay(struct app *app, const struct dlq_args *a)
     char *journal = dlq_journal_path(&app->cfg);
     rq.journal = journal;
     struct dlq_tally t = {.total = -1};
+    struct sigaction old_int, old_term;
+    catch_signals(&old_int, &old_term);
+    d->cancel = &replay_stop;
     int r = d->ops->replay(d, &rq, &t);
+    d->cancel = NULL;
+    int sig = replay_stop;
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
     free(journal);
     progress_end(&view.prog);
-    char result[512];
-    snprintf(result, sizeof result, "%s%smoved %ld, failed %ld, skipped %ld", r < 0 ? "error, " : "",
-             a->dry_run ? "dry run: would have " : "", t.moved, t.failed, t.skipped);
-    if (t.in_doubt) {
-        size_t n = strlen(result);
-        snprintf(result + n, sizeof result - n, ", in doubt %ld", t.in_doubt);
-    }
-    if (t.deduped) {
-        size_t n = strlen(result);
-        snprintf(result + n, sizeof result - n, ", already replayed %ld", t.deduped);
-    }
-    printf("%s\n", result);
+    /* what stays in the DLQ, counted afresh (an interrupted replay says it) */
+    long left = -1;
+    if (r == 0 && (t.interrupted || a->json) && d->ops->count(d, &left) < 0)
+        left = -1;
+    char result[2048];
+    dlq_replay_summary(&t, a->dry_run, r < 0, left, result, sizeof result);
+    if (a->json)
+        replay_json(d, &t, &view, left, a->dry_run, r < 0 ? d->err : NULL);
+    else
+        printf("%s\n", result);
+    fflush(stdout);
     if (t.in_doubt)
         fprintf(stderr, "qdeck: %ld message%s in doubt: published (or acked) when the connection was lost; they may "
                         "now be in both %s and the target (at most the confirm window); replay again to finish\n",
@@ -492,11 +560,17 @@ static int cmd_replay(struct app *app, const struct dlq_args *a)
     free(what);
     if (r < 0)
         rc = fail(failure_code(d), "%s", d->err);
+    else if (t.interrupted)
+        rc = fail(EXIT_FAILED, "replay of %s interrupted by %s: %ld moved, %ld left", d->display,
+                  sig == SIGTERM ? "SIGTERM" : "SIGINT", t.moved, left);
     else if (t.failed || t.in_doubt)
         rc = fail(EXIT_FAILED, "%ld message%s not replayed%s%s", t.failed, t.failed == 1 ? "" : "s",
                   t.first_error[0] ? ": " : "", t.first_error);
     else
         rc = EXIT_OK;
+    for (size_t i = 0; i < view.ndropped; i++)
+        free(view.dropped[i]);
+    free(view.dropped);
     dlq_close(d);
     return rc;
 }

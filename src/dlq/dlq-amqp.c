@@ -422,6 +422,9 @@ struct pending {
     uint64_t seq;
     enum { P_WAITING, P_CONFIRMED, P_FAILED } state;
     char why[256];
+    char token[DLQ_TOKEN_LEN];     /* replay token the published copy carries */
+    uint64_t identity;             /* of orig, for the journal */
+    bool acked;                    /* its DLQ copy's ack was sent */
 };
 
 struct publisher {
@@ -587,15 +590,23 @@ static void pending_clear(struct pending *batch, size_t n)
  * the confirmed, the rest counted failed (their DLQ copies come back when
  * the channel closes). -1 when an ack could not be sent. */
 static int settle_batch(struct dlq *d, const struct dlq_replay *rq, struct reader *r, struct dlq_journal *journal,
-                        struct pending *batch, size_t n, uint64_t *ids, struct dlq_tally *t, long *acked)
+                        struct pending *batch, size_t n, struct dlq_journal_entry *ids, struct dlq_tally *t,
+                        long *acked)
 {
-    size_t nconfirmed = 0;
-    for (size_t i = 0; i < n; i++)
+    size_t nconfirmed = 0, nlines = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!batch[i].identity)
+            continue;      /* no "p" line was written for it */
         if (batch[i].state == P_CONFIRMED)
-            ids[nconfirmed++] = dlq_message_identity(d, batch[i].orig);
+            nconfirmed++;
+        struct dlq_journal_entry *e = &ids[nlines++];
+        e->identity = batch[i].identity;
+        e->confirmed = batch[i].state == P_CONFIRMED;
+        snprintf(e->token, sizeof e->token, "%s", batch[i].token);
+    }
     /* the confirms are durable, the acks are not: remember what moved
      * before acking (see journal.c) */
-    if (journal && dlq_journal_append(journal, ids, nconfirmed) < 0 && !t->first_error[0])
+    if (journal && dlq_journal_append(journal, ids, nlines) < 0 && !t->first_error[0])
         snprintf(t->first_error, sizeof t->first_error, "could not write the replay journal");
     *acked = 0;
     /* delivery tags on the reader's channel run 1, 2, 3...: when nothing
@@ -603,10 +614,10 @@ static int settle_batch(struct dlq *d, const struct dlq_replay *rq, struct reade
     uint64_t last = n ? batch[n - 1].dlq_tag : 0;
     if (nconfirmed == n && n > 1 && last - (uint64_t)r->acked == n) {
         int st = amqp_basic_ack(r->conn, r->ch, last, 1);
-        if (st != AMQP_STATUS_OK) {
-            t->in_doubt += (long)n;
+        if (st != AMQP_STATUS_OK)   /* the caller counts the batch in doubt */
             return dlq_fail(d, DLQ_FAIL_UNREACHABLE, "%s: ack failed: %s", d->display, amqp_error_string2(st));
-        }
+        for (size_t i = 0; i < n; i++)
+            batch[i].acked = true;
         r->acked += (long)n;
         t->moved += (long)n;
         *acked = (long)n;
@@ -617,10 +628,9 @@ static int settle_batch(struct dlq *d, const struct dlq_replay *rq, struct reade
     for (size_t i = 0; i < n; i++) {
         struct pending *e = &batch[i];
         if (e->state == P_CONFIRMED) {
-            if (reader_ack(r, e->dlq_tag) < 0) {
-                t->in_doubt += (long)(n - i);
-                return -1;
-            }
+            if (reader_ack(r, e->dlq_tag) < 0)
+                return -1;          /* the caller counts the rest in doubt */
+            e->acked = true;
             t->moved++;
             (*acked)++;
             if (rq->each)
@@ -634,6 +644,18 @@ static int settle_batch(struct dlq *d, const struct dlq_replay *rq, struct reade
         }
     }
     return 0;
+}
+
+/* 1: m is a copy of a message whose republished twin the broker confirmed,
+ * left in the DLQ by a lost ack (the journal entry is used up); -1: the
+ * journal has a confirmed twin of the same bytes, but m has no death mark
+ * to tell it from the same task dead again: keep it; 0: nothing known. */
+static int dlq_twin_confirmed(struct dlq_journal *journal, const struct dlq *d, const struct dlq_message *m)
+{
+    uint64_t id = dlq_message_identity(d, m);
+    if (!dlq_message_has_death_mark(m))
+        return dlq_journal_has_confirmed(journal, id) ? -1 : 0;
+    return dlq_journal_take(journal, id, NULL, 0) ? 1 : 0;
 }
 
 /* Two batches in flight: batch k+1 is read and published while the
@@ -664,7 +686,9 @@ static int amqp_replay(struct dlq *d, const struct dlq_replay *rq, struct dlq_ta
         }
     }
     struct pending *slots = xcalloc(2 * window, sizeof *slots);
-    uint64_t *ids = xcalloc(window, sizeof *ids);
+    struct dlq_journal_entry *ids = xcalloc(window, sizeof *ids);
+    uint64_t run = dlq_token_run();
+    unsigned long token_seq = 0;
     struct dlq_pacer pacer;
     dlq_pacer_init(&pacer, rq->rate);
     long acted = 0, last_acked = 0;
@@ -676,6 +700,7 @@ static int amqp_replay(struct dlq *d, const struct dlq_replay *rq, struct dlq_ta
         while (more == 1 && n < window && (rq->sel.limit <= 0 || acted < rq->sel.limit)) {
             if (d->cancel && *d->cancel) {
                 more = 0;           /* stop reading; what is in flight is settled */
+                t->interrupted = true;
                 break;
             }
             struct dlq_message *m;
@@ -692,20 +717,24 @@ static int amqp_replay(struct dlq *d, const struct dlq_replay *rq, struct dlq_ta
                 continue;
             }
             acted++;
-            /* only a copy delivered before can be one a crash un-acked:
-             * a fresh message with the same bytes is replayed normally */
-            if (journal && m->redelivered && dlq_journal_take(journal, dlq_message_identity(d, m))) {
+            int twin = journal && m->redelivered ? dlq_twin_confirmed(journal, d, m) : 0;
+            if (twin > 0) {
                 if (reader_ack(&r, r.tag) < 0) {
                     dlq_message_free(m);
                     rc = -1;
                     break;
                 }
-                t->deduped++;
+                dlq_tally_dropped(t, m->info.id);
                 if (rq->each)
-                    rq->each(rq->arg, m, NULL, "already replayed before a broker restart: DLQ copy removed");
+                    rq->each(rq->arg, m, NULL, "dropped: a copy a broker restart brought back; its replayed twin "
+                                               "was confirmed");
                 dlq_message_free(m);
                 continue;
             }
+            if (twin < 0)
+                t->doubtful++;
+            else if (twin == 0 && journal && dlq_journal_take_unsettled(journal, dlq_message_identity(d, m)))
+                t->unsettled++;
             struct pending *e = &batch[n];
             char why[256];
             int prc = dlq_prepare_replay(d, rq, m, &e->sent, e->target, sizeof e->target, why, sizeof why);
@@ -723,6 +752,11 @@ static int amqp_replay(struct dlq *d, const struct dlq_replay *rq, struct dlq_ta
             }
             e->orig = m;
             e->dlq_tag = r.tag;
+            if (e->sent->props) {
+                dlq_new_token(run, ++token_seq, e->token, sizeof e->token);
+                amqp_field_value_t v = {.kind = AMQP_FIELD_KIND_UTF8, .value.bytes = amqp_cstring_bytes(e->token)};
+                dlq_table_set(&e->sent->props->headers, DLQ_REPLAY_TOKEN_HEADER, v);
+            }
             if (rq->dry_run) {
                 t->moved++;
                 if (rq->each)
@@ -732,6 +766,9 @@ static int amqp_replay(struct dlq *d, const struct dlq_replay *rq, struct dlq_ta
             }
             dlq_pace(&pacer);
             n++;
+            e->identity = dlq_message_identity(d, m);
+            if (journal && dlq_journal_publishing(journal, e->identity, e->token) < 0 && !t->first_error[0])
+                snprintf(t->first_error, sizeof t->first_error, "could not write the replay journal");
             if (publish_one(&p, e) < 0) {
                 rc = -1;
                 break;
@@ -752,7 +789,7 @@ static int amqp_replay(struct dlq *d, const struct dlq_replay *rq, struct dlq_ta
              * target while its DLQ copy comes back; so may the batch acked
              * just before, if those acks never reached the broker */
             for (size_t i = 0; i < prev_n; i++)
-                if (prev[i].orig && (prev[i].state != P_FAILED || !prev[i].why[0]))
+                if (prev[i].orig && (!prev[i].acked || !journal) && (prev[i].state != P_FAILED || !prev[i].why[0]))
                     t->in_doubt++;
             for (size_t i = 0; i < n; i++)
                 if (batch[i].state != P_FAILED || !batch[i].why[0])

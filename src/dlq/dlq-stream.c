@@ -150,7 +150,7 @@ static int stream_replay(struct dlq *d, const struct dlq_replay *rq, struct dlq_
     bool done = false;
     while (!done && rc == 0) {
         if (d->cancel && *d->cancel) {
-            rc = dlq_fail(d, DLQ_FAIL_OPERATION, "cancelled");
+            t->interrupted = true;      /* every move so far was atomic: nothing in flight */
             break;
         }
         if (read_page(d, last[0] ? last : NULL, pos, p->read, &n) < 0) {

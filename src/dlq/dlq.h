@@ -96,7 +96,13 @@ struct dlq_select {
 struct dlq_tally {
     long moved, failed, skipped;
     long in_doubt;              /* published, but the DLQ copy's fate is unknown (connection lost) */
-    long deduped;               /* DLQ copies of messages an earlier replay already moved (journal) */
+    long deduped;               /* DLQ copies dropped: their republished twin was confirmed (journal) */
+    long doubtful;              /* replayed again though the journal has a confirmed twin of the same
+                                   bytes: no death mark tells a crash copy from a new death, so kept */
+    long unsettled;             /* replayed again: an earlier replay published a twin and was killed
+                                   before it knew whether the broker confirmed it */
+    bool interrupted;           /* stopped early (d->cancel): what was in flight was settled */
+    char dropped[1024];         /* ids of the dropped copies, space separated; ends "…" when cut */
     long seen;                  /* messages looked at */
     long total;                 /* DLQ depth when the action began, -1 unknown */
     char first_error[256];
@@ -184,6 +190,17 @@ int dlq_prepare_replay(const struct dlq *d, const struct dlq_replay *r, const st
 /* One line for --json list/show: every decoded field, properties, headers,
  * body (text, or base64 when not UTF-8). */
 cJSON *dlq_message_json(const struct dlq_message *m, bool with_body);
+
+/* What may now be in both the DLQ and the target (in doubt, or replayed
+ * again without a death mark); why says which. */
+long dlq_replay_duplicated(const struct dlq_tally *t, char *why, size_t len);
+/* The one line a replay ends with, the CLI's, the console's and the
+ * audit's: "moved N, failed F, skipped S[, ...][, dropped D (...): IDS]",
+ * or, interrupted, "interrupted: moved N, duplicated D (why), left L".
+ * left: DLQ depth afterwards, -1 unknown. */
+void dlq_replay_summary(const struct dlq_tally *t, bool dry_run, bool error, long left, char *out, size_t len);
+/* Counts a dropped copy and adds its id to t->dropped. */
+void dlq_tally_dropped(struct dlq_tally *t, const char *id);
 
 /* ---- pacing ---- */
 struct dlq_pacer {

@@ -189,6 +189,10 @@ static void decode_headers(struct dlq_info *info, const cJSON *h)
     const cJSON *xdeath = cJSON_GetObjectItemCaseSensitive(h, "x-death");
     if (cJSON_IsArray(xdeath))
         decode_x_death(info, xdeath);
+    /* qdeck's worker stamps its dead letters (milliseconds) */
+    const cJSON *dead_at = cJSON_GetObjectItemCaseSensitive(h, "x-qdeck-dead-at");
+    if (cJSON_IsNumber(dead_at) && isnan(info->last_death))
+        info->last_death = info->first_death = dead_at->valuedouble / 1000;
     if (!info->reason[0])
         copy_json_string(info->reason, sizeof info->reason, cJSON_GetObjectItemCaseSensitive(h, "x-last-death-reason"));
     if (!info->reason[0])

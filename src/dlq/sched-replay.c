@@ -62,8 +62,7 @@ int dlq_sched_replay(void *arg, const struct schedule_config *job, char *result,
     if (rc < 0)
         snprintf(result, len, "error after moving %ld: %s", t.moved, d->err);
     else
-        snprintf(result, len, "moved %ld, failed %ld, skipped %ld%s", t.moved, t.failed, t.skipped,
-                 t.in_doubt ? ", some in doubt" : "");
+        dlq_replay_summary(&t, false, false, -1, result, len);   /* drops counted and named */
     record(sc, d->display, what, result);
     dlq_close(d);
     return rc < 0 || t.failed ? -1 : 0;

@@ -35,6 +35,8 @@ struct dlq_worker {
     struct dlq_page *done;
     char status[160];
     bool running_action;            /* never cancel a replay or purge half-way */
+    bool interrupting;              /* dlq_worker_interrupt: stop the action, settle, report */
+    char last_action[2048];         /* the last action's result line */
     long progress_seen, progress_total;
     struct dlq *open;               /* worker thread only */
 };
@@ -237,7 +239,7 @@ static void run_action(struct dlq_worker *w, const struct dlq_job *job, char *re
     struct dlq_select sel = {.ids = job->ids, .nids = job->nids, .all = job->nids == 0};
     int rc;
     const char *action;
-    char tally[400];
+    char tally[1600];
     if (job->kind == DLQ_JOB_REPLAY) {
         action = "dlq.replay";
         char *audit_path = audit_log_path(w->cfg);
@@ -249,8 +251,13 @@ static void run_action(struct dlq_worker *w, const struct dlq_job *job, char *re
         set_status(w, "replaying from %s…", job->queue);
         rc = d->ops->replay(d, &rq, &t);
         free(journal);
-        snprintf(tally, sizeof tally, "%smoved %ld, failed %ld, skipped %ld%s%.200s", rc < 0 ? "error, " : "",
-                 t.moved, t.failed, t.skipped, t.first_error[0] ? " — " : "", t.first_error);
+        long left = -1;
+        if (rc == 0 && t.interrupted && d->ops->count(d, &left) < 0)
+            left = -1;
+        dlq_replay_summary(&t, false, rc < 0, left, tally, sizeof tally);
+        size_t n = strlen(tally);
+        if (t.first_error[0])
+            snprintf(tally + n, sizeof tally - n, " — %.200s", t.first_error);
         snprintf(result, len, "replay %s: %s", d->display, tally);
     } else {
         action = job->nids ? "dlq.delete" : "dlq.purge";
@@ -275,7 +282,7 @@ static void *worker_main(void *arg)
     struct dlq_worker *w = arg;
     pthread_mutex_lock(&w->lock);
     while (!w->stopping) {
-        if (!w->pending) {
+        if (!w->pending || w->interrupting) {
             pthread_cond_wait(&w->cond, &w->lock);
             continue;
         }
@@ -286,11 +293,14 @@ static void *worker_main(void *arg)
         w->running_action = job->kind != DLQ_JOB_PAGE;
         pthread_mutex_unlock(&w->lock);
 
-        char action[512] = "";
+        char action[2048] = "";
         if (job->kind != DLQ_JOB_PAGE)
             run_action(w, job, action, sizeof action);
         pthread_mutex_lock(&w->lock);
         w->running_action = false;
+        if (job->kind != DLQ_JOB_PAGE)
+            snprintf(w->last_action, sizeof w->last_action, "%s", action);
+        pthread_cond_broadcast(&w->cond);
         pthread_mutex_unlock(&w->lock);
         struct dlq_page *page = NULL;
         if (!w->cancel)
@@ -381,6 +391,23 @@ void dlq_worker_status(struct dlq_worker *w, char *buf, size_t len)
     pthread_mutex_lock(&w->lock);
     snprintf(buf, len, "%s", w->status);
     pthread_mutex_unlock(&w->lock);
+}
+
+bool dlq_worker_interrupt(struct dlq_worker *w, char *result, size_t len)
+{
+    if (!w)
+        return false;
+    pthread_mutex_lock(&w->lock);
+    w->interrupting = true;         /* and start nothing new */
+    bool was = w->running_action;
+    if (was) {
+        w->cancel = 1;
+        while (w->running_action)
+            pthread_cond_wait(&w->cond, &w->lock);
+        snprintf(result, len, "%s", w->last_action);
+    }
+    pthread_mutex_unlock(&w->lock);
+    return was;
 }
 
 void dlq_worker_stop(struct dlq_worker *w)

@@ -38,7 +38,7 @@ struct dlq_page {
     char *grep;
     bool ok;
     char error[512];
-    char action[512];           /* "replay: moved 2, failed 0, skipped 0", or "" */
+    char action[2048];          /* "replay: moved 2, failed 0, skipped 0", or "" */
 };
 
 struct dlq_worker;
@@ -50,6 +50,11 @@ unsigned long dlq_worker_submit(struct dlq_worker *w, const struct dlq_job *job)
 struct dlq_page *dlq_worker_take(struct dlq_worker *w);
 /* What the worker is doing, for the status line: "" when idle. */
 void dlq_worker_status(struct dlq_worker *w, char *buf, size_t len);
+/* A signal or quit while a replay or purge runs: the action stops taking
+ * messages, settles what is in flight and writes its audit entry; waits
+ * for that, and result gets its line. False when no action was running.
+ * No job starts afterwards. */
+bool dlq_worker_interrupt(struct dlq_worker *w, char *result, size_t len);
 void dlq_worker_stop(struct dlq_worker *w);
 void dlq_page_free(struct dlq_page *p);
 

@@ -863,6 +863,9 @@ int ui_run(const struct ui_options *opt)
         if (opt->iterations > 0 && ticks >= opt->iterations)
             break;
     }
+    /* a replay under way stops taking messages, settles and says so */
+    char interrupted[2048];
+    bool was_running = view_dlq_interrupt(interrupted, sizeof interrupted);
     crt_release();
     restore_signals(&saved);
     /* a counted run is a check: every source failing on every refresh fails it */
@@ -870,5 +873,9 @@ int ui_run(const struct ui_options *opt)
     if (all_failed)
         report_all_failed(&ui, ticks);
     ui_free(&ui);
+    if (was_running) {
+        fprintf(stderr, "qdeck: %s\n", interrupted);
+        return 1;
+    }
     return all_failed ? 3 : 0;
 }

@@ -47,6 +47,10 @@ extern const struct view_ops latency_view;
 extern const struct view_ops breakers_view;
 extern const struct view_ops scheduler_view;
 extern const struct view_ops dlq_view;
+/* Quitting (q, SIGINT, SIGTERM) while the DLQ view's replay or purge runs:
+ * stops it, waits until it settled what was in flight and wrote its audit
+ * entry; result gets its line. False when none was running. */
+bool view_dlq_interrupt(char *result, size_t len);
 
 struct ui {
     const struct ui_options *opt;

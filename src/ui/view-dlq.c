@@ -55,7 +55,7 @@ static struct {
     /* typed confirmation */
     enum confirm_action confirm;
     char typed[256];
-    char last_action[512];
+    char last_action[2048];
 } st;
 
 static void stop_worker(void)
@@ -74,6 +74,11 @@ static void stop_worker(void)
     free(st.dlqs);
     st.dlqs = NULL;
     st.ndlqs = 0;
+}
+
+bool view_dlq_interrupt(char *result, size_t len)
+{
+    return dlq_worker_interrupt(st.worker, result, len);
 }
 
 static bool read_only(const struct ui *ui)

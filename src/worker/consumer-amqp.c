@@ -44,6 +44,7 @@
 #include "worker/retry.h"
 #include "worker/topology.h"
 
+#define REPLAY_TOKEN_HEADER "x-qdeck-replay"   /* set by `qdeck dlq replay` (src/dlq/journal.h) */
 #define HEARTBEAT_SECS 10
 #define CONNECT_TIMEOUT 5.0
 #define CONFIRM_TIMEOUT 10.0
@@ -206,6 +207,24 @@ static int handle_other_frame(struct consumer *c, struct amqp_consumer *a)
     }
 }
 
+/* A replayed message's token goes on with its retries and its dead letter,
+ * so a replay tells the task dead again from a copy a crash left behind. */
+static void take_replay_token(struct task *t, const amqp_basic_properties_t *p)
+{
+    if (!(p->_flags & AMQP_BASIC_HEADERS_FLAG))
+        return;
+    for (int i = 0; i < p->headers.num_entries; i++) {
+        const amqp_table_entry_t *e = &p->headers.entries[i];
+        if (e->key.len == strlen(REPLAY_TOKEN_HEADER) && memcmp(e->key.bytes, REPLAY_TOKEN_HEADER, e->key.len) == 0 &&
+            (e->value.kind == AMQP_FIELD_KIND_UTF8 || e->value.kind == AMQP_FIELD_KIND_BYTES) &&
+            e->value.value.bytes.len < sizeof t->replay_token) {
+            memcpy(t->replay_token, e->value.value.bytes.bytes, e->value.value.bytes.len);
+            t->replay_token[e->value.value.bytes.len] = '\0';
+            return;
+        }
+    }
+}
+
 static void take(struct consumer *c, struct amqp_consumer *a, amqp_envelope_t *env)
 {
     if (a->receiving) {
@@ -213,6 +232,7 @@ static void take(struct consumer *c, struct amqp_consumer *a, amqp_envelope_t *e
         struct task *t = task_new(c, env->message.body.bytes, env->message.body.len,
                                   worker_default_max_attempts(c->w));
         t->tag = env->delivery_tag;
+        take_replay_token(t, &env->message.properties);
         track(a, env->delivery_tag);
         consumer_deliver(c, t);
     }
@@ -347,18 +367,25 @@ static int publish_copy(struct consumer *c, struct amqp_consumer *a, struct task
     } else {
         task_annotated_body(t, t->settle == SETTLE_DEAD, &body, &len);
     }
-    amqp_table_entry_t h[4] = {
+    amqp_table_entry_t h[6] = {
         header_s("x-qdeck-reason", t->settle == SETTLE_DEAD ? (t->dead_reason ? t->dead_reason : "failed") : "retry"),
         {.key = amqp_cstring_bytes("x-qdeck-attempts"), .value = {.kind = AMQP_FIELD_KIND_I32, .value.i32 = t->attempt}},
         header_s("x-qdeck-error", t->error),
         header_s("x-qdeck-original-queue", c->addr.name),
     };
+    int nh = 4;
+    if (t->settle == SETTLE_DEAD && !t->park)
+        h[nh++] = (amqp_table_entry_t){.key = amqp_cstring_bytes("x-qdeck-dead-at"),
+                                       .value = {.kind = AMQP_FIELD_KIND_I64,
+                                                 .value.i64 = (int64_t)task_dead_at_ms()}};
+    if (t->replay_token[0])
+        h[nh++] = header_s(REPLAY_TOKEN_HEADER, t->replay_token);
     amqp_basic_properties_t props = {
         ._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_HEADERS_FLAG |
                   AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_TIMESTAMP_FLAG,
         .content_type = amqp_cstring_bytes(t->env ? "application/json" : "application/octet-stream"),
         .delivery_mode = 2,
-        .headers = {.num_entries = 4, .entries = h},
+        .headers = {.num_entries = nh, .entries = h},
         .message_id = amqp_cstring_bytes(t->id),
         .timestamp = (uint64_t)clock_wall(),
     };

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/envelope.h"
 #include "core/xalloc.h"
 
@@ -120,6 +121,11 @@ void task_unref(struct task *t)
     free(t);
 }
 
+double task_dead_at_ms(void)
+{
+    return floor(clock_wall() * 1000);
+}
+
 void task_annotated_body(const struct task *t, bool dead, char **out, size_t *outlen)
 {
     if (!t->env) {
@@ -136,6 +142,10 @@ void task_annotated_body(const struct task *t, bool dead, char **out, size_t *ou
     if (dead) {
         cJSON_DeleteItemFromObjectCaseSensitive(copy, "dead_reason");
         cJSON_AddStringToObject(copy, "dead_reason", t->dead_reason ? t->dead_reason : "failed");
+        /* every death its own mark: a replay tells this death from a copy
+         * of an earlier one left by a crash (src/dlq/journal.c) */
+        cJSON_DeleteItemFromObjectCaseSensitive(copy, "dead_at");
+        cJSON_AddNumberToObject(copy, "dead_at", task_dead_at_ms());
     }
     char *text = cJSON_PrintUnformatted(copy);
     cJSON_Delete(copy);
@@ -183,6 +193,7 @@ void task_dead_item(const struct task *t, const char *queue, char **out, size_t 
     cJSON_AddStringToObject(w, "last_error", t->error);
     cJSON_AddNumberToObject(w, "attempt", t->attempt);
     cJSON_AddStringToObject(w, "original_queue", queue);
+    cJSON_AddNumberToObject(w, "dead_at", task_dead_at_ms());
     char *b64 = base64(t->body, t->len);
     cJSON_AddStringToObject(w, "raw_base64", b64);
     free(b64);

@@ -58,6 +58,7 @@ struct task {
     double created_at;             /* wall seconds, 0: unknown */
     double deadline;
     char idem_key[160];            /* idempotency key: envelope's, else the id */
+    char replay_token[40];         /* AMQP x-qdeck-replay of the delivery, carried to its dead letter */
 
     /* the run */
     const char *poison;            /* why it cannot run (not JSON, too big...), or NULL */
@@ -95,6 +96,8 @@ void task_unref(struct task *t);
 /* The body to send when retrying or dead-lettering: the envelope with
  * attempt, last_error (and dead_reason) set; the original bytes when the
  * body is not a JSON object. *out is malloc'd. */
+/* Wall time in whole milliseconds, the dead_at stamp of a dead letter. */
+double task_dead_at_ms(void);
 void task_annotated_body(const struct task *t, bool dead, char **out, size_t *outlen);
 
 /* The dead letter for a Redis list: the annotated envelope, or, when the

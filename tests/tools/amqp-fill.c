@@ -5,7 +5,7 @@
  *
  *   amqp-fill URL declare QUEUE [--dlx EXCHANGE] [--dlrk KEY]   durable classic queue
  *   amqp-fill URL declare-many PREFIX N         queues PREFIX0000 ... PREFIX(N-1)
- *   amqp-fill URL publish QUEUE COUNT [--size BYTES] [--timestamp]
+ *   amqp-fill URL publish QUEUE COUNT [--size BYTES] [--timestamp] [--dead]
  *   amqp-fill URL purge QUEUE
  *   amqp-fill URL delete QUEUE
  *   amqp-fill URL depth QUEUE                   prints "READY CONSUMERS" (exact,
@@ -16,7 +16,10 @@
  * key QUEUE, mandatory (a missing queue is an error, not a silent drop), with
  * publisher confirms in windows of 500: rabbitmq-c 0.11 has no
  * amqp_publisher_confirm_wait, so basic.ack frames are read by hand (an ack
- * with `multiple` confirms every tag up to its delivery tag).
+ * with `multiple` confirms every tag up to its delivery tag). --dead makes
+ * them look like qdeck's worker's dead letters: headers x-qdeck-reason
+ * "failed", x-qdeck-dead-at (milliseconds, one apart per message) and, for
+ * a QUEUE named X.dlq, x-qdeck-original-queue X.
  * Exit 0 on success; 1 with one line on stderr otherwise. */
 #include <amqp.h>
 #include <amqp_tcp_socket.h>
@@ -47,7 +50,7 @@ static void usage(void) __attribute__((noreturn));
 static void usage(void)
 {
     die("usage: amqp-fill URL declare QUEUE [--dlx EXCHANGE] [--dlrk KEY] | declare-many PREFIX N |"
-        " publish QUEUE COUNT [--size BYTES] [--timestamp] | purge QUEUE | delete QUEUE | depth QUEUE");
+        " publish QUEUE COUNT [--size BYTES] [--timestamp] [--dead] | purge QUEUE | delete QUEUE | depth QUEUE");
 }
 
 static long parse_count(const char *what, const char *s, long max)
@@ -176,7 +179,7 @@ static void wait_confirms(amqp_connection_state_t conn, uint64_t upto, uint64_t 
     }
 }
 
-static void publish(amqp_connection_state_t conn, const char *queue, long count, size_t size, int stamp)
+static void publish(amqp_connection_state_t conn, const char *queue, long count, size_t size, int stamp, int dead)
 {
     amqp_confirm_select(conn, 1);
     check_reply(amqp_get_rpc_reply(conn), "confirm.select");
@@ -185,6 +188,9 @@ static void publish(amqp_connection_state_t conn, const char *queue, long count,
     if (!body)
         die("out of memory for a %zu-byte body", size);
     uint64_t sent = 0, acked = 0;
+    size_t qlen = strlen(queue);
+    amqp_bytes_t original = {.len = qlen > 4 && strcmp(queue + qlen - 4, ".dlq") == 0 ? qlen - 4 : 0,
+                             .bytes = (void *)queue};
     for (long i = 0; i < count; i++) {
         int n = snprintf(body, cap, "{\"n\":%ld}", i);
         size_t len = (size_t)n > size ? (size_t)n : size;
@@ -198,6 +204,24 @@ static void publish(amqp_connection_state_t conn, const char *queue, long count,
         if (stamp) {
             props._flags |= AMQP_BASIC_TIMESTAMP_FLAG;
             props.timestamp = (uint64_t)time(NULL);
+        }
+        amqp_table_entry_t h[3];
+        if (dead) {
+            h[0].key = amqp_cstring_bytes("x-qdeck-reason");
+            h[0].value.kind = AMQP_FIELD_KIND_UTF8;
+            h[0].value.value.bytes = amqp_cstring_bytes("failed");
+            h[1].key = amqp_cstring_bytes("x-qdeck-dead-at");
+            h[1].value.kind = AMQP_FIELD_KIND_I64;
+            h[1].value.value.i64 = (int64_t)time(NULL) * 1000 + i;
+            props._flags |= AMQP_BASIC_HEADERS_FLAG;
+            props.headers.num_entries = 2;
+            props.headers.entries = h;
+            if (original.len) {
+                h[2].key = amqp_cstring_bytes("x-qdeck-original-queue");
+                h[2].value.kind = AMQP_FIELD_KIND_UTF8;
+                h[2].value.value.bytes = original;
+                props.headers.num_entries = 3;
+            }
         }
         amqp_bytes_t bytes = {.len = len, .bytes = body};
         int st = amqp_basic_publish(conn, 1, amqp_empty_bytes, amqp_cstring_bytes(queue), 1, 0, &props, bytes);
@@ -219,7 +243,7 @@ int main(int argc, char **argv)
     const char *dlx = NULL, *dlrk = NULL;
     long count = 0, many = 0;
     size_t size = 16;
-    int stamp = 0;
+    int stamp = 0, dead = 0;
 
     /* check the arguments before connecting */
     if (strcmp(cmd, "declare") == 0) {
@@ -244,6 +268,8 @@ int main(int argc, char **argv)
                 size = (size_t)parse_count("--size", argv[++i], MAX_BODY);
             else if (strcmp(argv[i], "--timestamp") == 0)
                 stamp = 1;
+            else if (strcmp(argv[i], "--dead") == 0)
+                dead = 1;
             else
                 die("publish: unknown or incomplete option '%s'", argv[i]);
         }
@@ -264,7 +290,7 @@ int main(int argc, char **argv)
             declare(conn, qname, NULL, NULL);
         }
     } else if (strcmp(cmd, "publish") == 0) {
-        publish(conn, name, count, size, stamp);
+        publish(conn, name, count, size, stamp, dead);
     } else if (strcmp(cmd, "purge") == 0) {
         amqp_queue_purge(conn, 1, amqp_cstring_bytes(name));
         check_reply(amqp_get_rpc_reply(conn), "queue.purge");

@@ -47,6 +47,9 @@ struct source {
     pthread_cond_t wait_cond;
     double refresh;             /* seconds */
     bool running;
+    /* Collected once only (qdeck status): a backend then does in one
+     * refresh what it otherwise spreads over many (Redis discovery). */
+    bool single_pass;
 };
 
 extern const struct source_ops mgmt_source_ops;

@@ -70,6 +70,7 @@ void snapshot_unref(struct snapshot *s)
         queue_stat_free(&s->queues[i]);
     free(s->queues);
     free(s->server);
+    free(s->discovery);
     if (s->extra && s->extra_free)
         s->extra_free(s->extra);
     free(s);

@@ -41,6 +41,8 @@ struct snapshot {
     double collect_seconds;   /* how long the refresh took */
     char *server;             /* "RabbitMQ 3.10.8", "Redis 7.0.15" */
     bool truncated;           /* discovery stopped at its cap */
+    char *discovery;          /* how far a background discovery has come
+                                 ("discovery 34% (340k/1.0M keys)"), or NULL */
     size_t nqueues;
     size_t capacity;
     struct queue_stat *queues;

@@ -264,13 +264,21 @@ static void draw_detail(struct ui *ui, int top, int height)
 }
 
 /* A failing source gets a line under the table saying why, so the greyed
- * rows are explained without going back to the Overview. At most a third
- * of the table goes to these lines. */
+ * rows are explained without going back to the Overview; a source still
+ * discovering its queues says how far it has come, so missing rows are
+ * explained too. At most a third of the table goes to these lines. */
 static int draw_source_alerts(struct ui *ui, int bottom, int max_lines)
 {
     int used = 0;
     for (size_t s = 0; s < ui->opt->nsources && used < max_lines; s++) {
         const struct feed_view *v = &ui->feeds[s];
+        const char *discovery = v->snap ? v->snap->discovery : NULL;
+        if (v->status == SOURCE_OK && discovery && strncmp(discovery, "discovery complete", 18) != 0) {
+            char line[300];
+            snprintf(line, sizeof line, "%s %s: more queues may appear", ui->opt->sources[s]->ops->kind, discovery);
+            used++;
+            crt_put(bottom - used, 0, COLS, ALIGN_LEFT, SLOT_DIM, line);
+        }
         if (v->status == SOURCE_OK)
             continue;
         char status[96], line[600];

@@ -225,6 +225,34 @@ static int registry_keys(redisContext *c, double now, char ***keys, double **bea
     return rc;
 }
 
+/* The workers the previous read saw whose keys still existed are read
+ * again even when the registry no longer names them: a clean stop leaves
+ * the registry at once, and its last beat ("stopped") is how the reader
+ * learns it was not lost. */
+static void add_known_keys(const struct fleet_table *prev, char ***keys, double **beats, size_t *nkeys)
+{
+    if (!prev || prev->n == 0)
+        return;
+    size_t prefix = strlen(KEY_WORKER_PREFIX);
+    bool *listed = xcalloc(prev->n, sizeof *listed);
+    for (size_t k = 0; k < *nkeys; k++) {
+        const struct fleet_worker *w = fleet_find(prev, (*keys)[k] + prefix);
+        if (w)
+            listed[w - prev->workers] = true;
+    }
+    for (size_t i = 0; i < prev->n; i++) {
+        const struct fleet_worker *w = &prev->workers[i];
+        if (w->vanished || listed[i])
+            continue;
+        *keys = xrealloc(*keys, (*nkeys + 1) * sizeof **keys);
+        *beats = xrealloc(*beats, (*nkeys + 1) * sizeof **beats);
+        (*keys)[*nkeys] = xasprintf(KEY_WORKER_PREFIX "%s", w->id);
+        (*beats)[*nkeys] = w->last_beat;
+        (*nkeys)++;
+    }
+    free(listed);
+}
+
 /* A registered worker whose heartbeat key is gone and whom no earlier read
  * knew (a console started after it died): lost, known by id alone. */
 static void registered_only(struct fleet_worker *w, const char *id, double last_beat)
@@ -255,6 +283,7 @@ int fleet_read(redisContext *c, const struct fleet_table *prev, double now, stru
     bool truncated = false;
     if (registry_keys(c, now, &keys, &beats, &nkeys, &truncated, err, errlen) < 0)
         return -1;
+    add_known_keys(prev, &keys, &beats, &nkeys);
     struct fleet_table *t = xcalloc(1, sizeof *t);
     t->taken_at = now;
     t->truncated = truncated;

@@ -291,6 +291,22 @@ static int draw_source_alerts(struct ui *ui, int bottom, int max_lines)
     return used;
 }
 
+/* Tells each source which of its queues are on screen, so a source whose
+ * bulk figures lag (RabbitMQ's statistics) reads just those exactly. */
+static void focus_visible(struct ui *ui, int list_height)
+{
+    const char *names[SOURCE_FOCUS_MAX];
+    for (size_t s = 0; s < ui->opt->nsources; s++) {
+        size_t n = 0;
+        for (int i = 0; i < list_height && ui->top + i < (int)ui->nrows && n < SOURCE_FOCUS_MAX; i++) {
+            const struct ui_row *r = &ui->rows[ui->top + i];
+            if (r->source == s && r->q->kind == QUEUE_AMQP)
+                names[n++] = r->q->name;
+        }
+        source_set_focus(ui->opt->sources[s], names, n);
+    }
+}
+
 static void draw_queues(struct ui *ui, int top, int height)
 {
     int name_width;
@@ -308,6 +324,7 @@ static void draw_queues(struct ui *ui, int top, int height)
     ui->top = scroll_top(ui->top, ui->selected, list_height, (int)ui->nrows);
     for (int i = 0; i < list_height && ui->top + i < (int)ui->nrows; i++)
         draw_row(ui, top + 1 + i, &ui->rows[ui->top + i], ui->top + i == ui->selected, shown, name_width);
+    focus_visible(ui, list_height);
     if (ui->detail)
         draw_detail(ui, top + height - detail_height, detail_height);
 }

@@ -310,19 +310,27 @@ static void reap(struct consumer *c, struct list_consumer *l)
             redisAppendCommand(l->c, "EXISTS " KEY_WORKER_PREFIX "%b", ids->element[i]->str, ids->element[i]->len);
             asked++;
         }
-    for (size_t s = 0; s < l->nsuspects; s++)
-        l->suspects[s].seen = false;
+    /* every reply first: reaping sends commands of its own */
+    bool *dead = xcalloc(ids->elements ? ids->elements : 1, sizeof *dead);
     for (size_t i = 0; i < ids->elements && asked; i++) {
         const char *id = ids->element[i]->str;
         if (!id || strcmp(id, worker_id(c->w)) == 0)
             continue;
         asked--;
         redisReply *e = NULL;
-        if (redisGetReply(l->c, (void **)&e) != REDIS_OK)
-            break;
-        bool alive = e->type != REDIS_REPLY_INTEGER || e->integer > 0;
+        if (redisGetReply(l->c, (void **)&e) != REDIS_OK) {
+            free(dead);
+            freeReplyObject(ids);
+            return;
+        }
+        dead[i] = e->type == REDIS_REPLY_INTEGER && e->integer == 0;
         freeReplyObject(e);
-        if (alive)
+    }
+    for (size_t s = 0; s < l->nsuspects; s++)
+        l->suspects[s].seen = false;
+    for (size_t i = 0; i < ids->elements; i++) {
+        const char *id = ids->element[i]->str;
+        if (!dead[i])
             continue;
         struct suspect *s = find_suspect(l, id);
         if (!s && l->nsuspects < MAX_SUSPECTS) {
@@ -333,6 +341,7 @@ static void reap(struct consumer *c, struct list_consumer *l)
                 reap_worker(c, l, id);
         }
     }
+    free(dead);
     freeReplyObject(ids);
     /* forget suspects that came back or were reaped (by us or another worker) */
     size_t keep = 0;

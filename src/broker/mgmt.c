@@ -14,7 +14,12 @@
  * 1 s poll: 14.5 % of a core against 3.75 % at 5 s). RabbitMQ 3.10's HTTP
  * API does not expose that interval (not in /api/overview, /api/nodes or
  * the definitions), so it is taken as 5 s, RabbitMQ's default, unless the
- * context's mgmt_interval says otherwise. Between polls every refresh
+ * context's mgmt_interval says otherwise. A broker with many queues takes
+ * long to answer a poll (1,000 queues: about 0.2 s of its CPU, most of it
+ * listing every queue for each page), so the poll also waits
+ * MGMT_BUSY_FACTOR times as long as the last one took: the console keeps
+ * the management API busy at most 1/MGMT_BUSY_FACTOR of the time, however
+ * many queues there are. Between polls every refresh
  * reuses the last list, and the queues on screen (source_set_focus) are
  * read exactly with a passive queue.declare over AMQP (amqp-peek.h), on
  * this collector thread: their ready and consumer counts are then a
@@ -42,6 +47,7 @@
 #define MGMT_MAX_BODY (256u << 20)
 #define MGMT_SIDE_REFRESH 30.0
 #define MGMT_DEFAULT_INTERVAL 5.0   /* RabbitMQ's default collect_statistics_interval */
+#define MGMT_BUSY_FACTOR 40.0
 
 static const char queue_columns[] =
     "name,type,state,messages,messages_ready,messages_unacknowledged,consumers,"
@@ -64,6 +70,7 @@ struct mgmt {
     double timeout;
     double interval;        /* seconds between polls of the queue list */
     double polled_at;       /* monotonic time of the last poll */
+    double poll_seconds;    /* how long it took */
     struct snapshot *polled;   /* what that poll read (sealed; ref held) */
     struct amqp_peek *peek;    /* NULL without a plain amqp:// URL */
     struct peeked *peeked;     /* exact reads since the last poll: they outrank it */
@@ -522,13 +529,16 @@ static enum source_status mgmt_collect(struct source *src, const struct snapshot
     enum source_status st = mgmt_refresh_side(src, err, errlen);
     if (st != SOURCE_OK)
         return st;
-    if (!m->polled || src->single_pass || started - m->polled_at >= m->interval) {
+    double wait = m->interval > m->poll_seconds * MGMT_BUSY_FACTOR ? m->interval : m->poll_seconds * MGMT_BUSY_FACTOR;
+    if (!m->polled || src->single_pass || started - m->polled_at >= wait) {
         struct snapshot *polled;
+        double poll_started = clock_mono();
         if ((st = poll_queues(src, prev, &polled, err, errlen)) != SOURCE_OK)
             return st;
         snapshot_unref(m->polled);
         m->polled = polled;
         m->polled_at = started;
+        m->poll_seconds = clock_mono() - poll_started;
         forget_peeked(m);
     }
     struct snapshot *snap = snapshot_copy_rows(m->polled);

@@ -117,6 +117,7 @@ void sources_free(struct source **srcs, size_t n)
         if (src->priv)
             src->ops->fini(src);
         feed_destroy(&src->feed);
+        free_list(src->focus, src->nfocus);
         pthread_mutex_destroy(&src->wait_lock);
         pthread_cond_destroy(&src->wait_cond);
         free(src->url);
@@ -124,6 +125,42 @@ void sources_free(struct source **srcs, size_t n)
         free(src);
     }
     free(srcs);
+}
+
+static bool same_focus(const struct source *src, const char *const *names, size_t n)
+{
+    if (src->nfocus != n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(src->focus[i], names[i]) != 0)
+            return false;
+    return true;
+}
+
+void source_set_focus(struct source *src, const char *const *names, size_t n)
+{
+    if (n > SOURCE_FOCUS_MAX)
+        n = SOURCE_FOCUS_MAX;
+    pthread_mutex_lock(&src->wait_lock);
+    if (!same_focus(src, names, n)) {
+        free_list(src->focus, src->nfocus);
+        src->focus = n ? xcalloc(n, sizeof *src->focus) : NULL;
+        for (size_t i = 0; i < n; i++)
+            src->focus[i] = xstrdup(names[i]);
+        src->nfocus = n;
+    }
+    pthread_mutex_unlock(&src->wait_lock);
+}
+
+size_t source_focus(struct source *src, char ***names)
+{
+    pthread_mutex_lock(&src->wait_lock);
+    size_t n = src->nfocus;
+    *names = n ? xcalloc(n, sizeof **names) : NULL;
+    for (size_t i = 0; i < n; i++)
+        (*names)[i] = xstrdup(src->focus[i]);
+    pthread_mutex_unlock(&src->wait_lock);
+    return n;
 }
 
 enum source_status source_collect_once(struct source *src)

@@ -47,6 +47,13 @@ struct source {
     pthread_cond_t wait_cond;
     double refresh;             /* seconds */
     bool running;
+    /* Collected once only (qdeck status): a backend then does in one
+     * refresh what it otherwise spreads over many (Redis discovery). */
+    bool single_pass;
+    /* The queues on screen (names without the scheme), under wait_lock:
+     * a backend whose bulk data is slow reads just these exactly. */
+    char **focus;
+    size_t nfocus;
 };
 
 extern const struct source_ops mgmt_source_ops;
@@ -62,6 +69,15 @@ void sources_free(struct source **srcs, size_t n);
  * feed, back off with jitter while the source fails. */
 int source_start(struct source *src);
 void source_stop(struct source *src);          /* interrupt + join */
+/* The UI says which queues are on screen (copies; any thread). A backend
+ * reads them exactly every refresh where its bulk data lags (RabbitMQ's
+ * management statistics: passive declares over AMQP). At most
+ * SOURCE_FOCUS_MAX are kept. */
+#define SOURCE_FOCUS_MAX 100
+void source_set_focus(struct source *src, const char *const *names, size_t n);
+/* A copy of the focus list in *names (free with free_list); its length. */
+size_t source_focus(struct source *src, char ***names);
+
 /* One refresh on the caller's thread (for `qdeck status`). */
 enum source_status source_collect_once(struct source *src);
 

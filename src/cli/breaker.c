@@ -2,7 +2,7 @@
  * [--json] [--force].
  *
  * list: each dependency's breaker as every live worker reports it in its
- * heartbeat (qdeck:worker:* JSON, field "breakers"), plus the operator
+ * heartbeat (qdeck:worker:<id> JSON from the worker registry, field "breakers"), plus the operator
  * command in force (qdeck:breaker). open forces it open fleet-wide, close
  * forces it closed (DISABLED: every call goes through, nothing recorded),
  * reset returns it to normal operation (a fresh CLOSED). Workers apply a
@@ -19,15 +19,16 @@
 
 #include "cli/app.h"
 #include "control/audit.h"
+#include "control/fleet.h"
 #include "control/keys.h"
 #include "control/policy.h"
+#include "core/clock.h"
 #include "core/xalloc.h"
 #include "resilience/fleet-report.h"
 
-#define BREAKER_USAGE "usage: qdeck breaker list | open NAME [--force] | close NAME [--force] | reset NAME | forget NAME [--json]"
+#define BREAKER_USAGE "usage: qdeck breaker list [--json] | open NAME [--force] | close NAME [--force] | reset NAME | forget NAME [--json]"
 
 const char breaker_usage[] = BREAKER_USAGE;
-#define SCAN_CAP 10000
 
 /* What list reads: every heartbeat (parsed) and the operator commands. */
 struct fleet_read {
@@ -45,47 +46,28 @@ static void fleet_read_free(struct fleet_read *f)
     policy_entries_free(f->commands, f->ncommands);
 }
 
+/* The heartbeats come from the worker registry (control/fleet.h), the
+ * same read the console makes: no keyspace walk. */
 static int collect(redisContext *c, struct fleet_read *f, char *err, size_t errlen)
 {
     if (policy_breaker_fetch(c, &f->commands, &f->ncommands, err, errlen) < 0)
         return -1;
-    char cursor[32] = "0";
-    size_t seen = 0;
-    do {
-        redisReply *r = redisCommand(c, "SCAN %s MATCH %s* COUNT 500", cursor, KEY_WORKER_PREFIX);
-        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-            snprintf(err, errlen, "Redis SCAN: %s", r && r->type == REDIS_REPLY_ERROR ? r->str : c->errstr);
-            if (r)
-                freeReplyObject(r);
-            return -1;
+    struct fleet_table *t;
+    if (fleet_read(c, NULL, clock_wall(), &t, err, errlen) < 0)
+        return -1;
+    f->reports = xcalloc(t->n ? t->n : 1, sizeof *f->reports);
+    for (size_t i = 0; i < t->n; i++) {
+        const struct fleet_worker *w = &t->workers[i];
+        if (w->vanished)
+            continue;
+        cJSON *hb = cJSON_Duplicate(w->report, 1);
+        if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(hb, "id"))) {
+            cJSON_DeleteItemFromObjectCaseSensitive(hb, "id");
+            cJSON_AddStringToObject(hb, "id", w->id);
         }
-        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
-        redisReply *keys = r->element[1];
-        for (size_t i = 0; i < keys->elements; i++)
-            redisAppendCommand(c, "GET %b", keys->element[i]->str, keys->element[i]->len);
-        for (size_t i = 0; i < keys->elements; i++) {
-            redisReply *v = NULL;
-            if (redisGetReply(c, (void **)&v) != REDIS_OK) {
-                snprintf(err, errlen, "Redis GET: %s", c->errstr);
-                freeReplyObject(r);
-                return -1;
-            }
-            cJSON *hb = v->type == REDIS_REPLY_STRING ? cJSON_Parse(v->str) : NULL;   /* else: not a heartbeat */
-            if (cJSON_IsObject(hb)) {
-                if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(hb, "id"))) {
-                    cJSON_DeleteItemFromObjectCaseSensitive(hb, "id");
-                    cJSON_AddStringToObject(hb, "id", keys->element[i]->str + strlen(KEY_WORKER_PREFIX));
-                }
-                f->reports = xrealloc(f->reports, (f->n + 1) * sizeof *f->reports);
-                f->reports[f->n++] = hb;
-            } else {
-                cJSON_Delete(hb);
-            }
-            freeReplyObject(v);
-        }
-        seen += keys->elements;
-        freeReplyObject(r);
-    } while (strcmp(cursor, "0") != 0 && seen < SCAN_CAP);
+        f->reports[f->n++] = hb;
+    }
+    fleet_table_free(t);
     return 0;
 }
 
@@ -135,7 +117,7 @@ static int breaker_list(redisContext *c, bool json)
         fleet_read_free(&f);
         return fail(EXIT_UNREACHABLE, "%s", err);
     }
-    if (f.n > 1)   /* SCAN order is arbitrary */
+    if (f.n > 1)
         qsort(f.reports, f.n, sizeof *f.reports, compare_reports);
     struct breaker_table_command *cmds = xcalloc(f.ncommands ? f.ncommands : 1, sizeof *cmds);
     for (size_t i = 0; i < f.ncommands; i++)

@@ -130,6 +130,7 @@ static void print_json(const struct app *app, struct source **srcs, size_t n, co
         cJSON_AddStringToObject(s, "message", v.message);
         add_string(s, "server", v.snap ? v.snap->server : NULL);
         cJSON_AddBoolToObject(s, "truncated", v.snap && v.snap->truncated);
+        add_string(s, "discovery", v.snap ? v.snap->discovery : NULL);
         cJSON *queues = cJSON_AddArrayToObject(s, "queues");
         for (size_t q = 0; v.snap && q < v.snap->nqueues; q++)
             cJSON_AddItemToArray(queues, queue_json(&v.snap->queues[q]));
@@ -239,6 +240,8 @@ int cmd_status(struct app *app, int argc, char **argv)
         pthread_create(&amqp_thread, NULL, amqp_check_thread, amqp);
     }
     pthread_t *threads = xcalloc(n, sizeof *threads);
+    for (size_t i = 0; i < n; i++)
+        srcs[i]->single_pass = true;
     for (size_t i = 0; i < n; i++)
         pthread_create(&threads[i], NULL, collect_thread, srcs[i]);
     for (size_t i = 0; i < n; i++)

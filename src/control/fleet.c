@@ -1,7 +1,9 @@
-/* Reading the fleet's heartbeats (see the header). One read is a SCAN loop
- * over qdeck:worker:* (capped), then every MGET pipelined in chunks, then
- * one pass that parses the JSON reports and merges in the workers the
- * previous table knew but whose keys are gone. */
+/* Reading the fleet's heartbeats (see the header). One read is the
+ * worker registry (keys.h: a ZSET by last beat, pruned in the same round
+ * trip), then every MGET pipelined in chunks, then one pass that parses
+ * the JSON reports and merges in the workers the previous table knew but
+ * whose keys are gone. Nothing here walks the keyspace: the cost of a read
+ * grows with the fleet, not with what else Redis holds. */
 #include "control/fleet.h"
 
 #include <errno.h>
@@ -188,54 +190,109 @@ static void table_add(struct fleet_table *t, size_t *cap, const struct fleet_wor
     t->workers[t->n++] = *w;
 }
 
-/* SCAN MATCH qdeck:worker:* until the cursor returns or the cap. */
-static int scan_keys(redisContext *c, char ***keys, size_t *nkeys, bool *truncated, char *err, size_t errlen)
+/* The registry's members of the last FLEET_REMEMBER seconds (pruning the
+ * older ones in the same round trip), as heartbeat keys with the score of
+ * each: the time of its last beat. */
+static int registry_keys(redisContext *c, double now, char ***keys, double **beats, size_t *nkeys, bool *truncated,
+                         char *err, size_t errlen)
 {
-    size_t cap = 64, n = 0;
-    char **k = xmalloc(cap * sizeof *k);
-    char cursor[32] = "0";
-    *truncated = false;
-    do {
-        redisReply *r = control_redis_command(c, err, errlen, "SCAN %s MATCH %s* COUNT 1000", cursor,
-                                              KEY_WORKER_PREFIX);
-        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-            if (r) {
-                snprintf(err, errlen, "unexpected reply to SCAN");
-                freeReplyObject(r);
-            }
-            for (size_t i = 0; i < n; i++)
-                free(k[i]);
-            free(k);
+    char oldest[64], limit[32];
+    snprintf(oldest, sizeof oldest, "%.3f", now - FLEET_REMEMBER);
+    snprintf(limit, sizeof limit, "%d", FLEET_SCAN_CAP + 1);
+    redisAppendCommand(c, "ZREMRANGEBYSCORE %s -inf (%s", KEY_WORKER_REGISTRY, oldest);
+    redisAppendCommand(c, "ZRANGEBYSCORE %s %s +inf WITHSCORES LIMIT 0 %s", KEY_WORKER_REGISTRY, oldest, limit);
+    redisReply *replies[2] = {NULL, NULL};
+    for (int i = 0; i < 2; i++) {
+        if (redisGetReply(c, (void **)&replies[i]) != REDIS_OK) {
+            snprintf(err, errlen, "Redis: %s", c->errstr[0] ? c->errstr : "connection lost");
+            freeReplyObject(replies[0]);
             return -1;
         }
-        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str ? r->element[0]->str : "0");
-        const redisReply *list = r->element[1];
-        for (size_t i = 0; i < list->elements; i++) {
-            if (n == FLEET_SCAN_CAP) {
-                *truncated = true;
-                break;
-            }
-            if (n == cap) {
-                cap *= 2;
-                k = xrealloc(k, cap * sizeof *k);
-            }
-            k[n++] = xstrndup(list->element[i]->str, list->element[i]->len);
+    }
+    const redisReply *r = replies[1];
+    int rc = 0;
+    if (r->type != REDIS_REPLY_ARRAY) {
+        snprintf(err, errlen, r->type == REDIS_REPLY_ERROR ? "Redis refused to read %s: %s" : "unexpected reply reading %s",
+                 KEY_WORKER_REGISTRY, r->type == REDIS_REPLY_ERROR ? r->str : "");
+        rc = -1;
+    } else {
+        size_t n = r->elements / 2;
+        *truncated = n > FLEET_SCAN_CAP;
+        if (n > FLEET_SCAN_CAP)
+            n = FLEET_SCAN_CAP;
+        *keys = xcalloc(n ? n : 1, sizeof **keys);
+        *beats = xcalloc(n ? n : 1, sizeof **beats);
+        for (size_t i = 0; i < n; i++) {
+            const redisReply *id = r->element[2 * i], *score = r->element[2 * i + 1];
+            (*keys)[i] = xasprintf(KEY_WORKER_PREFIX "%.*s", (int)id->len, id->str ? id->str : "");
+            (*beats)[i] = score->str ? atof(score->str) : now;
         }
-        freeReplyObject(r);
-    } while (strcmp(cursor, "0") != 0 && !*truncated);
-    *keys = k;
-    *nkeys = n;
-    return 0;
+        *nkeys = n;
+    }
+    freeReplyObject(replies[0]);
+    freeReplyObject(replies[1]);
+    return rc;
+}
+
+/* The workers the previous read saw whose keys still existed are read
+ * again even when the registry no longer names them: a clean stop leaves
+ * the registry at once, and its last beat ("stopped") is how the reader
+ * learns it was not lost. */
+static void add_known_keys(const struct fleet_table *prev, char ***keys, double **beats, size_t *nkeys)
+{
+    if (!prev || prev->n == 0)
+        return;
+    size_t prefix = strlen(KEY_WORKER_PREFIX);
+    bool *listed = xcalloc(prev->n, sizeof *listed);
+    for (size_t k = 0; k < *nkeys; k++) {
+        const struct fleet_worker *w = fleet_find(prev, (*keys)[k] + prefix);
+        if (w)
+            listed[w - prev->workers] = true;
+    }
+    for (size_t i = 0; i < prev->n; i++) {
+        const struct fleet_worker *w = &prev->workers[i];
+        if (w->vanished || listed[i])
+            continue;
+        *keys = xrealloc(*keys, (*nkeys + 1) * sizeof **keys);
+        *beats = xrealloc(*beats, (*nkeys + 1) * sizeof **beats);
+        (*keys)[*nkeys] = xasprintf(KEY_WORKER_PREFIX "%s", w->id);
+        (*beats)[*nkeys] = w->last_beat;
+        (*nkeys)++;
+    }
+    free(listed);
+}
+
+/* A registered worker whose heartbeat key is gone and whom no earlier read
+ * knew (a console started after it died): lost, known by id alone. */
+static void registered_only(struct fleet_worker *w, const char *id, double last_beat)
+{
+    memset(w, 0, sizeof *w);
+    w->id = xstrdup(id);
+    w->host = xstrdup("?");
+    w->version = xstrdup("?");
+    w->queues = xstrdup("");
+    w->report = cJSON_CreateObject();
+    w->pid = -1;
+    w->slots_busy = w->slots_total = w->in_flight = -1;
+    w->processed = w->failed = w->retried = w->dead_lettered = -1;
+    w->started_at = NAN;
+    w->rate = NAN;
+    w->last_beat = last_beat;
+    w->interval = 1;
+    w->state = FLEET_LOST;
+    w->vanished = true;
 }
 
 int fleet_read(redisContext *c, const struct fleet_table *prev, double now, struct fleet_table **out, char *err,
                size_t errlen)
 {
-    char **keys;
-    size_t nkeys;
-    bool truncated;
-    if (scan_keys(c, &keys, &nkeys, &truncated, err, errlen) < 0)
+    char **keys = NULL;
+    double *beats = NULL;
+    size_t nkeys = 0;
+    bool truncated = false;
+    if (registry_keys(c, now, &keys, &beats, &nkeys, &truncated, err, errlen) < 0)
         return -1;
+    add_known_keys(prev, &keys, &beats, &nkeys);
     struct fleet_table *t = xcalloc(1, sizeof *t);
     t->taken_at = now;
     t->truncated = truncated;
@@ -264,8 +321,13 @@ int fleet_read(redisContext *c, const struct fleet_table *prev, double now, stru
         for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
             const redisReply *v = r->element[i];
             struct fleet_worker w;
-            if (v->type == REDIS_REPLY_STRING && parse_report(keys[from + i] + prefix, v->str, now, &w))
+            const char *id = keys[from + i] + prefix;
+            if (v->type == REDIS_REPLY_STRING && parse_report(id, v->str, now, &w)) {
                 table_add(t, &cap, &w);
+            } else if (v->type == REDIS_REPLY_NIL && !fleet_find(prev, id)) {
+                registered_only(&w, id, beats[from + i]);
+                table_add(t, &cap, &w);
+            }
         }
         if (r->type == REDIS_REPLY_ERROR && rc == 0) {
             snprintf(err, errlen, "Redis refused MGET: %s", r->str);
@@ -276,6 +338,7 @@ int fleet_read(redisContext *c, const struct fleet_table *prev, double now, stru
     for (size_t i = 0; i < nkeys; i++)
         free(keys[i]);
     free(keys);
+    free(beats);
     if (rc < 0) {
         fleet_table_free(t);
         return -1;
@@ -325,45 +388,47 @@ static int compare_job(const void *a, const void *b)
     return strcmp(((const struct fleet_job *)a)->name, ((const struct fleet_job *)b)->name);
 }
 
-#define SCHED_SCAN_CAP 1000
+#define SCHED_JOBS_CAP 1000
 
+/* The jobs are the members of the job registry (the leader adds its jobs;
+ * a pause or run request from the CLI adds the one it names). */
 int fleet_read_sched(redisContext *c, struct fleet_table *t, char *err, size_t errlen)
 {
     char leader[256];
     if (sched_leader(c, leader, sizeof leader, err, errlen) < 0)
         return -1;
     t->sched_leader = xstrdup(leader);
-    char cursor[32] = "0";
-    size_t cap = 0, prefix = strlen(KEY_SCHED_PREFIX);
-    do {
-        redisReply *r = control_redis_command(c, err, errlen, "SCAN %s MATCH %s* COUNT 1000", cursor, KEY_SCHED_PREFIX);
-        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-            if (r) {
-                snprintf(err, errlen, "unexpected reply to SCAN");
-                freeReplyObject(r);
-            }
+    redisReply *r = control_redis_command(c, err, errlen, "SMEMBERS %s", KEY_SCHED_REGISTRY);
+    if (!r)
+        return -1;
+    if (r->type != REDIS_REPLY_ARRAY) {
+        snprintf(err, errlen, "unexpected reply to SMEMBERS %s", KEY_SCHED_REGISTRY);
+        freeReplyObject(r);
+        return -1;
+    }
+    size_t cap = 0;
+    for (size_t i = 0; i < r->elements && t->njobs < SCHED_JOBS_CAP; i++) {
+        const char *name = r->element[i]->str;
+        struct sched_job_state st;
+        if (!name)
+            continue;
+        if (sched_job_read(c, name, &st, err, errlen) < 0) {
+            freeReplyObject(r);
             return -1;
         }
-        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str ? r->element[0]->str : "0");
-        for (size_t i = 0; i < r->element[1]->elements && t->njobs < SCHED_SCAN_CAP; i++) {
-            const char *name = r->element[1]->element[i]->str + prefix;
-            struct sched_job_state st;
-            if (sched_job_read(c, name, &st, err, errlen) < 0) {
-                freeReplyObject(r);
-                return -1;
-            }
-            if (t->njobs == cap) {
-                cap = cap ? cap * 2 : 16;
-                t->jobs = xrealloc(t->jobs, cap * sizeof *t->jobs);
-            }
-            t->jobs[t->njobs++] = (struct fleet_job){
-                .name = xstrdup(name), .next_run = st.next_run, .last_run = st.last_run,
-                .last_result = xstrdup(st.last_result), .paused = st.paused, .paused_set = st.paused_set,
-                .runs = st.runs, .ran_by = xstrdup(st.leader), .run_requested = st.run_requested,
-            };
+        if (!st.exists)
+            continue;
+        if (t->njobs == cap) {
+            cap = cap ? cap * 2 : 16;
+            t->jobs = xrealloc(t->jobs, cap * sizeof *t->jobs);
         }
-        freeReplyObject(r);
-    } while (strcmp(cursor, "0") != 0 && t->njobs < SCHED_SCAN_CAP);
+        t->jobs[t->njobs++] = (struct fleet_job){
+            .name = xstrdup(name), .next_run = st.next_run, .last_run = st.last_run,
+            .last_result = xstrdup(st.last_result), .paused = st.paused, .paused_set = st.paused_set,
+            .runs = st.runs, .ran_by = xstrdup(st.leader), .run_requested = st.run_requested,
+        };
+    }
+    freeReplyObject(r);
     if (t->njobs > 1)
         qsort(t->jobs, t->njobs, sizeof *t->jobs, compare_job);
     return 0;

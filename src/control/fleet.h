@@ -1,5 +1,6 @@
 /* The fleet as the console sees it: every worker's last heartbeat, read
- * with SCAN qdeck:worker:* and pipelined MGETs into an immutable table.
+ * from the worker registry (keys.h) and pipelined MGETs into an immutable
+ * table; no keyspace walk.
  *
  * A worker is "lost" when its last heartbeat is older than 3 x its own
  * interval, or when its key vanished (its TTL is 3 x interval) without a
@@ -25,7 +26,7 @@
 #include "core/snapshot.h"
 
 #define FLEET_REMEMBER 600.0   /* seconds a vanished worker stays listed as lost */
-#define FLEET_SCAN_CAP 10000   /* worker keys read at most */
+#define FLEET_SCAN_CAP 10000   /* registered workers read at most */
 
 enum fleet_state { FLEET_RUNNING, FLEET_STOPPED, FLEET_LOST };
 
@@ -67,7 +68,7 @@ struct fleet_table {
     size_t n;
     struct fleet_worker *workers;   /* sorted by id */
     size_t running, stopped, lost;
-    bool truncated;           /* more than FLEET_SCAN_CAP keys */
+    bool truncated;           /* more than FLEET_SCAN_CAP registered workers */
 };
 
 /* Reads the fleet. prev (or NULL) is the previous table, whose vanished
@@ -76,7 +77,7 @@ struct fleet_table {
 int fleet_read(redisContext *c, const struct fleet_table *prev, double now, struct fleet_table **out, char *err,
                size_t errlen);
 void fleet_table_free(struct fleet_table *t);
-/* Adds the scheduler's leader and every qdeck:sched:job:* to t. 0 or -1. */
+/* Adds the scheduler's leader and every registered job (keys.h) to t. 0 or -1. */
 int fleet_read_sched(redisContext *c, struct fleet_table *t, char *err, size_t errlen);
 const struct fleet_worker *fleet_find(const struct fleet_table *t, const char *id);
 const char *fleet_state_name(enum fleet_state s);   /* "running", "stopped", "lost" */

@@ -119,7 +119,10 @@ static void drop_connection(struct heartbeat *hb)
     hb->redis = NULL;
 }
 
-/* SET + PUBLISH, pipelined. 0, or -1 with the connection dropped. */
+/* SET + registry + PUBLISH, pipelined. The registry entry is scored with
+ * this beat's time; the last beat ("stopped") takes it out, so what stays
+ * in the registry without a key is a worker that died. 0, or -1 with the
+ * connection dropped. */
 static int beat(struct heartbeat *hb, const char *state)
 {
     char err[256];
@@ -128,10 +131,14 @@ static int beat(struct heartbeat *hb, const char *state)
     char key[512];
     snprintf(key, sizeof key, KEY_WORKER_PREFIX "%s", hb->id);
     redisAppendCommand(hb->redis, "SET %s %s PX %lld", key, json, ttl_ms);
+    if (strcmp(state, "stopped") == 0)
+        redisAppendCommand(hb->redis, "ZREM %s %s", KEY_WORKER_REGISTRY, hb->id);
+    else
+        redisAppendCommand(hb->redis, "ZADD %s %.3f %s", KEY_WORKER_REGISTRY, clock_wall(), hb->id);
     redisAppendCommand(hb->redis, "PUBLISH %s %s", CHANNEL_WORKERS, hb->id);
     free(json);
     int rc = 0;
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
         redisReply *r = NULL;
         if (redisGetReply(hb->redis, (void **)&r) != REDIS_OK) {
             snprintf(err, sizeof err, "Redis: %s", hb->redis->errstr[0] ? hb->redis->errstr : "connection lost");

@@ -6,6 +6,14 @@
 
 #define KEY_WORKER_PREFIX   "qdeck:worker:"      /* + id: heartbeat JSON, TTL 3 x interval */
 #define CHANNEL_WORKERS     "qdeck:workers"      /* PUBLISH of each heartbeat's worker id */
+/* Registries, so nothing periodic walks the keyspace (SCAN costs Redis in
+ * proportion to every key it holds, queues or not): */
+#define KEY_WORKER_REGISTRY "qdeck:registry:workers"    /* ZSET: worker id scored by its last beat (wall s);
+                                                           a clean stop removes it, readers prune stale ones */
+#define KEY_PROCESSING_REGISTRY "qdeck:registry:processing" /* + ":" + list key: SET of the worker ids with a
+                                                           processing list of it, until that is empty */
+#define KEY_SCHED_REGISTRY  "qdeck:registry:jobs"       /* SET: names of the jobs with a KEY_SCHED_PREFIX hash */
+#define KEY_REGISTRY_PREFIX "qdeck:registry:"
 #define KEY_POLICY          "qdeck:policy"       /* hash: guardrail name -> value */
 #define KEY_POLICY_META     "qdeck:policy:meta"  /* hash: name -> JSON {by, at} of the last change */
 #define CHANNEL_POLICY      "qdeck:policy:changed"

@@ -94,6 +94,10 @@ static const struct option_def options[] = {
      "comma-separated Redis list keys always shown (at depth 0 while empty or missing)"},
     {SCOPE_CONTEXT, "redis_scan_cap", OPT_INT, offsetof(struct context_config, redis_scan_cap),
      "10000", 1, 1000000, "most Redis keys discovered per source"},
+    {SCOPE_CONTEXT, "mgmt_interval", OPT_DOUBLE, offsetof(struct context_config, mgmt_interval), "5", 1, 3600,
+     "seconds between polls of RabbitMQ's management API: its collect_statistics_interval"},
+    {SCOPE_CONTEXT, "redis_scan_rate", OPT_INT, offsetof(struct context_config, redis_scan_rate),
+     "2000", 100, 1000000, "keys the console's background discovery lets SCAN look at per second"},
     {SCOPE_CONTEXT, "timeout", OPT_DOUBLE, offsetof(struct context_config, timeout), "5", 0.1, 300,
      "seconds a broker may take to answer before it counts as hung"},
 

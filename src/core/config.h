@@ -21,6 +21,8 @@ struct context_config {
     char *redis_exclude;   /* comma-separated glob patterns to leave out */
     char *redis_watch;     /* comma-separated list keys always shown, 0 when empty */
     int redis_scan_cap;    /* keys discovery stops at */
+    int redis_scan_rate;
+    double mgmt_interval;  /* seconds between management API polls (collect_statistics_interval) */   /* keys SCAN may look at per second (the discovery budget) */
     double timeout;        /* seconds a broker may take to answer */
 };
 

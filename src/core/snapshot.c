@@ -46,6 +46,24 @@ struct queue_stat *snapshot_add(struct snapshot *s, enum queue_kind kind, const 
     return q;
 }
 
+static char *dup_or_null(const char *s) { return s ? xstrdup(s) : NULL; }
+
+struct snapshot *snapshot_copy_rows(const struct snapshot *from)
+{
+    struct snapshot *s = snapshot_new(from && from->nqueues ? from->nqueues : 16);
+    for (size_t i = 0; from && i < from->nqueues; i++) {
+        const struct queue_stat *src = &from->queues[i];
+        struct queue_stat *q = &s->queues[s->nqueues++];
+        *q = *src;
+        q->addr = xstrdup(src->addr);
+        q->name = xstrdup(src->name);
+        q->head_id = dup_or_null(src->head_id);
+        q->dead_letter_to = dup_or_null(src->dead_letter_to);
+        q->state = dup_or_null(src->state);
+    }
+    return s;
+}
+
 struct snapshot *snapshot_ref(struct snapshot *s)
 {
     if (s)
@@ -70,6 +88,7 @@ void snapshot_unref(struct snapshot *s)
         queue_stat_free(&s->queues[i]);
     free(s->queues);
     free(s->server);
+    free(s->discovery);
     if (s->extra && s->extra_free)
         s->extra_free(s->extra);
     free(s);

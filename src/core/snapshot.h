@@ -41,6 +41,8 @@ struct snapshot {
     double collect_seconds;   /* how long the refresh took */
     char *server;             /* "RabbitMQ 3.10.8", "Redis 7.0.15" */
     bool truncated;           /* discovery stopped at its cap */
+    char *discovery;          /* how far a background discovery has come
+                                 ("discovery 34% (340k/1.0M keys)"), or NULL */
     size_t nqueues;
     size_t capacity;
     struct queue_stat *queues;
@@ -55,6 +57,9 @@ struct snapshot *snapshot_new(size_t capacity_hint);
 /* Appends a zeroed row with every metric "unknown"; the pointer is valid
  * until the next append. */
 struct queue_stat *snapshot_add(struct snapshot *s, enum queue_kind kind, const char *name);
+/* A new, unsealed snapshot holding deep copies of from's rows (and
+ * nothing else); for a collector that refreshes only part of its data. */
+struct snapshot *snapshot_copy_rows(const struct snapshot *from);
 struct snapshot *snapshot_ref(struct snapshot *s);
 void snapshot_unref(struct snapshot *s);
 const struct queue_stat *snapshot_find(const struct snapshot *s, const char *addr);

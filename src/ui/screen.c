@@ -658,6 +658,9 @@ static void draw(struct ui *ui)
     }
     draw_header(ui);
     draw_tabs(ui);
+    if (views[ui->view] != &queues_view)   /* no queue on screen: nothing to read exactly */
+        for (size_t s = 0; s < ui->opt->nsources; s++)
+            source_set_focus(ui->opt->sources[s], NULL, 0);
     views[ui->view]->draw(ui, 2, LINES - 3);
     if (ui->help)
         draw_help(ui);

@@ -25,8 +25,9 @@ static int draw_source(struct ui *ui, size_t s, int y, int bottom)
     int x = crt_put(y, 1, crt_width(line) < COLS / 2 ? crt_width(line) : COLS / 2, ALIGN_LEFT, SLOT_TITLE, line);
     fmt_source_status(v, a, sizeof a);
     if (ok && !isnan(v->last_ok))
-        snprintf(line, sizeof line, "  %s  %s · refreshed %.1fs ago", snap && snap->server ? snap->server : "",
-                 a, clock_wall() - v->last_ok);
+        snprintf(line, sizeof line, "  %s  %s · refreshed %.1fs ago%s%s", snap && snap->server ? snap->server : "",
+                 a, clock_wall() - v->last_ok, snap && snap->discovery ? " · " : "",
+                 snap && snap->discovery ? snap->discovery : "");
     else
         snprintf(line, sizeof line, "  %s: %s", a, v->message);
     crt_put(y, x + 1, COLS - x - 2, ALIGN_LEFT, ok ? SLOT_OK : SLOT_CRIT, line);

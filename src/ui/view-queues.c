@@ -264,13 +264,21 @@ static void draw_detail(struct ui *ui, int top, int height)
 }
 
 /* A failing source gets a line under the table saying why, so the greyed
- * rows are explained without going back to the Overview. At most a third
- * of the table goes to these lines. */
+ * rows are explained without going back to the Overview; a source still
+ * discovering its queues says how far it has come, so missing rows are
+ * explained too. At most a third of the table goes to these lines. */
 static int draw_source_alerts(struct ui *ui, int bottom, int max_lines)
 {
     int used = 0;
     for (size_t s = 0; s < ui->opt->nsources && used < max_lines; s++) {
         const struct feed_view *v = &ui->feeds[s];
+        const char *discovery = v->snap ? v->snap->discovery : NULL;
+        if (v->status == SOURCE_OK && discovery && strncmp(discovery, "discovery complete", 18) != 0) {
+            char line[300];
+            snprintf(line, sizeof line, "%s %s: more queues may appear", ui->opt->sources[s]->ops->kind, discovery);
+            used++;
+            crt_put(bottom - used, 0, COLS, ALIGN_LEFT, SLOT_DIM, line);
+        }
         if (v->status == SOURCE_OK)
             continue;
         char status[96], line[600];
@@ -281,6 +289,22 @@ static int draw_source_alerts(struct ui *ui, int bottom, int max_lines)
         crt_put(bottom - used, 0, COLS, ALIGN_LEFT, SLOT_CRIT, line);
     }
     return used;
+}
+
+/* Tells each source which of its queues are on screen, so a source whose
+ * bulk figures lag (RabbitMQ's statistics) reads just those exactly. */
+static void focus_visible(struct ui *ui, int list_height)
+{
+    const char *names[SOURCE_FOCUS_MAX];
+    for (size_t s = 0; s < ui->opt->nsources; s++) {
+        size_t n = 0;
+        for (int i = 0; i < list_height && ui->top + i < (int)ui->nrows && n < SOURCE_FOCUS_MAX; i++) {
+            const struct ui_row *r = &ui->rows[ui->top + i];
+            if (r->source == s && r->q->kind == QUEUE_AMQP)
+                names[n++] = r->q->name;
+        }
+        source_set_focus(ui->opt->sources[s], names, n);
+    }
 }
 
 static void draw_queues(struct ui *ui, int top, int height)
@@ -300,6 +324,7 @@ static void draw_queues(struct ui *ui, int top, int height)
     ui->top = scroll_top(ui->top, ui->selected, list_height, (int)ui->nrows);
     for (int i = 0; i < list_height && ui->top + i < (int)ui->nrows; i++)
         draw_row(ui, top + 1 + i, &ui->rows[ui->top + i], ui->top + i == ui->selected, shown, name_width);
+    focus_visible(ui, list_height);
     if (ui->detail)
         draw_detail(ui, top + height - detail_height, detail_height);
 }

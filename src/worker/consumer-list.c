@@ -19,7 +19,16 @@
  * the reaper looks for processing lists of workers whose heartbeat key
  * qdeck:worker:<id> has been missing for reap_after seconds and moves their
  * items back (each LMOVE is atomic; several reapers racing cannot duplicate).
- * On shutdown the worker's own processing list goes back the same way. */
+ * On shutdown the worker's own processing list goes back the same way.
+ *
+ * The reaper finds the processing lists in a registry, not by walking the
+ * keyspace: qdeck:registry:processing:<key> is the set of worker ids that
+ * hold (or held) a processing list of <key>. A worker adds itself before
+ * its first LMOVE and again at every reap (so nothing can take it out while
+ * it lives); the id leaves the set only once its list is empty: after a
+ * reaper moved a dead worker's items back, or after a clean stop. A dead
+ * worker's id stays there however long its heartbeat key has been gone,
+ * so its tasks are found whenever a reaper next runs. */
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,33 +52,19 @@
 #define MAX_SUSPECTS 256
 
 struct suspect {
-    char *key;
+    char *id;                 /* a registered worker whose heartbeat key is missing */
     double missing_since;
-    bool seen;                /* found during the current SCAN cycle */
+    bool seen;                /* still registered and missing at the last reap */
 };
 
 struct list_consumer {
     redisContext *c;
-    char *processing, *delayed, *dlq, *pattern, *parked;
+    char *processing, *delayed, *dlq, *registry, *parked;
     double next_reap, next_parked;
     struct delayed_timer delayed_timer;
-    char cursor[32];          /* SCAN position: a cycle spans several reaps */
     struct suspect suspects[MAX_SUSPECTS];
     size_t nsuspects;
 };
-
-/* MATCH pattern for keys ending in ":<key>": glob characters escaped. */
-static char *glob_escape(const char *s)
-{
-    char *out = xmalloc(strlen(s) * 2 + 1), *o = out;
-    for (; *s; s++) {
-        if (strchr("*?[]\\", *s))
-            *o++ = '\\';
-        *o++ = *s;
-    }
-    *o = '\0';
-    return out;
-}
 
 static void list_disconnect(struct consumer *c)
 {
@@ -89,12 +84,18 @@ static int list_connect(struct consumer *c, char *err, size_t errlen)
         l->delayed = xasprintf(KEY_DELAYED_PREFIX "%s", c->addr.name);
         l->dlq = xasprintf("%s" DLQ_SUFFIX_REDIS, c->addr.name);
         l->parked = xasprintf("%s" PARKED_SUFFIX_REDIS, c->addr.name);
-        char *esc = glob_escape(c->addr.name);
-        l->pattern = xasprintf(KEY_PROCESSING_PREFIX "*:%s", esc);
-        free(esc);
+        l->registry = xasprintf(KEY_PROCESSING_REGISTRY ":%s", c->addr.name);
     }
     l->c = redis_link_open(worker_context(c->w)->redis, CONNECT_TIMEOUT, READ_TIMEOUT, err, errlen);
-    return l->c ? 0 : -1;
+    if (!l->c)
+        return -1;
+    /* registered before the first LMOVE: a crash from here on is found */
+    const char *argv[] = {"SADD", l->registry, worker_id(c->w)};
+    if (redis_link_cmd(l->c, NULL, err, errlen, 3, argv, NULL) < 0) {
+        list_disconnect(c);
+        return -1;
+    }
+    return 0;
 }
 
 static void take(struct consumer *c, redisReply *r)
@@ -227,73 +228,105 @@ static long move_back(struct consumer *c, struct list_consumer *l, const char *f
     }
 }
 
-/* One step of the reaper: a few SCAN rounds from where the last step
- * stopped (the keyspace holds every task record too, so a cycle can take
- * several steps). A processing list whose worker's heartbeat key has been
- * missing for reap_after seconds is moved back. */
+static struct suspect *find_suspect(struct list_consumer *l, const char *id)
+{
+    for (size_t s = 0; s < l->nsuspects; s++)
+        if (strcmp(l->suspects[s].id, id) == 0)
+            return &l->suspects[s];
+    return NULL;
+}
+
+/* Moves a dead worker's processing list back, then takes its id out of
+ * the registry: only now is there nothing left to find. */
+static void reap_worker(struct consumer *c, struct list_consumer *l, const char *id)
+{
+    char *from = xasprintf(KEY_PROCESSING_PREFIX "%s:%s", id, c->addr.name);
+    long n = move_back(c, l, from);
+    free(from);
+    if (n < 0)
+        return;
+    if (n > 0)
+        log_warn("consumer %s: worker %s is gone: %ld in-flight item(s) returned to the queue", c->label, id, n);
+    const char *argv[] = {"SREM", l->registry, id};
+    char err[300];
+    if (redis_link_cmd(l->c, NULL, err, sizeof err, 3, argv, NULL) < 0)
+        log_warn("consumer %s: %s", c->label, err);
+}
+
+/* Reads the registered ids of this list (registering ours again in the
+ * same round trip); their heartbeat keys are then checked with one
+ * pipelined EXISTS each. Work grows with the workers of this list only. */
+static redisReply *registered_workers(struct consumer *c, struct list_consumer *l)
+{
+    redisAppendCommand(l->c, "SADD %s %s", l->registry, worker_id(c->w));
+    redisAppendCommand(l->c, "SMEMBERS %s", l->registry);
+    redisReply *r = NULL;
+    char err[300];
+    if (redis_link_drain(l->c, 1, err, sizeof err) < 0 || redisGetReply(l->c, (void **)&r) != REDIS_OK)
+        return NULL;
+    if (r->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* One step of the reaper: a registered worker whose heartbeat key has been
+ * missing for reap_after seconds has its processing list moved back. */
 static void reap(struct consumer *c, struct list_consumer *l)
 {
     double now = clock_mono();
-    size_t prefix = strlen(KEY_PROCESSING_PREFIX), suffix = strlen(c->addr.name) + 1;
-    if (!l->cursor[0])
-        snprintf(l->cursor, sizeof l->cursor, "0");
-    for (int round = 0; round < 10; round++) {
-        const char *argv[] = {"SCAN", l->cursor, "MATCH", l->pattern, "COUNT", "5000", "TYPE", "list"};
-        redisReply *r;
-        char err[300];
-        if (redis_link_cmd(l->c, &r, err, sizeof err, 8, argv, NULL) < 0)
-            return;
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-            freeReplyObject(r);
+    redisReply *ids = registered_workers(c, l);
+    if (!ids)
+        return;
+    size_t asked = 0;
+    for (size_t i = 0; i < ids->elements; i++)
+        if (ids->element[i]->str && strcmp(ids->element[i]->str, worker_id(c->w)) != 0) {
+            redisAppendCommand(l->c, "EXISTS " KEY_WORKER_PREFIX "%b", ids->element[i]->str, ids->element[i]->len);
+            asked++;
+        }
+    /* every reply first: reaping sends commands of its own */
+    bool *dead = xcalloc(ids->elements ? ids->elements : 1, sizeof *dead);
+    for (size_t i = 0; i < ids->elements && asked; i++) {
+        const char *id = ids->element[i]->str;
+        if (!id || strcmp(id, worker_id(c->w)) == 0)
+            continue;
+        asked--;
+        redisReply *e = NULL;
+        if (redisGetReply(l->c, (void **)&e) != REDIS_OK) {
+            free(dead);
+            freeReplyObject(ids);
             return;
         }
-        snprintf(l->cursor, sizeof l->cursor, "%s", r->element[0]->str);
-        redisReply *keys = r->element[1];
-        for (size_t i = 0; i < keys->elements; i++) {
-            const char *key = keys->element[i]->str;
-            size_t klen = keys->element[i]->len;
-            if (strcmp(key, l->processing) == 0 || klen <= prefix + suffix)
-                continue;
-            char *id = xstrndup(key + prefix, klen - prefix - suffix);
-            redisReply *e = redisCommand(l->c, "EXISTS " KEY_WORKER_PREFIX "%s", id);
-            bool alive = !e || e->type != REDIS_REPLY_INTEGER || e->integer > 0;
-            freeReplyObject(e);
-            size_t s = 0;
-            while (s < l->nsuspects && strcmp(l->suspects[s].key, key) != 0)
-                s++;
-            if (alive) {
-                if (s < l->nsuspects)
-                    l->suspects[s].missing_since = now;   /* came back: start over */
-            } else if (s == l->nsuspects) {
-                if (l->nsuspects < MAX_SUSPECTS)
-                    l->suspects[l->nsuspects++] = (struct suspect){.key = xstrdup(key), .missing_since = now, .seen = true};
-            } else {
-                l->suspects[s].seen = true;
-                if (now - l->suspects[s].missing_since >= worker_config(c->w)->worker.reap_after) {
-                    long n = move_back(c, l, key);
-                    if (n > 0)
-                        log_warn("consumer %s: worker %s is gone: %ld in-flight item(s) returned to the queue",
-                                 c->label, id, n);
-                }
-            }
-            free(id);
-        }
-        freeReplyObject(r);
-        if (strcmp(l->cursor, "0") == 0) {
-            /* a cycle ended: forget suspects it did not find (list gone) */
-            size_t keep = 0;
-            for (size_t s = 0; s < l->nsuspects; s++) {
-                if (l->suspects[s].seen) {
-                    l->suspects[s].seen = false;
-                    l->suspects[keep++] = l->suspects[s];
-                } else {
-                    free(l->suspects[s].key);
-                }
-            }
-            l->nsuspects = keep;
-            break;
+        dead[i] = e->type == REDIS_REPLY_INTEGER && e->integer == 0;
+        freeReplyObject(e);
+    }
+    for (size_t s = 0; s < l->nsuspects; s++)
+        l->suspects[s].seen = false;
+    for (size_t i = 0; i < ids->elements; i++) {
+        const char *id = ids->element[i]->str;
+        if (!dead[i])
+            continue;
+        struct suspect *s = find_suspect(l, id);
+        if (!s && l->nsuspects < MAX_SUSPECTS) {
+            l->suspects[l->nsuspects++] = (struct suspect){.id = xstrdup(id), .missing_since = now, .seen = true};
+        } else if (s) {
+            s->seen = true;
+            if (now - s->missing_since >= worker_config(c->w)->worker.reap_after && !l->c->err)
+                reap_worker(c, l, id);
         }
     }
+    free(dead);
+    freeReplyObject(ids);
+    /* forget suspects that came back or were reaped (by us or another worker) */
+    size_t keep = 0;
+    for (size_t s = 0; s < l->nsuspects; s++) {
+        if (l->suspects[s].seen)
+            l->suspects[keep++] = l->suspects[s];
+        else
+            free(l->suspects[s].id);
+    }
+    l->nsuspects = keep;
 }
 
 static void list_tick(struct consumer *c)
@@ -337,6 +370,13 @@ static void list_give_back(struct consumer *c)
     long n = move_back(c, l, l->processing);
     if (n > 0)
         log_info("consumer %s: %ld unfinished item(s) moved back to the queue", c->label, n);
+    if (n < 0)
+        return;
+    /* nothing of ours is left in flight: no reaper needs to look for us */
+    const char *argv[] = {"SREM", l->registry, worker_id(c->w)};
+    char err[300];
+    if (redis_link_cmd(l->c, NULL, err, sizeof err, 3, argv, NULL) < 0)
+        log_warn("consumer %s: %s", c->label, err);
 }
 
 static void list_destroy(struct consumer *c)
@@ -346,12 +386,12 @@ static void list_destroy(struct consumer *c)
         return;
     list_disconnect(c);
     for (size_t s = 0; s < l->nsuspects; s++)
-        free(l->suspects[s].key);
+        free(l->suspects[s].id);
     free(l->processing);
     free(l->delayed);
     free(l->dlq);
     free(l->parked);
-    free(l->pattern);
+    free(l->registry);
     free(l);
     c->priv = NULL;
 }

@@ -84,6 +84,7 @@ struct sched {
     double renewed_at;            /* under lock: monotonic time of the last successful take/renew */
     double fleet_read_at;
     struct fleet_table *fleet;    /* last read, for loss detection */
+    bool jobs_registered;         /* our job names added to the job registry on this connection */
 };
 
 /* ---------------------------------------------------------- schedules */
@@ -187,7 +188,7 @@ static void prepare_job(struct job *j, const struct schedule_config *cfg)
 static bool protected_key(const char *key)
 {
     static const char *const prefixes[] = {KEY_WORKER_PREFIX, KEY_SCHED_PREFIX, KEY_SCHED_LEADER, KEY_POLICY,
-                                           KEY_BREAKER_CMD, KEY_AUDIT, KEY_EVENTS};
+                                           KEY_BREAKER_CMD, KEY_AUDIT, KEY_EVENTS, KEY_REGISTRY_PREFIX};
     for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
         if (strncmp(key, prefixes[i], strlen(prefixes[i])) == 0)
             return true;
@@ -430,6 +431,30 @@ static void drop_connection(struct sched *s, const char *why)
     if (s->redis)
         redisFree(s->redis);
     s->redis = NULL;
+    s->jobs_registered = false;
+}
+
+/* Adds every configured job's name to the job registry (keys.h), once per
+ * connection, so consoles find the jobs without walking the keyspace. */
+static void register_jobs(struct sched *s)
+{
+    if (s->jobs_registered || s->njobs == 0)
+        return;
+    const char **argv = xmalloc((s->njobs + 2) * sizeof *argv);
+    argv[0] = "SADD";
+    argv[1] = KEY_SCHED_REGISTRY;
+    for (size_t i = 0; i < s->njobs; i++)
+        argv[i + 2] = s->jobs[i].cfg.name;
+    redisReply *r = redisCommandArgv(s->redis, (int)s->njobs + 2, argv, NULL);
+    free(argv);
+    if (!r) {
+        drop_connection(s, "Redis: connection lost registering the jobs");
+        return;
+    }
+    s->jobs_registered = r->type != REDIS_REPLY_ERROR;
+    if (r->type == REDIS_REPLY_ERROR)
+        log_warn("scheduler: Redis refused to register the jobs: %s", r->str);
+    freeReplyObject(r);
 }
 
 /* Keeper thread: takes the lease when free, or renews ours. -1 when Redis
@@ -633,6 +658,8 @@ static void *sched_main(void *arg)
         }
         if (s->redis) {
             double now = clock_wall();
+            if (sched_is_leader(s))
+                register_jobs(s);
             for (size_t i = 0; i < s->njobs && s->redis && !s->stopping && sched_is_leader(s); i++)
                 tend_job(s, &s->jobs[i], now);
             /* every node follows the fleet, so a new leader remembers who was there */
@@ -794,6 +821,17 @@ int sched_job_read(redisContext *c, const char *name, struct sched_job_state *ou
     return 0;
 }
 
+/* A job hash written from the CLI or console is registered too, as the
+ * leader's are, so every reader finds it. */
+static int register_job_name(redisContext *c, const char *name, char *err, size_t errlen)
+{
+    redisReply *r = control_redis_command(c, err, errlen, "SADD %s %s", KEY_SCHED_REGISTRY, name);
+    if (!r)
+        return -1;
+    freeReplyObject(r);
+    return 0;
+}
+
 int sched_job_set_paused(redisContext *c, const char *name, bool paused, bool *was, char *err, size_t errlen)
 {
     struct sched_job_state st;
@@ -806,7 +844,7 @@ int sched_job_set_paused(redisContext *c, const char *name, bool paused, bool *w
     if (!r)
         return -1;
     freeReplyObject(r);
-    return 0;
+    return register_job_name(c, name, err, errlen);
 }
 
 int sched_job_request_run(redisContext *c, const char *name, char *err, size_t errlen)
@@ -817,7 +855,7 @@ int sched_job_request_run(redisContext *c, const char *name, char *err, size_t e
     if (!r)
         return -1;
     freeReplyObject(r);
-    return 0;
+    return register_job_name(c, name, err, errlen);
 }
 
 int sched_leader(redisContext *c, char *buf, size_t len, char *err, size_t errlen)

@@ -2,7 +2,10 @@
 # Console cost while monitoring 1,000 RabbitMQ queues and 1,000 Redis keys at
 # a 1 s refresh (targets: average CPU <= 5 % of one core, RSS <= 32 MB), and
 # key press to redraw latency while both brokers are SIGSTOPped (target:
-# median <= 50 ms).
+# median <= 50 ms). Then what the console costs RabbitMQ: the broker's own
+# CPU time (/proc/<beam pid>/stat) with the 1,000 queues, idle and with one
+# console on the Queues view, in the same run (target: at most 2.5 points of
+# a core above idle). BENCH_ONLY=broker runs just that part.
 #
 # Baselines, measured in the same run on the same machine:
 #  - CPU/RSS: the same console watching the same brokers with no queues, so
@@ -53,6 +56,40 @@ measure() {
     'BEGIN { printf "%.2f %d %d\n", 100 * (b - a) / hz / (e - s), r, h }'
 }
 
+# broker_cpu SECONDS: RabbitMQ's CPU over SECONDS, in % of one core
+broker_cpu() {
+  local hz t0 t1 a b
+  hz=$(getconf CLK_TCK)
+  t0=$(date +%s.%N); a=$(awk '{print $14 + $15}' "/proc/$RABBIT_PID/stat")
+  sleep "$1"
+  t1=$(date +%s.%N); b=$(awk '{print $14 + $15}' "/proc/$RABBIT_PID/stat")
+  awk -v a="$a" -v b="$b" -v s="$t0" -v e="$t1" -v hz="$hz" 'BEGIN { printf "%.2f\n", 100 * (b - a) / hz / (e - s) }'
+}
+
+# broker_cost: RabbitMQ idle vs with one console, 1,000 queues declared
+broker_cost() {
+  echo "broker cost: RabbitMQ with $(curl -s -u guest:guest "$MGMT_URL/api/overview" |
+    sed -n 's/.*"queues":\([0-9]*\).*/\1/p') queues, idle vs one console (Queues view), ${window}s each"
+  sleep 5   # the declares settle
+  local idle loaded
+  idle=$(broker_cpu "$window")
+  tmux -L "$sock" -f /dev/null new-session -d -s broker -x 160 -y 50 \
+    "$qdeck --amqp '$AMQP_URL' --mgmt '$MGMT_URL' --refresh 1"
+  tmux -L "$sock" send-keys -t broker 2
+  sleep 5
+  loaded=$(broker_cpu "$window")
+  tmux -L "$sock" send-keys -t broker q
+  printf 'rabbitmq cpu: idle %.2f %% of a core, with one console %.2f %%: +%.2f points (target <= 2.5), ratio %.2fx\n' \
+    "$idle" "$loaded" "$(awk -v a="$loaded" -v b="$idle" 'BEGIN { print a - b }')" \
+    "$(awk -v a="$loaded" -v b="$idle" 'BEGIN { print (b > 0 ? a / b : 0) }')"
+}
+
+if [ "${BENCH_ONLY:-}" = broker ]; then
+  "$tools/amqp-fill" "$AMQP_URL" declare-many bench. 1000 >/dev/null
+  broker_cost
+  exit 0
+fi
+
 echo "baseline: console on empty brokers, ${window}s"
 read -r base_cpu base_rss base_hwm < <(measure empty)
 
@@ -92,3 +129,5 @@ echo "  qdeck, brokers SIGSTOPped:   $stopped   (target: median <= 50 ms)"
 m_stop=$(sed 's/.*median_ms=\([0-9.]*\).*/\1/' <<<"$stopped")
 m_floor=$(sed 's/.*median_ms=\([0-9.]*\).*/\1/' <<<"$floor")
 printf '  ratio stopped/floor: %.2fx\n' "$(awk -v a="$m_stop" -v b="$m_floor" 'BEGIN { print a / b }')"
+
+broker_cost

@@ -97,6 +97,7 @@ $R set qdeck:worker:w1 '{"id":"w1","breakers":{"llm-api":{"state":"OPEN","failur
 $R set qdeck:worker:w2 '{"id":"w2","breakers":[{"name":"llm-api","state":"CLOSED","failure_rate":10,"slow_rate":0,"calls":30}],"limiters":{"llm-api":{"rate":5,"tokens":2.5,"throttled":7}}}' >/dev/null
 $R set qdeck:worker:w3 'not json' >/dev/null          # garbage under the prefix: ignored
 $R hset qdeck:worker:odd field value >/dev/null       # not a heartbeat: ignored
+$R zadd qdeck:registry:workers "$(date +%s)" w1 "$(date +%s)" w2 "$(date +%s)" w3 "$(date +%s)" odd >/dev/null
 out=$(q breaker list); rc=$?
 expect_eq "breaker list: exit 0" "$rc" 0
 expect_match "breaker list: llm-api command, worst state and rate, calls, half-open in, limiter, states" "$out" \

@@ -70,8 +70,10 @@ check "a slow task type raises a p99 alert from the merged histograms" screen_wa
 "$QDECK_PLAIN" --config "$fleet" publish redis:alerting --type bad --payload '{}' --count 20 >/dev/null
 check "failing runs raise the error-rate alert" screen_wait f 20 '% of task runs failing \(alert above 20%\)'
 rc set qdeck:worker:fake-1 "{\"id\":\"fake-1\",\"host\":\"h\",\"pid\":1,\"at\":$(date +%s),\"interval\":60,\"state\":\"running\",\"breakers\":{\"llm-api\":{\"state\":\"OPEN\"}}}" px 60000
+rc zadd qdeck:registry:workers "$(date +%s)" fake-1
 check "a breaker reported OPEN raises an alert" screen_wait f 15 'breaker llm-api OPEN on 1 of 1 workers'
 rc del qdeck:worker:fake-1
+rc zrem qdeck:registry:workers fake-1
 kill -TERM "$worker"; wait "$worker"
 screen_keys f q
 expect_eq "fleet console exits cleanly" "$(screen_exit_status f 5)" 0

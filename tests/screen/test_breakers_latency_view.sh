@@ -27,6 +27,7 @@ run='h1 n=100 min=1000 max=5000000 sum=5099000 over=0 b=317:99,783'
 now=$(date +%s)
 heartbeat() {   # heartbeat ID PID BREAKERS_JSON
   $R set "qdeck:worker:$1" "{\"id\":\"$1\",\"host\":\"box\",\"pid\":$2,\"version\":\"test\",\"at\":$now,\"interval\":600,\"state\":\"running\",\"slots_busy\":0,\"slots_total\":4,\"breakers\":$3,\"latency\":{\"resize\":{\"queue_wait\":\"h1 n=0\",\"run\":\"$run\",\"e2e\":\"$run\"}}}" >/dev/null
+  $R zadd qdeck:registry:workers "$now" "$1" >/dev/null   # readers find heartbeats through the registry
 }
 heartbeat w1 101 '{"llm-api":{"state":"OPEN","failure_rate":62.5,"slow_rate":0,"calls":40,"open_remaining":25,"rate":5,"tokens":2.5,"throttled":7},"geo":{"state":"CLOSED","failure_rate":-1,"slow_rate":-1,"calls":3}}'
 heartbeat w2 102 '{"llm-api":{"state":"CLOSED","failure_rate":10,"slow_rate":0,"calls":30,"rate":5,"tokens":1,"throttled":1}}'

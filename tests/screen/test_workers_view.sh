@@ -30,6 +30,7 @@ node gamma --id gamma-3 --queues amqp:mail --slots 2 --busy 0 --processed 5
 # one heartbeat written by hand, as any other implementation of the protocol would
 now=$(date +%s.%N)
 $R set qdeck:worker:hand-9 "{\"id\":\"hand-9\",\"host\":\"handhost\",\"pid\":4242,\"version\":\"0.0.1\",\"at\":$now,\"interval\":30,\"queues\":[\"redis:manual\"],\"slots_busy\":1,\"slots_total\":10,\"processed\":77,\"failed\":3,\"retried\":4,\"dead_lettered\":2,\"parked\":535,\"state\":\"running\"}" PX 90000 >/dev/null
+$R zadd qdeck:registry:workers "$now" hand-9 >/dev/null   # the worker registry: readers never walk the keyspace
 check "heartbeats in Redis" wait_for 5 bash -c "[ \$($R --scan --pattern 'qdeck:worker:*' | wc -l) -eq 4 ]"
 
 host=$(hostname)

@@ -46,6 +46,8 @@ static void contexts_and_defaults(void **state)
     assert_true(c->read_only);
     assert_string_equal(c->redis_keys, "*");
     assert_int_equal(c->redis_scan_cap, 10000);
+    assert_int_equal(c->redis_scan_rate, 2000);          /* the discovery budget */
+    assert_true(c->mgmt_interval == 5);                 /* RabbitMQ's default collect_statistics_interval */
     assert_string_equal(cfg.contexts[1].redis_keys, "jobs:*, celery");
     assert_false(cfg.contexts[1].read_only);
     config_free(&cfg);

@@ -1,0 +1,138 @@
+/* Passive declares for exact queue depths (see the header). */
+#include "broker/amqp-peek.h"
+
+#include <amqp.h>
+#include <amqp_tcp_socket.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "core/clock.h"
+#include "core/xalloc.h"
+
+#define PEEK_RETRY 5.0
+#define PEEK_CHANNEL 1
+
+struct amqp_peek {
+    char *url;
+    double timeout;
+    amqp_connection_state_t conn;
+    bool channel_open;
+    double retry_at;      /* monotonic: no connection attempt before */
+};
+
+struct amqp_peek *amqp_peek_new(const char *amqp_url, double timeout)
+{
+    if (!amqp_url || strncmp(amqp_url, "amqp://", 7) != 0)
+        return NULL;
+    struct amqp_peek *p = xcalloc(1, sizeof *p);
+    p->url = xstrdup(amqp_url);
+    p->timeout = timeout > 0 ? timeout : 5;
+    p->retry_at = -INFINITY;
+    return p;
+}
+
+static void drop(struct amqp_peek *p)
+{
+    if (!p->conn)
+        return;
+    amqp_connection_close(p->conn, AMQP_REPLY_SUCCESS);
+    amqp_destroy_connection(p->conn);
+    p->conn = NULL;
+    p->channel_open = false;
+    p->retry_at = clock_mono() + PEEK_RETRY;
+}
+
+void amqp_peek_free(struct amqp_peek *p)
+{
+    if (!p)
+        return;
+    drop(p);
+    free(p->url);
+    free(p);
+}
+
+static int connect_peek(struct amqp_peek *p, char *err, size_t errlen)
+{
+    if (clock_mono() < p->retry_at) {
+        snprintf(err, errlen, "RabbitMQ AMQP: waiting before the next connection attempt");
+        return -1;
+    }
+    char *copy = xstrdup(p->url);
+    struct amqp_connection_info info;
+    amqp_default_connection_info(&info);
+    int rc = -1;
+    if (amqp_parse_url(copy, &info) != AMQP_STATUS_OK) {
+        snprintf(err, errlen, "RabbitMQ AMQP: cannot parse the URL");
+        goto out;
+    }
+    p->conn = amqp_new_connection();
+    amqp_socket_t *sock = amqp_tcp_socket_new(p->conn);
+    struct timeval tv = {.tv_sec = (time_t)p->timeout, .tv_usec = (suseconds_t)(fmod(p->timeout, 1) * 1e6)};
+    int st = sock ? amqp_socket_open_noblock(sock, info.host, info.port, &tv) : AMQP_STATUS_NO_MEMORY;
+    if (st != AMQP_STATUS_OK) {
+        snprintf(err, errlen, "RabbitMQ AMQP: cannot connect: %s", amqp_error_string2(st));
+        goto out;
+    }
+    amqp_set_rpc_timeout(p->conn, &tv);
+    amqp_rpc_reply_t r = amqp_login(p->conn, info.vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, info.user,
+                                    info.password);
+    if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+        snprintf(err, errlen, "RabbitMQ AMQP: login refused");
+        goto out;
+    }
+    rc = 0;
+out:
+    free(copy);
+    if (rc < 0) {
+        if (p->conn)
+            amqp_destroy_connection(p->conn);
+        p->conn = NULL;
+        p->retry_at = clock_mono() + PEEK_RETRY;
+    }
+    return rc;
+}
+
+static int open_channel(struct amqp_peek *p, char *err, size_t errlen)
+{
+    amqp_channel_open(p->conn, PEEK_CHANNEL);
+    if (amqp_get_rpc_reply(p->conn).reply_type != AMQP_RESPONSE_NORMAL) {
+        snprintf(err, errlen, "RabbitMQ AMQP: cannot open a channel");
+        drop(p);
+        return -1;
+    }
+    p->channel_open = true;
+    return 0;
+}
+
+int amqp_peek_queue(struct amqp_peek *p, const char *queue, int64_t *ready, int *consumers, char *err,
+                    size_t errlen)
+{
+    if (!p->conn && connect_peek(p, err, errlen) < 0)
+        return -1;
+    if (!p->channel_open && open_channel(p, err, errlen) < 0)
+        return -1;
+    amqp_queue_declare_ok_t *ok = amqp_queue_declare(p->conn, PEEK_CHANNEL, amqp_cstring_bytes(queue), 1, 0, 0, 0,
+                                                     amqp_empty_table);
+    amqp_rpc_reply_t r = amqp_get_rpc_reply(p->conn);
+    if (ok && r.reply_type == AMQP_RESPONSE_NORMAL) {
+        *ready = ok->message_count;
+        *consumers = (int)ok->consumer_count;
+        amqp_maybe_release_buffers(p->conn);
+        return 0;
+    }
+    if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION && r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+        /* 404: the queue is gone; the broker closed the channel */
+        amqp_channel_close_ok_t close_ok = {0};
+        amqp_send_method(p->conn, PEEK_CHANNEL, AMQP_CHANNEL_CLOSE_OK_METHOD, &close_ok);
+        p->channel_open = false;
+        amqp_maybe_release_buffers(p->conn);
+        return 1;
+    }
+    snprintf(err, errlen, "RabbitMQ AMQP: passive declare of a queue failed: the connection is lost");
+    drop(p);
+    return -1;
+}

@@ -17,6 +17,7 @@
 
 #include "control/keys.h"
 #include "core/address.h"
+#include "core/clock.h"
 #include "core/xalloc.h"
 #include "dlq/amqp-table.h"
 
@@ -600,12 +601,14 @@ int dlq_prepare_replay(const struct dlq *d, const struct dlq_replay *r, const st
         const char *value = eq + 1;
         int rc = 0;
         if (strncmp(key, "header:", 7) == 0) {
-            if (m->props)
-                rc = dlq_table_set(&c->props->headers, key + 7, header_value(value));
-            else if (m->stream_id)
+            if (m->props) {
+                if (dlq_table_set(&c->props->headers, key + 7, header_value(value)) < 0)
+                    rc = replay_fail(why, whylen, "--set %s: the message's headers are not a valid AMQP table", key);
+            } else if (m->stream_id) {
                 stream_set_field(c, key + 7, value, strlen(value));
-            else
+            } else {
                 rc = replay_fail(why, whylen, "a Redis list item has no headers: --set %s cannot apply", key);
+            }
         } else if (!body) {
             rc = replay_fail(why, whylen, "the body is not JSON: --set can only change header:KEY here");
         } else {
@@ -655,17 +658,15 @@ int dlq_prepare_replay(const struct dlq *d, const struct dlq_replay *r, const st
 
 /* ---- JSON for list/show ---- */
 
+/* null when unknown, or when a header's time is no date at all */
 static void add_time(cJSON *o, const char *key, double t)
 {
-    if (isnan(t)) {
+    if (isnan(t) || !time_is_printable(t)) {
         cJSON_AddNullToObject(o, key);
         return;
     }
     char buf[40];
-    time_t s = (time_t)t;
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    format_time(t, "%Y-%m-%dT%H:%M:%SZ", 1, buf, sizeof buf);
     cJSON_AddStringToObject(o, key, buf);
 }
 

@@ -13,6 +13,7 @@
  * proxy, truncated JSON). */
 #include <cJSON.h>
 #include <curl/curl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -253,9 +254,11 @@ static double number_or_nan(const cJSON *j)
     return cJSON_IsNumber(j) ? j->valuedouble : NAN;
 }
 
+/* -1 (unknown) unless a count an int64_t holds: never a cast out of range. */
 static int64_t count_or_unknown(const cJSON *j)
 {
-    return cJSON_IsNumber(j) ? (int64_t)j->valuedouble : -1;
+    return cJSON_IsNumber(j) && j->valuedouble >= 0 && j->valuedouble < 9223372036854775808.0
+               ? (int64_t)j->valuedouble : -1;
 }
 
 static const char *string_or_null(const cJSON *j)
@@ -302,7 +305,7 @@ static void queue_from_json(struct snapshot *snap, const cJSON *item, double now
     q->unacked = count_or_unknown(cJSON_GetObjectItemCaseSensitive(item, "messages_unacknowledged"));
     q->total = count_or_unknown(cJSON_GetObjectItemCaseSensitive(item, "messages"));
     int64_t consumers = count_or_unknown(cJSON_GetObjectItemCaseSensitive(item, "consumers"));
-    q->consumers = (int)consumers;
+    q->consumers = consumers > INT_MAX ? INT_MAX : (int)consumers;
     q->utilisation = number_or_nan(cJSON_GetObjectItemCaseSensitive(item, "consumer_capacity"));
     if (isnan(q->utilisation))
         q->utilisation = number_or_nan(cJSON_GetObjectItemCaseSensitive(item, "consumer_utilisation"));

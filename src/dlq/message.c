@@ -7,6 +7,7 @@
 #include "dlq/dlq.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -131,13 +132,15 @@ static char *json_text(const cJSON *j)
     return copy;
 }
 
+/* A count (deaths, attempts, replays); fallback when missing or beyond
+ * 2^53, where a header can only be garbage and arithmetic would overflow. */
 static long json_long(const cJSON *j, long fallback)
 {
-    if (cJSON_IsNumber(j))
-        return (long)j->valuedouble;
-    if (cJSON_IsString(j) && isdigit((unsigned char)j->valuestring[0]))
-        return strtol(j->valuestring, NULL, 10);
-    return fallback;
+    const double limit = 9007199254740992.0;
+    double d = cJSON_IsNumber(j) ? j->valuedouble
+               : cJSON_IsString(j) && isdigit((unsigned char)j->valuestring[0]) ? (double)strtol(j->valuestring, NULL, 10)
+                                                                               : NAN;
+    return d >= -limit && d <= limit ? (long)d : fallback;
 }
 
 static void take_error(struct dlq_info *info, const cJSON *j)
@@ -154,7 +157,10 @@ static void decode_x_death(struct dlq_info *info, const cJSON *xdeath)
     const cJSON *e;
     long deaths = 0;
     cJSON_ArrayForEach(e, xdeath) {
-        deaths += json_long(cJSON_GetObjectItemCaseSensitive(e, "count"), 1);
+        long count = json_long(cJSON_GetObjectItemCaseSensitive(e, "count"), 1);
+        if (count < 1)
+            count = 1;   /* an entry is at least one death */
+        deaths = deaths > LONG_MAX - count ? LONG_MAX : deaths + count;
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(e, "time");
         if (cJSON_IsNumber(t)) {
             if (isnan(info->first_death) || t->valuedouble < info->first_death)

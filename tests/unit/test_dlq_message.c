@@ -295,6 +295,22 @@ static void death_times_that_are_no_date_show_as_null(void **state)
     assert_string_equal(buf, "?");
 }
 
+/* Found with probe inputs to fuzz_dlq_message: counts out of range were
+ * cast to long (UB), and x-death counts summed without bound. */
+static void counts_out_of_range_are_unknown(void **state)
+{
+    (void)state;
+    struct dlq d = fake_dlq(QUEUE_AMQP, "orders.dlq", "amqp:orders.dlq");
+    struct dlq_message *m = amqp_message("{\"x-death\":[{\"count\":9e15},{\"count\":9e15},{\"count\":-4},"
+                                         "{\"count\":1e300}],\"x-qdeck-replays\":1e300}",
+                                         "{\"id\":\"t1\",\"type\":\"x\",\"payload\":{},\"attempt\":1e300}");
+    dlq_decode(&d, m, false);
+    assert_int_equal(m->info.deaths, 18000000000000002L);
+    assert_int_equal(m->info.attempts, -1);
+    assert_int_equal(m->info.replays, 0);
+    dlq_message_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -308,6 +324,7 @@ int main(void)
         cmocka_unit_test(import_refuses_what_it_cannot_keep),
         cmocka_unit_test(replay_set_header_on_broken_table_says_why),
         cmocka_unit_test(death_times_that_are_no_date_show_as_null),
+        cmocka_unit_test(counts_out_of_range_are_unknown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -311,6 +311,26 @@ static void counts_out_of_range_are_unknown(void **state)
     dlq_message_free(m);
 }
 
+/* Found with a probe input to fuzz_amqp_table: with a key twice in the
+ * headers, a replay set the last copy while everything reads the first, so
+ * the replay counter never moved. */
+static void replay_counts_with_duplicate_header_keys(void **state)
+{
+    (void)state;
+    struct dlq d = fake_dlq(QUEUE_AMQP, "orders.dlq", "amqp:orders.dlq");
+    struct dlq_message *m = amqp_message("{\"x-qdeck-replays\":1,\"x-qdeck-replays\":5}", "{}");
+    dlq_decode(&d, m, false);
+    assert_int_equal(m->info.replays, 1);
+    struct dlq_replay rq = {.to = "orders"};
+    struct dlq_message *out;
+    char target[64], why[256] = "";
+    assert_int_equal(dlq_prepare_replay(&d, &rq, m, &out, target, sizeof target, why, sizeof why), 0);
+    dlq_decode(&d, out, false);
+    assert_int_equal(out->info.replays, 2);
+    dlq_message_free(out);
+    dlq_message_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -325,6 +345,7 @@ int main(void)
         cmocka_unit_test(replay_set_header_on_broken_table_says_why),
         cmocka_unit_test(death_times_that_are_no_date_show_as_null),
         cmocka_unit_test(counts_out_of_range_are_unknown),
+        cmocka_unit_test(replay_counts_with_duplicate_header_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -134,7 +134,7 @@ fuzz:
 	  build-fuzz/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=build-fuzz/ \
 	    build-fuzz/corpus/$$n tests/fuzz/corpus/$${n#fuzz_} > build-fuzz/fuzz/$$n.log 2>&1 \
 	    || { tail -40 build-fuzz/fuzz/$$n.log; echo "fuzz: $$n failed; the input is in build-fuzz/"; exit 1; }; \
-	  grep -E '^Done|^stat::new_units_added' build-fuzz/fuzz/$$n.log; \
+	  grep -E 'DONE|^Done|^stat::new_units_added' build-fuzz/fuzz/$$n.log; \
 	done
 
 clean:

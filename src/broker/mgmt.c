@@ -31,6 +31,7 @@
  * proxy, truncated JSON). */
 #include <cJSON.h>
 #include <curl/curl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,14 +109,19 @@ static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_of
     return src->stopping ? 1 : 0;
 }
 
+void mgmt_bindings_free(struct mgmt_binding_view *bindings, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(bindings[i].exchange);
+        free(bindings[i].queue);
+        free(bindings[i].routing_key);
+    }
+    free(bindings);
+}
+
 static void mgmt_free_bindings(struct mgmt *m)
 {
-    for (size_t i = 0; i < m->nbindings; i++) {
-        free(m->bindings[i].exchange);
-        free(m->bindings[i].queue);
-        free(m->bindings[i].routing_key);
-    }
-    free(m->bindings);
+    mgmt_bindings_free(m->bindings, m->nbindings);
     m->bindings = NULL;
     m->nbindings = 0;
 }
@@ -225,10 +231,9 @@ static CURL *mgmt_handle(struct source *src)
     return c;
 }
 
-/* Performs GET base+path into m->body. SOURCE_OK with the body parsed, or a
- * failure status with a reason. */
-static enum source_status mgmt_get(struct source *src, const char *path, cJSON **json,
-                                   char *err, size_t errlen)
+/* Performs GET base+path into m->body. SOURCE_OK with a JSON body for one
+ * of the parsers below, or a failure status with a reason. */
+static enum source_status mgmt_get(struct source *src, const char *path, char *err, size_t errlen)
 {
     struct mgmt *m = src->priv;
     CURL *c = mgmt_handle(src);
@@ -281,10 +286,14 @@ static enum source_status mgmt_get(struct source *src, const char *path, cJSON *
                  ctype ? ctype : "no content type");
         return SOURCE_BAD_RESPONSE;
     }
-    *json = cJSON_ParseWithLength(m->body ? m->body : "", m->body_len);
+    return SOURCE_OK;
+}
+
+static enum source_status parse_json(const char *body, size_t len, cJSON **json, char *err, size_t errlen)
+{
+    *json = cJSON_ParseWithLength(body ? body : "", len);
     if (!*json) {
-        snprintf(err, errlen, "bad response from management API: invalid or truncated JSON (%zu bytes)",
-                 m->body_len);
+        snprintf(err, errlen, "bad response from management API: invalid or truncated JSON (%zu bytes)", len);
         return SOURCE_BAD_RESPONSE;
     }
     return SOURCE_OK;
@@ -295,9 +304,11 @@ static double number_or_nan(const cJSON *j)
     return cJSON_IsNumber(j) ? j->valuedouble : NAN;
 }
 
+/* -1 (unknown) unless a count an int64_t holds: never a cast out of range. */
 static int64_t count_or_unknown(const cJSON *j)
 {
-    return cJSON_IsNumber(j) ? (int64_t)j->valuedouble : -1;
+    return cJSON_IsNumber(j) && j->valuedouble >= 0 && j->valuedouble < 9223372036854775808.0
+               ? (int64_t)j->valuedouble : -1;
 }
 
 static const char *string_or_null(const cJSON *j)
@@ -334,7 +345,7 @@ char *mgmt_dead_letter_target(const char *queue, const char *dlx, const char *dl
 }
 
 static void queue_from_json(struct snapshot *snap, const cJSON *item, double now,
-                            const struct mgmt *m)
+                            const struct mgmt_binding_view *bindings, size_t nbindings)
 {
     const char *name = string_or_null(cJSON_GetObjectItemCaseSensitive(item, "name"));
     if (!name)
@@ -344,7 +355,7 @@ static void queue_from_json(struct snapshot *snap, const cJSON *item, double now
     q->unacked = count_or_unknown(cJSON_GetObjectItemCaseSensitive(item, "messages_unacknowledged"));
     q->total = count_or_unknown(cJSON_GetObjectItemCaseSensitive(item, "messages"));
     int64_t consumers = count_or_unknown(cJSON_GetObjectItemCaseSensitive(item, "consumers"));
-    q->consumers = (int)consumers;
+    q->consumers = consumers > INT_MAX ? INT_MAX : (int)consumers;
     q->utilisation = number_or_nan(cJSON_GetObjectItemCaseSensitive(item, "consumer_capacity"));
     if (isnan(q->utilisation))
         q->utilisation = number_or_nan(cJSON_GetObjectItemCaseSensitive(item, "consumer_utilisation"));
@@ -373,31 +384,50 @@ static void queue_from_json(struct snapshot *snap, const cJSON *item, double now
         dlx = string_or_null(cJSON_GetObjectItemCaseSensitive(policy, "dead-letter-exchange"));
     if (!dlrk)
         dlrk = string_or_null(cJSON_GetObjectItemCaseSensitive(policy, "dead-letter-routing-key"));
-    q->dead_letter_to = mgmt_dead_letter_target(name, dlx, dlrk, m->bindings, m->nbindings);
+    q->dead_letter_to = mgmt_dead_letter_target(name, dlx, dlrk, bindings, nbindings);
 }
 
-/* Version and bindings: not every refresh, only every MGMT_SIDE_REFRESH s. */
-static enum source_status mgmt_refresh_side(struct source *src, char *err, size_t errlen)
+enum source_status mgmt_parse_queue_page(const char *body, size_t len, double now,
+                                         const struct mgmt_binding_view *bindings, size_t nbindings,
+                                         struct snapshot *snap, int *page_count, char *err, size_t errlen)
 {
-    struct mgmt *m = src->priv;
-    if (clock_mono() - m->side_refreshed < MGMT_SIDE_REFRESH)
-        return SOURCE_OK;
-    cJSON *json = NULL;
-    enum source_status st = mgmt_get(src, "api/overview?columns=rabbitmq_version,cluster_name", &json, err, errlen);
-    if (st != SOURCE_OK)
-        return st;
-    const char *version = string_or_null(cJSON_GetObjectItemCaseSensitive(json, "rabbitmq_version"));
-    free(m->server);
-    m->server = xasprintf("RabbitMQ %s", version ? version : "?");
+    cJSON *json;
+    if (parse_json(body, len, &json, err, errlen) != SOURCE_OK)
+        return SOURCE_BAD_RESPONSE;
+    const cJSON *items = cJSON_GetObjectItemCaseSensitive(json, "items");
+    const cJSON *pages = cJSON_GetObjectItemCaseSensitive(json, "page_count");
+    if (!cJSON_IsArray(items) || !cJSON_IsNumber(pages)) {
+        snprintf(err, errlen, "bad response from management API: no paged queue list");
+        cJSON_Delete(json);
+        return SOURCE_BAD_RESPONSE;
+    }
+    *page_count = pages->valueint;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, items)
+        queue_from_json(snap, item, now, bindings, nbindings);
     cJSON_Delete(json);
+    return SOURCE_OK;
+}
 
-    char *path = xasprintf("api/bindings/%s?columns=source,destination,destination_type,routing_key",
-                           m->vhost_escaped);
-    st = mgmt_get(src, path, &json, err, errlen);
-    free(path);
-    if (st != SOURCE_OK)
-        return st;
-    mgmt_free_bindings(m);
+enum source_status mgmt_parse_overview(const char *body, size_t len, char **server, char *err, size_t errlen)
+{
+    cJSON *json;
+    if (parse_json(body, len, &json, err, errlen) != SOURCE_OK)
+        return SOURCE_BAD_RESPONSE;
+    const char *version = string_or_null(cJSON_GetObjectItemCaseSensitive(json, "rabbitmq_version"));
+    *server = xasprintf("RabbitMQ %s", version ? version : "?");
+    cJSON_Delete(json);
+    return SOURCE_OK;
+}
+
+enum source_status mgmt_parse_bindings(const char *body, size_t len, struct mgmt_binding_view **bindings,
+                                       size_t *n, char *err, size_t errlen)
+{
+    *bindings = NULL;
+    *n = 0;
+    cJSON *json;
+    if (parse_json(body, len, &json, err, errlen) != SOURCE_OK)
+        return SOURCE_BAD_RESPONSE;
     const cJSON *b;
     cJSON_ArrayForEach(b, json) {
         const char *from = string_or_null(cJSON_GetObjectItemCaseSensitive(b, "source"));
@@ -406,10 +436,43 @@ static enum source_status mgmt_refresh_side(struct source *src, char *err, size_
         const char *rk = string_or_null(cJSON_GetObjectItemCaseSensitive(b, "routing_key"));
         if (!from || !from[0] || !to || !rk || !type || strcmp(type, "queue") != 0)
             continue;
-        m->bindings = xrealloc(m->bindings, (m->nbindings + 1) * sizeof *m->bindings);
-        m->bindings[m->nbindings++] = (struct mgmt_binding_view){xstrdup(from), xstrdup(to), xstrdup(rk)};
+        *bindings = xrealloc(*bindings, (*n + 1) * sizeof **bindings);
+        (*bindings)[(*n)++] = (struct mgmt_binding_view){xstrdup(from), xstrdup(to), xstrdup(rk)};
     }
     cJSON_Delete(json);
+    return SOURCE_OK;
+}
+
+/* Version and bindings: not every refresh, only every MGMT_SIDE_REFRESH s. */
+static enum source_status mgmt_refresh_side(struct source *src, char *err, size_t errlen)
+{
+    struct mgmt *m = src->priv;
+    if (clock_mono() - m->side_refreshed < MGMT_SIDE_REFRESH)
+        return SOURCE_OK;
+    enum source_status st = mgmt_get(src, "api/overview?columns=rabbitmq_version,cluster_name", err, errlen);
+    if (st != SOURCE_OK)
+        return st;
+    char *server;
+    st = mgmt_parse_overview(m->body, m->body_len, &server, err, errlen);
+    if (st != SOURCE_OK)
+        return st;
+    free(m->server);
+    m->server = server;
+
+    char *path = xasprintf("api/bindings/%s?columns=source,destination,destination_type,routing_key",
+                           m->vhost_escaped);
+    st = mgmt_get(src, path, err, errlen);
+    free(path);
+    if (st != SOURCE_OK)
+        return st;
+    struct mgmt_binding_view *bindings;
+    size_t nbindings;
+    st = mgmt_parse_bindings(m->body, m->body_len, &bindings, &nbindings, err, errlen);
+    if (st != SOURCE_OK)
+        return st;
+    mgmt_free_bindings(m);
+    m->bindings = bindings;
+    m->nbindings = nbindings;
     m->side_refreshed = clock_mono();
     return SOURCE_OK;
 }
@@ -426,26 +489,15 @@ static enum source_status poll_queues(struct source *src, const struct snapshot 
     do {
         char *path = xasprintf("api/queues/%s?page=%d&page_size=%d&columns=%s", m->vhost_escaped,
                                page, MGMT_PAGE_SIZE, queue_columns);
-        cJSON *json = NULL;
-        st = mgmt_get(src, path, &json, err, errlen);
+        st = mgmt_get(src, path, err, errlen);
         free(path);
+        if (st == SOURCE_OK)
+            st = mgmt_parse_queue_page(m->body, m->body_len, now, m->bindings, m->nbindings, snap, &page_count,
+                                       err, errlen);
         if (st != SOURCE_OK) {
             snapshot_unref(snap);
             return st;
         }
-        const cJSON *items = cJSON_GetObjectItemCaseSensitive(json, "items");
-        const cJSON *pages = cJSON_GetObjectItemCaseSensitive(json, "page_count");
-        if (!cJSON_IsArray(items) || !cJSON_IsNumber(pages)) {
-            snprintf(err, errlen, "bad response from management API: no paged queue list");
-            cJSON_Delete(json);
-            snapshot_unref(snap);
-            return SOURCE_BAD_RESPONSE;
-        }
-        page_count = pages->valueint;
-        const cJSON *item;
-        cJSON_ArrayForEach(item, items)
-            queue_from_json(snap, item, now, m);
-        cJSON_Delete(json);
     } while (++page <= page_count && !src->stopping);
     if (src->stopping) {
         snprintf(err, errlen, "stopped");

@@ -40,7 +40,7 @@ const char *fleet_state_name(enum fleet_state s)
     return "?";
 }
 
-static void worker_free(struct fleet_worker *w)
+void fleet_worker_free(struct fleet_worker *w)
 {
     free(w->id);
     free(w->host);
@@ -62,7 +62,7 @@ void fleet_table_free(struct fleet_table *t)
     free(t->jobs);
     free(t->sched_leader);
     for (size_t i = 0; i < t->n; i++)
-        worker_free(&t->workers[i]);
+        fleet_worker_free(&t->workers[i]);
     free(t->workers);
     free(t);
 }
@@ -80,10 +80,12 @@ const struct fleet_worker *fleet_find(const struct fleet_table *t, const char *i
     return bsearch(&key, t->workers, t->n, sizeof *t->workers, compare_id);
 }
 
+/* A count, or -1 when missing or beyond what an int64_t holds (2^63). */
 static int64_t json_count(const cJSON *o, const char *name)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    return cJSON_IsNumber(v) && v->valuedouble >= 0 ? (int64_t)v->valuedouble : -1;
+    return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 9223372036854775808.0
+               ? (int64_t)v->valuedouble : -1;
 }
 
 static double json_real(const cJSON *o, const char *name, double fallback)
@@ -126,8 +128,7 @@ static char *queues_text(const cJSON *o)
     return text;
 }
 
-/* Fills w from one heartbeat; false when the JSON is not a report. */
-static bool parse_report(const char *key_id, const char *json, double now, struct fleet_worker *w)
+bool fleet_parse_report(const char *key_id, const char *json, double now, struct fleet_worker *w)
 {
     cJSON *o = cJSON_Parse(json);
     if (!cJSON_IsObject(o)) {
@@ -322,7 +323,7 @@ int fleet_read(redisContext *c, const struct fleet_table *prev, double now, stru
             const redisReply *v = r->element[i];
             struct fleet_worker w;
             const char *id = keys[from + i] + prefix;
-            if (v->type == REDIS_REPLY_STRING && parse_report(id, v->str, now, &w)) {
+            if (v->type == REDIS_REPLY_STRING && fleet_parse_report(id, v->str, now, &w)) {
                 table_add(t, &cap, &w);
             } else if (v->type == REDIS_REPLY_NIL && !fleet_find(prev, id)) {
                 registered_only(&w, id, beats[from + i]);

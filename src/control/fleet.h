@@ -77,6 +77,11 @@ struct fleet_table {
 int fleet_read(redisContext *c, const struct fleet_table *prev, double now, struct fleet_table **out, char *err,
                size_t errlen);
 void fleet_table_free(struct fleet_table *t);
+/* Fills w from one heartbeat (JSON text any process may have written to
+ * qdeck:worker:<key_id>); false when it is not a report. A report without
+ * an "id" takes key_id. Free with fleet_worker_free. */
+bool fleet_parse_report(const char *key_id, const char *json, double now, struct fleet_worker *w);
+void fleet_worker_free(struct fleet_worker *w);
 /* Adds the scheduler's leader and every registered job (keys.h) to t. 0 or -1. */
 int fleet_read_sched(redisContext *c, struct fleet_table *t, char *err, size_t errlen);
 const struct fleet_worker *fleet_find(const struct fleet_table *t, const char *id);

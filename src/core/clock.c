@@ -21,6 +21,10 @@ void format_duration(double seconds, char *buf, unsigned len)
         snprintf(buf, len, "-");
         return;
     }
+    if (!(seconds < 1e15)) {   /* ~31 million years: garbage from outside, and past what a long holds */
+        snprintf(buf, len, "?");
+        return;
+    }
     long s = (long)seconds;
     if (seconds < 10 && seconds != (double)s)
         snprintf(buf, len, "%.1fs", seconds);
@@ -44,10 +48,15 @@ struct timespec clock_realtime_after(double seconds)
     return ts;
 }
 
+bool time_is_printable(double t)
+{
+    return t >= -62135596800.0 && t <= 253402300799.0;   /* 0001-01-01 .. 9999-12-31 */
+}
+
 void format_time(double t, const char *fmt, int utc, char *buf, size_t len)
 {
-    if (isnan(t)) {
-        snprintf(buf, len, "-");
+    if (isnan(t) || !time_is_printable(t)) {
+        snprintf(buf, len, isnan(t) ? "-" : "?");
         return;
     }
     time_t s = (time_t)t;

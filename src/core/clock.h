@@ -3,6 +3,7 @@
 #ifndef QDECK_CLOCK_H
 #define QDECK_CLOCK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -10,9 +11,12 @@ double clock_mono(void);
 double clock_wall(void);
 /* The CLOCK_REALTIME instant `seconds` from now, for pthread_cond_timedwait. */
 struct timespec clock_realtime_after(double seconds);
-/* "3s", "4m12s", "2h05m", "3d04h" — fits in 8 columns. */
+/* "3s", "4m12s", "2h05m", "3d04h" — fits in 8 columns; "?" past 1e15 s. */
 void format_duration(double seconds, char *buf, unsigned len);
-/* Wall time t through strftime(fmt), in UTC or local time; "-" when NAN. */
+/* Whether wall time t (often from outside input) falls in years 1..9999. */
+bool time_is_printable(double t);
+/* Wall time t through strftime(fmt), in UTC or local time; "-" when NAN,
+ * "?" when not printable. */
 void format_time(double t, const char *fmt, int utc, char *buf, size_t len);
 /* "in 3s" or "4m12s ago", against now; "-" when NAN. */
 void format_relative(double t, char *buf, size_t len);

@@ -99,8 +99,8 @@ int dlq_table_set(struct dlq_bytes *raw, const char *key, amqp_field_value_t val
     int rc = -1;
     if (dlq_table_decode(raw, &pool, &t) == 0) {
         size_t klen = strlen(key);
-        int found = -1;
-        for (int i = 0; i < t.num_entries; i++)
+        int found = -1;   /* the first of duplicate keys: the one dlq_table_get and the decoder read */
+        for (int i = 0; i < t.num_entries && found < 0; i++)
             if (t.entries[i].key.len == klen && memcmp(t.entries[i].key.bytes, key, klen) == 0)
                 found = i;
         amqp_table_entry_t *entries = amqp_pool_alloc(&pool, sizeof *entries * (size_t)(t.num_entries + 1));

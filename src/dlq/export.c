@@ -14,6 +14,7 @@
  * Base64 is written here: a dozen lines, where linking libcrypto for it
  * would add a dependency to the build. */
 #include <amqp.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -185,6 +186,13 @@ static int import_fail(char *err, size_t errlen, const char *what, cJSON *o, str
     return -1;
 }
 
+/* AMQP's integer properties: a whole number in [0, limit). */
+static bool whole_below(const cJSON *v, double limit)
+{
+    double d = v->valuedouble;
+    return d >= 0 && d < limit && d == floor(d);
+}
+
 int dlq_import_line(const char *line, struct dlq_message **out, char **queue, char *err, size_t errlen)
 {
     *out = NULL;
@@ -199,6 +207,8 @@ int dlq_import_line(const char *line, struct dlq_message **out, char **queue, ch
     const cJSON *props = cJSON_GetObjectItemCaseSensitive(o, "properties");
     const cJSON *fields = cJSON_GetObjectItemCaseSensitive(o, "fields");
     const cJSON *sid = cJSON_GetObjectItemCaseSensitive(o, "stream_id");
+    if (cJSON_IsObject(props) && cJSON_IsArray(fields))   /* an append would keep only one of them */
+        return import_fail(err, errlen, "\"properties\" (RabbitMQ) and \"fields\" (stream) in one line", o, m);
 
     if (cJSON_IsString(body)) {
         char *data;
@@ -217,14 +227,20 @@ int dlq_import_line(const char *line, struct dlq_message **out, char **queue, ch
 #undef GET
         const cJSON *v;
         if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(props, "delivery_mode"))) {
+            if (!whole_below(v, 256))
+                return import_fail(err, errlen, "bad property delivery_mode (0..255)", o, m);
             p->has_delivery_mode = true;
             p->delivery_mode = (uint8_t)v->valuedouble;
         }
         if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(props, "priority"))) {
+            if (!whole_below(v, 256))
+                return import_fail(err, errlen, "bad property priority (0..255)", o, m);
             p->has_priority = true;
             p->priority = (uint8_t)v->valuedouble;
         }
         if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(props, "timestamp"))) {
+            if (!whole_below(v, 18446744073709551616.0))
+                return import_fail(err, errlen, "bad property timestamp (seconds, 0..2^64-1)", o, m);
             p->has_timestamp = true;
             p->timestamp = (uint64_t)v->valuedouble;
         }

@@ -7,6 +7,7 @@
 #include "dlq/dlq.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 
 #include "control/keys.h"
 #include "core/address.h"
+#include "core/clock.h"
 #include "core/xalloc.h"
 #include "dlq/amqp-table.h"
 
@@ -130,13 +132,15 @@ static char *json_text(const cJSON *j)
     return copy;
 }
 
+/* A count (deaths, attempts, replays); fallback when missing or beyond
+ * 2^53, where a header can only be garbage and arithmetic would overflow. */
 static long json_long(const cJSON *j, long fallback)
 {
-    if (cJSON_IsNumber(j))
-        return (long)j->valuedouble;
-    if (cJSON_IsString(j) && isdigit((unsigned char)j->valuestring[0]))
-        return strtol(j->valuestring, NULL, 10);
-    return fallback;
+    const double limit = 9007199254740992.0;
+    double d = cJSON_IsNumber(j) ? j->valuedouble
+               : cJSON_IsString(j) && isdigit((unsigned char)j->valuestring[0]) ? (double)strtol(j->valuestring, NULL, 10)
+                                                                               : NAN;
+    return d >= -limit && d <= limit ? (long)d : fallback;
 }
 
 static void take_error(struct dlq_info *info, const cJSON *j)
@@ -153,7 +157,10 @@ static void decode_x_death(struct dlq_info *info, const cJSON *xdeath)
     const cJSON *e;
     long deaths = 0;
     cJSON_ArrayForEach(e, xdeath) {
-        deaths += json_long(cJSON_GetObjectItemCaseSensitive(e, "count"), 1);
+        long count = json_long(cJSON_GetObjectItemCaseSensitive(e, "count"), 1);
+        if (count < 1)
+            count = 1;   /* an entry is at least one death */
+        deaths = deaths > LONG_MAX - count ? LONG_MAX : deaths + count;
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(e, "time");
         if (cJSON_IsNumber(t)) {
             if (isnan(info->first_death) || t->valuedouble < info->first_death)
@@ -604,12 +611,14 @@ int dlq_prepare_replay(const struct dlq *d, const struct dlq_replay *r, const st
         const char *value = eq + 1;
         int rc = 0;
         if (strncmp(key, "header:", 7) == 0) {
-            if (m->props)
-                rc = dlq_table_set(&c->props->headers, key + 7, header_value(value));
-            else if (m->stream_id)
+            if (m->props) {
+                if (dlq_table_set(&c->props->headers, key + 7, header_value(value)) < 0)
+                    rc = replay_fail(why, whylen, "--set %s: the message's headers are not a valid AMQP table", key);
+            } else if (m->stream_id) {
                 stream_set_field(c, key + 7, value, strlen(value));
-            else
+            } else {
                 rc = replay_fail(why, whylen, "a Redis list item has no headers: --set %s cannot apply", key);
+            }
         } else if (!body) {
             rc = replay_fail(why, whylen, "the body is not JSON: --set can only change header:KEY here");
         } else {
@@ -659,17 +668,15 @@ int dlq_prepare_replay(const struct dlq *d, const struct dlq_replay *r, const st
 
 /* ---- JSON for list/show ---- */
 
+/* null when unknown, or when a header's time is no date at all */
 static void add_time(cJSON *o, const char *key, double t)
 {
-    if (isnan(t)) {
+    if (isnan(t) || !time_is_printable(t)) {
         cJSON_AddNullToObject(o, key);
         return;
     }
     char buf[40];
-    time_t s = (time_t)t;
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    format_time(t, "%Y-%m-%dT%H:%M:%SZ", 1, buf, sizeof buf);
     cJSON_AddStringToObject(o, key, buf);
 }
 

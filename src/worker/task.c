@@ -30,6 +30,14 @@ static double json_number(const cJSON *obj, const char *key, double fallback)
     return cJSON_IsNumber(j) ? j->valuedouble : fallback;
 }
 
+/* An integer field, clamped to +-1e9 so that a huge value keeps its sense
+ * (too many attempts, no limit, top priority) without overflowing an int. */
+static int json_int(const cJSON *obj, const char *key, int fallback)
+{
+    double d = json_number(obj, key, fallback);
+    return d > 1e9 ? 1000000000 : d < -1e9 ? -1000000000 : (int)d;
+}
+
 static bool has_nul(const char *s, size_t len) { return memchr(s, '\0', len) != NULL; }
 
 static void parse_envelope(struct task *t, int default_max_attempts)
@@ -65,13 +73,13 @@ static void parse_envelope(struct task *t, int default_max_attempts)
     t->payload = payload ? cJSON_PrintUnformatted(payload) : xstrdup("null");
     if (!t->payload)
         t->payload = xstrdup("null");
-    t->attempt = (int)json_number(env, "attempt", 0) + 1;
+    t->attempt = json_int(env, "attempt", 0) + 1;
     if (t->attempt < 1)
         t->attempt = 1;
-    t->max_attempts = (int)json_number(env, "max_attempts", 0);
+    t->max_attempts = json_int(env, "max_attempts", 0);
     if (t->max_attempts <= 0)
         t->max_attempts = default_max_attempts;
-    t->priority = (int)json_number(env, "priority", 0);
+    t->priority = json_int(env, "priority", 0);
     const cJSON *created = cJSON_GetObjectItemCaseSensitive(env, "created_at");
     double c = cJSON_IsString(created) ? envelope_parse_time(created->valuestring)
                : cJSON_IsNumber(created) ? (created->valuedouble > 1e12 ? created->valuedouble / 1000

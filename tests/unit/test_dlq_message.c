@@ -7,9 +7,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "dlq/amqp-table.h"
 #include "dlq/dlq.h"
 
@@ -234,6 +236,101 @@ static void selection(void **state)
     dlq_message_free(m);
 }
 
+/* Inputs tests/fuzz/fuzz_import and fuzz_dlq_message found mishandled. */
+static void import_refuses_what_it_cannot_keep(void **state)
+{
+    (void)state;
+    struct dlq_message *m;
+    char *queue, err[128] = "";
+    assert_int_equal(dlq_import_line("{\"queue\":\"stream:ev:dlq\",\"properties\":{},\"body_base64\":\"e30=\","
+                                     "\"fields\":[[\"task\",\"{}\"]]}", &m, &queue, err, sizeof err), -1);
+    assert_non_null(strstr(err, "\"fields\""));
+    const char *bad[] = {"{\"properties\":{\"delivery_mode\":256},\"body_base64\":\"\"}",
+                         "{\"properties\":{\"priority\":-1},\"body_base64\":\"\"}",
+                         "{\"properties\":{\"priority\":1.5},\"body_base64\":\"\"}",
+                         "{\"properties\":{\"timestamp\":1.8e88},\"body_base64\":\"\"}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        assert_int_equal(dlq_import_line(bad[i], &m, &queue, err, sizeof err), -1);
+        assert_non_null(strstr(err, "bad property"));
+    }
+    assert_int_equal(dlq_import_line("{\"properties\":{\"timestamp\":18446744073709549568,\"priority\":255},"
+                                     "\"body_base64\":\"\"}", &m, &queue, err, sizeof err), 0);
+    assert_true(m->props->timestamp == 18446744073709549568ull && m->props->priority == 255);
+    dlq_message_free(m);
+}
+
+static void replay_set_header_on_broken_table_says_why(void **state)
+{
+    (void)state;
+    struct dlq d = fake_dlq(QUEUE_AMQP, "orders.dlq", "amqp:orders.dlq");
+    struct dlq_message *m = amqp_message(NULL, "{}");
+    dlq_bytes_set(&m->props->headers, "\x00\x00\x01\x20garbage", 11);
+    dlq_decode(&d, m, false);
+    char *sets[] = {"header:x-ticket=1"};
+    struct dlq_replay rq = {.to = "orders", .sets = sets, .nsets = 1};
+    struct dlq_message *out;
+    char target[64], why[256] = "";
+    assert_int_equal(dlq_prepare_replay(&d, &rq, m, &out, target, sizeof target, why, sizeof why), -1);
+    assert_non_null(strstr(why, "not a valid AMQP table"));
+    dlq_message_free(m);
+}
+
+static void death_times_that_are_no_date_show_as_null(void **state)
+{
+    (void)state;
+    struct dlq d = fake_dlq(QUEUE_AMQP, "orders.dlq", "amqp:orders.dlq");
+    struct dlq_message *m = amqp_message("{\"x-death\":[{\"count\":1,\"time\":1.8e109}]}", "{}");
+    dlq_decode(&d, m, false);
+    cJSON *j = dlq_message_json(m, false);
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "last_death")));
+    cJSON_Delete(j);
+    dlq_message_free(m);
+    char buf[32];
+    format_time(1.8e109, "%Y", 1, buf, sizeof buf);
+    assert_string_equal(buf, "?");
+    format_time(0, "%Y", 1, buf, sizeof buf);
+    assert_string_equal(buf, "1970");
+    format_duration(INFINITY, buf, sizeof buf);
+    assert_string_equal(buf, "?");
+}
+
+/* Found with probe inputs to fuzz_dlq_message: counts out of range were
+ * cast to long (UB), and x-death counts summed without bound. */
+static void counts_out_of_range_are_unknown(void **state)
+{
+    (void)state;
+    struct dlq d = fake_dlq(QUEUE_AMQP, "orders.dlq", "amqp:orders.dlq");
+    struct dlq_message *m = amqp_message("{\"x-death\":[{\"count\":9e15},{\"count\":9e15},{\"count\":-4},"
+                                         "{\"count\":1e300}],\"x-qdeck-replays\":1e300}",
+                                         "{\"id\":\"t1\",\"type\":\"x\",\"payload\":{},\"attempt\":1e300}");
+    dlq_decode(&d, m, false);
+    assert_int_equal(m->info.deaths, 18000000000000002L);
+    assert_int_equal(m->info.attempts, -1);
+    assert_int_equal(m->info.replays, 0);
+    dlq_message_free(m);
+}
+
+/* Found with a probe input to fuzz_amqp_table: with a key twice in the
+ * headers, a replay set the last copy while everything reads the first, so
+ * the replay counter never moved. */
+static void replay_counts_with_duplicate_header_keys(void **state)
+{
+    (void)state;
+    struct dlq d = fake_dlq(QUEUE_AMQP, "orders.dlq", "amqp:orders.dlq");
+    struct dlq_message *m = amqp_message("{\"x-qdeck-replays\":1,\"x-qdeck-replays\":5}", "{}");
+    dlq_decode(&d, m, false);
+    assert_int_equal(m->info.replays, 1);
+    struct dlq_replay rq = {.to = "orders"};
+    struct dlq_message *out;
+    char target[64], why[256] = "";
+    assert_int_equal(dlq_prepare_replay(&d, &rq, m, &out, target, sizeof target, why, sizeof why), 0);
+    dlq_decode(&d, out, false);
+    assert_int_equal(out->info.replays, 2);
+    dlq_message_free(out);
+    dlq_message_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -244,6 +341,11 @@ int main(void)
         cmocka_unit_test(decode_x_death_and_qdeck_headers),
         cmocka_unit_test(replay_changes_and_refusals),
         cmocka_unit_test(selection),
+        cmocka_unit_test(import_refuses_what_it_cannot_keep),
+        cmocka_unit_test(replay_set_header_on_broken_table_says_why),
+        cmocka_unit_test(death_times_that_are_no_date_show_as_null),
+        cmocka_unit_test(counts_out_of_range_are_unknown),
+        cmocka_unit_test(replay_counts_with_duplicate_header_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /* Fleet tables from heartbeat reports: latency histograms merged across
  * workers (percentiles of the merge, never averages of percentiles), bad
  * encodings skipped and counted, bar chart buckets; breakers aggregated per
- * dependency with the most severe state, worst rates, summed limiter. */
+ * dependency with the most severe state, worst rates, summed limiter; a
+ * heartbeat whose numbers are out of range. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "control/fleet.h"
 #include "resilience/fleet-report.h"
 
 static cJSON *report_with_run(const char *type, const struct histogram *run)
@@ -138,12 +140,30 @@ static void empty_inputs(void **state)
     cJSON_Delete(empty);
 }
 
+/* Found by tests/fuzz/fuzz_heartbeat: a count past int64_t was cast (UB). */
+static void heartbeat_counts_out_of_range_are_unknown(void **state)
+{
+    (void)state;
+    struct fleet_worker w;
+    assert_true(fleet_parse_report("vm-1:7", "{\"slots_busy\":1e86,\"processed\":9223372036854775808,"
+                                   "\"failed\":-3,\"retried\":12,\"pid\":1e300}", 100, &w));
+    assert_int_equal(w.slots_busy, -1);
+    assert_int_equal(w.processed, -1);
+    assert_int_equal(w.failed, -1);
+    assert_int_equal(w.retried, 12);
+    assert_int_equal(w.pid, -1);
+    assert_string_equal(w.id, "vm-1:7");
+    fleet_worker_free(&w);
+    assert_false(fleet_parse_report("vm-1:7", "[1]", 100, &w));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(latency_merges_never_averages),
         cmocka_unit_test(breakers_aggregate_per_dependency),
         cmocka_unit_test(empty_inputs),
+        cmocka_unit_test(heartbeat_counts_out_of_range_are_unknown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

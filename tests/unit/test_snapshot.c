@@ -1,5 +1,5 @@
-/* Snapshots, feeds, backoff and dead-letter resolution: the pieces between
- * a collector and its readers. */
+/* Snapshots, feeds, backoff, dead-letter resolution and the management API
+ * parsers: the pieces between a collector and its readers. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -108,6 +108,50 @@ static void dead_letter_targets(void **state)
     free(t);
 }
 
+static void management_api_answers(void **state)
+{
+    (void)state;
+    const char bindings_json[] = "[{\"source\":\"qdeck.dlx\",\"destination\":\"work.dlq\","
+                                 "\"destination_type\":\"queue\",\"routing_key\":\"work\"},"
+                                 "{\"source\":\"\",\"destination\":\"work\",\"destination_type\":\"queue\","
+                                 "\"routing_key\":\"work\"}]";
+    struct mgmt_binding_view *b;
+    size_t nb;
+    char err[256] = "";
+    assert_int_equal(mgmt_parse_bindings(bindings_json, strlen(bindings_json), &b, &nb, err, sizeof err), SOURCE_OK);
+    assert_int_equal(nb, 1);   /* the default exchange's implicit bindings are not needed */
+
+    /* found by tests/fuzz/fuzz_mgmt probes: counts out of range were cast (UB) */
+    const char page[] = "{\"items\":[{\"name\":\"work\",\"messages\":7,\"messages_ready\":5,"
+                        "\"messages_unacknowledged\":2,\"consumers\":1,\"arguments\":{\"x-dead-letter-exchange\":"
+                        "\"qdeck.dlx\",\"x-dead-letter-routing-key\":\"work\"}},{\"name\":\"odd\",\"messages\":1e300,"
+                        "\"messages_ready\":-1e300,\"consumers\":1e300}],\"page_count\":1}";
+    struct snapshot *s = snapshot_new(2);
+    int pages = 0;
+    assert_int_equal(mgmt_parse_queue_page(page, strlen(page), 1000, b, nb, s, &pages, err, sizeof err), SOURCE_OK);
+    snapshot_seal(s);
+    assert_int_equal(pages, 1);
+    const struct queue_stat *q = snapshot_find(s, "amqp:work");
+    assert_true(q->total == 7 && q->ready == 5 && q->unacked == 2 && q->consumers == 1);
+    assert_string_equal(q->dead_letter_to, "amqp:work.dlq");
+    q = snapshot_find(s, "amqp:odd");
+    assert_true(q->total == -1 && q->ready == -1 && q->consumers == -1);
+    snapshot_unref(s);
+    mgmt_bindings_free(b, nb);
+
+    s = snapshot_new(1);
+    assert_int_equal(mgmt_parse_queue_page(page, 40, 0, NULL, 0, s, &pages, err, sizeof err), SOURCE_BAD_RESPONSE);
+    assert_non_null(strstr(err, "truncated JSON (40 bytes)"));
+    assert_int_equal(mgmt_parse_queue_page("[]", 2, 0, NULL, 0, s, &pages, err, sizeof err), SOURCE_BAD_RESPONSE);
+    assert_non_null(strstr(err, "no paged queue list"));
+    snapshot_unref(s);
+    char *server;
+    assert_int_equal(mgmt_parse_overview("{\"rabbitmq_version\":\"3.10.8\"}", 29, &server, err, sizeof err),
+                     SOURCE_OK);
+    assert_string_equal(server, "RabbitMQ 3.10.8");
+    free(server);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -115,6 +159,7 @@ int main(void)
         cmocka_unit_test(feed_keeps_last_good_snapshot_on_error),
         cmocka_unit_test(backoff_is_capped_and_never_zero),
         cmocka_unit_test(dead_letter_targets),
+        cmocka_unit_test(management_api_answers),
     };
     return cmocka_run_group_tests_name("snapshot", tests, NULL, NULL);
 }

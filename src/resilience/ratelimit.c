@@ -106,22 +106,8 @@ void ratelimit_stats(struct ratelimit *rl, struct ratelimit_stats *out)
 
 /* ------------------------------------------------------------ fleet GCRA */
 
-/* KEYS[1] the TAT key; ARGV[1] interval µs; ARGV[2] tolerance µs.
- * Returns {allowed 0|1, wait µs, server now µs}. */
-static const char gcra_script[] =
-    "local interval = tonumber(ARGV[1])\n"
-    "local tolerance = tonumber(ARGV[2])\n"
-    "local t = redis.call('TIME')\n"
-    "local now = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"
-    "local tat = tonumber(redis.call('GET', KEYS[1]))\n"
-    "if not tat or tat < now then tat = now end\n"
-    "local allow_at = tat - tolerance\n"
-    "if now < allow_at then return {0, allow_at - now, now} end\n"
-    "local new_tat = tat + interval\n"
-    "redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.floor((new_tat - now) / 1000) + 1000)\n"
-    "return {1, 0, now}\n";
-
-/* The same cell, reserved ahead: ARGV[3] slots wanted, ARGV[4] horizon µs.
+/* KEYS[1] the TAT key; ARGV[1] interval µs; ARGV[2] tolerance µs;
+ * ARGV[3] slots wanted, ARGV[4] horizon µs (0: a single acquisition now).
  * Slot i begins at max(now, TAT - tolerance + i * interval); slots up to
  * now + horizon are granted and TAT moves past them in the same step.
  * Returns {granted, first slot - now (µs, may be < 0), retry µs, now}. */
@@ -149,7 +135,6 @@ struct script {
 };
 
 static pthread_mutex_t sha_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct script gcra = {gcra_script, ""};
 static struct script reserve = {reserve_script, ""};
 
 static int load_script(redisContext *redis, struct script *sc, char *sha, char *err, size_t errlen)
@@ -210,30 +195,6 @@ static int run_script(redisContext *redis, struct script *sc, const char *dep, i
     if (r)
         freeReplyObject(r);
     return ok ? 0 : -1;
-}
-
-int ratelimit_gcra(redisContext *redis, const char *dep, double rate, int burst, bool *allowed,
-                   double *retry_after, int64_t *server_us, char *err, size_t errlen)
-{
-    if (!(rate > 0)) {
-        *allowed = true;
-        *retry_after = 0;
-        if (server_us)
-            *server_us = 0;
-        return 0;
-    }
-    double t = 1e6 / rate;
-    char argv[2][32];
-    long long rep[3];
-    snprintf(argv[0], sizeof argv[0], "%.3f", t);
-    snprintf(argv[1], sizeof argv[1], "%.3f", t * (burst > 1 ? burst - 1 : 0));
-    if (run_script(redis, &gcra, dep, 2, argv, 3, rep, err, errlen) < 0)
-        return -1;
-    *allowed = rep[0] == 1;
-    *retry_after = (double)rep[1] / 1e6;
-    if (server_us)
-        *server_us = rep[2];
-    return 0;
 }
 
 int ratelimit_gcra_reserve(redisContext *redis, const char *dep, double rate, int burst, int wanted, double horizon,
@@ -318,27 +279,9 @@ int ratelimit_acquire(struct ratelimit *rl, redisContext *redis, double *retry_a
 {
     if (!rl->fleet || !redis)
         return ratelimit_try(rl, retry_after);
-    pthread_mutex_lock(&rl->lock);
-    double rate = rl->rate;
-    int burst = (int)rl->burst;
-    pthread_mutex_unlock(&rl->lock);
-    bool allowed;
-    double wait;
-    char err[256];
-    if (ratelimit_gcra(redis, rl->name, rate, burst, &allowed, &wait, NULL, err, sizeof err) < 0) {
-        pthread_mutex_lock(&rl->lock);
-        rl->fleet_errors++;
-        pthread_mutex_unlock(&rl->lock);
-        log_warn("rate limit %s: %s; using the local bucket", rl->name, err);
-        return ratelimit_try(rl, retry_after);
-    }
-    pthread_mutex_lock(&rl->lock);
-    if (allowed)
-        rl->allowed++;
-    else
-        rl->throttled++;
-    pthread_mutex_unlock(&rl->lock);
+    struct ratelimit_grant g;
+    ratelimit_reserve(rl, redis, 1, 0, &g);   /* a slot that begins now, or when one will */
     if (retry_after)
-        *retry_after = allowed ? 0 : wait;
-    return allowed ? 0 : -1;
+        *retry_after = g.granted ? 0 : g.retry_after;
+    return g.granted ? 0 : -1;
 }

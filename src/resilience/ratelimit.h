@@ -6,9 +6,9 @@
  *
  * Fleet (GCRA, the generic cell rate algorithm): one key qdeck:rate:<dep>
  * holds the theoretical arrival time (TAT) in microseconds of Redis' own
- * clock (`TIME`, so the workers' clocks do not matter). One Lua script per
- * acquisition reads it, admits the call when now >= TAT - tolerance and
- * moves TAT one interval (1/rate) on; otherwise it answers with the wait.
+ * clock (`TIME`, so the workers' clocks do not matter). One Lua script
+ * reads it, admits a call when now >= TAT - tolerance and moves TAT one
+ * interval (1/rate) on; otherwise it answers with the wait.
  * tolerance = (burst - 1) intervals: with burst 1 calls are spaced exactly
  * 1/rate apart, so no one-second window holds more than `rate` calls; with
  * burst b, any one-second window holds at most rate + b - 1 (the burst is
@@ -89,11 +89,5 @@ void ratelimit_reserve(struct ratelimit *rl, redisContext *redis, int wanted, do
 /* One fleet reservation for dependency dep; 0, or -1 with err. */
 int ratelimit_gcra_reserve(redisContext *redis, const char *dep, double rate, int burst, int wanted, double horizon,
                            struct ratelimit_grant *g, char *err, size_t errlen);
-
-/* One GCRA acquisition for dependency dep. 0 with *allowed, *retry_after
- * (seconds) and *server_us (Redis TIME at the decision, µs), or -1 with err
- * when Redis failed. */
-int ratelimit_gcra(redisContext *redis, const char *dep, double rate, int burst, bool *allowed,
-                   double *retry_after, int64_t *server_us, char *err, size_t errlen);
 
 #endif

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Fleet-wide rate limit (GCRA in Redis, one Lua script per acquisition on
-# Redis' own clock): three processes sharing a 50/s limit on one dependency
-# make at most 50 calls in every second together over 10 s, and at least 45
-# per full second (the limiter is not just stuck closed). Each admission is
-# timed by Redis TIME, the clock the limiter decides on. With a burst of b,
-# any window of T seconds holds at most 50 T + b calls.
+# Fleet-wide rate limit (GCRA in Redis, one Lua script on Redis' own clock),
+# timed by Redis TIME, the clock the limiter decides on:
+#  - three processes acquiring one call at a time (each sleeping the wait
+#    the script names) make at most 50 calls in every second together;
+#  - with a burst of b, any window of T seconds holds at most 50 T + b;
+#  - three processes reserving slots ahead, as the worker does, get at
+#    most 50 and at least 49 slots in every full second, none closer than
+#    the interval, with fewer script calls than slots.
+# The per-second floor is asked of the reservations: a process that wakes
+# late from its sleep loses only its own turn there, since the slots
+# reserved ahead keep the rate used.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/assert.sh"
@@ -16,6 +21,8 @@ for i in 1 2 3; do
   "$TOOLS/rate-client" "$REDIS_URL" llm-api 50 1 10 > "$out/client$i.txt" 2> "$out/client$i.err" &
   pids+=($!)
 done
+check "while they run, the rate key lives under qdeck:rate:" \
+  wait_for 5 bash -c "[ \"\$(redis-cli -p $REDIS_PORT exists qdeck:rate:llm-api)\" = 1 ]"
 rcs=0
 for p in "${pids[@]}"; do wait "$p" || rcs=$((rcs + 1)); done
 expect_eq "three clients ran to the end" "$rcs" 0
@@ -28,13 +35,10 @@ check "at most 50 calls in every second, all clients together (max $max)" test "
 full=$(sed '1d;$d' <<<"$per_second")
 nfull=$(wc -l <<<"$full")
 check "at least 8 full seconds measured ($nfull)" test "$nfull" -ge 8
-min=$(awk 'BEGIN { m = 1e9 } $2 < m { m = $2 } END { print m }' <<<"$full")
-check "at least 45 calls in every full second: not stuck closed (min $min)" test "$min" -ge 45
 for i in 1 2 3; do
   n=$(wc -l < "$out/client$i.txt")
   check "client $i got a share ($n calls)" test "$n" -ge 20
 done
-check "the rate key lives under qdeck:rate:" test "$(redis-cli -p "$REDIS_PORT" exists qdeck:rate:llm-api)" = 1
 
 # a burst of 10: spent once, then the rate again
 pids=()

@@ -1,6 +1,7 @@
 /* rate-client: one member of a fleet sharing a GCRA rate limit in Redis.
- * Acquires in a loop for SECONDS and prints, for every allowed call, the
- * Redis server time of the admission in microseconds (the clock the limiter
+ * Acquires one call at a time in a loop for SECONDS (ratelimit_acquire's
+ * way) and prints, for every allowed call, the Redis server time of the
+ * admission in microseconds (the clock the limiter
  * itself uses, so processes on different clocks agree); a throttled call
  * sleeps the retry-after the script returned.
  *
@@ -79,17 +80,16 @@ int main(int argc, char **argv)
     }
     long allowed = 0, throttled = 0;
     while (clock_mono() < until) {
-        bool ok;
-        double wait;
-        int64_t at;
-        if (ratelimit_gcra(c, argv[2], rate, burst, &ok, &wait, &at, err, sizeof err) < 0) {
+        struct ratelimit_grant g;   /* one slot that begins now (horizon 0), as ratelimit_acquire asks */
+        if (ratelimit_gcra_reserve(c, argv[2], rate, burst, 1, 0, &g, err, sizeof err) < 0) {
             fprintf(stderr, "rate-client: %s\n", err);
             redisFree(c);
             return 1;
         }
-        if (ok) {
+        double wait = g.retry_after;
+        if (g.granted) {
             allowed++;
-            printf("%lld\n", (long long)at);
+            printf("%lld\n", (long long)g.server_us);
             continue;
         }
         throttled++;

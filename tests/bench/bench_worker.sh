@@ -217,24 +217,27 @@ bench_qdeck_noop() {
   fi
 }
 
-# Redis commands served so far (INFO commandstats, all commands summed)
-redis_calls() {
-  redis-cli -p "$REDIS_PORT" info commandstats | sed -n 's/^cmdstat_[^:]*:calls=\([0-9]*\).*/\1/p' | awk '{ s += $1 } END { print s + 0 }'
+# commandstats: "<command> <calls>" per line, as Redis counts them so far
+redis_commandstats() {
+  redis-cli -p "$REDIS_PORT" info commandstats | sed -n 's/^cmdstat_\([^:]*\):calls=\([0-9]*\).*/\1 \2/p'
 }
 
 bench_qdeck_noop_default() {
-  local cfg=$QDECK_TEST_TMP/qdeck-default.conf before after
+  local cfg=$QDECK_TEST_TMP/qdeck-default.conf
   qdeck_config "$cfg" "$C" "$P" 1 default
   echo "-- qdeck worker, default config (results + idempotency on), noop from RabbitMQ, $N tasks, concurrency $C, prefetch $P"
   if qdeck_publish "$cfg" amqp:bench-default noop "$N"; then
-    before=$(redis_calls)
+    redis_commandstats >"$QDECK_TEST_TMP/cmdstats.before"
     if qdeck_drain "$cfg" amqp:bench-default amqp "$AMQP_URL" bench-default "$N" "$C"; then
       qdeck_default_rate=$(rate_of "$qdeck_out"); qdeck_default_rss=$qdeck_rss
-      after=$(redis_calls)
-      # the drain timer's own polling is AMQP, so Redis saw the worker only
-      # (its heartbeats and control reads are included)
-      redis_per_task=$(awk -v a="$before" -v b="$after" -v n="$N" 'BEGIN { printf "%.2f", (b - a) / n }')
-      echo "   Redis commands during the run: $((after - before)) ($redis_per_task per task)"
+      redis_commandstats >"$QDECK_TEST_TMP/cmdstats.after"
+      # the drain timer polls over AMQP, so Redis saw the worker only (its
+      # heartbeats and guardrail reads included)
+      redis_per_task=$(awk -v n="$N" 'NR == FNR { b[$1] = $2; next } { s += $2 - b[$1] } END { printf "%.2f", s / n }' \
+        "$QDECK_TEST_TMP/cmdstats.before" "$QDECK_TEST_TMP/cmdstats.after")
+      echo "   Redis commands per task: $redis_per_task ($(awk -v n="$N" 'NR == FNR { b[$1] = $2; next }
+        $2 - b[$1] > 0 { printf "%s%s %.3f", sep, $1, ($2 - b[$1]) / n; sep = ", " }' \
+        "$QDECK_TEST_TMP/cmdstats.before" "$QDECK_TEST_TMP/cmdstats.after"))"
     fi
   fi
 }
@@ -289,6 +292,7 @@ echo "  ratios:"
 echo "    qdeck/celery, RabbitMQ: $(ratio "$qdeck_amqp_rate" "$celery_amqp_rate")   (target >= 10)"
 echo "    qdeck/bare,   RabbitMQ, default config: $(ratio "$qdeck_default_rate" "$bare_rate")   (target >= 0.7; results off: $(ratio "$qdeck_amqp_rate" "$bare_rate"))"
 echo "    qdeck/bare,   RabbitMQ, results off:    $(ratio "$qdeck_amqp_rate" "$bare_rate")   (target >= 0.7)"
+echo "    qdeck default config / results off:     $(ratio "$qdeck_default_rate" "$qdeck_amqp_rate")   (what the result store and idempotency cost)"
 echo "    qdeck/celery, Redis:    $(ratio "$qdeck_redis_rate" "$celery_redis_rate")   (target >= 10)"
 echo "    bare/celery,  RabbitMQ: $(ratio "$bare_rate" "$celery_amqp_rate")   (the headroom a worker has over Celery)"
 echo "  http, $HTTP_N tasks, $HTTP_C in flight, upstream ${HTTP_DELAY} ms:"

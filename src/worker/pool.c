@@ -16,6 +16,10 @@
  * and COMPLETED record stored, then ack), retry (backoff with full jitter,
  * see retry.h) or dead letter (poison, failed, max_attempts). The decision
  * goes back to the task's consumer thread, which alone talks to its broker.
+ * With Redis, the idempotency check (before a task enters the run queue),
+ * the records and the done mark go through the results thread, many tasks
+ * per round trip (results-batch.c); it hands each task on when its write
+ * is in.
  *
  * Watchdog. Every 50 ms it looks at running handlers; past its [task TYPE]
  * timeout a task gets cancelled (and cancel() for async plugins). A handler

@@ -1,5 +1,7 @@
 /* The result store and idempotency keys in Redis (SPEC "Worker
- * semantics"), written from slot threads, each through its own connection:
+ * semantics"), written by the worker's results thread, many tasks per round
+ * trip (results-batch.h), or one task at a time through a slot thread's own
+ * connection when there is no such thread:
  *
  *   qdeck:task:<id>    hash: status PENDING -> PROCESSING -> COMPLETED | FAILED
  *                      (back to PENDING while a retry waits), type, queue,

@@ -16,6 +16,10 @@
  * and COMPLETED record stored, then ack), retry (backoff with full jitter,
  * see retry.h) or dead letter (poison, failed, max_attempts). The decision
  * goes back to the task's consumer thread, which alone talks to its broker.
+ * With Redis, the idempotency check (before a task enters the run queue),
+ * the records and the done mark go through the results thread, many tasks
+ * per round trip (results-batch.c); it hands each task on when its write
+ * is in.
  *
  * Watchdog. Every 50 ms it looks at running handlers; past its [task TYPE]
  * timeout a task gets cancelled (and cancel() for async plugins). A handler
@@ -53,6 +57,7 @@
 #include "worker/pool.h"
 #include "worker/ratewait.h"
 #include "worker/redis-link.h"
+#include "worker/results-batch.h"
 #include "worker/results.h"
 #include "worker/retry.h"
 #include "resilience/dependency.h"
@@ -115,6 +120,7 @@ struct worker {
     pthread_t watchdog;
     bool watchdog_started;
     struct results watchdog_results;
+    struct results_batch *batch;   /* per-task Redis work, pipelined; NULL: none, or synchronous */
     unsigned watchdog_seed;
 
     _Atomic int stopping;
@@ -382,16 +388,32 @@ void pool_decided(struct worker *w, struct task *t)
     consumer_settle_later(t->consumer, t);
 }
 
+void pool_completed(struct worker *w, struct task *t)
+{
+    atomic_fetch_add(&w->processed, 1);
+    struct worker_type_stats *s = t->type[0] ? type_stats(w, t->type) : NULL;
+    if (s)
+        __atomic_fetch_add(&s->processed, 1, __ATOMIC_RELAXED);
+    pool_decided(w, t);
+}
+
 /* Stores what must be stored before the broker hears of it, then settles.
  * Runs on a slot thread or the watchdog. */
 static void decide(struct worker *w, struct task *t, struct results *res, unsigned *seed)
 {
     if (t->settle == SETTLE_RETURN) {
-        pool_decided(w, t);
+        if (w->batch)
+            results_batch_return(w->batch, t);
+        else
+            pool_decided(w, t);
         return;
     }
     if (t->settle == SETTLE_ACK) {
         /* ack only after the done key and the result are stored */
+        if (w->batch) {
+            results_batch_completed(w->batch, t);
+            return;
+        }
         while (results_completed(res, t) < 0) {
             if (worker_stopping(w) == 2 || (worker_stopping(w) == 1 && clock_mono() > w->drain_deadline)) {
                 log_warn("task %s finished but its result could not be stored: given back", t->id);
@@ -401,11 +423,7 @@ static void decide(struct worker *w, struct task *t, struct results *res, unsign
             }
             usleep(200 * 1000);
         }
-        atomic_fetch_add(&w->processed, 1);
-        struct worker_type_stats *s = t->type[0] ? type_stats(w, t->type) : NULL;
-        if (s)
-            __atomic_fetch_add(&s->processed, 1, __ATOMIC_RELAXED);
-        pool_decided(w, t);
+        pool_completed(w, t);
         return;
     }
     /* the task did not succeed: retry or dead letter */
@@ -421,8 +439,6 @@ static void decide(struct worker *w, struct task *t, struct results *res, unsign
         if (s)
             __atomic_fetch_add(&s->failed, 1, __ATOMIC_RELAXED);
     }
-    if (t->env && !t->park)
-        results_failed(res, t, t->settle == SETTLE_DEAD);
     if (t->park)
         log_info("task %s (%s) from %s parked (%s): %s", t->id, t->type, t->consumer->label, t->dead_reason,
                  t->error);
@@ -432,6 +448,12 @@ static void decide(struct worker *w, struct task *t, struct results *res, unsign
     else
         log_info("task %s (%s) retry in %.3fs after attempt %d/%d: %s", t->id, t->type, t->retry_delay, t->attempt,
                  t->max_attempts, t->error);
+    if (t->env && !t->park && w->batch) {
+        results_batch_failed(w->batch, t);   /* settled once the record is out */
+        return;
+    }
+    if (t->env && !t->park)
+        results_failed(res, t, t->settle == SETTLE_DEAD);
     pool_decided(w, t);
 }
 
@@ -649,12 +671,22 @@ static bool guard(struct worker *w, struct slot_thread *st, struct task *t, stru
     return true;
 }
 
+/* The idempotency check: asked in batches before the task was queued
+ * (w->batch), else here. Redis away: not done (the task runs, and is not
+ * acked before its mark is stored). */
+static bool already_done(struct worker *w, struct slot_thread *st, struct task *t)
+{
+    if (w->batch)
+        return t->idem_done;
+    bool done = false;
+    return results_is_done(&st->results, t, &done) == 0 && done;
+}
+
 /* Runs (or submits) one task. Slot thread; w->busy already counts it. */
 static void start(struct worker *w, struct slot_thread *st, struct task *t)
 {
     struct handler *h = t->poison ? NULL : handler_for(w, st, t->type);
-    bool done = false;
-    if (!t->poison && h && h->plugin && results_is_done(&st->results, t, &done) == 0 && done) {
+    if (!t->poison && h && h->plugin && already_done(w, st, t)) {
         atomic_fetch_add(&w->skipped, 1);
         log_info("task %s (%s) already completed: acked without running", t->id, t->type);
         t->settle = SETTLE_ACK;
@@ -691,7 +723,11 @@ static void start(struct worker *w, struct slot_thread *st, struct task *t)
     double now = clock_mono();
     if (h->dep && guard(w, st, t, h->dep, now))
         goto unbusy;
-    results_processing(&st->results, t, t->consumer->label);
+    t->started_wall = wall;
+    if (w->batch)
+        results_batch_processing(w->batch, t);
+    else
+        results_processing(&st->results, t);
     struct worker_type_stats *s = type_stats(w, t->type);
     if (s && t->created_at > 0)
         histogram_record_seconds(s->queue_wait, wall - t->created_at);
@@ -854,6 +890,15 @@ void pool_submit(struct worker *w, struct task *head, struct task *tail, int n)
 {
     if (!head)
         return;
+    tail->next = NULL;
+    if (w->batch && w->wc->idempotency)
+        results_batch_check(w->batch, head, n);   /* then pool_checked() */
+    else
+        pool_checked(w, head, tail, n);
+}
+
+void pool_checked(struct worker *w, struct task *head, struct task *tail, int n)
+{
     tail->next = NULL;
     pthread_mutex_lock(&w->lock);
     if (w->run_tail)
@@ -1223,6 +1268,10 @@ static void wake_everyone(struct worker *w)
 
 int worker_run(struct worker *w)
 {
+    char err[200] = "";
+    w->batch = results_batch_start(w, &w->watchdog_results, err, sizeof err);
+    if (!w->batch && err[0])
+        log_warn("%s: result records and idempotency checks go one task at a time", err);
     int nthreads = w->concurrency < MAX_THREADS ? w->concurrency : MAX_THREADS;
     for (int i = 0; i < nthreads; i++)
         if (spawn_slot(w) < 0) {
@@ -1299,6 +1348,8 @@ int worker_run(struct worker *w)
         pthread_join(w->watchdog, NULL);
         w->watchdog_started = false;
     }
+    if (!left)
+        results_batch_stop(w->batch);   /* nothing can queue a write any more */
     if (w->control_started) {
         atomic_store(&w->control_exit, true);
         pthread_join(w->control, NULL);
@@ -1330,6 +1381,7 @@ void worker_destroy(struct worker *w)
         consumer_settle_later(t->consumer, t);    /* freed with its consumer */
     }
     w->done_head = w->done_tail = NULL;
+    results_batch_free(w->batch);
     for (size_t i = 0; i < w->nconsumers; i++)
         consumer_free(w->consumers[i]);
     free(w->consumers);

@@ -10,8 +10,13 @@
 #include "worker/task.h"
 #include "worker/worker.h"
 
-/* Hands received tasks (a list linked by next, n long) to the slots. */
+/* Hands received tasks (a list linked by next, n long) to the slots, after
+ * their idempotency check when that is batched (results-batch.h). */
 void pool_submit(struct worker *w, struct task *head, struct task *tail, int n);
+/* The same, checked: into the run queue. */
+void pool_checked(struct worker *w, struct task *head, struct task *tail, int n);
+/* The task's completed mark is stored: counted, then acked. */
+void pool_completed(struct worker *w, struct task *t);
 /* The task's fate is decided (settle, dead_reason, error, retry_delay set):
  * counters, latency, then back to its consumer. */
 void pool_decided(struct worker *w, struct task *t);

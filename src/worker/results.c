@@ -7,6 +7,7 @@
 #include "control/keys.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "worker/consumer.h"
 #include "worker/redis-link.h"
 
 #define CONNECT_TIMEOUT 2.0
@@ -29,7 +30,7 @@ static int ensure(struct results *r)
     return 0;
 }
 
-static int broken(struct results *r, const char *why)
+int results_broken(struct results *r, const char *why)
 {
     log_debug("result store: %s", why);
     redisFree(r->c);
@@ -49,6 +50,112 @@ void results_close(struct results *r)
     r->c = NULL;
 }
 
+static char *ms_text(double seconds, char *buf, size_t len)
+{
+    snprintf(buf, len, "%lld", (long long)(seconds * 1000));
+    return buf;
+}
+
+/* The fields of one HSET, and the text they point into. */
+struct record {
+    const char *argv[40];
+    int n;
+    char key[256], now[32], started[32], attempt[16];
+};
+
+static void record_init(struct record *rec, const struct task *t)
+{
+    snprintf(rec->key, sizeof rec->key, KEY_TASK_PREFIX "%s", t->id);
+    snprintf(rec->now, sizeof rec->now, "%.3f", clock_wall());
+    snprintf(rec->attempt, sizeof rec->attempt, "%d", t->attempt);
+    rec->n = 0;
+    rec->argv[rec->n++] = "HSET";
+    rec->argv[rec->n++] = rec->key;
+}
+
+static void record_field(struct record *rec, const char *field, const char *value)
+{
+    if (rec->n + 2 > (int)(sizeof rec->argv / sizeof rec->argv[0]))
+        return;
+    rec->argv[rec->n++] = field;
+    rec->argv[rec->n++] = value;
+}
+
+/* What the PROCESSING record says: who runs which attempt since when. */
+static void record_start(struct record *rec, const struct results *r, const struct task *t)
+{
+    snprintf(rec->started, sizeof rec->started, "%.3f", t->started_wall > 0 ? t->started_wall : clock_wall());
+    record_field(rec, "type", t->type);
+    record_field(rec, "queue", t->consumer ? t->consumer->label : "");
+    record_field(rec, "attempt", rec->attempt);
+    record_field(rec, "started_at", rec->started);
+    record_field(rec, "worker", r->worker_id);
+}
+
+/* The HSET + PEXPIRE result_ttl; returns the replies to read. */
+static int record_append(const struct results *r, redisContext *c, struct record *rec)
+{
+    redisAppendCommandArgv(c, rec->n, rec->argv, NULL);
+    char ttl[32];
+    redisAppendCommand(c, "PEXPIRE %s %s", rec->key, ms_text(r->result_ttl, ttl, sizeof ttl));
+    return 2;
+}
+
+int results_append_check(redisContext *c, const struct task *t)
+{
+    redisAppendCommand(c, "EXISTS " KEY_DONE_PREFIX "%s", t->idem_key);
+    return 1;
+}
+
+int results_append_processing(const struct results *r, redisContext *c, const struct task *t)
+{
+    struct record rec;
+    record_init(&rec, t);
+    record_field(&rec, "status", "PROCESSING");
+    record_start(&rec, r, t);
+    return record_append(r, c, &rec);
+}
+
+int results_append_completed(const struct results *r, redisContext *c, const struct task *t, bool with_start)
+{
+    int n = 0;
+    if (r->idempotency) {
+        char ttl[32];
+        redisAppendCommand(c, "SET " KEY_DONE_PREFIX "%s %s NX PX %s", t->idem_key, t->id,
+                           ms_text(r->idempotency_ttl, ttl, sizeof ttl));
+        n++;
+    }
+    if (r->store) {
+        struct record rec;
+        record_init(&rec, t);
+        record_field(&rec, "status", "COMPLETED");
+        record_field(&rec, "finished_at", rec.now);
+        record_field(&rec, "result", t->result.result ? t->result.result : "null");
+        record_field(&rec, "error", "");
+        if (with_start)
+            record_start(&rec, r, t);
+        n += record_append(r, c, &rec);
+    }
+    return n;
+}
+
+int results_append_failed(const struct results *r, redisContext *c, const struct task *t, bool final, bool with_start)
+{
+    if (!r->store)
+        return 0;
+    struct record rec;
+    record_init(&rec, t);
+    record_field(&rec, "status", final ? "FAILED" : "PENDING");
+    record_field(&rec, "error", t->error);
+    if (with_start)
+        record_start(&rec, r, t);
+    else
+        record_field(&rec, "attempt", rec.attempt);
+    record_field(&rec, final ? "finished_at" : "failed_at", rec.now);
+    record_field(&rec, "dead_reason", final && t->dead_reason ? t->dead_reason : "");
+    return record_append(r, c, &rec);
+}
+
 int results_is_done(struct results *r, const struct task *t, bool *done)
 {
     *done = false;
@@ -56,57 +163,31 @@ int results_is_done(struct results *r, const struct task *t, bool *done)
         return 0;
     if (ensure(r) < 0)
         return -1;
-    redisReply *rep = redisCommand(r->c, "EXISTS " KEY_DONE_PREFIX "%s", t->idem_key);
-    if (!rep)
-        return broken(r, r->c->errstr);
-    *done = rep->type == REDIS_REPLY_INTEGER && rep->integer > 0;
-    freeReplyObject(rep);
+    results_append_check(r->c, t);
+    void *rep = NULL;
+    if (redisGetReply(r->c, &rep) != REDIS_OK)
+        return results_broken(r, r->c->errstr);
+    redisReply *reply = rep;
+    *done = reply->type == REDIS_REPLY_INTEGER && reply->integer > 0;
+    freeReplyObject(reply);
     return 0;
-}
-
-static char *ms_text(double seconds, char *buf, size_t len)
-{
-    snprintf(buf, len, "%lld", (long long)(seconds * 1000));
-    return buf;
-}
-
-/* Appends HSET key field value ... + PEXPIRE; returns replies to read. */
-static int append_record(struct results *r, const struct task *t, int nfields, const char **fields)
-{
-    const char *argv[32];
-    size_t n = 0;
-    char key[256];
-    snprintf(key, sizeof key, KEY_TASK_PREFIX "%s", t->id);
-    argv[n++] = "HSET";
-    argv[n++] = key;
-    for (int i = 0; i < nfields * 2 && n < 30; i++)
-        argv[n++] = fields[i];
-    redisAppendCommandArgv(r->c, (int)n, argv, NULL);
-    char ttl[32];
-    redisAppendCommand(r->c, "PEXPIRE %s %s", key, ms_text(r->result_ttl, ttl, sizeof ttl));
-    return 2;
 }
 
 static int finish_pipeline(struct results *r, int n)
 {
     char err[300];
     if (redis_link_drain(r->c, n, err, sizeof err) < 0)
-        return broken(r, err);
+        return results_broken(r, err);
     return 0;
 }
 
-int results_processing(struct results *r, const struct task *t, const char *queue)
+int results_processing(struct results *r, const struct task *t)
 {
     if (!r->url || !r->store)
         return 0;
     if (ensure(r) < 0)
         return -1;
-    char now[32], attempt[16];
-    snprintf(now, sizeof now, "%.3f", clock_wall());
-    snprintf(attempt, sizeof attempt, "%d", t->attempt);
-    const char *f[] = {"status", "PROCESSING", "type", t->type, "queue", queue, "attempt", attempt,
-                       "started_at", now, "worker", r->worker_id};
-    return finish_pipeline(r, append_record(r, t, 6, f));
+    return finish_pipeline(r, results_append_processing(r, r->c, t));
 }
 
 int results_completed(struct results *r, const struct task *t)
@@ -115,21 +196,7 @@ int results_completed(struct results *r, const struct task *t)
         return 0;
     if (ensure(r) < 0)
         return -1;
-    int n = 0;
-    if (r->idempotency) {
-        char ttl[32];
-        redisAppendCommand(r->c, "SET " KEY_DONE_PREFIX "%s %s NX PX %s", t->idem_key, t->id,
-                           ms_text(r->idempotency_ttl, ttl, sizeof ttl));
-        n++;
-    }
-    if (r->store) {
-        char now[32];
-        snprintf(now, sizeof now, "%.3f", clock_wall());
-        const char *f[] = {"status", "COMPLETED", "finished_at", now, "result",
-                           t->result.result ? t->result.result : "null", "error", ""};
-        n += append_record(r, t, 4, f);
-    }
-    return finish_pipeline(r, n);
+    return finish_pipeline(r, results_append_completed(r, r->c, t, false));
 }
 
 int results_failed(struct results *r, const struct task *t, bool final)
@@ -138,13 +205,7 @@ int results_failed(struct results *r, const struct task *t, bool final)
         return 0;
     if (ensure(r) < 0)
         return -1;
-    char now[32], attempt[16];
-    snprintf(now, sizeof now, "%.3f", clock_wall());
-    snprintf(attempt, sizeof attempt, "%d", t->attempt);
-    const char *f[] = {"status", final ? "FAILED" : "PENDING", "error", t->error, "attempt", attempt,
-                       final ? "finished_at" : "failed_at", now, "dead_reason",
-                       final && t->dead_reason ? t->dead_reason : ""};
-    return finish_pipeline(r, append_record(r, t, 5, f));
+    return finish_pipeline(r, results_append_failed(r, r->c, t, final, false));
 }
 
 void results_append_pending(redisContext *c, const char *id, const char *type, const char *queue, double ttl)

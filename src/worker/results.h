@@ -1,5 +1,7 @@
 /* The result store and idempotency keys in Redis (SPEC "Worker
- * semantics"), written from slot threads, each through its own connection:
+ * semantics"), written by the worker's results thread, many tasks per round
+ * trip (results-batch.h), or one task at a time through a slot thread's own
+ * connection when there is no such thread:
  *
  *   qdeck:task:<id>    hash: status PENDING -> PROCESSING -> COMPLETED | FAILED
  *                      (back to PENDING while a retry waits), type, queue,
@@ -27,9 +29,12 @@ struct results {
     double next_try;          /* monotonic: no reconnect before */
 };
 
+/* The synchronous calls below are for a worker without a results batcher
+ * (results-batch.h carries the same commands, many tasks per round trip). */
+
 /* -1 when Redis cannot be asked (then *done is false). */
 int results_is_done(struct results *r, const struct task *t, bool *done);
-int results_processing(struct results *r, const struct task *t, const char *queue);
+int results_processing(struct results *r, const struct task *t);
 /* The done key and the COMPLETED record; -1 when not stored. */
 int results_completed(struct results *r, const struct task *t);
 /* FAILED (final) or PENDING with the error (a retry waits). */
@@ -39,6 +44,23 @@ void results_close(struct results *r);
  * limiter uses it even with the result store off); NULL when Redis is not
  * configured or not reachable right now. */
 redisContext *results_connection(struct results *r);
+
+/* Pipelining: each appends one task's commands to c's output buffer and
+ * returns how many replies they get (read them in order).
+ *   check: EXISTS the done key (1 reply; > 0 means done)
+ *   processing: the PROCESSING record (2)
+ *   completed: the done key (SET NX PX, when idempotency is on) and the
+ *     COMPLETED record (when the store is on)
+ *   failed: FAILED (final) or PENDING with the error
+ * with_start: the record also carries what the PROCESSING record would have
+ * (type, queue, attempt, started_at, worker) because that one was not sent. */
+int results_append_check(redisContext *c, const struct task *t);
+int results_append_processing(const struct results *r, redisContext *c, const struct task *t);
+int results_append_completed(const struct results *r, redisContext *c, const struct task *t, bool with_start);
+int results_append_failed(const struct results *r, redisContext *c, const struct task *t, bool final, bool with_start);
+/* Drops the connection after a failure; reconnects no sooner than
+ * RECONNECT_PAUSE later. Always -1. */
+int results_broken(struct results *r, const char *why);
 
 /* For `qdeck publish`: appends HSET PENDING + PEXPIRE to c's pipeline (2 replies). */
 void results_append_pending(redisContext *c, const char *id, const char *type, const char *queue, double ttl);

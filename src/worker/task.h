@@ -70,6 +70,9 @@ struct task {
     _Atomic int state;             /* enum task_state */
     _Atomic int refs;
     double received_mono, started_mono, timeout_at;
+    double started_wall;           /* the PROCESSING record's started_at */
+    bool idem_done;                /* the batched idempotency check found its done key */
+    void *results_pending;         /* its PROCESSING write, still queued in the results batcher */
     struct qdeck_result result;
     double timeout;                /* seconds: [task TYPE] timeout or task.<type>.max_runtime_ms */
     struct dependency_call dep_call;   /* the permit of its [dependency], when dep_held */

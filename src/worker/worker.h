@@ -4,7 +4,8 @@
  * demo embeds one.
  *
  * Threads: one per consumer (it alone touches its broker connections), the
- * slot threads (handlers run there), a watchdog, and the caller's thread,
+ * slot threads (handlers run there), a watchdog, the results thread (the
+ * per-task Redis writes, batched), and the caller's thread,
  * which sits in worker_run() until a stop is requested. worker_stats() may
  * be called from any thread (heartbeat, /metrics). */
 #ifndef QDECK_WORKER_H

@@ -5,6 +5,9 @@
 #   noop tasks from RabbitMQ, ack after completion, result store off:
 #     qdeck >= 10x Celery 5 (Debian's, prefork, acks_late, same broker, same
 #     concurrency) and >= 0.7x a bare rabbitmq-c consume-and-ack loop
+#   the same with the worker's default configuration (result records and
+#     idempotency on, Redis configured; issue 11): >= 0.7x the bare loop,
+#     printed beside the results-off figure
 #   noop tasks from Redis lists: qdeck >= 10x Celery on the Redis broker
 #   2,000 http tasks against an upstream answering after 1 s, 1,000 in
 #     flight: all done in <= 3 s wall, worker peak RSS <= 64 MB
@@ -24,7 +27,11 @@
 #           (tests/bench/celery_noop.py) is started and drain_timer.py times
 #           the queue from its first message to empty.
 #   qdeck   tasks published with `qdeck publish`, then `qdeck worker` with
-#           results and idempotency off, timed by the same drain_timer.py.
+#           results and idempotency off, timed by the same drain_timer.py;
+#           then again on fresh envelopes with [worker] results and
+#           idempotency left at their defaults (on), right after a second
+#           bare loop, and the Redis commands that run cost per task (INFO
+#           commandstats, before and after).
 #   http    `qdeck worker` with the http plugin against tests/tools/slow-upstream
 #           (1 s per answer); and, broker-free, tests/tools/plugin-drive with
 #           the same plugin (what the plugin costs on its own).
@@ -81,21 +88,20 @@ tree_rss_mb() {
     awk '{ s += $1 } END { printf "%.1f", s / 1024 }'
 }
 
-bare_rate="" celery_amqp_rate="" celery_redis_rate="" qdeck_amqp_rate="" qdeck_redis_rate=""
-celery_amqp_rss="" qdeck_amqp_rss="" qdeck_redis_rss=""
+bare_rate="" bare_rate_2="" first_bare_rate="" celery_amqp_rate="" celery_redis_rate="" qdeck_amqp_rate="" qdeck_redis_rate=""
+celery_amqp_rss="" qdeck_amqp_rss="" qdeck_redis_rss="" qdeck_default_rate="" qdeck_default_rss="" redis_per_task=""
 http_wall="" http_rss="" drive_line=""
 
 # ------------------------------------------------------ baseline: bare loop
 bench_bare() {
-  local cfg=$QDECK_TEST_TMP/qdeck-bare.conf
+  local cfg=$QDECK_TEST_TMP/qdeck-bare.conf queue=${1:-bench-bare} out
   echo "-- bare rabbitmq-c consume-and-ack, $N noop envelopes, prefetch $P"
   qdeck_config "$cfg" "$C" "$P"
-  qdeck_publish "$cfg" amqp:bench-bare noop "$N" || return 0
-  local out
-  out=$("$tools/amqp-consume-ack" "$AMQP_URL" bench-bare "$N" --prefetch "$P")
+  qdeck_publish "$cfg" "amqp:$queue" noop "$N" || return 0
+  out=$("$tools/amqp-consume-ack" "$AMQP_URL" "$queue" "$N" --prefetch "$P")
   echo "   $out"
   bare_rate=$(rate_of "$out")
-  "$tools/amqp-fill" "$AMQP_URL" delete bench-bare
+  "$tools/amqp-fill" "$AMQP_URL" delete "$queue"
 }
 
 # ------------------------------------------------------- baseline: Celery 5
@@ -134,11 +140,13 @@ bench_celery() {
 
 qdeck_worker_built() { [ -x "$qdeck" ] && "$qdeck" worker --help >/dev/null 2>&1; }
 
-# qdeck_config FILE CONCURRENCY PREFETCH: a config with the private brokers,
-# results and idempotency off (the issue's "result store off"), and the task
-# types the benchmark publishes.
+# qdeck_config FILE CONCURRENCY PREFETCH [UPSTREAM_PORT [default]]: a config
+# with the private brokers, results and idempotency off (the issue's "result
+# store off"; "default" leaves them at their defaults, on), and the task types
+# the benchmark publishes.
 qdeck_config() {
-  local upstream_port=${4:-1}
+  local upstream_port=${4:-1} results=$'results = false\nidempotency = false'
+  [ "${5:-}" = default ] && results="# results, idempotency: defaults (on)"
   cat >"$1" <<CONF
 [qdeck]
 context = bench
@@ -151,8 +159,7 @@ redis = $REDIS_URL
 [worker]
 concurrency = $2
 prefetch = $3
-results = false
-idempotency = false
+$results
 plugin_dir = $plugins
 
 [task noop]
@@ -210,6 +217,31 @@ bench_qdeck_noop() {
   fi
 }
 
+# commandstats: "<command> <calls>" per line, as Redis counts them so far
+redis_commandstats() {
+  redis-cli -p "$REDIS_PORT" info commandstats | sed -n 's/^cmdstat_\([^:]*\):calls=\([0-9]*\).*/\1 \2/p'
+}
+
+bench_qdeck_noop_default() {
+  local cfg=$QDECK_TEST_TMP/qdeck-default.conf
+  qdeck_config "$cfg" "$C" "$P" 1 default
+  echo "-- qdeck worker, default config (results + idempotency on), noop from RabbitMQ, $N tasks, concurrency $C, prefetch $P"
+  if qdeck_publish "$cfg" amqp:bench-default noop "$N"; then
+    redis_commandstats >"$QDECK_TEST_TMP/cmdstats.before"
+    if qdeck_drain "$cfg" amqp:bench-default amqp "$AMQP_URL" bench-default "$N" "$C"; then
+      qdeck_default_rate=$(rate_of "$qdeck_out"); qdeck_default_rss=$qdeck_rss
+      redis_commandstats >"$QDECK_TEST_TMP/cmdstats.after"
+      # the drain timer polls over AMQP, so Redis saw the worker only (its
+      # heartbeats and guardrail reads included)
+      redis_per_task=$(awk -v n="$N" 'NR == FNR { b[$1] = $2; next } { s += $2 - b[$1] } END { printf "%.2f", s / n }' \
+        "$QDECK_TEST_TMP/cmdstats.before" "$QDECK_TEST_TMP/cmdstats.after")
+      echo "   Redis commands per task: $redis_per_task ($(awk -v n="$N" 'NR == FNR { b[$1] = $2; next }
+        $2 - b[$1] > 0 { printf "%s%s %.3f", sep, $1, ($2 - b[$1]) / n; sep = ", " }' \
+        "$QDECK_TEST_TMP/cmdstats.before" "$QDECK_TEST_TMP/cmdstats.after"))"
+    fi
+  fi
+}
+
 bench_qdeck_http() {
   local port=$1 cfg=$QDECK_TEST_TMP/qdeck-http.conf secs
   qdeck_config "$cfg" "$HTTP_C" "$HTTP_C" "$port"
@@ -238,6 +270,12 @@ qdeck_worker_built || { echo "bench_worker: $qdeck worker is not built (make)"; 
 bench_bare
 bench_celery
 bench_qdeck_noop
+first_bare_rate=$bare_rate
+# RabbitMQ's rate here swings by several times within minutes: the default
+# configuration is compared with a bare loop measured right before it too
+bench_bare bench-bare-2
+bare_rate_2=$bare_rate bare_rate=$first_bare_rate
+bench_qdeck_noop_default
 
 "$tools/slow-upstream" "$HTTP_DELAY" >"$QDECK_TEST_TMP/upstream.out" 2>"$QDECK_TEST_TMP/upstream.err" &
 upstream=$!; started+=("$upstream")
@@ -248,14 +286,19 @@ bench_qdeck_http "$up_port"
 
 echo
 echo "== worker figures (one run, same machine, same brokers)"
-printf '  %-44s %10s msgs/s\n' "bare rabbitmq-c consume+ack (prefetch $P)" "${bare_rate:-n/a}"
+printf '  %-44s %10s msgs/s  (again just before the default config: %s)\n' "bare rabbitmq-c consume+ack (prefetch $P)" \
+  "${bare_rate:-n/a}" "${bare_rate_2:-n/a}"
 printf '  %-44s %10s msgs/s  (RSS %s MB)\n' "Celery prefork -c$C, RabbitMQ" "${celery_amqp_rate:-n/a}" "${celery_amqp_rss:-n/a}"
 printf '  %-44s %10s msgs/s\n' "Celery prefork -c$C, Redis" "${celery_redis_rate:-n/a}"
 printf '  %-44s %10s msgs/s  (peak RSS %s MB)\n' "qdeck worker -c$C, RabbitMQ" "${qdeck_amqp_rate:-n/a}" "${qdeck_amqp_rss:-n/a}"
+printf '  %-44s %10s msgs/s  (peak RSS %s MB, %s Redis commands/task)\n' "qdeck worker -c$C, RabbitMQ, default config" \
+  "${qdeck_default_rate:-n/a}" "${qdeck_default_rss:-n/a}" "${redis_per_task:-n/a}"
 printf '  %-44s %10s msgs/s  (peak RSS %s MB)\n' "qdeck worker -c$C, Redis list" "${qdeck_redis_rate:-n/a}" "${qdeck_redis_rss:-n/a}"
 echo "  ratios:"
 echo "    qdeck/celery, RabbitMQ: $(ratio "$qdeck_amqp_rate" "$celery_amqp_rate")   (target >= 10)"
-echo "    qdeck/bare,   RabbitMQ: $(ratio "$qdeck_amqp_rate" "$bare_rate")   (target >= 0.7)"
+echo "    qdeck/bare,   RabbitMQ, default config: $(ratio "$qdeck_default_rate" "$bare_rate_2") against the bare loop just before it, $(ratio "$qdeck_default_rate" "$bare_rate") against the first   (target >= 0.7; results off: $(ratio "$qdeck_amqp_rate" "$bare_rate"))"
+echo "    qdeck/bare,   RabbitMQ, results off:    $(ratio "$qdeck_amqp_rate" "$bare_rate")   (target >= 0.7)"
+echo "    qdeck default config / results off:     $(ratio "$qdeck_default_rate" "$qdeck_amqp_rate")   (what the result store and idempotency cost)"
 echo "    qdeck/celery, Redis:    $(ratio "$qdeck_redis_rate" "$celery_redis_rate")   (target >= 10)"
 echo "    bare/celery,  RabbitMQ: $(ratio "$bare_rate" "$celery_amqp_rate")   (the headroom a worker has over Celery)"
 echo "  http, $HTTP_N tasks, $HTTP_C in flight, upstream ${HTTP_DELAY} ms:"

@@ -155,6 +155,7 @@ run_test_file() {
   redis_reset; rabbit_reset
   res=$QDECK_TEST_TMP/results/$name; log=$QDECK_TEST_TMP/results/$name.log
   rm -f "$res"
+  : >"$log"   # there before tail follows it, whichever starts first
   export QDECK_RESULT_FILE=$res SCREEN_SOCK=qdeck-test-$$-$name
   # timeout puts the test in a process group of its own (pgid = its pid):
   # on timeout or Ctrl-C the whole group is stopped, the brokers (daemons in

@@ -171,14 +171,17 @@ bool fleet_parse_report(const char *key_id, const char *json, double now, struct
     return true;
 }
 
+static char *dup_or_null(const char *s) { return s ? xstrdup(s) : NULL; }
+
+/* A deep copy; a report may lack any of its strings (health, say). */
 static void copy_worker(struct fleet_worker *dst, const struct fleet_worker *src)
 {
     *dst = *src;
-    dst->id = xstrdup(src->id);
-    dst->host = xstrdup(src->host);
-    dst->version = xstrdup(src->version);
-    dst->queues = xstrdup(src->queues);
-    dst->health = xstrdup(src->health);
+    dst->id = dup_or_null(src->id);
+    dst->host = dup_or_null(src->host);
+    dst->version = dup_or_null(src->version);
+    dst->queues = dup_or_null(src->queues);
+    dst->health = dup_or_null(src->health);
     dst->report = cJSON_Duplicate(src->report, 1);
 }
 

@@ -495,23 +495,12 @@ static void now_iso(char *buf, size_t len)
     snprintf(buf + n, len - n, ".%03ldZ", ts.tv_nsec / 1000000);
 }
 
-/* MULTI; HGET key field; HSET key field value; [HSET meta]; PUBLISH; EXEC.
- * The old value comes from the HGET inside the transaction. */
-static int transact_set(redisContext *c, const char *key, const char *field, const char *value, const char *meta_json,
-                        const char *message, char **old_value, char *err, size_t errlen)
+/* Reads the `queued` replies of a MULTI ... EXEC whose first queued
+ * command is an HGET of the old value: 0 with *old_value (NULL: none), or
+ * -1 with err when a command or the transaction failed. */
+static int transact_replies(redisContext *c, int queued, const char *key, const char *field, char **old_value,
+                            char *err, size_t errlen)
 {
-    int queued = 0;
-    redisAppendCommand(c, "MULTI");
-    redisAppendCommand(c, "HGET %s %s", key, field);
-    redisAppendCommand(c, "HSET %s %s %s", key, field, value);
-    queued = 3;
-    if (meta_json) {
-        redisAppendCommand(c, "HSET %s %s %s", KEY_POLICY_META, field, meta_json);
-        queued++;
-    }
-    redisAppendCommand(c, "PUBLISH %s %s", CHANNEL_POLICY, message);
-    redisAppendCommand(c, "EXEC");
-    queued += 2;
     redisReply *r = NULL;
     int rc = 0;
     for (int i = 0; i < queued; i++) {
@@ -546,12 +535,26 @@ static int transact_set(redisContext *c, const char *key, const char *field, con
     return 0;
 }
 
+/* MULTI; HGET key field; HSET key field value; [HSET meta]; PUBLISH; EXEC.
+ * The old value comes from the HGET inside the transaction. */
+static int transact_set(redisContext *c, const char *key, const char *field, const char *value, const char *meta_json,
+                        const char *message, char **old_value, char *err, size_t errlen)
+{
+    redisAppendCommand(c, "MULTI");
+    redisAppendCommand(c, "HGET %s %s", key, field);
+    redisAppendCommand(c, "HSET %s %s %s", key, field, value);
+    if (meta_json)
+        redisAppendCommand(c, "HSET %s %s %s", KEY_POLICY_META, field, meta_json);
+    redisAppendCommand(c, "PUBLISH %s %s", CHANNEL_POLICY, message);
+    redisAppendCommand(c, "EXEC");
+    return transact_replies(c, 5 + (meta_json ? 1 : 0), key, field, old_value, err, errlen);
+}
+
 /* MULTI; HGET key field; HDEL key field; [HDEL meta field]; PUBLISH; EXEC:
  * the removal twin of transact_set. *old_value NULL: nothing was there. */
 static int transact_del(redisContext *c, const char *key, const char *field, bool meta, const char *message,
                         char **old_value, char *err, size_t errlen)
 {
-    int queued = 5 + (meta ? 1 : 0);
     redisAppendCommand(c, "MULTI");
     redisAppendCommand(c, "HGET %s %s", key, field);
     redisAppendCommand(c, "HDEL %s %s", key, field);
@@ -559,32 +562,7 @@ static int transact_del(redisContext *c, const char *key, const char *field, boo
         redisAppendCommand(c, "HDEL %s %s", KEY_POLICY_META, field);
     redisAppendCommand(c, "PUBLISH %s %s", CHANNEL_POLICY, message);
     redisAppendCommand(c, "EXEC");
-    redisReply *r = NULL;
-    int rc = 0;
-    for (int i = 0; i < queued; i++) {
-        if (redisGetReply(c, (void **)&r) != REDIS_OK)
-            return reply_error(c, NULL, "MULTI/EXEC", err, errlen);
-        if (i < queued - 1) {
-            if (r->type == REDIS_REPLY_ERROR && rc == 0) {
-                reply_error(c, r, "MULTI/EXEC", err, errlen);
-                rc = -1;
-                r = NULL;
-            }
-            if (r)
-                freeReplyObject(r);
-            continue;
-        }
-        if (rc < 0) {
-            freeReplyObject(r);
-            return -1;
-        }
-        if (r->type != REDIS_REPLY_ARRAY || r->elements < 3)
-            return reply_error(c, r, "EXEC", err, errlen);
-        redisReply *old = r->element[0];
-        *old_value = old->type == REDIS_REPLY_STRING ? xstrndup(old->str, old->len) : NULL;
-        freeReplyObject(r);
-    }
-    return 0;
+    return transact_replies(c, 5 + (meta ? 1 : 0), key, field, old_value, err, errlen);
 }
 
 int policy_unset(redisContext *c, const char *name, char **old_value, char *err, size_t errlen)

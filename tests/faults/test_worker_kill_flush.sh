@@ -57,7 +57,7 @@ handler = worker_record
 args = file=$log,ms=1
 CONF
   chmod 600 "$T/qdeck.conf"
-  "$QDECK" --config "$T/qdeck.conf" publish "$addr" --type rec --count "$N" >"$T/ids" 2>"$T/publish.err"
+  "$QDECK" --config "$T/qdeck.conf" publish "$addr" --declare --type rec --count "$N" >"$T/ids" 2>"$T/publish.err"
   expect_eq "$kind: $N tasks published" "$(wc -l <"$T/ids")" "$N"
 
   local i pid torn=0 caught=0 paused_kills=0 in_batch from

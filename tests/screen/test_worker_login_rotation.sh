@@ -57,6 +57,7 @@ check "its heartbeat says health ok" wait_for 5 health_is ok
 # a second, hand-written worker, so the real one's row can be looked at unselected
 now=$(date +%s.%N)
 $R set qdeck:worker:zz-1 "{\"id\":\"zz-1\",\"host\":\"zzhost\",\"pid\":1,\"at\":$now,\"interval\":30,\"queues\":[\"redis:x\"],\"slots_busy\":0,\"slots_total\":1,\"processed\":0,\"health\":\"ok\",\"state\":\"running\"}" PX 120000 >/dev/null
+$R zadd qdeck:registry:workers "$now" zz-1 >/dev/null   # the worker registry: readers never walk the keyspace
 host=$(hostname)
 screen_start w "$QDECK --redis $REDIS_URL --refresh 0.3"
 screen_keys w 3

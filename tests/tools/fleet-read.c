@@ -3,7 +3,7 @@
  *   fleet-read URL fleet REPS     REPS fleet_read() calls (SCAN + pipelined MGET)
  *   fleet-read URL naive REPS     the same data the naive way: SCAN, then one
  *                                 GET round trip per worker key (the baseline)
- *   fleet-read URL fill N         writes N synthetic heartbeats (TTL 10 min)
+ *   fleet-read URL fill N         writes N synthetic heartbeats (TTL 10 min), registered
  *
  * Prints "workers N ms_per_read X" (or "filled N"). */
 #include <stdio.h>
@@ -62,8 +62,9 @@ int main(int argc, char **argv)
                      "\"state\":\"running\"}",
                      i, i % 50, 1000 + i, now);
             redisAppendCommand(c, "SET %s %s PX 600000", key, json);
+            redisAppendCommand(c, "ZADD " KEY_WORKER_REGISTRY " %.3f bench-%ld", now, i);   /* as a heartbeat does */
         }
-        for (long i = 0; i < n; i++) {
+        for (long i = 0; i < 2 * n; i++) {
             redisReply *r;
             if (redisGetReply(c, (void **)&r) != REDIS_OK)
                 return 1;

@@ -13,6 +13,8 @@
 #include "resilience/fleet-report.h"
 #include "ui/screen.h"
 
+#define ALERT_RATE_WINDOW 5.0   /* seconds: how often the error rate's baseline moves on */
+
 #define DLQ_GROWTH_SAMPLES 10
 
 bool queue_is_dlq(const char *addr)
@@ -89,7 +91,7 @@ static void fleet_alerts(struct ui *ui, struct alert_set *next)
         }
         latency_table_free(&lt);
     }
-    /* error rate between two fleet readings, so an old burst fades out */
+    /* error rate since a reading 5-10 s old, so an old burst fades out */
     if (th->error_rate > 0 && ui->alert_prev_at > 0 && t->taken_at > ui->alert_prev_at) {
         int64_t dp = processed - ui->alert_prev_processed, df = failed - ui->alert_prev_failed;
         if (dp >= 0 && df > 0 && dp + df > 0) {
@@ -100,10 +102,18 @@ static void fleet_alerts(struct ui *ui, struct alert_set *next)
             }
         }
     }
-    if (t->taken_at > ui->alert_prev_at) {
-        ui->alert_prev_at = t->taken_at;
-        ui->alert_prev_processed = processed;
-        ui->alert_prev_failed = failed;
+    /* the baseline rotates every ALERT_RATE_WINDOW: a burst is measured
+     * from a reading taken before it for at least that long, so it stays on
+     * screen that long (heartbeats change once a second, readings faster) */
+    if (ui->alert_next_at == 0 || t->taken_at - ui->alert_next_at >= ALERT_RATE_WINDOW) {
+        if (ui->alert_next_at > 0) {
+            ui->alert_prev_at = ui->alert_next_at;
+            ui->alert_prev_processed = ui->alert_next_processed;
+            ui->alert_prev_failed = ui->alert_next_failed;
+        }
+        ui->alert_next_at = t->taken_at;
+        ui->alert_next_processed = processed;
+        ui->alert_next_failed = failed;
     }
     free(reports);
 }

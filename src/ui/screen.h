@@ -83,6 +83,8 @@ struct ui {
     uint64_t fleet_seen;            /* fleet feed generation alerts last saw */
     double alert_prev_at;           /* the fleet reading the error rate is measured from */
     int64_t alert_prev_processed, alert_prev_failed;
+    double alert_next_at;           /* the reading that becomes that baseline next */
+    int64_t alert_next_processed, alert_next_failed;
     /* Workers view (view-workers.c) */
     struct feed_view fleet;         /* the fleet collector's last table (ref held) */
     int worker_selected, worker_top, worker_sort;

@@ -33,6 +33,7 @@
 
 #define TICK 0.2             /* seconds between looks at the jobs */
 #define FLEET_EVERY 2.0      /* seconds between fleet reads for lost workers */
+#define FLEET_JUST_LOST 10.0 /* a new leader reports workers lost this recently */
 #define TRIM_DEFAULT_LIMIT 1000
 
 /* Extends the lease only while it holds our id: 1, or 0 when it is not ours. */
@@ -84,6 +85,7 @@ struct sched {
     double renewed_at;            /* under lock: monotonic time of the last successful take/renew */
     double fleet_read_at;
     struct fleet_table *fleet;    /* last read, for loss detection */
+    bool reported;                /* the last read was made as leader */
     bool jobs_registered;         /* our job names added to the job registry on this connection */
 };
 
@@ -597,7 +599,10 @@ static int tend_job(struct sched *s, struct job *j, double now)
 }
 
 /* Reads the fleet; as leader (report), appends "worker.lost" for each
- * worker that went silent since the last read. */
+ * worker that went silent since the last read. A node that has just become
+ * leader also reports the workers lost in the last FLEET_JUST_LOST seconds:
+ * as a follower it saw them go but did not say so, and the one that would
+ * have may be the leader that died. */
 static void follow_fleet(struct sched *s, bool report)
 {
     char err[256];
@@ -609,7 +614,8 @@ static void follow_fleet(struct sched *s, bool report)
     }
     for (size_t i = 0; i < t->n; i++) {
         const struct fleet_worker *w = &t->workers[i];
-        if (!w->newly_lost || !report)
+        bool just_lost = w->state == FLEET_LOST && !s->reported && clock_wall() - w->last_beat < FLEET_JUST_LOST;
+        if (!report || !(w->newly_lost || just_lost))
             continue;
         char text[600];
         snprintf(text, sizeof text, "worker %s (pid %ld on %s) stopped sending heartbeats", w->id, w->pid, w->host);
@@ -619,6 +625,7 @@ static void follow_fleet(struct sched *s, bool report)
     }
     fleet_table_free(s->fleet);
     s->fleet = t;
+    s->reported = report;
 }
 
 /* ---------------------------------------------------------- thread */

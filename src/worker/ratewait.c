@@ -52,7 +52,7 @@ struct ratewait {
     bool stopped, quit;
     pthread_t thread;
     bool started;
-    _Atomic uint64_t entered, lapsed;
+    _Atomic uint64_t lapsed;
 };
 
 struct ratewait *ratewait_new(struct worker *w, struct dependency *dep, const char *redis_url)
@@ -282,7 +282,6 @@ static int enter(struct ratewait *r, struct task **head, struct task **tail, int
     }
     t->rate_granted = false;
     push(head, tail, n, t);
-    atomic_fetch_add(&r->entered, 1);
     pthread_cond_signal(&r->cond);
     pthread_mutex_unlock(&r->lock);
     return 0;
@@ -341,6 +340,5 @@ int ratewait_waiting_bulkhead(struct ratewait *r)
     return n;
 }
 
-uint64_t ratewait_entered(struct ratewait *r) { return atomic_load(&r->entered); }
 uint64_t ratewait_lapsed(struct ratewait *r) { return atomic_load(&r->lapsed); }
 void ratewait_note_lapsed(struct ratewait *r) { atomic_fetch_add(&r->lapsed, 1); }

@@ -58,7 +58,6 @@ void ratewait_free(struct ratewait *r);
 /* Tasks waiting: for a rate permit, and for a bulkhead place. */
 int ratewait_waiting(struct ratewait *r);
 int ratewait_waiting_bulkhead(struct ratewait *r);
-uint64_t ratewait_entered(struct ratewait *r);
 /* Permits that lapsed unused: the thread or the slot came too late. */
 uint64_t ratewait_lapsed(struct ratewait *r);
 void ratewait_note_lapsed(struct ratewait *r);

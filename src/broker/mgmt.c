@@ -15,15 +15,21 @@
  * API does not expose that interval (not in /api/overview, /api/nodes or
  * the definitions), so it is taken as 5 s, RabbitMQ's default, unless the
  * context's mgmt_interval says otherwise. A broker with many queues takes
- * long to answer a poll (1,000 queues: about 0.2 s of its CPU, most of it
- * listing every queue for each page), so the poll also waits
- * MGMT_BUSY_FACTOR times as long as the last one took: the console keeps
- * the management API busy at most 1/MGMT_BUSY_FACTOR of the time, however
- * many queues there are. Between polls every refresh
- * reuses the last list, and the queues on screen (source_set_focus) are
- * read exactly with a passive queue.declare over AMQP (amqp-peek.h), on
- * this collector thread: their ready and consumer counts are then a
- * second old at most.
+ * long to answer a poll (1,000 queues: about 0.2 s of its CPU for the two
+ * pages, most of it listing every queue for each page), so the poll also
+ * waits until the broker's time spent answering it (from the request sent
+ * to the last byte received, the console's own parsing left out) is at
+ * most MGMT_BUSY_SHARE of the time: 1,000 queues are listed every 10-20 s,
+ * 100 every 5 s. Between polls every refresh reuses the last list.
+ *
+ * The queues on screen (source_set_focus) are read exactly with a passive
+ * queue.declare over AMQP (amqp-peek.h), on this collector thread. Each has
+ * its own timer: the selected row, and a row whose count changed or whose
+ * statistics show traffic, every PEEK_GAP_MIN; a quiet row backs off to
+ * PEEK_GAP_MAX. A declare costs the broker about 0.3-0.6 ms, so a full
+ * screen of 45 rows read every second cost it more than the polls did
+ * (2.7 points of a core against 0.8, measured with BENCH_ONLY=broker
+ * tests/bench/bench_monitor.sh).
  *
  * The curl handle lives on the collector thread and is reused, so the TCP
  * connection stays open between refreshes. Failures are classified for the
@@ -33,9 +39,11 @@
 #include <curl/curl.h>
 #include <limits.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "broker/amqp-peek.h"
 #include "broker/mgmt.h"
@@ -48,7 +56,9 @@
 #define MGMT_MAX_BODY (256u << 20)
 #define MGMT_SIDE_REFRESH 30.0
 #define MGMT_DEFAULT_INTERVAL 5.0   /* RabbitMQ's default collect_statistics_interval */
-#define MGMT_BUSY_FACTOR 40.0
+#define MGMT_BUSY_SHARE 0.01   /* of the management API's time, at most */
+#define PEEK_GAP_MIN 1.0       /* seconds: a changing or selected queue on screen */
+#define PEEK_GAP_MAX 4.0       /* a quiet one */
 
 static const char queue_columns[] =
     "name,type,state,messages,messages_ready,messages_unacknowledged,consumers,"
@@ -71,17 +81,24 @@ struct mgmt {
     double timeout;
     double interval;        /* seconds between polls of the queue list */
     double polled_at;       /* monotonic time of the last poll */
-    double poll_seconds;    /* how long it took */
+    double poll_seconds;    /* how long the broker took to answer it */
+    double answer_seconds;  /* the same, summed over the pages of a poll */
     struct snapshot *polled;   /* what that poll read (sealed; ref held) */
     struct amqp_peek *peek;    /* NULL without a plain amqp:// URL */
-    struct peeked *peeked;     /* exact reads since the last poll: they outrank it */
-    size_t npeeked;
+    struct peek_plan *plans;   /* the queues on screen */
+    size_t nplans;
+    double polled_mono;        /* monotonic time the last poll ended */
+    unsigned seed;             /* jitter of the peek gaps */
 };
 
-struct peeked {
+/* When to read one queue on screen exactly, and what was read. */
+struct peek_plan {
     char *name;
-    int64_t ready;
+    int64_t ready;          /* -1: not read (or gone) */
     int consumers;
+    double read_at;         /* monotonic */
+    double gap;             /* seconds between reads now */
+    double next_at;         /* monotonic */
 };
 
 struct mgmt_response {
@@ -159,6 +176,7 @@ static int mgmt_init(struct source *src, char *err, size_t errlen)
     m->side_refreshed = -INFINITY;
     m->interval = src->ctx && src->ctx->mgmt_interval > 0 ? src->ctx->mgmt_interval : MGMT_DEFAULT_INTERVAL;
     m->polled_at = -INFINITY;
+    m->seed = (unsigned)getpid() ^ (unsigned)(uintptr_t)m;
     m->peek = amqp_peek_new(src->ctx ? src->ctx->amqp : NULL, m->timeout);
     src->priv = m;
     return 0;
@@ -176,13 +194,13 @@ static void mgmt_disconnect(struct source *src)
     m->polled_at = -INFINITY;
 }
 
-static void forget_peeked(struct mgmt *m)
+static void forget_plans(struct mgmt *m)
 {
-    for (size_t i = 0; i < m->npeeked; i++)
-        free(m->peeked[i].name);
-    free(m->peeked);
-    m->peeked = NULL;
-    m->npeeked = 0;
+    for (size_t i = 0; i < m->nplans; i++)
+        free(m->plans[i].name);
+    free(m->plans);
+    m->plans = NULL;
+    m->nplans = 0;
 }
 
 static void mgmt_fini(struct source *src)
@@ -191,7 +209,7 @@ static void mgmt_fini(struct source *src)
     mgmt_disconnect(src);
     snapshot_unref(m->polled);
     amqp_peek_free(m->peek);
-    forget_peeked(m);
+    forget_plans(m);
     mgmt_free_bindings(m);
     free(m->base);
     free(m->vhost_escaped);
@@ -286,6 +304,11 @@ static enum source_status mgmt_get(struct source *src, const char *path, char *e
                  ctype ? ctype : "no content type");
         return SOURCE_BAD_RESPONSE;
     }
+    curl_off_t total = 0, pre = 0;
+    curl_easy_getinfo(c, CURLINFO_TOTAL_TIME_T, &total);
+    curl_easy_getinfo(c, CURLINFO_PRETRANSFER_TIME_T, &pre);
+    if (total > pre)
+        m->answer_seconds += (double)(total - pre) / 1e6;
     return SOURCE_OK;
 }
 
@@ -510,17 +533,32 @@ static enum source_status poll_queues(struct source *src, const struct snapshot 
     return SOURCE_OK;
 }
 
-static void remember_peeked(struct mgmt *m, const char *name, int64_t ready, int consumers)
+static struct peek_plan *plan_of(struct mgmt *m, const char *name)
 {
-    size_t i = 0;
-    while (i < m->npeeked && strcmp(m->peeked[i].name, name) != 0)
-        i++;
-    if (i == m->npeeked) {
-        m->peeked = xrealloc(m->peeked, (m->npeeked + 1) * sizeof *m->peeked);
-        m->peeked[m->npeeked++].name = xstrdup(name);
+    for (size_t i = 0; i < m->nplans; i++)
+        if (strcmp(m->plans[i].name, name) == 0)
+            return &m->plans[i];
+    m->plans = xrealloc(m->plans, (m->nplans + 1) * sizeof *m->plans);
+    m->plans[m->nplans] = (struct peek_plan){.name = xstrdup(name), .ready = -1, .consumers = -1,
+                                             .gap = PEEK_GAP_MIN, .next_at = -INFINITY};
+    return &m->plans[m->nplans++];
+}
+
+/* Plans for queues that left the screen are dropped: a queue that comes
+ * back is read at once. */
+static void forget_unfocused(struct mgmt *m, char *const *names, size_t n)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < m->nplans; i++) {
+        bool focused = false;
+        for (size_t j = 0; j < n && !focused; j++)
+            focused = strcmp(m->plans[i].name, names[j]) == 0;
+        if (focused)
+            m->plans[kept++] = m->plans[i];
+        else
+            free(m->plans[i].name);
     }
-    m->peeked[i].ready = ready;
-    m->peeked[i].consumers = consumers;
+    m->nplans = kept;
 }
 
 static void apply_exact(struct queue_stat *q, int64_t ready, int consumers)
@@ -541,8 +579,45 @@ static struct queue_stat *find_row(struct snapshot *snap, const char *name)
     return NULL;
 }
 
+static bool moving(const struct queue_stat *q)
+{
+    return (q->rate_in > 0) || (q->rate_out > 0) || (q->unacked > 0);
+}
+
+/* Reads one planned queue and sets when to read it next: in PEEK_GAP_MIN
+ * while it changes, moves (rates or unacked in the statistics) or is the
+ * selected row; otherwise the gap doubles up to PEEK_GAP_MAX, with jitter,
+ * so a screen of quiet queues costs the broker a few declares a second,
+ * not one per row. -1 when RabbitMQ cannot be asked now. */
+static int peek_planned(struct mgmt *m, struct peek_plan *p, const struct queue_stat *q, bool selected, double now)
+{
+    int64_t ready;
+    int consumers;
+    char err[256];
+    int rc = amqp_peek_queue(m->peek, p->name, &ready, &consumers, err, sizeof err);
+    if (rc < 0)
+        return -1;
+    if (rc > 0) {
+        p->ready = -1;
+        p->next_at = now + PEEK_GAP_MAX;
+        return 0;
+    }
+    bool changed = ready != p->ready || consumers != p->consumers;
+    p->ready = ready;
+    p->consumers = consumers;
+    p->read_at = now;
+    if (changed || selected || moving(q))
+        p->gap = PEEK_GAP_MIN;
+    else if ((p->gap *= 2) > PEEK_GAP_MAX)
+        p->gap = PEEK_GAP_MAX;
+    double jitter = p->gap > PEEK_GAP_MIN ? p->gap * 0.25 * ((double)rand_r(&m->seed) / RAND_MAX) : 0;
+    p->next_at = now + p->gap - jitter;
+    return 0;
+}
+
 /* The queues on screen, exactly: ready and consumers from a passive
- * declare; the total follows (unacked stays the statistics' figure). */
+ * declare; the total follows (unacked stays the statistics' figure). A
+ * reading newer than the last poll outranks it, also between its reads. */
 static void peek_focus(struct source *src, struct snapshot *snap)
 {
     struct mgmt *m = src->priv;
@@ -550,26 +625,21 @@ static void peek_focus(struct source *src, struct snapshot *snap)
         return;
     char **names;
     size_t n = source_focus(src, &names);
+    forget_unfocused(m, names, n);
+    double now = clock_mono();
     for (size_t i = 0; i < n && !src->stopping; i++) {
-        struct queue_stat *q = find_row(snap, names[i]);
-        int64_t ready;
-        int consumers;
-        char err[256];
+        const struct queue_stat *q = find_row(snap, names[i]);
         if (!q)
             continue;
-        int rc = amqp_peek_queue(m->peek, names[i], &ready, &consumers, err, sizeof err);
-        if (rc < 0)
+        struct peek_plan *p = plan_of(m, names[i]);
+        if (now >= p->next_at && peek_planned(m, p, q, i == 0, now) < 0)
             break;   /* the statistics alone this time; the peek retries on its timer */
-        if (rc > 0)
-            continue;
-        remember_peeked(m, names[i], ready, consumers);
     }
     free_list(names, n);
-    /* what was read exactly since the last poll stays, on screen or not */
-    for (size_t i = 0; i < m->npeeked; i++) {
-        struct queue_stat *q = find_row(snap, m->peeked[i].name);
-        if (q)
-            apply_exact(q, m->peeked[i].ready, m->peeked[i].consumers);
+    for (size_t i = 0; i < m->nplans; i++) {
+        struct queue_stat *q = find_row(snap, m->plans[i].name);
+        if (q && m->plans[i].ready >= 0 && m->plans[i].read_at > m->polled_mono)
+            apply_exact(q, m->plans[i].ready, m->plans[i].consumers);
     }
 }
 
@@ -581,17 +651,17 @@ static enum source_status mgmt_collect(struct source *src, const struct snapshot
     enum source_status st = mgmt_refresh_side(src, err, errlen);
     if (st != SOURCE_OK)
         return st;
-    double wait = m->interval > m->poll_seconds * MGMT_BUSY_FACTOR ? m->interval : m->poll_seconds * MGMT_BUSY_FACTOR;
+    double wait = fmax(m->interval, m->poll_seconds / MGMT_BUSY_SHARE);
     if (!m->polled || src->single_pass || started - m->polled_at >= wait) {
         struct snapshot *polled;
-        double poll_started = clock_mono();
+        m->answer_seconds = 0;
         if ((st = poll_queues(src, prev, &polled, err, errlen)) != SOURCE_OK)
             return st;
         snapshot_unref(m->polled);
         m->polled = polled;
         m->polled_at = started;
-        m->poll_seconds = clock_mono() - poll_started;
-        forget_peeked(m);
+        m->poll_seconds = m->answer_seconds;
+        m->polled_mono = clock_mono();
     }
     struct snapshot *snap = snapshot_copy_rows(m->polled);
     double aged = clock_wall() - m->polled->taken_at;   /* the oldest message has waited this much longer */

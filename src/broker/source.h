@@ -70,9 +70,9 @@ void sources_free(struct source **srcs, size_t n);
 int source_start(struct source *src);
 void source_stop(struct source *src);          /* interrupt + join */
 /* The UI says which queues are on screen (copies; any thread). A backend
- * reads them exactly every refresh where its bulk data lags (RabbitMQ's
- * management statistics: passive declares over AMQP). At most
- * SOURCE_FOCUS_MAX are kept. */
+ * reads them exactly, on its own schedule, where its bulk data lags (RabbitMQ's
+ * management statistics: passive declares over AMQP). The first name is
+ * the row the operator has selected. At most SOURCE_FOCUS_MAX are kept. */
 #define SOURCE_FOCUS_MAX 100
 void source_set_focus(struct source *src, const char *const *names, size_t n);
 /* A copy of the focus list in *names (free with free_list); its length. */

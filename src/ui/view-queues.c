@@ -291,16 +291,20 @@ static int draw_source_alerts(struct ui *ui, int bottom, int max_lines)
     return used;
 }
 
-/* Tells each source which of its queues are on screen, so a source whose
- * bulk figures lag (RabbitMQ's statistics) reads just those exactly. */
+/* Tells each source which of its queues are on screen, the selected one
+ * first, so a source whose bulk figures lag (RabbitMQ's statistics) reads
+ * just those exactly, and the selected one every refresh. */
 static void focus_visible(struct ui *ui, int list_height)
 {
     const char *names[SOURCE_FOCUS_MAX];
+    const struct ui_row *sel = ui->selected >= 0 && ui->selected < (int)ui->nrows ? &ui->rows[ui->selected] : NULL;
     for (size_t s = 0; s < ui->opt->nsources; s++) {
         size_t n = 0;
+        if (sel && sel->source == s && sel->q->kind == QUEUE_AMQP)
+            names[n++] = sel->q->name;
         for (int i = 0; i < list_height && ui->top + i < (int)ui->nrows && n < SOURCE_FOCUS_MAX; i++) {
             const struct ui_row *r = &ui->rows[ui->top + i];
-            if (r->source == s && r->q->kind == QUEUE_AMQP)
+            if (r->source == s && r->q->kind == QUEUE_AMQP && r != sel)
                 names[n++] = r->q->name;
         }
         source_set_focus(ui->opt->sources[s], names, n);

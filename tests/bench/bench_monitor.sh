@@ -68,7 +68,7 @@ broker_cpu() {
 
 # broker_cost: RabbitMQ idle vs with one console, 1,000 queues declared
 broker_cost() {
-  echo "broker cost: RabbitMQ with $(curl -s -u guest:guest "$MGMT_URL/api/overview" |
+  echo "broker cost: RabbitMQ with $(curl -s "${MGMT_URL}api/overview" |
     sed -n 's/.*"queues":\([0-9]*\).*/\1/p') queues, idle vs one console (Queues view), ${window}s each"
   sleep 5   # the declares settle
   local idle loaded

@@ -7,10 +7,11 @@
 #     console refreshing every 0.5 s fetches the queue list (one page here)
 #     at most once per 5 s.
 #  2. With mgmt_interval = 60 (no poll after the first in this test): a
-#     queue on screen shows messages published after that poll within
-#     seconds (a passive declare), while a queue filtered off the screen
-#     does not: the Overview's total counts the visible queue's messages
-#     only.
+#     quiet queue on screen, read on its backed-off timer, and the selected
+#     queue, read every refresh, show messages published after that poll
+#     within seconds (passive declares), while a queue filtered off the
+#     screen does not: the Overview's total counts the visible queue's
+#     messages only.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/assert.sh"
@@ -85,11 +86,17 @@ chmod 600 "$T/qdeck.conf"
 screen_start e "$QDECK --config $T/qdeck.conf --refresh 0.5"
 screen_keys e 2
 check "both queues listed" screen_wait e 30 'amqp:poll-b'
+# both on screen, poll-a selected: the other row is quiet and read on a
+# longer timer, but still read, long before the 60 s poll
+sleep 6
+"$TOOLS/amqp-fill" "$AMQP_URL" publish poll-b 2 >/dev/null
+check "a quiet row on screen still shows a new depth within seconds" screen_wait e 10 'amqp:poll-b +2 '
+"$TOOLS/amqp-fill" "$AMQP_URL" purge poll-b >/dev/null
 screen_keys e / p o l l - a Enter
 check "poll-b filtered off the screen" screen_wait_gone e 5 'amqp:poll-b'
 "$TOOLS/amqp-fill" "$AMQP_URL" publish poll-a 4 >/dev/null
 "$TOOLS/amqp-fill" "$AMQP_URL" publish poll-b 6 >/dev/null
-check "the queue on screen shows its exact depth at once (passive declare)" screen_wait e 5 'amqp:poll-a +4 '
+check "the selected queue shows its exact depth at once (passive declare)" screen_wait e 5 'amqp:poll-a +4 '
 screen_keys e 1
 check "the queue off screen was not read: the total counts poll-a's 4 only" screen_wait e 5 'ready 4 '
 expect_nomatch "nor poll-b's 6" "$(screen_text e)" 'ready 10 '

@@ -5,7 +5,8 @@
 # median <= 50 ms). Then what the console costs RabbitMQ: the broker's own
 # CPU time (/proc/<beam pid>/stat) with the 1,000 queues, idle and with one
 # console on the Queues view, in the same run (target: at most 2.5 points of
-# a core above idle). BENCH_ONLY=broker runs just that part.
+# a core above idle). BENCH_ONLY=broker runs just that part, BENCH_ONLY=cpu
+# just the CPU/RSS part.
 #
 # Baselines, measured in the same run on the same machine:
 #  - CPU/RSS: the same console watching the same brokers with no queues, so
@@ -109,6 +110,7 @@ printf 'cpu:  %.2f %% of one core (target <= 5 %%), baseline %.2f %%, ratio %.2f
 printf 'rss:  %.1f MB (peak %.1f MB; target <= 32 MB), baseline %.1f MB\n' \
   "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" "$(awk -v k="$hwm" 'BEGIN { print k / 1024 }')" \
   "$(awk -v k="$base_rss" 'BEGIN { print k / 1024 }')"
+[ "${BENCH_ONLY:-}" = cpu ] && exit 0
 
 echo "key latency (views 1<->2), 60 samples each"
 tmux -L "$sock" -f /dev/null new-session -d -s floor -x 160 -y 50 "cat"

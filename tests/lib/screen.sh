@@ -54,6 +54,9 @@ screen_exit_status() {
     if [ -s "$f" ]; then cat "$f"; return 0; fi
     # no status file: the wrapping sh itself was killed; ask tmux
     st=$(tmux -L "$SCREEN_SOCK" display-message -p -t "$name" '#{pane_dead}:#{pane_dead_status}' 2>/dev/null)
+    # the sh may have written the file and exited since the look above:
+    # once the pane is dead, the file, if any, is complete
+    if [ "${st%%:*}" = 1 ] && [ -s "$f" ]; then cat "$f"; return 0; fi
     case $st in
       1:[0-9]*) echo "${st#1:}"; return 0 ;;
       1:) dead=$((dead + 1)); [ "$dead" -lt 10 ] || { echo signal; return 0; } ;;

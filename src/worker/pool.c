@@ -759,7 +759,7 @@ static void start(struct worker *w, struct slot_thread *st, struct task *t)
         w->running->wd_prev = t;
     w->running = t;
     if (worker_stopping(w) == 2 || (worker_stopping(w) == 1 && clock_mono() >= w->drain_deadline)) {
-        t->cancelled = 1;
+        atomic_store(&t->cancelled, 1);
         t->shutdown_cancel = true;
     }
     pthread_mutex_unlock(&w->lock);
@@ -935,8 +935,8 @@ static void *watchdog_main(void *arg)
         if (w->run_head && free_slots > 0 && now - w->run_head->received_mono > STALE_QUEUE)
             wake_threads(w, free_slots < w->run_len ? free_slots : w->run_len);   /* tasks slower than usual */
         for (struct task *t = w->running; t; t = t->wd_next) {
-            if (!t->cancelled && (now >= t->timeout_at || drain_over)) {
-                t->cancelled = 1;
+            if (!atomic_load(&t->cancelled) && (now >= t->timeout_at || drain_over)) {
+                atomic_store(&t->cancelled, 1);
                 if (now >= t->timeout_at)
                     t->timed_out = true;
                 else

@@ -64,7 +64,7 @@ struct task {
     const char *poison;            /* why it cannot run (not JSON, too big...), or NULL */
     struct handler *handler;
     struct qdeck_task qt;          /* what the handler sees; lives as long as the task */
-    volatile int cancelled;
+    atomic_int cancelled;          /* set by the watchdog or the drain, read by the handler (plugin ABI) */
     bool timed_out;                /* the watchdog cancelled it */
     bool shutdown_cancel;          /* the drain deadline cancelled it: give back, do not retry */
     _Atomic int state;             /* enum task_state */

@@ -1,6 +1,8 @@
 /* The checks a task passes before its handler runs: shed (priority and
  * CoDel, policy), the dependency's guard (breaker, bulkhead, rate waiting
  * room) and idempotency (already done). Part of the pool (worker/pool.c). */
+#include "worker/settle.h"
+#include "worker/pool.h"
 #include "worker/worker-internal.h"
 
 #include <errno.h>
@@ -22,10 +24,7 @@
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "worker/consumer.h"
-#include "worker/plugin.h"
 #include "worker/ratewait.h"
-#include "worker/redis-link.h"
-#include "worker/results-batch.h"
 #include "worker/results.h"
 #include "worker/retry.h"
 #include "resilience/dependency.h"
@@ -99,7 +98,7 @@ bool admit_guard(struct worker *w, struct slot_thread *st, struct task *t, struc
             return true;
         if (worker_stopping(w)) {
             t->settle = SETTLE_RETURN;
-            pool_decided(w, t);
+            settle_decided(w, t);
             return true;
         }
         retry_after = 0.5 + (double)rand_r(&st->seed) / ((double)RAND_MAX + 1.0);
@@ -110,7 +109,7 @@ bool admit_guard(struct worker *w, struct slot_thread *st, struct task *t, struc
         t->result.result = xstrdup(d->fallback);
         t->settle = SETTLE_ACK;
         atomic_fetch_add(&w->fallbacks, 1);
-        slots_decide(w, t, &st->results, &st->seed);
+        decide_fate(w, t, &st->results, &st->seed);
         return true;
     }
     t->settle = SETTLE_RETRY;
@@ -129,7 +128,7 @@ bool admit_guard(struct worker *w, struct slot_thread *st, struct task *t, struc
         if (t->retry_delay < 0.01)
             t->retry_delay = 0.01;
         t->deferred = true;
-        slots_decide(w, t, &st->results, &st->seed);
+        decide_fate(w, t, &st->results, &st->seed);
         return true;
     }
     /* throttled or bulkhead full: not an attempt; back after retry_after */
@@ -138,7 +137,7 @@ bool admit_guard(struct worker *w, struct slot_thread *st, struct task *t, struc
     t->settle = SETTLE_RETRY;
     t->retry_delay = retry_after > 0.01 ? retry_after : 0.01;
     t->deferred = true;
-    slots_decide(w, t, &st->results, &st->seed);
+    decide_fate(w, t, &st->results, &st->seed);
     return true;
 }
 

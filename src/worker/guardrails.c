@@ -2,6 +2,8 @@
  * watches the guardrail snapshot and applies it to the dependencies and
  * queues, appends breaker transitions to qdeck:events, and reports what is
  * in force for the heartbeat. */
+#include "worker/guardrails.h"
+
 #include "worker/worker-internal.h"
 
 #include <errno.h>
@@ -23,12 +25,7 @@
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "worker/consumer.h"
-#include "worker/plugin.h"
 #include "worker/ratewait.h"
-#include "worker/redis-link.h"
-#include "worker/results-batch.h"
-#include "worker/results.h"
-#include "worker/retry.h"
 #include "resilience/dependency.h"
 #include "resilience/shed.h"
 

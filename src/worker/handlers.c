@@ -23,11 +23,6 @@
 #include "core/xalloc.h"
 #include "worker/consumer.h"
 #include "worker/plugin.h"
-#include "worker/ratewait.h"
-#include "worker/redis-link.h"
-#include "worker/results-batch.h"
-#include "worker/results.h"
-#include "worker/retry.h"
 #include "resilience/dependency.h"
 #include "resilience/shed.h"
 

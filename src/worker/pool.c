@@ -54,14 +54,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/xalloc.h"
-#include "worker/consumer.h"
-#include "worker/plugin.h"
 #include "worker/worker-internal.h"
-#include "worker/ratewait.h"
-#include "worker/redis-link.h"
-#include "worker/results-batch.h"
-#include "worker/results.h"
-#include "worker/retry.h"
 #include "resilience/dependency.h"
 #include "resilience/shed.h"
 
@@ -72,49 +65,41 @@ const struct context_config *worker_context(const struct worker *w) { return w->
 int worker_default_max_attempts(const struct worker *w) { return w->wc->max_attempts; }
 int worker_stopping(const struct worker *w) { return atomic_load(&((struct worker *)w)->stopping); }
 double worker_drain_deadline(const struct worker *w) { return w->drain_deadline; }
-const char *worker_id(const struct worker *w) { return w->id; }
-const char *worker_queues(const struct worker *w) { return w->queues; }
 void worker_note_received(struct worker *w) { atomic_fetch_add(&w->in_flight, 1); }
 void worker_note_settled(struct worker *w) { atomic_fetch_sub(&w->in_flight, 1); }
 /* Without Redis there are no guardrails to wait for. */
 bool worker_policy_loaded(struct worker *w) { return !w->policy || atomic_load(&w->policy_loaded); }
 
-/* ------------------------------------------------------------ decisions */
-
-void pool_decided(struct worker *w, struct task *t)
+int pool_threads_wanted(struct worker *w, int queued, bool nobody_awake)
 {
-    switch (t->settle) {
-    case SETTLE_ACK: break;
-    case SETTLE_RETRY: atomic_fetch_add(&w->retried, 1); break;
-    case SETTLE_DEAD: atomic_fetch_add(t->park ? &w->parked : &w->dead, 1); break;
-    case SETTLE_RETURN: break;
-    }
-    if (t->type[0] && t->settle != SETTLE_RETURN && t->created_at > 0) {
-        struct worker_type_stats *s = stats_of_type(w, t->type);
-        if (s)
-            histogram_record_seconds(s->end_to_end, clock_wall() - t->created_at);
-    }
-    consumer_settle_later(t->consumer, t);
+    int free_slots = w->concurrency - w->busy;
+    int want = w->waiting < free_slots ? w->waiting : free_slots;
+    if (queued <= 0 || want <= 0)
+        return 0;
+    double per_task = atomic_load_explicit(&w->occupancy, memory_order_relaxed);
+    double needed = (double)queued * per_task / WAKE_SLICE;
+    int n = needed >= (double)queued ? queued : (int)needed;
+    if (n == 0 && nobody_awake)
+        n = 1;
+    return n < want ? n : want;
 }
 
-void pool_completed(struct worker *w, struct task *t)
+void pool_wake_threads(struct worker *w, int n)
 {
-    atomic_fetch_add(&w->processed, 1);
-    struct worker_type_stats *s = t->type[0] ? stats_of_type(w, t->type) : NULL;
-    if (s)
-        __atomic_fetch_add(&s->processed, 1, __ATOMIC_RELAXED);
-    pool_decided(w, t);
+    if (n >= w->waiting && n > 1)
+        pthread_cond_broadcast(&w->cond);
+    else
+        for (int i = 0; i < n; i++)
+            pthread_cond_signal(&w->cond);
 }
 
-/* Stores what must be stored before the broker hears of it, then settles.
- * Runs on a slot thread or the watchdog. */
 void pool_submit(struct worker *w, struct task *head, struct task *tail, int n)
 {
     if (!head)
         return;
     tail->next = NULL;
     if (w->batch && w->wc->idempotency)
-        results_batch_check(w->batch, head, n);   /* then pool_checked() */
+        w->idempotency_check(w->batch, head, n);   /* results_batch_check, then pool_checked() */
     else
         pool_checked(w, head, tail, n);
 }
@@ -129,7 +114,7 @@ void pool_checked(struct worker *w, struct task *head, struct task *tail, int n)
         w->run_head = head;
     w->run_tail = tail;
     w->run_len += n;
-    slots_wake(w, slots_wanted(w, w->run_len, true));
+    pool_wake_threads(w, pool_threads_wanted(w, w->run_len, true));
     pthread_mutex_unlock(&w->lock);
 }
 

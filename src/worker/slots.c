@@ -1,6 +1,8 @@
 /* The slots (see worker/pool.c): the run queue, the slot threads, starting
  * and finishing a handler, and decide(), the one place a task's fate is
  * decided. */
+#include "worker/settle.h"
+#include "worker/pool.h"
 #include "worker/worker-internal.h"
 
 #include <errno.h>
@@ -24,35 +26,10 @@
 #include "worker/consumer.h"
 #include "worker/plugin.h"
 #include "worker/ratewait.h"
-#include "worker/redis-link.h"
 #include "worker/results-batch.h"
 #include "worker/results.h"
-#include "worker/retry.h"
 #include "resilience/dependency.h"
 #include "resilience/shed.h"
-
-int slots_wanted(struct worker *w, int queued, bool nobody_awake)
-{
-    int free_slots = w->concurrency - w->busy;
-    int want = w->waiting < free_slots ? w->waiting : free_slots;
-    if (queued <= 0 || want <= 0)
-        return 0;
-    double per_task = atomic_load_explicit(&w->occupancy, memory_order_relaxed);
-    double needed = (double)queued * per_task / WAKE_SLICE;
-    int n = needed >= (double)queued ? queued : (int)needed;
-    if (n == 0 && nobody_awake)
-        n = 1;
-    return n < want ? n : want;
-}
-
-void slots_wake(struct worker *w, int n)
-{
-    if (n >= w->waiting && n > 1)
-        pthread_cond_broadcast(&w->cond);
-    else
-        for (int i = 0; i < n; i++)
-            pthread_cond_signal(&w->cond);
-}
 
 /* A slot is free again, under w->lock; t (when started) leaves the
  * watchdog's running list. */
@@ -69,64 +46,6 @@ void slots_release(struct worker *w, struct task *t)
     }
     w->busy--;
     atomic_fetch_sub(&w->busy_now, 1);
-}
-
-void slots_decide(struct worker *w, struct task *t, struct results *res, unsigned *seed)
-{
-    if (t->settle == SETTLE_RETURN) {
-        if (w->batch)
-            results_batch_return(w->batch, t);
-        else
-            pool_decided(w, t);
-        return;
-    }
-    if (t->settle == SETTLE_ACK) {
-        /* ack only after the done key and the result are stored */
-        if (w->batch) {
-            results_batch_completed(w->batch, t);
-            return;
-        }
-        while (results_completed(res, t) < 0) {
-            if (worker_stopping(w) == 2 || (worker_stopping(w) == 1 && clock_mono() > w->drain_deadline)) {
-                log_warn("task %s finished but its result could not be stored: given back", t->id);
-                t->settle = SETTLE_RETURN;
-                pool_decided(w, t);
-                return;
-            }
-            usleep(200 * 1000);
-        }
-        pool_completed(w, t);
-        return;
-    }
-    /* the task did not succeed: retry or dead letter */
-    if (t->settle == SETTLE_RETRY && t->attempt >= t->max_attempts) {
-        t->settle = SETTLE_DEAD;
-        t->dead_reason = "max_attempts";
-    }
-    if (t->settle == SETTLE_RETRY && !t->deferred)
-        t->retry_delay = retry_delay(w->wc->retry_base, w->wc->retry_cap, t->attempt, seed);
-    if (!t->poison && !t->deferred && !t->shed) {
-        atomic_fetch_add(&w->failed, 1);
-        struct worker_type_stats *s = t->type[0] ? stats_of_type(w, t->type) : NULL;
-        if (s)
-            __atomic_fetch_add(&s->failed, 1, __ATOMIC_RELAXED);
-    }
-    if (t->park)
-        log_info("task %s (%s) from %s parked (%s): %s", t->id, t->type, t->consumer->label, t->dead_reason,
-                 t->error);
-    else if (t->settle == SETTLE_DEAD)
-        log_warn("task %s (%s) from %s dead-lettered: %s: %s (attempt %d)", t->id, t->type[0] ? t->type : "?",
-                 t->consumer->label, t->dead_reason, t->error, t->attempt);
-    else
-        log_info("task %s (%s) retry in %.3fs after attempt %d/%d: %s", t->id, t->type, t->retry_delay, t->attempt,
-                 t->max_attempts, t->error);
-    if (t->env && !t->park && w->batch) {
-        results_batch_failed(w->batch, t);   /* settled once the record is out */
-        return;
-    }
-    if (t->env && !t->park)
-        results_failed(res, t, t->settle == SETTLE_DEAD);
-    pool_decided(w, t);
 }
 
 /* Ends the task's dependency permit with its one outcome: success, error
@@ -174,7 +93,7 @@ static void slots_finish(struct worker *w, struct slot_thread *st, struct task *
     pthread_mutex_lock(&w->lock);
     slots_release(w, t);
     /* a slot is free: this thread takes the next task, others what is left */
-    slots_wake(w, slots_wanted(w, w->run_len - 1, false));
+    pool_wake_threads(w, pool_threads_wanted(w, w->run_len - 1, false));
     pthread_mutex_unlock(&w->lock);
 
     double ran = clock_mono() - t->started_mono;
@@ -208,7 +127,7 @@ static void slots_finish(struct worker *w, struct slot_thread *st, struct task *
             snprintf(t->error, sizeof t->error, "%s", t->result.error[0] ? t->result.error : "handler failed");
         }
     }
-    slots_decide(w, t, &st->results, &st->seed);
+    decide_fate(w, t, &st->results, &st->seed);
 }
 
 static void async_done(void *cookie, struct qdeck_result *res)
@@ -240,7 +159,7 @@ static void slots_start_task(struct worker *w, struct slot_thread *st, struct ta
         log_info("task %s (%s) already completed: acked without running", t->id, t->type);
         t->settle = SETTLE_ACK;
         atomic_fetch_add(&w->processed, 1);
-        pool_decided(w, t);
+        settle_decided(w, t);
         goto unbusy;
     }
     if (t->poison || !h || !h->plugin) {
@@ -250,7 +169,7 @@ static void slots_start_task(struct worker *w, struct slot_thread *st, struct ta
         }
         t->settle = SETTLE_DEAD;
         t->dead_reason = "poison";
-        slots_decide(w, t, &st->results, &st->seed);
+        decide_fate(w, t, &st->results, &st->seed);
         goto unbusy;
     }
     if (t->deadline > 0 && clock_wall() > t->deadline) {
@@ -258,7 +177,7 @@ static void slots_start_task(struct worker *w, struct slot_thread *st, struct ta
                  clock_wall() - t->deadline);
         t->settle = SETTLE_DEAD;
         t->dead_reason = "expired";
-        slots_decide(w, t, &st->results, &st->seed);
+        decide_fate(w, t, &st->results, &st->seed);
         goto unbusy;
     }
     t->handler = h;
@@ -266,7 +185,7 @@ static void slots_start_task(struct worker *w, struct slot_thread *st, struct ta
         t->max_attempts = h->max_attempts;
     double wall = clock_wall();
     if (admit_shed(w, t, wall)) {
-        slots_decide(w, t, &st->results, &st->seed);
+        decide_fate(w, t, &st->results, &st->seed);
         goto unbusy;
     }
     double now = clock_mono();
@@ -329,7 +248,7 @@ static void slots_start_task(struct worker *w, struct slot_thread *st, struct ta
 unbusy:
     pthread_mutex_lock(&w->lock);
     slots_release(w, NULL);
-    slots_wake(w, slots_wanted(w, w->run_len - 1, false));
+    pool_wake_threads(w, pool_threads_wanted(w, w->run_len - 1, false));
     pthread_mutex_unlock(&w->lock);
 }
 
@@ -367,7 +286,7 @@ static void *slot_main(void *arg)
             struct task *t = pop_run(w);
             pthread_mutex_unlock(&w->lock);
             t->settle = SETTLE_RETURN;
-            pool_decided(w, t);
+            settle_decided(w, t);
             pthread_mutex_lock(&w->lock);
             continue;
         }
@@ -376,7 +295,7 @@ static void *slot_main(void *arg)
             w->busy++;
             atomic_fetch_add(&w->busy_now, 1);
             /* this thread is taken for now: wake others if what is left needs them */
-            slots_wake(w, slots_wanted(w, w->run_len, false));
+            pool_wake_threads(w, pool_threads_wanted(w, w->run_len, false));
             pthread_mutex_unlock(&w->lock);
             double t0 = clock_mono();
             slots_start_task(w, st, t);

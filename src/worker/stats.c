@@ -1,5 +1,7 @@
 /* The worker's counters and per-type latency, and what the heartbeat and
  * /readyz read of them (worker.h). Part of the pool (worker/pool.c). */
+#include "worker/stats.h"
+
 #include "worker/worker-internal.h"
 
 #include <errno.h>
@@ -21,16 +23,13 @@
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "worker/consumer.h"
-#include "worker/plugin.h"
-#include "worker/ratewait.h"
-#include "worker/redis-link.h"
-#include "worker/results-batch.h"
-#include "worker/results.h"
-#include "worker/retry.h"
 #include "resilience/dependency.h"
 #include "resilience/shed.h"
 
 /* ------------------------------------------------------------ stats */
+
+const char *worker_id(const struct worker *w) { return w->id; }
+const char *worker_queues(const struct worker *w) { return w->queues; }
 
 struct worker_type_stats *stats_of_type(struct worker *w, const char *type)
 {

@@ -33,10 +33,14 @@ enum settle_kind {
 
 enum task_state { TASK_QUEUED, TASK_RUNNING, TASK_FINISHED, TASK_ABANDONED };
 
+/* The most settlements a consumer applies in one round. */
+#define SETTLE_BATCH_MAX 128
+
 struct task {
     struct task *next;             /* run queue, settle queue */
     struct task *wd_prev, *wd_next;   /* watchdog's list of running tasks */
     struct consumer *consumer;
+    const char *queue_label;       /* its consumer's label ("amqp:orders"), set on delivery */
     unsigned generation;           /* consumer connection it came on */
 
     /* the delivery */

@@ -1,5 +1,6 @@
 /* The watchdog (see worker/pool.c): every 50 ms it cancels handlers past
  * their timeout and abandons those that do not come back. */
+#include "worker/pool.h"
 #include "worker/worker-internal.h"
 
 #include <errno.h>
@@ -22,11 +23,7 @@
 #include "core/xalloc.h"
 #include "worker/consumer.h"
 #include "worker/plugin.h"
-#include "worker/ratewait.h"
-#include "worker/redis-link.h"
-#include "worker/results-batch.h"
 #include "worker/results.h"
-#include "worker/retry.h"
 #include "resilience/dependency.h"
 #include "resilience/shed.h"
 
@@ -52,7 +49,7 @@ void *watchdog_main(void *arg)
         bool drain_over = stopping == 2 || (stopping == 1 && now >= w->drain_deadline);
         int free_slots = w->concurrency - w->busy;
         if (w->run_head && free_slots > 0 && now - w->run_head->received_mono > STALE_QUEUE)
-            slots_wake(w, free_slots < w->run_len ? free_slots : w->run_len);   /* tasks slower than usual */
+            pool_wake_threads(w, free_slots < w->run_len ? free_slots : w->run_len);   /* tasks slower than usual */
         for (struct task *t = w->running; t; t = t->wd_next) {
             if (!atomic_load(&t->cancelled) && (now >= t->timeout_at || drain_over)) {
                 atomic_store(&t->cancelled, 1);
@@ -91,7 +88,7 @@ void *watchdog_main(void *arg)
             snprintf(t->error, sizeof t->error, "timed out after %.3gs (handler did not stop)", t->timeout);
             slots_end_dependency(t, clock_mono() - t->started_mono);
             t->settle = t->shutdown_cancel ? SETTLE_RETURN : SETTLE_RETRY;
-            slots_decide(w, t, &w->watchdog_results, &w->watchdog_seed);
+            decide_fate(w, t, &w->watchdog_results, &w->watchdog_seed);
         }
         pthread_mutex_lock(&w->lock);
         pthread_cond_broadcast(&w->cond);

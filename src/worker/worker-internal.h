@@ -1,10 +1,13 @@
 /* Inside the worker (not for other modules: they use worker.h, and
  * consumers pool.h): struct worker and what the files of the pool share.
- * The pool is split by concern; worker/pool.c describes the whole:
+ * The pool is split by concern; worker/pool.c describes the whole and
+ * holds the run queue and the accessors:
  *   handlers.c: a handler per task type (plugin instance, timeout, dependency, guardrails)
  *   stats.c: counters and per-type latency
  *   admission.c: the checks before a handler runs (shed, guard, idempotency)
- *   slots.c: the run queue, slot threads, and the one place a task's fate is decided
+ *   settle.c: counting a task settled and handing it back to its consumer
+ *   decide.c: the one place a task's fate is decided
+ *   slots.c: the slot threads: starting and finishing handlers
  *   watchdog.c: timeouts and abandoned handlers
  *   guardrails.c: applying policy to resilience, breaker events
  *   worker.c: create, run, stop, destroy. */
@@ -21,10 +24,9 @@
 #include "resilience/dependency.h"
 #include "resilience/shed.h"
 #include "worker/plugin.h"
-#include "worker/pool.h"
 #include "worker/results.h"
 #include "worker/task.h"
-#include "worker/worker.h"
+#include "worker/counters.h"
 
 #define MAX_THREADS 256
 #define THREAD_STACK (256 * 1024)
@@ -84,6 +86,9 @@ struct worker {
     bool watchdog_started;
     struct results watchdog_results;
     struct results_batch *batch;   /* per-task Redis work, pipelined; NULL: none, or synchronous */
+    /* results_batch_check, set with batch: pool_submit reaches the results
+     * thread through it, so pool.c calls nothing above it */
+    void (*idempotency_check)(struct results_batch *b, struct task *head, int n);
     unsigned watchdog_seed;
 
     _Atomic int stopping;
@@ -138,11 +143,11 @@ bool admit_shed(struct worker *w, struct task *t, double wall);
 bool admit_guard(struct worker *w, struct slot_thread *st, struct task *t, struct dependency *d, double now);
 bool admit_already_done(struct worker *w, struct slot_thread *st, struct task *t);
 
+/* decide.c */
+void decide_fate(struct worker *w, struct task *t, struct results *res, unsigned *seed);
+
 /* slots.c */
-int slots_wanted(struct worker *w, int queued, bool nobody_awake);
-void slots_wake(struct worker *w, int n);
 void slots_release(struct worker *w, struct task *t);
-void slots_decide(struct worker *w, struct task *t, struct results *res, unsigned *seed);
 void slots_end_dependency(struct task *t, double ran);
 int slots_spawn(struct worker *w);
 

@@ -1,5 +1,8 @@
 /* The worker's life (worker.h): create, run, stop, destroy. The pool it
  * runs is described in worker/pool.c. */
+#include "worker/worker.h"
+
+#include "worker/consumer-backends.h"
 #include "worker/worker-internal.h"
 
 #include <errno.h>
@@ -23,10 +26,8 @@
 #include "worker/consumer.h"
 #include "worker/plugin.h"
 #include "worker/ratewait.h"
-#include "worker/redis-link.h"
 #include "worker/results-batch.h"
 #include "worker/results.h"
-#include "worker/retry.h"
 #include "resilience/dependency.h"
 #include "resilience/shed.h"
 
@@ -121,7 +122,7 @@ struct worker *worker_create(const struct worker_options *opt, char *err, size_t
             worker_destroy(w);
             return NULL;
         }
-        w->consumers[w->nconsumers++] = consumer_new(w, &addr, w->prefetch);
+        w->consumers[w->nconsumers++] = consumer_new(w, &addr, w->prefetch, consumer_backend(addr.kind));
         queue_address_free(&addr);
     }
     free_list(items, n);
@@ -172,6 +173,7 @@ int worker_run(struct worker *w)
 {
     char err[200] = "";
     w->batch = results_batch_start(w, &w->watchdog_results, err, sizeof err);
+    w->idempotency_check = results_batch_check;
     if (!w->batch && err[0])
         log_warn("%s: result records and idempotency checks go one task at a time", err);
     int nthreads = w->concurrency < MAX_THREADS ? w->concurrency : MAX_THREADS;

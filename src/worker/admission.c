@@ -1,10 +1,6 @@
 /* The checks a task passes before its handler runs: shed (priority and
  * CoDel, policy), the dependency's guard (breaker, bulkhead, rate waiting
  * room) and idempotency (already done). Part of the pool (worker/pool.c). */
-#include "worker/settle.h"
-#include "worker/pool.h"
-#include "worker/worker-internal.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -23,12 +19,15 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "resilience/dependency.h"
+#include "resilience/shed.h"
 #include "worker/consumer.h"
+#include "worker/pool.h"
 #include "worker/ratewait.h"
 #include "worker/results.h"
 #include "worker/retry.h"
-#include "resilience/dependency.h"
-#include "resilience/shed.h"
+#include "worker/settle.h"
+#include "worker/worker-internal.h"
 
 bool admit_shed(struct worker *w, struct task *t, double wall)
 {

@@ -8,11 +8,11 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "worker/consumer.h"
+#include "worker/pool.h"
 #include "worker/results-batch.h"
 #include "worker/results.h"
 #include "worker/retry.h"
 #include "worker/settle.h"
-#include "worker/pool.h"
 #include "worker/worker-internal.h"
 
 void decide_fate(struct worker *w, struct task *t, struct results *res, unsigned *seed)

@@ -4,8 +4,6 @@
  * in force for the heartbeat. */
 #include "worker/guardrails.h"
 
-#include "worker/worker-internal.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -24,10 +22,12 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/xalloc.h"
-#include "worker/consumer.h"
-#include "worker/ratewait.h"
 #include "resilience/dependency.h"
 #include "resilience/shed.h"
+#include "worker/apply-policy.h"
+#include "worker/consumer.h"
+#include "worker/ratewait.h"
+#include "worker/worker-internal.h"
 
 /* ------------------------------------------------------------ control */
 

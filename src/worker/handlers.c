@@ -1,8 +1,6 @@
 /* The handler of each task type: its plugin instance (created once per
  * [task TYPE], shared by the slot threads), timeout, attempts, dependency
  * and the guardrails that name it. Part of the pool (worker/pool.c). */
-#include "worker/worker-internal.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -21,10 +19,11 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/xalloc.h"
-#include "worker/consumer.h"
-#include "worker/plugin.h"
 #include "resilience/dependency.h"
 #include "resilience/shed.h"
+#include "worker/consumer.h"
+#include "worker/plugin.h"
+#include "worker/worker-internal.h"
 
 /* ------------------------------------------------------------ handlers */
 

@@ -14,10 +14,11 @@
  * already awake, slow ones get a thread each (threads_wanted()). Settlements
  * go back to the consumer thread through a lock-free stack (consumer.c).
  *
- * The fate of a task is decided in one place, decide(): completed (done key
- * and COMPLETED record stored, then ack), retry (backoff with full jitter,
- * see retry.h) or dead letter (poison, failed, max_attempts). The decision
- * goes back to the task's consumer thread, which alone talks to its broker.
+ * The fate of a task is decided in one place, decide_fate() (decide.c):
+ * completed (done key and COMPLETED record stored, then ack), retry
+ * (backoff with full jitter, see retry.h) or dead letter (poison, failed,
+ * max_attempts). The decision goes back to the task's consumer thread
+ * (settle.c), which alone talks to its broker.
  * With Redis, the idempotency check (before a task enters the run queue),
  * the records and the done mark go through the results thread, many tasks
  * per round trip (results-batch.c); it hands each task on when its write
@@ -54,9 +55,9 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/xalloc.h"
-#include "worker/worker-internal.h"
 #include "resilience/dependency.h"
 #include "resilience/shed.h"
+#include "worker/worker-internal.h"
 
 /* ------------------------------------------------------------ accessors */
 

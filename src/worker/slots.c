@@ -1,10 +1,6 @@
-/* The slots (see worker/pool.c): the run queue, the slot threads, starting
- * and finishing a handler, and decide(), the one place a task's fate is
- * decided. */
-#include "worker/settle.h"
-#include "worker/pool.h"
-#include "worker/worker-internal.h"
-
+/* The slots (see worker/pool.c): the slot threads that take tasks from the
+ * run queue, start a handler (after admission.c's checks) and finish it;
+ * decide.c then decides the task's fate. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -23,13 +19,16 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "resilience/dependency.h"
+#include "resilience/shed.h"
 #include "worker/consumer.h"
 #include "worker/plugin.h"
+#include "worker/pool.h"
 #include "worker/ratewait.h"
 #include "worker/results-batch.h"
 #include "worker/results.h"
-#include "resilience/dependency.h"
-#include "resilience/shed.h"
+#include "worker/settle.h"
+#include "worker/worker-internal.h"
 
 /* A slot is free again, under w->lock; t (when started) leaves the
  * watchdog's running list. */

@@ -2,8 +2,6 @@
  * /readyz read of them (worker.h). Part of the pool (worker/pool.c). */
 #include "worker/stats.h"
 
-#include "worker/worker-internal.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -22,9 +20,10 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/xalloc.h"
-#include "worker/consumer.h"
 #include "resilience/dependency.h"
 #include "resilience/shed.h"
+#include "worker/consumer.h"
+#include "worker/worker-internal.h"
 
 /* ------------------------------------------------------------ stats */
 

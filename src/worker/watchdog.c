@@ -1,8 +1,5 @@
 /* The watchdog (see worker/pool.c): every 50 ms it cancels handlers past
  * their timeout and abandons those that do not come back. */
-#include "worker/pool.h"
-#include "worker/worker-internal.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -21,11 +18,13 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/xalloc.h"
-#include "worker/consumer.h"
-#include "worker/plugin.h"
-#include "worker/results.h"
 #include "resilience/dependency.h"
 #include "resilience/shed.h"
+#include "worker/consumer.h"
+#include "worker/plugin.h"
+#include "worker/pool.h"
+#include "worker/results.h"
+#include "worker/worker-internal.h"
 
 /* ------------------------------------------------------------ watchdog */
 

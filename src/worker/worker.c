@@ -2,9 +2,6 @@
  * runs is described in worker/pool.c. */
 #include "worker/worker.h"
 
-#include "worker/consumer-backends.h"
-#include "worker/worker-internal.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -23,13 +20,15 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "resilience/dependency.h"
+#include "resilience/shed.h"
+#include "worker/consumer-backends.h"
 #include "worker/consumer.h"
 #include "worker/plugin.h"
 #include "worker/ratewait.h"
 #include "worker/results-batch.h"
 #include "worker/results.h"
-#include "resilience/dependency.h"
-#include "resilience/shed.h"
+#include "worker/worker-internal.h"
 
 /* ------------------------------------------------------------ life */
 

@@ -341,7 +341,7 @@ static void exec_run(void *instance, const struct qdeck_task *task, struct qdeck
         pid_t w = waitpid(pid, &status, WNOHANG);
         if (w == pid)
             break;
-        if (task->cancelled && *task->cancelled)
+        if (task->cancelled && atomic_load(task->cancelled))
             stopped = "cancelled";
         else if (now_monotonic() - start >= limit)
             stopped = "timed out";

@@ -80,7 +80,7 @@ static void sleep_run(void *instance, const struct qdeck_task *task, struct qdec
     long ms = task_ms(instance, task);
     double end = now_monotonic() + (double)ms / 1000.0;
     for (;;) {
-        if (task->cancelled && *task->cancelled) {
+        if (task->cancelled && atomic_load(task->cancelled)) {
             res->outcome = QDECK_RETRY;
             snprintf(res->error, sizeof res->error, "sleep: cancelled");
             return;

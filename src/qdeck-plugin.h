@@ -2,9 +2,20 @@
  *
  * A plugin is a shared object in plugins/ exporting one symbol,
  * QDECK_PLUGIN_ENTRY, a function returning a pointer to a constant
- * struct qdeck_plugin. qdeck checks `abi` (must equal QDECK_PLUGIN_ABI) and
- * `size` (at least the size of the fields it reads); fields are only ever
- * appended, so an older plugin keeps loading (Redis modules do the same).
+ * struct qdeck_plugin. qdeck checks `abi` (QDECK_PLUGIN_ABI_MIN up to
+ * QDECK_PLUGIN_ABI) and `size` (at least the size of the fields it reads);
+ * fields are only ever appended, so an older plugin keeps loading (Redis
+ * modules do the same). docs/plugin-abi.md has the whole contract.
+ *
+ * ABI versions:
+ *   1  task->cancelled is `const volatile int *`.
+ *   2  task->cancelled is `const atomic_int *`: the flag is written by the
+ *      watchdog's thread and read by the handler's, which under C11 needs
+ *      an atomic (a volatile int is a data race). Nothing else changed:
+ *      the pointer has the same size and place, and an atomic_int has the
+ *      size and representation of an int on every platform qdeck builds
+ *      for, so qdeck still loads ABI 1 plugins and hands them the same
+ *      pointer; their volatile reads see the flag as before.
  *
  * One plugin serves many task types: create() makes an instance per
  * [task TYPE] from its `args` string ("k=v,k=v"). A plugin implements
@@ -12,7 +23,7 @@
  * or submit() (asynchronous: it returns at once and calls done() later from
  * any thread, e.g. one libcurl multi loop driving hundreds of calls).
  *
- * Cancellation: qdeck sets *task->cancelled to non-zero when the watchdog's
+ * Cancellation: qdeck sets *task->cancelled (atomically) to non-zero when the watchdog's
  * timeout passes or the worker shuts down; run() must notice within a
  * moment and return QDECK_RETRY with an error, and an asynchronous plugin
  * gets cancel() and must still call done() exactly once.
@@ -21,10 +32,12 @@
 #ifndef QDECK_PLUGIN_H
 #define QDECK_PLUGIN_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define QDECK_PLUGIN_ABI 1
+#define QDECK_PLUGIN_ABI 2        /* what this header builds */
+#define QDECK_PLUGIN_ABI_MIN 1    /* the oldest ABI qdeck still loads */
 #define QDECK_PLUGIN_ENTRY "qdeck_plugin_entry"
 
 enum qdeck_outcome {
@@ -43,7 +56,7 @@ struct qdeck_task {
     int priority;
     double deadline;              /* epoch seconds the task must finish by, 0: none */
     long max_response_tokens;     /* budget guardrail, -1: off */
-    const volatile int *cancelled;  /* non-zero: stop as soon as possible */
+    const atomic_int *cancelled;  /* non-zero: stop as soon as possible (ABI 2; 1: volatile int) */
 };
 
 struct qdeck_result {
@@ -55,7 +68,7 @@ struct qdeck_result {
 typedef void (*qdeck_done_fn)(void *cookie, struct qdeck_result *res);
 
 struct qdeck_plugin {
-    uint32_t abi;                 /* QDECK_PLUGIN_ABI */
+    uint32_t abi;                 /* QDECK_PLUGIN_ABI when built */
     uint32_t size;                /* sizeof(struct qdeck_plugin) the plugin was built with */
     const char *name;
     const char *version;

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "cli/app.h"
-#include "control/plane.h"
+#include "worker/plane.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "demo/redis-child.h"

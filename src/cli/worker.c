@@ -9,7 +9,7 @@
  * still acking nothing unfinished. --declare declares the RabbitMQ topology
  * (queue with its DLX wiring, qdeck.dlx, <queue>.dlq) before consuming.
  *
- * Alongside runs the control plane (src/control/plane.h): the heartbeat to
+ * Alongside runs the control plane (src/worker/plane.h): the heartbeat to
  * qdeck:worker:<id> every [worker] heartbeat seconds (other workers'
  * reapers use it to tell a live worker from a dead one), the scheduler, and
  * /healthz /readyz /metrics on --metrics-addr; /readyz also wants every
@@ -27,7 +27,7 @@
 
 #include "cli/app.h"
 #include "control/keys.h"
-#include "control/plane.h"
+#include "worker/plane.h"
 #include "core/address.h"
 #include "core/log.h"
 #include "core/number.h"

@@ -17,11 +17,11 @@
 #include "control/audit.h"
 #include "control/keys.h"
 #include "control/redis-connect.h"
+#include "control/sched-state.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/url.h"
 #include "core/xalloc.h"
-#include "worker/sched.h"
 
 #define MGET_CHUNK 256
 

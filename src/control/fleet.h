@@ -48,7 +48,7 @@ struct fleet_worker {
     cJSON *report;            /* the whole heartbeat, read-only (latency, breakers, ...) */
 };
 
-/* One scheduled job's state (worker/sched.h keeps it in Redis). */
+/* One scheduled job's state (control/sched-state.h). */
 struct fleet_job {
     char *name;
     double next_run, last_run;   /* wall seconds, NAN unknown / never */

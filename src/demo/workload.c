@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdbool.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,7 @@
 struct workload {
     pthread_t thread;
     redisContext *redis;
-    volatile int stopping;
+    atomic_int stopping;       /* set by workload_stop, read by the thread */
     unsigned seed;
     unsigned long next_id;
     double started;
@@ -116,7 +117,7 @@ static void tick(struct workload *w)
 static void *workload_main(void *arg)
 {
     struct workload *w = arg;
-    while (!w->stopping) {
+    while (!atomic_load(&w->stopping)) {
         double next = clock_mono() + TICK_SECONDS;
         tick(w);
         double left = next - clock_mono();
@@ -154,7 +155,7 @@ void workload_stop(struct workload *w)
 {
     if (!w)
         return;
-    w->stopping = 1;
+    atomic_store(&w->stopping, 1);
     pthread_join(w->thread, NULL);
     redisFree(w->redis);
     free(w);

@@ -29,7 +29,6 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-#include "control/policy.h"
 #include "core/config.h"
 #include "resilience/breaker.h"
 #include "resilience/bulkhead.h"
@@ -68,11 +67,6 @@ int dependency_set_init(struct dependency_set *s, const struct config *cfg, cons
                         breaker_listener listener, void *listener_ctx, char *err, size_t errlen);
 void dependency_set_fini(struct dependency_set *s);
 struct dependency *dependency_find(const struct dependency_set *s, const char *name);
-
-/* Applies a policy snapshot: rate overrides, fallback switches, breaker
- * commands (each command generation once). Cheap; call it whenever the
- * watcher's version changes. */
-void dependency_set_apply_policy(struct dependency_set *s, const struct policy *p);
 
 /* now: the task's start on the breaker's clock (clock_mono by default).
  * redis: the calling thread's connection for a fleet rate, or NULL.

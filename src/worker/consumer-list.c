@@ -43,6 +43,7 @@
 #include "worker/parked.h"
 #include "worker/pool.h"
 #include "worker/redis-link.h"
+#include "worker/stats.h"
 
 #define CONNECT_TIMEOUT 5.0
 #define READ_TIMEOUT 10.0
@@ -199,7 +200,7 @@ static int append_settlement(struct consumer *c, struct task *t)
 static int list_settle_batch(struct consumer *c, struct task **tasks, int n)
 {
     struct list_consumer *l = c->priv;
-    return redis_link_settle(l->c, c, tasks, n, append_settlement);
+    return redis_link_settle(l->c, c, c->label, tasks, n, append_settlement);
 }
 
 static int list_flush(struct consumer *c)

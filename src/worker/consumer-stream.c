@@ -39,6 +39,7 @@
 #include "worker/parked.h"
 #include "worker/pool.h"
 #include "worker/redis-link.h"
+#include "worker/stats.h"
 
 #define CONNECT_TIMEOUT 5.0
 #define READ_TIMEOUT 10.0
@@ -283,7 +284,7 @@ static int append_settlement(struct consumer *c, struct task *t)
 static int stream_settle_batch(struct consumer *c, struct task **tasks, int n)
 {
     struct stream_consumer *s = c->priv;
-    return redis_link_settle(s->c, c, tasks, n, append_settlement);
+    return redis_link_settle(s->c, c, c->label, tasks, n, append_settlement);
 }
 
 static int stream_flush(struct consumer *c)

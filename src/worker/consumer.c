@@ -21,7 +21,8 @@
 #define RECEIVE_WAIT 0.05
 #define GUARDRAILS_WAIT 3.0   /* seconds to wait for the guardrails before receiving anyway */
 
-struct consumer *consumer_new(struct worker *w, const struct queue_address *addr, int prefetch)
+struct consumer *consumer_new(struct worker *w, const struct queue_address *addr, int prefetch,
+                              const struct consumer_ops *ops)
 {
     struct consumer *c = xcalloc(1, sizeof *c);
     atomic_init(&c->paused, false);
@@ -35,9 +36,7 @@ struct consumer *consumer_new(struct worker *w, const struct queue_address *addr
     c->addr.group = addr->group ? xstrdup(addr->group) : NULL;
     c->label = queue_address_format(addr);
     c->prefetch = prefetch;
-    c->ops = addr->kind == QUEUE_AMQP ? &consumer_amqp_ops
-             : addr->kind == QUEUE_REDIS_LIST ? &consumer_list_ops
-                                              : &consumer_stream_ops;
+    c->ops = ops;
     if (pipe2(c->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
         log_error("consumer %s: pipe: %s", c->label, strerror(errno));
         abort();
@@ -97,6 +96,7 @@ void consumer_drain_wake(struct consumer *c)
 void consumer_deliver(struct consumer *c, struct task *t)
 {
     t->consumer = c;
+    t->queue_label = c->label;
     t->generation = c->generation;
     t->received_mono = clock_mono();
     atomic_fetch_add(&c->in_flight, 1);

@@ -66,8 +66,6 @@ struct consumer_ops {
     bool redelivers_on_reconnect;
 };
 
-#define SETTLE_BATCH_MAX 128
-
 extern const struct consumer_ops consumer_amqp_ops, consumer_list_ops, consumer_stream_ops;
 
 struct consumer {
@@ -102,7 +100,9 @@ struct consumer {
     double guardrails_deadline;    /* consumer thread: read anyway after this (0: not waiting yet) */
 };
 
-struct consumer *consumer_new(struct worker *w, const struct queue_address *addr, int prefetch);
+/* ops: the backend for addr's kind (consumer-backends.h). */
+struct consumer *consumer_new(struct worker *w, const struct queue_address *addr, int prefetch,
+                              const struct consumer_ops *ops);
 void consumer_free(struct consumer *c);
 int consumer_start(struct consumer *c);
 void consumer_join(struct consumer *c);

@@ -12,7 +12,10 @@
 
 #include "core/xalloc.h"
 
-/* The fields qdeck reads; a plugin built with fewer is refused. */
+/* The fields qdeck reads; a plugin built with fewer is refused. ABI 1 and 2
+ * have the same struct qdeck_plugin and struct qdeck_task layouts (only the
+ * type the cancelled flag is read through differs; see qdeck-plugin.h), so
+ * one check serves both. */
 #define PLUGIN_MIN_SIZE (offsetof(struct qdeck_plugin, cancel) + sizeof(void *))
 
 char *plugin_default_dir(void)
@@ -62,8 +65,9 @@ struct plugin *plugin_load(const char *dir, const char *name, char *err, size_t 
         why = "has no entry symbol " QDECK_PLUGIN_ENTRY;
     } else if (!api) {
         why = "entry returned NULL";
-    } else if (api->abi != QDECK_PLUGIN_ABI) {
-        snprintf(buf, sizeof buf, "was built for plugin ABI %u, this qdeck speaks %u", api->abi, QDECK_PLUGIN_ABI);
+    } else if (api->abi < QDECK_PLUGIN_ABI_MIN || api->abi > QDECK_PLUGIN_ABI) {
+        snprintf(buf, sizeof buf, "was built for plugin ABI %u, this qdeck speaks %u (and loads %u to %u)", api->abi,
+                 QDECK_PLUGIN_ABI, QDECK_PLUGIN_ABI_MIN, QDECK_PLUGIN_ABI);
         why = buf;
     } else if (api->size < PLUGIN_MIN_SIZE) {
         snprintf(buf, sizeof buf, "declares size %u, smaller than the %zu bytes of ABI %u", api->size,

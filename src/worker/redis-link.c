@@ -6,7 +6,7 @@
 
 #include "core/log.h"
 #include "core/url.h"
-#include "worker/consumer.h"
+#include "worker/task.h"
 
 static struct timeval tv_of(double s)
 {
@@ -91,7 +91,7 @@ int redis_link_drain(redisContext *c, int n, char *err, size_t errlen)
     return 0;
 }
 
-int redis_link_settle(redisContext *rc, struct consumer *c, struct task **tasks, int n,
+int redis_link_settle(redisContext *rc, struct consumer *c, const char *label, struct task **tasks, int n,
                       int (*append)(struct consumer *c, struct task *t))
 {
     int replies[SETTLE_BATCH_MAX];
@@ -104,7 +104,7 @@ int redis_link_settle(redisContext *rc, struct consumer *c, struct task **tasks,
                 return 0;
             redisReply *r = rep;
             if (r->type == REDIS_REPLY_ERROR)
-                log_error("consumer %s: task %s: Redis refused the settlement: %s", c->label,
+                log_error("consumer %s: task %s: Redis refused the settlement: %s", label,
                           tasks[i]->entry_id ? tasks[i]->entry_id : tasks[i]->id, r->str);
             freeReplyObject(r);
         }

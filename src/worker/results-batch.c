@@ -24,7 +24,7 @@
  *               missing a field; a task slower than a round trip shows
  *               PROCESSING as before. Lost writes are not retried (as before).
  *   completed   SET NX PX the done key and the COMPLETED record. The task
- *               goes back for its ack (pool_completed) only when every reply
+ *               goes back for its ack (settle_completed) only when every reply
  *               is in and none is an error. Otherwise it waits here and goes
  *               out again on a timer (RETRY_PAUSE plus jitter, never a spin);
  *               once the drain deadline passes, on a fast stop, or when the
@@ -36,6 +36,7 @@
  * A crash anywhere loses nothing: no ack is sent before its mark is stored,
  * and a mark stored without its ack makes the redelivery a skip. */
 #include "worker/results-batch.h"
+#include "worker/settle.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -218,11 +219,11 @@ static void answer(struct results_batch *rb, struct batch_req *list, bool last)
         case OP_COMPLETED:
             if (r->stored) {
                 rb->tasks++;
-                pool_completed(rb->w, t);
+                settle_completed(rb->w, t);
             } else if (give_up(rb, last)) {
                 log_warn("task %s finished but its result could not be stored: given back", t->id);
                 t->settle = SETTLE_RETURN;
-                pool_decided(rb->w, t);
+                settle_decided(rb->w, t);
             } else {
                 r->replies = 0;
                 *wait_end = r;
@@ -232,7 +233,7 @@ static void answer(struct results_batch *rb, struct batch_req *list, bool last)
             }
             break;
         case OP_FAILED:
-        case OP_RETURN: pool_decided(rb->w, t); break;
+        case OP_RETURN: settle_decided(rb->w, t); break;
         }
         free(r);
     }

@@ -4,7 +4,7 @@
  * results-batch.c for the order it keeps and why the guarantees hold.
  *
  * Every call may come from any thread. Each task handed over comes back
- * through the pool (pool_checked, pool_completed, pool_decided), on the
+ * through the pool (pool_checked, settle_completed, settle_decided), on the
  * batcher's thread. */
 #ifndef QDECK_WORKER_RESULTS_BATCH_H
 #define QDECK_WORKER_RESULTS_BATCH_H
@@ -30,13 +30,13 @@ void results_batch_check(struct results_batch *rb, struct task *head, int n);
 /* The handler is starting: the PROCESSING record, fire and forget (folded
  * into the outcome's record when that is queued before it went out). */
 void results_batch_processing(struct results_batch *rb, struct task *t);
-/* SETTLE_ACK: the done mark and COMPLETED record, then pool_completed();
+/* SETTLE_ACK: the done mark and COMPLETED record, then settle_completed();
  * or, when they cannot be stored before the drain ends, given back. */
 void results_batch_completed(struct results_batch *rb, struct task *t);
 /* SETTLE_RETRY / SETTLE_DEAD: the PENDING / FAILED record (best effort),
- * then pool_decided(). */
+ * then settle_decided(). */
 void results_batch_failed(struct results_batch *rb, struct task *t);
-/* SETTLE_RETURN: pool_decided() once the writes queued before it are out
+/* SETTLE_RETURN: settle_decided() once the writes queued before it are out
  * (its PROCESSING write still points at it). */
 void results_batch_return(struct results_batch *rb, struct task *t);
 

@@ -7,7 +7,6 @@
 #include "control/keys.h"
 #include "core/clock.h"
 #include "core/log.h"
-#include "worker/consumer.h"
 #include "worker/redis-link.h"
 
 #define CONNECT_TIMEOUT 2.0
@@ -86,7 +85,7 @@ static void record_start(struct record *rec, const struct results *r, const stru
 {
     snprintf(rec->started, sizeof rec->started, "%.3f", t->started_wall > 0 ? t->started_wall : clock_wall());
     record_field(rec, "type", t->type);
-    record_field(rec, "queue", t->consumer ? t->consumer->label : "");
+    record_field(rec, "queue", t->queue_label ? t->queue_label : "");
     record_field(rec, "attempt", rec->attempt);
     record_field(rec, "started_at", rec->started);
     record_field(rec, "worker", r->worker_id);

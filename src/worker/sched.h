@@ -31,16 +31,12 @@
 #ifndef QDECK_SCHED_H
 #define QDECK_SCHED_H
 
-#include <hiredis/hiredis.h>
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "control/sched-state.h"
 #include "core/config.h"
-
-/* A hook runs one job's action on the scheduler thread; returns 0 or -1 and
- * writes a one-line result ("published 1 task to amqp:reports"). */
-typedef int (*sched_publish_fn)(void *ctx, const struct schedule_config *job, char *result, size_t len);
-typedef int (*sched_replay_fn)(void *ctx, const struct schedule_config *job, char *result, size_t len);
+#include "worker/sched-actions.h"
 
 struct sched_options {
     const char *redis_url;        /* the control plane */
@@ -70,25 +66,5 @@ int sched_describe(const struct schedule_config *job, char *buf, size_t len);
 /* When a job with this schedule runs next after `after` (wall seconds), or
  * -1 when never. */
 double sched_next_after(const struct schedule_config *job, double after);
-
-/* ---- for `qdeck sched`: one job's state in Redis */
-
-struct sched_job_state {
-    bool exists;                  /* the hash exists */
-    double next_run, last_run;    /* NAN unknown */
-    char last_result[512];
-    bool paused, paused_set;      /* paused_set: the hash says, else the config does */
-    long runs;
-    char leader[256];             /* who ran it last */
-    bool run_requested;
-};
-
-int sched_job_read(redisContext *c, const char *name, struct sched_job_state *out, char *err, size_t errlen);
-/* HSET paused 0/1; *was gets the previous state. */
-int sched_job_set_paused(redisContext *c, const char *name, bool paused, bool *was, char *err, size_t errlen);
-/* Asks the leader to run the job at its next tick (HSET run_requested). */
-int sched_job_request_run(redisContext *c, const char *name, char *err, size_t errlen);
-/* The current leader's id into buf ("" when none). */
-int sched_leader(redisContext *c, char *buf, size_t len, char *err, size_t errlen);
 
 #endif

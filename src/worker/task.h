@@ -33,10 +33,14 @@ enum settle_kind {
 
 enum task_state { TASK_QUEUED, TASK_RUNNING, TASK_FINISHED, TASK_ABANDONED };
 
+/* The most settlements a consumer applies in one round. */
+#define SETTLE_BATCH_MAX 128
+
 struct task {
     struct task *next;             /* run queue, settle queue */
     struct task *wd_prev, *wd_next;   /* watchdog's list of running tasks */
     struct consumer *consumer;
+    const char *queue_label;       /* its consumer's label ("amqp:orders"), set on delivery */
     unsigned generation;           /* consumer connection it came on */
 
     /* the delivery */
@@ -64,7 +68,7 @@ struct task {
     const char *poison;            /* why it cannot run (not JSON, too big...), or NULL */
     struct handler *handler;
     struct qdeck_task qt;          /* what the handler sees; lives as long as the task */
-    volatile int cancelled;
+    atomic_int cancelled;          /* set by the watchdog or the drain, read by the handler (plugin ABI) */
     bool timed_out;                /* the watchdog cancelled it */
     bool shutdown_cancel;          /* the drain deadline cancelled it: give back, do not retry */
     _Atomic int state;             /* enum task_state */

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# /healthz, /readyz and /metrics (control/metrics.h) served by a stand-in
+# /healthz, /readyz and /metrics (worker/metrics.h) served by a stand-in
 # worker (tests/tools/sched-node) with curl: status codes, the readiness
 # reason, Prometheus text format 0.0.4 (HELP/TYPE lines, escaped labels,
 # histogram buckets) checked line by line, a taken port refused with a

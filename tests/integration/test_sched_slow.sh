@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # A slow job does not cost the scheduler its lease: a probe of a RabbitMQ
-# that accepts connections and never answers takes the context's timeout
-# (4 s, longer than the 3 s lease), yet the leader keeps the lease through
-# it (a keeper thread renews it) and no other node runs the job meanwhile;
-# the probe records the failure with its reason.
+# that greets (connection.start) and then never answers takes the context's
+# timeout (4 s, longer than the 3 s lease; broker/amqp-login.h gives a peer
+# that does not greet up after 1 s, so this one must greet to be slow), yet
+# the leader keeps the lease through it (a keeper thread renews it) and no
+# other node runs the job meanwhile; the probe records the failure with its
+# reason.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/assert.sh"
@@ -15,14 +17,24 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done; wait 2>/dev/null; }
 trap cleanup EXIT
 
-# a "broker" that accepts and then says nothing
+# a "broker" that answers the protocol header with connection.start, then
+# says nothing
 python3 -c '
-import socket, sys
+import socket, struct
+def longstr(b): return struct.pack(">I", len(b)) + b
+props = longstr(bytes([7]) + b"product" + b"S" + longstr(b"hung"))
+payload = struct.pack(">HHBB", 10, 10, 0, 9) + props + longstr(b"PLAIN") + longstr(b"en_US")
+start = struct.pack(">BHI", 1, 0, len(payload)) + payload + b"\xce"
 s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)
 print(s.getsockname()[1], flush=True)
 held = []
 while True:
     c, _ = s.accept(); held.append(c)
+    c.settimeout(2)
+    try:
+        c.recv(8); c.sendall(start)
+    except OSError:
+        pass
 ' >"$dir/hung.port" &
 pids+=($!)
 check "hung listener up" wait_for 5 test -s "$dir/hung.port"

@@ -83,11 +83,11 @@ static void record_run(void *instance, const struct qdeck_task *t, struct qdeck_
         fail = cJSON_IsString(f) && strcmp(f->valuestring, "retry") == 0;
         cJSON_Delete(p);
     }
-    for (long left = ms; left > 0 && !*t->cancelled; left -= 5) {
+    for (long left = ms; left > 0 && !atomic_load(t->cancelled); left -= 5) {
         struct timespec slice = {0, (left < 5 ? left : 5) * 1000000L};
         nanosleep(&slice, NULL);
     }
-    if (*t->cancelled) {
+    if (atomic_load(t->cancelled)) {
         res->outcome = QDECK_RETRY;
         snprintf(res->error, sizeof res->error, "cancelled");
         return;

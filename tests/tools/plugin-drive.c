@@ -95,7 +95,7 @@ static void submit_next(void)
 static void *run_loop(void *arg)
 {
     (void)arg;
-    static const volatile int never = 0;
+    static const atomic_int never = 0;
     for (long i; (i = atomic_fetch_add(&next_task, 1)) < total;) {
         char id[32];
         snprintf(id, sizeof id, "drive-%ld", i);

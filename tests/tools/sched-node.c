@@ -22,9 +22,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "control/heartbeat.h"
-#include "control/metrics.h"
-#include "control/plane.h"
+#include "worker/heartbeat-thread.h"
+#include "worker/metrics.h"
+#include "worker/plane.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "worker/sched.h"

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "resilience/dependency.h"
+#include "worker/apply-policy.h"
 
 static double fake_now = 500.0;
 static double fake_clock(void *ctx) { (void)ctx; return fake_now; }

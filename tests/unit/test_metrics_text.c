@@ -1,5 +1,5 @@
-/* Prometheus exposition helpers (control/metrics.h) and the worker's
- * report and metrics built from its stats (control/worker-report.h):
+/* Prometheus exposition helpers (worker/metrics.h) and the worker's
+ * report and metrics built from its stats (worker/worker-report.h):
  * exact text for HELP/TYPE, escaping, number forms, histogram buckets
  * computed from the log-bucketed latency histograms, and heartbeat JSON
  * whose latency encodings decode back. */
@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "control/metrics.h"
-#include "control/worker-report.h"
+#include "worker/metrics.h"
+#include "worker/worker-report.h"
 #include "core/histogram.h"
 
 static void expect_contains(const char *text, const char *line)

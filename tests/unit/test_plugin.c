@@ -97,7 +97,7 @@ static void *must_create(struct plugin *p, const char *args)
     return inst;
 }
 
-static struct qdeck_task make_task(const char *id, const char *payload, const volatile int *cancelled)
+static struct qdeck_task make_task(const char *id, const char *payload, const atomic_int *cancelled)
 {
     return (struct qdeck_task){.id = id, .type = "t", .payload = payload, .payload_len = strlen(payload),
                                .attempt = 1, .max_attempts = 5, .max_response_tokens = -1,
@@ -119,7 +119,7 @@ static void expect_refusal(const char *dir, const char *name, const char *reason
 static void loader_refuses_broken_plugins(void **state)
 {
     (void)state;
-    expect_refusal(fixture_dir, "wrong-abi", "built for plugin ABI 999, this qdeck speaks 1");
+    expect_refusal(fixture_dir, "wrong-abi", "built for plugin ABI 999, this qdeck speaks 2 (and loads 1 to 2)");
     expect_refusal(fixture_dir, "no-entry", "has no entry symbol qdeck_plugin_entry");
     expect_refusal(fixture_dir, "null-entry", "entry returned NULL");
     expect_refusal(fixture_dir, "too-small", "declares size 16, smaller than");
@@ -134,6 +134,30 @@ static void loader_reports_failing_create(void **state)
     char err[256] = "";
     assert_null(p->api->create("region=eu", err, sizeof err));
     assert_string_equal(err, "init-fails: cannot reach the licence server (args 'region=eu')");
+    plugin_unload(p);
+}
+
+/* A plugin built for ABI 1 (tests/plugins/old-abi.c: cancelled was a
+ * `const volatile int *`) still loads, runs, and sees the atomic flag. */
+static void loader_still_runs_abi_1_plugins(void **state)
+{
+    (void)state;
+    struct plugin *p = must_load(fixture_dir, "old-abi");
+    assert_int_equal(p->api->abi, 1);
+    void *inst = must_create(p, "");
+    atomic_int cancelled = 0;
+    struct qdeck_task t = make_task("old-1", "{}", &cancelled);
+    struct qdeck_result res = {.outcome = QDECK_FAIL};
+    p->api->run(inst, &t, &res);
+    assert_int_equal(res.outcome, QDECK_OK);
+    assert_non_null(res.result);
+    assert_string_equal(res.result, "\"old-1\"");
+    free(res.result);
+    atomic_store(&cancelled, 1);
+    res = (struct qdeck_result){.outcome = QDECK_OK};
+    p->api->run(inst, &t, &res);
+    assert_int_equal(res.outcome, QDECK_RETRY);
+    assert_string_equal(res.error, "old-abi: cancelled");
     plugin_unload(p);
 }
 
@@ -154,7 +178,7 @@ static void every_shipped_plugin_loads(void **state)
 /* ----------------------------------------------------------------- sleep */
 
 struct canceller {
-    volatile int *flag;
+    atomic_int *flag;
     long after_ms;
     const char *after_file;   /* first wait for this file to exist, or NULL */
     double fired_at;
@@ -167,7 +191,7 @@ static void *cancel_later(void *arg)
         sleep_ms(10);
     sleep_ms(c->after_ms);
     c->fired_at = now();
-    *c->flag = 1;
+    atomic_store(c->flag, 1);
     return NULL;
 }
 
@@ -179,7 +203,7 @@ static void sleep_waits_and_honours_cancel(void **state)
     assert_null(p->api->create("ms=soon", err, sizeof err));
     assert_non_null(strstr(err, "ms='soon'"));
     void *inst = must_create(p, "ms=60");
-    volatile int cancelled = 0;
+    atomic_int cancelled = 0;
 
     struct qdeck_task t = make_task("s1", "{}", &cancelled);
     struct qdeck_result res = {.outcome = QDECK_FAIL};
@@ -197,7 +221,7 @@ static void sleep_waits_and_honours_cancel(void **state)
     assert_true(took >= 0.010 && took < 0.055);
 
     t = make_task("s3", "{\"ms\": 10000}", &cancelled);
-    struct canceller c = {.flag = (volatile int *)&cancelled, .after_ms = 50};
+    struct canceller c = {.flag = &cancelled, .after_ms = 50};
     pthread_t th;
     pthread_create(&th, NULL, cancel_later, &c);
     res = (struct qdeck_result){.outcome = QDECK_OK};
@@ -305,7 +329,7 @@ struct exec_case {
     double took;
 };
 
-static struct exec_case exec_once(struct plugin *p, const char *args, const char *payload, const volatile int *cancelled)
+static struct exec_case exec_once(struct plugin *p, const char *args, const char *payload, const atomic_int *cancelled)
 {
     void *inst = must_create(p, args);
     struct qdeck_task t = make_task("exec-42", payload, cancelled);
@@ -496,8 +520,8 @@ static void exec_timeout_kills_the_process_group(void **state)
     /* the same through *task->cancelled */
     unlink(pidfile);
     snprintf(args, sizeof args, "cmd=%s,timeout=60", hang);
-    volatile int cancelled = 0;
-    struct canceller k = {.flag = (volatile int *)&cancelled, .after_ms = 50, .after_file = pidfile};
+    atomic_int cancelled = 0;
+    struct canceller k = {.flag = &cancelled, .after_ms = 50, .after_file = pidfile};
     pthread_t th;
     pthread_create(&th, NULL, cancel_later, &k);
     c = exec_once(p, args, "{}", &cancelled);
@@ -900,6 +924,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(loader_refuses_broken_plugins),
         cmocka_unit_test(loader_reports_failing_create),
+        cmocka_unit_test(loader_still_runs_abi_1_plugins),
         cmocka_unit_test(every_shipped_plugin_loads),
         cmocka_unit_test(sleep_waits_and_honours_cancel),
         cmocka_unit_test(fail_rate_is_deterministic_with_a_seed),

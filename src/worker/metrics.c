@@ -2,7 +2,7 @@
  * bind the listening socket ourselves and hand it to MHD, so a taken port
  * is reported with its errno instead of a bare failure; MHD then serves it
  * from one internal polling thread. */
-#include "control/metrics.h"
+#include "worker/metrics.h"
 
 #include <errno.h>
 #include <math.h>

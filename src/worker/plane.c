@@ -2,15 +2,15 @@
  * header). Stop order matters: metrics first (its callbacks read the
  * worker), then the heartbeat (its report reads the scheduler's state),
  * then the scheduler (releasing the lease). */
-#include "control/plane.h"
+#include "worker/plane.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "control/heartbeat.h"
-#include "control/metrics.h"
-#include "control/worker-report.h"
+#include "worker/heartbeat-thread.h"
+#include "worker/metrics.h"
+#include "worker/worker-report.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 

@@ -2,7 +2,7 @@
  * the header). Prometheus histograms get fixed bounds from 1 ms to 5 min;
  * each bound counts the log buckets that lie wholly below it, so a bound's
  * count is exact to within one log bucket (< 1 %). */
-#include "control/worker-report.h"
+#include "worker/worker-report.h"
 
 #include <stddef.h>
 #include <stdio.h>

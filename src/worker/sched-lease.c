@@ -1,0 +1,147 @@
+/* The scheduler's lease keeper (see the header): one core/loop.h thread
+ * that takes or renews the lease, then sleeps lease/3 as leader, or
+ * KEEPER_TRY while another process leads. */
+#include "worker/sched-lease.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "control/events.h"
+#include "control/keys.h"
+#include "control/redis-connect.h"
+#include "core/backoff.h"
+#include "core/clock.h"
+#include "core/log.h"
+
+#define KEEPER_TRY 0.5   /* seconds between attempts to take a free lease */
+
+/* Extends the lease only while it holds our id: 1, or 0 when it is not ours. */
+static const char renew_script[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0";
+/* Deletes the lease only when it holds our id. */
+static const char release_script[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+
+static void set_leader(struct sched_lease *l, bool leader, redisContext *conn)
+{
+    pthread_mutex_lock(&l->lock);
+    bool was = l->leader;
+    l->leader = leader;
+    pthread_mutex_unlock(&l->lock);
+    if (was == leader)
+        return;
+    if (leader) {
+        log_info("scheduler: %s is now the leader", l->id);
+        char text[400], err[256];
+        snprintf(text, sizeof text, "%s became the scheduler leader", l->id);
+        if (conn && events_append(conn, "sched.leader", l->id, text, err, sizeof err) < 0)
+            log_warn("scheduler: %s", err);
+    } else {
+        log_info("scheduler: %s is no longer the leader", l->id);
+    }
+}
+
+bool sched_lease_is_leader(struct sched_lease *l)
+{
+    pthread_mutex_lock(&l->lock);
+    bool leader = l->leader;
+    pthread_mutex_unlock(&l->lock);
+    return leader;
+}
+
+bool sched_lease_fresh(struct sched_lease *l)
+{
+    pthread_mutex_lock(&l->lock);
+    bool fresh = l->leader && clock_mono() - l->renewed_at < l->seconds * 0.8;
+    pthread_mutex_unlock(&l->lock);
+    return fresh;
+}
+
+void sched_lease_lost(struct sched_lease *l) { set_leader(l, false, NULL); }
+
+/* Takes the lease when free, or renews ours. -1 when Redis failed (the
+ * connection is dropped and leadership with it). */
+static int keep_lease(struct sched_lease *l)
+{
+    char err[256], ms[32];
+    snprintf(ms, sizeof ms, "%lld", (long long)(l->seconds * 1000));
+    double now = clock_mono();
+    bool was = sched_lease_is_leader(l);
+    redisReply *r = was ? control_redis_command(l->redis, err, sizeof err, "EVAL %s 1 %s %s %s", renew_script,
+                                                KEY_SCHED_LEADER, l->id, ms)
+                        : control_redis_command(l->redis, err, sizeof err, "SET %s %s NX PX %s", KEY_SCHED_LEADER,
+                                                l->id, ms);
+    if (!r) {
+        log_warn("scheduler lease: %s", err);
+        redisFree(l->redis);
+        l->redis = NULL;
+        set_leader(l, false, NULL);
+        return -1;
+    }
+    bool ours = was ? (r->type == REDIS_REPLY_INTEGER && r->integer == 1) : r->type == REDIS_REPLY_STATUS;
+    freeReplyObject(r);
+    if (ours) {
+        pthread_mutex_lock(&l->lock);
+        l->renewed_at = now;
+        pthread_mutex_unlock(&l->lock);
+    }
+    set_leader(l, ours, l->redis);
+    return 0;
+}
+
+static void keeper_main(struct loop *lp, void *arg)
+{
+    struct sched_lease *l = arg;
+    struct backoff bo;
+    backoff_init(&bo, 0.5, 10, (unsigned)getpid() ^ 0x1ea5e);
+    double next_connect = 0;
+    for (;;) {
+        double started = clock_mono();
+        if (!l->redis && started >= next_connect) {
+            char err[256];
+            /* replies must come well within the lease, or it lapses while we wait */
+            l->redis = control_redis_connect(l->url, l->seconds / 3, err, sizeof err);
+            if (l->redis)
+                backoff_reset(&bo);
+            else
+                next_connect = started + backoff_next(&bo);
+        }
+        if (l->redis && keep_lease(l) < 0)
+            next_connect = clock_mono() + backoff_next(&bo);
+        if (!l->redis && sched_lease_is_leader(l))
+            set_leader(l, false, NULL);
+        if (loop_sleep_until(lp, started + (sched_lease_is_leader(l) ? l->seconds / 3 : KEEPER_TRY)))
+            break;
+    }
+    /* a clean stop hands the lease over at once */
+    if (l->redis && sched_lease_is_leader(l)) {
+        char err[256];
+        redisReply *r = control_redis_command(l->redis, err, sizeof err, "EVAL %s 1 %s %s", release_script,
+                                              KEY_SCHED_LEADER, l->id);
+        if (r)
+            freeReplyObject(r);
+    }
+    set_leader(l, false, NULL);
+    if (l->redis)
+        redisFree(l->redis);
+    l->redis = NULL;
+}
+
+int sched_lease_start(struct sched_lease *l, const char *url, const char *id, double seconds)
+{
+    memset(l, 0, sizeof *l);
+    l->url = url;
+    l->id = id;
+    l->seconds = seconds;
+    pthread_mutex_init(&l->lock, NULL);
+    loop_init(&l->loop);
+    return loop_start(&l->loop, keeper_main, l);
+}
+
+void sched_lease_stop(struct sched_lease *l)
+{
+    loop_stop(&l->loop);
+    loop_destroy(&l->loop);
+    pthread_mutex_destroy(&l->lock);
+}

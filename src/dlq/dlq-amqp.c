@@ -31,7 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/amqp-login.h"
+#include "net/amqp-login.h"
 #include "core/url.h"
 #include "core/xalloc.h"
 #include "dlq/amqp-table.h"

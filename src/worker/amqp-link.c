@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/time.h>
 
-#include "broker/amqp-login.h"
+#include "net/amqp-login.h"
 #include "core/clock.h"
 #include "core/xalloc.h"
 

@@ -31,17 +31,15 @@
 #include <fnmatch.h>
 #include <hiredis.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "core/envelope.h"
 #include "broker/source.h"
 #include "core/clock.h"
-#include "core/url.h"
 #include "core/xalloc.h"
+#include "net/redis-open.h"
 
 #define DISCOVERY_RESTART 10.0   /* seconds from the end of a discovery cycle to the next */
 /* Redis deletes a list when it drains: keep showing it (at 0) this long. */
@@ -85,9 +83,7 @@ struct discovery {
 
 struct redis_src {
     redisContext *ctx;
-    pthread_mutex_t fd_lock;       /* guards fd for interrupt() */
-    int fd;
-    struct broker_url url;
+    struct redis_interrupt interrupt;   /* the socket, for redis_interrupt() from any thread */
     char **patterns, **exclude, **watch;
     size_t npatterns, nexclude, nwatch;   /* watch: list keys shown even when empty */
     char **globs, **exact;                /* the patterns split: walked with SCAN, asked with TYPE */
@@ -126,20 +122,12 @@ static void free_keys(struct redis_src *r)
 
 static int redis_init(struct source *src, char *err, size_t errlen)
 {
+    struct broker_url url;
+    if (redis_url_parse(src->url, &url, err, errlen) < 0)
+        return -1;
+    broker_url_free(&url);   /* checked here, without network; redis_connect opens it */
     struct redis_src *r = xcalloc(1, sizeof *r);
-    if (broker_url_parse(src->url, &r->url, err, errlen) < 0) {
-        free(r);
-        return -1;
-    }
-    if (strcmp(r->url.scheme, "redis") != 0 && strcmp(r->url.scheme, "unix") != 0) {
-        snprintf(err, errlen, "%s: Redis URL must be redis:// or unix:// (hiredis here has no TLS)",
-                 r->url.redacted);
-        broker_url_free(&r->url);
-        free(r);
-        return -1;
-    }
-    pthread_mutex_init(&r->fd_lock, NULL);
-    r->fd = -1;
+    redis_interrupt_init(&r->interrupt);
     r->npatterns = split_list(src->ctx && src->ctx->redis_keys ? src->ctx->redis_keys : "*", &r->patterns);
     r->nexclude = split_list(src->ctx ? src->ctx->redis_exclude : NULL, &r->exclude);
     r->nwatch = split_list(src->ctx ? src->ctx->redis_watch : NULL, &r->watch);
@@ -166,9 +154,7 @@ static int redis_init(struct source *src, char *err, size_t errlen)
 static void redis_disconnect(struct source *src)
 {
     struct redis_src *r = src->priv;
-    pthread_mutex_lock(&r->fd_lock);
-    r->fd = -1;
-    pthread_mutex_unlock(&r->fd_lock);
+    redis_interrupt_disarm(&r->interrupt);
     if (r->ctx)
         redisFree(r->ctx);
     r->ctx = NULL;
@@ -183,10 +169,7 @@ static void redis_disconnect(struct source *src)
 static void redis_interrupt(struct source *src)
 {
     struct redis_src *r = src->priv;
-    pthread_mutex_lock(&r->fd_lock);
-    if (r->fd >= 0)
-        shutdown(r->fd, SHUT_RDWR);
-    pthread_mutex_unlock(&r->fd_lock);
+    redis_interrupt_fire(&r->interrupt);
 }
 
 static void redis_fini(struct source *src)
@@ -199,8 +182,7 @@ static void redis_fini(struct source *src)
     free_list(r->watch, r->nwatch);
     free(r->globs);
     free(r->exact);
-    broker_url_free(&r->url);
-    pthread_mutex_destroy(&r->fd_lock);
+    redis_interrupt_destroy(&r->interrupt);
     free(r);
     src->priv = NULL;
 }
@@ -258,47 +240,31 @@ static char *info_field(const char *info, const char *field)
     return xstrndup(p, n);
 }
 
+/* The source status of a connection that could not be opened. */
+static enum source_status open_failure_status(enum redis_open_failure why)
+{
+    switch (why) {
+    case REDIS_OPEN_TIMEOUT: return SOURCE_TIMEOUT;
+    case REDIS_OPEN_AUTH: return SOURCE_AUTH_FAILED;
+    case REDIS_OPEN_REFUSED: return SOURCE_BAD_RESPONSE;
+    case REDIS_OPEN_BAD_URL:
+    case REDIS_OPEN_UNREACHABLE:
+    case REDIS_OPEN_LOST: break;
+    }
+    return SOURCE_DOWN;
+}
+
 static enum source_status redis_connect(struct source *src, char *err, size_t errlen)
 {
     struct redis_src *r = src->priv;
-    struct timeval tv = {.tv_sec = (time_t)r->timeout,
-                         .tv_usec = (suseconds_t)((r->timeout - (double)(time_t)r->timeout) * 1e6)};
-    redisContext *c = strcmp(r->url.scheme, "unix") == 0
-                          ? redisConnectUnixWithTimeout(r->url.path, tv)
-                          : redisConnectWithTimeout(r->url.host, r->url.port, tv);
-    if (!c) {
-        snprintf(err, errlen, "cannot allocate Redis context");
-        return SOURCE_DOWN;
-    }
-    if (c->err) {
-        snprintf(err, errlen, "cannot connect to Redis: %s", c->errstr);
-        redisFree(c);
-        return SOURCE_DOWN;
-    }
-    redisSetTimeout(c, tv);
-    r->ctx = c;
-    pthread_mutex_lock(&r->fd_lock);
-    r->fd = c->fd;
-    pthread_mutex_unlock(&r->fd_lock);
-
+    struct redis_open_options o = {.connect_timeout = r->timeout, .read_timeout = r->timeout,
+                                   .interrupt = &r->interrupt};
+    enum redis_open_failure why;
+    r->ctx = redis_open_with(src->url, &o, &why, err, errlen);
+    if (!r->ctx)
+        return open_failure_status(why);
     redisReply *rep = NULL;
     enum source_status st;
-    if (r->url.password) {
-        const char *argv[3] = {"AUTH", r->url.user && r->url.user[0] ? r->url.user : r->url.password,
-                               r->url.password};
-        st = run_command(r, &rep, "AUTH", err, errlen, r->url.user && r->url.user[0] ? 3 : 2, argv);
-        if (st != SOURCE_OK)
-            return st == SOURCE_BAD_RESPONSE ? SOURCE_AUTH_FAILED : st;
-        freeReplyObject(rep);
-    }
-    if (r->url.db) {
-        char db[16];
-        snprintf(db, sizeof db, "%d", r->url.db);
-        const char *argv[2] = {"SELECT", db};
-        if ((st = run_command(r, &rep, "SELECT", err, errlen, 2, argv)) != SOURCE_OK)
-            return st;
-        freeReplyObject(rep);
-    }
     const char *argv[2] = {"INFO", "server"};
     if ((st = run_command(r, &rep, "INFO", err, errlen, 2, argv)) != SOURCE_OK)
         return st;

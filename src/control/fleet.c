@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "core/url.h"
 #include "core/xalloc.h"
+#include "net/redis-open.h"
 #include "worker/sched.h"
 
 #define MGET_CHUNK 256
@@ -596,7 +597,7 @@ static enum source_status fleet_collect(struct source *src, const struct snapsho
 {
     struct fleet_src *f = src->priv;
     if (!f->redis) {
-        f->redis = control_redis_connect(src->url, f->timeout, err, errlen);
+        f->redis = redis_open(src->url, f->timeout, 0, err, errlen);
         if (!f->redis)
             return strstr(err, "refused:") ? SOURCE_AUTH_FAILED : SOURCE_DOWN;
         pthread_mutex_lock(&f->fd_lock);

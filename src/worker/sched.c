@@ -27,6 +27,7 @@
 #include "core/log.h"
 #include "core/url.h"
 #include "core/xalloc.h"
+#include "net/redis-open.h"
 #include "worker/amqp-link.h"
 #include "worker/cron.h"
 #include "worker/task.h"
@@ -250,7 +251,7 @@ static int ping_redis(const char *url, double timeout, char *out, size_t len)
 {
     char err[256];
     double t0 = clock_mono();
-    redisContext *c = control_redis_connect(url, timeout, err, sizeof err);
+    redisContext *c = redis_open(url, timeout, 0, err, sizeof err);
     redisReply *r = c ? control_redis_command(c, err, sizeof err, "PING") : NULL;
     if (r)
         snprintf(out, len, "redis ok %.1fms", (clock_mono() - t0) * 1000);
@@ -655,7 +656,7 @@ static void *sched_main(void *arg)
         double started = clock_mono();
         if (!s->redis && started >= next_connect) {
             char err[256];
-            s->redis = control_redis_connect(s->url, s->lease / 2, err, sizeof err);
+            s->redis = redis_open(s->url, s->lease / 2, 0, err, sizeof err);
             if (s->redis) {
                 backoff_reset(&bo);
             } else {
@@ -699,7 +700,7 @@ static void *keeper_main(void *arg)
         if (!s->keeper_redis && started >= next_connect) {
             char err[256];
             /* replies must come well within the lease, or it lapses while we wait */
-            s->keeper_redis = control_redis_connect(s->url, s->lease / 3, err, sizeof err);
+            s->keeper_redis = redis_open(s->url, s->lease / 3, 0, err, sizeof err);
             if (s->keeper_redis)
                 backoff_reset(&bo);
             else

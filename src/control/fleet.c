@@ -640,20 +640,7 @@ struct source *fleet_source_new(const char *redis_url, const struct context_conf
         snprintf(err, errlen, "the fleet lives in Redis: no Redis URL configured");
         return NULL;
     }
-    struct source *src = xcalloc(1, sizeof *src);
-    src->ops = &fleet_source_ops;
-    src->url = xstrdup(redis_url);
-    src->display_url = url_redact(redis_url);
-    src->ctx = ctx;
-    src->refresh = refresh > 0 ? refresh : 1;
-    feed_init(&src->feed, notify_fd);
-    pthread_mutex_init(&src->wait_lock, NULL);
-    pthread_cond_init(&src->wait_cond, NULL);
-    if (src->ops->init(src, err, errlen) < 0) {
-        fleet_source_free(src);
-        return NULL;
-    }
-    return src;
+    return source_new(&fleet_source_ops, redis_url, ctx, refresh > 0 ? refresh : 1, notify_fd, err, errlen);
 }
 
 void fleet_source_free(struct source *src)

@@ -10,11 +10,9 @@
  * through ops->interrupt. */
 #include "broker/source.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/backoff.h"

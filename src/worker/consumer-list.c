@@ -200,7 +200,7 @@ static int append_settlement(struct consumer *c, struct task *t)
 static int list_settle_batch(struct consumer *c, struct task **tasks, int n)
 {
     struct list_consumer *l = c->priv;
-    return redis_link_settle(l->c, c, tasks, n, append_settlement);
+    return redis_link_settle(l->c, c, c->label, tasks, n, append_settlement);
 }
 
 static int list_flush(struct consumer *c)

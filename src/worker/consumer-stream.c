@@ -284,7 +284,7 @@ static int append_settlement(struct consumer *c, struct task *t)
 static int stream_settle_batch(struct consumer *c, struct task **tasks, int n)
 {
     struct stream_consumer *s = c->priv;
-    return redis_link_settle(s->c, c, tasks, n, append_settlement);
+    return redis_link_settle(s->c, c, c->label, tasks, n, append_settlement);
 }
 
 static int stream_flush(struct consumer *c)

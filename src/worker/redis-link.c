@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "core/log.h"
-#include "worker/consumer.h"
+#include "worker/task.h"
 
 int redis_link_cmd(redisContext *c, redisReply **out, char *err, size_t errlen, int argc, const char **argv,
                    const size_t *argvlen)
@@ -48,10 +48,10 @@ int redis_link_drain(redisContext *c, int n, char *err, size_t errlen)
     return 0;
 }
 
-int redis_link_settle(redisContext *rc, struct consumer *c, struct task **tasks, int n,
+int redis_link_settle(redisContext *rc, struct consumer *c, const char *label, struct task **tasks, int n,
                       int (*append)(struct consumer *c, struct task *t))
 {
-    int replies[SETTLE_BATCH_MAX];
+    int replies[n > 0 ? n : 1];
     for (int i = 0; i < n; i++)
         replies[i] = append(c, tasks[i]);
     for (int i = 0; i < n; i++)
@@ -61,7 +61,7 @@ int redis_link_settle(redisContext *rc, struct consumer *c, struct task **tasks,
                 return 0;
             redisReply *r = rep;
             if (r->type == REDIS_REPLY_ERROR)
-                log_error("consumer %s: task %s: Redis refused the settlement: %s", c->label,
+                log_error("consumer %s: task %s: Redis refused the settlement: %s", label,
                           tasks[i]->entry_id ? tasks[i]->entry_id : tasks[i]->id, r->str);
             freeReplyObject(r);
         }

@@ -22,8 +22,9 @@ int redis_link_drain(redisContext *c, int n, char *err, size_t errlen);
  * replies are read after all are written. Returns n, or 0 when the
  * connection broke: then all are applied again after the reconnect, which
  * is safe because each settlement is idempotent (LREM/XACK of what is gone
- * is a no-op). A refused command is logged with its task. */
-int redis_link_settle(redisContext *rc, struct consumer *c, struct task **tasks, int n,
+ * is a no-op). A refused command is logged with its task and the
+ * consumer's label; c is only handed to append(). */
+int redis_link_settle(redisContext *rc, struct consumer *c, const char *label, struct task **tasks, int n,
                       int (*append)(struct consumer *c, struct task *t));
 
 #endif

@@ -2,16 +2,15 @@
 #include "broker/amqp-peek.h"
 
 #include <amqp.h>
-#include <amqp_tcp_socket.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include "core/clock.h"
 #include "core/xalloc.h"
+#include "net/amqp-login.h"
 
 #define PEEK_RETRY 5.0
 #define PEEK_CHANNEL 1
@@ -61,39 +60,15 @@ static int connect_peek(struct amqp_peek *p, char *err, size_t errlen)
         snprintf(err, errlen, "RabbitMQ AMQP: waiting before the next connection attempt");
         return -1;
     }
-    char *copy = xstrdup(p->url);
-    struct amqp_connection_info info;
-    amqp_default_connection_info(&info);
-    int rc = -1;
-    if (amqp_parse_url(copy, &info) != AMQP_STATUS_OK) {
-        snprintf(err, errlen, "RabbitMQ AMQP: cannot parse the URL");
-        goto out;
-    }
-    p->conn = amqp_new_connection();
-    amqp_socket_t *sock = amqp_tcp_socket_new(p->conn);
-    struct timeval tv = {.tv_sec = (time_t)p->timeout, .tv_usec = (suseconds_t)(fmod(p->timeout, 1) * 1e6)};
-    int st = sock ? amqp_socket_open_noblock(sock, info.host, info.port, &tv) : AMQP_STATUS_NO_MEMORY;
-    if (st != AMQP_STATUS_OK) {
-        snprintf(err, errlen, "RabbitMQ AMQP: cannot connect: %s", amqp_error_string2(st));
-        goto out;
-    }
-    amqp_set_rpc_timeout(p->conn, &tv);
-    amqp_rpc_reply_t r = amqp_login(p->conn, info.vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, info.user,
-                                    info.password);
-    if (r.reply_type != AMQP_RESPONSE_NORMAL) {
-        snprintf(err, errlen, "RabbitMQ AMQP: login refused");
-        goto out;
-    }
-    rc = 0;
-out:
-    free(copy);
-    if (rc < 0) {
-        if (p->conn)
-            amqp_destroy_connection(p->conn);
-        p->conn = NULL;
+    enum amqp_login_failure why;
+    char reason[384];
+    p->conn = amqp_connect_login(p->url, 0, p->timeout, &why, reason, sizeof reason);
+    if (!p->conn) {
+        snprintf(err, errlen, "RabbitMQ AMQP: %s", reason);
         p->retry_at = clock_mono() + PEEK_RETRY;
+        return -1;
     }
-    return rc;
+    return 0;
 }
 
 static int open_channel(struct amqp_peek *p, char *err, size_t errlen)

@@ -122,8 +122,8 @@ static size_t on_body(char *data, size_t size, size_t n, void *user)
 static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
 {
     (void)dltotal; (void)dlnow; (void)ultotal; (void)ulnow;
-    const struct source *src = user;
-    return src->stopping ? 1 : 0;
+    struct source *src = user;
+    return source_stopping(src) ? 1 : 0;
 }
 
 void mgmt_bindings_free(struct mgmt_binding_view *bindings, size_t n)
@@ -222,7 +222,7 @@ static void mgmt_fini(struct source *src)
 
 static void mgmt_interrupt(struct source *src)
 {
-    (void)src; /* the progress callback polls src->stopping */
+    (void)src; /* the progress callback polls source_stopping() */
 }
 
 static CURL *mgmt_handle(struct source *src)
@@ -521,8 +521,8 @@ static enum source_status poll_queues(struct source *src, const struct snapshot 
             snapshot_unref(snap);
             return st;
         }
-    } while (++page <= page_count && !src->stopping);
-    if (src->stopping) {
+    } while (++page <= page_count && !source_stopping(src));
+    if (source_stopping(src)) {
         snprintf(err, errlen, "stopped");
         snapshot_unref(snap);
         return SOURCE_DOWN;
@@ -627,7 +627,7 @@ static void peek_focus(struct source *src, struct snapshot *snap)
     size_t n = source_focus(src, &names);
     forget_unfocused(m, names, n);
     double now = clock_mono();
-    for (size_t i = 0; i < n && !src->stopping; i++) {
+    for (size_t i = 0; i < n && !source_stopping(src); i++) {
         const struct queue_stat *q = find_row(snap, names[i]);
         if (!q)
             continue;

@@ -1,11 +1,13 @@
 /* A monitored source — a RabbitMQ management API, a Redis server — behind
  * one table of operations (htop's ObjectClass, tmux's cmd_entry). Adding a
  * backend is one file with one `const struct source_ops` and one row in
- * source_kinds[] (source.c); the collector and the UI do not change.
+ * source_kinds[] (source-kinds.c); the collector and the UI do not change.
+ * This generic part never names a backend: backends call it, not back.
  *
  * Threading: init/fini run on the caller's thread; collect and disconnect
- * only on the source's collector thread, which owns every connection;
- * interrupt may be called from any thread to cut a blocking call short. */
+ * only on the source's collector thread (a core/loop.h loop), which owns
+ * every connection; interrupt may be called from any thread to cut a
+ * blocking call short. */
 #ifndef QDECK_SOURCE_H
 #define QDECK_SOURCE_H
 
@@ -15,6 +17,7 @@
 
 #include "core/config.h"
 #include "core/feed.h"
+#include "core/loop.h"
 
 struct source;
 
@@ -41,34 +44,31 @@ struct source {
     const struct context_config *ctx;
     void *priv;
     struct feed feed;
-    volatile int stopping;      /* set by source_stop; backends poll it */
-    pthread_t thread;
-    pthread_mutex_t wait_lock;
-    pthread_cond_t wait_cond;
+    struct loop loop;           /* the collector thread; backends poll source_stopping() */
+    pthread_mutex_t focus_lock; /* guards focus */
     double refresh;             /* seconds */
-    bool running;
     /* Collected once only (qdeck status): a backend then does in one
      * refresh what it otherwise spreads over many (Redis discovery). */
     bool single_pass;
-    /* The queues on screen (names without the scheme), under wait_lock:
+    /* The queues on screen (names without the scheme), under focus_lock:
      * a backend whose bulk data is slow reads just these exactly. */
     char **focus;
     size_t nfocus;
 };
 
-extern const struct source_ops mgmt_source_ops;
-extern const struct source_ops redis_source_ops;
-
-/* Builds the sources a context names (RabbitMQ via its management API,
- * Redis); -1 with a reason when a URL is bad. */
-int sources_from_context(const struct context_config *ctx, double refresh, int notify_fd,
-                         struct source ***out, size_t *count, char *err, size_t errlen);
+/* A source of the given kind (no network: ops->init only); NULL with a
+ * reason in err when init refuses its settings. */
+struct source *source_new(const struct source_ops *ops, const char *url, const struct context_config *ctx,
+                          double refresh, int notify_fd, char *err, size_t errlen);
+/* Stops, finishes and frees each source, then the array. */
 void sources_free(struct source **srcs, size_t n);
 
 /* The collector thread: refresh every src->refresh seconds, publish to the
  * feed, back off with jitter while the source fails. */
 int source_start(struct source *src);
 void source_stop(struct source *src);          /* interrupt + join */
+/* True once source_stop has begun: a backend's long collect returns early. */
+bool source_stopping(struct source *src);
 /* The UI says which queues are on screen (copies; any thread). A backend
  * reads them exactly, on its own schedule, where its bulk data lags (RabbitMQ's
  * management statistics: passive declares over AMQP). The first name is
@@ -80,9 +80,5 @@ size_t source_focus(struct source *src, char ***names);
 
 /* One refresh on the caller's thread (for `qdeck status`). */
 enum source_status source_collect_once(struct source *src);
-
-/* The management URL implied by an AMQP URL: same host and credentials,
- * port 15672 (http) or 15671 (https for amqps). New string or NULL. */
-char *mgmt_url_from_amqp(const char *amqp_url);
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "broker/source-kinds.h"
 #include "broker/source.h"
 #include "cli/app.h"
 #include "control/fleet.h"

@@ -41,6 +41,7 @@
 #include "core/clock.h"
 #include "core/number.h"
 #include "core/xalloc.h"
+#include "net/redis-open.h"
 #include "worker/amqp-link.h"
 #include "worker/redis-link.h"
 #include "worker/results.h"
@@ -465,7 +466,7 @@ int cmd_publish(struct app *app, int argc, char **argv)
         goto out;
     }
     if (app->ctx->redis && (need_redis || app->cfg.worker.results)) {
-        r = redis_link_open(app->ctx->redis, app->ctx->timeout, 30, err, sizeof err);
+        r = redis_open(app->ctx->redis, app->ctx->timeout, 30, err, sizeof err);
         if (!r && need_redis) {
             rc = fail(EXIT_UNREACHABLE, "%s", err);
             goto out;

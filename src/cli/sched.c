@@ -15,8 +15,8 @@
 
 #include "cli/app.h"
 #include "control/audit.h"
-#include "control/redis-connect.h"
 #include "core/clock.h"
+#include "net/redis-open.h"
 #include "worker/sched.h"
 
 #define SCHED_USAGE "usage: qdeck sched list | run NAME [--no-wait] | pause NAME | resume NAME [--json]"
@@ -47,7 +47,7 @@ static redisContext *connect_control(struct app *app, int *rc)
                                "or put redis = URL in the context");
         return NULL;
     }
-    redisContext *c = control_redis_connect(app->ctx->redis, app->ctx->timeout, err, sizeof err);
+    redisContext *c = redis_open(app->ctx->redis, app->ctx->timeout, 0, err, sizeof err);
     if (!c)
         *rc = fail(EXIT_UNREACHABLE, "%s", err);
     return c;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <wchar.h>
 
+#include "broker/source-kinds.h"
 #include "broker/source.h"
 #include "cli/app.h"
 #include "core/clock.h"

@@ -22,6 +22,7 @@
 #include "core/log.h"
 #include "core/url.h"
 #include "core/xalloc.h"
+#include "net/redis-open.h"
 
 #define MGET_CHUNK 256
 
@@ -596,7 +597,7 @@ static enum source_status fleet_collect(struct source *src, const struct snapsho
 {
     struct fleet_src *f = src->priv;
     if (!f->redis) {
-        f->redis = control_redis_connect(src->url, f->timeout, err, errlen);
+        f->redis = redis_open(src->url, f->timeout, 0, err, errlen);
         if (!f->redis)
             return strstr(err, "refused:") ? SOURCE_AUTH_FAILED : SOURCE_DOWN;
         pthread_mutex_lock(&f->fd_lock);
@@ -639,20 +640,7 @@ struct source *fleet_source_new(const char *redis_url, const struct context_conf
         snprintf(err, errlen, "the fleet lives in Redis: no Redis URL configured");
         return NULL;
     }
-    struct source *src = xcalloc(1, sizeof *src);
-    src->ops = &fleet_source_ops;
-    src->url = xstrdup(redis_url);
-    src->display_url = url_redact(redis_url);
-    src->ctx = ctx;
-    src->refresh = refresh > 0 ? refresh : 1;
-    feed_init(&src->feed, notify_fd);
-    pthread_mutex_init(&src->wait_lock, NULL);
-    pthread_cond_init(&src->wait_cond, NULL);
-    if (src->ops->init(src, err, errlen) < 0) {
-        fleet_source_free(src);
-        return NULL;
-    }
-    return src;
+    return source_new(&fleet_source_ops, redis_url, ctx, refresh > 0 ? refresh : 1, notify_fd, err, errlen);
 }
 
 void fleet_source_free(struct source *src)

@@ -24,10 +24,10 @@
 #include <unistd.h>
 
 #include "control/keys.h"
-#include "control/redis-connect.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "net/redis-open.h"
 
 #define BREAKER_CHANNEL_PREFIX "breaker:"
 
@@ -405,7 +405,7 @@ redisContext *policy_connect(const char *url, double timeout, char *err, size_t 
         snprintf(err, errlen, "no Redis configured: the control plane needs --redis URL or a context with redis =");
         return NULL;
     }
-    return control_redis_connect(url, timeout, err, errlen);
+    return redis_open(url, timeout, 0, err, errlen);
 }
 
 static int reply_error(redisContext *c, redisReply *r, const char *doing, char *err, size_t errlen)

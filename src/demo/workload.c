@@ -19,9 +19,9 @@
 #include <sys/time.h>
 #include <time.h>
 
-#include "control/redis-connect.h"
 #include "core/clock.h"
 #include "core/xalloc.h"
+#include "net/redis-open.h"
 
 #define TICK_SECONDS 0.1
 
@@ -132,7 +132,7 @@ static void *workload_main(void *arg)
 struct workload *workload_start(const char *redis_url, char *err, unsigned errlen)
 {
     char why[256];
-    redisContext *c = control_redis_connect(redis_url, 2, why, sizeof why);
+    redisContext *c = redis_open(redis_url, 2, 0, why, sizeof why);
     if (!c) {
         snprintf(err, errlen, "demo workload: %s", why);
         return NULL;

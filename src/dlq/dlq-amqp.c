@@ -31,12 +31,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/amqp-login.h"
 #include "core/url.h"
 #include "core/xalloc.h"
 #include "dlq/amqp-table.h"
 #include "dlq/dlq.h"
 #include "dlq/journal.h"
+#include "net/amqp-confirm.h"
+#include "net/amqp-login.h"
 
 #define CONFIRM_WINDOW 500
 #define PREFETCH_MAX 65535
@@ -511,6 +512,44 @@ static void mark_returned(struct pending *batch, size_t n, amqp_bytes_t rkey, co
     }
 }
 
+/* What wait_confirms waits for: confirms apply to batch[0..n), and it
+ * waits while an entry of watch[0..nwatch) is waiting. */
+struct confirm_wait {
+    struct dlq *d;
+    struct pending *batch;
+    size_t n;
+    const struct pending *watch;
+    size_t nwatch;
+};
+
+static bool watch_waiting(void *arg)
+{
+    struct confirm_wait *w = arg;
+    for (size_t i = 0; i < w->nwatch; i++)
+        if (w->watch[i].state == P_WAITING)
+            return true;
+    return false;
+}
+
+static int on_confirm(void *arg, const struct amqp_confirm_event *e)
+{
+    struct confirm_wait *w = arg;
+    switch (e->kind) {
+    case AMQP_CONFIRM_ACK:
+    case AMQP_CONFIRM_NACK:
+        confirm_upto(w->batch, w->n, e->tag, e->multiple, e->kind == AMQP_CONFIRM_ACK);
+        return 0;
+    case AMQP_CONFIRM_RETURN: {
+        char text[128];
+        snprintf(text, sizeof text, "%.*s", (int)e->reply_text.len, (char *)e->reply_text.bytes);
+        if (e->message)
+            mark_returned(w->batch, w->n, e->routing_key, e->message, text);
+        return rpc_check(w->d, e->read, "reading a returned message");
+    }
+    }
+    return 0;
+}
+
 /* Reads confirms (applied to every entry of batch[0..n)) until no entry
  * of watch[0..nwatch) is waiting. */
 static int wait_confirms(struct publisher *p, struct pending *batch, size_t n, const struct pending *watch,
@@ -518,61 +557,26 @@ static int wait_confirms(struct publisher *p, struct pending *batch, size_t n, c
 {
     struct dlq *d = p->d;
     struct amqp_dlq *a = d->priv;
-    for (;;) {
-        bool waiting = false;
-        for (size_t i = 0; i < nwatch && !waiting; i++)
-            waiting = watch[i].state == P_WAITING;
-        if (!waiting)
-            return 0;
-        amqp_frame_t frame;
-        struct timeval tv = {.tv_sec = (time_t)(a->timeout * 4 + 5)};
-        int st = amqp_simple_wait_frame_noblock(p->conn, &frame, &tv);
-        if (st != AMQP_STATUS_OK)
-            return dlq_fail(d, DLQ_FAIL_UNREACHABLE, "connection lost while waiting for publisher confirms: %s",
-                            st == AMQP_STATUS_TIMEOUT ? "no confirm in time" : amqp_error_string2(st));
-        if (frame.frame_type != AMQP_FRAME_METHOD)
-            continue;
-        switch (frame.payload.method.id) {
-        case AMQP_BASIC_ACK_METHOD: {
-            amqp_basic_ack_t *ack = frame.payload.method.decoded;
-            confirm_upto(batch, n, ack->delivery_tag, ack->multiple, true);
-            break;
-        }
-        case AMQP_BASIC_NACK_METHOD: {
-            amqp_basic_nack_t *nack = frame.payload.method.decoded;
-            confirm_upto(batch, n, nack->delivery_tag, nack->multiple, false);
-            break;
-        }
-        case AMQP_BASIC_RETURN_METHOD: {
-            amqp_basic_return_t *ret = frame.payload.method.decoded;
-            char text[128];
-            snprintf(text, sizeof text, "%.*s", (int)ret->reply_text.len, (char *)ret->reply_text.bytes);
-            amqp_bytes_t rkey = amqp_bytes_malloc_dup(ret->routing_key);
-            amqp_message_t msg;
-            amqp_rpc_reply_t rep = amqp_read_message(p->conn, frame.channel, &msg, 0);
-            if (rep.reply_type == AMQP_RESPONSE_NORMAL) {
-                mark_returned(batch, n, rkey, &msg, text);
-                amqp_destroy_message(&msg);
-            }
-            amqp_bytes_free(rkey);
-            if (rpc_check(d, rep, "reading a returned message") < 0)
-                return -1;
-            break;
-        }
-        case AMQP_CHANNEL_CLOSE_METHOD: {
-            amqp_channel_close_t *c = frame.payload.method.decoded;
-            return dlq_fail(d, DLQ_FAIL_OPERATION, "the broker closed the publishing channel: %.*s",
-                            (int)c->reply_text.len, (char *)c->reply_text.bytes);
-        }
-        case AMQP_CONNECTION_CLOSE_METHOD: {
-            amqp_connection_close_t *c = frame.payload.method.decoded;
-            return dlq_fail(d, DLQ_FAIL_UNREACHABLE, "the broker closed the connection: %.*s",
-                            (int)c->reply_text.len, (char *)c->reply_text.bytes);
-        }
-        default:
-            break;
-        }
+    struct confirm_wait w = {.d = d, .batch = batch, .n = n, .watch = watch, .nwatch = nwatch};
+    struct amqp_confirm_reader r = {.waiting = watch_waiting, .on_event = on_confirm, .arg = &w,
+                                    .deadline = INFINITY, .idle = a->timeout * 4 + 5};
+    struct amqp_confirm_result res;
+    if (amqp_confirm_read(p->conn, &r, &res) == 0)
+        return 0;
+    switch (res.end) {
+    case AMQP_CONFIRM_TIMEOUT:
+    case AMQP_CONFIRM_LINK_ERROR:
+        return dlq_fail(d, DLQ_FAIL_UNREACHABLE, "connection lost while waiting for publisher confirms: %s",
+                        res.end == AMQP_CONFIRM_TIMEOUT ? "no confirm in time" : amqp_error_string2(res.status));
+    case AMQP_CONFIRM_CHANNEL_CLOSED:
+        return dlq_fail(d, DLQ_FAIL_OPERATION, "the broker closed the publishing channel: %s", res.text);
+    case AMQP_CONFIRM_CONNECTION_CLOSED:
+        return dlq_fail(d, DLQ_FAIL_UNREACHABLE, "the broker closed the connection: %s", res.text);
+    case AMQP_CONFIRM_SETTLED:
+    case AMQP_CONFIRM_STOPPED:
+        break;
     }
+    return -1;   /* STOPPED: on_confirm has said why */
 }
 
 static void pending_clear(struct pending *batch, size_t n)

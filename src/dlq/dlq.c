@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "control/redis-connect.h"
 #include "core/xalloc.h"
+#include "net/redis-open.h"
 
 static const struct dlq_backend *const backends[] = {&dlq_amqp_backend, &dlq_list_backend, &dlq_stream_backend};
 
@@ -25,7 +25,7 @@ int dlq_fail(struct dlq *d, enum dlq_failure kind, const char *fmt, ...)
 
 redisContext *dlq_redis_connect(const char *url, double timeout, char *err, size_t errlen)
 {
-    redisContext *c = control_redis_connect(url, timeout > 0 ? timeout : 5, err, errlen);
+    redisContext *c = redis_open(url, timeout > 0 ? timeout : 5, 0, err, errlen);
     if (c) {
         /* long scripts over big lists: replies may take longer than a connect */
         struct timeval rtv = {.tv_sec = (time_t)(timeout > 0 ? timeout : 5) * 6 + 10};

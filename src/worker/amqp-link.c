@@ -1,16 +1,16 @@
 /* rabbitmq-c connection, error and confirm helpers (see amqp-link.h). */
 #include "worker/amqp-link.h"
 
-#include <amqp_ssl_socket.h>
-#include <amqp_tcp_socket.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 
-#include "broker/amqp-login.h"
 #include "core/clock.h"
 #include "core/xalloc.h"
+#include "net/amqp-confirm.h"
+#include "net/amqp-login.h"
 
 int amqp_link_check(amqp_rpc_reply_t r, const char *what, char *err, size_t errlen)
 {
@@ -140,64 +140,64 @@ int amqp_link_publish(amqp_connection_state_t conn, const char *exchange, const 
     return 0;
 }
 
+/* What amqp_link_wait_confirms waits for: every tag up to upto acked. */
+struct cumulative {
+    uint64_t upto, *acked;
+    bool returned;
+    char *err;
+    size_t errlen;
+};
+
+static bool cumulative_waiting(void *arg)
+{
+    struct cumulative *c = arg;
+    return *c->acked < c->upto;
+}
+
+static int cumulative_event(void *arg, const struct amqp_confirm_event *e)
+{
+    struct cumulative *c = arg;
+    switch (e->kind) {
+    case AMQP_CONFIRM_ACK:
+        if (e->tag > *c->acked)
+            *c->acked = e->tag;
+        return 0;
+    case AMQP_CONFIRM_NACK:
+        snprintf(c->err, c->errlen, "publisher confirm: the broker refused the message (nack)");
+        return -1;
+    case AMQP_CONFIRM_RETURN:
+        snprintf(c->err, c->errlen, "message returned: %.*s (exchange '%.*s', routing key '%.*s')",
+                 (int)e->reply_text.len, (char *)e->reply_text.bytes, (int)e->exchange.len,
+                 (char *)e->exchange.bytes, (int)e->routing_key.len, (char *)e->routing_key.bytes);
+        c->returned = true;
+        return 0;
+    }
+    return 0;
+}
+
 int amqp_link_wait_confirms(amqp_connection_state_t conn, uint64_t upto, uint64_t *acked, double timeout,
                             char *err, size_t errlen)
 {
-    double end = clock_mono() + timeout;
-    bool returned = false;
-    while (*acked < upto) {
-        double left = end - clock_mono();
-        if (left <= 0) {
-            snprintf(err, errlen, "publisher confirm: no answer within %.0fs", timeout);
-            return -1;
-        }
-        struct timeval tv = {.tv_sec = (time_t)left, .tv_usec = (suseconds_t)((left - (long)left) * 1e6)};
-        amqp_frame_t f;
-        amqp_maybe_release_buffers(conn);
-        int st = amqp_simple_wait_frame_noblock(conn, &f, &tv);
-        if (st == AMQP_STATUS_TIMEOUT)
-            continue;
-        if (st != AMQP_STATUS_OK) {
-            snprintf(err, errlen, "publisher confirm: %s", amqp_error_string2(st));
-            return -1;
-        }
-        if (f.frame_type != AMQP_FRAME_METHOD)
-            continue;
-        switch (f.payload.method.id) {
-        case AMQP_BASIC_ACK_METHOD: {
-            amqp_basic_ack_t *a = f.payload.method.decoded;
-            if (a->delivery_tag > *acked)
-                *acked = a->delivery_tag;
-            break;
-        }
-        case AMQP_BASIC_NACK_METHOD:
-            snprintf(err, errlen, "publisher confirm: the broker refused the message (nack)");
-            return -1;
-        case AMQP_BASIC_RETURN_METHOD: {
-            amqp_basic_return_t *r = f.payload.method.decoded;
-            snprintf(err, errlen, "message returned: %.*s (exchange '%.*s', routing key '%.*s')",
-                     (int)r->reply_text.len, (char *)r->reply_text.bytes, (int)r->exchange.len,
-                     (char *)r->exchange.bytes, (int)r->routing_key.len, (char *)r->routing_key.bytes);
-            amqp_message_t msg;
-            amqp_rpc_reply_t rr = amqp_read_message(conn, f.channel, &msg, 0);
-            if (rr.reply_type == AMQP_RESPONSE_NORMAL)
-                amqp_destroy_message(&msg);
-            returned = true;
-            break;
-        }
-        case AMQP_CHANNEL_CLOSE_METHOD: {
-            amqp_channel_close_t *m = f.payload.method.decoded;
-            snprintf(err, errlen, "channel closed: %.*s", (int)m->reply_text.len, (char *)m->reply_text.bytes);
-            return -1;
-        }
-        case AMQP_CONNECTION_CLOSE_METHOD: {
-            amqp_connection_close_t *m = f.payload.method.decoded;
-            snprintf(err, errlen, "connection closed: %.*s", (int)m->reply_text.len, (char *)m->reply_text.bytes);
-            return -1;
-        }
-        default:
-            break;
-        }
+    struct cumulative c = {.upto = upto, .acked = acked, .err = err, .errlen = errlen};
+    struct amqp_confirm_reader r = {.waiting = cumulative_waiting, .on_event = cumulative_event, .arg = &c,
+                                    .deadline = clock_mono() + timeout, .idle = INFINITY};
+    struct amqp_confirm_result res;
+    amqp_confirm_read(conn, &r, &res);
+    switch (res.end) {
+    case AMQP_CONFIRM_SETTLED: return c.returned ? -1 : 0;
+    case AMQP_CONFIRM_STOPPED: return -1;
+    case AMQP_CONFIRM_TIMEOUT:
+        snprintf(err, errlen, "publisher confirm: no answer within %.0fs", timeout);
+        return -1;
+    case AMQP_CONFIRM_LINK_ERROR:
+        snprintf(err, errlen, "publisher confirm: %s", amqp_error_string2(res.status));
+        return -1;
+    case AMQP_CONFIRM_CHANNEL_CLOSED:
+        snprintf(err, errlen, "channel closed: %s", res.text);
+        return -1;
+    case AMQP_CONFIRM_CONNECTION_CLOSED:
+        snprintf(err, errlen, "connection closed: %s", res.text);
+        return -1;
     }
-    return returned ? -1 : 0;
+    return -1;
 }

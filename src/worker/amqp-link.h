@@ -1,9 +1,8 @@
 /* rabbitmq-c plumbing the worker and `qdeck publish` share: open a
- * connection from a URL (amqp:// or amqps://), turn RPC replies into one
- * readable line, and publish with publisher confirms. rabbitmq-c 0.11 has
- * no amqp_publisher_confirm_wait, so basic.ack / basic.nack / basic.return
- * frames are read here by hand. Every function uses channel 1, and a
- * connection belongs to exactly one thread. */
+ * connection from a URL (amqp:// or amqps://, logged in by net/amqp-login.h),
+ * turn RPC replies into one readable line, and publish with publisher
+ * confirms (read by net/amqp-confirm.h). Every function uses channel 1, and
+ * a connection belongs to exactly one thread. */
 #ifndef QDECK_WORKER_AMQP_LINK_H
 #define QDECK_WORKER_AMQP_LINK_H
 

@@ -38,6 +38,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "net/redis-open.h"
 #include "worker/consumer.h"
 #include "worker/delayed.h"
 #include "worker/parked.h"
@@ -87,7 +88,7 @@ static int list_connect(struct consumer *c, char *err, size_t errlen)
         l->parked = xasprintf("%s" PARKED_SUFFIX_REDIS, c->addr.name);
         l->registry = xasprintf(KEY_PROCESSING_REGISTRY ":%s", c->addr.name);
     }
-    l->c = redis_link_open(worker_context(c->w)->redis, CONNECT_TIMEOUT, READ_TIMEOUT, err, errlen);
+    l->c = redis_open(worker_context(c->w)->redis, CONNECT_TIMEOUT, READ_TIMEOUT, err, errlen);
     if (!l->c)
         return -1;
     /* registered before the first LMOVE: a crash from here on is found */

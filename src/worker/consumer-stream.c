@@ -34,6 +34,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "net/redis-open.h"
 #include "worker/consumer.h"
 #include "worker/delayed.h"
 #include "worker/parked.h"
@@ -76,7 +77,7 @@ static int stream_connect(struct consumer *c, char *err, size_t errlen)
         s->parked = xasprintf("%s" PARKED_SUFFIX_REDIS, c->addr.name);
         snprintf(s->claim_cursor, sizeof s->claim_cursor, "0-0");
     }
-    s->c = redis_link_open(worker_context(c->w)->redis, CONNECT_TIMEOUT, READ_TIMEOUT, err, errlen);
+    s->c = redis_open(worker_context(c->w)->redis, CONNECT_TIMEOUT, READ_TIMEOUT, err, errlen);
     if (!s->c)
         return -1;
     const char *argv[] = {"XGROUP", "CREATE", c->addr.name, c->addr.group, "0", "MKSTREAM"};

@@ -15,6 +15,7 @@
 
 #include "control/events.h"
 #include "control/redis-connect.h"
+#include "net/redis-open.h"
 #include "core/backoff.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -104,7 +105,7 @@ static int beat(struct heartbeat *hb, const char *state)
 static bool connect_redis(struct heartbeat *hb)
 {
     char err[256];
-    hb->redis = control_redis_connect(hb->url, hb->timeout, err, sizeof err);
+    hb->redis = redis_open(hb->url, hb->timeout, 0, err, sizeof err);
     if (!hb->redis) {
         set_state(hb, false, err);
         return false;

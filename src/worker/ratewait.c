@@ -22,9 +22,9 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "net/redis-open.h"
 #include "resilience/dependency.h"
 #include "worker/pool.h"
-#include "worker/redis-link.h"
 #include "worker/task.h"
 
 #define RESERVE_LEAD 0.25        /* reserve more once held slots reach no further ahead than this */
@@ -107,7 +107,7 @@ static redisContext *fleet_link(struct ratewait *r)
     }
     if (!r->redis && clock_mono() >= r->reconnect_at) {
         char err[256];
-        r->redis = redis_link_open(r->redis_url, 2.0, 5.0, err, sizeof err);
+        r->redis = redis_open(r->redis_url, 2.0, 5.0, err, sizeof err);
         if (!r->redis) {
             log_warn("rate limit %s: %s; using the local bucket until it answers", r->dep->name, err);
             r->reconnect_at = clock_mono() + RECONNECT_WAIT + jitter(r, RECONNECT_WAIT);

@@ -1,7 +1,6 @@
-/* hiredis connections for the worker and `qdeck publish`: open from a
- * redis:// or unix:// URL (AUTH and SELECT done), and small helpers that
- * turn replies into 0/-1 with one readable line. A context belongs to one
- * thread. */
+/* hiredis helpers for the worker and `qdeck publish`: turn replies into
+ * 0/-1 with one readable line, drain and settle pipelines. Connections are
+ * opened with net/redis-open.h. A context belongs to one thread. */
 #ifndef QDECK_WORKER_REDIS_LINK_H
 #define QDECK_WORKER_REDIS_LINK_H
 
@@ -11,9 +10,6 @@
 struct consumer;
 struct task;
 
-/* timeout bounds connecting; reads wait up to read_timeout (keep it above
- * any BLMOVE / XREADGROUP block time). NULL with a reason in err. */
-redisContext *redis_link_open(const char *url, double timeout, double read_timeout, char *err, size_t errlen);
 /* Runs a command; 0 unless the reply is missing or an error (reason in err).
  * The reply is stored in *out when out is non-NULL (free it), else freed. */
 int redis_link_cmd(redisContext *c, redisReply **out, char *err, size_t errlen, int argc, const char **argv,
@@ -26,7 +22,8 @@ int redis_link_drain(redisContext *c, int n, char *err, size_t errlen);
  * replies are read after all are written. Returns n, or 0 when the
  * connection broke: then all are applied again after the reconnect, which
  * is safe because each settlement is idempotent (LREM/XACK of what is gone
- * is a no-op). A refused command is logged with its task. */
+ * is a no-op). A refused command is logged with its task and the
+ * consumer's label; c is only handed to append(). */
 int redis_link_settle(redisContext *rc, struct consumer *c, const char *label, struct task **tasks, int n,
                       int (*append)(struct consumer *c, struct task *t));
 

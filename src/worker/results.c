@@ -7,6 +7,7 @@
 #include "control/keys.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "net/redis-open.h"
 #include "worker/redis-link.h"
 
 #define CONNECT_TIMEOUT 2.0
@@ -20,7 +21,7 @@ static int ensure(struct results *r)
     if (!r->url || clock_mono() < r->next_try)
         return -1;
     char err[300];
-    r->c = redis_link_open(r->url, CONNECT_TIMEOUT, READ_TIMEOUT, err, sizeof err);
+    r->c = redis_open(r->url, CONNECT_TIMEOUT, READ_TIMEOUT, err, sizeof err);
     if (!r->c) {
         r->next_try = clock_mono() + RECONNECT_PAUSE;
         log_debug("result store: %s", err);

@@ -8,9 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/amqp-login.h"
+#include "net/amqp-login.h"
 #include "control/keys.h"
 #include "control/redis-connect.h"
+#include "net/redis-open.h"
 #include "core/address.h"
 #include "core/clock.h"
 #include "core/url.h"
@@ -84,7 +85,7 @@ static int ping_redis(const char *url, double timeout, char *out, size_t len)
 {
     char err[256];
     double t0 = clock_mono();
-    redisContext *c = control_redis_connect(url, timeout, err, sizeof err);
+    redisContext *c = redis_open(url, timeout, 0, err, sizeof err);
     redisReply *r = c ? control_redis_command(c, err, sizeof err, "PING") : NULL;
     if (r)
         snprintf(out, len, "redis ok %.1fms", (clock_mono() - t0) * 1000);
@@ -97,7 +98,7 @@ static int ping_redis(const char *url, double timeout, char *out, size_t len)
     return r ? 0 : -1;
 }
 
-/* Through the shared login (broker/amqp-login.h), so a peer that is not a
+/* Through the shared login (net/amqp-login.h), so a peer that is not a
  * broker is told apart from one that refuses us. */
 static int ping_amqp(const char *url, double timeout, char *out, size_t len)
 {

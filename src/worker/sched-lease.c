@@ -10,6 +10,7 @@
 #include "control/events.h"
 #include "control/keys.h"
 #include "control/redis-connect.h"
+#include "net/redis-open.h"
 #include "core/backoff.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -101,7 +102,7 @@ static void keeper_main(struct loop *lp, void *arg)
         if (!l->redis && started >= next_connect) {
             char err[256];
             /* replies must come well within the lease, or it lapses while we wait */
-            l->redis = control_redis_connect(l->url, l->seconds / 3, err, sizeof err);
+            l->redis = redis_open(l->url, l->seconds / 3, 0, err, sizeof err);
             if (l->redis)
                 backoff_reset(&bo);
             else

@@ -20,6 +20,7 @@
 #include "core/backoff.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "net/redis-open.h"
 #include "core/loop.h"
 #include "core/xalloc.h"
 #include "worker/cron.h"
@@ -336,7 +337,7 @@ static void sched_main(struct loop *l, void *arg)
         double started = clock_mono();
         if (!s->redis && started >= next_connect) {
             char err[256];
-            s->redis = control_redis_connect(s->url, s->lease.seconds / 2, err, sizeof err);
+            s->redis = redis_open(s->url, s->lease.seconds / 2, 0, err, sizeof err);
             if (s->redis) {
                 backoff_reset(&bo);
             } else {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A slow job does not cost the scheduler its lease: a probe of a RabbitMQ
 # that greets (connection.start) and then never answers takes the context's
-# timeout (4 s, longer than the 3 s lease; broker/amqp-login.h gives a peer
+# timeout (4 s, longer than the 3 s lease; net/amqp-login.h gives a peer
 # that does not greet up after 1 s, so this one must greet to be slow), yet
 # the leader keeps the lease through it (a keeper thread renews it) and no
 # other node runs the job meanwhile; the probe records the failure with its

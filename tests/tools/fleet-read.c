@@ -14,6 +14,7 @@
 #include "control/keys.h"
 #include "control/redis-connect.h"
 #include "core/clock.h"
+#include "net/redis-open.h"
 
 static int naive_read(redisContext *c, size_t *n)
 {
@@ -43,7 +44,7 @@ int main(int argc, char **argv)
         return 2;
     }
     char err[512];
-    redisContext *c = control_redis_connect(argv[1], 10, err, sizeof err);
+    redisContext *c = redis_open(argv[1], 10, 0, err, sizeof err);
     if (!c) {
         fprintf(stderr, "fleet-read: %s\n", err);
         return 1;

@@ -1,6 +1,7 @@
 /* Connecting and logging in to RabbitMQ, shared by every AMQP client in
- * qdeck (worker, publish, DLQ, scheduler), so that a peer that is not a
- * broker is told apart from a broker that refuses the login.
+ * qdeck (worker, publish, DLQ, scheduler, the console's passive declares),
+ * TLS included (amqps://), so that a peer that is not a broker is told
+ * apart from a broker that refuses the login.
  *
  * An AMQP broker answers the protocol header with connection.start at once.
  * The login is first tried with a short greeting timeout: when nothing came
@@ -9,8 +10,8 @@
  * was ever read, the peer "does not speak AMQP" — said within about a
  * second rather than after the full timeout. A broker that did greet but
  * was slow to finish the login gets one more try with the full timeout. */
-#ifndef QDECK_BROKER_AMQP_LOGIN_H
-#define QDECK_BROKER_AMQP_LOGIN_H
+#ifndef QDECK_NET_AMQP_LOGIN_H
+#define QDECK_NET_AMQP_LOGIN_H
 
 #include <amqp.h>
 #include <stddef.h>

@@ -1,7 +1,7 @@
 /* AMQP connect + login that recognises a peer which is not a broker (see
  * amqp-login.h). Whether connection.start was read is what
  * amqp_get_server_properties tells: rabbitmq-c fills it from that method. */
-#include "broker/amqp-login.h"
+#include "net/amqp-login.h"
 
 #include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>

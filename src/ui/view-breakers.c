@@ -19,6 +19,7 @@
 #include "control/board.h"
 #include "control/fleet.h"
 #include "control/policy.h"
+#include "control/policy-store.h"
 #include "core/clock.h"
 #include "core/xalloc.h"
 #include "resilience/fleet-report.h"

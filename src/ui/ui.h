@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 #include "broker/source.h"
-#include "control/board.h"
+#include "console/board.h"
 #include "core/config.h"
 
 struct ui_options {

@@ -15,8 +15,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "control/board.h"
-#include "control/fleet.h"
+#include "console/board.h"
+#include "console/fleet-source.h"
 #include "control/names.h"
 #include "core/clock.h"
 #include "core/envelope.h"

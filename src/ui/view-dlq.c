@@ -76,7 +76,7 @@ static void stop_worker(void)
     st.ndlqs = 0;
 }
 
-bool view_dlq_interrupt(char *result, size_t len)
+static bool view_dlq_interrupt(char *result, size_t len)
 {
     return dlq_worker_interrupt(st.worker, result, len);
 }
@@ -786,4 +786,5 @@ const struct view_ops dlq_view = {
     .key = '6',
     .draw = draw,
     .handle_key = handle_key,
+    .interrupt = view_dlq_interrupt,
 };

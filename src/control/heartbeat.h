@@ -1,5 +1,5 @@
-/* The worker's heartbeat to the control plane (SPEC "Control plane and
- * fleet view"): a thread with its own hiredis connection that every
+/* The worker's heartbeat to the control plane (docs/control-plane.md):
+ * a thread with its own hiredis connection that every
  * interval (default 1 s) writes the worker's report as JSON to
  * qdeck:worker:<id> (SET ... PX 3 x interval) and PUBLISHes the id on
  * qdeck:workers, both in one pipelined round trip. When Redis goes away it

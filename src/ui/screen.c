@@ -1,6 +1,6 @@
-/* The console loop (screen_run, from ui_run in views.c): poll() on the keyboard, the collectors'
- * notify pipe and a signal self-pipe, take the feeds' latest snapshots,
- * record history, draw. Nothing here touches the network, so a hung broker
+/* The console loop (screen_run, called by ui_run in views.c): poll() on
+ * the keyboard, the collectors' notify pipe and a signal self-pipe, take
+ * the feeds' latest snapshots, record history, draw. Nothing here touches the network, so a hung broker
  * never freezes a key.
  *
  * Signals (signals.c) wake the poll() through a pipe of their own.
@@ -10,11 +10,8 @@
  * two, so help can never drift from what the keys do. */
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <math.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -22,6 +22,7 @@
 #include "control/fleet.h"
 #include "control/keys.h"
 #include "control/policy.h"
+#include "control/policy-store.h"
 #include "core/clock.h"
 #include "core/xalloc.h"
 #include "resilience/fleet-report.h"

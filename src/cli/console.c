@@ -7,7 +7,7 @@
 #include "broker/source-kinds.h"
 #include "broker/source.h"
 #include "cli/app.h"
-#include "control/fleet.h"
+#include "console/fleet-source.h"
 #include "ui/theme.h"
 #include "ui/ui.h"
 

@@ -16,6 +16,7 @@
 #include "control/fleet.h"
 #include "control/names.h"
 #include "control/policy.h"
+#include "control/policy-store.h"
 #include "core/clock.h"
 #include "core/identity.h"
 #include "core/xalloc.h"

@@ -1,5 +1,5 @@
-/* `qdeck publish`: puts tasks on a queue with the envelope of SPEC "Task
- * envelope".
+/* `qdeck publish`: puts tasks on a queue with the envelope of
+ * docs/envelope.md.
  *
  *   qdeck publish QUEUE --type T --payload JSON [--count N] [--priority P]
  *                 [--max-attempts N] [--idempotency-key K] [--deadline SECS]
@@ -37,11 +37,13 @@
 #include "broker/stream-depth.h"
 #include "cli/app.h"
 #include "control/policy.h"
+#include "control/policy-store.h"
 #include "core/address.h"
 #include "core/clock.h"
 #include "core/number.h"
 #include "core/xalloc.h"
 #include "net/redis-open.h"
+#include "resilience/shed.h"
 #include "worker/amqp-link.h"
 #include "worker/redis-link.h"
 #include "worker/results.h"

@@ -1,4 +1,4 @@
-/* `qdeck worker`: the headless worker (SPEC "Worker semantics").
+/* `qdeck worker`: the headless worker (docs/envelope.md).
  *
  *   qdeck worker [--queues a,b] [--concurrency N] [--prefetch N] [--declare]
  *                [--metrics-addr HOST:PORT] [--plugin-dir DIR]

@@ -8,11 +8,9 @@
  * FLEET_REMEMBER seconds, so a crash shows as a red "lost" row rather than
  * a row that silently disappears.
  *
- * For the console, fleet_source_new() builds a collector behind the
- * ordinary source machinery (broker/source.h: its own thread, backoff,
- * feed); each snapshot it publishes carries a struct fleet_table in
- * snap->extra (fleet_table_of). fleet_read() is the same read for callers
- * with their own connection (the scheduler leader reports losses with it). */
+ * fleet_read() reads with the caller's connection (the scheduler leader
+ * reports losses with it; the console's collector, console/fleet-source.h,
+ * publishes it). */
 #ifndef QDECK_FLEET_H
 #define QDECK_FLEET_H
 
@@ -22,8 +20,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "broker/source.h"
-#include "core/snapshot.h"
 
 #define FLEET_REMEMBER 600.0   /* seconds a vanished worker stays listed as lost */
 #define FLEET_SCAN_CAP 10000   /* registered workers read at most */
@@ -82,32 +78,9 @@ void fleet_table_free(struct fleet_table *t);
  * an "id" takes key_id. Free with fleet_worker_free. */
 bool fleet_parse_report(const char *key_id, const char *json, double now, struct fleet_worker *w);
 void fleet_worker_free(struct fleet_worker *w);
-/* Adds the scheduler's leader and every registered job (keys.h) to t. 0 or -1. */
-int fleet_read_sched(redisContext *c, struct fleet_table *t, char *err, size_t errlen);
 const struct fleet_worker *fleet_find(const struct fleet_table *t, const char *id);
 const char *fleet_state_name(enum fleet_state s);   /* "running", "stopped", "lost" */
 /* A running worker whose consumers are not all connected (its health says why). */
 bool fleet_worker_unhealthy(const struct fleet_worker *w);
-
-/* The console's collector of the fleet (kind "fleet"); start it with
- * source_start. NULL with a reason. */
-struct source *fleet_source_new(const char *redis_url, const struct context_config *ctx, double refresh,
-                                int notify_fd, char *err, size_t errlen);
-/* Stops (if running) and frees it. NULL is fine. */
-void fleet_source_free(struct source *src);
-/* Scheduler commands from the console (view 8), carried out on the
- * collector's thread at its next refresh so the UI never waits on Redis:
- * verb "run", "pause" or "resume" on a job; every one is audited (cfg and
- * the context name pick the audit file), a refused one too (refused:
- * read-only). At most FLEET_COMMANDS wait; -1 when full. */
-#define FLEET_COMMANDS 8
-int fleet_source_command(struct source *src, const struct config *cfg, const char *verb, const char *job,
-                         bool refused);
-/* The outcome of the last command carried out ("" none yet) and when
- * (wall seconds); for the UI's message line. */
-void fleet_source_last_command(struct source *src, char *buf, size_t len, double *when);
-
-/* The table a fleet snapshot carries, or NULL. */
-const struct fleet_table *fleet_table_of(const struct snapshot *snap);
 
 #endif

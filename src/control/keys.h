@@ -1,5 +1,5 @@
-/* Every Redis key and channel qdeck itself writes (SPEC "Control plane and
- * fleet view", "Worker semantics"), named once so the worker, the console
+/* Every Redis key and channel qdeck itself writes (docs/control-plane.md,
+ * docs/envelope.md), named once so the worker, the console
  * and the CLI cannot drift apart. */
 #ifndef QDECK_KEYS_H
 #define QDECK_KEYS_H

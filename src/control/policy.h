@@ -1,9 +1,7 @@
-/* Guardrails in the control plane (SPEC "Guardrails", "Control plane").
- *
- * Storage in Redis: hash qdeck:policy (name -> canonical value), hash
- * qdeck:policy:meta (name -> {"by","at"} of the last change), hash
- * qdeck:breaker (dependency -> open | disabled | reset); every change is
- * followed by PUBLISH qdeck:policy:changed <name> (or "breaker:<dep>").
+/* Guardrails in the control plane (docs/control-plane.md): their names,
+ * validation, and the immutable, refcounted snapshot a worker reads. Redis
+ * reads and writes are control/policy-store.h; the thread that keeps a
+ * snapshot current is control/policy-watcher.h.
  *
  * Names and types (values are stored canonical: "off", "true"/"false",
  * integers, "N/s"):
@@ -17,24 +15,17 @@
  *   task.<type>.max_runtime_ms int|off
  * A <name> may hold dots and colons (queue.amqp:orders.v2.paused): the kind
  * is the last segment.
- *
- * Workers run a watcher: a thread with two connections of its own, one
- * SUBSCRIBEd to the channel and one for reads, that reloads everything on
- * each message and every second anyway (a missed message costs at most a
- * second), and publishes an immutable, refcounted `struct policy` that
- * worker threads take with policy_watcher_get (a mutex held for one
- * increment) or check cheaply with policy_watcher_version. */
+ */
 #ifndef QDECK_POLICY_H
 #define QDECK_POLICY_H
 
 #include <cjson/cJSON.h>
-#include <hiredis/hiredis.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "resilience/shed.h"
+#include "control/shed-rules.h"
 
 struct policy_queue {
     char *name;
@@ -105,6 +96,9 @@ int policy_check_name(const char *name, enum policy_type *type, char *err, size_
 /* Checks name and value and writes the canonical value. 0 or -1 with a
  * message ("shed.priority_below wants an integer >= 0 or off, got 'x'"). */
 int policy_validate(const char *name, const char *value, char *canonical, size_t canlen, char *err, size_t errlen);
+/* A name of 1-400 characters with no space or control character (a
+ * guardrail's <name>, a dependency). */
+bool policy_printable_name(const char *s);
 /* The value a guardrail has when nobody set it ("off", "false"). */
 const char *policy_default(const char *name);
 
@@ -115,6 +109,8 @@ const char *policy_default(const char *name);
 struct policy *policy_build(const struct policy_entry *pairs, size_t n, const struct policy_breaker *breakers,
                             size_t nbreakers, uint64_t version);
 struct policy *policy_ref(struct policy *p);
+/* Orders policy_entry by name (qsort, bsearch). */
+int policy_entry_compare(const void *a, const void *b);
 void policy_release(struct policy *p);
 
 const struct policy_queue *policy_queue(const struct policy *p, const char *queue);
@@ -128,57 +124,5 @@ void policy_shed_guardrails(const struct policy *p, const char *queue, int auto_
 /* {"version": N, "values": {name: value, ...}, "breakers": {dep: command}}:
  * what a worker reports in its heartbeat as applied. */
 cJSON *policy_applied_json(const struct policy *p);
-
-/* ---------------------------------------------------------- Redis */
-
-/* Connects to a Redis URL (redis://[:pass@]host:port/db, unix:///path),
- * authenticates and selects the db. NULL with a message (never the password). */
-redisContext *policy_connect(const char *url, double timeout, char *err, size_t errlen);
-
-struct policy_item {
-    char *name, *value;
-    char *by, *at;           /* NULL when the meta hash has nothing */
-};
-/* Every guardrail set in qdeck:policy with its meta, sorted. */
-int policy_fetch(redisContext *c, struct policy_item **items, size_t *n, char *err, size_t errlen);
-void policy_items_free(struct policy_item *items, size_t n);
-
-/* Validates, then writes the value, its meta (by = who) and publishes the
- * change, atomically (MULTI/EXEC). *old_value: the previous value or NULL
- * (caller frees). 0, or -1 with a message; *invalid tells a refused value
- * from a Redis failure. */
-int policy_set(redisContext *c, const char *name, const char *value, const char *who, char **old_value,
-               char *canonical, size_t canlen, bool *invalid, char *err, size_t errlen);
-
-/* Removes a guardrail (and its meta) so every worker falls back to its
- * default, and publishes the change. *old_value: what was set, NULL when
- * nothing was. 0, or -1 with a message. */
-int policy_unset(redisContext *c, const char *name, char **old_value, char *err, size_t errlen);
-/* Removes dep's operator command from qdeck:breaker and publishes it. A
- * worker keeps the breaker state it has; this clears the row. */
-int policy_breaker_forget(redisContext *c, const char *dep, char **old_value, char *err, size_t errlen);
-
-/* Breaker commands: HSET qdeck:breaker dep command + PUBLISH. command is
- * open | disabled | reset. *old_value as above. */
-int policy_breaker_command(redisContext *c, const char *dep, const char *command, char **old_value, char *err,
-                           size_t errlen);
-/* Every dependency -> command in qdeck:breaker. */
-int policy_breaker_fetch(redisContext *c, struct policy_entry **items, size_t *n, char *err, size_t errlen);
-void policy_entries_free(struct policy_entry *items, size_t n);
-
-/* ---------------------------------------------------------- watcher */
-
-struct policy_watcher;
-
-/* Starts the watcher thread; it keeps trying while Redis is away (the
- * current snapshot stays, `loaded` false until the first answer). */
-struct policy_watcher *policy_watcher_start(const char *redis_url, double timeout);
-void policy_watcher_stop(struct policy_watcher *w);
-/* The current snapshot, referenced (policy_release it). Never NULL. */
-struct policy *policy_watcher_get(struct policy_watcher *w);
-/* Changes with every new snapshot: compare to decide whether to get it. */
-uint64_t policy_watcher_version(struct policy_watcher *w);
-/* Blocks until a snapshot with version > `after` or timeout seconds; the new version. */
-uint64_t policy_watcher_wait(struct policy_watcher *w, uint64_t after, double timeout);
 
 #endif

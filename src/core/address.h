@@ -1,5 +1,5 @@
-/* Queue addresses as the CLI and the screen write them (SPEC "Command
- * line"): amqp:NAME, redis:KEY, stream:KEY#GROUP. Split on the first colon
+/* Queue addresses as the CLI and the screen write them (docs/formats.md):
+ * amqp:NAME, redis:KEY, stream:KEY#GROUP. Split on the first colon
  * only, since names may hold ':' and '/'; a stream's group follows the last
  * '#'. A bare name means amqp: when only RabbitMQ is configured, redis:
  * when only Redis is. */

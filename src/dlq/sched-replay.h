@@ -1,4 +1,4 @@
-/* The scheduler's replay action (SPEC "Scheduler"): a [schedule NAME] with
+/* The scheduler's replay action (docs/control-plane.md): a [schedule NAME] with
  * action = replay moves up to `limit` dead messages of `queue` back to the
  * queues they came from, at `rate` per second, exactly as
  * `qdeck dlq replay QUEUE --all --limit N --rate R` does, with the same

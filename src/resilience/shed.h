@@ -1,5 +1,5 @@
 /* Load shedding: what the worker does with a task it has just received,
- * given the guardrails in force (SPEC "Guardrails").
+ * given the guardrails in force (docs/control-plane.md).
  *
  *   queue.<name>.paused = true     park it, reason "paused"
  *   shed.priority_below = P        priority < P: park it, reason "shed"
@@ -25,16 +25,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum shed_verdict { SHED_RUN, SHED_PARK, SHED_DEAD_LETTER };
+#include "control/shed-rules.h"
 
-/* The guardrails that apply to one queue (-1: off). */
-struct shed_guardrails {
-    int priority_below;
-    long max_depth;
-    bool paused;
-    bool auto_shed;
-    int auto_priority;          /* shed.auto sheds priority below this */
-};
+enum shed_verdict { SHED_RUN, SHED_PARK, SHED_DEAD_LETTER };
 
 struct shed_task {
     int priority;

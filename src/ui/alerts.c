@@ -7,11 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "control/fleet.h"
 #include "core/clock.h"
 #include "core/xalloc.h"
 #include "resilience/fleet-report.h"
-#include "ui/screen.h"
+#include "ui/format.h"
 
 #define ALERT_RATE_WINDOW 5.0   /* seconds: how often the error rate's baseline moves on */
 
@@ -44,10 +43,10 @@ static bool had(const struct alert_set *set, const char *key)
 
 /* Error rate, end-to-end p99 and open breakers, from the live workers'
  * heartbeats: histograms merged, never percentiles averaged. */
-static void fleet_alerts(struct ui *ui, struct alert_set *next)
+static void fleet_alerts(const struct alert_input *in, struct alert_baseline *rate, struct alert_set *next)
 {
-    const struct alerts_config *th = &ui->opt->cfg->alerts;
-    const struct fleet_table *t = ui->opt->fleet && ui->fleet.status == SOURCE_OK ? fleet_table_of(ui->fleet.snap) : NULL;
+    const struct alerts_config *th = in->thresholds;
+    const struct fleet_table *t = in->fleet;
     if (!t || t->n == 0)
         return;
     const cJSON **reports = xcalloc(t->n, sizeof *reports);
@@ -92,8 +91,8 @@ static void fleet_alerts(struct ui *ui, struct alert_set *next)
         latency_table_free(&lt);
     }
     /* error rate since a reading 5-10 s old, so an old burst fades out */
-    if (th->error_rate > 0 && ui->alert_prev_at > 0 && t->taken_at > ui->alert_prev_at) {
-        int64_t dp = processed - ui->alert_prev_processed, df = failed - ui->alert_prev_failed;
+    if (th->error_rate > 0 && rate->prev_at > 0 && t->taken_at > rate->prev_at) {
+        int64_t dp = processed - rate->prev_processed, df = failed - rate->prev_failed;
         if (dp >= 0 && df > 0 && dp + df > 0) {
             double pct = 100.0 * (double)df / (double)(dp + df);
             if (pct > th->error_rate) {
@@ -105,27 +104,27 @@ static void fleet_alerts(struct ui *ui, struct alert_set *next)
     /* the baseline rotates every ALERT_RATE_WINDOW: a burst is measured
      * from a reading taken before it for at least that long, so it stays on
      * screen that long (heartbeats change once a second, readings faster) */
-    if (ui->alert_next_at == 0 || t->taken_at - ui->alert_next_at >= ALERT_RATE_WINDOW) {
-        if (ui->alert_next_at > 0) {
-            ui->alert_prev_at = ui->alert_next_at;
-            ui->alert_prev_processed = ui->alert_next_processed;
-            ui->alert_prev_failed = ui->alert_next_failed;
+    if (rate->next_at == 0 || t->taken_at - rate->next_at >= ALERT_RATE_WINDOW) {
+        if (rate->next_at > 0) {
+            rate->prev_at = rate->next_at;
+            rate->prev_processed = rate->next_processed;
+            rate->prev_failed = rate->next_failed;
         }
-        ui->alert_next_at = t->taken_at;
-        ui->alert_next_processed = processed;
-        ui->alert_next_failed = failed;
+        rate->next_at = t->taken_at;
+        rate->next_processed = processed;
+        rate->next_failed = failed;
     }
     free(reports);
 }
 
-bool alerts_evaluate(struct ui *ui)
+bool alerts_evaluate(const struct alert_input *in, struct alert_baseline *rate, struct alert_set *set)
 {
-    const struct alerts_config *th = &ui->opt->cfg->alerts;
+    const struct alerts_config *th = in->thresholds;
     struct alert_set next = {0};
     char text[300], a[32], b[32];
-    for (size_t s = 0; s < ui->opt->nsources; s++) {
-        const struct snapshot *snap = ui->feeds[s].snap;
-        if (!snap || ui->feeds[s].status != SOURCE_OK)
+    for (size_t s = 0; s < in->nfeeds; s++) {
+        const struct snapshot *snap = in->feeds[s].snap;
+        if (!snap || in->feeds[s].status != SOURCE_OK)
             continue;
         for (size_t i = 0; i < snap->nqueues; i++) {
             const struct queue_stat *q = &snap->queues[i];
@@ -143,7 +142,7 @@ bool alerts_evaluate(struct ui *ui)
                 add(&next, "age", q->addr, text);
             }
             if (th->dlq_growth > 0 && queue_is_dlq(q->addr)) {
-                double g = history_growth(history_get(&ui->history, q->addr), DLQ_GROWTH_SAMPLES);
+                double g = history_growth(history_get(in->history, q->addr), DLQ_GROWTH_SAMPLES);
                 if (!isnan(g) && g * 60 > (double)th->dlq_growth) {
                     snprintf(text, sizeof text, "%s dead letters growing %.0f/min (alert above %ld/min)", q->addr,
                              g * 60, th->dlq_growth);
@@ -152,13 +151,13 @@ bool alerts_evaluate(struct ui *ui)
             }
         }
     }
-    fleet_alerts(ui, &next);
+    fleet_alerts(in, rate, &next);
     bool fresh = false;
     for (size_t i = 0; i < next.n; i++)
-        if (!had(&ui->alerts, next.items[i].key))
+        if (!had(set, next.items[i].key))
             fresh = true;
-    alerts_free(&ui->alerts);
-    ui->alerts = next;
+    alerts_free(set);
+    *set = next;
     return fresh;
 }
 

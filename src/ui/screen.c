@@ -1,24 +1,17 @@
-/* The console loop (ui_run): poll() on the keyboard, the collectors'
- * notify pipe and a signal self-pipe, take the feeds' latest snapshots,
- * record history, draw. Nothing here touches the network, so a hung broker
+/* The console loop (screen_run, called by ui_run in views.c): poll() on
+ * the keyboard, the collectors' notify pipe and a signal self-pipe, take
+ * the feeds' latest snapshots, record history, draw. Nothing here touches the network, so a hung broker
  * never freezes a key.
  *
- * Signals: the collector threads were started before us, so SIGINT or
- * SIGWINCH may be delivered to one of them and never interrupt our poll();
- * the handlers therefore write a byte to a pipe the loop polls (the
- * self-pipe trick), and SIGWINCH is chained to ncurses' own handler.
+ * Signals (signals.c) wake the poll() through a pipe of their own.
  *
- * Keys are one table (key_bindings[]) next to the view table: the
- * dispatcher and the help overlay both read them, so help can never drift
- * from what the keys do. */
+ * Keys are one table (key_bindings[]); the views are the table views.c
+ * hands to screen_run. The dispatcher and the help overlay both read the
+ * two, so help can never drift from what the keys do. */
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <math.h>
 #include <poll.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,120 +19,28 @@
 #include <unistd.h>
 #include <wchar.h>
 
+#include "console/fleet-source.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "ui/alerts.h"
+#include "ui/command-set.h"
 #include "ui/crt.h"
 #include "ui/screen.h"
+#include "ui/signals.h"
 #include "ui/sparkline.h"
 
 #define MIN_COLS 60
 #define MIN_LINES 12
 #define KEY_ESC 27
 #define KEY_CTRL_C 3
-#define GROWTH_SAMPLES 10
 /* A ring not refreshed for this long belongs to a queue that is gone. */
 #define HISTORY_KEEP_SECONDS 600.0
 
-static const struct view_ops *const views[] = {&overview_view, &queues_view, &workers_view, &latency_view,
-                                               &breakers_view, &dlq_view,
-                                               &guardrails_view, &scheduler_view, &events_view};
-static const size_t nviews = sizeof views / sizeof views[0];
-
-static volatile sig_atomic_t quit_signal;
-static int signal_pipe[2] = {-1, -1};
-static struct sigaction curses_winch;   /* ncurses' SIGWINCH handler, chained */
-
-static void wake_loop(void)
-{
-    int saved = errno;
-    if (signal_pipe[1] >= 0) {
-        ssize_t n = write(signal_pipe[1], "", 1);
-        (void)n;                         /* a full pipe already wakes the loop */
-    }
-    errno = saved;
-}
-
-static void on_quit_signal(int sig)
-{
-    (void)sig;
-    quit_signal = 1;
-    wake_loop();
-}
-
-static void on_winch(int sig)
-{
-    if (curses_winch.sa_handler != SIG_DFL && curses_winch.sa_handler != SIG_IGN)
-        curses_winch.sa_handler(sig);
-    wake_loop();
-}
-
-/* ---- formatting shared with the views ---- */
-
-void fmt_count(char *buf, size_t len, int64_t v)
-{
-    if (v < 0)
-        snprintf(buf, len, "-");
-    else if (v < 1000000)
-        snprintf(buf, len, "%lld", (long long)v);
-    else
-        snprintf(buf, len, "%.1fM", (double)v / 1e6);
-}
-
-void fmt_rate(char *buf, size_t len, double v)
-{
-    if (isnan(v))
-        snprintf(buf, len, "-");
-    else if (v < 1000)
-        snprintf(buf, len, "%.1f", v);
-    else
-        snprintf(buf, len, "%.1fk", v / 1000);
-}
-
-int scroll_top(int top, int selected, int rows, int n)
-{
-    if (rows <= 0)
-        return top;
-    if (selected < top)
-        top = selected;
-    if (selected >= top + rows)
-        top = selected - rows + 1;
-    if (top > n - rows)
-        top = n - rows;
-    return top > 0 ? top : 0;
-}
-
-void fmt_age(char *buf, size_t len, double seconds, bool at_least)
-{
-    char d[32];
-    format_duration(seconds, d, sizeof d);
-    snprintf(buf, len, "%s%s", at_least && !isnan(seconds) ? "≥" : "", d);
-}
-
-void fmt_source_status(const struct feed_view *v, char *buf, size_t len)
-{
-    if (v->status == SOURCE_OK || v->status == SOURCE_CONNECTING) {
-        snprintf(buf, len, "%s", source_status_name(v->status));
-        return;
-    }
-    char d[32];
-    format_duration(clock_wall() - v->status_since, d, sizeof d);
-    snprintf(buf, len, "%s %s", source_status_name(v->status), d);
-}
-
-double queue_depth(const struct queue_stat *q)
-{
-    return q->total >= 0 ? (double)q->total : (q->ready >= 0 ? (double)q->ready : NAN);
-}
-
-void ui_message(struct ui *ui, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(ui->message, sizeof ui->message, fmt, ap);
-    va_end(ap);
-    ui->message_until = clock_mono() + 4;
-}
+/* The view table screen_run was given (views.c): the loop knows views
+ * only through it. */
+static const struct view_ops *const *views;
+static size_t nviews;
 
 void draw_sparkline(struct ui *ui, int y, int x, int width, const char *addr, enum history_series s,
                     enum theme_slot slot)
@@ -149,91 +50,6 @@ void draw_sparkline(struct ui *ui, int y, int x, int width, const char *addr, en
     char line[4096];
     sparkline_render(values, n, width, crt_utf8(), line, sizeof line);
     crt_put(y, x, width, ALIGN_LEFT, slot, line);
-}
-
-/* ---- rows: all queues, filtered and sorted ---- */
-
-static const char *const sort_names[SORT_COUNT] = {
-    "name", "ready", "unacked", "total", "consumers", "in", "out", "age", "growth",
-};
-
-const char *sort_column_name(enum sort_column c) { return sort_names[c]; }
-
-static double known_count(int64_t v) { return v < 0 ? NAN : (double)v; }
-
-/* NAN for unknown (-1 counts too), so unknown values sort together. */
-static double sort_key(const struct ui_row *r, enum sort_column c)
-{
-    const struct queue_stat *q = r->q;
-    switch (c) {
-    case SORT_READY: return known_count(q->ready);
-    case SORT_UNACKED: return known_count(q->unacked);
-    case SORT_TOTAL: return queue_depth(q);
-    case SORT_CONSUMERS: return known_count(q->consumers);
-    case SORT_IN: return q->rate_in;
-    case SORT_OUT: return q->rate_out;
-    case SORT_AGE: return q->head_age;
-    case SORT_GROWTH: return r->growth;
-    case SORT_NAME:
-    case SORT_COUNT: break;
-    }
-    return 0;
-}
-
-static int compare_rows(const void *a, const void *b, void *arg)
-{
-    const struct ui *ui = arg;
-    const struct ui_row *x = a, *y = b;
-    if (ui->sort == SORT_NAME) {
-        int c = strcmp(x->q->addr, y->q->addr);
-        return ui->sort_ascending ? c : -c;
-    }
-    double kx = sort_key(x, ui->sort), ky = sort_key(y, ui->sort);
-    int c = 0;
-    if (isnan(kx) || isnan(ky))
-        c = isnan(kx) - isnan(ky);       /* unknown last whatever the direction */
-    else if (kx != ky)
-        c = (kx < ky ? -1 : 1) * (ui->sort_ascending ? 1 : -1);
-    /* ties read A→Z in either direction, so equal rows do not jump around */
-    return c ? c : strcmp(x->q->addr, y->q->addr);
-}
-
-/* The selection follows the queue the operator chose (selected_addr) across
- * refreshes and re-sorts; until they choose one, it stays on the row index. */
-void ui_build_rows(struct ui *ui)
-{
-    ui->nrows = 0;
-    for (size_t s = 0; s < ui->opt->nsources; s++) {
-        const struct snapshot *snap = ui->feeds[s].snap;
-        for (size_t i = 0; snap && i < snap->nqueues; i++) {
-            const struct queue_stat *q = &snap->queues[i];
-            if (ui->filter[0] && !strcasestr(q->addr, ui->filter))
-                continue;
-            if (ui->nrows == ui->rows_cap) {
-                ui->rows_cap = ui->rows_cap ? ui->rows_cap * 2 : 256;
-                ui->rows = xrealloc(ui->rows, ui->rows_cap * sizeof *ui->rows);
-            }
-            ui->rows[ui->nrows++] = (struct ui_row){
-                .q = q,
-                .source = s,
-                .growth = history_growth(history_get(&ui->history, q->addr), GROWTH_SAMPLES),
-                .stale = ui->feeds[s].status != SOURCE_OK,
-            };
-        }
-    }
-    if (ui->nrows > 1)
-        qsort_r(ui->rows, ui->nrows, sizeof *ui->rows, compare_rows, ui);
-
-    int found = -1;
-    for (size_t i = 0; ui->selected_addr[0] && i < ui->nrows; i++)
-        if (strcmp(ui->rows[i].q->addr, ui->selected_addr) == 0)
-            found = (int)i;
-    if (found >= 0)
-        ui->selected = found;
-    if (ui->selected >= (int)ui->nrows)
-        ui->selected = (int)ui->nrows - 1;
-    if (ui->selected < 0)
-        ui->selected = 0;
 }
 
 /* ---- feeds ---- */
@@ -272,19 +88,20 @@ static void pull_feeds(struct ui *ui)
             changed = true;
         }
     }
-    if (changed && alerts_evaluate(ui) && ui->opt->cfg->alerts.bell)
-        beep();
+    if (changed) {
+        struct alert_input in = {
+            .thresholds = &ui->opt->cfg->alerts,
+            .feeds = ui->feeds,
+            .nfeeds = ui->opt->nsources,
+            .history = &ui->history,
+            .fleet = ui->opt->fleet && ui->fleet.status == SOURCE_OK ? fleet_table_of(ui->fleet.snap) : NULL,
+        };
+        if (alerts_evaluate(&in, &ui->alert_rate, &ui->alerts) && ui->opt->cfg->alerts.bell)
+            beep();
+    }
 }
 
 /* ---- actions bound to keys ---- */
-
-/* Names sort A→Z by default, numbers largest first; `i` flips either. */
-static void set_sort(struct ui *ui, enum sort_column c)
-{
-    ui->sort = c;
-    ui->sort_ascending = c == SORT_NAME;
-    ui_message(ui, "sorted by %s, %s", sort_names[c], ui->sort_ascending ? "ascending" : "descending");
-}
 
 static void act_quit(struct ui *ui) { ui->quit = true; }
 static void act_help(struct ui *ui) { ui->help = !ui->help; ui->help_top = 0; }
@@ -301,39 +118,27 @@ static void act_filter(struct ui *ui)
     snprintf(ui->input, sizeof ui->input, "%s", ui->filter);
 }
 static void act_command(struct ui *ui) { ui->prompt = PROMPT_COMMAND; ui->input[0] = '\0'; }
-static void act_sort_next(struct ui *ui) { set_sort(ui, (ui->sort + 1) % SORT_COUNT); }
-static void act_sort_prev(struct ui *ui) { set_sort(ui, (ui->sort + SORT_COUNT - 1) % SORT_COUNT); }
-static void act_invert(struct ui *ui)
-{
-    ui->sort_ascending = !ui->sort_ascending;
-    ui_message(ui, "sorted by %s, %s", sort_names[ui->sort], ui->sort_ascending ? "ascending" : "descending");
-}
-static void move_selection(struct ui *ui, int delta)
-{
-    ui->selected += delta;
-    if (ui->selected >= (int)ui->nrows) ui->selected = (int)ui->nrows - 1;
-    if (ui->selected < 0) ui->selected = 0;
-    if (ui->nrows)
-        snprintf(ui->selected_addr, sizeof ui->selected_addr, "%s", ui->rows[ui->selected].q->addr);
-}
+static void act_sort_next(struct ui *ui) { queue_rows_sort_by(ui, (ui->sort + 1) % SORT_COUNT); }
+static void act_sort_prev(struct ui *ui) { queue_rows_sort_by(ui, (ui->sort + SORT_COUNT - 1) % SORT_COUNT); }
+static void act_invert(struct ui *ui) { queue_rows_invert(ui); }
 static int page(void) { return LINES > 8 ? LINES - 6 : 1; }
-static void act_down(struct ui *ui) { move_selection(ui, 1); }
-static void act_up(struct ui *ui) { move_selection(ui, -1); }
-static void act_page_down(struct ui *ui) { move_selection(ui, page()); }
-static void act_page_up(struct ui *ui) { move_selection(ui, -page()); }
-static void act_home(struct ui *ui) { move_selection(ui, -(int)ui->nrows); }
-static void act_end(struct ui *ui) { move_selection(ui, (int)ui->nrows); }
-static size_t view_index(const struct view_ops *view)
+static void act_down(struct ui *ui) { queue_rows_move(ui, 1); }
+static void act_up(struct ui *ui) { queue_rows_move(ui, -1); }
+static void act_page_down(struct ui *ui) { queue_rows_move(ui, page()); }
+static void act_page_up(struct ui *ui) { queue_rows_move(ui, -page()); }
+static void act_home(struct ui *ui) { queue_rows_move(ui, -(int)ui->nrows); }
+static void act_end(struct ui *ui) { queue_rows_move(ui, (int)ui->nrows); }
+static size_t selected_queue_view(void)
 {
     for (size_t v = 0; v < nviews; v++)
-        if (views[v] == view)
+        if (views[v]->shows_selected_queue)
             return v;
     return 0;
 }
 /* From any view Enter shows the selected queue: details live in Queues. */
 static void act_details(struct ui *ui)
 {
-    ui->view = view_index(&queues_view);
+    ui->view = selected_queue_view();
     ui->detail = ui->nrows > 0;
 }
 static void act_escape(struct ui *ui)
@@ -443,19 +248,15 @@ static void run_command(struct ui *ui, const char *line)
     } else if (show_view_named(ui, cmd)) {
         return;
     } else if (!strcmp(cmd, "set")) {
-        char name[192] = "", value[192] = "";
-        if (sscanf(arg, "%191s %191s", name, value) == 2)
-            ui_set_guardrail(ui, name, value);
-        else
-            ui_message(ui, "usage: :set GUARDRAIL VALUE (e.g. :set shed.priority_below 3)");
+        ui_command_set(ui, arg);
     } else if (!strcmp(cmd, "filter")) {
         snprintf(ui->filter, sizeof ui->filter, "%s", arg);
     } else if (!strcmp(cmd, "help")) {
         ui->help = true;
     } else if (!strcmp(cmd, "sort") && arg[0]) {
         for (int c = 0; c < SORT_COUNT; c++)
-            if (!strcasecmp(arg, sort_names[c])) {
-                set_sort(ui, (enum sort_column)c);
+            if (!strcasecmp(arg, sort_column_name((enum sort_column)c))) {
+                queue_rows_sort_by(ui, (enum sort_column)c);
                 return;
             }
         ui_message(ui, "no column '%s' (name ready unacked total consumers in out age growth)", arg);
@@ -658,7 +459,7 @@ static void draw(struct ui *ui)
     }
     draw_header(ui);
     draw_tabs(ui);
-    if (views[ui->view] != &queues_view)   /* no queue on screen: nothing to read exactly */
+    if (!views[ui->view]->shows_selected_queue)   /* no queue on screen: nothing to read exactly */
         for (size_t s = 0; s < ui->opt->nsources; s++)
             source_set_focus(ui->opt->sources[s], NULL, 0);
     views[ui->view]->draw(ui, 2, LINES - 3);
@@ -703,50 +504,6 @@ static void drain_pipe(int fd)
     char buf[256];
     while (read(fd, buf, sizeof buf) > 0)
         ;
-}
-
-struct saved_signals {
-    struct sigaction intr, term, hup;
-};
-
-/* Quit signals end the loop so the terminal is restored and ui_run returns.
- * SIGPIPE is ignored for good: a broker socket closing under a collector's
- * write must be an error return, not the death of the process with the
- * terminal left raw. */
-static int install_signals(struct saved_signals *saved)
-{
-    if (pipe2(signal_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
-        return -1;
-    struct sigaction sa = {.sa_handler = on_quit_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &saved->intr);
-    sigaction(SIGTERM, &sa, &saved->term);
-    sigaction(SIGHUP, &sa, &saved->hup);
-    struct sigaction ignore = {.sa_handler = SIG_IGN};
-    sigemptyset(&ignore.sa_mask);
-    sigaction(SIGPIPE, &ignore, NULL);
-    return 0;
-}
-
-/* After crt_init: ncurses has installed its SIGWINCH handler by then. */
-static void chain_winch(void)
-{
-    struct sigaction sa = {.sa_handler = on_winch, .sa_flags = SA_RESTART};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGWINCH, &sa, &curses_winch);
-}
-
-static void restore_signals(const struct saved_signals *saved)
-{
-    sigaction(SIGWINCH, &curses_winch, NULL);
-    sigaction(SIGINT, &saved->intr, NULL);
-    sigaction(SIGTERM, &saved->term, NULL);
-    sigaction(SIGHUP, &saved->hup, NULL);
-    int r = signal_pipe[0], w = signal_pipe[1];
-    signal_pipe[0] = signal_pipe[1] = -1;
-    close(r);
-    close(w);
-    quit_signal = 0;
 }
 
 /* Milliseconds until the next refresh tick or the next whole second since
@@ -797,25 +554,36 @@ static void report_all_failed(const struct ui *ui, int ticks)
     fprintf(stderr, "qdeck: %s\n", line);
 }
 
-int ui_run(const struct ui_options *opt)
+/* Quitting: any view's background work stops and settles; its line. */
+static bool interrupt_views(char *result, size_t len)
 {
+    for (size_t v = 0; v < nviews; v++)
+        if (views[v]->interrupt && views[v]->interrupt(result, len))
+            return true;
+    return false;
+}
+
+int screen_run(const struct ui_options *opt, const struct view_ops *const *table, size_t ntable)
+{
+    views = table;
+    nviews = ntable;
     struct ui ui = {.opt = opt, .sort = SORT_NAME, .sort_ascending = true};
     char err[512];
     if (theme_load(opt->theme, &ui.theme, err, sizeof err) < 0) {
         fprintf(stderr, "qdeck: %s\n", err);
         return 2;
     }
-    struct saved_signals saved;
-    if (install_signals(&saved) < 0) {
+    struct ui_signals saved;
+    if (ui_signals_install(&saved) < 0) {
         fprintf(stderr, "qdeck: cannot create the signal pipe: %s\n", strerror(errno));
         return 1;
     }
     if (crt_init(err, sizeof err) < 0) {
-        restore_signals(&saved);
+        ui_signals_restore(&saved);
         fprintf(stderr, "qdeck: %s\n", err);
         return 1;
     }
-    chain_winch();
+    ui_signals_chain_winch();
     history_init(&ui.history, (size_t)(opt->cfg->history > 0 ? opt->cfg->history : 60));
     ui.feeds = xcalloc(opt->nsources ? opt->nsources : 1, sizeof *ui.feeds);
     ui.recorded = xcalloc(opt->nsources ? opt->nsources : 1, sizeof *ui.recorded);
@@ -833,11 +601,11 @@ int ui_run(const struct ui_options *opt)
     bool seen_ok = any_source_ok(&ui);
     draw(&ui);
     double drawn_at = clock_mono();
-    while (!ui.quit && !quit_signal) {
+    while (!ui.quit && !ui_signals_quit()) {
         struct pollfd fds[3] = {
             {.fd = STDIN_FILENO, .events = POLLIN},
             {.fd = opt->notify_fd, .events = POLLIN},
-            {.fd = signal_pipe[0], .events = POLLIN},
+            {.fd = ui_signals_fd(), .events = POLLIN},
         };
         int rc = poll(fds, 3, poll_timeout(next_tick, drawn_at));
         if (rc < 0 && errno != EINTR) {
@@ -847,8 +615,8 @@ int ui_run(const struct ui_options *opt)
         if (rc > 0 && (fds[1].revents & POLLIN))
             drain_pipe(opt->notify_fd);
         if (rc > 0 && (fds[2].revents & POLLIN))
-            drain_pipe(signal_pipe[0]);
-        if (quit_signal)
+            drain_pipe(ui_signals_fd());
+        if (ui_signals_quit())
             break;
         read_keys(&ui);   /* also picks up KEY_RESIZE after SIGWINCH */
         if (clock_mono() >= next_tick) {
@@ -868,9 +636,9 @@ int ui_run(const struct ui_options *opt)
     }
     /* a replay under way stops taking messages, settles and says so */
     char interrupted[2048];
-    bool was_running = view_dlq_interrupt(interrupted, sizeof interrupted);
+    bool was_running = interrupt_views(interrupted, sizeof interrupted);
     crt_release();
-    restore_signals(&saved);
+    ui_signals_restore(&saved);
     /* a counted run is a check: every source failing on every refresh fails it */
     bool all_failed = opt->iterations > 0 && ticks >= opt->iterations && opt->nsources > 0 && !seen_ok;
     if (all_failed)

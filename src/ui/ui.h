@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 #include "broker/source.h"
-#include "control/board.h"
+#include "console/board.h"
 #include "core/config.h"
 
 struct ui_options {
@@ -16,7 +16,7 @@ struct ui_options {
     struct source **sources;            /* collectors already started */
     struct board_feed *board;           /* control-plane collector, or NULL (no Redis) */
     size_t nsources;
-    struct source *fleet;               /* Workers view: fleet collector (control/fleet.h), or NULL */
+    struct source *fleet;               /* Workers view: fleet collector (console/fleet-source.h), or NULL */
     int notify_fd;                      /* read end of the feeds' pipe */
     int iterations;                     /* > 0: exit after this many refresh ticks */
     const char *theme;                  /* theme name (already validated) */

@@ -15,10 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "console/board.h"
+#include "console/fleet-source.h"
 #include "control/audit.h"
-#include "control/board.h"
-#include "control/fleet.h"
 #include "control/policy.h"
+#include "control/policy-store.h"
 #include "core/clock.h"
 #include "core/xalloc.h"
 #include "resilience/fleet-report.h"

@@ -26,6 +26,7 @@
 #include "core/xalloc.h"
 #include "dlq/worker.h"
 #include "ui/crt.h"
+#include "ui/dlq-text.h"
 #include "ui/screen.h"
 
 #define PAGE_SIZE 200
@@ -76,7 +77,7 @@ static void stop_worker(void)
     st.ndlqs = 0;
 }
 
-bool view_dlq_interrupt(char *result, size_t len)
+static bool view_dlq_interrupt(char *result, size_t len)
 {
     return dlq_worker_interrupt(st.worker, result, len);
 }
@@ -342,83 +343,6 @@ static void draw_list(int top, int height)
 
 /* ---- detail ---- */
 
-struct lines {
-    char **v;
-    size_t n;
-};
-
-static void add_line(struct lines *l, const char *s)
-{
-    l->v = xrealloc(l->v, (l->n + 1) * sizeof *l->v);
-    l->v[l->n++] = xstrdup(s);
-}
-
-static void add_text(struct lines *l, const char *text)
-{
-    const char *p = text;
-    while (p && *p) {
-        const char *nl = strchr(p, '\n');
-        size_t n = nl ? (size_t)(nl - p) : strlen(p);
-        char *line = xstrndup(p, n);
-        for (char *c = line; *c; c++)
-            if (*c == '\t')
-                *c = ' ';
-        add_line(l, line);
-        free(line);
-        p = nl ? nl + 1 : NULL;
-    }
-}
-
-#define SCREEN_BODY_MAX 16384      /* bodies are cut on screen only */
-
-static void body_lines(struct lines *l, const struct dlq_message *m)
-{
-    const struct dlq_bytes *b = &m->body;
-    size_t shown = b->len < SCREEN_BODY_MAX ? b->len : SCREEN_BODY_MAX;
-    cJSON *j = b->len && b->len <= 1 << 20 ? cJSON_ParseWithLength(b->data, b->len) : NULL;
-    if (j) {
-        char *text = cJSON_Print(j);
-        if (strlen(text) > SCREEN_BODY_MAX)
-            text[SCREEN_BODY_MAX] = '\0';
-        add_text(l, text);
-        cJSON_free(text);
-        cJSON_Delete(j);
-    } else if (m->info.format == ENVELOPE_BINARY || !dlq_utf8_valid(b->data, b->len)) {
-        char line[128];
-        for (size_t off = 0; off < shown; off += 16) {
-            int n = snprintf(line, sizeof line, "%08zx  ", off);
-            for (size_t i = 0; i < 16; i++)
-                n += snprintf(line + n, sizeof line - (size_t)n, off + i < b->len ? "%02x " : "   ",
-                              (unsigned char)(off + i < b->len ? b->data[off + i] : 0));
-            n += snprintf(line + n, sizeof line - (size_t)n, " |");
-            for (size_t i = 0; i < 16 && off + i < b->len; i++)
-                line[n++] = isprint((unsigned char)b->data[off + i]) ? b->data[off + i] : '.';
-            line[n++] = '|';
-            line[n] = '\0';
-            add_line(l, line);
-        }
-    } else {
-        /* escaped text: control characters as \xNN */
-        char *esc = xmalloc(shown * 4 + 1);
-        size_t o = 0;
-        for (size_t i = 0; i < shown; i++) {
-            unsigned char c = (unsigned char)b->data[i];
-            if (c == '\n' || c >= 0x20 || c == '\t')
-                esc[o++] = (char)c;
-            else
-                o += (size_t)sprintf(esc + o, "\\x%02x", c);
-        }
-        esc[o] = '\0';
-        add_text(l, esc);
-        free(esc);
-    }
-    if (b->len > shown) {
-        char more[96];
-        snprintf(more, sizeof more, "… %zu more bytes not shown (replay and export keep them all)", b->len - shown);
-        add_line(l, more);
-    }
-}
-
 static void draw_detail(struct ui *ui, int top, int height)
 {
     (void)ui;
@@ -426,39 +350,8 @@ static void draw_detail(struct ui *ui, int top, int height)
         st.mode = MODE_LIST;
         return;
     }
-    const struct dlq_message *m = st.page->msgs[st.sel];
-    struct lines l = {0};
-    cJSON *j = dlq_message_json(m, false);
-    static const char *const keys[] = {"id", "type", "original_queue", "reason", "deaths", "first_death",
-                                       "last_death", "attempts", "replays", "last_error", "format", "size",
-                                       "stream_id", "celery", "result"};
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, keys[i]);
-        if (!v || cJSON_IsNull(v))
-            continue;
-        char *text = cJSON_IsString(v) ? NULL : cJSON_PrintUnformatted(v);
-        char line[2048];
-        snprintf(line, sizeof line, "%-15s %s", keys[i], cJSON_IsString(v) ? v->valuestring : text);
-        add_line(&l, line);
-        cJSON_free(text);
-    }
-    cJSON_Delete(j);
-    j = dlq_message_json(m, true);
-    static const char *const sections[] = {"properties", "headers", "fields"};
-    for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, sections[i]);
-        if (!v)
-            continue;
-        add_line(&l, "");
-        add_line(&l, sections[i]);
-        char *text = cJSON_Print(v);
-        add_text(&l, text);
-        cJSON_free(text);
-    }
-    cJSON_Delete(j);
-    add_line(&l, "");
-    add_line(&l, "body");
-    body_lines(&l, m);
+    struct text_lines l = {0};
+    dlq_message_lines(st.page->msgs[st.sel], &l);
 
     char title[1200];
     snprintf(title, sizeof title, " %s  message %d of this page   (Up/Down scroll, r replay, Esc back)", st.queue,
@@ -475,9 +368,7 @@ static void draw_detail(struct ui *ui, int top, int height)
                       strcmp(s, "body") == 0);
         crt_put(top + 1 + i, 1, COLS - 2, ALIGN_LEFT, label ? SLOT_LABEL : SLOT_VALUE, s);
     }
-    for (size_t i = 0; i < l.n; i++)
-        free(l.v[i]);
-    free(l.v);
+    text_lines_free(&l);
 }
 
 /* ---- confirmation ---- */
@@ -786,4 +677,5 @@ const struct view_ops dlq_view = {
     .key = '6',
     .draw = draw,
     .handle_key = handle_key,
+    .interrupt = view_dlq_interrupt,
 };

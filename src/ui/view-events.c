@@ -7,7 +7,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "control/board.h"
+#include "console/board.h"
 #include "ui/crt.h"
 #include "ui/screen.h"
 

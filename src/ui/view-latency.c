@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "control/fleet.h"
+#include "console/fleet-source.h"
 #include "resilience/fleet-report.h"
 #include "ui/crt.h"
 #include "ui/screen.h"

@@ -339,4 +339,5 @@ const struct view_ops queues_view = {
     .key = '2',
     .draw = draw_queues,
     .handle_key = NULL,
+    .shows_selected_queue = true,
 };

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "control/fleet.h"
+#include "console/fleet-source.h"
 #include "core/clock.h"
 #include "core/histogram.h"
 #include "core/xalloc.h"

@@ -1,4 +1,4 @@
-/* Parked tasks (SPEC "Guardrails": shed work is moved aside, never
+/* Parked tasks (docs/control-plane.md: shed work is moved aside, never
  * dropped). A task shed by shed.priority_below or shed.auto is written to
  * <key>:parked (Redis list or stream) or <queue>.parked (RabbitMQ) in the
  * same transaction that removes it from its queue, like a dead letter.

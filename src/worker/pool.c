@@ -51,6 +51,8 @@
 #include "control/events.h"
 #include "control/keys.h"
 #include "control/policy.h"
+#include "control/policy-store.h"
+#include "control/policy-watcher.h"
 #include "core/address.h"
 #include "core/clock.h"
 #include "core/log.h"

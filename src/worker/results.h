@@ -1,5 +1,5 @@
-/* The result store and idempotency keys in Redis (SPEC "Worker
- * semantics"), written by the worker's results thread, many tasks per round
+/* The result store and idempotency keys in Redis
+ * (docs/control-plane.md), written by the worker's results thread, many tasks per round
  * trip (results-batch.h), or one task at a time through a slot thread's own
  * connection when there is no such thread:
  *

@@ -1,4 +1,4 @@
-/* Retry delays (SPEC "Worker semantics"): capped exponential backoff with
+/* Retry delays (docs/envelope.md): capped exponential backoff with
  * full jitter, delay = U(0, min(cap, base * 2^n)) where n counts the
  * retries before this one (the first retry waits U(0, base)).
  *

@@ -1,4 +1,4 @@
-/* The fleet's scheduler (SPEC "Scheduler"): periodic jobs from [schedule
+/* The fleet's scheduler (docs/control-plane.md): periodic jobs from [schedule
  * NAME] (cron expression or `every` seconds) run by exactly one process of
  * the fleet, the leader.
  *

@@ -1,5 +1,5 @@
 /* One delivery on its way through the worker: the bytes as the broker gave
- * them, what the envelope says (SPEC "Task envelope"), the run, and the
+ * them, what the envelope says (docs/envelope.md), the run, and the
  * settlement the slot decided and the consumer thread applies.
  *
  * A task is created by its consumer thread, run on a slot (or by an async
@@ -112,7 +112,7 @@ void task_annotated_body(const struct task *t, bool dead, char **out, size_t *ou
  * {"dead_reason","last_error","attempt","original_queue","raw_base64"}. */
 void task_dead_item(const struct task *t, const char *queue, char **out, size_t *outlen);
 
-/* A fresh envelope (SPEC "Task envelope"); malloc'd JSON. id is written to
+/* A fresh envelope (docs/envelope.md); malloc'd JSON. id is written to
  * id_out (at least 40 bytes). */
 char *envelope_build(const char *type, const char *payload_json, int priority, int max_attempts,
                      double deadline, const char *idempotency_key, char *id_out);

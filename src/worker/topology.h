@@ -1,4 +1,4 @@
-/* The RabbitMQ topology the worker relies on (SPEC "Worker semantics"):
+/* The RabbitMQ topology the worker relies on (docs/envelope.md):
  *   <queue>              durable, x-dead-letter-exchange qdeck.dlx,
  *                        x-dead-letter-routing-key <queue>
  *   qdeck.dlx            durable direct exchange

@@ -1,6 +1,6 @@
 /* The worker: consumers that take tasks from RabbitMQ queues, Redis lists
  * and Redis streams, and a pool of slots that runs them through handler
- * plugins (SPEC "Worker semantics"). `qdeck worker` runs one headless; the
+ * plugins (docs/envelope.md). `qdeck worker` runs one headless; the
  * demo embeds one.
  *
  * Threads: one per consumer (it alone touches its broker connections), the

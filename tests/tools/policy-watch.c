@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "control/policy.h"
+#include "control/policy-watcher.h"
 #include "core/clock.h"
 #include "resilience/breaker.h"
 

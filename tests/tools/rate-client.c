@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "control/policy.h"
+#include "control/policy-store.h"
 #include "core/clock.h"
 #include "resilience/ratelimit.h"
 

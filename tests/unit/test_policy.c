@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "control/policy.h"
+#include "resilience/shed.h"
 
 static void valid(const char *name, const char *value, const char *want)
 {

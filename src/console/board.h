@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "control/policy.h"
+#include "control/policy-store.h"
 #include "core/config.h"
 #include "core/feed.h"
 

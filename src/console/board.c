@@ -1,8 +1,10 @@
 /* Control-plane collector for the console (see board.h). One refresh is
  * one pipelined round trip: HGETALL of the policy, its meta and the breaker
  * commands come from policy_fetch/policy_breaker_fetch, then XREVRANGE of
- * the newest 200 events and 200 audit records. */
-#include "control/board.h"
+ * the newest 200 events and 200 audit records. The thread is a core/loop.h
+ * loop: it sleeps for the refresh (or a backoff while Redis is away) and a
+ * queued change wakes it early. */
+#include "console/board.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -13,17 +15,16 @@
 #include "control/audit.h"
 #include "control/keys.h"
 #include "core/backoff.h"
-#include "core/identity.h"
 #include "core/clock.h"
+#include "core/identity.h"
+#include "core/loop.h"
 #include "core/xalloc.h"
 
 #define BOARD_EVENTS 200
 
 struct board_feed {
-    pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    bool stopping;
+    struct loop loop;
+    pthread_mutex_t lock;             /* guards what follows, not the loop */
     int notify_fd;
     const struct config *cfg;
     const struct context_config *ctx;
@@ -179,13 +180,13 @@ static void set_guardrail(struct board_feed *f, redisContext *c, const char *nam
     post_result(f, result);
 }
 
-static void *board_thread(void *arg)
+static void board_body(struct loop *l, void *arg)
 {
     struct board_feed *f = arg;
     redisContext *c = NULL;
     struct backoff retry;
     backoff_init(&retry, 0.5, 10, (unsigned)getpid());
-    for (;;) {
+    while (!loop_stopping(l)) {
         char err[256] = "";
         if (!c)
             c = policy_connect(f->ctx->redis, f->ctx->timeout, err, sizeof err);
@@ -220,19 +221,14 @@ static void *board_thread(void *arg)
             snprintf(f->message, sizeof f->message, "%s", err);
         }
         notify(f);
-        double wait = b ? f->refresh : backoff_next(&retry);
-        struct timespec until = clock_realtime_after(wait);
-        while (!f->stopping && !f->req_name)
-            if (pthread_cond_timedwait(&f->wake, &f->lock, &until) != 0)
-                break;
-        bool stop = f->stopping;
+        bool queued = f->req_name != NULL;
         pthread_mutex_unlock(&f->lock);
-        if (stop)
+        double wait = b ? f->refresh : backoff_next(&retry);
+        if (!queued && loop_sleep(l, wait))
             break;
     }
     if (c)
         redisFree(c);
-    return NULL;
 }
 
 struct board_feed *board_start(const struct config *cfg, const struct context_config *ctx, int notify_fd)
@@ -241,13 +237,15 @@ struct board_feed *board_start(const struct config *cfg, const struct context_co
         return NULL;
     struct board_feed *f = xcalloc(1, sizeof *f);
     pthread_mutex_init(&f->lock, NULL);
-    pthread_cond_init(&f->wake, NULL);
+    loop_init(&f->loop);
     f->notify_fd = notify_fd;
     f->cfg = cfg;
     f->ctx = ctx;
     f->refresh = cfg->refresh > 0 ? cfg->refresh : 1;
     f->status = SOURCE_CONNECTING;
-    if (pthread_create(&f->thread, NULL, board_thread, f) != 0) {
+    if (loop_start(&f->loop, board_body, f) < 0) {
+        loop_destroy(&f->loop);
+        pthread_mutex_destroy(&f->lock);
         free(f);
         return NULL;
     }
@@ -258,15 +256,11 @@ void board_stop(struct board_feed *f)
 {
     if (!f)
         return;
-    pthread_mutex_lock(&f->lock);
-    f->stopping = true;
-    pthread_cond_signal(&f->wake);
-    pthread_mutex_unlock(&f->lock);
-    pthread_join(f->thread, NULL);
+    loop_stop(&f->loop);
+    loop_destroy(&f->loop);
     board_release(f->cur);
     free(f->req_name);
     free(f->req_value);
-    pthread_cond_destroy(&f->wake);
     pthread_mutex_destroy(&f->lock);
     free(f);
 }
@@ -292,9 +286,10 @@ bool board_request_set(struct board_feed *f, const char *name, const char *value
     if (queued) {
         f->req_name = xstrdup(name);
         f->req_value = xstrdup(value);
-        pthread_cond_signal(&f->wake);
     }
     pthread_mutex_unlock(&f->lock);
+    if (queued)
+        loop_wake(&f->loop);
     return queued;
 }
 

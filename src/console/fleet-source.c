@@ -1,0 +1,286 @@
+/* The console's collector of the fleet (see fleet-source.h): behind the
+ * ordinary source machinery (broker/source.h: its own thread, backoff,
+ * feed), each refresh reads the fleet with control/fleet.c's fleet_read,
+ * adds the scheduler's leader and jobs, and publishes the table in
+ * snap->extra. Scheduler commands from the UI wait in a small queue and
+ * are carried out on the collector's thread, each audited. */
+#include "console/fleet-source.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "control/audit.h"
+#include "control/keys.h"
+#include "control/redis-connect.h"
+#include "control/sched-state.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/url.h"
+#include "core/xalloc.h"
+#include "net/redis-open.h"
+
+static int compare_job(const void *a, const void *b)
+{
+    return strcmp(((const struct fleet_job *)a)->name, ((const struct fleet_job *)b)->name);
+}
+
+#define SCHED_JOBS_CAP 1000
+
+/* The jobs are the members of the job registry (the leader adds its jobs;
+ * a pause or run request from the CLI adds the one it names). */
+int fleet_read_sched(redisContext *c, struct fleet_table *t, char *err, size_t errlen)
+{
+    char leader[256];
+    if (sched_leader(c, leader, sizeof leader, err, errlen) < 0)
+        return -1;
+    t->sched_leader = xstrdup(leader);
+    redisReply *r = control_redis_command(c, err, errlen, "SMEMBERS %s", KEY_SCHED_REGISTRY);
+    if (!r)
+        return -1;
+    if (r->type != REDIS_REPLY_ARRAY) {
+        snprintf(err, errlen, "unexpected reply to SMEMBERS %s", KEY_SCHED_REGISTRY);
+        freeReplyObject(r);
+        return -1;
+    }
+    size_t cap = 0;
+    for (size_t i = 0; i < r->elements && t->njobs < SCHED_JOBS_CAP; i++) {
+        const char *name = r->element[i]->str;
+        struct sched_job_state st;
+        if (!name)
+            continue;
+        if (sched_job_read(c, name, &st, err, errlen) < 0) {
+            freeReplyObject(r);
+            return -1;
+        }
+        if (!st.exists)
+            continue;
+        if (t->njobs == cap) {
+            cap = cap ? cap * 2 : 16;
+            t->jobs = xrealloc(t->jobs, cap * sizeof *t->jobs);
+        }
+        t->jobs[t->njobs++] = (struct fleet_job){
+            .name = xstrdup(name), .next_run = st.next_run, .last_run = st.last_run,
+            .last_result = xstrdup(st.last_result), .paused = st.paused, .paused_set = st.paused_set,
+            .runs = st.runs, .ran_by = xstrdup(st.leader), .run_requested = st.run_requested,
+        };
+    }
+    freeReplyObject(r);
+    if (t->njobs > 1)
+        qsort(t->jobs, t->njobs, sizeof *t->jobs, compare_job);
+    return 0;
+}
+
+struct fleet_command {
+    const struct config *cfg;
+    char verb[16];
+    char job[256];
+    bool refused;
+};
+
+struct fleet_src {
+    redisContext *redis;
+    pthread_mutex_t fd_lock;       /* also guards the commands and the last outcome */
+    int fd;
+    double timeout;
+    struct fleet_command commands[FLEET_COMMANDS];
+    size_t ncommands;
+    char last_command[512];
+    double last_command_at;
+};
+
+int fleet_source_command(struct source *src, const struct config *cfg, const char *verb, const char *job,
+                         bool refused)
+{
+    struct fleet_src *f = src->priv;
+    int rc = -1;
+    pthread_mutex_lock(&f->fd_lock);
+    if (f->ncommands < FLEET_COMMANDS) {
+        struct fleet_command *c = &f->commands[f->ncommands++];
+        c->cfg = cfg;
+        snprintf(c->verb, sizeof c->verb, "%s", verb);
+        snprintf(c->job, sizeof c->job, "%s", job);
+        c->refused = refused;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&f->fd_lock);
+    return rc;
+}
+
+void fleet_source_last_command(struct source *src, char *buf, size_t len, double *when)
+{
+    struct fleet_src *f = src->priv;
+    pthread_mutex_lock(&f->fd_lock);
+    snprintf(buf, len, "%s", f->last_command);
+    if (when)
+        *when = f->last_command_at;
+    pthread_mutex_unlock(&f->fd_lock);
+}
+
+/* Carries out one console command with the collector's connection. */
+static void run_command(struct source *src, struct fleet_src *f, const struct fleet_command *c)
+{
+    char err[300] = "", outcome[512], action[32];
+    snprintf(action, sizeof action, "sched.%s", c->verb);
+    const char *result = "ok";
+    bool was = false;
+    int rc = 0;
+    if (c->refused) {
+        result = "refused: read-only";
+        snprintf(outcome, sizeof outcome, "read-only mode: refused %s %s", c->verb, c->job);
+    } else if (strcmp(c->verb, "run") == 0) {
+        rc = sched_job_request_run(f->redis, c->job, err, sizeof err);
+        result = rc == 0 ? "requested" : err;
+        snprintf(outcome, sizeof outcome, rc == 0 ? "run of %s requested: the leader runs it at its next tick"
+                                                  : "run of %s failed: %s", c->job, err);
+    } else {
+        bool pause = strcmp(c->verb, "pause") == 0;
+        rc = sched_job_set_paused(f->redis, c->job, pause, &was, err, sizeof err);
+        result = rc == 0 ? "ok" : err;
+        snprintf(outcome, sizeof outcome, rc == 0 ? "%s %s" : "%s %s failed: %s", pause ? "paused" : "resumed", c->job,
+                 err);
+    }
+    struct audit_entry e = {.action = action, .target = c->job,
+                            .old_value = strcmp(c->verb, "run") == 0 || c->refused || rc ? NULL : was ? "paused" : "active",
+                            .new_value = strcmp(c->verb, "pause") == 0 ? "paused" : strcmp(c->verb, "resume") == 0 ? "active" : NULL,
+                            .result = result};
+    char aerr[300];
+    if (audit_record(c->cfg, src->ctx ? src->ctx->name : NULL, f->redis && !f->redis->err ? f->redis : NULL, &e, aerr,
+                     sizeof aerr) < 0)
+        log_warn("console: audit: %s", aerr);
+    pthread_mutex_lock(&f->fd_lock);
+    snprintf(f->last_command, sizeof f->last_command, "%s", outcome);
+    f->last_command_at = clock_wall();
+    pthread_mutex_unlock(&f->fd_lock);
+}
+
+static void run_commands(struct source *src, struct fleet_src *f)
+{
+    struct fleet_command todo[FLEET_COMMANDS];
+    pthread_mutex_lock(&f->fd_lock);
+    size_t n = f->ncommands;
+    memcpy(todo, f->commands, n * sizeof *todo);
+    f->ncommands = 0;
+    pthread_mutex_unlock(&f->fd_lock);
+    for (size_t i = 0; i < n; i++)
+        run_command(src, f, &todo[i]);
+}
+
+static void fleet_free_extra(void *extra) { fleet_table_free(extra); }
+
+const struct fleet_table *fleet_table_of(const struct snapshot *snap)
+{
+    return snap && snap->extra_free == fleet_free_extra ? snap->extra : NULL;
+}
+
+static int fleet_init(struct source *src, char *err, size_t errlen)
+{
+    struct broker_url u;
+    if (broker_url_parse(src->url, &u, err, (unsigned)errlen) < 0)
+        return -1;
+    broker_url_free(&u);
+    struct fleet_src *f = xcalloc(1, sizeof *f);
+    pthread_mutex_init(&f->fd_lock, NULL);
+    f->fd = -1;
+    f->timeout = src->ctx ? src->ctx->timeout : 5;
+    src->priv = f;
+    return 0;
+}
+
+static void fleet_disconnect(struct source *src)
+{
+    struct fleet_src *f = src->priv;
+    pthread_mutex_lock(&f->fd_lock);
+    f->fd = -1;
+    pthread_mutex_unlock(&f->fd_lock);
+    if (f->redis)
+        redisFree(f->redis);
+    f->redis = NULL;
+}
+
+static void fleet_interrupt(struct source *src)
+{
+    struct fleet_src *f = src->priv;
+    pthread_mutex_lock(&f->fd_lock);
+    if (f->fd >= 0)
+        shutdown(f->fd, SHUT_RDWR);
+    pthread_mutex_unlock(&f->fd_lock);
+}
+
+static void fleet_fini(struct source *src)
+{
+    struct fleet_src *f = src->priv;
+    fleet_disconnect(src);
+    pthread_mutex_destroy(&f->fd_lock);
+    free(f);
+    src->priv = NULL;
+}
+
+static enum source_status read_failure(const struct fleet_src *f)
+{
+    bool timed_out = f->redis->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK);
+    return timed_out ? SOURCE_TIMEOUT : f->redis->err ? SOURCE_DOWN : SOURCE_BAD_RESPONSE;
+}
+
+static enum source_status fleet_collect(struct source *src, const struct snapshot *prev, struct snapshot **out,
+                                        char *err, size_t errlen)
+{
+    struct fleet_src *f = src->priv;
+    if (!f->redis) {
+        f->redis = redis_open(src->url, f->timeout, 0, err, errlen);
+        if (!f->redis)
+            return strstr(err, "refused:") ? SOURCE_AUTH_FAILED : SOURCE_DOWN;
+        pthread_mutex_lock(&f->fd_lock);
+        f->fd = f->redis->fd;
+        pthread_mutex_unlock(&f->fd_lock);
+    }
+    run_commands(src, f);
+    double started = clock_mono();
+    struct fleet_table *t;
+    if (fleet_read(f->redis, fleet_table_of(prev), clock_wall(), &t, err, errlen) < 0)
+        return read_failure(f);
+    if (fleet_read_sched(f->redis, t, err, errlen) < 0) {
+        fleet_table_free(t);
+        return read_failure(f);
+    }
+    struct snapshot *snap = snapshot_new(1);
+    snap->taken_at = t->taken_at;
+    snap->collect_seconds = clock_mono() - started;
+    snap->truncated = t->truncated;
+    snap->server = xasprintf("fleet: %zu running, %zu lost", t->running, t->lost);
+    snap->extra = t;
+    snap->extra_free = fleet_free_extra;
+    *out = snap;
+    return SOURCE_OK;
+}
+
+static const struct source_ops fleet_source_ops = {
+    .kind = "fleet",
+    .init = fleet_init,
+    .collect = fleet_collect,
+    .disconnect = fleet_disconnect,
+    .interrupt = fleet_interrupt,
+    .fini = fleet_fini,
+};
+
+struct source *fleet_source_new(const char *redis_url, const struct context_config *ctx, double refresh,
+                                int notify_fd, char *err, size_t errlen)
+{
+    if (!redis_url || !*redis_url) {
+        snprintf(err, errlen, "the fleet lives in Redis: no Redis URL configured");
+        return NULL;
+    }
+    return source_new(&fleet_source_ops, redis_url, ctx, refresh > 0 ? refresh : 1, notify_fd, err, errlen);
+}
+
+void fleet_source_free(struct source *src)
+{
+    if (!src)
+        return;
+    struct source **one = xcalloc(1, sizeof *one);   /* sources_free frees the array too */
+    one[0] = src;
+    sources_free(one, 1);
+}

@@ -1,0 +1,42 @@
+/* The console's collector of the fleet (kind "fleet"): every refresh, the
+ * fleet table (control/fleet.h) with the scheduler's leader and jobs, as a
+ * snapshot carrying a struct fleet_table in snap->extra (fleet_table_of).
+ * It is a console collector, not protocol: control/fleet.h reads and
+ * parses, this runs the reads on a thread and carries the console's
+ * scheduler commands. */
+#ifndef QDECK_FLEET_SOURCE_H
+#define QDECK_FLEET_SOURCE_H
+
+#include <hiredis/hiredis.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "broker/source.h"
+#include "control/fleet.h"
+#include "core/config.h"
+#include "core/snapshot.h"
+
+/* Adds the scheduler's leader and every registered job (keys.h) to t. 0 or -1. */
+int fleet_read_sched(redisContext *c, struct fleet_table *t, char *err, size_t errlen);
+
+/* Builds the collector; start it with source_start. NULL with a reason. */
+struct source *fleet_source_new(const char *redis_url, const struct context_config *ctx, double refresh,
+                                int notify_fd, char *err, size_t errlen);
+/* Stops (if running) and frees it. NULL is fine. */
+void fleet_source_free(struct source *src);
+/* Scheduler commands from the console (view 8), carried out on the
+ * collector's thread at its next refresh so the UI never waits on Redis:
+ * verb "run", "pause" or "resume" on a job; every one is audited (cfg and
+ * the context name pick the audit file), a refused one too (refused:
+ * read-only). At most FLEET_COMMANDS wait; -1 when full. */
+#define FLEET_COMMANDS 8
+int fleet_source_command(struct source *src, const struct config *cfg, const char *verb, const char *job,
+                         bool refused);
+/* The outcome of the last command carried out ("" none yet) and when
+ * (wall seconds); for the UI's message line. */
+void fleet_source_last_command(struct source *src, char *buf, size_t len, double *when);
+
+/* The table a fleet snapshot carries, or NULL. */
+const struct fleet_table *fleet_table_of(const struct snapshot *snap);
+
+#endif

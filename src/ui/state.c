@@ -1,0 +1,17 @@
+/* The one function every part of the console uses on its state (see
+ * state.h): the message line. */
+#include "ui/state.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "core/clock.h"
+
+void ui_message(struct ui *ui, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ui->message, sizeof ui->message, fmt, ap);
+    va_end(ap);
+    ui->message_until = clock_mono() + 4;
+}

@@ -32,13 +32,7 @@
 #include "core/address.h"
 #include "core/config.h"
 #include "core/envelope.h"
-
-/* Bytes that may hold anything, NUL included; `set` tells absent from empty. */
-struct dlq_bytes {
-    char *data;
-    size_t len;
-    bool set;
-};
+#include "dlq/bytes.h"
 
 /* AMQP basic properties, owned copies. */
 struct dlq_amqp_props {
@@ -161,7 +155,8 @@ extern const struct dlq_backend dlq_amqp_backend;
 extern const struct dlq_backend dlq_list_backend;
 extern const struct dlq_backend dlq_stream_backend;
 
-/* Parses the address (stream:KEY without #GROUP accepted) and connects.
+/* Parses the address (stream:KEY without #GROUP accepted) and connects
+ * (backends.c).
  * 0; -3 broker unreachable, -2 usage (wrong kind of key, no URL), -1 other. */
 int dlq_open(const char *address, const struct context_config *ctx, struct dlq **out, char *err, size_t errlen);
 void dlq_close(struct dlq *d);
@@ -216,14 +211,6 @@ char *dlq_export_line(const struct dlq *d, const struct dlq_message *m);
 /* Parses one exported line. queue gets the address it was exported from
  * (caller frees). -1 with err. */
 int dlq_import_line(const char *line, struct dlq_message **out, char **queue, char *err, size_t errlen);
-size_t dlq_base64_encode(const void *data, size_t len, char **out);
-int dlq_base64_decode(const char *text, char **out, size_t *outlen);
-bool dlq_utf8_valid(const char *s, size_t len);
-/* A JSON value for bytes: a string when valid UTF-8 without NUL, else {"base64": "..."}. */
-cJSON *dlq_bytes_json(const char *data, size_t len);
-int dlq_bytes_from_json(const cJSON *j, struct dlq_bytes *out);
-void dlq_bytes_free(struct dlq_bytes *b);
-void dlq_bytes_set(struct dlq_bytes *b, const void *data, size_t len);
 /* Streams: chooses the field that holds the task and copies it to body. */
 void dlq_stream_pick_body(struct dlq_message *m);
 

@@ -21,33 +21,9 @@
 #include "core/clock.h"
 #include "core/xalloc.h"
 #include "dlq/amqp-table.h"
+#include "dlq/bytes.h"
 
-/* ---- bytes and messages ---- */
-
-void dlq_bytes_free(struct dlq_bytes *b)
-{
-    free(b->data);
-    memset(b, 0, sizeof *b);
-}
-
-void dlq_bytes_set(struct dlq_bytes *b, const void *data, size_t len)
-{
-    char *copy = xmalloc(len + 1);
-    if (len)
-        memcpy(copy, data, len);
-    copy[len] = '\0';
-    free(b->data);
-    b->data = copy;
-    b->len = len;
-    b->set = true;
-}
-
-static void bytes_copy(struct dlq_bytes *dst, const struct dlq_bytes *src)
-{
-    memset(dst, 0, sizeof *dst);
-    if (src->set)
-        dlq_bytes_set(dst, src->data, src->len);
-}
+/* ---- messages ---- */
 
 #define PROPS_STRINGS(X) X(content_type) X(content_encoding) X(correlation_id) X(reply_to) X(expiration) \
     X(message_id) X(type) X(user_id) X(app_id) X(cluster_id) X(headers) X(exchange) X(routing_key)
@@ -86,11 +62,11 @@ struct dlq_message *dlq_message_clone(const struct dlq_message *m)
 {
     struct dlq_message *c = xcalloc(1, sizeof *c);
     c->position = m->position;
-    bytes_copy(&c->body, &m->body);
+    dlq_bytes_copy(&c->body, &m->body);
     if (m->props) {
         c->props = xcalloc(1, sizeof *c->props);
         *c->props = *m->props;
-#define COPY_BYTES(f) bytes_copy(&c->props->f, &m->props->f);
+#define COPY_BYTES(f) dlq_bytes_copy(&c->props->f, &m->props->f);
         PROPS_STRINGS(COPY_BYTES)
 #undef COPY_BYTES
     }
@@ -98,8 +74,8 @@ struct dlq_message *dlq_message_clone(const struct dlq_message *m)
     c->nfields = m->nfields;
     c->fields = m->nfields ? xcalloc(m->nfields, sizeof *c->fields) : NULL;
     for (size_t i = 0; i < m->nfields; i++) {
-        bytes_copy(&c->fields[i].name, &m->fields[i].name);
-        bytes_copy(&c->fields[i].value, &m->fields[i].value);
+        dlq_bytes_copy(&c->fields[i].name, &m->fields[i].name);
+        dlq_bytes_copy(&c->fields[i].value, &m->fields[i].value);
     }
     c->body_field = m->body_field;
     c->info = m->info;

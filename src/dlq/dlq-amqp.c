@@ -736,17 +736,7 @@ static int amqp_replay(struct dlq *d, const struct dlq_replay *rq, struct dlq_ta
             else if (twin == 0 && journal && dlq_journal_take_unsettled(journal, dlq_message_identity(d, m)))
                 t->unsettled++;
             struct pending *e = &batch[n];
-            char why[256];
-            int prc = dlq_prepare_replay(d, rq, m, &e->sent, e->target, sizeof e->target, why, sizeof why);
-            if (prc != 0) {
-                if (prc > 0)
-                    t->skipped++;
-                else
-                    t->failed++;
-                if (rq->each)
-                    rq->each(rq->arg, m, NULL, why);
-                if (!t->first_error[0] && prc < 0)
-                    snprintf(t->first_error, sizeof t->first_error, "%s", why);
+            if (!dlq_replay_decide(d, rq, m, &e->sent, e->target, sizeof e->target, t)) {
                 dlq_message_free(m);
                 continue;
             }
@@ -756,13 +746,6 @@ static int amqp_replay(struct dlq *d, const struct dlq_replay *rq, struct dlq_ta
                 dlq_new_token(run, ++token_seq, e->token, sizeof e->token);
                 amqp_field_value_t v = {.kind = AMQP_FIELD_KIND_UTF8, .value.bytes = amqp_cstring_bytes(e->token)};
                 dlq_table_set(&e->sent->props->headers, DLQ_REPLAY_TOKEN_HEADER, v);
-            }
-            if (rq->dry_run) {
-                t->moved++;
-                if (rq->each)
-                    rq->each(rq->arg, m, e->target, "would move");
-                pending_clear(e, 1);
-                continue;
             }
             dlq_pace(&pacer);
             n++;

@@ -182,6 +182,12 @@ cJSON *dlq_headers_json(const struct dlq_message *m);
  * says why); -1 a bad --set (why says why). */
 int dlq_prepare_replay(const struct dlq *d, const struct dlq_replay *r, const struct dlq_message *m,
                        struct dlq_message **out, char *target, size_t tlen, char *why, size_t whylen);
+/* Replay, one selected message (decoded), in replay.c: 1 to send *sent
+ * (owned by the caller) to target; 0 when settled here: skipped or refused
+ * (tallied, reported through rq->each) or, in a dry run, counted as moved.
+ * The caller still owns m. */
+int dlq_replay_decide(const struct dlq *d, const struct dlq_replay *rq, const struct dlq_message *m,
+                      struct dlq_message **sent, char *target, size_t tlen, struct dlq_tally *t);
 /* One line for --json list/show: every decoded field, properties, headers,
  * body (text, or base64 when not UTF-8). */
 cJSON *dlq_message_json(const struct dlq_message *m, bool with_body);
@@ -197,7 +203,7 @@ void dlq_replay_summary(const struct dlq_tally *t, bool dry_run, bool error, lon
 /* Counts a dropped copy and adds its id to t->dropped. */
 void dlq_tally_dropped(struct dlq_tally *t, const char *id);
 
-/* ---- pacing ---- */
+/* ---- pacing (replay.c) ---- */
 struct dlq_pacer {
     double rate, started;
     long sent;

@@ -82,27 +82,8 @@ int redis_dlq_replay_prepare(struct dlq *d, const struct dlq_replay *rq, struct 
         return -1;
     }
     (*acted)++;
-    char why[256];
     size_t k = p->queued;
-    char *target = p->targets[k];
-    int prc = dlq_prepare_replay(d, rq, m, &p->sent[k], target, sizeof p->targets[k], why, sizeof why);
-    if (prc != 0) {
-        if (prc > 0)
-            t->skipped++;
-        else
-            t->failed++;
-        if (prc < 0 && !t->first_error[0])
-            snprintf(t->first_error, sizeof t->first_error, "%s", why);
-        if (rq->each)
-            rq->each(rq->arg, m, NULL, why);
-        dlq_message_free(m);
-        return -1;
-    }
-    if (rq->dry_run) {
-        t->moved++;
-        if (rq->each)
-            rq->each(rq->arg, m, target, "would move");
-        dlq_message_free(p->sent[k]);
+    if (!dlq_replay_decide(d, rq, m, &p->sent[k], p->targets[k], sizeof p->targets[k], t)) {
         dlq_message_free(m);
         return -1;
     }

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -442,12 +443,13 @@ static void replay_each(void *arg, const struct dlq_message *m, const char *targ
 
 /* SIGINT/SIGTERM during a replay: stop taking messages, settle what is in
  * flight, report. A second signal ends the process the default way
- * (nothing unconfirmed is acked either way). */
-static volatile int replay_stop;
+ * (nothing unconfirmed is acked either way). An atomic_int, lock-free
+ * here, is what C11 lets a handler write and another thread read. */
+static atomic_int replay_stop;
 
 static void on_replay_signal(int sig)
 {
-    replay_stop = sig;
+    atomic_store(&replay_stop, sig);
 }
 
 static void catch_signals(struct sigaction *old_int, struct sigaction *old_term)
@@ -457,7 +459,7 @@ static void catch_signals(struct sigaction *old_int, struct sigaction *old_term)
     sa.sa_handler = on_replay_signal;
     sa.sa_flags = SA_RESETHAND;
     sigemptyset(&sa.sa_mask);
-    replay_stop = 0;
+    atomic_store(&replay_stop, 0);
     sigaction(SIGINT, &sa, old_int);
     sigaction(SIGTERM, &sa, old_term);
 }
@@ -535,7 +537,7 @@ static int cmd_replay(struct app *app, const struct dlq_args *a)
     d->cancel = &replay_stop;
     int r = d->ops->replay(d, &rq, &t);
     d->cancel = NULL;
-    int sig = replay_stop;
+    int sig = atomic_load(&replay_stop);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     free(journal);

@@ -258,7 +258,7 @@ int amqp_dlq_reader_next(struct amqp_dlq_reader *r, struct dlq_message **out)
         return 1;
     }
     for (;;) {
-        if (!r->acting && d->cancel && *d->cancel)
+        if (!r->acting && dlq_cancelled(d))
             return dlq_fail(d, DLQ_FAIL_OPERATION, "cancelled");
         amqp_frame_t frame;
         double idle = a->timeout > 2 ? a->timeout : 2;

@@ -195,7 +195,7 @@ static int amqp_replay(struct dlq *d, const struct dlq_replay *rq, struct dlq_ta
         struct amqp_dlq_pending *batch = &slots[cur * window], *prev = &slots[(1 - cur) * window];
         size_t n = 0;
         while (more == 1 && n < window && (rq->sel.limit <= 0 || acted < rq->sel.limit)) {
-            if (d->cancel && *d->cancel) {
+            if (dlq_cancelled(d)) {
                 more = 0;           /* stop reading; what is in flight is settled */
                 t->interrupted = true;
                 break;

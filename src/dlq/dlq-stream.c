@@ -99,7 +99,7 @@ static int stream_scan(struct dlq *d, size_t skip, dlq_visit_fn visit, void *arg
     size_t pos = 0, n;
     int rc = 0, stop = 0;
     while (!stop) {
-        if (d->cancel && *d->cancel) {
+        if (dlq_cancelled(d)) {
             rc = dlq_fail(d, DLQ_FAIL_OPERATION, "cancelled");
             break;
         }
@@ -149,7 +149,7 @@ static int stream_replay(struct dlq *d, const struct dlq_replay *rq, struct dlq_
     int rc = 0;
     bool done = false;
     while (!done && rc == 0) {
-        if (d->cancel && *d->cancel) {
+        if (dlq_cancelled(d)) {
             t->interrupted = true;      /* every move so far was atomic: nothing in flight */
             break;
         }

@@ -22,6 +22,11 @@ int dlq_fail(struct dlq *d, enum dlq_failure kind, const char *fmt, ...)
     return -1;
 }
 
+bool dlq_cancelled(const struct dlq *d)
+{
+    return d->cancel && atomic_load(d->cancel);
+}
+
 redisContext *dlq_redis_connect(const char *url, double timeout, char *err, size_t errlen)
 {
     redisContext *c = control_redis_connect(url, timeout > 0 ? timeout : 5, err, errlen);

@@ -19,12 +19,13 @@
  * Celery protocol v2); export.c writes and reads JSON Lines.
  *
  * Everything here does network I/O on the caller's thread: the CLI calls it
- * directly, the console through its DLQ worker thread (worker.c). */
+ * directly, the console through its DLQ job thread (console/dlq-jobs.c). */
 #ifndef QDECK_DLQ_H
 #define QDECK_DLQ_H
 
 #include <cJSON.h>
 #include <hiredis.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -148,7 +149,7 @@ struct dlq {
     bool store_tried;
     char err[512];              /* last failure, one line, secrets redacted */
     enum dlq_failure failure;
-    volatile int *cancel;       /* set by another thread to stop a long scan/replay */
+    atomic_int *cancel;         /* set by another thread (or a signal) to stop a long scan/replay */
 };
 
 extern const struct dlq_backend dlq_amqp_backend;
@@ -160,6 +161,8 @@ extern const struct dlq_backend dlq_stream_backend;
  * 0; -3 broker unreachable, -2 usage (wrong kind of key, no URL), -1 other. */
 int dlq_open(const char *address, const struct context_config *ctx, struct dlq **out, char *err, size_t errlen);
 void dlq_close(struct dlq *d);
+/* True once d->cancel is set. */
+bool dlq_cancelled(const struct dlq *d);
 /* Records the failure; returns -1. */
 int dlq_fail(struct dlq *d, enum dlq_failure kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

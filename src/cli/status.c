@@ -212,15 +212,16 @@ static void print_table(struct source **srcs, size_t n, const struct amqp_check 
                 amqp->ok ? amqp->message : "");
 }
 
-int cmd_status(struct app *app, int argc, char **argv)
+const struct arg_option status_options[] = {
+    OPT_FLAG("json", 0, "one JSON object on stdout"),
+    OPT_END,
+};
+
+int cmd_status(struct app *app, const struct args *a)
 {
-    bool json = false;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0)
-            json = true;
-        else
-            return fail(EXIT_USAGE, "status: unknown argument '%s' (usage: qdeck status [--json])", argv[i]);
-    }
+    bool json = args_flag(a, "json");
+    if (a->nwords > 1)
+        return fail(EXIT_USAGE, "status: unknown argument '%s' (usage: qdeck status [--json])", a->words[1]);
     int rc = app_require_sources(app);
     if (rc != EXIT_OK)
         return rc;

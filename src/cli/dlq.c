@@ -1,6 +1,7 @@
 /* `qdeck dlq list|show|replay|purge|export|import`: the DLQ operations of
  * src/dlq/ as scriptable commands, one file per subcommand (dlq-cli.h);
- * here the table of subcommands and what they share. Every mutating one is
+ * here what they share (the table of subcommands is dlq-commands.c, so
+ * that this file calls none of them). Every mutating one is
  * refused under --read-only (or a read_only context) and written to the
  * audit log, refusal included. Long scans and replays draw a progress bar
  * on stderr when it is a terminal; replay always ends with "moved N,
@@ -25,24 +26,6 @@ const char dlq_usage[] =
     "       qdeck dlq export QUEUE [--out FILE]\n"
     "       qdeck dlq import FILE [--to QUEUE] [--json]\n"
     "QUEUE: amqp:NAME, redis:KEY or stream:KEY (a bare name when only one broker is configured)";
-
-const struct command dlq_commands[] = {
-    {.name = "list", .synopsis = "usage: qdeck dlq list QUEUE [--grep S] [--limit N] [--json]",
-     .options = dlq_list_options, .run = cmd_dlq_list},
-    {.name = "show", .synopsis = "usage: qdeck dlq show QUEUE ID [--json]", .options = dlq_show_options,
-     .run = cmd_dlq_show},
-    {.name = "replay",
-     .synopsis = "usage: qdeck dlq replay QUEUE (--id ID... | --grep S | --all) [--limit N] [--rate N] [--dry-run]\n"
-                 "                              [--to QUEUE] [--set payload.KEY=VALUE | --set header:KEY=VALUE]...",
-     .options = dlq_replay_options, .run = cmd_dlq_replay},
-    {.name = "purge", .synopsis = "usage: qdeck dlq purge QUEUE (--id ID... | --all) --yes [--json]",
-     .options = dlq_purge_options, .run = cmd_dlq_purge},
-    {.name = "export", .synopsis = "usage: qdeck dlq export QUEUE [--out FILE]", .options = dlq_export_options,
-     .run = cmd_dlq_export},
-    {.name = "import", .synopsis = "usage: qdeck dlq import FILE [--to QUEUE] [--json]",
-     .options = dlq_import_options, .run = cmd_dlq_import},
-    {.name = NULL},
-};
 
 int dlq_cli_usage_error(const char *fmt, const char *arg)
 {

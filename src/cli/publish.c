@@ -1,5 +1,5 @@
-/* `qdeck publish`: puts tasks on a queue with the envelope of SPEC "Task
- * envelope".
+/* `qdeck publish`: puts tasks on a queue with the task envelope
+ * (docs/envelope.md).
  *
  *   qdeck publish QUEUE --type T --payload JSON [--count N] [--priority P]
  *                 [--max-attempts N] [--idempotency-key K] [--deadline SECS]

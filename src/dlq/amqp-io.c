@@ -4,7 +4,6 @@
  * publisher with confirms + mandatory. See amqp-io.h. */
 #include "dlq/amqp-io.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -5,16 +5,12 @@
  * dlq_replay_decide says to send. */
 #include "dlq/dlq.h"
 
-#include <ctype.h>
-#include <limits.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "control/keys.h"
 #include "core/xalloc.h"
 #include "dlq/amqp-table.h"
 #include "dlq/bytes.h"

@@ -1,8 +1,9 @@
-/* qdeck: command-line parsing and dispatch only. Global flags come first
- * (getopt_long stops at the first non-option), then a command from the
- * table below; no command opens the console. */
+/* qdeck: command-line parsing and dispatch only. The command (and, for dlq,
+ * its subcommand) is the first word; every option, global or the
+ * command's, is parsed in one pass by cli/args.c from the tables here and
+ * in each command's file, anywhere on the line. No command opens the
+ * console. */
 #include <curl/curl.h>
-#include <getopt.h>
 #include <locale.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,43 +11,57 @@
 #include <string.h>
 
 #include "cli/app.h"
+#include "cli/args.h"
 #include "core/log.h"
-#include "core/number.h"
 #include "core/xalloc.h"
 
-static const struct command commands[] = {
-    {"status", "status [--json]", "one snapshot of every queue of every source", cmd_status,
-     "usage: qdeck status [--json]\n"
-     "One refresh of every configured source: the queues as a table on stdout (--json: one object),\n"
-     "each source's health on stderr. Exit 3 when a source could not be read."},
-    {"demo", "demo", "private redis-server + synthetic flaky workload + console", cmd_demo,
-     "usage: qdeck demo\n"
-     "Starts a private redis-server, a flaky upstream, the worker pool and producers, and opens the console."},
-    {"worker", "worker [--queues a,b] [--concurrency N] [--declare]", "headless worker: consume and run tasks",
-     cmd_worker,
-     "usage: qdeck worker [--queues a,b] [--concurrency N] [--prefetch N] [--declare]\n"
-     "                    [--metrics-addr HOST:PORT] [--plugin-dir DIR]"},
-    {"publish", "publish QUEUE --type T --payload JSON [--count N]", "put tasks on a queue", cmd_publish,
-     publish_usage},
-    {"policy", "policy list|get|set|unset", "guardrails: list, get NAME, set NAME VALUE, unset NAME (--json)",
-     cmd_policy, policy_usage},
-    {"breaker", "breaker list|open|close|reset|forget", "breakers across the fleet; force open/closed, reset, forget",
-     cmd_breaker, breaker_usage},
-    {"sched", "sched list|run|pause|resume [NAME]", "the fleet's periodic jobs: state, run now, pause, resume",
-     cmd_sched, sched_usage},
-    {"dlq", "dlq list|show|replay|purge|export|import", "dead-letter queues: browse, replay, purge, export (dlq --help)",
-     cmd_dlq, dlq_usage},
+static const struct arg_option global_options[] = {
+    OPT_STRING("config", 0, "FILE", "config file (default ./qdeck.conf, then $XDG_CONFIG_HOME/qdeck/qdeck.conf)"),
+    OPT_STRING("context", 0, "NAME", "which [context NAME] of the config to use"),
+    OPT_STRING("amqp", 0, "URL", "RabbitMQ AMQP URL            (env QDECK_AMQP_URL)"),
+    OPT_STRING("mgmt", 0, "URL", "RabbitMQ management API URL  (env QDECK_MGMT_URL)"),
+    OPT_STRING("redis", 0, "URL", "Redis URL                    (env QDECK_REDIS_URL)"),
+    OPT_FLAG("read-only", 0, "refuse every mutating action"),
+    OPT_STRING("theme", 0, "NAME", "colour theme (themes/NAME.theme)"),
+    OPT_DOUBLE("refresh", 0, "SECS", "seconds between refreshes (default 1)", 0.1, 3600, NULL),
+    OPT_LONG("iterations", 'n', "N", "console: exit after N refreshes", 1, 1000000000),
+    OPT_STRING("log", 0, "FILE", "write the log to FILE"),
+    OPT_COUNT("verbose", 'v', "more log detail (repeat for debug)"),
+    OPT_FLAG("help-config", 0, "list every config key"),
+    OPT_FLAG("version", 0, "the version"),
+    OPT_END,
 };
 
-/* `qdeck CMD ... --help` (or -h) anywhere before a "--": the command's usage
- * on stdout, exit 0, whatever else is on the line. */
-static bool wants_help(int argc, char **argv)
-{
-    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-            return true;
-    return false;
-}
+static const struct command commands[] = {
+    {.name = "status", .usage = "status [--json]", .help = "one snapshot of every queue of every source",
+     .run = cmd_status, .options = status_options,
+     .synopsis = "usage: qdeck status [--json]\n"
+                 "One refresh of every configured source: the queues as a table on stdout (--json: one object),\n"
+                 "each source's health on stderr. Exit 3 when a source could not be read."},
+    {.name = "demo", .usage = "demo", .help = "private redis-server + synthetic flaky workload + console",
+     .run = cmd_demo,
+     .synopsis = "usage: qdeck demo\n"
+                 "Starts a private redis-server, a flaky upstream, the worker pool and producers, and opens the "
+                 "console."},
+    {.name = "worker", .usage = "worker [--queues a,b] [--concurrency N] [--declare]",
+     .help = "headless worker: consume and run tasks", .run = cmd_worker, .options = worker_options,
+     .synopsis = "usage: qdeck worker [--queues a,b] [--concurrency N] [--prefetch N] [--declare]\n"
+                 "                    [--metrics-addr HOST:PORT] [--plugin-dir DIR]"},
+    {.name = "publish", .usage = "publish QUEUE --type T --payload JSON [--count N]", .help = "put tasks on a queue",
+     .run = cmd_publish, .options = publish_options, .synopsis = publish_usage},
+    {.name = "policy", .usage = "policy list|get|set|unset",
+     .help = "guardrails: list, get NAME, set NAME VALUE, unset NAME (--json)", .run = cmd_policy,
+     .options = policy_options, .synopsis = policy_usage},
+    {.name = "breaker", .usage = "breaker list|open|close|reset|forget",
+     .help = "breakers across the fleet; force open/closed, reset, forget", .run = cmd_breaker,
+     .options = breaker_options, .synopsis = breaker_usage},
+    {.name = "sched", .usage = "sched list|run|pause|resume [NAME]",
+     .help = "the fleet's periodic jobs: state, run now, pause, resume", .run = cmd_sched, .options = sched_options,
+     .synopsis = sched_usage},
+    {.name = "dlq", .usage = "dlq list|show|replay|purge|export|import",
+     .help = "dead-letter queues: browse, replay, purge, export (dlq --help)", .run = cmd_dlq, .subs = dlq_commands,
+     .synopsis = dlq_usage},
+};
 
 static void usage(FILE *out)
 {
@@ -55,106 +70,155 @@ static void usage(FILE *out)
             "\n"
             "With no command, opens the console.\n"
             "\n"
-            "global options:\n"
-            "  --config FILE     config file (default ./qdeck.conf, then $XDG_CONFIG_HOME/qdeck/qdeck.conf)\n"
-            "  --context NAME    which [context NAME] of the config to use\n"
-            "  --amqp URL        RabbitMQ AMQP URL            (env QDECK_AMQP_URL)\n"
-            "  --mgmt URL        RabbitMQ management API URL  (env QDECK_MGMT_URL)\n"
-            "  --redis URL       Redis URL                    (env QDECK_REDIS_URL)\n"
-            "  --read-only       refuse every mutating action\n"
-            "  --theme NAME      colour theme (themes/NAME.theme)\n"
-            "  --refresh SECS    seconds between refreshes (default 1)\n"
-            "  -n, --iterations N  console: exit after N refreshes\n"
-            "  --log FILE        write the log to FILE\n"
-            "  -v                more log detail (repeat for debug)\n"
-            "  --help-config     list every config key\n"
-            "  --version\n"
-            "\ncommands:\n");
+            "global options (anywhere on the line):\n");
+    args_print_options(out, global_options);
+    fprintf(out, "\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-24s %s\n", commands[i].usage, commands[i].help);
     fprintf(out, "\nexit codes: 0 ok, 1 operation failed, 2 usage error, 3 cannot reach a broker\n");
 }
 
-static int parse_number(const char *flag, const char *text, double min, double max, double *out)
+/* The word after the command that names a subcommand of cmd (dlq list),
+ * skipping options and their values, or NULL. */
+static const struct command *find_sub(const struct command *cmd, int argc, char **argv, int from)
 {
-    char *end;
-    double v = strtod(text, &end);
-    if (end == text || *end || !(v >= min && v <= max))
-        return fail(EXIT_USAGE, "%s wants a number from %g to %g, got '%s'", flag, min, max, text);
-    *out = v;
-    return EXIT_OK;
+    if (!cmd->subs)
+        return NULL;
+    const struct arg_option *tables[16] = {global_options, cmd->options};
+    size_t n = 2;
+    for (const struct command *s = cmd->subs; s->name && n + 1 < sizeof tables / sizeof tables[0]; s++)
+        tables[n++] = s->options;
+    for (int i = from; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            from = i + 1;
+            break;
+        }
+        if (argv[i][0] == '-' && argv[i][1]) {
+            i += args_takes_value(tables, argv[i]);
+            continue;
+        }
+        from = i;
+        break;
+    }
+    for (const struct command *s = cmd->subs; from < argc && s->name; s++)
+        if (strcmp(s->name, argv[from]) == 0)
+            return s;
+    return NULL;
+}
+
+/* The command: the first word that is not an option or an option's value. */
+static const struct command *find_command(int argc, char **argv, int *at)
+{
+    const struct arg_option *tables[] = {global_options, NULL};
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            return NULL;
+        if (argv[i][0] == '-' && argv[i][1]) {
+            i += args_takes_value(tables, argv[i]);
+            continue;
+        }
+        *at = i;
+        for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
+            if (strcmp(commands[k].name, argv[i]) == 0)
+                return &commands[k];
+        return NULL;
+    }
+    return NULL;
+}
+
+/* `qdeck CMD [SUB] ... --help`: the usage and the options, from the tables. */
+static void command_help(const struct command *cmd, const struct command *sub)
+{
+    const struct command *c = sub ? sub : cmd;
+    puts(c->synopsis);
+    bool any = (cmd->options && cmd->options->name) || (sub && sub->options && sub->options->name);
+    if (!any)
+        return;
+    printf("\noptions:\n");
+    if (cmd->options)
+        args_print_options(stdout, cmd->options);
+    if (sub && sub->options)
+        args_print_options(stdout, sub->options);
+}
+
+/* The global options into app (and log_path, verbosity); an exit code, or
+ * -1 to go on. */
+static int apply_globals(const struct args *a, struct app *app, const char **log_path)
+{
+    app->ov.config_path = args_string(a, "config");
+    app->ov.context = args_string(a, "context");
+    app->ov.amqp = args_string(a, "amqp");
+    app->ov.mgmt = args_string(a, "mgmt");
+    app->ov.redis = args_string(a, "redis");
+    app->ov.read_only = args_flag(a, "read-only");
+    app->ov.theme = args_string(a, "theme");
+    app->ov.refresh = args_double(a, "refresh", app->ov.refresh);
+    app->iterations = (int)args_long(a, "iterations", app->iterations);
+    *log_path = args_string(a, "log");
+    int verbosity = args_times(a, "verbose");
+    log_min_level = verbosity >= 2 ? LOG_DEBUG : verbosity == 1 ? LOG_INFO : LOG_WARN;
+    if (args_flag(a, "help-config")) {
+        config_print_help();
+        return EXIT_OK;
+    }
+    if (args_flag(a, "version")) {
+        printf("qdeck %s\n", QDECK_VERSION);
+        return EXIT_OK;
+    }
+    return -1;
 }
 
 int main(int argc, char **argv)
 {
-    enum { OPT_CONFIG = 256, OPT_CONTEXT, OPT_AMQP, OPT_MGMT, OPT_REDIS, OPT_READ_ONLY, OPT_THEME,
-           OPT_REFRESH, OPT_LOG, OPT_HELP_CONFIG, OPT_VERSION };
-    static const struct option longopts[] = {
-        {"config", required_argument, NULL, OPT_CONFIG},
-        {"context", required_argument, NULL, OPT_CONTEXT},
-        {"amqp", required_argument, NULL, OPT_AMQP},
-        {"mgmt", required_argument, NULL, OPT_MGMT},
-        {"redis", required_argument, NULL, OPT_REDIS},
-        {"read-only", no_argument, NULL, OPT_READ_ONLY},
-        {"theme", required_argument, NULL, OPT_THEME},
-        {"refresh", required_argument, NULL, OPT_REFRESH},
-        {"iterations", required_argument, NULL, 'n'},
-        {"log", required_argument, NULL, OPT_LOG},
-        {"help", no_argument, NULL, 'h'},
-        {"help-config", no_argument, NULL, OPT_HELP_CONFIG},
-        {"version", no_argument, NULL, OPT_VERSION},
-        {NULL, 0, NULL, 0},
-    };
     setlocale(LC_ALL, "");
     signal(SIGPIPE, SIG_IGN);   /* a broker closing a socket is an error to report, not a death */
     stdio_blocking();           /* a closed reader is then EPIPE, which commands take quietly */
     struct app app = {.argv0 = argv[0]};
     const char *log_path = NULL;
-    int verbosity = 0, opt, rc;
-    long whole;
-    char why[200];
-
-    while ((opt = getopt_long(argc, argv, "+hvn:", longopts, NULL)) != -1) {
-        switch (opt) {
-        case OPT_CONFIG: app.ov.config_path = optarg; break;
-        case OPT_CONTEXT: app.ov.context = optarg; break;
-        case OPT_AMQP: app.ov.amqp = optarg; break;
-        case OPT_MGMT: app.ov.mgmt = optarg; break;
-        case OPT_REDIS: app.ov.redis = optarg; break;
-        case OPT_READ_ONLY: app.ov.read_only = true; break;
-        case OPT_THEME: app.ov.theme = optarg; break;
-        case OPT_REFRESH:
-            if ((rc = parse_number("--refresh", optarg, 0.1, 3600, &app.ov.refresh)) != EXIT_OK)
-                return rc;
-            break;
-        case 'n':
-            if (number_parse_flag("--iterations", optarg, 1, 1000000000, &whole, why, sizeof why) < 0)
-                return fail(EXIT_USAGE, "%s", why);
-            app.iterations = (int)whole;
-            break;
-        case OPT_LOG: log_path = optarg; break;
-        case 'v': verbosity++; break;
-        case 'h': usage(stdout); return EXIT_OK;
-        case OPT_HELP_CONFIG: config_print_help(); return EXIT_OK;
-        case OPT_VERSION: printf("qdeck %s\n", QDECK_VERSION); return EXIT_OK;
-        default: usage(stderr); return EXIT_USAGE;
-        }
+    int rc, at = 0;
+    const struct command *cmd = find_command(argc, argv, &at);
+    const struct command *sub = cmd ? find_sub(cmd, argc, argv, at + 1) : NULL;
+    const struct arg_option *tables[4] = {global_options};
+    size_t ntables = 1;
+    if (cmd && cmd->options)
+        tables[ntables++] = cmd->options;
+    if (sub && sub->options)
+        tables[ntables++] = sub->options;
+    struct args a;
+    char err[512];
+    if (args_parse(tables, argc - 1, argv + 1, &a, err, sizeof err) < 0) {
+        if (cmd)
+            fail(EXIT_USAGE, "%s%s%s: %s", cmd->name, sub ? " " : "", sub ? sub->name : "", err);
+        else
+            fail(EXIT_USAGE, "%s (try --help)", err);
+        args_free(&a);
+        return EXIT_USAGE;
     }
-    const struct command *cmd = NULL;
-    for (size_t i = 0; optind < argc && i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(commands[i].name, argv[optind]) == 0)
-            cmd = &commands[i];
-    if (cmd && wants_help(argc - optind, argv + optind)) {
-        puts(cmd->synopsis);
+    if (!cmd && a.nwords) {
+        rc = fail(EXIT_USAGE, "unknown command '%s' (try --help)", a.words[0]);
+        args_free(&a);
+        return rc;
+    }
+    if (a.help) {
+        if (cmd)
+            command_help(cmd, sub);
+        else
+            usage(stdout);
+        args_free(&a);
         return EXIT_OK;
     }
-    log_min_level = verbosity >= 2 ? LOG_DEBUG : verbosity == 1 ? LOG_INFO : LOG_WARN;
-    if (log_path && log_open(log_path) < 0)
+    if ((rc = apply_globals(&a, &app, &log_path)) >= 0) {
+        args_free(&a);
+        return rc;
+    }
+    if (log_path && log_open(log_path) < 0) {
+        args_free(&a);
         return fail(EXIT_USAGE, "cannot open log file %s", log_path);
+    }
 
-    char err[512];
     if (config_load(&app.ov, &app.cfg, err, sizeof err) < 0) {
         config_free(&app.cfg);
+        args_free(&a);
         return fail(EXIT_USAGE, "%s", err);
     }
     char *warning = config_permission_warning(app.cfg.path, &app.cfg);
@@ -166,17 +230,15 @@ int main(int argc, char **argv)
     app.ctx = config_active_context(&app.cfg);
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    rc = EXIT_USAGE;
-    if (optind >= argc) {
+    if (!cmd)
         rc = cmd_console(&app);
-    } else {
-        if (cmd)
-            rc = cmd->run(&app, argc - optind, argv + optind);
-        else
-            fail(EXIT_USAGE, "unknown command '%s' (try --help)", argv[optind]);
-    }
+    else if (sub)
+        rc = sub->run(&app, &a);
+    else
+        rc = cmd->run(&app, &a);
     curl_global_cleanup();
     config_free(&app.cfg);
+    args_free(&a);
     log_close();
     return rc;
 }

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 
+#include "cli/args.h"
 #include "core/config.h"
 
 #define QDECK_VERSION "0.1.0"
@@ -20,29 +21,40 @@ struct app {
     const char *argv0;
 };
 
+/* A command (tmux's cmd_entry): its line in `qdeck --help`, its full usage,
+ * its options (cli/args.h; the global ones are added by main.c), and what
+ * runs it. A command with subcommands (dlq) lists them in subs, each with
+ * its own options; the word after the command picks one. */
 struct command {
     const char *name;
-    const char *usage;
+    const char *usage;      /* its line in `qdeck --help` */
     const char *help;
-    int (*run)(struct app *app, int argc, char **argv);   /* argv[0] is the command */
     const char *synopsis;   /* the full usage, printed by `qdeck CMD --help` */
+    const struct arg_option *options;   /* NULL: none of its own */
+    /* a->words[0] is the command (and a->words[1] the subcommand) */
+    int (*run)(struct app *app, const struct args *a);
+    const struct command *subs;   /* ended by a NULL name; NULL: none */
 };
 
-/* Each command's full usage, kept next to its parser. */
+/* Each command's full usage and options, kept next to its code. */
 extern const char publish_usage[], policy_usage[], breaker_usage[], sched_usage[], dlq_usage[];
+extern const struct arg_option status_options[], worker_options[], publish_options[], policy_options[],
+    breaker_options[], sched_options[];
+extern const struct command dlq_commands[];
 
-int cmd_status(struct app *app, int argc, char **argv);
-int cmd_demo(struct app *app, int argc, char **argv);
-int cmd_worker(struct app *app, int argc, char **argv);
-int cmd_publish(struct app *app, int argc, char **argv);
-int cmd_sched(struct app *app, int argc, char **argv);
-int cmd_dlq(struct app *app, int argc, char **argv);
+int cmd_status(struct app *app, const struct args *a);
+int cmd_demo(struct app *app, const struct args *a);
+int cmd_worker(struct app *app, const struct args *a);
+int cmd_publish(struct app *app, const struct args *a);
+int cmd_sched(struct app *app, const struct args *a);
+/* `qdeck dlq` without a known subcommand: says what is wrong. */
+int cmd_dlq(struct app *app, const struct args *a);
 int cmd_console(struct app *app);
 /* Opens the console over app->ctx; title is shown in the header. */
 int console_run(struct app *app, const char *title);
 
-int cmd_policy(struct app *app, int argc, char **argv);
-int cmd_breaker(struct app *app, int argc, char **argv);
+int cmd_policy(struct app *app, const struct args *a);
+int cmd_breaker(struct app *app, const struct args *a);
 
 /* Shared by the control-plane commands (policy, breaker); in cli/policy.c.
  * control_refuse audits the refused action locally and returns EXIT_FAILED

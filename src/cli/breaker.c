@@ -232,23 +232,19 @@ static int breaker_command(struct app *app, redisContext *c, const char *action,
     return EXIT_OK;
 }
 
-int cmd_breaker(struct app *app, int argc, char **argv)
+const struct arg_option breaker_options[] = {
+    OPT_FLAG("json", 0, "one JSON object on stdout"),
+    OPT_FLAG("force", 0, "act on a dependency nobody knows (yet)"),
+    OPT_END,
+};
+
+int cmd_breaker(struct app *app, const struct args *a)
 {
-    bool json = false, force = false;
-    const char *args[2];
-    int nargs = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0)
-            json = true;
-        else if (strcmp(argv[i], "--force") == 0)
-            force = true;
-        else if (argv[i][0] == '-' && argv[i][1] == '-')
-            return fail(EXIT_USAGE, "breaker: unknown option %s\n" BREAKER_USAGE, argv[i]);
-        else if (nargs < 2)
-            args[nargs++] = argv[i];
-        else
-            return fail(EXIT_USAGE, "breaker: too many arguments\n" BREAKER_USAGE);
-    }
+    bool json = args_flag(a, "json"), force = args_flag(a, "force");
+    if (a->nwords > 3)
+        return fail(EXIT_USAGE, "breaker: too many arguments\n" BREAKER_USAGE);
+    char *const *args = a->words + 1;
+    int nargs = (int)a->nwords - 1;
     if (nargs == 0)
         return fail(EXIT_USAGE, BREAKER_USAGE);
     static const struct {

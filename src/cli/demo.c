@@ -168,10 +168,9 @@ static int demo_start(struct demo *d, const struct config *user, char *err, size
     return 0;
 }
 
-int cmd_demo(struct app *app, int argc, char **argv)
+int cmd_demo(struct app *app, const struct args *a)
 {
-    (void)argv;
-    if (argc > 1)
+    if (a->nwords > 1)
         return fail(EXIT_USAGE, "demo takes no arguments");
     char err[512];
     struct demo d;

@@ -298,23 +298,19 @@ static int policy_unset_cmd(struct app *app, redisContext *c, const char *name, 
     return EXIT_OK;
 }
 
-int cmd_policy(struct app *app, int argc, char **argv)
+const struct arg_option policy_options[] = {
+    OPT_FLAG("json", 0, "one JSON object on stdout"),
+    OPT_FLAG("force", 0, "set a guardrail on a queue nobody knows (yet)"),
+    OPT_END,
+};
+
+int cmd_policy(struct app *app, const struct args *a)
 {
-    bool json = false, force = false;
-    const char *args[3];
-    int nargs = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0)
-            json = true;
-        else if (strcmp(argv[i], "--force") == 0)
-            force = true;
-        else if (argv[i][0] == '-' && argv[i][1] == '-')
-            return fail(EXIT_USAGE, "policy: unknown option %s\n" POLICY_USAGE, argv[i]);
-        else if (nargs < 3)
-            args[nargs++] = argv[i];
-        else
-            return fail(EXIT_USAGE, "policy: too many arguments\n" POLICY_USAGE);
-    }
+    bool json = args_flag(a, "json"), force = args_flag(a, "force");
+    if (a->nwords > 4)
+        return fail(EXIT_USAGE, "policy: too many arguments\n" POLICY_USAGE);
+    char *const *args = a->words + 1;
+    int nargs = (int)a->nwords - 1;
     if (nargs == 0)
         return fail(EXIT_USAGE, POLICY_USAGE);
     const char *sub = args[0];

@@ -1,5 +1,5 @@
-/* `qdeck publish`: puts tasks on a queue with the envelope of
- * docs/envelope.md.
+/* `qdeck publish`: puts tasks on a queue with the task envelope
+ * (docs/envelope.md).
  *
  *   qdeck publish QUEUE --type T --payload JSON [--count N] [--priority P]
  *                 [--max-attempts N] [--idempotency-key K] [--deadline SECS]
@@ -27,7 +27,6 @@
  * the largest lag of KEY's groups for stream:KEY (XLEN when it has none). */
 #include <cJSON.h>
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -367,69 +366,44 @@ static void report(const struct pub *p, const char *label, long count, const str
                 out->confirmed);
 }
 
-int cmd_publish(struct app *app, int argc, char **argv)
+const struct arg_option publish_options[] = {
+    OPT_STRING("type", 0, "T", "the task type"),
+    OPT_STRING("payload", 0, "JSON", "the task's payload (default {})"),
+    OPT_LONG("count", 0, "N", "how many tasks (more than 100000 need --yes)", 1, PUBLISH_MAX),
+    OPT_LONG("priority", 0, "P", "message priority", 0, 255),
+    OPT_LONG("max-attempts", 0, "N", "attempts before the task dead-letters", 1, 1000),
+    OPT_STRING("idempotency-key", 0, "KEY", "the task's idempotency key"),
+    OPT_STRING("deadline", 0, "SECS", "expires SECS seconds from now"),
+    OPT_STRING("body-file", 0, "FILE", "send FILE's bytes as they are (no envelope)"),
+    OPT_FLAG("declare", 0, "declare the queue (and its dead-letter topology) first"),
+    OPT_FLAG("yes", 0, "confirm a large --count"),
+    OPT_FLAG("json", 0, "one JSON object on stdout"),
+    OPT_END,
+};
+
+int cmd_publish(struct app *app, const struct args *args)
 {
-    enum { OPT_TYPE = 256, OPT_PAYLOAD, OPT_COUNT, OPT_PRIORITY, OPT_MAX_ATTEMPTS, OPT_IDEM, OPT_DEADLINE, OPT_BODY,
-           OPT_DECLARE, OPT_YES, OPT_JSON };
-    static const struct option longopts[] = {
-        {"type", required_argument, NULL, OPT_TYPE},
-        {"payload", required_argument, NULL, OPT_PAYLOAD},
-        {"count", required_argument, NULL, OPT_COUNT},
-        {"priority", required_argument, NULL, OPT_PRIORITY},
-        {"max-attempts", required_argument, NULL, OPT_MAX_ATTEMPTS},
-        {"idempotency-key", required_argument, NULL, OPT_IDEM},
-        {"deadline", required_argument, NULL, OPT_DEADLINE},
-        {"body-file", required_argument, NULL, OPT_BODY},
-        {"declare", no_argument, NULL, OPT_DECLARE},
-        {"yes", no_argument, NULL, OPT_YES},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     struct pub p = {.payload = "{}", .priority = -1, .max_attempts = 0};
-    const char *body_file = NULL;
-    long count = 1, whole;
-    bool yes = false, json = false;
-    char why[200];
-    int c;
-    optind = 0;   /* 0: GNU getopt starts afresh (permuting again) */
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case OPT_TYPE: p.type = optarg; break;
-        case OPT_PAYLOAD: p.payload = optarg; break;
-        case OPT_COUNT:
-            if (number_parse_flag("--count", optarg, 1, PUBLISH_MAX, &count, why, sizeof why) < 0)
-                return fail(EXIT_USAGE, "publish: %s", why);
-            break;
-        case OPT_PRIORITY:
-            if (number_parse_flag("--priority", optarg, 0, 255, &whole, why, sizeof why) < 0)
-                return fail(EXIT_USAGE, "publish: %s", why);
-            p.priority = (int)whole;
-            break;
-        case OPT_MAX_ATTEMPTS:
-            if (number_parse_flag("--max-attempts", optarg, 1, 1000, &whole, why, sizeof why) < 0)
-                return fail(EXIT_USAGE, "publish: %s", why);
-            p.max_attempts = (int)whole;
-            break;
-        case OPT_IDEM: p.idem = optarg; break;
-        case OPT_DEADLINE: {
-            char *end;
-            errno = 0;
-            double v = strtod(optarg, &end);
-            if (errno || end == optarg || *end || !(v > 0 && v <= 1e9))
-                return fail(EXIT_USAGE, "publish: --deadline wants seconds from now (> 0), got '%s'", optarg);
-            p.deadline = clock_wall() + v;
-            break;
-        }
-        case OPT_BODY: body_file = optarg; break;
-        case OPT_DECLARE: p.declare = true; break;
-        case OPT_YES: yes = true; break;
-        case OPT_JSON: json = true; break;
-        case 'h': puts(publish_usage); return EXIT_OK;
-        default: fprintf(stderr, "%s\n", publish_usage); return EXIT_USAGE;
-        }
+    p.type = args_string(args, "type");
+    if (args_string(args, "payload"))
+        p.payload = args_string(args, "payload");
+    long count = args_long(args, "count", 1);
+    p.priority = (int)args_long(args, "priority", -1);
+    p.max_attempts = (int)args_long(args, "max-attempts", 0);
+    p.idem = args_string(args, "idempotency-key");
+    const char *deadline = args_string(args, "deadline");
+    if (deadline) {
+        char *end;
+        errno = 0;
+        double v = strtod(deadline, &end);
+        if (errno || end == deadline || *end || !(v > 0 && v <= 1e9))
+            return fail(EXIT_USAGE, "publish: --deadline wants seconds from now (> 0), got '%s'", deadline);
+        p.deadline = clock_wall() + v;
     }
-    if (optind + 1 != argc)
+    const char *body_file = args_string(args, "body-file");
+    p.declare = args_flag(args, "declare");
+    bool yes = args_flag(args, "yes"), json = args_flag(args, "json");
+    if (args->nwords != 2)
         return fail(EXIT_USAGE, "publish: one QUEUE is needed\n%s", publish_usage);
     if (!body_file && !p.type)
         return fail(EXIT_USAGE, "publish: --type is required (or --body-file for raw bytes)");
@@ -447,7 +421,7 @@ int cmd_publish(struct app *app, int argc, char **argv)
         return rc;
     struct queue_address a;
     char err[400];
-    if (queue_address_parse(argv[optind], app->ctx, &a, err, sizeof err) < 0)
+    if (queue_address_parse(args->words[1], app->ctx, &a, err, sizeof err) < 0)
         return fail(EXIT_USAGE, "%s", err);
     char *label = queue_address_format(&a);
     if (p.type) {

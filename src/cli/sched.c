@@ -232,25 +232,21 @@ static int sched_mutate(struct app *app, const char *sub, const char *name, bool
     return EXIT_OK;
 }
 
-int cmd_sched(struct app *app, int argc, char **argv)
+const struct arg_option sched_options[] = {
+    OPT_FLAG("json", 0, "one JSON object on stdout"),
+    OPT_FLAG("no-wait", 0, "run: return once the run is requested, not when it ran"),
+    OPT_END,
+};
+
+int cmd_sched(struct app *app, const struct args *a)
 {
-    if (argc < 2)
+    if (a->nwords < 2)
         return fail(EXIT_USAGE, SCHED_USAGE);
-    const char *sub = argv[1];
-    bool json = false, wait = true;
-    const char *name = NULL;
-    for (int i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0)
-            json = true;
-        else if (strcmp(argv[i], "--no-wait") == 0)
-            wait = false;
-        else if (argv[i][0] == '-')
-            return fail(EXIT_USAGE, "sched: unknown option %s\n" SCHED_USAGE, argv[i]);
-        else if (!name)
-            name = argv[i];
-        else
-            return fail(EXIT_USAGE, "sched: too many arguments\n" SCHED_USAGE);
-    }
+    const char *sub = a->words[1];
+    bool json = args_flag(a, "json"), wait = !args_flag(a, "no-wait");
+    if (a->nwords > 3)
+        return fail(EXIT_USAGE, "sched: too many arguments\n" SCHED_USAGE);
+    const char *name = a->nwords > 2 ? a->words[2] : NULL;
     if (strcmp(sub, "list") == 0) {
         if (name)
             return fail(EXIT_USAGE, "sched list takes no name\n" SCHED_USAGE);

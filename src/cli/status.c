@@ -213,15 +213,16 @@ static void print_table(struct source **srcs, size_t n, const struct amqp_check 
                 amqp->ok ? amqp->message : "");
 }
 
-int cmd_status(struct app *app, int argc, char **argv)
+const struct arg_option status_options[] = {
+    OPT_FLAG("json", 0, "one JSON object on stdout"),
+    OPT_END,
+};
+
+int cmd_status(struct app *app, const struct args *a)
 {
-    bool json = false;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0)
-            json = true;
-        else
-            return fail(EXIT_USAGE, "status: unknown argument '%s' (usage: qdeck status [--json])", argv[i]);
-    }
+    bool json = args_flag(a, "json");
+    if (a->nwords > 1)
+        return fail(EXIT_USAGE, "status: unknown argument '%s' (usage: qdeck status [--json])", a->words[1]);
     int rc = app_require_sources(app);
     if (rc != EXIT_OK)
         return rc;
@@ -233,23 +234,33 @@ int cmd_status(struct app *app, int argc, char **argv)
 
     struct amqp_check amqp_check = {.url = app->ctx->amqp}, *amqp = NULL;
     pthread_t amqp_thread;
+    bool amqp_threaded = false;
     if (app->ctx->amqp && *app->ctx->amqp) {
         amqp = &amqp_check;
         amqp->shown = url_redact(amqp->url);
         amqp->timeout = app->ctx->timeout > 0 && app->ctx->timeout < AMQP_CHECK_TIMEOUT ? app->ctx->timeout
                                                                                         : AMQP_CHECK_TIMEOUT;
-        pthread_create(&amqp_thread, NULL, amqp_check_thread, amqp);
+        amqp_threaded = pthread_create(&amqp_thread, NULL, amqp_check_thread, amqp) == 0;
     }
+    /* a thread that could not be made: its check runs here, after the others */
     pthread_t *threads = xcalloc(n, sizeof *threads);
+    bool *threaded = xcalloc(n ? n : 1, sizeof *threaded);
     for (size_t i = 0; i < n; i++)
         srcs[i]->single_pass = true;
     for (size_t i = 0; i < n; i++)
-        pthread_create(&threads[i], NULL, collect_thread, srcs[i]);
-    for (size_t i = 0; i < n; i++)
-        pthread_join(threads[i], NULL);
+        threaded[i] = pthread_create(&threads[i], NULL, collect_thread, srcs[i]) == 0;
+    for (size_t i = 0; i < n; i++) {
+        if (threaded[i])
+            pthread_join(threads[i], NULL);
+        else
+            collect_thread(srcs[i]);
+    }
     free(threads);
-    if (amqp)
+    free(threaded);
+    if (amqp_threaded)
         pthread_join(amqp_thread, NULL);
+    else if (amqp)
+        amqp_check_thread(amqp);
 
     if (json)
         print_json(app, srcs, n, amqp);

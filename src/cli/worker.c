@@ -18,7 +18,6 @@
  * password) shows in the heartbeat's "health" and fails /readyz while the
  * consumer keeps retrying. */
 #include <cJSON.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,53 +115,30 @@ static int check_amqp_login(const struct app *app, const char *queues)
     return EXIT_OK;
 }
 
-int cmd_worker(struct app *app, int argc, char **argv)
+const struct arg_option worker_options[] = {
+    OPT_STRING("queues", 0, "a,b", "the queues to consume (default: the config's)"),
+    OPT_LONG("concurrency", 0, "N", "tasks run at once", 1, 4096),
+    OPT_LONG("prefetch", 0, "N", "messages held unacknowledged per consumer", 1, 65535),
+    OPT_FLAG("declare", 0, "declare the queues and their dead-letter topology"),
+    OPT_STRING("metrics-addr", 0, "HOST:PORT", "serve /metrics and /health there"),
+    OPT_STRING("plugin-dir", 0, "DIR", "load task handler plugins from DIR"),
+    OPT_END,
+};
+
+int cmd_worker(struct app *app, const struct args *a)
 {
-    enum { OPT_QUEUES = 256, OPT_CONCURRENCY, OPT_PREFETCH, OPT_DECLARE, OPT_METRICS, OPT_PLUGIN_DIR };
-    static const struct option longopts[] = {
-        {"queues", required_argument, NULL, OPT_QUEUES},
-        {"concurrency", required_argument, NULL, OPT_CONCURRENCY},
-        {"prefetch", required_argument, NULL, OPT_PREFETCH},
-        {"declare", no_argument, NULL, OPT_DECLARE},
-        {"metrics-addr", required_argument, NULL, OPT_METRICS},
-        {"plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     struct worker_options opt = {.cfg = &app->cfg, .ctx = app->ctx};
-    bool declare = false;
-    int c;
-    optind = 0;   /* 0: GNU getopt starts afresh (permuting again) */
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        char why[200];
-        long v;
-        switch (c) {
-        case OPT_QUEUES: opt.queues = optarg; break;
-        case OPT_CONCURRENCY:
-        case OPT_PREFETCH:
-            if (number_parse_flag(c == OPT_PREFETCH ? "--prefetch" : "--concurrency", optarg, 1,
-                                  c == OPT_PREFETCH ? 65535 : 4096, &v, why, sizeof why) < 0)
-                return fail(EXIT_USAGE, "%s", why);
-            if (c == OPT_PREFETCH)
-                opt.prefetch = (int)v;
-            else
-                opt.concurrency = (int)v;
-            break;
-        case OPT_DECLARE: declare = true; break;
-        case OPT_METRICS:
-            free(app->cfg.worker.metrics_addr);
-            app->cfg.worker.metrics_addr = xstrdup(optarg);
-            break;
-        case OPT_PLUGIN_DIR: opt.plugin_dir = optarg; break;
-        case 'h':
-            printf("usage: qdeck worker [--queues a,b] [--concurrency N] [--prefetch N] [--declare]\n"
-                   "                    [--metrics-addr HOST:PORT] [--plugin-dir DIR]\n");
-            return EXIT_OK;
-        default: return EXIT_USAGE;
-        }
+    opt.queues = args_string(a, "queues");
+    opt.concurrency = (int)args_long(a, "concurrency", 0);
+    opt.prefetch = (int)args_long(a, "prefetch", 0);
+    bool declare = args_flag(a, "declare");
+    if (args_string(a, "metrics-addr")) {
+        free(app->cfg.worker.metrics_addr);
+        app->cfg.worker.metrics_addr = xstrdup(args_string(a, "metrics-addr"));
     }
-    if (optind < argc)
-        return fail(EXIT_USAGE, "worker: unexpected argument '%s'", argv[optind]);
+    opt.plugin_dir = args_string(a, "plugin-dir");
+    if (a->nwords > 1)
+        return fail(EXIT_USAGE, "worker: unexpected argument '%s'", a->words[1]);
     int rc = app_require_sources(app);
     if (rc != EXIT_OK)
         return rc;

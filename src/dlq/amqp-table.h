@@ -8,7 +8,7 @@
 #include <amqp.h>
 #include <cJSON.h>
 
-#include "dlq/dlq.h"
+#include "dlq/bytes.h"
 
 /* Empty raw bytes give an empty table. -1 when the bytes are not a table. */
 int dlq_table_decode(const struct dlq_bytes *raw, amqp_pool_t *pool, amqp_table_t *out);

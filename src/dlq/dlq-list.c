@@ -60,7 +60,7 @@ static int list_scan(struct dlq *d, size_t skip, dlq_visit_fn visit, void *arg)
     size_t pos = skip, n;
     int rc = 0, stop = 0;
     while (!stop) {
-        if (d->cancel && *d->cancel) {
+        if (dlq_cancelled(d)) {
             rc = dlq_fail(d, DLQ_FAIL_OPERATION, "cancelled");
             break;
         }
@@ -97,7 +97,7 @@ static int list_replay(struct dlq *d, const struct dlq_replay *rq, struct dlq_ta
     int rc = 0;
     bool done = false;
     while (!done && rc == 0) {
-        if (d->cancel && *d->cancel) {
+        if (dlq_cancelled(d)) {
             t->interrupted = true;      /* every move so far was atomic: nothing in flight */
             break;
         }
@@ -135,63 +135,36 @@ static int list_replay(struct dlq *d, const struct dlq_replay *rq, struct dlq_ta
     return rc;
 }
 
-static int list_purge(struct dlq *d, const struct dlq_select *sel, struct dlq_tally *t)
+/* The page at cur, for the shared purge. */
+static int purge_read_page(struct dlq *d, struct redis_cursor *cur, struct dlq_message **out, size_t *n)
+{
+    if (read_page(d, cur->pos, out, n) < 0)
+        return -1;
+    cur->pos += *n;
+    return 0;
+}
+
+/* LREM of the oldest equal item */
+static void append_remove(struct dlq *d, const struct dlq_message *m)
 {
     struct redis_dlq *rd = d->priv;
-    if (sel->all && !sel->grep && !sel->nids) {
-        const char *argv[] = {"EVAL", PURGE_SCRIPT, "1", d->addr.name};
-        redisReply *r = redis_dlq_command(d, 4, argv, NULL, "EVAL (purge)");
-        if (!r)
-            return -1;
-        t->moved = t->total = t->seen = (long)r->integer;
-        freeReplyObject(r);
-        return 0;
-    }
-    long total;
-    if (list_count(d, &total) < 0)
-        return -1;
-    t->total = total;
-    struct dlq_message **page = xcalloc(REDIS_PAGE, sizeof *page);
-    redisReply **replies = xcalloc(REDIS_PAGE, sizeof *replies);
-    size_t pos = 0, n;
-    long acted = 0;
-    int rc = 0;
-    for (bool done = false; !done && rc == 0;) {
-        if (read_page(d, pos, page, &n) < 0) {
-            rc = -1;
-            break;
-        }
-        done = n < REDIS_PAGE;
-        size_t queued = 0;
-        for (size_t i = 0; i < n; i++) {
-            t->seen++;
-            dlq_decode(d, page[i], false);
-            if ((sel->limit <= 0 || acted < sel->limit) && dlq_select_match(sel, page[i])) {
-                const char *argv[] = {"LREM", d->addr.name, "-1", page[i]->body.data};
-                size_t lens[] = {4, strlen(d->addr.name), 2, page[i]->body.len};
-                redisAppendCommandArgv(rd->c, 4, argv, lens);
-                queued++;
-                acted++;
-            }
-            dlq_message_free(page[i]);
-        }
-        size_t removed = 0;
-        if (queued && redis_dlq_replies(d, queued, replies, "LREM") < 0)
-            rc = -1;
-        for (size_t i = 0; rc == 0 && i < queued; i++) {
-            if (replies[i]->type == REDIS_REPLY_INTEGER && replies[i]->integer > 0) {
-                t->moved++;
-                removed++;
-            } else {
-                t->skipped++;
-            }
-            freeReplyObject(replies[i]);
-        }
-        pos += n - removed;
-    }
-    free(page);
-    free(replies);
-    return rc;
+    const char *argv[] = {"LREM", d->addr.name, "-1", m->body.data};
+    size_t lens[] = {4, strlen(d->addr.name), 2, m->body.len};
+    redisAppendCommandArgv(rd->c, 4, argv, lens);
+}
+
+static const struct redis_dlq_kind list_kind = {
+    .purge_script = PURGE_SCRIPT,
+    .count = list_count,
+    .read_page = purge_read_page,
+    .append_remove = append_remove,
+    .remove_what = "LREM",
+    .removal_shifts = true,
+};
+
+static int list_purge(struct dlq *d, const struct dlq_select *sel, struct dlq_tally *t)
+{
+    return redis_dlq_purge(d, &list_kind, sel, t);
 }
 
 static int list_append(struct dlq *d, const char *target, struct dlq_message *const *msgs, size_t n,

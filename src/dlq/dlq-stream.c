@@ -99,7 +99,7 @@ static int stream_scan(struct dlq *d, size_t skip, dlq_visit_fn visit, void *arg
     size_t pos = 0, n;
     int rc = 0, stop = 0;
     while (!stop) {
-        if (d->cancel && *d->cancel) {
+        if (dlq_cancelled(d)) {
             rc = dlq_fail(d, DLQ_FAIL_OPERATION, "cancelled");
             break;
         }
@@ -149,7 +149,7 @@ static int stream_replay(struct dlq *d, const struct dlq_replay *rq, struct dlq_
     int rc = 0;
     bool done = false;
     while (!done && rc == 0) {
-        if (d->cancel && *d->cancel) {
+        if (dlq_cancelled(d)) {
             t->interrupted = true;      /* every move so far was atomic: nothing in flight */
             break;
         }
@@ -193,56 +193,36 @@ static int stream_replay(struct dlq *d, const struct dlq_replay *rq, struct dlq_
     return rc;
 }
 
+/* The page after cur->last, for the shared purge. */
+static int purge_read_page(struct dlq *d, struct redis_cursor *cur, struct dlq_message **out, size_t *n)
+{
+    if (read_page(d, cur->last[0] ? cur->last : NULL, cur->pos, out, n) < 0)
+        return -1;
+    cur->pos += *n;
+    if (*n)
+        snprintf(cur->last, sizeof cur->last, "%s", out[*n - 1]->stream_id);
+    return 0;
+}
+
+static void append_remove(struct dlq *d, const struct dlq_message *m)
+{
+    struct redis_dlq *rd = d->priv;
+    const char *argv[] = {"XDEL", d->addr.name, m->stream_id};
+    redisAppendCommandArgv(rd->c, 3, argv, NULL);
+}
+
+static const struct redis_dlq_kind stream_kind = {
+    .purge_script = PURGE_SCRIPT,
+    .count = stream_count,
+    .read_page = purge_read_page,
+    .append_remove = append_remove,
+    .remove_what = "XDEL",
+    .removal_shifts = false,
+};
+
 static int stream_purge(struct dlq *d, const struct dlq_select *sel, struct dlq_tally *t)
 {
-    if (sel->all && !sel->grep && !sel->nids) {
-        const char *argv[] = {"EVAL", PURGE_SCRIPT, "1", d->addr.name};
-        redisReply *r = redis_dlq_command(d, 4, argv, NULL, "EVAL (purge)");
-        if (!r)
-            return -1;
-        t->moved = t->total = t->seen = (long)r->integer;
-        freeReplyObject(r);
-        return 0;
-    }
-    long total;
-    if (stream_count(d, &total) < 0)
-        return -1;
-    t->total = total;
-    struct dlq_message **page = xcalloc(REDIS_PAGE, sizeof *page);
-    char last[80] = "";
-    size_t pos = 0, n;
-    long acted = 0;
-    int rc = 0;
-    for (bool done = false; !done && rc == 0;) {
-        if (read_page(d, last[0] ? last : NULL, pos, page, &n) < 0) {
-            rc = -1;
-            break;
-        }
-        done = n < REDIS_PAGE;
-        pos += n;
-        if (n)
-            snprintf(last, sizeof last, "%s", page[n - 1]->stream_id);
-        for (size_t i = 0; i < n; i++) {
-            t->seen++;
-            dlq_decode(d, page[i], false);
-            if (rc == 0 && (sel->limit <= 0 || acted < sel->limit) && dlq_select_match(sel, page[i])) {
-                acted++;
-                const char *argv[] = {"XDEL", d->addr.name, page[i]->stream_id};
-                redisReply *r = redis_dlq_command(d, 3, argv, NULL, "XDEL");
-                if (!r)
-                    rc = -1;
-                else if (r->integer > 0)
-                    t->moved++;
-                else
-                    t->skipped++;
-                if (r)
-                    freeReplyObject(r);
-            }
-            dlq_message_free(page[i]);
-        }
-    }
-    free(page);
-    return rc;
+    return redis_dlq_purge(d, &stream_kind, sel, t);
 }
 
 static int stream_append(struct dlq *d, const char *target, struct dlq_message *const *msgs, size_t n,

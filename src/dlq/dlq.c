@@ -1,6 +1,7 @@
-/* Opening a DLQ by address: picks the backend from the address kind and
- * connects it; the Redis connection helper the Redis backends and the
- * result-store lookups share. */
+/* What every DLQ backend shares: failures, closing, the Redis connection
+ * helper the Redis backends and the result-store lookups use, and the tally
+ * and summary line of a replay. Calls no backend by name: the table of
+ * backends is in backends.c. */
 #include "dlq/dlq.h"
 
 #include <stdarg.h>
@@ -10,8 +11,6 @@
 
 #include "core/xalloc.h"
 #include "net/redis-open.h"
-
-static const struct dlq_backend *const backends[] = {&dlq_amqp_backend, &dlq_list_backend, &dlq_stream_backend};
 
 int dlq_fail(struct dlq *d, enum dlq_failure kind, const char *fmt, ...)
 {
@@ -23,6 +22,11 @@ int dlq_fail(struct dlq *d, enum dlq_failure kind, const char *fmt, ...)
     return -1;
 }
 
+bool dlq_cancelled(const struct dlq *d)
+{
+    return d->cancel && atomic_load(d->cancel);
+}
+
 redisContext *dlq_redis_connect(const char *url, double timeout, char *err, size_t errlen)
 {
     redisContext *c = redis_open(url, timeout > 0 ? timeout : 5, 0, err, errlen);
@@ -32,38 +36,6 @@ redisContext *dlq_redis_connect(const char *url, double timeout, char *err, size
         redisSetTimeout(c, rtv);
     }
     return c;
-}
-
-int dlq_open(const char *address, const struct context_config *ctx, struct dlq **out, char *err, size_t errlen)
-{
-    *out = NULL;
-    struct dlq *d = xcalloc(1, sizeof *d);
-    d->ctx = ctx;
-    /* a DLQ stream needs no consumer group: stream:KEY is enough here */
-    if (strncmp(address, "stream:", 7) == 0 && !strchr(address + 7, '#')) {
-        if (!address[7]) {
-            snprintf(err, errlen, "queue '%s' has no name", address);
-            free(d);
-            return -2;
-        }
-        d->addr.kind = QUEUE_STREAM;
-        d->addr.name = xstrdup(address + 7);
-    } else if (queue_address_parse(address, ctx, &d->addr, err, errlen) < 0) {
-        free(d);
-        return -2;
-    }
-    d->display = d->addr.kind == QUEUE_STREAM ? xasprintf("stream:%s", d->addr.name) : queue_address_format(&d->addr);
-    for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
-        if (backends[i]->kind == d->addr.kind)
-            d->ops = backends[i];
-    if (d->ops->open(d) < 0) {
-        snprintf(err, errlen, "%s", d->err);
-        int kind = d->failure;
-        dlq_close(d);
-        return kind == DLQ_FAIL_UNREACHABLE ? -3 : kind == DLQ_FAIL_USAGE ? -2 : -1;
-    }
-    *out = d;
-    return 0;
 }
 
 void dlq_close(struct dlq *d)

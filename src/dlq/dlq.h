@@ -19,12 +19,13 @@
  * Celery protocol v2); export.c writes and reads JSON Lines.
  *
  * Everything here does network I/O on the caller's thread: the CLI calls it
- * directly, the console through its DLQ worker thread (worker.c). */
+ * directly, the console through its DLQ job thread (console/dlq-jobs.c). */
 #ifndef QDECK_DLQ_H
 #define QDECK_DLQ_H
 
 #include <cJSON.h>
 #include <hiredis.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -32,13 +33,7 @@
 #include "core/address.h"
 #include "core/config.h"
 #include "core/envelope.h"
-
-/* Bytes that may hold anything, NUL included; `set` tells absent from empty. */
-struct dlq_bytes {
-    char *data;
-    size_t len;
-    bool set;
-};
+#include "dlq/bytes.h"
 
 /* AMQP basic properties, owned copies. */
 struct dlq_amqp_props {
@@ -154,17 +149,20 @@ struct dlq {
     bool store_tried;
     char err[512];              /* last failure, one line, secrets redacted */
     enum dlq_failure failure;
-    volatile int *cancel;       /* set by another thread to stop a long scan/replay */
+    atomic_int *cancel;         /* set by another thread (or a signal) to stop a long scan/replay */
 };
 
 extern const struct dlq_backend dlq_amqp_backend;
 extern const struct dlq_backend dlq_list_backend;
 extern const struct dlq_backend dlq_stream_backend;
 
-/* Parses the address (stream:KEY without #GROUP accepted) and connects.
+/* Parses the address (stream:KEY without #GROUP accepted) and connects
+ * (backends.c).
  * 0; -3 broker unreachable, -2 usage (wrong kind of key, no URL), -1 other. */
 int dlq_open(const char *address, const struct context_config *ctx, struct dlq **out, char *err, size_t errlen);
 void dlq_close(struct dlq *d);
+/* True once d->cancel is set. */
+bool dlq_cancelled(const struct dlq *d);
 /* Records the failure; returns -1. */
 int dlq_fail(struct dlq *d, enum dlq_failure kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
@@ -187,6 +185,12 @@ cJSON *dlq_headers_json(const struct dlq_message *m);
  * says why); -1 a bad --set (why says why). */
 int dlq_prepare_replay(const struct dlq *d, const struct dlq_replay *r, const struct dlq_message *m,
                        struct dlq_message **out, char *target, size_t tlen, char *why, size_t whylen);
+/* Replay, one selected message (decoded), in replay.c: 1 to send *sent
+ * (owned by the caller) to target; 0 when settled here: skipped or refused
+ * (tallied, reported through rq->each) or, in a dry run, counted as moved.
+ * The caller still owns m. */
+int dlq_replay_decide(const struct dlq *d, const struct dlq_replay *rq, const struct dlq_message *m,
+                      struct dlq_message **sent, char *target, size_t tlen, struct dlq_tally *t);
 /* One line for --json list/show: every decoded field, properties, headers,
  * body (text, or base64 when not UTF-8). */
 cJSON *dlq_message_json(const struct dlq_message *m, bool with_body);
@@ -202,7 +206,7 @@ void dlq_replay_summary(const struct dlq_tally *t, bool dry_run, bool error, lon
 /* Counts a dropped copy and adds its id to t->dropped. */
 void dlq_tally_dropped(struct dlq_tally *t, const char *id);
 
-/* ---- pacing ---- */
+/* ---- pacing (replay.c) ---- */
 struct dlq_pacer {
     double rate, started;
     long sent;
@@ -216,14 +220,6 @@ char *dlq_export_line(const struct dlq *d, const struct dlq_message *m);
 /* Parses one exported line. queue gets the address it was exported from
  * (caller frees). -1 with err. */
 int dlq_import_line(const char *line, struct dlq_message **out, char **queue, char *err, size_t errlen);
-size_t dlq_base64_encode(const void *data, size_t len, char **out);
-int dlq_base64_decode(const char *text, char **out, size_t *outlen);
-bool dlq_utf8_valid(const char *s, size_t len);
-/* A JSON value for bytes: a string when valid UTF-8 without NUL, else {"base64": "..."}. */
-cJSON *dlq_bytes_json(const char *data, size_t len);
-int dlq_bytes_from_json(const cJSON *j, struct dlq_bytes *out);
-void dlq_bytes_free(struct dlq_bytes *b);
-void dlq_bytes_set(struct dlq_bytes *b, const void *data, size_t len);
 /* Streams: chooses the field that holds the task and copies it to body. */
 void dlq_stream_pick_body(struct dlq_message *m);
 

@@ -1,4 +1,5 @@
-/* Shared Redis plumbing for dlq-list.c and dlq-stream.c. */
+/* Shared Redis plumbing for dlq-list.c and dlq-stream.c: connection,
+ * commands and replies, the replay page, and the one purge. */
 #include "dlq/redis-common.h"
 
 #include <stdlib.h>
@@ -82,27 +83,8 @@ int redis_dlq_replay_prepare(struct dlq *d, const struct dlq_replay *rq, struct 
         return -1;
     }
     (*acted)++;
-    char why[256];
     size_t k = p->queued;
-    char *target = p->targets[k];
-    int prc = dlq_prepare_replay(d, rq, m, &p->sent[k], target, sizeof p->targets[k], why, sizeof why);
-    if (prc != 0) {
-        if (prc > 0)
-            t->skipped++;
-        else
-            t->failed++;
-        if (prc < 0 && !t->first_error[0])
-            snprintf(t->first_error, sizeof t->first_error, "%s", why);
-        if (rq->each)
-            rq->each(rq->arg, m, NULL, why);
-        dlq_message_free(m);
-        return -1;
-    }
-    if (rq->dry_run) {
-        t->moved++;
-        if (rq->each)
-            rq->each(rq->arg, m, target, "would move");
-        dlq_message_free(p->sent[k]);
+    if (!dlq_replay_decide(d, rq, m, &p->sent[k], p->targets[k], sizeof p->targets[k], t)) {
         dlq_message_free(m);
         return -1;
     }
@@ -145,4 +127,83 @@ long redis_dlq_replay_settle(struct dlq *d, const struct dlq_replay *rq, struct 
     }
     p->queued = 0;
     return ok ? removed : -1;
+}
+
+static int purge_whole_key(struct dlq *d, const struct redis_dlq_kind *k, struct dlq_tally *t)
+{
+    const char *argv[] = {"EVAL", k->purge_script, "1", d->addr.name};
+    redisReply *r = redis_dlq_command(d, 4, argv, NULL, "EVAL (purge)");
+    if (!r)
+        return -1;
+    t->moved = t->total = t->seen = (long)r->integer;
+    freeReplyObject(r);
+    return 0;
+}
+
+/* Reads the replies of the queued removals; how many removed, -1 on a
+ * transport error or an error reply. */
+static long purge_settle(struct dlq *d, const struct redis_dlq_kind *k, size_t queued, redisReply **replies,
+                         struct dlq_tally *t)
+{
+    if (queued && redis_dlq_replies(d, queued, replies, k->remove_what) < 0)
+        return -1;
+    long removed = 0;
+    int rc = 0;
+    for (size_t i = 0; i < queued; i++) {
+        redisReply *r = replies[i];
+        if (r->type == REDIS_REPLY_ERROR) {
+            if (rc == 0)
+                rc = dlq_fail(d, DLQ_FAIL_OPERATION, "%s: Redis refused %s: %s", d->display, k->remove_what, r->str);
+        } else if (r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
+            t->moved++;
+            removed++;
+        } else {
+            t->skipped++;
+        }
+        freeReplyObject(r);
+    }
+    return rc < 0 ? -1 : removed;
+}
+
+int redis_dlq_purge(struct dlq *d, const struct redis_dlq_kind *k, const struct dlq_select *sel,
+                    struct dlq_tally *t)
+{
+    if (sel->all && !sel->grep && !sel->nids)
+        return purge_whole_key(d, k, t);
+    long total;
+    if (k->count(d, &total) < 0)
+        return -1;
+    t->total = total;
+    struct dlq_message **page = xcalloc(REDIS_PAGE, sizeof *page);
+    redisReply **replies = xcalloc(REDIS_PAGE, sizeof *replies);
+    struct redis_cursor cur = {0};
+    size_t n;
+    long acted = 0;
+    int rc = 0;
+    for (bool done = false; !done && rc == 0;) {
+        if (k->read_page(d, &cur, page, &n) < 0) {
+            rc = -1;
+            break;
+        }
+        done = n < REDIS_PAGE;
+        size_t queued = 0;
+        for (size_t i = 0; i < n; i++) {
+            t->seen++;
+            dlq_decode(d, page[i], false);
+            if ((sel->limit <= 0 || acted < sel->limit) && dlq_select_match(sel, page[i])) {
+                k->append_remove(d, page[i]);
+                queued++;
+                acted++;
+            }
+            dlq_message_free(page[i]);
+        }
+        long removed = purge_settle(d, k, queued, replies, t);
+        if (removed < 0)
+            rc = -1;
+        else if (k->removal_shifts)
+            cur.pos -= (size_t)removed;
+    }
+    free(page);
+    free(replies);
+    return rc;
 }

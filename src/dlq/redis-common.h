@@ -19,6 +19,32 @@ redisReply *redis_dlq_command(struct dlq *d, int argc, const char **argv, const 
 /* Reads n pipelined replies into out (caller frees each); -1 on transport error. */
 int redis_dlq_replies(struct dlq *d, size_t n, redisReply **out, const char *what);
 
+/* Where a walk over a Redis DLQ stands: the position of the next item
+ * (0 = oldest), and for streams the last entry ID read. */
+struct redis_cursor {
+    size_t pos;
+    char last[80];
+};
+
+/* What the shared purge needs to know of a list or a stream. */
+struct redis_dlq_kind {
+    const char *purge_script;   /* KEYS[1]: deletes the key, returns how many it held */
+    int (*count)(struct dlq *d, long *out);
+    /* Reads the page at cur (up to REDIS_PAGE) and moves cur past it. */
+    int (*read_page)(struct dlq *d, struct redis_cursor *cur, struct dlq_message **out, size_t *n);
+    /* Pipelines (redisAppendCommandArgv) the removal of m; its reply is an
+     * integer, > 0 when it removed m. */
+    void (*append_remove)(struct dlq *d, const struct dlq_message *m);
+    const char *remove_what;    /* the command, for errors: "LREM", "XDEL" */
+    bool removal_shifts;        /* a list: items behind a removed one move up a position */
+};
+
+/* The one purge of the Redis backends: the whole key in one script when
+ * everything is selected, else page by page, the selected removals
+ * pipelined a page at a time; one gone before its removal is skipped. */
+int redis_dlq_purge(struct dlq *d, const struct redis_dlq_kind *k, const struct dlq_select *sel,
+                    struct dlq_tally *t);
+
 /* One page of a replay: the messages read, and for the `queued` ones to
  * move, the original, the copy sent, its target and the script's reply. */
 struct redis_replay_page {

@@ -8,7 +8,7 @@
  * after the queue's name is typed back. `/` searches headers and bodies
  * across the whole DLQ.
  *
- * All broker work happens on the DLQ worker thread (dlq/worker.h); this
+ * All broker work happens on the DLQ worker thread (console/dlq-jobs.h); this
  * file only submits jobs and draws the pages the worker hands back. The
  * view's state is file-local: there is one console per process. */
 #include <ctype.h>
@@ -24,7 +24,7 @@
 #include "control/keys.h"
 #include "core/clock.h"
 #include "core/xalloc.h"
-#include "dlq/worker.h"
+#include "console/dlq-jobs.h"
 #include "ui/crt.h"
 #include "ui/dlq-text.h"
 #include "ui/screen.h"
@@ -36,7 +36,7 @@ enum dlq_mode { MODE_PICK, MODE_LIST, MODE_DETAIL };
 enum confirm_action { CONFIRM_NONE, CONFIRM_REPLAY_ALL, CONFIRM_PURGE, CONFIRM_DELETE };
 
 static struct {
-    struct dlq_worker *worker;
+    struct dlq_jobs *worker;
     enum dlq_mode mode;
     /* picker */
     char **dlqs;
@@ -61,7 +61,7 @@ static struct {
 
 static void stop_worker(void)
 {
-    dlq_worker_stop(st.worker);
+    dlq_jobs_stop(st.worker);
     st.worker = NULL;
     dlq_page_free(st.page);
     st.page = NULL;
@@ -79,7 +79,7 @@ static void stop_worker(void)
 
 static bool view_dlq_interrupt(char *result, size_t len)
 {
-    return dlq_worker_interrupt(st.worker, result, len);
+    return dlq_jobs_interrupt(st.worker, result, len);
 }
 
 static bool read_only(const struct ui *ui)
@@ -92,7 +92,7 @@ static void ensure_worker(struct ui *ui)
     if (st.worker || !ui->opt->ctx)
         return;
     int fd = ui->opt->nsources ? ui->opt->sources[0]->feed.notify_fd : -1;
-    st.worker = dlq_worker_start(ui->opt->cfg, ui->opt->ctx, fd);
+    st.worker = dlq_jobs_start(ui->opt->cfg, ui->opt->ctx, fd);
     if (st.worker)
         atexit(stop_worker);
 }
@@ -136,7 +136,7 @@ static void request_page(struct ui *ui)
     snprintf(st.grep, sizeof st.grep, "%s", ui->filter);
     struct dlq_job job = {.kind = DLQ_JOB_PAGE, .queue = st.queue, .offset = st.offset, .limit = PAGE_SIZE,
                           .grep = st.grep[0] ? st.grep : NULL};
-    st.waiting_seq = dlq_worker_submit(st.worker, &job);
+    st.waiting_seq = dlq_jobs_submit(st.worker, &job);
 }
 
 static void request_action(struct ui *ui, enum dlq_job_kind kind, char **ids, size_t nids,
@@ -147,14 +147,14 @@ static void request_action(struct ui *ui, enum dlq_job_kind kind, char **ids, si
         return;
     struct dlq_job job = {.kind = kind, .queue = st.queue, .offset = st.offset, .limit = PAGE_SIZE,
                           .grep = st.grep[0] ? st.grep : NULL, .ids = ids, .nids = nids, .body = body};
-    st.waiting_seq = dlq_worker_submit(st.worker, &job);
+    st.waiting_seq = dlq_jobs_submit(st.worker, &job);
 }
 
 static void take_page(struct ui *ui)
 {
     if (!st.worker)
         return;
-    struct dlq_page *p = dlq_worker_take(st.worker);
+    struct dlq_page *p = dlq_jobs_take(st.worker);
     if (!p)
         return;
     if (strcmp(p->queue, st.queue) != 0) {
@@ -263,7 +263,7 @@ static void draw_list(int top, int height)
 {
     char head[1400], status[200] = "";
     if (st.worker)
-        dlq_worker_status(st.worker, status, sizeof status);
+        dlq_jobs_status(st.worker, status, sizeof status);
     const struct dlq_page *p = st.page;
     if (p && p->ok) {
         size_t last = p->offset + p->n;

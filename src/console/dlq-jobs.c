@@ -1,13 +1,17 @@
-/* The console's DLQ worker thread (see worker.h). One job at a time; a
+/* The console's DLQ job thread (see dlq-jobs.h), on the core/loop.h
+ * skeleton: the loop starts, wakes and stops the thread; the jobs' own
+ * state sits under `lock`, and `idle` tells dlq_jobs_interrupt that an
+ * action ended. One job at a time; a
  * newer page request replaces an older one still waiting, actions never
  * get dropped (an action waiting is not replaced by a page request). The
  * connection to the DLQ being viewed is kept between jobs and reopened
  * after a failure. Actions are written to the audit log here, where their
  * outcome is known. */
-#include "dlq/worker.h"
+#include "console/dlq-jobs.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,29 +20,29 @@
 
 #include "control/audit.h"
 #include "core/log.h"
+#include "core/loop.h"
 #include "core/xalloc.h"
 
-struct dlq_worker {
+struct dlq_jobs {
     /* copies: the thread may outlive the caller's config by a moment at exit */
     struct config cfg_copy;
     struct context_config ctx_copy;
     const struct config *cfg;
     const struct context_config *ctx;
     int notify_fd;
-    pthread_t thread;
+    struct loop loop;
     pthread_mutex_t lock;
-    pthread_cond_t cond;
-    bool stopping;
-    volatile int cancel;
+    pthread_cond_t idle;            /* an action ended */
+    atomic_int cancel;
     struct dlq_job *pending;        /* owned copy */
     unsigned long pending_seq, next_seq;
     struct dlq_page *done;
     char status[160];
     bool running_action;            /* never cancel a replay or purge half-way */
-    bool interrupting;              /* dlq_worker_interrupt: stop the action, settle, report */
+    bool interrupting;              /* dlq_jobs_interrupt: stop the action, settle, report */
     char last_action[2048];         /* the last action's result line */
     long progress_seen, progress_total;
-    struct dlq *open;               /* worker thread only */
+    struct dlq *open;               /* the job thread only */
 };
 
 static struct dlq_job *job_copy(const struct dlq_job *j)
@@ -86,7 +90,7 @@ void dlq_page_free(struct dlq_page *p)
     free(p);
 }
 
-static void notify(struct dlq_worker *w)
+static void notify(struct dlq_jobs *w)
 {
     if (w->notify_fd < 0)
         return;
@@ -95,8 +99,8 @@ static void notify(struct dlq_worker *w)
         ;
 }
 
-static void set_status(struct dlq_worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_status(struct dlq_worker *w, const char *fmt, ...)
+static void set_status(struct dlq_jobs *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_status(struct dlq_jobs *w, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -107,7 +111,7 @@ static void set_status(struct dlq_worker *w, const char *fmt, ...)
     notify(w);
 }
 
-static struct dlq *open_dlq(struct dlq_worker *w, const char *queue, char *err, size_t errlen)
+static struct dlq *open_dlq(struct dlq_jobs *w, const char *queue, char *err, size_t errlen)
 {
     if (w->open && strcmp(w->open->display, queue) == 0)
         return w->open;
@@ -120,7 +124,7 @@ static struct dlq *open_dlq(struct dlq_worker *w, const char *queue, char *err, 
 }
 
 struct page_collect {
-    struct dlq_worker *w;
+    struct dlq_jobs *w;
     struct dlq_page *page;
     const struct dlq_job *job;
     size_t cap;
@@ -164,7 +168,7 @@ static int page_visit(struct dlq_message *m, void *arg)
     return !pc->job->grep && p->n >= pc->job->limit;
 }
 
-static struct dlq_page *load_page(struct dlq_worker *w, const struct dlq_job *job, unsigned long seq)
+static struct dlq_page *load_page(struct dlq_jobs *w, const struct dlq_job *job, unsigned long seq)
 {
     struct dlq_page *p = xcalloc(1, sizeof *p);
     p->queue = xstrdup(job->queue);
@@ -205,7 +209,7 @@ static struct dlq_page *load_page(struct dlq_worker *w, const struct dlq_job *jo
 
 static void progress_cb(void *arg, const struct dlq_tally *t)
 {
-    struct dlq_worker *w = arg;
+    struct dlq_jobs *w = arg;
     pthread_mutex_lock(&w->lock);
     snprintf(w->status, sizeof w->status, "working: %ld/%ld looked at, moved %ld, failed %ld", t->seen, t->total,
              t->moved, t->failed);
@@ -213,7 +217,7 @@ static void progress_cb(void *arg, const struct dlq_tally *t)
     notify(w);
 }
 
-static void audit(struct dlq_worker *w, const char *action, const char *target, const char *what, const char *result)
+static void audit(struct dlq_jobs *w, const char *action, const char *target, const char *what, const char *result)
 {
     char err[512];
     redisContext *redis = w->ctx->redis ? dlq_redis_connect(w->ctx->redis, w->ctx->timeout, err, sizeof err) : NULL;
@@ -224,7 +228,7 @@ static void audit(struct dlq_worker *w, const char *action, const char *target, 
         redisFree(redis);
 }
 
-static void run_action(struct dlq_worker *w, const struct dlq_job *job, char *result, size_t len)
+static void run_action(struct dlq_jobs *w, const struct dlq_job *job, char *result, size_t len)
 {
     char err[512];
     struct dlq *d = open_dlq(w, job->queue, err, sizeof err);
@@ -277,57 +281,69 @@ static void run_action(struct dlq_worker *w, const struct dlq_job *job, char *re
     }
 }
 
-static void *worker_main(void *arg)
+/* The next job, or NULL: none waits, or an interrupt holds new ones back. */
+static struct dlq_job *take_job(struct dlq_jobs *w, unsigned long *seq)
 {
-    struct dlq_worker *w = arg;
     pthread_mutex_lock(&w->lock);
-    while (!w->stopping) {
-        if (!w->pending || w->interrupting) {
-            pthread_cond_wait(&w->cond, &w->lock);
-            continue;
-        }
-        struct dlq_job *job = w->pending;
-        unsigned long seq = w->pending_seq;
+    struct dlq_job *job = w->interrupting ? NULL : w->pending;
+    if (job) {
+        *seq = w->pending_seq;
         w->pending = NULL;
-        w->cancel = 0;
+        atomic_store(&w->cancel, 0);
         w->running_action = job->kind != DLQ_JOB_PAGE;
-        pthread_mutex_unlock(&w->lock);
-
-        char action[2048] = "";
-        if (job->kind != DLQ_JOB_PAGE)
-            run_action(w, job, action, sizeof action);
-        pthread_mutex_lock(&w->lock);
-        w->running_action = false;
-        if (job->kind != DLQ_JOB_PAGE)
-            snprintf(w->last_action, sizeof w->last_action, "%s", action);
-        pthread_cond_broadcast(&w->cond);
-        pthread_mutex_unlock(&w->lock);
-        struct dlq_page *page = NULL;
-        if (!w->cancel)
-            page = load_page(w, job, seq);
-        if (page)
-            snprintf(page->action, sizeof page->action, "%s", action);
-        job_free(job);
-
-        pthread_mutex_lock(&w->lock);
-        if (page) {
-            dlq_page_free(w->done);
-            w->done = page;
-        }
-        w->status[0] = '\0';
-        pthread_mutex_unlock(&w->lock);
-        notify(w);
-        pthread_mutex_lock(&w->lock);
     }
     pthread_mutex_unlock(&w->lock);
-    dlq_close(w->open);
-    w->open = NULL;
-    return NULL;
+    return job;
 }
 
-struct dlq_worker *dlq_worker_start(const struct config *cfg, const struct context_config *ctx, int notify_fd)
+static void run_job(struct dlq_jobs *w, struct dlq_job *job, unsigned long seq)
 {
-    struct dlq_worker *w = xcalloc(1, sizeof *w);
+    char action[2048] = "";
+    if (job->kind != DLQ_JOB_PAGE)
+        run_action(w, job, action, sizeof action);
+    pthread_mutex_lock(&w->lock);
+    w->running_action = false;
+    if (job->kind != DLQ_JOB_PAGE)
+        snprintf(w->last_action, sizeof w->last_action, "%s", action);
+    pthread_cond_broadcast(&w->idle);
+    pthread_mutex_unlock(&w->lock);
+    struct dlq_page *page = NULL;
+    if (!atomic_load(&w->cancel))
+        page = load_page(w, job, seq);
+    if (page)
+        snprintf(page->action, sizeof page->action, "%s", action);
+    job_free(job);
+
+    pthread_mutex_lock(&w->lock);
+    if (page) {
+        dlq_page_free(w->done);
+        w->done = page;
+    }
+    w->status[0] = '\0';
+    pthread_mutex_unlock(&w->lock);
+    notify(w);
+}
+
+/* Sleeps until a submit wakes it (loop_wake: a wake between take_job and
+ * the sleep is kept, not lost). */
+static void jobs_main(struct loop *l, void *arg)
+{
+    struct dlq_jobs *w = arg;
+    while (!loop_stopping(l)) {
+        unsigned long seq;
+        struct dlq_job *job = take_job(w, &seq);
+        if (job)
+            run_job(w, job, seq);
+        else
+            loop_sleep_until(l, 1e18);
+    }
+    dlq_close(w->open);
+    w->open = NULL;
+}
+
+struct dlq_jobs *dlq_jobs_start(const struct config *cfg, const struct context_config *ctx, int notify_fd)
+{
+    struct dlq_jobs *w = xcalloc(1, sizeof *w);
     config_context_init(&w->ctx_copy, ctx->name);
     char **urls[] = {&w->ctx_copy.amqp, &w->ctx_copy.mgmt, &w->ctx_copy.redis};
     const char *from[] = {ctx->amqp, ctx->mgmt, ctx->redis};
@@ -342,10 +358,12 @@ struct dlq_worker *dlq_worker_start(const struct config *cfg, const struct conte
     w->ctx = &w->ctx_copy;
     w->notify_fd = notify_fd;
     pthread_mutex_init(&w->lock, NULL);
-    pthread_cond_init(&w->cond, NULL);
-    if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+    pthread_cond_init(&w->idle, NULL);
+    loop_init(&w->loop);
+    if (loop_start(&w->loop, jobs_main, w) < 0) {
+        loop_destroy(&w->loop);
         pthread_mutex_destroy(&w->lock);
-        pthread_cond_destroy(&w->cond);
+        pthread_cond_destroy(&w->idle);
         config_context_free(&w->ctx_copy);
         free(w->cfg_copy.audit_log);
         free(w);
@@ -354,7 +372,7 @@ struct dlq_worker *dlq_worker_start(const struct config *cfg, const struct conte
     return w;
 }
 
-unsigned long dlq_worker_submit(struct dlq_worker *w, const struct dlq_job *job)
+unsigned long dlq_jobs_submit(struct dlq_jobs *w, const struct dlq_job *job)
 {
     struct dlq_job *copy = job_copy(job);
     pthread_mutex_lock(&w->lock);
@@ -371,13 +389,13 @@ unsigned long dlq_worker_submit(struct dlq_worker *w, const struct dlq_job *job)
     unsigned long seq = w->pending_seq;
     /* a page request makes a running search of another page moot */
     if (job->kind == DLQ_JOB_PAGE && !w->running_action)
-        w->cancel = 1;
-    pthread_cond_signal(&w->cond);
+        atomic_store(&w->cancel, 1);
     pthread_mutex_unlock(&w->lock);
+    loop_wake(&w->loop);
     return seq;
 }
 
-struct dlq_page *dlq_worker_take(struct dlq_worker *w)
+struct dlq_page *dlq_jobs_take(struct dlq_jobs *w)
 {
     pthread_mutex_lock(&w->lock);
     struct dlq_page *p = w->done;
@@ -386,14 +404,14 @@ struct dlq_page *dlq_worker_take(struct dlq_worker *w)
     return p;
 }
 
-void dlq_worker_status(struct dlq_worker *w, char *buf, size_t len)
+void dlq_jobs_status(struct dlq_jobs *w, char *buf, size_t len)
 {
     pthread_mutex_lock(&w->lock);
     snprintf(buf, len, "%s", w->status);
     pthread_mutex_unlock(&w->lock);
 }
 
-bool dlq_worker_interrupt(struct dlq_worker *w, char *result, size_t len)
+bool dlq_jobs_interrupt(struct dlq_jobs *w, char *result, size_t len)
 {
     if (!w)
         return false;
@@ -401,29 +419,29 @@ bool dlq_worker_interrupt(struct dlq_worker *w, char *result, size_t len)
     w->interrupting = true;         /* and start nothing new */
     bool was = w->running_action;
     if (was) {
-        w->cancel = 1;
+        atomic_store(&w->cancel, 1);
         while (w->running_action)
-            pthread_cond_wait(&w->cond, &w->lock);
+            pthread_cond_wait(&w->idle, &w->lock);
         snprintf(result, len, "%s", w->last_action);
     }
     pthread_mutex_unlock(&w->lock);
     return was;
 }
 
-void dlq_worker_stop(struct dlq_worker *w)
+void dlq_jobs_stop(struct dlq_jobs *w)
 {
     if (!w)
         return;
     pthread_mutex_lock(&w->lock);
-    w->stopping = true;
-    w->cancel = 1;
-    pthread_cond_signal(&w->cond);
+    w->interrupting = true;         /* no job starts after this */
+    atomic_store(&w->cancel, 1);
     pthread_mutex_unlock(&w->lock);
-    pthread_join(w->thread, NULL);
+    loop_stop(&w->loop);
+    loop_destroy(&w->loop);
     job_free(w->pending);
     dlq_page_free(w->done);
     pthread_mutex_destroy(&w->lock);
-    pthread_cond_destroy(&w->cond);
+    pthread_cond_destroy(&w->idle);
     config_context_free(&w->ctx_copy);
     free(w->cfg_copy.audit_log);
     free(w);

@@ -1,12 +1,12 @@
-/* The console's DLQ worker: one thread with its own broker connections
+/* The console's DLQ job thread: one thread with its own broker connections
  * that browses, replays and purges for view 6, so the UI thread never
  * touches the network. The view submits a job (the newest replaces one not
- * yet started) and takes finished pages; the worker writes one byte to the
+ * yet started) and takes finished pages; the thread writes one byte to the
  * console's notify pipe when a page is ready, as the collectors do
  * (core/feed.h). After an action it reloads the page it acted on, so the
  * view shows the DLQ as it now is. */
-#ifndef QDECK_DLQ_WORKER_H
-#define QDECK_DLQ_WORKER_H
+#ifndef QDECK_CONSOLE_DLQ_JOBS_H
+#define QDECK_CONSOLE_DLQ_JOBS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -41,21 +41,21 @@ struct dlq_page {
     char action[2048];          /* "replay: moved 2, failed 0, skipped 0", or "" */
 };
 
-struct dlq_worker;
+struct dlq_jobs;
 
-struct dlq_worker *dlq_worker_start(const struct config *cfg, const struct context_config *ctx, int notify_fd);
+struct dlq_jobs *dlq_jobs_start(const struct config *cfg, const struct context_config *ctx, int notify_fd);
 /* Queues a job (copied); returns its sequence number. */
-unsigned long dlq_worker_submit(struct dlq_worker *w, const struct dlq_job *job);
+unsigned long dlq_jobs_submit(struct dlq_jobs *w, const struct dlq_job *job);
 /* The newest finished page, or NULL; the caller frees it. */
-struct dlq_page *dlq_worker_take(struct dlq_worker *w);
-/* What the worker is doing, for the status line: "" when idle. */
-void dlq_worker_status(struct dlq_worker *w, char *buf, size_t len);
+struct dlq_page *dlq_jobs_take(struct dlq_jobs *w);
+/* What the thread is doing, for the status line: "" when idle. */
+void dlq_jobs_status(struct dlq_jobs *w, char *buf, size_t len);
 /* A signal or quit while a replay or purge runs: the action stops taking
  * messages, settles what is in flight and writes its audit entry; waits
  * for that, and result gets its line. False when no action was running.
  * No job starts afterwards. */
-bool dlq_worker_interrupt(struct dlq_worker *w, char *result, size_t len);
-void dlq_worker_stop(struct dlq_worker *w);
+bool dlq_jobs_interrupt(struct dlq_jobs *w, char *result, size_t len);
+void dlq_jobs_stop(struct dlq_jobs *w);
 void dlq_page_free(struct dlq_page *p);
 
 #endif

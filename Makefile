@@ -1,8 +1,9 @@
 # qdeck — build, run, test.
 #
 #   make run     install what is missing, build, start `qdeck demo`
-#   make test    install what is missing, build (plain and sanitized), start a
-#                private RabbitMQ and Redis, run every suite, stop them
+#   make test    install what is missing, build (plain and sanitized), check
+#                the layers, start a private RabbitMQ and Redis, run every
+#                suite, stop them
 #   make bench   the benchmarks under tests/bench/ (not part of `make test`)
 #
 # `make SANITIZE=address,undefined` builds into build-san/ instead of build/.
@@ -51,7 +52,7 @@ FIXTURE_SRC := $(sort $(wildcard tests/plugins/*.c))
 FIXTURE_SO  := $(FIXTURE_SRC:tests/plugins/%.c=$(BUILD)/tests/plugins/%.so)
 PLUGIN_LIBS  = $(shell pkg-config --libs libcurl libcjson 2>/dev/null) -lpthread
 
-.PHONY: all run demo test bench deps clean screenshots unit tools plugins fuzz
+.PHONY: all run demo test bench deps clean screenshots unit tools plugins fuzz layers
 all: $(BUILD)/qdeck plugins
 
 plugins: $(PLUGIN_SO) $(FIXTURE_SO)
@@ -106,8 +107,16 @@ demo: all
 
 test: deps
 	@$(MAKE) --no-print-directory all unit tools
+	@$(MAKE) --no-print-directory layers
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined all unit tools
 	tests/run.sh
+
+# Layers only look down, no circle of includes or calls, no file over 700
+# lines (tests/layers.py); the self-test plants a wrong include and a circle
+# in a copy of src/ and must see both found.
+layers: all
+	@python3 tests/layers.py --objects $(BUILD)
+	@python3 tests/layers.py --self-test
 
 bench: deps
 	@tests/lib/deps.sh bench

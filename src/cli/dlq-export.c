@@ -83,7 +83,6 @@ static int run_export(struct app *app, const struct dlq_args *a)
     return rc;
 }
 
-
 int cmd_dlq_export(struct app *app, const struct args *args)
 {
     struct dlq_args a;

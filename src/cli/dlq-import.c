@@ -124,7 +124,6 @@ static int run_import(struct app *app, const struct dlq_args *a)
     return rc;
 }
 
-
 int cmd_dlq_import(struct app *app, const struct args *args)
 {
     struct dlq_args a;

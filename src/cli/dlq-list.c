@@ -105,7 +105,6 @@ static int run_list(struct app *app, const struct dlq_args *a)
     return rc;
 }
 
-
 int cmd_dlq_list(struct app *app, const struct args *args)
 {
     struct dlq_args a;

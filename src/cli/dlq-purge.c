@@ -52,7 +52,6 @@ static int run_purge(struct app *app, const struct dlq_args *a)
     return rc;
 }
 
-
 int cmd_dlq_purge(struct app *app, const struct args *args)
 {
     struct dlq_args a;

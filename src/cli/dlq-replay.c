@@ -201,7 +201,6 @@ static int run_replay(struct app *app, const struct dlq_args *a)
     return rc;
 }
 
-
 int cmd_dlq_replay(struct app *app, const struct args *args)
 {
     struct dlq_args a;

@@ -121,7 +121,6 @@ static int run_show(struct app *app, const struct dlq_args *a)
     return EXIT_OK;
 }
 
-
 int cmd_dlq_show(struct app *app, const struct args *args)
 {
     struct dlq_args a;

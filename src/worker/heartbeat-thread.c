@@ -163,6 +163,17 @@ static void heartbeat_main(struct loop *l, void *arg)
     drop_connection(hb);
 }
 
+/* What heartbeat_start made; the thread is stopped or was never started. */
+static void heartbeat_free(struct heartbeat *hb)
+{
+    loop_destroy(&hb->loop);
+    pthread_mutex_destroy(&hb->lock);
+    free(hb->url);
+    free(hb->id);
+    free(hb->version);
+    free(hb);
+}
+
 struct heartbeat *heartbeat_start(const struct heartbeat_options *opt, char *err, size_t errlen)
 {
     if (!opt->redis_url || !*opt->redis_url) {
@@ -194,12 +205,7 @@ struct heartbeat *heartbeat_start(const struct heartbeat_options *opt, char *err
     loop_init(&hb->loop);
     if (loop_start(&hb->loop, heartbeat_main, hb) != 0) {
         snprintf(err, errlen, "cannot start the heartbeat thread");
-        loop_destroy(&hb->loop);
-        pthread_mutex_destroy(&hb->lock);
-        free(hb->url);
-        free(hb->id);
-        free(hb->version);
-        free(hb);
+        heartbeat_free(hb);
         return NULL;
     }
     return hb;
@@ -210,10 +216,5 @@ void heartbeat_stop(struct heartbeat *hb)
     if (!hb)
         return;
     loop_stop(&hb->loop);
-    loop_destroy(&hb->loop);
-    pthread_mutex_destroy(&hb->lock);
-    free(hb->url);
-    free(hb->id);
-    free(hb->version);
-    free(hb);
+    heartbeat_free(hb);
 }

@@ -101,6 +101,10 @@ int amqp_dlq_count(struct dlq *d, amqp_connection_state_t conn, const char *queu
     if (r.reply_type != AMQP_RESPONSE_NORMAL || !ok) {
         char text[256];
         reply_text(r, text, sizeof text);
+        if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION && r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+            amqp_channel_close_ok_t close_ok = {0};   /* the broker waits for it to free the channel */
+            amqp_send_method(conn, ch, AMQP_CHANNEL_CLOSE_OK_METHOD, &close_ok);
+        }
         return dlq_fail(d, r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION ? DLQ_FAIL_OPERATION : DLQ_FAIL_UNREACHABLE,
                         "queue amqp:%s: %s", queue, text);
     }
@@ -397,6 +401,7 @@ static void mark_returned(struct amqp_dlq_pending *batch, size_t n, amqp_bytes_t
             memcmp(e->target, rkey.bytes, rkey.len) == 0 && e->sent->body.len == msg->body.len &&
             (msg->body.len == 0 || memcmp(e->sent->body.data, msg->body.bytes, msg->body.len) == 0)) {
             snprintf(e->why, sizeof e->why, "returned: %.100s (no queue amqp:%.100s?)", text, e->target);
+            e->returned = true;
             return;
         }
     }

@@ -43,6 +43,7 @@ struct amqp_dlq_pending {
     char token[DLQ_TOKEN_LEN];     /* replay token the published copy carries */
     uint64_t identity;             /* of orig, for the journal */
     bool acked;                    /* its DLQ copy's ack was sent */
+    bool returned;                 /* came back by basic.return (unroutable) */
 };
 
 struct amqp_dlq_publisher {

@@ -17,7 +17,9 @@
  *    target queue, so queues bound to the original exchange get no second
  *    copy), the batch's confirms are awaited, and only then are the DLQ
  *    copies acked. A basic.return or basic.nack leaves the DLQ copy to be
- *    given back when the channel closes, and counts as failed. If a
+ *    given back when the channel closes, and counts as failed; but a
+ *    return from a queue that exists is published again first (see
+ *    republish_returned). If a
  *    connection is lost, at most the batch in flight and the batch acked
  *    just before can exist in both queues: reported as "in doubt".
  *
@@ -27,7 +29,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "core/backoff.h"
+#include "core/clock.h"
+#include "core/log.h"
 #include "core/xalloc.h"
 #include "dlq/amqp-io.h"
 #include "dlq/amqp-table.h"
@@ -155,6 +162,93 @@ static int dlq_twin_confirmed(struct dlq_journal *journal, const struct dlq *d, 
     return dlq_journal_take(journal, id, NULL, 0) ? 1 : 0;
 }
 
+/* How long returns from a queue that exists are published again. */
+#define RETURN_RETRY_SECONDS 30.0
+
+/* 1: queue amqp:name exists, 0: it does not (the broker said 404), -1:
+ * the connection is lost (d->err says why). */
+static int target_exists(struct amqp_dlq_publisher *p, const char *name)
+{
+    struct dlq *d = p->d;
+    long depth;
+    if (amqp_dlq_count(d, p->conn, name, &depth) == 0)
+        return 1;
+    if (d->failure != DLQ_FAIL_OPERATION)
+        return -1;
+    d->err[0] = 0;          /* an answer, not the replay's failure */
+    d->failure = DLQ_FAIL_NONE;
+    return 0;
+}
+
+/* Counts batch's returned entries, after asking whether their queues exist:
+ * those whose queue is gone are failures for certain and stop counting.
+ * -1 when the connection is lost. */
+static long count_retryable(struct amqp_dlq_publisher *p, struct amqp_dlq_pending *batch, size_t n)
+{
+    long again = 0;
+    const char *known = NULL;   /* last target found to exist: batches mostly share one */
+    for (size_t i = 0; i < n; i++) {
+        struct amqp_dlq_pending *e = &batch[i];
+        if (e->state != P_FAILED || !e->returned)
+            continue;
+        int exists = known && strcmp(known, e->target) == 0 ? 1 : target_exists(p, e->target);
+        if (exists < 0)
+            return -1;
+        if (exists) {
+            known = e->target;
+            again++;
+            continue;
+        }
+        e->returned = false;
+        snprintf(e->why, sizeof e->why, "returned: NO_ROUTE (no queue amqp:%.200s)", e->target);
+    }
+    return again;
+}
+
+/* A message returned unroutable (NO_ROUTE) to a queue that exists met a
+ * broker that was still starting: after a restart, RabbitMQ takes
+ * connections before every durable queue is back and bound. Such messages
+ * are published again on a jittered backoff, for at most
+ * RETURN_RETRY_SECONDS; then, and for a queue that does not exist, they
+ * fail (their DLQ copies stay). slots[0..nslots) are every entry in
+ * flight (confirms may name any of them). -1 when the connection is lost. */
+static int republish_returned(struct amqp_dlq_publisher *p, struct amqp_dlq_pending *slots, size_t nslots,
+                              struct amqp_dlq_pending *batch, size_t n)
+{
+    struct dlq *d = p->d;
+    struct backoff wait;
+    backoff_init(&wait, 0.1, 3.2, (unsigned)getpid() ^ (unsigned)(clock_mono() * 1e6));
+    double give_up = clock_mono() + RETURN_RETRY_SECONDS;
+    long again;
+    while ((again = count_retryable(p, batch, n)) > 0) {
+        double pause = backoff_next(&wait);
+        if (clock_mono() + pause > give_up || dlq_cancelled(d)) {
+            for (size_t i = 0; i < n; i++)
+                if (batch[i].state == P_FAILED && batch[i].returned)
+                    snprintf(batch[i].why, sizeof batch[i].why,
+                             "returned: NO_ROUTE for %.0f s, though queue amqp:%.200s exists", RETURN_RETRY_SECONDS,
+                             batch[i].target);
+            return 0;
+        }
+        log_warn("%s: %ld returned NO_ROUTE though their queue exists (a broker still starting?); publishing "
+                 "them again in %.1f s", d->display, again, pause);
+        struct timespec ts = {.tv_sec = (time_t)pause, .tv_nsec = (long)((pause - (double)(time_t)pause) * 1e9)};
+        nanosleep(&ts, NULL);
+        for (size_t i = 0; i < n; i++) {
+            struct amqp_dlq_pending *e = &batch[i];
+            if (e->state != P_FAILED || !e->returned)
+                continue;
+            e->returned = false;
+            e->why[0] = 0;
+            if (amqp_dlq_publish(p, e) < 0)
+                return -1;
+        }
+        if (amqp_dlq_wait_confirms(p, slots, nslots, batch, n) < 0)
+            return -1;
+    }
+    return again < 0 ? -1 : 0;
+}
+
 /* Two batches in flight: batch k+1 is read and published while the
  * confirms of batch k come in, then batch k is settled. At most
  * CONFIRM_WINDOW messages are published and unsettled at any time. */
@@ -259,6 +353,7 @@ static int amqp_replay(struct dlq *d, const struct dlq_replay *rq, struct dlq_ta
         if (rc == 0 && prev_n) {
             /* batch k's confirms (batch k+1's may arrive meanwhile) */
             if (amqp_dlq_wait_confirms(&p, slots, 2 * window, prev, prev_n) < 0 ||
+                republish_returned(&p, slots, 2 * window, prev, prev_n) < 0 ||
                 settle_batch(d, rq, &r, journal, prev, prev_n, ids, t, &last_acked) < 0)
                 rc = -1;
             else
@@ -364,7 +459,8 @@ static int amqp_append(struct dlq *d, const char *target, struct dlq_message *co
                 break;
             }
         }
-        if (rc == 0 && amqp_dlq_wait_confirms(&p, batch, k, batch, k) < 0)
+        if (rc == 0 && (amqp_dlq_wait_confirms(&p, batch, k, batch, k) < 0 ||
+                        republish_returned(&p, batch, k, batch, k) < 0))
             rc = -1;
         for (size_t j = 0; j < k; j++) {
             if (rc < 0)

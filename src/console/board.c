@@ -244,9 +244,7 @@ struct board_feed *board_start(const struct config *cfg, const struct context_co
     f->refresh = cfg->refresh > 0 ? cfg->refresh : 1;
     f->status = SOURCE_CONNECTING;
     if (loop_start(&f->loop, board_body, f) < 0) {
-        loop_destroy(&f->loop);
-        pthread_mutex_destroy(&f->lock);
-        free(f);
+        board_stop(f);          /* stopping an unstarted loop is safe */
         return NULL;
     }
     return f;

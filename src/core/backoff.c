@@ -1,4 +1,5 @@
-/* Reconnect delays: min(cap, base * 2^attempt), half fixed and half jitter. */
+/* Reconnect delays: min(cap, base * 2^attempt), half fixed and half jitter;
+ * and the retry timer built on them. */
 #include "core/backoff.h"
 
 #include <math.h>
@@ -23,3 +24,23 @@ double backoff_next(struct backoff *b)
 }
 
 void backoff_reset(struct backoff *b) { b->attempt = 0; }
+
+void retry_timer_init(struct retry_timer *t, double base, double cap, unsigned seed)
+{
+    backoff_init(&t->backoff, base, cap, seed);
+    t->next = 0;
+}
+
+bool retry_timer_due(const struct retry_timer *t, double now) { return now >= t->next; }
+
+void retry_timer_failed(struct retry_timer *t, double now, double at_least)
+{
+    double wait = backoff_next(&t->backoff);
+    t->next = now + (wait < at_least ? at_least : wait);
+}
+
+void retry_timer_succeeded(struct retry_timer *t)
+{
+    backoff_reset(&t->backoff);
+    t->next = 0;
+}

@@ -126,18 +126,15 @@ static void append_event(struct heartbeat *hb, const char *type, const char *tex
 static void heartbeat_main(struct loop *l, void *arg)
 {
     struct heartbeat *hb = arg;
-    struct backoff bo;
-    backoff_init(&bo, 0.5, 10, (unsigned)getpid() ^ (unsigned)(uintptr_t)hb);
-    double next_connect = 0;
+    struct retry_timer reconnect;
+    retry_timer_init(&reconnect, 0.5, 10, (unsigned)getpid() ^ (unsigned)(uintptr_t)hb);
     for (;;) {
         double started = clock_mono();
-        if (!hb->redis && started >= next_connect) {
-            if (connect_redis(hb)) {
-                backoff_reset(&bo);
-            } else {
-                double d = backoff_next(&bo);
-                next_connect = started + (d < hb->interval ? hb->interval : d);
-            }
+        if (!hb->redis && retry_timer_due(&reconnect, started)) {
+            if (connect_redis(hb))
+                retry_timer_succeeded(&reconnect);
+            else
+                retry_timer_failed(&reconnect, started, hb->interval);
         }
         if (hb->redis) {
             if (beat(hb, "running") == 0 && !hb->joined) {
@@ -147,7 +144,7 @@ static void heartbeat_main(struct loop *l, void *arg)
                 hb->joined = hb->redis != NULL;
             }
             if (!hb->redis)
-                next_connect = clock_mono() + backoff_next(&bo);
+                retry_timer_failed(&reconnect, clock_mono(), 0);
         }
         if (loop_sleep_until(l, started + hb->interval))
             break;

@@ -94,22 +94,21 @@ static int keep_lease(struct sched_lease *l)
 static void keeper_main(struct loop *lp, void *arg)
 {
     struct sched_lease *l = arg;
-    struct backoff bo;
-    backoff_init(&bo, 0.5, 10, (unsigned)getpid() ^ 0x1ea5e);
-    double next_connect = 0;
+    struct retry_timer reconnect;
+    retry_timer_init(&reconnect, 0.5, 10, (unsigned)getpid() ^ 0x1ea5e);
     for (;;) {
         double started = clock_mono();
-        if (!l->redis && started >= next_connect) {
+        if (!l->redis && retry_timer_due(&reconnect, started)) {
             char err[256];
             /* replies must come well within the lease, or it lapses while we wait */
             l->redis = redis_open(l->url, l->seconds / 3, 0, err, sizeof err);
             if (l->redis)
-                backoff_reset(&bo);
+                retry_timer_succeeded(&reconnect);
             else
-                next_connect = started + backoff_next(&bo);
+                retry_timer_failed(&reconnect, started, 0);
         }
         if (l->redis && keep_lease(l) < 0)
-            next_connect = clock_mono() + backoff_next(&bo);
+            retry_timer_failed(&reconnect, clock_mono(), 0);
         if (!l->redis && sched_lease_is_leader(l))
             set_leader(l, false, NULL);
         if (loop_sleep_until(lp, started + (sched_lease_is_leader(l) ? l->seconds / 3 : KEEPER_TRY)))

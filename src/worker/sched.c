@@ -330,19 +330,18 @@ static void follow_fleet(struct sched *s, bool report)
 static void sched_main(struct loop *l, void *arg)
 {
     struct sched *s = arg;
-    struct backoff bo;
-    backoff_init(&bo, 0.5, 10, (unsigned)getpid() ^ 0x5ced);
-    double next_connect = 0;
+    struct retry_timer reconnect;
+    retry_timer_init(&reconnect, 0.5, 10, (unsigned)getpid() ^ 0x5ced);
     for (;;) {
         double started = clock_mono();
-        if (!s->redis && started >= next_connect) {
+        if (!s->redis && retry_timer_due(&reconnect, started)) {
             char err[256];
             s->redis = redis_open(s->url, s->lease.seconds / 2, 0, err, sizeof err);
             if (s->redis) {
-                backoff_reset(&bo);
+                retry_timer_succeeded(&reconnect);
             } else {
                 log_warn("scheduler: %s", err);
-                next_connect = started + backoff_next(&bo);
+                retry_timer_failed(&reconnect, started, 0);
             }
         }
         if (s->redis) {
@@ -357,8 +356,8 @@ static void sched_main(struct loop *l, void *arg)
                 follow_fleet(s, sched_is_leader(s));
             }
         }
-        if (!s->redis && next_connect < clock_mono())
-            next_connect = clock_mono() + backoff_next(&bo);
+        if (!s->redis && retry_timer_due(&reconnect, clock_mono()))
+            retry_timer_failed(&reconnect, clock_mono(), 0);
         if (loop_sleep_until(l, started + TICK))
             break;
     }

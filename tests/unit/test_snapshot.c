@@ -85,6 +85,25 @@ static void backoff_is_capped_and_never_zero(void **state)
     assert_true(backoff_next(&b) <= 0.5);
 }
 
+static void retry_timer_waits_after_failures_only(void **state)
+{
+    (void)state;
+    struct retry_timer t;
+    retry_timer_init(&t, 0.5, 10, 7);
+    assert_true(retry_timer_due(&t, 0));           /* the first try is at once */
+    retry_timer_failed(&t, 100, 0);
+    assert_false(retry_timer_due(&t, 100.2));      /* at least half the base later */
+    assert_true(retry_timer_due(&t, 100.5));
+    retry_timer_failed(&t, 200, 3);                /* never sooner than at_least */
+    assert_false(retry_timer_due(&t, 202.9));
+    assert_true(retry_timer_due(&t, 203));
+    for (int i = 0; i < 20; i++)
+        retry_timer_failed(&t, 300, 0);
+    assert_true(retry_timer_due(&t, 310));         /* capped */
+    retry_timer_succeeded(&t);
+    assert_true(retry_timer_due(&t, 0));
+}
+
 static void dead_letter_targets(void **state)
 {
     (void)state;
@@ -158,6 +177,7 @@ int main(void)
         cmocka_unit_test(rows_start_unknown_and_are_found),
         cmocka_unit_test(feed_keeps_last_good_snapshot_on_error),
         cmocka_unit_test(backoff_is_capped_and_never_zero),
+        cmocka_unit_test(retry_timer_waits_after_failures_only),
         cmocka_unit_test(dead_letter_targets),
         cmocka_unit_test(management_api_answers),
     };

@@ -8,6 +8,8 @@
 #   make install, make uninstall   PREFIX (/usr/local), DESTDIR, BINDIR,
 #                LIBDIR, DATADIR, MANDIR: the binary, plugins, themes, man
 #                pages (build/man/), completions (build/completion/), contrib/
+#   make deb     a Debian package, build/qdeck_VERSION_ARCH.deb (debhelper),
+#                holding what `make install PREFIX=/usr` installs
 #
 # `make SANITIZE=address,undefined` builds into build-san/ instead of build/.
 # `make V=1` shows every compiler command.
@@ -72,7 +74,7 @@ $(INSTALL_OBJ): $(BUILD)/install-paths
 # The man pages and completions, written by the binary from its own tables.
 DOCS := $(BUILD)/man/qdeck.1 $(BUILD)/man/qdeck.conf.5 $(BUILD)/completion/qdeck.bash $(BUILD)/completion/_qdeck
 
-.PHONY: all run demo test bench deps clean screenshots unit tools plugins fuzz layers docs install uninstall FORCE
+.PHONY: all run demo test bench deps clean screenshots unit tools plugins fuzz layers docs install uninstall deb FORCE
 all: $(BUILD)/qdeck plugins docs
 
 docs: $(DOCS)
@@ -198,7 +200,8 @@ D_EX    := $(DESTDIR)$(DATADIR)/doc/qdeck/examples
 D_BASH  := $(DESTDIR)$(DATADIR)/bash-completion/completions
 D_ZSH   := $(DESTDIR)$(DATADIR)/zsh/vendor-completions
 THEMES  := $(sort $(wildcard themes/*.theme))
-CONTRIB := $(shell [ -d contrib ] && cd contrib && find . -type f | sort)
+# contrib/debian/ is the packaging `make deb` uses, not an example
+CONTRIB := $(shell [ -d contrib ] && cd contrib && find . -type f ! -path './debian/*' | sort)
 
 install: all
 	install -d $(D_BIN) $(D_PLUG) $(D_THEME) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(D_BASH) $(D_ZSH)
@@ -222,6 +225,29 @@ uninstall:
 	  [ ! -d "$$d" ] || rmdir "$$d" 2>/dev/null || echo "uninstall: kept $$d (not empty)"; done
 	@if [ -d "$(D_EX)" ]; then find "$(D_EX)" -depth -type d -empty -delete; fi
 	@d="$(DESTDIR)$(DATADIR)/doc/qdeck"; [ ! -d "$$d" ] || rmdir "$$d" 2>/dev/null || echo "uninstall: kept $$d (not empty)"
+
+# A Debian package with debhelper. The packaging lives in contrib/debian/
+# (there is no top-level debian/): it is copied, with the tree, into a
+# scratch build/deb/qdeck-VERSION/, where dpkg-buildpackage builds with this
+# Makefile and installs with `make install PREFIX=/usr`, so the package
+# holds what `make install` installs. Only the .deb is kept, in build/.
+VERSION   = $(shell sed -n 's/^\#define QDECK_VERSION "\(.*\)"/\1/p' src/cli/app.h)
+DEB_DIR   = build/deb
+DEB_BUILD_OPTIONS ?= parallel=$(shell nproc) noddebs
+deb:
+	@tests/lib/deps.sh deb
+	@cl=$$(dpkg-parsechangelog -l contrib/debian/changelog -S Version); [ "$$cl" = "$(VERSION)" ] || \
+	  { echo "make deb: contrib/debian/changelog is at $$cl but qdeck is $(VERSION): add an entry" >&2; exit 1; }
+	@rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/qdeck-$(VERSION)
+	@tar -cf - --exclude=./build --exclude=./build-san --exclude=./build-fuzz --exclude=./.git \
+	  --exclude=./debian . | tar -xf - -C $(DEB_DIR)/qdeck-$(VERSION)
+	@cp -r contrib/debian $(DEB_DIR)/qdeck-$(VERSION)/debian
+	$(say) DEB $(DEB_DIR)/qdeck-$(VERSION)
+	$(Q)cd $(DEB_DIR)/qdeck-$(VERSION) && DEB_BUILD_OPTIONS="$(DEB_BUILD_OPTIONS)" \
+	  dpkg-buildpackage -b -us -uc > ../build.log 2>&1 || \
+	  { tail -40 ../build.log; echo "make deb: dpkg-buildpackage failed, log in $(DEB_DIR)/build.log" >&2; exit 1; }
+	@cp $(DEB_DIR)/qdeck_$(VERSION)_*.deb build/
+	@echo "built $$(ls build/qdeck_$(VERSION)_*.deb)"
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -4,7 +4,7 @@
   contrib.py missing-keys EXAMPLE HELP   "[section] key" of every key in HELP
                                          (the output of `qdeck --help-config`)
                                          that EXAMPLE neither sets nor shows
-                                         as ";key = value"
+                                         as ";key = value" or "#key = value"
   contrib.py local-urls EXAMPLE PORT SOCK  EXAMPLE with every broker URL's
                                          host:port made 127.0.0.1:PORT and
                                          every unix:// socket SOCK
@@ -19,7 +19,7 @@ import json
 import re
 import sys
 
-SETTING = re.compile(r"^(;?)\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
+SETTING = re.compile(r"^([;#]?)\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
 SECTION = re.compile(r"^\[([^\]]+)\]\s*$")
 
 
@@ -39,8 +39,8 @@ def sections(path):
             current = m.group(1).strip()
             continue
         m = SETTING.match(line)
-        if m and not line.startswith("; "):
-            yield current, m.group(2), strip_comment(m.group(3)), m.group(1) == ";"
+        if m and not line.startswith(("; ", "# ")):
+            yield current, m.group(2), strip_comment(m.group(3)), m.group(1) != ""
 
 
 def kind(section):

@@ -147,6 +147,20 @@ expect_eq "bash: --context from the config given on the line" \
   "$(complete_plain "$q" --config "$T/qdeck.conf" --context '')" "inst other"
 expect_match "bash: queue addresses from status --json" \
   "$(complete_plain "$q" --config "$T/qdeck.conf" publish '')" '(^| )redis:inst( |$)'
+# a Redis that accepts the connection and never answers: Tab gives up
+# within status's 2 s budget, offering nothing
+python3 -c 'import socket, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
+print(s.getsockname()[1], flush=True); time.sleep(120)' >"$T/hung.port" &
+hung=$!
+wait_for 10 test -s "$T/hung.port"
+printf '[context hung]\nredis = redis://127.0.0.1:%s\n' "$(cat "$T/hung.port")" >"$T/hung.conf"
+t0=${EPOCHREALTIME/./}
+got=$(complete_plain "$q" --config "$T/hung.conf" publish '')
+ms=$(( (${EPOCHREALTIME/./} - t0) / 1000 ))
+kill "$hung" 2>/dev/null; wait "$hung" 2>/dev/null
+expect_eq "bash: a broker that does not answer: no queue offered" "$got" ""
+check "bash: ... and Tab returns within 4 s (took $ms ms)" test "$ms" -lt 4000
 expect_eq "bash-completion loaded: qdeck dl<TAB> gives dlq" "$(complete_framework "$q" dl)" dlq
 expect_eq "bash-completion loaded: --theme hi<TAB> gives high-contrast" "$(complete_framework "$q" --theme hi)" high-contrast
 expect_eq "bash-completion loaded: redis:in<TAB> completes past the colon" \

@@ -227,6 +227,15 @@ int docs_man1(FILE *out, const struct cli_tables *t)
     return ferror(out) ? -1 : 0;
 }
 
+/* A whole number in full (1000000, not 1e+06), else as %g. */
+static void man_number(FILE *out, double v)
+{
+    if (v == (double)(long long)v && v < 1e16 && v > -1e16)
+        fprintf(out, "%lld", (long long)v);
+    else
+        fprintf(out, "%g", v);
+}
+
 struct man5_state {
     FILE *out;
     const char *section;    /* of the last key written */
@@ -247,8 +256,12 @@ static void man_config_key(const struct config_key_doc *doc, void *arg)
         fputs(", default ", out);
         roff_text(out, doc->fallback, false);
     }
-    if (doc->ranged)
-        fprintf(out, ", %g to %g", doc->min, doc->max);
+    if (doc->ranged) {
+        fputs(", ", out);
+        man_number(out, doc->min);
+        fputs(" to ", out);
+        man_number(out, doc->max);
+    }
     fputs(")\n", out);
     roff_line(out, doc->help);
 }

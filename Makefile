@@ -5,6 +5,11 @@
 #                the layers, start a private RabbitMQ and Redis, run every
 #                suite, stop them
 #   make bench   the benchmarks under tests/bench/ (not part of `make test`)
+#   make install, make uninstall   PREFIX (/usr/local), DESTDIR, BINDIR,
+#                LIBDIR, DATADIR, MANDIR: the binary, plugins, themes, man
+#                pages (build/man/), completions (build/completion/), contrib/
+#   make deb     a Debian package, build/qdeck_VERSION_ARCH.deb (debhelper),
+#                holding what `make install PREFIX=/usr` installs
 #
 # `make SANITIZE=address,undefined` builds into build-san/ instead of build/.
 # `make V=1` shows every compiler command.
@@ -52,8 +57,48 @@ FIXTURE_SRC := $(sort $(wildcard tests/plugins/*.c))
 FIXTURE_SO  := $(FIXTURE_SRC:tests/plugins/%.c=$(BUILD)/tests/plugins/%.so)
 PLUGIN_LIBS  = $(shell pkg-config --libs libcurl libcjson 2>/dev/null) -lpthread
 
-.PHONY: all run demo test bench deps clean screenshots unit tools plugins fuzz layers
-all: $(BUILD)/qdeck plugins
+# Where `make install` puts things. The plugin and theme directories are
+# compiled into two objects (through a stamp that changes only when they
+# do), so the installed binary finds them from any working directory; the
+# build tree's own plugins/ and themes/, and every override, come first.
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+LIBDIR  ?= $(PREFIX)/lib
+DATADIR ?= $(PREFIX)/share
+MANDIR  ?= $(DATADIR)/man
+INSTALL_DEFS := -DQDECK_INSTALL_PLUGIN_DIR='"$(LIBDIR)/qdeck/plugins"' -DQDECK_INSTALL_THEME_DIR='"$(DATADIR)/qdeck/themes"'
+INSTALL_OBJ  := $(BUILD)/src/worker/plugin.o $(BUILD)/src/ui/theme.o
+$(INSTALL_OBJ): CFLAGS += $(INSTALL_DEFS)
+$(INSTALL_OBJ): $(BUILD)/install-paths
+
+# The man pages and completions, written by the binary from its own tables.
+DOCS := $(BUILD)/man/qdeck.1 $(BUILD)/man/qdeck.conf.5 $(BUILD)/completion/qdeck.bash $(BUILD)/completion/_qdeck
+
+.PHONY: all run demo test bench deps clean screenshots unit tools plugins fuzz layers docs install uninstall deb FORCE
+all: $(BUILD)/qdeck plugins docs
+
+docs: $(DOCS)
+
+$(BUILD)/install-paths: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(INSTALL_DEFS)' | cmp -s - $@ || echo '$(INSTALL_DEFS)' > $@
+
+$(BUILD)/man/qdeck.1: $(BUILD)/qdeck
+	@mkdir -p $(dir $@)
+	$(say) GEN $@
+	$(Q)$(BUILD)/qdeck _doc man1 > $@.tmp && mv $@.tmp $@
+$(BUILD)/man/qdeck.conf.5: $(BUILD)/qdeck
+	@mkdir -p $(dir $@)
+	$(say) GEN $@
+	$(Q)$(BUILD)/qdeck _doc man5 > $@.tmp && mv $@.tmp $@
+$(BUILD)/completion/qdeck.bash: $(BUILD)/qdeck
+	@mkdir -p $(dir $@)
+	$(say) GEN $@
+	$(Q)$(BUILD)/qdeck _doc bash > $@.tmp && mv $@.tmp $@
+$(BUILD)/completion/_qdeck: $(BUILD)/qdeck
+	@mkdir -p $(dir $@)
+	$(say) GEN $@
+	$(Q)$(BUILD)/qdeck _doc zsh > $@.tmp && mv $@.tmp $@
 
 plugins: $(PLUGIN_SO) $(FIXTURE_SO)
 
@@ -145,6 +190,64 @@ fuzz:
 	    || { tail -40 build-fuzz/fuzz/$$n.log; echo "fuzz: $$n failed; the input is in build-fuzz/"; exit 1; }; \
 	  grep -E 'DONE|^Done|^stat::new_units_added' build-fuzz/fuzz/$$n.log; \
 	done
+
+# Everything install writes, as DESTDIR-prefixed paths; uninstall removes
+# exactly these, then the qdeck directories install made, once empty.
+D_BIN   := $(DESTDIR)$(BINDIR)
+D_PLUG  := $(DESTDIR)$(LIBDIR)/qdeck/plugins
+D_THEME := $(DESTDIR)$(DATADIR)/qdeck/themes
+D_EX    := $(DESTDIR)$(DATADIR)/doc/qdeck/examples
+D_BASH  := $(DESTDIR)$(DATADIR)/bash-completion/completions
+D_ZSH   := $(DESTDIR)$(DATADIR)/zsh/vendor-completions
+THEMES  := $(sort $(wildcard themes/*.theme))
+# contrib/debian/ is the packaging `make deb` uses, not an example
+CONTRIB := $(shell [ -d contrib ] && cd contrib && find . -type f ! -path './debian/*' | sort)
+
+install: all
+	install -d $(D_BIN) $(D_PLUG) $(D_THEME) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(D_BASH) $(D_ZSH)
+	install -m 755 $(BUILD)/qdeck $(D_BIN)/qdeck
+	install -m 755 $(PLUGIN_SO) $(D_PLUG)/
+	install -m 644 $(THEMES) $(D_THEME)/
+	install -m 644 $(BUILD)/man/qdeck.1 $(DESTDIR)$(MANDIR)/man1/qdeck.1
+	install -m 644 $(BUILD)/man/qdeck.conf.5 $(DESTDIR)$(MANDIR)/man5/qdeck.conf.5
+	install -m 644 $(BUILD)/completion/qdeck.bash $(D_BASH)/qdeck
+	install -m 644 $(BUILD)/completion/_qdeck $(D_ZSH)/_qdeck
+	@set -e; for f in $(CONTRIB); do \
+	  m=644; [ -x "contrib/$$f" ] && m=755; \
+	  echo "install -D -m $$m contrib/$$f $(D_EX)/$$f"; install -D -m $$m "contrib/$$f" "$(D_EX)/$$f"; \
+	done
+
+uninstall:
+	rm -f $(D_BIN)/qdeck $(addprefix $(D_PLUG)/,$(notdir $(PLUGIN_SO))) $(addprefix $(D_THEME)/,$(notdir $(THEMES)))
+	rm -f $(DESTDIR)$(MANDIR)/man1/qdeck.1 $(DESTDIR)$(MANDIR)/man5/qdeck.conf.5 $(D_BASH)/qdeck $(D_ZSH)/_qdeck
+	rm -f $(addprefix $(D_EX)/,$(CONTRIB))
+	@for d in $(D_PLUG) $(DESTDIR)$(LIBDIR)/qdeck $(D_THEME) $(DESTDIR)$(DATADIR)/qdeck; do \
+	  [ ! -d "$$d" ] || rmdir "$$d" 2>/dev/null || echo "uninstall: kept $$d (not empty)"; done
+	@if [ -d "$(D_EX)" ]; then find "$(D_EX)" -depth -type d -empty -delete; fi
+	@d="$(DESTDIR)$(DATADIR)/doc/qdeck"; [ ! -d "$$d" ] || rmdir "$$d" 2>/dev/null || echo "uninstall: kept $$d (not empty)"
+
+# A Debian package with debhelper. The packaging lives in contrib/debian/
+# (there is no top-level debian/): it is copied, with the tree, into a
+# scratch build/deb/qdeck-VERSION/, where dpkg-buildpackage builds with this
+# Makefile and installs with `make install PREFIX=/usr`, so the package
+# holds what `make install` installs. Only the .deb is kept, in build/.
+VERSION   = $(shell sed -n 's/^\#define QDECK_VERSION "\(.*\)"/\1/p' src/cli/app.h)
+DEB_DIR   = build/deb
+DEB_BUILD_OPTIONS ?= parallel=$(shell nproc) noddebs
+deb:
+	@tests/lib/deps.sh deb
+	@cl=$$(dpkg-parsechangelog -l contrib/debian/changelog -S Version); [ "$$cl" = "$(VERSION)" ] || \
+	  { echo "make deb: contrib/debian/changelog is at $$cl but qdeck is $(VERSION): add an entry" >&2; exit 1; }
+	@rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/qdeck-$(VERSION)
+	@tar -cf - --exclude=./build --exclude=./build-san --exclude=./build-fuzz --exclude=./.git \
+	  --exclude=./debian . | tar -xf - -C $(DEB_DIR)/qdeck-$(VERSION)
+	@cp -r contrib/debian $(DEB_DIR)/qdeck-$(VERSION)/debian
+	$(say) DEB $(DEB_DIR)/qdeck-$(VERSION)
+	$(Q)cd $(DEB_DIR)/qdeck-$(VERSION) && DEB_BUILD_OPTIONS="$(DEB_BUILD_OPTIONS)" \
+	  dpkg-buildpackage -b -us -uc > ../build.log 2>&1 || \
+	  { tail -40 ../build.log; echo "make deb: dpkg-buildpackage failed, log in $(DEB_DIR)/build.log" >&2; exit 1; }
+	@cp $(DEB_DIR)/qdeck_$(VERSION)_*.deb build/
+	@echo "built $$(ls build/qdeck_$(VERSION)_*.deb)"
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -12,6 +12,7 @@
 
 #include "cli/app.h"
 #include "cli/args.h"
+#include "cli/docs.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 
@@ -32,7 +33,16 @@ static const struct arg_option global_options[] = {
     OPT_END,
 };
 
+static int cmd_doc(struct app *app, const struct args *a);
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+/* The hidden ones (_doc, _complete) serve make and the shell completions. */
 static const struct command commands[] = {
+    {.name = "_doc", .usage = "_doc man1|man5|bash|zsh", .hidden = true, .before_config = true, .run = cmd_doc,
+     .help = "writes qdeck(1), qdeck.conf(5) or a completion from these tables (make does)",
+     .synopsis = "usage: qdeck _doc man1|man5|bash|zsh"},
+    {.name = "_complete", .usage = "_complete contexts|themes", .hidden = true, .run = docs_complete,
+     .help = "names for the shell completions", .synopsis = "usage: qdeck _complete contexts|themes"},
     {.name = "status", .usage = "status [--json]", .help = "one snapshot of every queue of every source",
      .run = cmd_status, .options = status_options,
      .synopsis = "usage: qdeck status [--json]\n"
@@ -73,9 +83,13 @@ static void usage(FILE *out)
             "global options (anywhere on the line):\n");
     args_print_options(out, global_options);
     fprintf(out, "\ncommands:\n");
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(out, "  %-24s %s\n", commands[i].usage, commands[i].help);
-    fprintf(out, "\nexit codes: 0 ok, 1 operation failed, 2 usage error, 3 cannot reach a broker\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (!commands[i].hidden)
+            fprintf(out, "  %-24s %s\n", commands[i].usage, commands[i].help);
+    fprintf(out, "\nexit codes:");
+    for (const struct exit_code_doc *e = exit_codes; e->meaning; e++)
+        fprintf(out, "%s %d %s", e == exit_codes ? "" : ",", e->code, e->meaning);
+    fprintf(out, "\n");
 }
 
 /* The word after the command that names a subcommand of cmd (dlq list),
@@ -118,7 +132,7 @@ static const struct command *find_command(int argc, char **argv, int *at)
             continue;
         }
         *at = i;
-        for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
+        for (size_t k = 0; k < NCOMMANDS; k++)
             if (strcmp(commands[k].name, argv[i]) == 0)
                 return &commands[k];
         return NULL;
@@ -168,6 +182,13 @@ static int apply_globals(const struct args *a, struct app *app, const char **log
     return -1;
 }
 
+static int cmd_doc(struct app *app, const struct args *a)
+{
+    (void)app;
+    const struct cli_tables t = {global_options, commands, NCOMMANDS};
+    return docs_run(&t, a);
+}
+
 int main(int argc, char **argv)
 {
     setlocale(LC_ALL, "");
@@ -214,6 +235,12 @@ int main(int argc, char **argv)
     if (log_path && log_open(log_path) < 0) {
         args_free(&a);
         return fail(EXIT_USAGE, "cannot open log file %s", log_path);
+    }
+    if (cmd && cmd->before_config) {
+        rc = cmd->run(&app, &a);
+        args_free(&a);
+        log_close();
+        return rc;
     }
 
     if (config_load(&app.ov, &app.cfg, err, sizeof err) < 0) {

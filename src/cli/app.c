@@ -9,6 +9,14 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+const struct exit_code_doc exit_codes[] = {
+    {EXIT_OK, "ok"},
+    {EXIT_FAILED, "operation failed"},
+    {EXIT_USAGE, "usage error"},
+    {EXIT_UNREACHABLE, "cannot reach a broker"},
+    {0, NULL},
+};
+
 static int inherited_flags[3] = {-1, -1, -1};
 
 static void restore_stdio_flags(void)

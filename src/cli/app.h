@@ -13,6 +13,14 @@
 
 enum exit_code { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
 
+/* What each exit code means, for --help and qdeck(1); ended by a NULL
+ * meaning. */
+struct exit_code_doc {
+    int code;
+    const char *meaning;
+};
+extern const struct exit_code_doc exit_codes[];
+
 struct app {
     struct config_overrides ov;
     struct config cfg;
@@ -34,6 +42,8 @@ struct command {
     /* a->words[0] is the command (and a->words[1] the subcommand) */
     int (*run)(struct app *app, const struct args *a);
     const struct command *subs;   /* ended by a NULL name; NULL: none */
+    bool hidden;            /* not in --help, the man page or the completions (_doc) */
+    bool before_config;     /* runs without loading the config (_doc) */
 };
 
 /* Each command's full usage and options, kept next to its code. */

@@ -120,7 +120,7 @@ const struct arg_option worker_options[] = {
     OPT_LONG("concurrency", 0, "N", "tasks run at once", 1, 4096),
     OPT_LONG("prefetch", 0, "N", "messages held unacknowledged per consumer", 1, 65535),
     OPT_FLAG("declare", 0, "declare the queues and their dead-letter topology"),
-    OPT_STRING("metrics-addr", 0, "HOST:PORT", "serve /metrics and /health there"),
+    OPT_STRING("metrics-addr", 0, "HOST:PORT", "serve /healthz, /readyz and /metrics there"),
     OPT_STRING("plugin-dir", 0, "DIR", "load task handler plugins from DIR"),
     OPT_END,
 };

@@ -107,7 +107,7 @@ static const struct option_def options[] = {
     {SCOPE_WORKER, "prefetch", OPT_INT, W(prefetch), "0", 0, 65535,
      "AMQP basic.qos prefetch per consumer (0: concurrency)"},
     {SCOPE_WORKER, "plugin_dir", OPT_STRING, W(plugin_dir), "", 0, 0,
-     "directory of handler plugins (\"\": plugins/ next to the qdeck binary)"},
+     "directory of handler plugins (\"\": plugins/ next to the qdeck binary, else the installed ones)"},
     {SCOPE_WORKER, "shutdown_timeout", OPT_DOUBLE, W(shutdown_timeout), "30", 0, 3600,
      "seconds in-flight tasks get to finish after SIGTERM"},
     {SCOPE_WORKER, "heartbeat", OPT_DOUBLE, W(heartbeat), "1", 0.1, 60,
@@ -581,17 +581,37 @@ char *config_permission_warning(const char *path, const struct config *cfg)
     return NULL;
 }
 
-void config_print_help(void)
+void config_each_key(void (*fn)(const struct config_key_doc *doc, void *arg), void *arg)
 {
     static const char *type_names[] = {"string", "bool", "int", "number", "int"};
-    for (int sc = 0; sc < NSCOPES; sc++) {
-        printf("[%s%s]\n", scopes[sc].section, scopes[sc].named ? " NAME" : "");
-        for (size_t i = 0; i < noptions; i++)
-            if ((int)options[i].scope == sc)
-                printf("  %-16s %-7s default %-10s %s\n", options[i].key, type_names[options[i].type],
-                       options[i].fallback && *options[i].fallback ? options[i].fallback : "-",
-                       options[i].help);
-    }
+    for (int sc = 0; sc < NSCOPES; sc++)
+        for (size_t i = 0; i < noptions; i++) {
+            const struct option_def *o = &options[i];
+            if ((int)o->scope != sc)
+                continue;
+            struct config_key_doc doc = {
+                .section = scopes[sc].section, .named = scopes[sc].named, .key = o->key,
+                .type = type_names[o->type], .fallback = o->fallback && *o->fallback ? o->fallback : NULL,
+                .help = o->help, .min = o->min, .max = o->max,
+                .ranged = o->type == OPT_INT || o->type == OPT_LONG || o->type == OPT_DOUBLE,
+            };
+            fn(&doc, arg);
+        }
+}
+
+static void print_key_help(const struct config_key_doc *doc, void *arg)
+{
+    const char **section = arg;
+    if (*section != doc->section)
+        printf("[%s%s]\n", doc->section, doc->named ? " NAME" : "");
+    *section = doc->section;
+    printf("  %-16s %-7s default %-10s %s\n", doc->key, doc->type, doc->fallback ? doc->fallback : "-", doc->help);
+}
+
+void config_print_help(void)
+{
+    const char *section = NULL;
+    config_each_key(print_key_help, &section);
 }
 
 void config_free(struct config *cfg)

@@ -169,6 +169,21 @@ void config_schedule_free(struct schedule_config *s);
 /* Writes the option table as help text. */
 void config_print_help(void);
 
+/* One key of the option table, for --help-config and the generated
+ * qdeck.conf(5). */
+struct config_key_doc {
+    const char *section;    /* "qdeck", "context", ... */
+    bool named;             /* [context NAME] */
+    const char *key;
+    const char *type;       /* "string", "bool", "int", "number" */
+    const char *fallback;   /* NULL: none */
+    const char *help;
+    double min, max;
+    bool ranged;            /* min and max apply */
+};
+/* Calls fn for every key of the table, section by section. */
+void config_each_key(void (*fn)(const struct config_key_doc *doc, void *arg), void *arg);
+
 /* Splits "a,b , c" into trimmed non-empty items; returns count. */
 size_t split_list(const char *text, char ***out);
 void free_list(char **items, size_t n);

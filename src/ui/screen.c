@@ -204,6 +204,19 @@ static bool dispatch_key(struct ui *ui, int key)
     return false;
 }
 
+void screen_each_key(const struct view_ops *const *view_table, size_t count,
+                     void (*fn)(const char *label, const char *help, void *arg), void *arg)
+{
+    for (size_t v = 0; v < count; v++) {
+        char label[8], help[256];
+        snprintf(label, sizeof label, "%c", view_table[v]->key);
+        snprintf(help, sizeof help, "%s: %s", view_table[v]->name, view_table[v]->summary);
+        fn(label, help, arg);
+    }
+    for (size_t i = 0; i < NBINDINGS; i++)
+        fn(key_bindings[i].label, key_bindings[i].help, arg);
+}
+
 /* ---- commands typed after ':' ---- */
 
 /* Loads first and swaps only on success, so a bad theme file leaves the

@@ -2,7 +2,8 @@
  *
  * Search order: $QDECK_THEME_DIR, the repository's themes/ next to the
  * binary (build/qdeck -> ../themes), ./themes, $XDG_CONFIG_HOME/qdeck/themes
- * (or ~/.config/qdeck/themes). Slots a file leaves out keep the built-in
+ * (or ~/.config/qdeck/themes), and last the directory `make install` put
+ * them in (QDECK_INSTALL_THEME_DIR, compiled in from DATADIR). Slots a file leaves out keep the built-in
  * style of SLOT_DEFAULT, so a theme only says what it changes. */
 #include "ui/theme.h"
 
@@ -13,7 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <dirent.h>
 #include <unistd.h>
+
+#ifdef QDECK_INSTALL_THEME_DIR
+#define INSTALLED_THEMES QDECK_INSTALL_THEME_DIR
+#else
+#define INSTALLED_THEMES ""
+#endif
 
 static const char *const slot_names[] = {
 #define SLOT_NAME(id, name) name,
@@ -171,44 +179,71 @@ int theme_parse_file(const char *path, struct theme *out, char *err, size_t errl
     return 0;
 }
 
-static bool try_dir(const char *dir, const char *name, char *path, size_t len)
+/* The directories searched, in order, into dirs[THEME_MAX_DIRS] (each
+ * PATH_MAX + 32 bytes); returns how many. */
+size_t theme_search_dirs(char dirs[][PATH_MAX + 32])
 {
-    snprintf(path, len, "%s/%s.theme", dir, name);
-    return access(path, R_OK) == 0;
+    size_t n = 0;
+    const char *env = getenv("QDECK_THEME_DIR");
+    if (env && *env)
+        snprintf(dirs[n++], PATH_MAX + 32, "%s", env);
+    char exe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    char *slash = len > 0 ? (exe[len] = '\0', strrchr(exe, '/')) : NULL;
+    if (slash) {
+        *slash = '\0';
+        snprintf(dirs[n++], PATH_MAX + 32, "%s/../themes", exe);
+        snprintf(dirs[n++], PATH_MAX + 32, "%s/../share/qdeck/themes", exe);
+    }
+    snprintf(dirs[n++], PATH_MAX + 32, "themes");
+    const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+    if (xdg && *xdg)
+        snprintf(dirs[n++], PATH_MAX + 32, "%s/qdeck/themes", xdg);
+    else
+        snprintf(dirs[n++], PATH_MAX + 32, "%s/.config/qdeck/themes", home ? home : "");
+#ifdef QDECK_INSTALL_THEME_DIR
+    snprintf(dirs[n++], PATH_MAX + 32, "%s", QDECK_INSTALL_THEME_DIR);
+#endif
+    return n;
+}
+
+const char *theme_install_dir(void)
+{
+    return INSTALLED_THEMES[0] ? INSTALLED_THEMES : NULL;
 }
 
 int theme_find(const char *name, char *path, size_t len)
 {
     if (!name || !*name || strchr(name, '/'))
         return -1;
-    const char *env = getenv("QDECK_THEME_DIR");
-    if (env && *env && try_dir(env, name, path, len))
-        return 0;
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = '\0';
-            char dir[PATH_MAX + 32];
-            snprintf(dir, sizeof dir, "%s/../themes", exe);
-            if (try_dir(dir, name, path, len))
-                return 0;
-            snprintf(dir, sizeof dir, "%s/../share/qdeck/themes", exe);
-            if (try_dir(dir, name, path, len))
-                return 0;
-        }
+    char dirs[THEME_MAX_DIRS][PATH_MAX + 32];
+    size_t n = theme_search_dirs(dirs);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(path, len, "%s/%s.theme", dirs[i], name);
+        if (access(path, R_OK) == 0)
+            return 0;
     }
-    if (try_dir("themes", name, path, len))
-        return 0;
-    const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
-    char dir[PATH_MAX];
-    if (xdg && *xdg)
-        snprintf(dir, sizeof dir, "%s/qdeck/themes", xdg);
-    else
-        snprintf(dir, sizeof dir, "%s/.config/qdeck/themes", home ? home : "");
-    return try_dir(dir, name, path, len) ? 0 : -1;
+    return -1;
+}
+
+void theme_each_name(void (*fn)(const char *name, void *arg), void *arg)
+{
+    char dirs[THEME_MAX_DIRS][PATH_MAX + 32];
+    size_t n = theme_search_dirs(dirs);
+    for (size_t i = 0; i < n; i++) {
+        DIR *d = opendir(dirs[i]);
+        if (!d)
+            continue;
+        for (struct dirent *e; (e = readdir(d));) {
+            size_t len = strlen(e->d_name);
+            if (len > 6 && e->d_name[0] != '.' && strcmp(e->d_name + len - 6, ".theme") == 0) {
+                char name[256];
+                snprintf(name, sizeof name, "%.*s", (int)(len - 6), e->d_name);
+                fn(name, arg);
+            }
+        }
+        closedir(d);
+    }
 }
 
 int theme_load(const char *name, struct theme *out, char *err, size_t errlen)
@@ -216,7 +251,8 @@ int theme_load(const char *name, struct theme *out, char *err, size_t errlen)
     char path[PATH_MAX + 32];
     if (theme_find(name, path, sizeof path) < 0) {
         snprintf(err, errlen, "no theme '%s' (looked for %s.theme in $QDECK_THEME_DIR, themes/, "
-                              "$XDG_CONFIG_HOME/qdeck/themes)", name ? name : "", name ? name : "");
+                              "$XDG_CONFIG_HOME/qdeck/themes%s%s)", name ? name : "", name ? name : "",
+                 INSTALLED_THEMES[0] ? ", " : "", INSTALLED_THEMES);
         return -1;
     }
     return theme_parse_file(path, out, err, errlen);

@@ -6,6 +6,7 @@
 #define QDECK_THEME_H
 
 #include <stdbool.h>
+#include <limits.h>
 #include <stddef.h>
 
 #define THEME_SLOTS(X)                          \
@@ -64,5 +65,15 @@ int theme_load(const char *name, struct theme *out, char *err, size_t errlen);
 int theme_check(const char *name, char *err, size_t errlen);
 /* Where themes/NAME.theme was found, written to path. */
 int theme_find(const char *name, char *path, size_t len);
+
+/* The search path, in order, into dirs; returns how many (at most
+ * THEME_MAX_DIRS). */
+#define THEME_MAX_DIRS 8
+size_t theme_search_dirs(char dirs[][PATH_MAX + 32]);
+/* QDECK_INSTALL_THEME_DIR, or NULL when none was compiled in. */
+const char *theme_install_dir(void);
+/* Calls fn with the name of every NAME.theme on the search path (a name
+ * found in two directories comes twice). */
+void theme_each_name(void (*fn)(const char *name, void *arg), void *arg);
 
 #endif

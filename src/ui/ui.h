@@ -27,5 +27,8 @@ struct ui_options {
  * 0, or 3 when a counted run (iterations) ended without any source ever
  * read (each one and why on stderr). */
 int ui_run(const struct ui_options *opt);
+/* Every key of the console with its help line, from the tables the
+ * dispatcher and the help overlay read. */
+void ui_each_key(void (*fn)(const char *label, const char *help, void *arg), void *arg);
 
 #endif

@@ -22,3 +22,8 @@ int ui_run(const struct ui_options *opt)
 {
     return screen_run(opt, views, sizeof views / sizeof views[0]);
 }
+
+void ui_each_key(void (*fn)(const char *label, const char *help, void *arg), void *arg)
+{
+    screen_each_key(views, sizeof views / sizeof views[0], fn, arg);
+}

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/xalloc.h"
@@ -28,7 +29,24 @@ char *plugin_default_dir(void)
     char *slash = strrchr(exe, '/');
     if (slash)
         *slash = '\0';
-    return xasprintf("%s/plugins", exe);
+    char *dir = xasprintf("%s/plugins", exe);
+#ifdef QDECK_INSTALL_PLUGIN_DIR
+    struct stat st;
+    if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        free(dir);
+        dir = xstrdup(QDECK_INSTALL_PLUGIN_DIR);
+    }
+#endif
+    return dir;
+}
+
+char *plugin_install_dir(void)
+{
+#ifdef QDECK_INSTALL_PLUGIN_DIR
+    return xstrdup(QDECK_INSTALL_PLUGIN_DIR);
+#else
+    return NULL;
+#endif
 }
 
 static bool valid_name(const char *name)

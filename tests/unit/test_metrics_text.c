@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "worker/metrics.h"
+#include "net/metrics.h"
 #include "worker/worker-report.h"
 #include "core/histogram.h"
 

@@ -10,6 +10,7 @@ build=(gcc make pkg-config libncurses-dev librabbitmq-dev libhiredis-dev
        libcurl4-openssl-dev libcjson-dev libinih-dev libmicrohttpd-dev libcmocka-dev)
 run=(redis-server)
 test=(redis-server redis-tools rabbitmq-server amqp-tools tmux jq python3 procps curl iproute2 python3-celery)
+test+=(prometheus python3-yaml)  # promtool and a real scraper for the exporter test; yaml reads the KEDA object
 shots=(tmux aha chromium)
 bench=(python3-celery python3-kombu python3-amqp python3-redis)
 fuzz=(clang libclang-rt-14-dev)

@@ -64,7 +64,6 @@ struct exporter {
     uint64_t rounds;
     pthread_mutex_t lock;      /* guards what follows */
     char *text;                /* the last round's metrics, NULL before the first */
-    size_t text_len;
     char *index;               /* the last round's "/" page */
     _Atomic unsigned long long scrapes;
 };
@@ -236,7 +235,6 @@ static void render_round(struct exporter *ex, double started)
     free(ex->text);
     free(ex->index);
     ex->text = text.buf;
-    ex->text_len = text.len;
     ex->index = index.buf;
     pthread_mutex_unlock(&ex->lock);
 }

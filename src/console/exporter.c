@@ -1,10 +1,10 @@
 /* The exporter's collector thread and the text it hands to scrapes (see
  * the header). One round: each reader whose retry time has come reads
- * once (queue sources and the fleet through source_collect_once, which
- * publishes into their feeds; the guardrails with two HGETALLs on a
- * connection of our own), then the round is rendered from the feeds and
- * swapped in. The thread then sleeps until one interval after the round
- * began. */
+ * once, all of them side by side on threads of the round (queue sources
+ * and the fleet through source_collect_once, which publishes into their
+ * feeds; the guardrails with two HGETALLs on a connection of our own);
+ * then the round is rendered from the feeds and swapped in, and the loop
+ * sleeps until one interval after the round began. */
 #include "console/exporter.h"
 
 #include <math.h>
@@ -143,31 +143,65 @@ static void log_change(struct reader *r, const char *name, const char *url, bool
         log_warn("exporter: %s %s: %s", name, url, message);
 }
 
-/* Reads every reader whose time has come; a failed one waits its backoff. */
+/* One read of reader i; on failure it waits its backoff, never less than
+ * the interval. Touches only that reader's state and connection, so the
+ * reads of one round run side by side. */
+static void read_one(struct exporter *ex, size_t i)
+{
+    struct reader *r = &ex->readers[i];
+    double started = clock_mono();
+    struct source *src = reader_source(ex, i);
+    bool up;
+    if (src) {
+        up = source_collect_once(src) == SOURCE_OK;
+        struct feed_view v;
+        feed_get(&src->feed, &v);
+        log_change(r, src->ops->kind, src->display_url, up, v.message);
+        feed_view_release(&v);
+    } else {
+        up = guard_read(&ex->guard) == 0;
+        log_change(r, "guardrails", ex->guard.shown, up, ex->guard.message);
+    }
+    r->collect_seconds = clock_mono() - started;
+    if (up)
+        backoff_reset(&r->backoff);
+    r->next_at = started + (up ? 0 : fmax(ex->interval, backoff_next(&r->backoff)));
+}
+
+struct read_job {
+    struct exporter *ex;
+    size_t reader;
+    pthread_t thread;
+    bool threaded;
+};
+
+static void *read_thread(void *arg)
+{
+    struct read_job *job = arg;
+    read_one(job->ex, job->reader);
+    return NULL;
+}
+
+/* Reads every reader whose time has come, each on a thread of its own for
+ * the round (as `qdeck status` does), so a hung broker costs the round one
+ * timeout, not one per reader; a thread that cannot be made reads here. */
 static void read_all(struct exporter *ex)
 {
-    for (size_t i = 0; i < nreaders(ex) && !loop_stopping(&ex->loop); i++) {
-        struct reader *r = &ex->readers[i];
-        double started = clock_mono();
-        if (started < r->next_at)
-            continue;
-        struct source *src = reader_source(ex, i);
-        bool up;
-        if (src) {
-            up = source_collect_once(src) == SOURCE_OK;
-            struct feed_view v;
-            feed_get(&src->feed, &v);
-            log_change(r, src->ops->kind, src->display_url, up, v.message);
-            feed_view_release(&v);
-        } else {
-            up = guard_read(&ex->guard) == 0;
-            log_change(r, "guardrails", ex->guard.shown, up, ex->guard.message);
-        }
-        r->collect_seconds = clock_mono() - started;
-        if (up)
-            backoff_reset(&r->backoff);
-        r->next_at = started + (up ? 0 : fmax(ex->interval, backoff_next(&r->backoff)));
+    size_t n = nreaders(ex), due = 0;
+    struct read_job *jobs = xcalloc(n ? n : 1, sizeof *jobs);
+    double now = clock_mono();
+    for (size_t i = 0; i < n; i++)
+        if (now >= ex->readers[i].next_at)
+            jobs[due++] = (struct read_job){.ex = ex, .reader = i};
+    for (size_t j = 0; j < due; j++)
+        jobs[j].threaded = pthread_create(&jobs[j].thread, NULL, read_thread, &jobs[j]) == 0;
+    for (size_t j = 0; j < due; j++) {
+        if (jobs[j].threaded)
+            pthread_join(jobs[j].thread, NULL);
+        else if (!loop_stopping(&ex->loop))
+            read_one(ex, jobs[j].reader);
     }
+    free(jobs);
 }
 
 /* Feed views of every source (released by the caller) and the round's

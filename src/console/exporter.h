@@ -8,9 +8,10 @@
  * and swaps it in under a mutex. A scrape only copies that text: however
  * often Prometheus asks, the brokers see one round of reads per interval.
  *
- * Sources are read one after the other, each bounded by the context's
- * timeout; a source that fails is retried on its own jittered backoff
- * (never faster than the interval) while the others go on. */
+ * The readers of a round run side by side, each bounded by the context's
+ * timeout, so a hung broker delays a round by one timeout at most; a
+ * reader that fails is retried on its own jittered backoff (never faster
+ * than the interval) while the others go on. */
 #ifndef QDECK_EXPORTER_H
 #define QDECK_EXPORTER_H
 

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/app.h"
 #include "console/exporter.h"
@@ -39,6 +40,10 @@ int cmd_exporter(struct app *app, const struct args *a)
         return rc;
     const char *listen = args_string(a, "listen") ? args_string(a, "listen") : EXPORTER_DEFAULT_LISTEN;
     double interval = args_double(a, "interval", EXPORTER_DEFAULT_INTERVAL);
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen || !colon[1])
+        return fail(EXIT_USAGE, "exporter: --listen wants HOST:PORT (e.g. " EXPORTER_DEFAULT_LISTEN "), got '%s'",
+                    listen);
 
     sigset_t stop_signals;
     sigemptyset(&stop_signals);

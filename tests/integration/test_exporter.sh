@@ -224,4 +224,7 @@ expect_eq "/healthz" "$(curl -s "$url/healthz")" ok
 out=$(q exporter --listen "${url#http://}" 2>&1); rc=$?
 expect_eq "a taken port: exit 1" "$rc" 1
 expect_match "a taken port: one line saying so" "$out" 'exporter: .*Address already in use'
+out=$(q exporter --listen nonsense 2>&1); rc=$?
+expect_eq "--listen without a port: usage error" "$rc" 2
+expect_match "--listen without a port: says what it wants" "$out" "exporter: --listen wants HOST:PORT"
 finish

@@ -71,6 +71,9 @@ static const struct command commands[] = {
     {.name = "dlq", .usage = "dlq list|show|replay|purge|export|import",
      .help = "dead-letter queues: browse, replay, purge, export (dlq --help)", .run = cmd_dlq, .subs = dlq_commands,
      .synopsis = dlq_usage},
+    {.name = "exporter", .usage = "exporter --listen ADDR",
+     .help = "Prometheus metrics of every queue, worker, task type, breaker, guardrail", .run = cmd_exporter,
+     .options = exporter_options, .synopsis = exporter_usage},
 };
 
 static void usage(FILE *out)

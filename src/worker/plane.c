@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "worker/heartbeat-thread.h"
-#include "worker/metrics.h"
+#include "net/metrics.h"
 #include "worker/worker-report.h"
 #include "core/log.h"
 #include "core/xalloc.h"

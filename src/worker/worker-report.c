@@ -1,17 +1,12 @@
 /* Worker counters and latency as heartbeat JSON and Prometheus text (see
- * the header). Prometheus histograms get fixed bounds from 1 ms to 5 min;
- * each bound counts the log buckets that lie wholly below it, so a bound's
- * count is exact to within one log bucket (< 1 %). */
+ * the header); the Prometheus histograms come from net/metrics.h's
+ * metrics_latency_histogram. */
 #include "worker/worker-report.h"
 
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const double latency_bounds[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-                                        1,     2.5,   5,    10,    30,   60,  300};
-#define NBOUNDS (sizeof latency_bounds / sizeof latency_bounds[0])
 
 static void add_queues(cJSON *o, const char *queues)
 {
@@ -70,29 +65,6 @@ static void gauge(struct metrics_text *out, const char *name, const char *help, 
     metrics_sample(out, name, NULL, v);
 }
 
-/* Cumulative counts at each bound from the log buckets. */
-static void latency_series(struct metrics_text *out, const char *name, const char *type, const struct histogram *h)
-{
-    uint64_t cumulative[NBOUNDS] = {0};
-    for (size_t b = 0; b < HISTOGRAM_BUCKETS; b++) {
-        uint64_t n = atomic_load_explicit(&h->buckets[b], memory_order_relaxed);
-        if (!n)
-            continue;
-        uint64_t lo, hi;
-        histogram_bucket_range(b, &lo, &hi);
-        for (size_t i = 0; i < NBOUNDS; i++)
-            if ((double)hi <= latency_bounds[i] * 1e6)
-                cumulative[i] += n;
-    }
-    const char *labels[] = {"type", type, NULL};
-    uint64_t count = histogram_count(h);
-    double sum = (double)atomic_load_explicit(&h->sum, memory_order_relaxed) / 1e6;
-    for (size_t i = 0; i < NBOUNDS; i++)
-        if (cumulative[i] > count)
-            cumulative[i] = count;   /* a torn read must still be monotone up to +Inf */
-    metrics_histogram(out, name, labels, latency_bounds, cumulative, NBOUNDS, sum, count);
-}
-
 void worker_metrics_from_stats(const struct worker_stats *s, struct metrics_text *out)
 {
     counter(out, "qdeck_tasks_processed_total", "tasks completed (handler succeeded or already done)",
@@ -135,8 +107,9 @@ void worker_metrics_from_stats(const struct worker_stats *s, struct metrics_text
         for (size_t i = 0; i < n; i++) {
             const struct histogram *h =
                 *(struct histogram *const *)((const char *)&s->types[i] + series[k].offset);
+            const char *labels[] = {"type", s->types[i].type, NULL};
             if (h)
-                latency_series(out, series[k].name, s->types[i].type, h);
+                metrics_latency_histogram(out, series[k].name, labels, h);
         }
     }
 }

@@ -16,7 +16,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "worker/metrics.h"
+#include "net/metrics.h"
 #include "worker/worker.h"
 
 /* From a stats copy; queues is the comma-separated list (may be NULL). */

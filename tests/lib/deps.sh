@@ -13,6 +13,7 @@ test=(redis-server redis-tools rabbitmq-server amqp-tools tmux jq python3 procps
 test+=(debhelper dpkg-dev fakeroot lintian)  # make deb test (tests/integration/test_deb.sh)
 test+=(systemd python3-yaml)  # contrib/ test: systemd-analyze verify, the Kubernetes YAML
 test+=(groff man-db bash-completion zsh)  # test_install: man -l, groff -ww, the completions
+test+=(prometheus)  # promtool and a real scraper for the exporter test
 deb=(debhelper dpkg-dev fakeroot lintian)
 shots=(tmux aha chromium)
 bench=(python3-celery python3-kombu python3-amqp python3-redis)

@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "worker/heartbeat-thread.h"
-#include "worker/metrics.h"
+#include "net/metrics.h"
 #include "worker/plane.h"
 #include "core/config.h"
 #include "core/log.h"

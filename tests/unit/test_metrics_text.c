@@ -1,4 +1,4 @@
-/* Prometheus exposition helpers (worker/metrics.h) and the worker's
+/* Prometheus exposition helpers (net/metrics.h) and the worker's
  * report and metrics built from its stats (worker/worker-report.h):
  * exact text for HELP/TYPE, escaping, number forms, histogram buckets
  * computed from the log-bucketed latency histograms, and heartbeat JSON
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "worker/metrics.h"
+#include "net/metrics.h"
 #include "worker/worker-report.h"
 #include "core/histogram.h"
 

@@ -1,8 +1,8 @@
-/* /healthz, /readyz and /metrics over libmicrohttpd (see the header). We
+/* /healthz, /readyz, /metrics and / over libmicrohttpd (see the header). We
  * bind the listening socket ourselves and hand it to MHD, so a taken port
  * is reported with its errno instead of a bare failure; MHD then serves it
  * from one internal polling thread. */
-#include "worker/metrics.h"
+#include "net/metrics.h"
 
 #include <errno.h>
 #include <math.h>
@@ -160,6 +160,32 @@ void metrics_histogram(struct metrics_text *t, const char *name, const char *con
     metrics_printf(t, " %llu\n", (unsigned long long)count);
 }
 
+static const double latency_bounds[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                        1,     2.5,   5,    10,    30,   60,  300};
+#define NBOUNDS (sizeof latency_bounds / sizeof latency_bounds[0])
+
+void metrics_latency_histogram(struct metrics_text *t, const char *name, const char *const *labels,
+                               const struct histogram *h)
+{
+    uint64_t cumulative[NBOUNDS] = {0};
+    for (size_t b = 0; b < HISTOGRAM_BUCKETS; b++) {
+        uint64_t n = atomic_load_explicit(&h->buckets[b], memory_order_relaxed);
+        if (!n)
+            continue;
+        uint64_t lo, hi;
+        histogram_bucket_range(b, &lo, &hi);
+        for (size_t i = 0; i < NBOUNDS; i++)
+            if ((double)hi <= latency_bounds[i] * 1e6)
+                cumulative[i] += n;
+    }
+    uint64_t count = histogram_count(h);
+    double sum = (double)atomic_load_explicit(&h->sum, memory_order_relaxed) / 1e6;
+    for (size_t i = 0; i < NBOUNDS; i++)
+        if (cumulative[i] > count)
+            cumulative[i] = count;   /* a torn read must still be monotone up to +Inf */
+    metrics_histogram(t, name, labels, latency_bounds, cumulative, NBOUNDS, sum, count);
+}
+
 /* ---------------------------------------------------------- server */
 
 struct metrics_server {
@@ -214,6 +240,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         if (s->opt.collect)
             s->opt.collect(s->opt.ctx, &t);
         return respond(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", t.buf, t.len);
+    }
+    if (strcmp(url, "/") == 0 && s->opt.index) {
+        struct metrics_text t = {0};
+        s->opt.index(s->opt.ctx, &t);
+        if (!t.buf)
+            t.buf = xstrdup("");
+        return respond(conn, MHD_HTTP_OK, "text/html; charset=utf-8", t.buf, t.len);
     }
     return respond(conn, MHD_HTTP_NOT_FOUND, text_type, xstrdup("not found: /healthz /readyz /metrics\n"), 36);
 }

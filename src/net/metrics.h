@@ -1,11 +1,14 @@
-/* Health and metrics endpoints of `qdeck worker` (--metrics-addr), served
- * by libmicrohttpd on its own thread:
+/* Health and metrics endpoints, served by libmicrohttpd on its own thread,
+ * and the Prometheus text format they speak. `qdeck worker --metrics-addr`
+ * serves its own counters with it; `qdeck exporter --listen` serves what
+ * the console sees (console/exporter.h):
  *
  *   GET /healthz   200 "ok" while the process runs
  *   GET /readyz    200 "ready" when the ready callback says so, else 503
  *                  with its reason (e.g. "redis: connection refused")
  *   GET /metrics   Prometheus text exposition format 0.0.4, written by the
  *                  collect callback with the helpers below
+ *   GET /          the index callback's page, when there is one
  *
  * Callbacks run on the server's thread, one request at a time: they must
  * be thread-safe with respect to the worker (read counters atomically or
@@ -16,6 +19,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "core/histogram.h"
 
 /* A growing exposition text. */
 struct metrics_text {
@@ -35,6 +40,13 @@ void metrics_sample(struct metrics_text *t, const char *name, const char *const 
 void metrics_histogram(struct metrics_text *t, const char *name, const char *const *labels,
                        const double *bounds, const uint64_t *cumulative, size_t nbounds, double sum,
                        uint64_t count);
+/* A whole histogram series from a log-bucketed histogram (core/histogram.h,
+ * microseconds) in seconds, with fixed bounds from 1 ms to 5 min: each
+ * bound counts the log buckets that lie wholly below it, so a bound's count
+ * is exact to within one log bucket (< 1 %). Safe against a histogram being
+ * recorded into meanwhile (the counts stay monotone). */
+void metrics_latency_histogram(struct metrics_text *t, const char *name, const char *const *labels,
+                               const struct histogram *h);
 /* Appends raw text (printf-style). */
 void metrics_printf(struct metrics_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void metrics_text_free(struct metrics_text *t);
@@ -45,6 +57,9 @@ struct metrics_options {
     bool (*ready)(void *ctx, char *reason, size_t len);
     /* Appends every metric. NULL: only qdeck_up. */
     void (*collect)(void *ctx, struct metrics_text *out);
+    /* Appends the HTML page served at "/". NULL: "/" is 404 like any other
+     * unknown path. */
+    void (*index)(void *ctx, struct metrics_text *out);
     void *ctx;
 };
 

@@ -21,6 +21,10 @@ static const struct arg_option global_options[] = {
     OPT_STRING("amqp", 0, "URL", "RabbitMQ AMQP URL            (env QDECK_AMQP_URL)"),
     OPT_STRING("mgmt", 0, "URL", "RabbitMQ management API URL  (env QDECK_MGMT_URL)"),
     OPT_STRING("redis", 0, "URL", "Redis URL                    (env QDECK_REDIS_URL)"),
+    OPT_STRING("tls-ca", 0, "FILE", "CA of amqps/https brokers    (env QDECK_TLS_CA)"),
+    OPT_STRING("tls-cert", 0, "FILE", "TLS client certificate       (env QDECK_TLS_CERT)"),
+    OPT_STRING("tls-key", 0, "FILE", "TLS client key               (env QDECK_TLS_KEY)"),
+    OPT_STRING("tls-verify", 0, "BOOL", "check brokers' certificates (env QDECK_TLS_VERIFY; default true)"),
     OPT_FLAG("read-only", 0, "refuse every mutating action"),
     OPT_STRING("theme", 0, "NAME", "colour theme (themes/NAME.theme)"),
     OPT_DOUBLE("refresh", 0, "SECS", "seconds between refreshes (default 1)", 0.1, 3600, NULL),
@@ -150,6 +154,10 @@ static int apply_globals(const struct args *a, struct app *app, const char **log
     app->ov.amqp = args_string(a, "amqp");
     app->ov.mgmt = args_string(a, "mgmt");
     app->ov.redis = args_string(a, "redis");
+    app->ov.tls_ca = args_string(a, "tls-ca");
+    app->ov.tls_cert = args_string(a, "tls-cert");
+    app->ov.tls_key = args_string(a, "tls-key");
+    app->ov.tls_verify = args_string(a, "tls-verify");
     app->ov.read_only = args_flag(a, "read-only");
     app->ov.theme = args_string(a, "theme");
     app->ov.refresh = args_double(a, "refresh", app->ov.refresh);

@@ -100,6 +100,14 @@ static const struct option_def options[] = {
      "2000", 100, 1000000, "keys the console's background discovery lets SCAN look at per second"},
     {SCOPE_CONTEXT, "timeout", OPT_DOUBLE, offsetof(struct context_config, timeout), "5", 0.1, 300,
      "seconds a broker may take to answer before it counts as hung"},
+    {SCOPE_CONTEXT, "tls_ca", OPT_STRING, offsetof(struct context_config, tls.ca), NULL, 0, 0,
+     "PEM file of the CA that signed the broker's certificate, for amqps:// and https:// (default: the system's CAs)"},
+    {SCOPE_CONTEXT, "tls_cert", OPT_STRING, offsetof(struct context_config, tls.cert), NULL, 0, 0,
+     "PEM client certificate shown to amqps:// and https:// brokers that ask for one (with tls_key)"},
+    {SCOPE_CONTEXT, "tls_key", OPT_STRING, offsetof(struct context_config, tls.key), NULL, 0, 0,
+     "PEM private key of tls_cert (unencrypted)"},
+    {SCOPE_CONTEXT, "tls_verify", OPT_BOOL, offsetof(struct context_config, tls.verify), "true", 0, 0,
+     "check the broker's certificate and host name; false accepts any (testing only)"},
 
     {SCOPE_WORKER, "queues", OPT_STRING, W(queues), NULL, 0, 0,
      "queues to consume: amqp:NAME, redis:KEY, stream:KEY#GROUP, comma-separated"},
@@ -199,6 +207,14 @@ static void *scope_base(enum option_scope scope, struct config *cfg)
 static void *option_field(const struct option_def *o, void *base)
 {
     return (char *)base + o->offset;
+}
+
+static const struct option_def *find_option(enum option_scope scope, const char *key)
+{
+    for (size_t i = 0; i < noptions; i++)
+        if (options[i].scope == scope && strcmp(options[i].key, key) == 0)
+            return &options[i];
+    return NULL;
 }
 
 static int parse_bool(const char *v, bool *out)
@@ -497,6 +513,28 @@ static int check_context_urls(const struct context_config *ctx, char *err, size_
     return 0;
 }
 
+/* --tls-* flags, else QDECK_TLS_* variables, over the active context's keys. */
+static int apply_tls_overrides(const struct config_overrides *ov, struct context_config *ctx, char *err,
+                               size_t errlen)
+{
+    const struct {
+        const char *key, *flag_name, *flag, *env;
+    } tls[] = {{"tls_ca", "--tls-ca", ov->tls_ca, "QDECK_TLS_CA"},
+               {"tls_cert", "--tls-cert", ov->tls_cert, "QDECK_TLS_CERT"},
+               {"tls_key", "--tls-key", ov->tls_key, "QDECK_TLS_KEY"},
+               {"tls_verify", "--tls-verify", ov->tls_verify, "QDECK_TLS_VERIFY"}};
+    for (size_t i = 0; i < sizeof tls / sizeof tls[0]; i++) {
+        const char *value = first_set(tls[i].flag, getenv(tls[i].env));
+        const struct option_def *o = find_option(SCOPE_CONTEXT, tls[i].key);
+        char why[200];
+        if (value && option_set(o, option_field(o, ctx), value, why, sizeof why) < 0) {
+            snprintf(err, errlen, "%s: %s", tls[i].flag ? tls[i].flag_name : tls[i].env, why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int config_load(const struct config_overrides *ov, struct config *cfg, char *err, size_t errlen)
 {
     config_defaults(cfg);
@@ -538,6 +576,8 @@ int config_load(const struct config_overrides *ov, struct config *cfg, char *err
         if (redis) { free(ctx->redis); ctx->redis = xstrdup(redis); }
     }
     const struct context_config *active = config_active_context(cfg);
+    if (active && apply_tls_overrides(ov, (struct context_config *)active, err, errlen) < 0)
+        return -1;
     if (active && check_context_urls(active, err, errlen) < 0)
         return -1;
     if (ov->theme) { free(cfg->theme); cfg->theme = xstrdup(ov->theme); }

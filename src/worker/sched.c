@@ -386,6 +386,8 @@ struct sched *sched_start(const struct sched_options *opt, char *err, size_t err
         s->ctx->amqp = dup_or_null(opt->ctx->amqp);
         s->ctx->redis = dup_or_null(opt->ctx->redis);
         s->ctx->timeout = opt->ctx->timeout;
+        s->ctx->tls = (struct tls_options){.ca = dup_or_null(opt->ctx->tls.ca), .cert = dup_or_null(opt->ctx->tls.cert),
+                                           .key = dup_or_null(opt->ctx->tls.key), .verify = opt->ctx->tls.verify};
     }
     s->jobs = xcalloc(opt->njobs ? opt->njobs : 1, sizeof *s->jobs);
     s->njobs = opt->njobs;

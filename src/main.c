@@ -238,11 +238,12 @@ int main(int argc, char **argv)
     app.ctx = config_active_context(&app.cfg);
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (!cmd)
+    rc = app_check_tls(&app);
+    if (rc == EXIT_OK && !cmd)
         rc = cmd_console(&app);
-    else if (sub)
+    else if (rc == EXIT_OK && sub)
         rc = sub->run(&app, &a);
-    else
+    else if (rc == EXIT_OK)
         rc = cmd->run(&app, &a);
     curl_global_cleanup();
     config_free(&app.cfg);

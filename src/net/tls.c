@@ -27,6 +27,52 @@ static int readable(const char *key, const char *path, char *err, size_t errlen)
     return -1;
 }
 
+/* OpenSSL's reason for the last error of this thread, or NULL. */
+static const char *openssl_reason(void)
+{
+    unsigned long e = ERR_peek_last_error();
+    const char *reason = e ? ERR_reason_error_string(e) : NULL;
+    return reason && *reason ? reason : NULL;
+}
+
+/* An encrypted key is refused rather than asked for on the terminal. */
+static int no_passphrase(char *buf, int size, int rwflag, void *user)
+{
+    (void)buf; (void)size; (void)rwflag; (void)user;
+    return 0;
+}
+
+/* Loads the files as a connection would: what OpenSSL cannot use, or a
+ * key that is not the certificate's, is said here, before any network. */
+static int openssl_check(const struct tls_options *tls, char *err, size_t errlen)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx) {
+        snprintf(err, errlen, "cannot set up OpenSSL: %s", openssl_reason() ? openssl_reason() : "out of memory");
+        return -1;
+    }
+    SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
+    ERR_clear_error();
+    int rc = -1;
+    if (tls->ca && SSL_CTX_load_verify_locations(ctx, tls->ca, NULL) != 1)
+        snprintf(err, errlen, "tls_ca = %s: not a PEM CA certificate (%s)", tls->ca,
+                 openssl_reason() ? openssl_reason() : "unusable");
+    else if (tls->cert && SSL_CTX_use_certificate_chain_file(ctx, tls->cert) != 1)
+        snprintf(err, errlen, "tls_cert = %s: not a PEM certificate (%s)", tls->cert,
+                 openssl_reason() ? openssl_reason() : "unusable");
+    else if (tls->cert && !tls->key && SSL_CTX_use_PrivateKey_file(ctx, tls->cert, SSL_FILETYPE_PEM) != 1)
+        snprintf(err, errlen, "tls_cert = %s holds no unencrypted private key, and tls_key is not set (%s)",
+                 tls->cert, openssl_reason() ? openssl_reason() : "unusable");
+    else if (tls->key && SSL_CTX_use_PrivateKey_file(ctx, tls->key, SSL_FILETYPE_PEM) != 1)
+        snprintf(err, errlen, "tls_key = %s: not the unencrypted PEM private key of tls_cert = %s (%s)", tls->key,
+                 tls->cert, openssl_reason() ? openssl_reason() : "unusable");
+    else
+        rc = 0;
+    ERR_clear_error();
+    SSL_CTX_free(ctx);
+    return rc;
+}
+
 int tls_check_files(const struct tls_options *tls, char *err, size_t errlen)
 {
     if (tls->key && !tls->cert) {
@@ -40,15 +86,7 @@ int tls_check_files(const struct tls_options *tls, char *err, size_t errlen)
         return -1;
     if (tls->key && readable("tls_key", tls->key, err, errlen) < 0)
         return -1;
-    return 0;
-}
-
-/* OpenSSL's reason for the last error of this thread, or NULL. */
-static const char *openssl_reason(void)
-{
-    unsigned long e = ERR_peek_last_error();
-    const char *reason = e ? ERR_reason_error_string(e) : NULL;
-    return reason && *reason ? reason : NULL;
+    return openssl_check(tls, err, errlen);
 }
 
 /* Records the first certificate the check refused; the verdict is left to
@@ -112,6 +150,8 @@ static void handshake_failure(const char *reason, const struct tls_options *tls,
     else if (strstr(reason, "certificate") || strstr(reason, "handshake failure"))
         snprintf(why, len, "TLS handshake failed: %s (no tls_cert given: does the broker want a client "
                            "certificate?)", reason);
+    else if (strstr(reason, "wrong version number") || strstr(reason, "packet length too long"))
+        snprintf(why, len, "TLS handshake failed: %s (is the port a TLS port?)", reason);
     else
         snprintf(why, len, "TLS handshake failed: %s", reason);
 }

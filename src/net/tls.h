@@ -26,8 +26,9 @@ struct tls_check {
     long verify_error;     /* OpenSSL's X509_V_* code of the first failure, 0 (X509_V_OK): none */
 };
 
-/* Checks that the files tls names can be read and belong together. 0, or -1
- * with one line in err naming the key and the file. */
+/* Checks that the files tls names can be read, are what OpenSSL wants
+ * (PEM; an unencrypted key) and that the key is the certificate's. 0, or
+ * -1 with one line in err naming the key and the file. */
 int tls_check_files(const struct tls_options *tls, char *err, size_t errlen);
 
 /* A new amqps socket of conn with the CA (else the system's CAs), the client

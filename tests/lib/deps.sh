@@ -7,9 +7,9 @@
 set -euo pipefail
 
 build=(gcc make pkg-config libncurses-dev librabbitmq-dev libhiredis-dev
-       libcurl4-openssl-dev libcjson-dev libinih-dev libmicrohttpd-dev libcmocka-dev)
+       libcurl4-openssl-dev libcjson-dev libinih-dev libmicrohttpd-dev libcmocka-dev libssl-dev)
 run=(redis-server)
-test=(redis-server redis-tools rabbitmq-server amqp-tools tmux jq python3 procps curl iproute2 python3-celery)
+test=(redis-server redis-tools rabbitmq-server amqp-tools tmux jq python3 procps curl iproute2 python3-celery openssl)
 shots=(tmux aha chromium)
 bench=(python3-celery python3-kombu python3-amqp python3-redis)
 fuzz=(clang libclang-rt-14-dev)

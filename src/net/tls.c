@@ -175,13 +175,20 @@ bool tls_amqp_failure(int status, const struct tls_check *check, const struct tl
                            "(tls_verify = false skips this check)");
         return true;
     case AMQP_STATUS_SSL_CONNECTION_FAILED:
-    case AMQP_STATUS_SSL_ERROR:
         if (reason)
             handshake_failure(reason, tls, why, len);
         else
-            snprintf(why, len, "the broker closed the TLS connection%s", status == AMQP_STATUS_SSL_CONNECTION_FAILED
-                                                                            ? " during the handshake (is it a TLS port?)"
-                                                                            : "");
+            snprintf(why, len, "the peer closed the connection during the TLS handshake (is the port a TLS port?)");
+        return true;
+    case AMQP_STATUS_SSL_ERROR:   /* TLS 1.3: the broker checks a client certificate after the handshake */
+        if (reason)
+            handshake_failure(reason, tls, why, len);
+        else if (tls->cert)
+            snprintf(why, len, "the broker closed the TLS connection after the handshake: it refused the client "
+                               "certificate (tls_cert = %s)?", tls->cert);
+        else
+            snprintf(why, len, "the broker closed the TLS connection after the handshake: does it want a client "
+                               "certificate (tls_cert, tls_key)?");
         return true;
     default:
         if (!reason)

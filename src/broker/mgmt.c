@@ -158,12 +158,6 @@ static int mgmt_init(struct source *src, char *err, size_t errlen)
         broker_url_free(&u);
         return -1;
     }
-    char why[512];
-    if (strcmp(u.scheme, "https") == 0 && src->ctx && tls_check_files(&src->ctx->tls, why, sizeof why) < 0) {
-        snprintf(err, errlen, "%s: %s", u.redacted, why);
-        broker_url_free(&u);
-        return -1;
-    }
     struct mgmt *m = xcalloc(1, sizeof *m);
     const char *prefix = u.path;
     size_t plen = strlen(prefix);

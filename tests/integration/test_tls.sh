@@ -2,16 +2,18 @@
 # TLS for real, against the suite's RabbitMQ listening with TLS (AMQP and
 # the management API; certificates from lib/servers.sh): with tls_ca set,
 # `status`, `publish`, `worker` (tasks consumed over amqps, showing its
-# client certificate) and `dlq replay` all work; a wrong CA is refused in
-# one line naming the certificate problem and the file, and connects with
-# tls_verify = false; a client certificate the broker does not trust, a
-# key that cannot be read or is not the certificate's, and rediss:// are
-# each refused in one line. Passwords stay "***".
+# client certificate), `dlq replay` and the console all work; a wrong CA
+# is refused in one line naming the certificate problem and the file, and
+# connects with tls_verify = false; a client certificate the broker does
+# not trust, a key that cannot be read or is not the certificate's, and
+# rediss:// are each refused in one line. Passwords stay "***".
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/assert.sh"
 source "$here/../lib/servers.sh"
 source "$here/../lib/worker.sh"
+source "$here/../lib/screen.sh"
+trap screen_stop_all EXIT
 
 T=$QDECK_TEST_TMP/tls
 mkdir -p "$T"
@@ -83,6 +85,14 @@ out=$(q dlq replay amqp:tls-work.dlq --all 2>&1); rc=$?
 expect_eq "dlq replay over amqps: exit 0" "$rc" 0
 check "dlq replay over amqps: the 3 are back in tls-work" wait_for 10 depth_is tls-work 3
 check "dlq replay over amqps: the DLQ is empty" depth_is tls-work.dlq 0
+
+screen_start console "$QDECK --config $T/qdeck.conf --refresh 0.5"
+screen_keys console 2
+check "console over https and amqps: tls-work and its 3 tasks on screen" screen_wait console 30 'amqp:tls-work +3 '
+screen_keys console q
+screen_start wrong "$QDECK --config $T/qdeck.conf --tls-ca $TLS_WRONG_CA --refresh 0.5"
+check "console with a wrong CA: the certificate problem on screen" screen_wait wrong 30 'certificate verify failed'
+screen_keys wrong q
 
 # ------------------------------------------------------------- a wrong CA
 out=$(q --tls-ca "$TLS_WRONG_CA" status 2>&1 >/dev/null); rc=$?

@@ -65,7 +65,8 @@ static int declare_topology(const struct app *app, const char *queues)
             break;
         }
         if (a.kind == QUEUE_AMQP) {
-            if (!conn && !(conn = amqp_link_open(app->ctx->amqp, &app->ctx->tls, 0, false, app->ctx->timeout, err, sizeof err)))
+            if (!conn &&
+                !(conn = amqp_link_open(app->ctx->amqp, &app->ctx->tls, 0, false, app->ctx->timeout, err, sizeof err)))
                 rc = fail(EXIT_UNREACHABLE, "%s", err);
             else if (topology_declare_queue(conn, a.name, err, sizeof err) < 0)
                 rc = fail(EXIT_FAILED, "declaring %s: %s", items[i], err);
@@ -104,7 +105,8 @@ static int check_amqp_login(const struct app *app, const char *queues)
                                                                                       : LOGIN_CHECK_TIMEOUT;
     enum amqp_link_fault fault;
     char err[512];
-    amqp_connection_state_t conn = amqp_link_connect(app->ctx->amqp, &app->ctx->tls, 0, false, timeout, &fault, err, sizeof err);
+    amqp_connection_state_t conn =
+        amqp_link_connect(app->ctx->amqp, &app->ctx->tls, 0, false, timeout, &fault, err, sizeof err);
     if (conn) {
         amqp_link_close(conn);
         return EXIT_OK;

@@ -105,7 +105,7 @@ static const struct option_def options[] = {
     {SCOPE_CONTEXT, "tls_cert", OPT_STRING, offsetof(struct context_config, tls.cert), NULL, 0, 0,
      "PEM client certificate shown to amqps:// and https:// brokers that ask for one (with tls_key)"},
     {SCOPE_CONTEXT, "tls_key", OPT_STRING, offsetof(struct context_config, tls.key), NULL, 0, 0,
-     "PEM private key of tls_cert (unencrypted)"},
+     "PEM private key of tls_cert, unencrypted (default: the tls_cert file itself)"},
     {SCOPE_CONTEXT, "tls_verify", OPT_BOOL, offsetof(struct context_config, tls.verify), "true", 0, 0,
      "check the broker's certificate and host name; false accepts any (testing only)"},
 

@@ -172,7 +172,8 @@ bool tls_amqp_failure(int status, const struct tls_check *check, const struct tl
         return true;
     case AMQP_STATUS_SSL_HOSTNAME_VERIFY_FAILED:
         snprintf(why, len, "certificate verify failed: the broker's certificate does not name the host of the URL "
-                           "(tls_verify = false skips this check)");
+                           "(rabbitmq-c reads DNS names only, not IP entries, of its subjectAltName; "
+                           "tls_verify = false skips this check)");
         return true;
     case AMQP_STATUS_SSL_CONNECTION_FAILED:
         if (reason)

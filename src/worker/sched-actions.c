@@ -153,7 +153,8 @@ static int action_publish(const struct sched_action_env *s, const struct schedul
     if (a.kind == QUEUE_AMQP) {
         double timeout = s->ctx ? s->ctx->timeout : 5;
         amqp_connection_state_t conn =
-            s->ctx && s->ctx->amqp ? amqp_link_open(s->ctx->amqp, &s->ctx->tls, 0, true, timeout, err, sizeof err) : NULL;
+            s->ctx && s->ctx->amqp ? amqp_link_open(s->ctx->amqp, &s->ctx->tls, 0, true, timeout, err, sizeof err)
+                                   : NULL;
         if (!s->ctx || !s->ctx->amqp)
             snprintf(err, sizeof err, "no RabbitMQ configured");
         uint64_t tag = 0, acked = 0;

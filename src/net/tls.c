@@ -213,12 +213,24 @@ void tls_curl_apply(CURL *c, const struct tls_options *tls, char *errbuf)
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, tls->verify ? 2L : 0L);
 }
 
+/* curl's "OpenSSL SSL_read: error:0A000418:SSL routines::tlsv1 alert
+ * unknown ca, errno 0" without OpenSSL's codes: "tlsv1 alert unknown ca". */
+static const char *openssl_detail(const char *detail, char *buf, size_t len)
+{
+    const char *routines = strstr(detail, "::");
+    snprintf(buf, len, "%s", routines ? routines + 2 : detail);
+    char *errno_part = strstr(buf, ", errno");
+    if (errno_part)
+        *errno_part = '\0';
+    return buf;
+}
+
 bool tls_curl_failure(CURLcode rc, const char *errbuf, const struct tls_options *tls, char *why, size_t len,
                       bool *config)
 {
     static const char problem[] = "SSL certificate problem: ";
     const char *detail = errbuf && *errbuf ? errbuf : curl_easy_strerror(rc);
-    char hint[512];
+    char hint[512], reason[CURL_ERROR_SIZE];
     ca_hint(tls, hint, sizeof hint);
     *config = false;
     switch (rc) {
@@ -236,6 +248,12 @@ bool tls_curl_failure(CURLcode rc, const char *errbuf, const struct tls_options 
         *config = true;
         snprintf(why, len, "tls_cert = %s, tls_key = %s: %s", tls->cert ? tls->cert : "-",
                  tls->cert ? key_file(tls) : "-", detail);
+        return true;
+    case CURLE_RECV_ERROR:   /* TLS 1.3: the broker's alert on the client certificate comes after the handshake */
+    case CURLE_SEND_ERROR:
+        if (!strstr(detail, "SSL"))
+            return false;
+        handshake_failure(openssl_detail(detail, reason, sizeof reason), tls, why, len);
         return true;
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_SSL_ISSUER_ERROR:

@@ -140,6 +140,12 @@ amqp_line=$(grep 'qdeck: amqp:' <<<"$out")
 expect_match "a client certificate of an unknown CA: the broker's refusal in one line" "$amqp_line" \
   'TLS handshake failed: .*unknown ca|closed the TLS connection after the handshake: it refused the client certificate'
 check "a client certificate of an unknown CA: names the certificate" has "$amqp_line" "(tls_cert = $TLS_STRANGER_CERT)"
+mgmt_line=$(grep 'qdeck: rabbitmq' <<<"$out")
+expect_match "a client certificate of an unknown CA, management API: the refusal in one line" "$mgmt_line" \
+  "https://qdeck:\\*\\*\\*@127\\.0\\.0\\.1:$RABBIT_MGMTS_PORT/: .*TLS handshake failed: [^,]*alert unknown ca \\(tls_cert = "
+check "a client certificate of an unknown CA, management API: names the certificate" \
+  has "$mgmt_line" "(tls_cert = $TLS_STRANGER_CERT)"
+expect_eq "a client certificate of an unknown CA: two lines" "$(grep -c '^qdeck:' <<<"$out")" 2
 
 out=$(q --tls-key "$T/no-such-key.pem" status 2>&1); rc=$?
 expect_eq "an unreadable tls_key: usage error (exit 2)" "$rc" 2

@@ -24,9 +24,9 @@
 # made by openssl when the node is first started (tens of milliseconds,
 # under $RABBIT_DIR/tls): TLS_CA signs the server's certificate (for
 # localhost and 127.0.0.1) and TLS_CLIENT_CERT/TLS_CLIENT_KEY; TLS_WRONG_CA
-# signs nothing the node knows, nor TLS_STRANGER_CERT/TLS_STRANGER_KEY. The
-# AMQP listener checks a client certificate when one is shown (verify_peer)
-# but needs none (fail_if_no_peer_cert = false).
+# signs nothing the node knows, nor TLS_STRANGER_CERT/TLS_STRANGER_KEY. Both
+# TLS listeners check a client certificate when one is shown (verify_peer)
+# but need none (fail_if_no_peer_cert = false).
 
 RABBIT_BIN=/usr/lib/rabbitmq/bin
 RABBIT_USER=qdeck
@@ -184,6 +184,8 @@ management.ssl.port = $RABBIT_MGMTS_PORT
 management.ssl.cacertfile = $t/ca.pem
 management.ssl.certfile = $t/server.pem
 management.ssl.keyfile = $t/server.key
+management.ssl.verify = verify_peer
+management.ssl.fail_if_no_peer_cert = false
 CONF
   echo '[rabbitmq_management,rabbitmq_shovel,rabbitmq_shovel_management].' > "$d/enabled_plugins"
   : > "$d/rabbitmq-env.conf"

@@ -307,6 +307,19 @@ void config_task_init(struct task_config *t, const char *name) { section_init(SC
 void config_dependency_init(struct dependency_config *d, const char *name) { section_init(SCOPE_DEPENDENCY, d, name); }
 void config_schedule_init(struct schedule_config *s, const char *name) { section_init(SCOPE_SCHEDULE, s, name); }
 void config_context_free(struct context_config *ctx) { section_free(SCOPE_CONTEXT, ctx); }
+
+void config_context_copy(struct context_config *dst, const struct context_config *src)
+{
+    *dst = *src;
+    dst->name = xstrdup(src->name ? src->name : "default");
+    for (size_t i = 0; i < noptions; i++) {
+        if (options[i].scope != SCOPE_CONTEXT || options[i].type != OPT_STRING)
+            continue;
+        char **field = option_field(&options[i], dst);
+        if (*field)
+            *field = xstrdup(*field);
+    }
+}
 void config_task_free(struct task_config *t) { section_free(SCOPE_TASK, t); }
 void config_dependency_free(struct dependency_config *d) { section_free(SCOPE_DEPENDENCY, d); }
 void config_schedule_free(struct schedule_config *s) { section_free(SCOPE_SCHEDULE, s); }

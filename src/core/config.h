@@ -156,6 +156,9 @@ void config_free(struct config *cfg);
 /* A context with every key at its default, and its release. */
 void config_context_init(struct context_config *ctx, const char *name);
 void config_context_free(struct context_config *ctx);
+/* dst becomes a copy of src that owns its strings (every key, TLS included),
+ * for a thread that may outlive the config; free with config_context_free. */
+void config_context_copy(struct context_config *dst, const struct context_config *src);
 
 /* The context to use: the named one, the [qdeck] default, the only one, or
  * an implicit one built from flags/environment. NULL when none applies. */

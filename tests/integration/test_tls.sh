@@ -81,15 +81,19 @@ kill -TERM "$wpid"
 wait "$wpid"; rc=$?
 expect_eq "worker over amqps: SIGTERM ends it cleanly" "$rc" 0
 
+screen_start console "$QDECK --config $T/qdeck.conf --refresh 0.5"
+screen_keys console 2
+check "console over https and amqps: the DLQ and its 3 tasks on screen" screen_wait console 30 'amqp:tls-work\.dlq +3 '
+screen_keys console 6
+check "console, DLQ view over amqps: the DLQ picked" screen_wait console 20 'amqp:tls-work\.dlq'
+screen_keys console Enter
+check "console, DLQ view over amqps: its 3 messages read" screen_wait console 20 'amqp:tls-work\.dlq  3 messages'
+screen_keys console q
+
 out=$(q dlq replay amqp:tls-work.dlq --all 2>&1); rc=$?
 expect_eq "dlq replay over amqps: exit 0" "$rc" 0
 check "dlq replay over amqps: the 3 are back in tls-work" wait_for 10 depth_is tls-work 3
 check "dlq replay over amqps: the DLQ is empty" depth_is tls-work.dlq 0
-
-screen_start console "$QDECK --config $T/qdeck.conf --refresh 0.5"
-screen_keys console 2
-check "console over https and amqps: tls-work and its 3 tasks on screen" screen_wait console 30 'amqp:tls-work +3 '
-screen_keys console q
 screen_start wrong "$QDECK --config $T/qdeck.conf --tls-ca $TLS_WRONG_CA --refresh 0.5"
 check "console with a wrong CA: the certificate problem on screen" screen_wait wrong 30 'certificate verify failed'
 screen_keys wrong q

@@ -235,6 +235,14 @@ static void tls_keys_and_their_overrides(void **state)
     assert_true(a->tls.verify);
     assert_null(cfg.contexts[1].tls.ca);
     assert_true(cfg.contexts[1].tls.verify);
+    struct context_config copy;
+    config_context_copy(&copy, a);
+    assert_string_equal(copy.name, "a");
+    assert_string_equal(copy.amqp, a->amqp);
+    assert_ptr_not_equal(copy.tls.key, a->tls.key);
+    assert_string_equal(copy.tls.key, "/file/c.key");
+    assert_true(copy.tls.verify);
+    config_context_free(&copy);
     config_free(&cfg);
 
     setenv("QDECK_TLS_CA", "/env/ca.pem", 1);

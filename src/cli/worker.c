@@ -80,9 +80,10 @@ static int declare_topology(const struct app *app, const char *queues)
     return rc;
 }
 
-/* A refused login is a configuration error that no retry fixes: found
- * before anything starts, it ends the worker with one line and exit 3. A
- * broker that is merely away is left to the consumers, which keep trying. */
+/* A refused login or a failed certificate check is a configuration error
+ * that no retry fixes: found before anything starts, it ends the worker
+ * with one line and exit 3. A broker that is merely away is left to the
+ * consumers, which keep trying. */
 static int check_amqp_login(const struct app *app, const char *queues)
 {
     if (!queues || !app->ctx->amqp || !*app->ctx->amqp)
@@ -111,7 +112,7 @@ static int check_amqp_login(const struct app *app, const char *queues)
         amqp_link_close(conn);
         return EXIT_OK;
     }
-    if (fault == AMQP_LINK_FAULT_LOGIN || fault == AMQP_LINK_FAULT_URL)
+    if (fault == AMQP_LINK_FAULT_LOGIN || fault == AMQP_LINK_FAULT_URL || fault == AMQP_LINK_FAULT_TLS)
         return fail(EXIT_UNREACHABLE, "%s", err);
     log_warn("%s (the consumers keep trying)", err);
     return EXIT_OK;

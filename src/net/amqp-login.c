@@ -44,7 +44,7 @@ struct outcome {
     amqp_rpc_reply_t reply;   /* of the login (decoded part gone) */
     int close_code;           /* connection.close reply code, 0: none */
     bool tls_config;          /* a TLS file cannot be used: text says which */
-    bool tls_failed;          /* TLS was the cause: text says how */
+    enum tls_failure tls;     /* whether TLS was the cause: text says how */
     char text[512];           /* the reply, or the TLS problem */
 };
 
@@ -77,7 +77,8 @@ static amqp_connection_state_t attempt(const struct amqp_connection_info *info, 
     }
     o->open_status = sock ? amqp_socket_open_noblock(sock, info->host, info->port, &tv) : AMQP_STATUS_NO_MEMORY;
     if (o->open_status != AMQP_STATUS_OK) {
-        o->tls_failed = info->ssl && tls_amqp_failure(o->open_status, &check, tls, o->text, sizeof o->text);
+        if (info->ssl)
+            o->tls = tls_amqp_failure(o->open_status, &check, tls, o->text, sizeof o->text);
         amqp_destroy_connection(conn);
         return NULL;
     }
@@ -89,8 +90,8 @@ static amqp_connection_state_t attempt(const struct amqp_connection_info *info, 
     if (o->reply.reply_type == AMQP_RESPONSE_NORMAL)
         return conn;
     if (info->ssl && o->reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION)
-        o->tls_failed = tls_amqp_failure(o->reply.library_error, &check, tls, o->text, sizeof o->text);
-    if (!o->tls_failed)
+        o->tls = tls_amqp_failure(o->reply.library_error, &check, tls, o->text, sizeof o->text);
+    if (o->tls == TLS_NOT_THE_CAUSE)
         reply_text(o->reply, o->text, sizeof o->text, &o->close_code);
     o->reply.reply.decoded = NULL;
     amqp_destroy_connection(conn);
@@ -105,8 +106,8 @@ static void explain(const struct outcome *o, const struct amqp_connection_info *
     if (o->tls_config) {
         *why = AMQP_LOGIN_BAD_URL;
         snprintf(err, errlen, "%s: %s", shown, o->text);
-    } else if (o->tls_failed) {
-        *why = AMQP_LOGIN_UNREACHABLE;
+    } else if (o->tls != TLS_NOT_THE_CAUSE) {
+        *why = o->tls == TLS_REFUSED ? AMQP_LOGIN_TLS : AMQP_LOGIN_UNREACHABLE;
         snprintf(err, errlen, "cannot connect to RabbitMQ %s: %s", shown, o->text);
     } else if (o->open_status != AMQP_STATUS_OK) {
         *why = AMQP_LOGIN_UNREACHABLE;
@@ -154,7 +155,7 @@ amqp_connection_state_t amqp_connect_login(const char *url, const struct tls_opt
     struct outcome o;
     double greeting = timeout < AMQP_GREETING_TIMEOUT ? timeout : AMQP_GREETING_TIMEOUT;
     conn = attempt(&info, tls, heartbeat, timeout, greeting, &o);
-    if (!conn && o.open_status == AMQP_STATUS_OK && !o.tls_config && !o.tls_failed && o.greeted &&
+    if (!conn && o.open_status == AMQP_STATUS_OK && !o.tls_config && o.tls == TLS_NOT_THE_CAUSE && o.greeted &&
         o.reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && o.reply.library_error == AMQP_STATUS_TIMEOUT &&
         greeting < timeout)
         conn = attempt(&info, tls, heartbeat, timeout, timeout, &o);   /* a broker that greeted but was slow */

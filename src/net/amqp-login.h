@@ -22,7 +22,8 @@
 
 enum amqp_login_failure {
     AMQP_LOGIN_BAD_URL,       /* not an amqp[s]:// URL rabbitmq-c can read, or TLS files it cannot use */
-    AMQP_LOGIN_UNREACHABLE,   /* no TCP (or TLS) connection: refused, or the certificate check failed */
+    AMQP_LOGIN_UNREACHABLE,   /* no TCP (or TLS) connection */
+    AMQP_LOGIN_TLS,           /* the certificate check or the TLS handshake failed: fix the config or certs */
     AMQP_LOGIN_NOT_AMQP,      /* connected, but the peer is not an AMQP broker */
     AMQP_LOGIN_REFUSED,       /* the broker refused the login (credentials, vhost) */
     AMQP_LOGIN_BROKEN,        /* the broker greeted, then the login failed otherwise */

@@ -156,8 +156,8 @@ static void handshake_failure(const char *reason, const struct tls_options *tls,
         snprintf(why, len, "TLS handshake failed: %s", reason);
 }
 
-bool tls_amqp_failure(int status, const struct tls_check *check, const struct tls_options *tls, char *why,
-                      size_t len)
+enum tls_failure tls_amqp_failure(int status, const struct tls_check *check, const struct tls_options *tls,
+                                  char *why, size_t len)
 {
     char hint[512];
     ca_hint(tls, hint, sizeof hint);
@@ -169,33 +169,36 @@ bool tls_amqp_failure(int status, const struct tls_check *check, const struct tl
                      hint);
         else
             snprintf(why, len, "certificate verify failed: the broker sent no certificate (%s)", hint);
-        return true;
+        return TLS_REFUSED;
     case AMQP_STATUS_SSL_HOSTNAME_VERIFY_FAILED:
         snprintf(why, len, "certificate verify failed: the broker's certificate does not name the host of the URL "
                            "(rabbitmq-c reads DNS names only, not IP entries, of its subjectAltName; "
                            "tls_verify = false skips this check)");
-        return true;
+        return TLS_REFUSED;
     case AMQP_STATUS_SSL_CONNECTION_FAILED:
-        if (reason)
-            handshake_failure(reason, tls, why, len);
-        else
+        if (!reason) {
             snprintf(why, len, "the peer closed the connection during the TLS handshake (is the port a TLS port?)");
-        return true;
+            return TLS_CLOSED;
+        }
+        handshake_failure(reason, tls, why, len);
+        return TLS_REFUSED;
     case AMQP_STATUS_SSL_ERROR:   /* TLS 1.3: the broker checks a client certificate after the handshake */
-        if (reason)
+        if (reason) {
             handshake_failure(reason, tls, why, len);
-        else if (tls->cert)
+            return TLS_REFUSED;
+        }
+        if (tls->cert)
             snprintf(why, len, "the broker closed the TLS connection after the handshake: it refused the client "
                                "certificate (tls_cert = %s)?", tls->cert);
         else
             snprintf(why, len, "the broker closed the TLS connection after the handshake: does it want a client "
                                "certificate (tls_cert, tls_key)?");
-        return true;
+        return TLS_CLOSED;
     default:
         if (!reason)
-            return false;
+            return TLS_NOT_THE_CAUSE;
         handshake_failure(reason, tls, why, len);   /* an alert read after the handshake (TLS 1.3) */
-        return true;
+        return TLS_REFUSED;
     }
 }
 

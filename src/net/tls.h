@@ -38,12 +38,19 @@ int tls_check_files(const struct tls_options *tls, char *err, size_t errlen);
 amqp_socket_t *tls_amqp_socket(amqp_connection_state_t conn, const struct tls_options *tls, struct tls_check *check,
                                char *err, size_t errlen);
 
+/* What a failed amqps connection says about TLS. */
+enum tls_failure {
+    TLS_NOT_THE_CAUSE,
+    TLS_REFUSED,    /* the certificate check or the handshake failed: retrying will not help */
+    TLS_CLOSED,     /* the peer closed the connection in the handshake without a reason (may pass) */
+};
+
 /* After an amqps open failed with status (an AMQP_STATUS_*), or the login
  * on it failed (status = the login's library error): whether TLS was the
  * cause, and if so one line in why naming it. Reads this thread's OpenSSL
  * error queue, so call it right after the failure. */
-bool tls_amqp_failure(int status, const struct tls_check *check, const struct tls_options *tls, char *why,
-                      size_t len);
+enum tls_failure tls_amqp_failure(int status, const struct tls_check *check, const struct tls_options *tls,
+                                  char *why, size_t len);
 
 /* Sets CA, client certificate and key, and verification on a libcurl
  * handle; errbuf (CURL_ERROR_SIZE bytes, owned by the caller for the

@@ -46,6 +46,7 @@ const char *amqp_link_fault_name(enum amqp_link_fault fault)
     case AMQP_LINK_FAULT_URL: return "bad URL";
     case AMQP_LINK_FAULT_UNREACHABLE: return "unreachable";
     case AMQP_LINK_FAULT_LOGIN: return "login refused";
+    case AMQP_LINK_FAULT_TLS: return "TLS refused";
     case AMQP_LINK_FAULT_OTHER: break;
     }
     return "not connected";
@@ -63,6 +64,7 @@ static enum amqp_link_fault fault_of(enum amqp_login_failure why)
     case AMQP_LOGIN_BAD_URL: return AMQP_LINK_FAULT_URL;
     case AMQP_LOGIN_UNREACHABLE: return AMQP_LINK_FAULT_UNREACHABLE;
     case AMQP_LOGIN_REFUSED: return AMQP_LINK_FAULT_LOGIN;
+    case AMQP_LOGIN_TLS: return AMQP_LINK_FAULT_TLS;
     case AMQP_LOGIN_NOT_AMQP:
     case AMQP_LOGIN_BROKEN: break;
     }

@@ -16,12 +16,14 @@
 #define AMQP_LINK_CHANNEL 1
 
 /* Why a connection could not be opened: callers treat a refused login
- * (wrong user or password, or no access to the vhost) as a configuration
- * error that retrying cannot fix, unlike a broker that is away. */
+ * (wrong user or password, or no access to the vhost) and a failed
+ * certificate check as errors that retrying cannot fix, unlike a broker
+ * that is away. */
 enum amqp_link_fault {
     AMQP_LINK_FAULT_NONE,
     AMQP_LINK_FAULT_URL,          /* not an amqp[s]:// URL, or TLS files that cannot be used */
-    AMQP_LINK_FAULT_UNREACHABLE,  /* TCP connect failed or timed out, or the certificate check failed */
+    AMQP_LINK_FAULT_UNREACHABLE,  /* TCP connect failed or timed out */
+    AMQP_LINK_FAULT_TLS,          /* the certificate check or the TLS handshake failed */
     AMQP_LINK_FAULT_LOGIN,        /* the broker refused the login or the vhost */
     AMQP_LINK_FAULT_OTHER,        /* anything after login (channel, confirms...) */
 };

@@ -110,12 +110,17 @@ expect_match "wrong CA, management API: one line naming the certificate problem"
   "https://qdeck:\\*\\*\\*@127\\.0\\.0\\.1:$RABBIT_MGMTS_PORT/: .*certificate verify failed: self-signed certificate in certificate chain"
 check "wrong CA, management API: the line names the CA file" has "$mgmt_line" "(tls_ca = $TLS_WRONG_CA)"
 expect_eq "wrong CA: exactly those two error lines on stderr" "$(grep -c '^qdeck:' <<<"$out")" 2
+expect_match "wrong CA: the AMQP health line says TLS" "$out" "^amqp amqps://qdeck:\\*\\*\\*@127\\.0\\.0\\.1:$RABBIT_AMQPS_PORT/%2F +TLS refused"
 check "wrong CA: no password on stderr" bash -c "! grep -q s3cret-pw <<<'$out'"
 
 out=$(q --tls-ca "$TLS_WRONG_CA" publish amqp:tls-work --type rec 2>&1); rc=$?
 expect_eq "wrong CA: publish exits 3" "$rc" 3
 expect_eq "wrong CA: publish says it in one line" "$(lines "$out")" 1
 expect_match "wrong CA: publish names the problem" "$out" 'certificate verify failed: self-signed certificate in certificate chain \(tls_ca = '
+out=$(timeout 30 "$QDECK" --config "$T/qdeck.conf" --tls-ca "$TLS_WRONG_CA" worker 2>&1); rc=$?
+expect_eq "wrong CA: the worker ends at once (exit 3), no retrying a certificate" "$rc" 3
+expect_eq "wrong CA: the worker says it in one line" "$(lines "$out")" 1
+expect_match "wrong CA: the worker names the problem" "$out" 'certificate verify failed: .*\(tls_ca = '
 out=$(q --tls-ca "$TLS_WRONG_CA" dlq replay amqp:tls-work.dlq --all 2>&1); rc=$?
 expect_eq "wrong CA: dlq replay exits 3" "$rc" 3
 expect_match "wrong CA: dlq replay names the problem" "$out" 'certificate verify failed: .*\(tls_ca = '

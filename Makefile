@@ -14,7 +14,7 @@
 # `make SANITIZE=address,undefined` builds into build-san/ instead of build/.
 # `make V=1` shows every compiler command.
 
-PKGS      := ncursesw librabbitmq hiredis libcurl libcjson inih libmicrohttpd
+PKGS      := ncursesw librabbitmq hiredis libcurl libcjson inih libmicrohttpd openssl
 CC        ?= cc
 CSTD      := -std=c11 -D_GNU_SOURCE
 ifeq ($(V),1)

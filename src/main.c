@@ -22,6 +22,10 @@ static const struct arg_option global_options[] = {
     OPT_STRING("amqp", 0, "URL", "RabbitMQ AMQP URL            (env QDECK_AMQP_URL)"),
     OPT_STRING("mgmt", 0, "URL", "RabbitMQ management API URL  (env QDECK_MGMT_URL)"),
     OPT_STRING("redis", 0, "URL", "Redis URL                    (env QDECK_REDIS_URL)"),
+    OPT_STRING("tls-ca", 0, "FILE", "CA of amqps/https brokers    (env QDECK_TLS_CA)"),
+    OPT_STRING("tls-cert", 0, "FILE", "TLS client certificate       (env QDECK_TLS_CERT)"),
+    OPT_STRING("tls-key", 0, "FILE", "TLS client key               (env QDECK_TLS_KEY)"),
+    OPT_STRING("tls-verify", 0, "BOOL", "check brokers' certificates (env QDECK_TLS_VERIFY; default true)"),
     OPT_FLAG("read-only", 0, "refuse every mutating action"),
     OPT_STRING("theme", 0, "NAME", "colour theme (themes/NAME.theme)"),
     OPT_DOUBLE("refresh", 0, "SECS", "seconds between refreshes (default 1)", 0.1, 3600, NULL),
@@ -167,6 +171,10 @@ static int apply_globals(const struct args *a, struct app *app, const char **log
     app->ov.amqp = args_string(a, "amqp");
     app->ov.mgmt = args_string(a, "mgmt");
     app->ov.redis = args_string(a, "redis");
+    app->ov.tls_ca = args_string(a, "tls-ca");
+    app->ov.tls_cert = args_string(a, "tls-cert");
+    app->ov.tls_key = args_string(a, "tls-key");
+    app->ov.tls_verify = args_string(a, "tls-verify");
     app->ov.read_only = args_flag(a, "read-only");
     app->ov.theme = args_string(a, "theme");
     app->ov.refresh = args_double(a, "refresh", app->ov.refresh);
@@ -260,11 +268,12 @@ int main(int argc, char **argv)
     app.ctx = config_active_context(&app.cfg);
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (!cmd)
+    rc = app_check_tls(&app);
+    if (rc == EXIT_OK && !cmd)
         rc = cmd_console(&app);
-    else if (sub)
+    else if (rc == EXIT_OK && sub)
         rc = sub->run(&app, &a);
-    else
+    else if (rc == EXIT_OK)
         rc = cmd->run(&app, &a);
     curl_global_cleanup();
     config_free(&app.cfg);

@@ -19,7 +19,7 @@
 # lib/qdeck-san),
 # QDECK_PLAIN (build/qdeck), TOOLS (build/tools), QDECK_REPO, QDECK_TEST_TMP,
 # QDECK_THEME_DIR, SCREEN_SOCK (a tmux socket the runner kills afterwards),
-# QDECK_RESULT_FILE, everything lib/servers.sh exports, ASAN_OPTIONS and
+# QDECK_RESULT_FILE, everything lib/servers.sh exports (TLS ports and certificates too), ASAN_OPTIONS and
 # UBSAN_OPTIONS logging to $QDECK_TEST_TMP/asan/, HOME and XDG_CONFIG_HOME
 # private, and no QDECK_*_URL from the caller. Any sanitizer log fails the
 # test that produced it and is printed. Broker state is reset between files.
@@ -46,7 +46,8 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$QDECK_TEST_TMP
 export HOME=$QDECK_TEST_TMP/home XDG_CONFIG_HOME=$QDECK_TEST_TMP/xdg   # never the developer's config
 export LANG=C.UTF-8 TERM=${TERM:-xterm-256color}
 [ "$TERM" = dumb ] && export TERM=xterm-256color
-unset QDECK_AMQP_URL QDECK_MGMT_URL QDECK_REDIS_URL QDECK_CONTEXT NO_COLOR TMUX
+unset QDECK_AMQP_URL QDECK_MGMT_URL QDECK_REDIS_URL QDECK_CONTEXT QDECK_TLS_CA QDECK_TLS_CERT QDECK_TLS_KEY \
+  QDECK_TLS_VERIFY NO_COLOR TMUX
 timeout_secs=${QDECK_TEST_TIMEOUT:-300}
 only=${QDECK_TEST_ONLY:-}
 suites_dir=${QDECK_TEST_SUITES:-$repo/tests}   # another tree of suite dirs: for testing this runner

@@ -17,18 +17,20 @@
 
 struct amqp_peek {
     char *url;
+    const struct tls_options *tls;
     double timeout;
     amqp_connection_state_t conn;
     bool channel_open;
     double retry_at;      /* monotonic: no connection attempt before */
 };
 
-struct amqp_peek *amqp_peek_new(const char *amqp_url, double timeout)
+struct amqp_peek *amqp_peek_new(const char *amqp_url, const struct tls_options *tls, double timeout)
 {
-    if (!amqp_url || strncmp(amqp_url, "amqp://", 7) != 0)
+    if (!amqp_url || (strncmp(amqp_url, "amqp://", 7) != 0 && strncmp(amqp_url, "amqps://", 8) != 0))
         return NULL;
     struct amqp_peek *p = xcalloc(1, sizeof *p);
     p->url = xstrdup(amqp_url);
+    p->tls = tls;
     p->timeout = timeout > 0 ? timeout : 5;
     p->retry_at = -INFINITY;
     return p;
@@ -62,7 +64,7 @@ static int connect_peek(struct amqp_peek *p, char *err, size_t errlen)
     }
     enum amqp_login_failure why;
     char reason[384];
-    p->conn = amqp_connect_login(p->url, 0, p->timeout, &why, reason, sizeof reason);
+    p->conn = amqp_connect_login(p->url, p->tls, 0, p->timeout, &why, reason, sizeof reason);
     if (!p->conn) {
         snprintf(err, errlen, "RabbitMQ AMQP: %s", reason);
         p->retry_at = clock_mono() + PEEK_RETRY;

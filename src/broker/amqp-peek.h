@@ -13,11 +13,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/config.h"
+
 struct amqp_peek;
 
-/* No network yet. NULL when the URL cannot be used (amqps: not peeked, the
- * statistics are used alone). */
-struct amqp_peek *amqp_peek_new(const char *amqp_url, double timeout);
+/* No network yet; tls (for amqps://) must outlive the peek. NULL when there
+ * is no amqp[s]:// URL (the statistics are used alone). */
+struct amqp_peek *amqp_peek_new(const char *amqp_url, const struct tls_options *tls, double timeout);
 void amqp_peek_free(struct amqp_peek *p);
 /* 0 with the counts; 1 when the queue does not exist; -1 when RabbitMQ
  * cannot be asked now (reason in err). */

@@ -51,6 +51,7 @@
 #include "core/clock.h"
 #include "core/url.h"
 #include "core/xalloc.h"
+#include "net/tls.h"
 
 #define MGMT_PAGE_SIZE 500
 #define MGMT_MAX_BODY (256u << 20)
@@ -78,6 +79,8 @@ struct mgmt {
     double side_refreshed;  /* monotonic time of the last overview/bindings */
     char *body;
     size_t body_len;
+    const struct tls_options *tls;   /* the context's, for https:// */
+    char curl_error[CURL_ERROR_SIZE];
     double timeout;
     double interval;        /* seconds between polls of the queue list */
     double polled_at;       /* monotonic time of the last poll */
@@ -143,6 +146,8 @@ static void mgmt_free_bindings(struct mgmt *m)
     m->nbindings = 0;
 }
 
+static const struct tls_options system_cas = {.verify = true};
+
 static int mgmt_init(struct source *src, char *err, size_t errlen)
 {
     struct broker_url u;
@@ -173,11 +178,12 @@ static int mgmt_init(struct source *src, char *err, size_t errlen)
     if (have_amqp)
         broker_url_free(&amqp);
     m->timeout = src->ctx ? src->ctx->timeout : 5;
+    m->tls = src->ctx ? &src->ctx->tls : &system_cas;
     m->side_refreshed = -INFINITY;
     m->interval = src->ctx && src->ctx->mgmt_interval > 0 ? src->ctx->mgmt_interval : MGMT_DEFAULT_INTERVAL;
     m->polled_at = -INFINITY;
     m->seed = (unsigned)getpid() ^ (unsigned)(uintptr_t)m;
-    m->peek = amqp_peek_new(src->ctx ? src->ctx->amqp : NULL, m->timeout);
+    m->peek = amqp_peek_new(src->ctx ? src->ctx->amqp : NULL, src->ctx ? &src->ctx->tls : NULL, m->timeout);
     src->priv = m;
     return 0;
 }
@@ -245,6 +251,7 @@ static CURL *mgmt_handle(struct source *src)
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(m->timeout * 1000));
     curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(c, CURLOPT_USERAGENT, "qdeck");
+    tls_curl_apply(c, m->tls, m->curl_error);
     m->curl = c;
     return c;
 }
@@ -267,6 +274,9 @@ static enum source_status mgmt_get(struct source *src, const char *path, char *e
         m->body[0] = '\0';
 
     CURLcode rc = curl_easy_perform(c);
+    bool tls_config;
+    if (rc != CURLE_OK && tls_curl_failure(rc, m->curl_error, m->tls, err, errlen, &tls_config))
+        return tls_config ? SOURCE_CONFIG_ERROR : SOURCE_DOWN;
     if (rc != CURLE_OK) {
         switch (rc) {
         case CURLE_OPERATION_TIMEDOUT:

@@ -1,5 +1,5 @@
 /* Helpers every command uses: error lines, the "is anything configured"
- * check, and blocking stdout/stderr. */
+ * check, the check of the TLS files, and blocking stdout/stderr. */
 #include "cli/app.h"
 
 #include <cJSON.h>
@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+
+#include "net/tls.h"
 
 const struct exit_code_doc exit_codes[] = {
     {EXIT_OK, "ok"},
@@ -58,6 +60,15 @@ int app_require_sources(struct app *app)
         return fail(EXIT_USAGE, "nothing to watch: give --amqp/--mgmt/--redis URLs, set QDECK_*_URL, "
                                 "or write a [context NAME] in qdeck.conf (see --help-config)");
     return EXIT_OK;
+}
+
+int app_check_tls(const struct app *app)
+{
+    const struct context_config *c = app->ctx;
+    char err[700];
+    if (!c || (!c->tls.ca && !c->tls.cert && !c->tls.key) || tls_check_files(&c->tls, err, sizeof err) == 0)
+        return EXIT_OK;
+    return fail(EXIT_USAGE, "context %s: %s", c->name, err);
 }
 
 void print_result_json(const char *action, const char *target, bool ok, const char *result, cJSON *extra)

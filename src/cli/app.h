@@ -97,5 +97,8 @@ void stdio_blocking(void);
 
 /* Makes sure a context with at least one source is configured. */
 int app_require_sources(struct app *app);
+/* The active context's TLS files (tls_ca, tls_cert, tls_key) can be used:
+ * EXIT_OK, or EXIT_USAGE with one line naming the key and the file. */
+int app_check_tls(const struct app *app);
 
 #endif

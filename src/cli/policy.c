@@ -89,7 +89,8 @@ static bool queue_on_broker(const struct app *app, redisContext *c, const char *
     }
     if ((amqp || bare) && app->ctx && app->ctx->amqp) {
         char err[400];
-        amqp_connection_state_t conn = amqp_link_open(app->ctx->amqp, 0, false, app->ctx->timeout, err, sizeof err);
+        amqp_connection_state_t conn =
+            amqp_link_open(app->ctx->amqp, &app->ctx->tls, 0, false, app->ctx->timeout, err, sizeof err);
         if (!conn)
             return false;
         amqp_queue_declare(conn, AMQP_LINK_CHANNEL, amqp_cstring_bytes(amqp ? queue + 5 : queue), 1, 0, 0, 0,

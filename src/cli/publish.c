@@ -225,7 +225,8 @@ static int publish_amqp(const struct app *app, const struct queue_address *a, st
                         redisContext *results, const char *label, long max_depth, struct pub_outcome *out)
 {
     char err[400];
-    amqp_connection_state_t conn = amqp_link_open(app->ctx->amqp, 0, true, app->ctx->timeout, err, sizeof err);
+    amqp_connection_state_t conn =
+        amqp_link_open(app->ctx->amqp, &app->ctx->tls, 0, true, app->ctx->timeout, err, sizeof err);
     if (!conn)
         return fail(EXIT_UNREACHABLE, "%s", err);
     int rc = ensure_queue(conn, a, p, label, max_depth, out);

@@ -29,6 +29,7 @@
 /* The AMQP connect+login check, run on its own thread. */
 struct amqp_check {
     const char *url;
+    const struct tls_options *tls;
     char *shown;                 /* redacted */
     double timeout;
     bool ok;
@@ -40,7 +41,7 @@ static void *amqp_check_thread(void *arg)
 {
     struct amqp_check *c = arg;
     enum amqp_link_fault fault;
-    amqp_connection_state_t conn = amqp_link_connect(c->url, 0, false, c->timeout, &fault, c->message,
+    amqp_connection_state_t conn = amqp_link_connect(c->url, c->tls, 0, false, c->timeout, &fault, c->message,
                                                      sizeof c->message);
     c->ok = conn != NULL;
     c->status = c->ok ? "ok" : amqp_link_fault_name(fault);
@@ -232,7 +233,7 @@ int cmd_status(struct app *app, const struct args *a)
     if (sources_from_context(app->ctx, app->cfg.refresh, -1, &srcs, &n, err, sizeof err) < 0)
         return fail(EXIT_USAGE, "%s", err);
 
-    struct amqp_check amqp_check = {.url = app->ctx->amqp}, *amqp = NULL;
+    struct amqp_check amqp_check = {.url = app->ctx->amqp, .tls = &app->ctx->tls}, *amqp = NULL;
     pthread_t amqp_thread;
     bool amqp_threaded = false;
     if (app->ctx->amqp && *app->ctx->amqp) {

@@ -65,7 +65,8 @@ static int declare_topology(const struct app *app, const char *queues)
             break;
         }
         if (a.kind == QUEUE_AMQP) {
-            if (!conn && !(conn = amqp_link_open(app->ctx->amqp, 0, false, app->ctx->timeout, err, sizeof err)))
+            if (!conn &&
+                !(conn = amqp_link_open(app->ctx->amqp, &app->ctx->tls, 0, false, app->ctx->timeout, err, sizeof err)))
                 rc = fail(EXIT_UNREACHABLE, "%s", err);
             else if (topology_declare_queue(conn, a.name, err, sizeof err) < 0)
                 rc = fail(EXIT_FAILED, "declaring %s: %s", items[i], err);
@@ -79,9 +80,10 @@ static int declare_topology(const struct app *app, const char *queues)
     return rc;
 }
 
-/* A refused login is a configuration error that no retry fixes: found
- * before anything starts, it ends the worker with one line and exit 3. A
- * broker that is merely away is left to the consumers, which keep trying. */
+/* A refused login or a failed certificate check is a configuration error
+ * that no retry fixes: found before anything starts, it ends the worker
+ * with one line and exit 3. A broker that is merely away is left to the
+ * consumers, which keep trying. */
 static int check_amqp_login(const struct app *app, const char *queues)
 {
     if (!queues || !app->ctx->amqp || !*app->ctx->amqp)
@@ -104,12 +106,13 @@ static int check_amqp_login(const struct app *app, const char *queues)
                                                                                       : LOGIN_CHECK_TIMEOUT;
     enum amqp_link_fault fault;
     char err[512];
-    amqp_connection_state_t conn = amqp_link_connect(app->ctx->amqp, 0, false, timeout, &fault, err, sizeof err);
+    amqp_connection_state_t conn =
+        amqp_link_connect(app->ctx->amqp, &app->ctx->tls, 0, false, timeout, &fault, err, sizeof err);
     if (conn) {
         amqp_link_close(conn);
         return EXIT_OK;
     }
-    if (fault == AMQP_LINK_FAULT_LOGIN || fault == AMQP_LINK_FAULT_URL)
+    if (fault == AMQP_LINK_FAULT_LOGIN || fault == AMQP_LINK_FAULT_URL || fault == AMQP_LINK_FAULT_TLS)
         return fail(EXIT_UNREACHABLE, "%s", err);
     log_warn("%s (the consumers keep trying)", err);
     return EXIT_OK;

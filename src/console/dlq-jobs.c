@@ -344,15 +344,7 @@ static void jobs_main(struct loop *l, void *arg)
 struct dlq_jobs *dlq_jobs_start(const struct config *cfg, const struct context_config *ctx, int notify_fd)
 {
     struct dlq_jobs *w = xcalloc(1, sizeof *w);
-    config_context_init(&w->ctx_copy, ctx->name);
-    char **urls[] = {&w->ctx_copy.amqp, &w->ctx_copy.mgmt, &w->ctx_copy.redis};
-    const char *from[] = {ctx->amqp, ctx->mgmt, ctx->redis};
-    for (size_t i = 0; i < 3; i++) {
-        free(*urls[i]);
-        *urls[i] = from[i] ? xstrdup(from[i]) : NULL;
-    }
-    w->ctx_copy.timeout = ctx->timeout;
-    w->ctx_copy.read_only = ctx->read_only;
+    config_context_copy(&w->ctx_copy, ctx);
     w->cfg_copy.audit_log = cfg->audit_log ? xstrdup(cfg->audit_log) : NULL;
     w->cfg = &w->cfg_copy;
     w->ctx = &w->ctx_copy;

@@ -100,6 +100,14 @@ static const struct option_def options[] = {
      "2000", 100, 1000000, "keys the console's background discovery lets SCAN look at per second"},
     {SCOPE_CONTEXT, "timeout", OPT_DOUBLE, offsetof(struct context_config, timeout), "5", 0.1, 300,
      "seconds a broker may take to answer before it counts as hung"},
+    {SCOPE_CONTEXT, "tls_ca", OPT_STRING, offsetof(struct context_config, tls.ca), NULL, 0, 0,
+     "PEM file of the CA that signed the broker's certificate, for amqps:// and https:// (default: the system's CAs)"},
+    {SCOPE_CONTEXT, "tls_cert", OPT_STRING, offsetof(struct context_config, tls.cert), NULL, 0, 0,
+     "PEM client certificate shown to amqps:// and https:// brokers that ask for one (with tls_key)"},
+    {SCOPE_CONTEXT, "tls_key", OPT_STRING, offsetof(struct context_config, tls.key), NULL, 0, 0,
+     "PEM private key of tls_cert, unencrypted (default: the tls_cert file itself)"},
+    {SCOPE_CONTEXT, "tls_verify", OPT_BOOL, offsetof(struct context_config, tls.verify), "true", 0, 0,
+     "check the broker's certificate and host name; false accepts any (testing only)"},
 
     {SCOPE_WORKER, "queues", OPT_STRING, W(queues), NULL, 0, 0,
      "queues to consume: amqp:NAME, redis:KEY, stream:KEY#GROUP, comma-separated"},
@@ -201,6 +209,14 @@ static void *option_field(const struct option_def *o, void *base)
     return (char *)base + o->offset;
 }
 
+static const struct option_def *find_option(enum option_scope scope, const char *key)
+{
+    for (size_t i = 0; i < noptions; i++)
+        if (options[i].scope == scope && strcmp(options[i].key, key) == 0)
+            return &options[i];
+    return NULL;
+}
+
 static int parse_bool(const char *v, bool *out)
 {
     static const char *yes[] = {"1", "true", "yes", "on"}, *no[] = {"0", "false", "no", "off"};
@@ -291,6 +307,19 @@ void config_task_init(struct task_config *t, const char *name) { section_init(SC
 void config_dependency_init(struct dependency_config *d, const char *name) { section_init(SCOPE_DEPENDENCY, d, name); }
 void config_schedule_init(struct schedule_config *s, const char *name) { section_init(SCOPE_SCHEDULE, s, name); }
 void config_context_free(struct context_config *ctx) { section_free(SCOPE_CONTEXT, ctx); }
+
+void config_context_copy(struct context_config *dst, const struct context_config *src)
+{
+    *dst = *src;
+    dst->name = xstrdup(src->name ? src->name : "default");
+    for (size_t i = 0; i < noptions; i++) {
+        if (options[i].scope != SCOPE_CONTEXT || options[i].type != OPT_STRING)
+            continue;
+        char **field = option_field(&options[i], dst);
+        if (*field)
+            *field = xstrdup(*field);
+    }
+}
 void config_task_free(struct task_config *t) { section_free(SCOPE_TASK, t); }
 void config_dependency_free(struct dependency_config *d) { section_free(SCOPE_DEPENDENCY, d); }
 void config_schedule_free(struct schedule_config *s) { section_free(SCOPE_SCHEDULE, s); }
@@ -497,6 +526,28 @@ static int check_context_urls(const struct context_config *ctx, char *err, size_
     return 0;
 }
 
+/* --tls-* flags, else QDECK_TLS_* variables, over the active context's keys. */
+static int apply_tls_overrides(const struct config_overrides *ov, struct context_config *ctx, char *err,
+                               size_t errlen)
+{
+    const struct {
+        const char *key, *flag_name, *flag, *env;
+    } tls[] = {{"tls_ca", "--tls-ca", ov->tls_ca, "QDECK_TLS_CA"},
+               {"tls_cert", "--tls-cert", ov->tls_cert, "QDECK_TLS_CERT"},
+               {"tls_key", "--tls-key", ov->tls_key, "QDECK_TLS_KEY"},
+               {"tls_verify", "--tls-verify", ov->tls_verify, "QDECK_TLS_VERIFY"}};
+    for (size_t i = 0; i < sizeof tls / sizeof tls[0]; i++) {
+        const char *value = first_set(tls[i].flag, getenv(tls[i].env));
+        const struct option_def *o = find_option(SCOPE_CONTEXT, tls[i].key);
+        char why[200];
+        if (value && option_set(o, option_field(o, ctx), value, why, sizeof why) < 0) {
+            snprintf(err, errlen, "%s: %s", tls[i].flag ? tls[i].flag_name : tls[i].env, why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int config_load(const struct config_overrides *ov, struct config *cfg, char *err, size_t errlen)
 {
     config_defaults(cfg);
@@ -538,6 +589,8 @@ int config_load(const struct config_overrides *ov, struct config *cfg, char *err
         if (redis) { free(ctx->redis); ctx->redis = xstrdup(redis); }
     }
     const struct context_config *active = config_active_context(cfg);
+    if (active && apply_tls_overrides(ov, (struct context_config *)active, err, errlen) < 0)
+        return -1;
     if (active && check_context_urls(active, err, errlen) < 0)
         return -1;
     if (ov->theme) { free(cfg->theme); cfg->theme = xstrdup(ov->theme); }

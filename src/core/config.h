@@ -11,6 +11,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* TLS to the brokers (amqps://, https://): file paths, NULL when not given.
+ * Applied by net/tls.h, the one place that configures a TLS connection. */
+struct tls_options {
+    char *ca;              /* PEM CA bundle that signs the broker's certificate; NULL: the system's */
+    char *cert;            /* PEM client certificate (chain), for brokers that ask for one */
+    char *key;             /* PEM private key of cert */
+    bool verify;           /* check the broker's certificate and host name */
+};
+
 struct context_config {
     char *name;
     char *amqp;            /* raw URLs: may hold passwords, never print them */
@@ -24,6 +33,7 @@ struct context_config {
     int redis_scan_rate;
     double mgmt_interval;  /* seconds between management API polls (collect_statistics_interval) */   /* keys SCAN may look at per second (the discovery budget) */
     double timeout;        /* seconds a broker may take to answer */
+    struct tls_options tls;
 };
 
 /* [worker]: the embedded pool and `qdeck worker`. */
@@ -128,6 +138,7 @@ struct config_overrides {
     const char *config_path;   /* --config */
     const char *context;       /* --context */
     const char *amqp, *mgmt, *redis;
+    const char *tls_ca, *tls_cert, *tls_key, *tls_verify;   /* --tls-* */
     const char *theme;
     double refresh;            /* 0: not given */
     bool read_only;
@@ -145,6 +156,9 @@ void config_free(struct config *cfg);
 /* A context with every key at its default, and its release. */
 void config_context_init(struct context_config *ctx, const char *name);
 void config_context_free(struct context_config *ctx);
+/* dst becomes a copy of src that owns its strings (every key, TLS included),
+ * for a thread that may outlive the config; free with config_context_free. */
+void config_context_copy(struct context_config *dst, const struct context_config *src);
 
 /* The context to use: the named one, the [qdeck] default, the only one, or
  * an implicit one built from flags/environment. NULL when none applies. */

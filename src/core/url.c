@@ -161,6 +161,12 @@ int broker_url_check_role(const char *text, enum url_role role, char *err, unsig
             return 0;
         }
     char *shown = url_redact(text);
+    if (role == URL_ROLE_REDIS && strcmp(scheme, "rediss") == 0) {
+        snprintf(err, errlen, "%s: %s", shown, URL_REDISS_REFUSAL);
+        free(shown);
+        free(scheme);
+        return -1;
+    }
     const char *hint = "";
     if (role == URL_ROLE_AMQP && (!strcmp(scheme, "http") || !strcmp(scheme, "https")))
         hint = " (a management API URL belongs to --mgmt)";

@@ -32,6 +32,10 @@ enum url_role { URL_ROLE_AMQP, URL_ROLE_MGMT, URL_ROLE_REDIS };
  * naming the flag, the (redacted) URL and the schemes wanted. */
 int broker_url_check_role(const char *text, enum url_role role, char *err, unsigned errlen);
 
+/* Why a rediss:// URL is refused (after "URL: "): the hiredis qdeck is built
+ * with has no TLS. */
+#define URL_REDISS_REFUSAL "TLS to Redis needs hiredis >= 1.0 with SSL; Debian's hiredis 0.14 has none"
+
 /* The URL with its password replaced by "***"; a new string. Unparseable
  * input is returned as "<invalid URL>" so nothing secret can leak. */
 char *url_redact(const char *text);

@@ -58,7 +58,7 @@ int amqp_dlq_connect(struct dlq *d, amqp_connection_state_t *out)
     struct amqp_dlq *a = d->priv;
     char err[512];
     enum amqp_login_failure why;
-    amqp_connection_state_t conn = amqp_connect_login(url, 0, a->timeout, &why, err, sizeof err);
+    amqp_connection_state_t conn = amqp_connect_login(url, &d->ctx->tls, 0, a->timeout, &why, err, sizeof err);
     if (!conn)
         return dlq_fail(d, why == AMQP_LOGIN_BAD_URL ? DLQ_FAIL_USAGE : DLQ_FAIL_UNREACHABLE, "%s", err);
     /* a broker busy dead-lettering or recovering answers slowly: RPCs get

@@ -16,21 +16,25 @@
 #include <amqp.h>
 #include <stddef.h>
 
+#include "core/config.h"
+
 #define AMQP_GREETING_TIMEOUT 1.0   /* seconds for a broker to send connection.start */
 
 enum amqp_login_failure {
-    AMQP_LOGIN_BAD_URL,       /* not an amqp[s]:// URL rabbitmq-c can read */
+    AMQP_LOGIN_BAD_URL,       /* not an amqp[s]:// URL rabbitmq-c can read, or TLS files it cannot use */
     AMQP_LOGIN_UNREACHABLE,   /* no TCP (or TLS) connection */
+    AMQP_LOGIN_TLS,           /* the certificate check or the TLS handshake failed: fix the config or certs */
     AMQP_LOGIN_NOT_AMQP,      /* connected, but the peer is not an AMQP broker */
     AMQP_LOGIN_REFUSED,       /* the broker refused the login (credentials, vhost) */
     AMQP_LOGIN_BROKEN,        /* the broker greeted, then the login failed otherwise */
 };
 
-/* Connects to url (amqp:// or amqps://) and logs in; heartbeat seconds (0
- * none); timeout bounds the connect and the login, and is set as the RPC
- * timeout. The connection, or NULL with one line in err naming the
- * (redacted) URL and *why set. */
-amqp_connection_state_t amqp_connect_login(const char *url, int heartbeat, double timeout,
-                                           enum amqp_login_failure *why, char *err, size_t errlen);
+/* Connects to url (amqp:// or amqps://, with tls's CA, client certificate
+ * and verification: net/tls.h; NULL: verify against the system's CAs) and
+ * logs in; heartbeat seconds (0 none); timeout bounds the connect and the
+ * login, and is set as the RPC timeout. The connection, or NULL with one
+ * line in err naming the (redacted) URL and *why set. */
+amqp_connection_state_t amqp_connect_login(const char *url, const struct tls_options *tls, int heartbeat,
+                                           double timeout, enum amqp_login_failure *why, char *err, size_t errlen);
 
 #endif

@@ -50,8 +50,7 @@ int redis_url_parse(const char *url, struct broker_url *u, char *err, size_t err
         snprintf(err, errlen, "Redis URL: %s", why);
         return -1;
     }
-    if (strcmp(u->scheme, "redis") != 0 && strcmp(u->scheme, "unix") != 0) {
-        snprintf(err, errlen, "%s: Redis URL must be redis:// or unix:// (hiredis here has no TLS)", u->redacted);
+    if (broker_url_check_role(url, URL_ROLE_REDIS, err, (unsigned)errlen) < 0) {
         broker_url_free(u);
         return -1;
     }

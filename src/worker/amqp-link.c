@@ -46,15 +46,16 @@ const char *amqp_link_fault_name(enum amqp_link_fault fault)
     case AMQP_LINK_FAULT_URL: return "bad URL";
     case AMQP_LINK_FAULT_UNREACHABLE: return "unreachable";
     case AMQP_LINK_FAULT_LOGIN: return "login refused";
+    case AMQP_LINK_FAULT_TLS: return "TLS refused";
     case AMQP_LINK_FAULT_OTHER: break;
     }
     return "not connected";
 }
 
-amqp_connection_state_t amqp_link_open(const char *url, int heartbeat, bool confirms, double timeout, char *err,
-                                       size_t errlen)
+amqp_connection_state_t amqp_link_open(const char *url, const struct tls_options *tls, int heartbeat, bool confirms,
+                                       double timeout, char *err, size_t errlen)
 {
-    return amqp_link_connect(url, heartbeat, confirms, timeout, NULL, err, errlen);
+    return amqp_link_connect(url, tls, heartbeat, confirms, timeout, NULL, err, errlen);
 }
 
 static enum amqp_link_fault fault_of(enum amqp_login_failure why)
@@ -63,20 +64,22 @@ static enum amqp_link_fault fault_of(enum amqp_login_failure why)
     case AMQP_LOGIN_BAD_URL: return AMQP_LINK_FAULT_URL;
     case AMQP_LOGIN_UNREACHABLE: return AMQP_LINK_FAULT_UNREACHABLE;
     case AMQP_LOGIN_REFUSED: return AMQP_LINK_FAULT_LOGIN;
+    case AMQP_LOGIN_TLS: return AMQP_LINK_FAULT_TLS;
     case AMQP_LOGIN_NOT_AMQP:
     case AMQP_LOGIN_BROKEN: break;
     }
     return AMQP_LINK_FAULT_OTHER;
 }
 
-amqp_connection_state_t amqp_link_connect(const char *url, int heartbeat, bool confirms, double timeout,
-                                          enum amqp_link_fault *fault, char *err, size_t errlen)
+amqp_connection_state_t amqp_link_connect(const char *url, const struct tls_options *tls, int heartbeat,
+                                          bool confirms, double timeout, enum amqp_link_fault *fault, char *err,
+                                          size_t errlen)
 {
     enum amqp_link_fault unused;
     if (!fault)
         fault = &unused;
     enum amqp_login_failure why;
-    amqp_connection_state_t conn = amqp_connect_login(url, heartbeat, timeout, &why, err, errlen);
+    amqp_connection_state_t conn = amqp_connect_login(url, tls, heartbeat, timeout, &why, err, errlen);
     if (!conn) {
         *fault = fault_of(why);
         return NULL;

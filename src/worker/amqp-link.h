@@ -11,28 +11,34 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/config.h"
+
 #define AMQP_LINK_CHANNEL 1
 
 /* Why a connection could not be opened: callers treat a refused login
- * (wrong user or password, or no access to the vhost) as a configuration
- * error that retrying cannot fix, unlike a broker that is away. */
+ * (wrong user or password, or no access to the vhost) and a failed
+ * certificate check as errors that retrying cannot fix, unlike a broker
+ * that is away. */
 enum amqp_link_fault {
     AMQP_LINK_FAULT_NONE,
-    AMQP_LINK_FAULT_URL,          /* not an amqp[s]:// URL */
+    AMQP_LINK_FAULT_URL,          /* not an amqp[s]:// URL, or TLS files that cannot be used */
     AMQP_LINK_FAULT_UNREACHABLE,  /* TCP connect failed or timed out */
+    AMQP_LINK_FAULT_TLS,          /* the certificate check or the TLS handshake failed */
     AMQP_LINK_FAULT_LOGIN,        /* the broker refused the login or the vhost */
     AMQP_LINK_FAULT_OTHER,        /* anything after login (channel, confirms...) */
 };
 
-/* Connects, logs in, opens channel 1, and (confirms) selects confirm mode.
- * heartbeat in seconds (0: none). NULL with a reason in err (no secrets). */
-amqp_connection_state_t amqp_link_open(const char *url, int heartbeat, bool confirms, double timeout, char *err,
-                                       size_t errlen);
+/* Connects (TLS as tls says, for amqps://), logs in, opens channel 1, and
+ * (confirms) selects confirm mode. heartbeat in seconds (0: none). NULL with
+ * a reason in err (no secrets). */
+amqp_connection_state_t amqp_link_open(const char *url, const struct tls_options *tls, int heartbeat, bool confirms,
+                                       double timeout, char *err, size_t errlen);
 /* The same, saying why in *fault (may be NULL). A refused login reads
  * "RabbitMQ at amqp://user:***@host:port/vhost refused the login (wrong
  * user or password)". */
-amqp_connection_state_t amqp_link_connect(const char *url, int heartbeat, bool confirms, double timeout,
-                                          enum amqp_link_fault *fault, char *err, size_t errlen);
+amqp_connection_state_t amqp_link_connect(const char *url, const struct tls_options *tls, int heartbeat,
+                                          bool confirms, double timeout, enum amqp_link_fault *fault, char *err,
+                                          size_t errlen);
 /* "login refused", "unreachable", ... for health lines; "" for NONE. */
 const char *amqp_link_fault_name(enum amqp_link_fault fault);
 void amqp_link_close(amqp_connection_state_t conn);

@@ -105,7 +105,7 @@ static int amqp_connect(struct consumer *c, char *err, size_t errlen)
     }
     const struct context_config *ctx = worker_context(c->w);
     enum amqp_link_fault fault;
-    a->conn = amqp_link_connect(ctx->amqp, HEARTBEAT_SECS, false, CONNECT_TIMEOUT, &fault, err, errlen);
+    a->conn = amqp_link_connect(ctx->amqp, &ctx->tls, HEARTBEAT_SECS, false, CONNECT_TIMEOUT, &fault, err, errlen);
     if (!a->conn) {
         c->connect_fault = amqp_link_fault_name(fault);
         return -1;
@@ -307,7 +307,8 @@ static int ensure_pub(struct consumer *c, struct amqp_consumer *a, char *err, si
         return 0;
     /* no heartbeat: this link is idle most of the time and only this thread
      * uses it; a dead link shows up as a failed publish */
-    a->pub = amqp_link_open(worker_context(c->w)->amqp, 0, true, CONNECT_TIMEOUT, err, errlen);
+    const struct context_config *ctx = worker_context(c->w);
+    a->pub = amqp_link_open(ctx->amqp, &ctx->tls, 0, true, CONNECT_TIMEOUT, err, errlen);
     a->pub_tag = a->pub_acked = 0;
     a->dead_declared = false;
     a->parked_declared = false;

@@ -100,7 +100,7 @@ static int ping_redis(const char *url, double timeout, char *out, size_t len)
 
 /* Through the shared login (net/amqp-login.h), so a peer that is not a
  * broker is told apart from one that refuses us. */
-static int ping_amqp(const char *url, double timeout, char *out, size_t len)
+static int ping_amqp(const char *url, const struct tls_options *tls, double timeout, char *out, size_t len)
 {
     struct broker_url u;
     char err[256];
@@ -110,7 +110,7 @@ static int ping_amqp(const char *url, double timeout, char *out, size_t len)
     }
     double t0 = clock_mono();
     enum amqp_login_failure why;
-    amqp_connection_state_t conn = amqp_connect_login(url, 0, timeout, &why, err, sizeof err);
+    amqp_connection_state_t conn = amqp_connect_login(url, tls, 0, timeout, &why, err, sizeof err);
     if (conn) {
         amqp_connection_close(conn, AMQP_REPLY_SUCCESS);
         amqp_destroy_connection(conn);
@@ -128,7 +128,7 @@ static int action_probe(const struct sched_action_env *s, char *result, size_t l
     double timeout = s->ctx ? s->ctx->timeout : 5;
     int rc = ping_redis(s->ctx && s->ctx->redis ? s->ctx->redis : s->control_url, timeout, a, sizeof a);
     if (s->ctx && s->ctx->amqp)
-        rc |= ping_amqp(s->ctx->amqp, timeout, b, sizeof b);
+        rc |= ping_amqp(s->ctx->amqp, &s->ctx->tls, timeout, b, sizeof b);
     snprintf(result, len, "%.230s%s%.230s", a, b[0] ? ", " : "", b);
     return rc ? -1 : 0;
 }
@@ -153,7 +153,8 @@ static int action_publish(const struct sched_action_env *s, const struct schedul
     if (a.kind == QUEUE_AMQP) {
         double timeout = s->ctx ? s->ctx->timeout : 5;
         amqp_connection_state_t conn =
-            s->ctx && s->ctx->amqp ? amqp_link_open(s->ctx->amqp, 0, true, timeout, err, sizeof err) : NULL;
+            s->ctx && s->ctx->amqp ? amqp_link_open(s->ctx->amqp, &s->ctx->tls, 0, true, timeout, err, sizeof err)
+                                   : NULL;
         if (!s->ctx || !s->ctx->amqp)
             snprintf(err, sizeof err, "no RabbitMQ configured");
         uint64_t tag = 0, acked = 0;

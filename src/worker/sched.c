@@ -55,7 +55,7 @@ struct sched {
     char *url, *id;
     struct job *jobs;
     size_t njobs;
-    struct context_config *ctx;   /* copy of the URLs needed for probes, or NULL */
+    struct context_config *ctx;   /* copy of the context (URLs, TLS) for probes and publishes, or NULL */
     sched_publish_fn publish;
     sched_replay_fn replay;
     void *hook_ctx;
@@ -381,10 +381,7 @@ struct sched *sched_start(const struct sched_options *opt, char *err, size_t err
     s->fleet_read_at = -INFINITY;
     if (opt->ctx) {
         s->ctx = xcalloc(1, sizeof *s->ctx);
-        config_context_init(s->ctx, opt->ctx->name ? opt->ctx->name : "default");
-        s->ctx->amqp = dup_or_null(opt->ctx->amqp);
-        s->ctx->redis = dup_or_null(opt->ctx->redis);
-        s->ctx->timeout = opt->ctx->timeout;
+        config_context_copy(s->ctx, opt->ctx);
     }
     s->jobs = xcalloc(opt->njobs ? opt->njobs : 1, sizeof *s->jobs);
     s->njobs = opt->njobs;

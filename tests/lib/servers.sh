@@ -18,6 +18,15 @@
 # RABBIT_NODENAME RABBIT_DIR RABBIT_PID AMQP_URL MGMT_URL.
 # User qdeck / s3cret-pw (administrator, full permissions on /) so tests can
 # check that the password is never shown; guest stays.
+#
+# The same node also speaks TLS: AMQP on RABBIT_AMQPS_PORT (AMQPS_URL) and
+# the management API on RABBIT_MGMTS_PORT (MGMTS_URL), with certificates
+# made by openssl when the node is first started (tens of milliseconds,
+# under $RABBIT_DIR/tls): TLS_CA signs the server's certificate (for
+# localhost and 127.0.0.1) and TLS_CLIENT_CERT/TLS_CLIENT_KEY; TLS_WRONG_CA
+# signs nothing the node knows, nor TLS_STRANGER_CERT/TLS_STRANGER_KEY. Both
+# TLS listeners check a client certificate when one is shown (verify_peer)
+# but need none (fail_if_no_peer_cert = false).
 
 RABBIT_BIN=/usr/lib/rabbitmq/bin
 RABBIT_USER=qdeck
@@ -97,6 +106,28 @@ redis_reset() { redis-cli -p "$REDIS_PORT" flushall >/dev/null; }
 
 # --------------------------------------------------------------- RabbitMQ
 
+# _tls_certs DIR: a CA, the server's and a client's certificate, and a
+# second CA with a client certificate of its own; EC keys, 30 days. Kept
+# when they are there (a restart reuses them).
+_tls_certs() {
+  local d=$1
+  [ -s "$d/stranger.pem" ] && return 0
+  mkdir -p "$d"
+  _tls_ca() { openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -days 30 \
+                -keyout "$d/$1.key" -out "$d/$1.pem" -subj "/CN=$2"; }
+  _tls_cert() {   # NAME CN CA EXTENSION
+    openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -keyout "$d/$1.key" -out "$d/$1.csr" \
+      -subj "/CN=$2" &&
+      openssl x509 -req -in "$d/$1.csr" -CA "$d/$3.pem" -CAkey "$d/$3.key" -CAcreateserial -days 30 \
+        -out "$d/$1.pem" -extfile <(printf '%s\n' "$4")
+  }
+  { _tls_ca ca "qdeck test CA" && _tls_ca wrong-ca "qdeck wrong CA" &&
+    _tls_cert server localhost ca "subjectAltName=DNS:localhost,DNS:127.0.0.1,IP:127.0.0.1" &&
+    _tls_cert client qdeck-test-client ca "extendedKeyUsage=clientAuth" &&
+    _tls_cert stranger qdeck-stranger wrong-ca "extendedKeyUsage=clientAuth"; } >"$d/openssl.out" 2>&1 ||
+    { echo "servers: openssl could not make the test certificates:" >&2; tail -5 "$d/openssl.out" >&2; return 1; }
+}
+
 # rabbit_env CMD...: runs CMD in the private node's environment.
 rabbit_env() {
   local d=$RABBIT_DIR
@@ -127,14 +158,34 @@ start_rabbit() {
   local d=$RABBIT_DIR
   mkdir -p "$d/home" "$d/mnesia" "$d/log"
   if [ -z "${RABBIT_AMQP_PORT:-}" ]; then
-    read -r RABBIT_AMQP_PORT RABBIT_MGMT_PORT RABBIT_DIST_PORT RABBIT_EPMD_PORT < <(free_ports 4)
+    read -r RABBIT_AMQP_PORT RABBIT_MGMT_PORT RABBIT_DIST_PORT RABBIT_EPMD_PORT RABBIT_AMQPS_PORT RABBIT_MGMTS_PORT \
+      < <(free_ports 6)
   fi
-  export RABBIT_DIR RABBIT_NODENAME RABBIT_AMQP_PORT RABBIT_MGMT_PORT RABBIT_DIST_PORT RABBIT_EPMD_PORT
+  export RABBIT_DIR RABBIT_NODENAME RABBIT_AMQP_PORT RABBIT_MGMT_PORT RABBIT_DIST_PORT RABBIT_EPMD_PORT \
+    RABBIT_AMQPS_PORT RABBIT_MGMTS_PORT
+  local t=$d/tls
+  _tls_certs "$t" || return 1
+  TLS_CA=$t/ca.pem TLS_WRONG_CA=$t/wrong-ca.pem TLS_CLIENT_CERT=$t/client.pem TLS_CLIENT_KEY=$t/client.key
+  TLS_STRANGER_CERT=$t/stranger.pem TLS_STRANGER_KEY=$t/stranger.key
+  export TLS_CA TLS_WRONG_CA TLS_CLIENT_CERT TLS_CLIENT_KEY TLS_STRANGER_CERT TLS_STRANGER_KEY
   cat > "$d/rabbitmq.conf" <<CONF
 listeners.tcp.1 = 127.0.0.1:$RABBIT_AMQP_PORT
 management.tcp.ip = 127.0.0.1
 management.tcp.port = $RABBIT_MGMT_PORT
 collect_statistics_interval = 500
+listeners.ssl.1 = 127.0.0.1:$RABBIT_AMQPS_PORT
+ssl_options.cacertfile = $t/ca.pem
+ssl_options.certfile = $t/server.pem
+ssl_options.keyfile = $t/server.key
+ssl_options.verify = verify_peer
+ssl_options.fail_if_no_peer_cert = false
+management.ssl.ip = 127.0.0.1
+management.ssl.port = $RABBIT_MGMTS_PORT
+management.ssl.cacertfile = $t/ca.pem
+management.ssl.certfile = $t/server.pem
+management.ssl.keyfile = $t/server.key
+management.ssl.verify = verify_peer
+management.ssl.fail_if_no_peer_cert = false
 CONF
   echo '[rabbitmq_management,rabbitmq_shovel,rabbitmq_shovel_management].' > "$d/enabled_plugins"
   : > "$d/rabbitmq-env.conf"
@@ -158,7 +209,9 @@ CONF
     { echo "servers: could not create rabbitmq user $RABBIT_USER" >&2; return 1; }
   AMQP_URL=amqp://$RABBIT_USER:$RABBIT_PASS@127.0.0.1:$RABBIT_AMQP_PORT/%2F
   MGMT_URL=http://$RABBIT_USER:$RABBIT_PASS@127.0.0.1:$RABBIT_MGMT_PORT/
-  export RABBIT_PID AMQP_URL MGMT_URL
+  AMQPS_URL=amqps://$RABBIT_USER:$RABBIT_PASS@127.0.0.1:$RABBIT_AMQPS_PORT/%2F
+  MGMTS_URL=https://$RABBIT_USER:$RABBIT_PASS@127.0.0.1:$RABBIT_MGMTS_PORT/
+  export RABBIT_PID AMQP_URL MGMT_URL AMQPS_URL MGMTS_URL
 }
 
 stop_rabbit() {

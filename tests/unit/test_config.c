@@ -216,6 +216,65 @@ static void parses_worker_sections_from_a_string(void **state)
     config_free(&cfg);
 }
 
+/* tls_* keys per context; --tls-* flags beat QDECK_TLS_* beat the file;
+ * tls_verify is on unless turned off; a bad boolean names where it came from. */
+static void tls_keys_and_their_overrides(void **state)
+{
+    (void)state;
+    char *path = write_temp("[context a]\namqp = amqps://u:p@rabbit:5671/%2F\ntls_ca = /file/ca.pem\n"
+                            "tls_cert = /file/c.pem\ntls_key = /file/c.key\n"
+                            "[context b]\namqp = amqps://rabbit-b\n", 0600);
+    struct config cfg;
+    char err[512];
+    struct config_overrides ov = {.config_path = path, .context = "a"};
+    assert_int_equal(config_load(&ov, &cfg, err, sizeof err), 0);
+    const struct context_config *a = config_active_context(&cfg);
+    assert_string_equal(a->tls.ca, "/file/ca.pem");
+    assert_string_equal(a->tls.cert, "/file/c.pem");
+    assert_string_equal(a->tls.key, "/file/c.key");
+    assert_true(a->tls.verify);
+    assert_null(cfg.contexts[1].tls.ca);
+    assert_true(cfg.contexts[1].tls.verify);
+    struct context_config copy;
+    config_context_copy(&copy, a);
+    assert_string_equal(copy.name, "a");
+    assert_string_equal(copy.amqp, a->amqp);
+    assert_ptr_not_equal(copy.tls.key, a->tls.key);
+    assert_string_equal(copy.tls.key, "/file/c.key");
+    assert_true(copy.tls.verify);
+    config_context_free(&copy);
+    config_free(&cfg);
+
+    setenv("QDECK_TLS_CA", "/env/ca.pem", 1);
+    setenv("QDECK_TLS_VERIFY", "false", 1);
+    assert_int_equal(config_load(&ov, &cfg, err, sizeof err), 0);
+    assert_string_equal(config_active_context(&cfg)->tls.ca, "/env/ca.pem");
+    assert_false(config_active_context(&cfg)->tls.verify);
+    config_free(&cfg);
+
+    ov.tls_ca = "/flag/ca.pem";
+    ov.tls_verify = "yes";
+    assert_int_equal(config_load(&ov, &cfg, err, sizeof err), 0);
+    assert_string_equal(config_active_context(&cfg)->tls.ca, "/flag/ca.pem");
+    assert_true(config_active_context(&cfg)->tls.verify);
+    assert_string_equal(config_active_context(&cfg)->tls.key, "/file/c.key");
+    config_free(&cfg);
+
+    ov.tls_verify = "maybe";
+    assert_int_equal(config_load(&ov, &cfg, err, sizeof err), -1);
+    assert_string_equal(err, "--tls-verify: 'maybe' is not a boolean (true/false)");
+    config_free(&cfg);
+    ov.tls_verify = NULL;
+    setenv("QDECK_TLS_VERIFY", "nope", 1);
+    assert_int_equal(config_load(&ov, &cfg, err, sizeof err), -1);
+    assert_string_equal(err, "QDECK_TLS_VERIFY: 'nope' is not a boolean (true/false)");
+    config_free(&cfg);
+    unsetenv("QDECK_TLS_CA");
+    unsetenv("QDECK_TLS_VERIFY");
+    unlink(path);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -228,6 +287,7 @@ int main(void)
         cmocka_unit_test(missing_context_is_an_error),
         cmocka_unit_test(world_readable_secrets_warn),
         cmocka_unit_test(split_list_trims),
+        cmocka_unit_test(tls_keys_and_their_overrides),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

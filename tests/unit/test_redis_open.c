@@ -53,8 +53,8 @@ static void tls_scheme_refused_redacted(void **state)
     struct redis_open_options o = {0};
     assert_null(redis_open_with("rediss://u:sekret@127.0.0.1:6380/0", &o, &why, err, sizeof err));
     assert_int_equal(why, REDIS_OPEN_BAD_URL);
-    assert_non_null(strstr(err, "must be redis:// or unix://"));
-    assert_non_null(strstr(err, "***"));
+    assert_string_equal(err, "rediss://u:***@127.0.0.1:6380/0: TLS to Redis needs hiredis >= 1.0 with SSL; "
+                             "Debian's hiredis 0.14 has none");
     assert_null(strstr(err, "sekret"));
 }
 

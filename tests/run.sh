@@ -144,7 +144,8 @@ _group_gone() { ! pgrep -g "$1" >/dev/null; }
 # run_test_file FILE: one shell test file, in its own process group, with a
 # timeout; counts its assertions (from QDECK_RESULT_FILE).
 run_test_file() {
-  local t=$1 name rc res log p=0 f=0 left t_show
+  local t=$1 name rc res log p=0 f=0 left t_show t0
+  t0=$(now)
   name=$(basename "$(dirname "$t")")-$(basename "$t" .sh)
   t_show=${t#"$repo"/}
   echo "-- $t_show"
@@ -186,6 +187,7 @@ run_test_file() {
     echo "  FAIL $t_show: exit $rc with no failed assertion"; f=$((f + 1))
   fi
   if sanitizer_reports "$t_show"; then f=$((f + 1)); fi
+  echo "  ($t_show took $(since "$t0") s)"   # what makes the suite long, file by file
   suite_passed=$((suite_passed + p)); suite_failed=$((suite_failed + f))
 }
 

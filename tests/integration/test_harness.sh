@@ -56,9 +56,12 @@ expect_eq "qdeck user is an administrator" "$(api "users/qdeck" | jq -r '[.tags]
 check "guest still works on loopback" curl -sf --max-time 5 -u guest:guest "http://127.0.0.1:$RABBIT_MGMT_PORT/api/overview"
 # local addresses of every listening socket of a pid, sorted, unique
 listen_addrs() { ss -Hltnp | awk -v p="pid=$1," '$0 ~ p { sub(/:[0-9]+$/, "", $4); print $4 }' | sort -u | paste -sd,; }
-expect_eq "rabbitmq listens on loopback only (amqp, mgmt, dist)" "$(listen_addrs "$RABBIT_PID")" 127.0.0.1
-expect_eq "rabbitmq listens on its 3 private ports" \
-  "$(ss -Hltnp | grep -c "pid=$RABBIT_PID,")" 3
+expect_eq "rabbitmq listens on loopback only (amqp, amqps, mgmt, mgmt over TLS, dist)" \
+  "$(listen_addrs "$RABBIT_PID")" 127.0.0.1
+expect_eq "rabbitmq listens on its 5 private ports, and no other" \
+  "$(ss -Hltnp | awk -v p="pid=$RABBIT_PID," '$0 ~ p { n = split($4, a, ":"); print a[n] }' | sort -n | paste -sd,)" \
+  "$(printf '%s\n' "$RABBIT_AMQP_PORT" "$RABBIT_AMQPS_PORT" "$RABBIT_MGMT_PORT" "$RABBIT_MGMTS_PORT" \
+     "$RABBIT_DIST_PORT" | sort -n | paste -sd,)"
 expect_eq "redis listens on loopback only" "$(listen_addrs "$REDIS_PID")" 127.0.0.1
 expect_eq "server version" "$(api overview | jq -r .rabbitmq_version)" 3.10.8
 check "shovel plugin enabled" api shovels/%2F

@@ -30,8 +30,7 @@
 
 /* When a reader may read next, and how its last read went. */
 struct reader {
-    struct backoff backoff;
-    double next_at;            /* monotonic */
+    struct retry_timer retry;
     double collect_seconds;    /* NAN before the first read */
     bool was_up;               /* for logging changes only */
 };
@@ -164,8 +163,9 @@ static void read_one(struct exporter *ex, size_t i)
     }
     r->collect_seconds = clock_mono() - started;
     if (up)
-        backoff_reset(&r->backoff);
-    r->next_at = started + (up ? 0 : fmax(ex->interval, backoff_next(&r->backoff)));
+        retry_timer_succeeded(&r->retry);
+    else
+        retry_timer_failed(&r->retry, started, ex->interval);
 }
 
 struct read_job {
@@ -191,7 +191,7 @@ static void read_all(struct exporter *ex)
     struct read_job *jobs = xcalloc(n ? n : 1, sizeof *jobs);
     double now = clock_mono();
     for (size_t i = 0; i < n; i++)
-        if (now >= ex->readers[i].next_at)
+        if (retry_timer_due(&ex->readers[i].retry, now))
             jobs[due++] = (struct read_job){.ex = ex, .reader = i};
     for (size_t j = 0; j < due; j++)
         jobs[j].threaded = pthread_create(&jobs[j].thread, NULL, read_thread, &jobs[j]) == 0;
@@ -314,7 +314,7 @@ struct exporter *exporter_start(const struct context_config *ctx, double interva
     }
     ex->readers = xcalloc(nreaders(ex) ? nreaders(ex) : 1, sizeof *ex->readers);
     for (size_t i = 0; i < nreaders(ex); i++) {
-        backoff_init(&ex->readers[i].backoff, 0.5, 30, (unsigned)getpid() ^ (unsigned)(i * 2654435761u));
+        retry_timer_init(&ex->readers[i].retry, 0.5, 30, (unsigned)getpid() ^ (unsigned)(i * 2654435761u));
         ex->readers[i].collect_seconds = NAN;
         ex->readers[i].was_up = true;   /* the first failure is logged */
     }

@@ -198,7 +198,7 @@ D_EX    := $(DESTDIR)$(DATADIR)/doc/qdeck/examples
 D_BASH  := $(DESTDIR)$(DATADIR)/bash-completion/completions
 D_ZSH   := $(DESTDIR)$(DATADIR)/zsh/vendor-completions
 THEMES  := $(sort $(wildcard themes/*.theme))
-CONTRIB := $(shell [ -d contrib ] && cd contrib && find . -type f | sort)
+CONTRIB := $(shell [ -d contrib ] && cd contrib && find . -type f | sed "s|^\./||" | sort)
 
 install: all
 	install -d $(D_BIN) $(D_PLUG) $(D_THEME) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(D_BASH) $(D_ZSH)

@@ -97,10 +97,7 @@ static void man_option(FILE *out, const struct arg_option *o)
         }
     }
     fputc('\n', out);
-    roff_text(out, o->help, true);
-    if (o->kind == ARG_LIST || o->kind == ARG_WORDS)
-        fputs(" (may be repeated)", out);
-    fputc('\n', out);
+    roff_line(out, o->help);
 }
 
 static void man_options(FILE *out, const struct arg_option *table)

@@ -204,7 +204,7 @@ D_BASH  := $(DESTDIR)$(DATADIR)/bash-completion/completions
 D_ZSH   := $(DESTDIR)$(DATADIR)/zsh/vendor-completions
 THEMES  := $(sort $(wildcard themes/*.theme))
 # contrib/debian/ is the packaging `make deb` uses, not an example
-CONTRIB := $(shell [ -d contrib ] && cd contrib && find . -type f ! -path './debian/*' | sort)
+CONTRIB := $(shell [ -d contrib ] && cd contrib && find . -type f ! -path './debian/*' | sed "s|^\./||" | sort)
 
 install: all
 	install -d $(D_BIN) $(D_PLUG) $(D_THEME) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(D_BASH) $(D_ZSH)

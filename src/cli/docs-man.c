@@ -97,10 +97,7 @@ static void man_option(FILE *out, const struct arg_option *o)
         }
     }
     fputc('\n', out);
-    roff_text(out, o->help, true);
-    if (o->kind == ARG_LIST || o->kind == ARG_WORDS)
-        fputs(" (may be repeated)", out);
-    fputc('\n', out);
+    roff_line(out, o->help);
 }
 
 static void man_options(FILE *out, const struct arg_option *table)
@@ -169,10 +166,10 @@ static void man_files(FILE *out)
     const char *themes = theme_install_dir();
     fputs(".SH FILES\n.TP\n.I ./qdeck.conf\\fR, \\fI$XDG_CONFIG_HOME/qdeck/qdeck.conf\n"
           "The configuration, the first found unless \\fB\\-\\-config\\fR names one; see\n.BR qdeck.conf (5).\n", out);
-    fputs(".TP\n.I NAME.theme\nThemes, looked for in $QDECK_THEME_DIR, in themes/ beside the directory of the binary, "
-          "in ./themes, in $XDG_CONFIG_HOME/qdeck/themes", out);
+    fputs(".TP\n.I NAME.theme\nThemes, looked for in $QDECK_THEME_DIR, in ../themes and ../share/qdeck/themes "
+          "from the binary's directory, in ./themes, in $XDG_CONFIG_HOME/qdeck/themes", out);
     if (themes) {
-        fputs(", then in\n.IR ", out);
+        fputs(", then in\n.IR \\%", out);
         roff_text(out, themes, false);
         fputs(" .\n", out);
     } else {
@@ -181,7 +178,7 @@ static void man_files(FILE *out)
     fputs(".TP\n.I NAME.so\nHandler plugins, from \\fB\\-\\-plugin\\-dir\\fR, else [worker] plugin_dir, else "
           "plugins/ beside the binary", out);
     if (plugins) {
-        fputs(", else\n.IR ", out);
+        fputs(", else\n.IR \\%", out);
         roff_text(out, plugins, false);
         fputs(" .\n", out);
     } else {

@@ -145,6 +145,10 @@ expect_eq "bash: a global flag after the command (status --rea)" "$(complete_pla
 expect_eq "bash: --theme li<TAB> gives light (installed themes)" "$(complete_plain "$q" --theme li)" light
 expect_eq "bash: --context from the config given on the line" \
   "$(complete_plain "$q" --config "$T/qdeck.conf" --context '')" "inst other"
+expect_eq "bash: --context o<TAB> gives other" "$(complete_plain "$q" --config "$T/qdeck.conf" --context o)" other
+expect_match "bash: queue addresses after the command, with the line's --config" \
+  "$(complete_plain "$q" --config "$T/qdeck.conf" --context inst dlq list '')" '(^| )redis:inst( |$)'
+
 expect_match "bash: queue addresses from status --json" \
   "$(complete_plain "$q" --config "$T/qdeck.conf" publish '')" '(^| )redis:inst( |$)'
 # a Redis that accepts the connection and never answers: Tab gives up
@@ -166,7 +170,26 @@ expect_eq "bash-completion loaded: --theme hi<TAB> gives high-contrast" "$(compl
 expect_eq "bash-completion loaded: redis:in<TAB> completes past the colon" \
   "$(complete_framework "$q" --config "$T/qdeck.conf" dlq list redis:in)" inst
 check "zsh: the completion parses" zsh -n "$P/share/zsh/vendor-completions/_qdeck"
-check "zsh: it is a #compdef for qdeck" grep -qx '#compdef qdeck' "$P/share/zsh/vendor-completions/_qdeck"
+# a real zsh in tmux, the installed function on its fpath, Tab pressed
+mkdir -p "$T/zhome"
+screen_start zsh "cd '$T/elsewhere' && env -i HOME='$T/zhome' TERM=xterm PATH='$P/bin:/usr/bin:/bin' zsh -f"
+screen_keys zsh "fpath=('$P/share/zsh/vendor-completions' \$fpath); autoload -Uz compinit; compinit -u -D; PS1='ZP> '" Enter
+check "zsh: compinit loads it" screen_wait zsh 10 '^ZP>$'
+screen_keys zsh "qdeck --config $T/qdeck.conf publish redis:i" Tab
+check "zsh: a queue address from status --json, with the line's --config" \
+  screen_wait zsh 10 '^ZP> qdeck --config .*qdeck\.conf publish redis:inst ?$'
+screen_keys zsh C-u "qdeck dl" Tab
+check "zsh: qdeck dl<TAB> gives dlq" screen_wait zsh 10 '^ZP> qdeck dlq ?$'
+screen_keys zsh "re" Tab
+check "zsh: qdeck dlq re<TAB> gives replay" screen_wait zsh 10 '^ZP> qdeck dlq replay ?$'
+screen_keys zsh C-u "qdeck status --js" Tab
+check "zsh: status --js<TAB> gives --json" screen_wait zsh 10 '^ZP> qdeck status --json ?$'
+screen_keys zsh C-u "qdeck --theme li" Tab
+check "zsh: --theme li<TAB> gives light" screen_wait zsh 10 '^ZP> qdeck --theme light ?$'
+screen_keys zsh C-u "qdeck --config $T/qdeck.conf --context ot" Tab
+check "zsh: --context ot<TAB> gives other, from the config on the line" \
+  screen_wait zsh 10 '^ZP> qdeck --config .*qdeck\.conf --context other ?$'
+screen_keys zsh C-u "exit" Enter
 
 # ------------------------------------------------------------ uninstall
 cd "$T" || exit 1

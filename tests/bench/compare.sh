@@ -7,7 +7,9 @@
 #            to the bare rabbitmq-c loop measured just before it
 #            (bench_worker.sh; RabbitMQ's own rate swings, the ratio less)
 #   console  the console's CPU on 2,000 queues (bench_monitor.sh, cpu part)
-#   dlq      dlq replay as a ratio to RabbitMQ's shovel (bench_dlq.sh)
+#   dlq      dlq replay as a ratio to RabbitMQ's shovel (bench_dlq.sh), both
+#            binaries on one broker in paired rounds (BENCH_DLQ_ROUNDS, 9),
+#            with the median of the per-round before/after time ratios
 # Higher is better for worker and dlq, lower for console.
 #
 #   tests/bench/compare.sh [REV]     BENCH_ROUNDS (1) alternations
@@ -33,13 +35,27 @@ console() {
   QDECK=$1/build/qdeck BENCH_ONLY=cpu BENCH_SECONDS=${BENCH_SECONDS:-30} bash "$repo/tests/bench/bench_monitor.sh" 2>&1 |
     sed -n 's/^cpu: *\([0-9.]*\) %.*/\1/p'
 }
+# dlq: "before-ratio after-ratio paired", the ratios against the shovel
 dlq() {
-  QDECK=$1/build/qdeck bash "$repo/tests/bench/bench_dlq.sh" 2>&1 | sed -n 's/^ratio qdeck \/ shovel: \([0-9.]*\)/\1/p'
+  QDECK=$repo/build/qdeck QDECK_BEFORE=$old/build/qdeck BENCH_DLQ_ROUNDS=${BENCH_DLQ_ROUNDS:-9} \
+    bash "$repo/tests/bench/bench_dlq.sh" 2>&1 | tee -a "$dlq_log" | awk '
+      /ratio before \/ shovel:/ { sub(/.*ratio before \/ shovel: /, ""); b = $1 }
+      /^ratio qdeck \/ shovel:/ { a = $NF }
+      /^paired after\/before speed:/ { p = $4 }
+      END { print b, a, p }'
 }
+dlq_log=$(mktemp /tmp/qdeck-compare-dlq.XXXXXX)
 
 declare -A fig
 for r in $(seq "$rounds"); do
   for what in worker console dlq; do
+    if [ "$what" = dlq ]; then
+      read -r b a p < <(dlq)
+      echo "round $r: dlq before: ${b:-failed}, after: ${a:-failed}, paired after/before: ${p:-failed}"
+      fig[dlq.before]="${fig[dlq.before]:-} ${b:-nan}" fig[dlq.after]="${fig[dlq.after]:-} ${a:-nan}"
+      fig[dlq.paired]="${fig[dlq.paired]:-} ${p:-nan}"
+      continue
+    fi
     for side in before after; do
       dir=$repo; [ "$side" = before ] && dir=$old
       v=$("$what" "$dir")
@@ -57,3 +73,4 @@ for what in worker console dlq; do
     unit = (w == "worker") ? "x bare loop" : (w == "console") ? "% of a core" : "x shovel"
     printf "  %-8s before %-7s after %-7s %-12s after/before %.3f\n", w, b, a, unit, (b > 0 ? a / b : 0) }'
 done
+echo "  dlq paired, the same broker, time(before)/time(after) per round: $(median <<<"${fig[dlq.paired]}") (rounds in $dlq_log)"

@@ -2,7 +2,9 @@
  * across runs and used up once; an unconfirmed one, or a line of the old
  * shape, never allows a drop; a copy without a death mark is never proven;
  * the same task dead again (new token, new dead-at) is a different copy;
- * and the summary line names what it dropped and what an interrupt left. */
+ * lines of a wrong shape or older than two days are ignored, and a rewrite
+ * keeps each entry's time; and the summary line names what it dropped and
+ * what an interrupt left. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -165,6 +167,56 @@ static void killed_mid_publish_is_reported_once(void **state)
     free(path);
 }
 
+/* Lines of a wrong shape prove nothing; lines older than two days are
+ * ignored; and when the file is mostly such old lines it is rewritten with
+ * the live entries, each keeping its own time (a rewrite must not make an
+ * entry young again). */
+static void old_and_malformed_lines(void **state)
+{
+    (void)state;
+    char *path = temp_path();
+    FILE *f = fopen(path, "w");
+    long long now = (long long)time(NULL), old = now - 3 * 86400, recent = now - 86400;
+    fprintf(f, "00000000000000a1 %lld tok.1 c\n", recent);      /* live */
+    fprintf(f, "00000000000000a2 %lld tok.2 c\n", old);         /* expired */
+    fprintf(f, "00000000000000a3 %lld\n", recent);              /* the older shape */
+    fprintf(f, "00000000000000a4 %lld tok.4 x\n", recent);      /* no such state */
+    fprintf(f, "00000000000000a5 %lld tok.5 cc\n", recent);     /* state of two letters */
+    fprintf(f, "zz %lld tok.6 c\n", recent);                    /* not hex */
+    fprintf(f, "0000000000000000 %lld tok.7 c\n", recent);      /* identity 0 */
+    fprintf(f, "00000000000000a8 %lld %s c\n", recent,
+            "a-token-far-longer-than-forty-characters-is-not-one");
+    for (int i = 0; i < 10001; i++)                               /* mostly old: a rewrite */
+        fprintf(f, "%016x %lld t.%d c\n", 0x100000 + i, old, i);
+    fclose(f);
+
+    struct dlq_journal *j;
+    char err[256], token[DLQ_TOKEN_LEN];
+    assert_int_equal(dlq_journal_open(path, &j, err, sizeof err), 0);
+    assert_true(dlq_journal_has_confirmed(j, 0xa1));
+    for (uint64_t k = 0xa2; k <= 0xa8; k++)
+        assert_false(dlq_journal_has_confirmed(j, k));
+    assert_false(dlq_journal_has_confirmed(j, 0x100000));
+    assert_true(dlq_journal_take(j, 0xa1, token, sizeof token));
+    assert_string_equal(token, "tok.1");
+    dlq_journal_close(j);
+
+    /* rewritten: the live line alone, with its own time */
+    f = fopen(path, "r");
+    char line[256];
+    int lines = 0;
+    long long when = 0;
+    while (fgets(line, sizeof line, f)) {
+        lines++;
+        assert_int_equal(sscanf(line, "%*x %lld", &when), 1);
+    }
+    fclose(f);
+    assert_int_equal(lines, 1);
+    assert_true(when == recent);
+    unlink(path);
+    free(path);
+}
+
 static void tokens_differ(void **state)
 {
     (void)state;
@@ -215,6 +267,7 @@ int main(void)
         cmocka_unit_test(dead_again_is_another_copy),
         cmocka_unit_test(only_confirmed_twins_are_taken),
         cmocka_unit_test(killed_mid_publish_is_reported_once),
+        cmocka_unit_test(old_and_malformed_lines),
         cmocka_unit_test(tokens_differ),
         cmocka_unit_test(summary_names_drops_and_interrupts),
     };

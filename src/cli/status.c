@@ -57,6 +57,25 @@ static void *collect_thread(void *arg)
     return NULL;
 }
 
+void sources_collect_parallel(struct source **srcs, size_t n)
+{
+    /* a thread that could not be made: its source is read here, after the others */
+    pthread_t *threads = xcalloc(n ? n : 1, sizeof *threads);
+    bool *threaded = xcalloc(n ? n : 1, sizeof *threaded);
+    for (size_t i = 0; i < n; i++)
+        srcs[i]->single_pass = true;
+    for (size_t i = 0; i < n; i++)
+        threaded[i] = pthread_create(&threads[i], NULL, collect_thread, srcs[i]) == 0;
+    for (size_t i = 0; i < n; i++) {
+        if (threaded[i])
+            pthread_join(threads[i], NULL);
+        else
+            collect_thread(srcs[i]);
+    }
+    free(threads);
+    free(threaded);
+}
+
 static void add_count(cJSON *o, const char *key, int64_t v)
 {
     if (v < 0)
@@ -243,21 +262,7 @@ int cmd_status(struct app *app, const struct args *a)
                                                                                         : AMQP_CHECK_TIMEOUT;
         amqp_threaded = pthread_create(&amqp_thread, NULL, amqp_check_thread, amqp) == 0;
     }
-    /* a thread that could not be made: its check runs here, after the others */
-    pthread_t *threads = xcalloc(n, sizeof *threads);
-    bool *threaded = xcalloc(n ? n : 1, sizeof *threaded);
-    for (size_t i = 0; i < n; i++)
-        srcs[i]->single_pass = true;
-    for (size_t i = 0; i < n; i++)
-        threaded[i] = pthread_create(&threads[i], NULL, collect_thread, srcs[i]) == 0;
-    for (size_t i = 0; i < n; i++) {
-        if (threaded[i])
-            pthread_join(threads[i], NULL);
-        else
-            collect_thread(srcs[i]);
-    }
-    free(threads);
-    free(threaded);
+    sources_collect_parallel(srcs, n);
     if (amqp_threaded)
         pthread_join(amqp_thread, NULL);
     else if (amqp)

@@ -23,7 +23,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/xalloc.h"
-#include "ui/alerts.h"
+#include "console/alerts.h"
 #include "ui/command-set.h"
 #include "ui/crt.h"
 #include "ui/screen.h"
@@ -53,6 +53,28 @@ void draw_sparkline(struct ui *ui, int y, int x, int width, const char *addr, en
 }
 
 /* ---- feeds ---- */
+
+/* Samples a dead-letter queue's growth is measured over, for its alert. */
+#define DLQ_GROWTH_SAMPLES 10
+
+static double dlq_growth(void *ctx, const char *addr)
+{
+    return history_growth(history_get(ctx, addr), DLQ_GROWTH_SAMPLES);
+}
+
+/* The guardrails the board shows, as a policy the alerts can ask (a
+ * paused queue raises no depth alert); NULL without a board. */
+static struct policy *board_policy(const struct board *b)
+{
+    if (!b)
+        return NULL;
+    struct policy_entry *pairs = xcalloc(b->nguardrails + 1, sizeof *pairs);
+    for (size_t i = 0; i < b->nguardrails; i++)
+        pairs[i] = (struct policy_entry){b->guardrails[i].name, b->guardrails[i].value};
+    struct policy *p = policy_build(pairs, b->nguardrails, NULL, 0, 1);
+    free(pairs);
+    return p;
+}
 
 static void pull_feeds(struct ui *ui)
 {
@@ -93,11 +115,15 @@ static void pull_feeds(struct ui *ui)
             .thresholds = &ui->opt->cfg->alerts,
             .feeds = ui->feeds,
             .nfeeds = ui->opt->nsources,
-            .history = &ui->history,
             .fleet = ui->opt->fleet && ui->fleet.status == SOURCE_OK ? fleet_table_of(ui->fleet.snap) : NULL,
+            .policy = board_policy(ui->board),
+            .dlq_growth = dlq_growth,
+            .growth_ctx = &ui->history,
         };
         if (alerts_evaluate(&in, &ui->alert_rate, &ui->alerts) && ui->opt->cfg->alerts.bell)
             beep();
+        if (in.policy)
+            policy_release((struct policy *)in.policy);
     }
 }
 

@@ -23,30 +23,6 @@ const struct arg_option view_options[] = {
     OPT_END,
 };
 
-/* The fleet and the guardrails, when the context has a Redis. EXIT_OK, or
- * EXIT_UNREACHABLE with the reason said. */
-static int read_control(struct app *app, struct fleet_table **fleet, struct policy **policy)
-{
-    if (!app->ctx->redis)
-        return EXIT_OK;
-    redisContext *c;
-    int rc = control_connect(app, &c);
-    if (rc != EXIT_OK)
-        return rc;
-    char err[512];
-    struct policy_entry *pairs = NULL;
-    size_t n = 0;
-    if (fleet_read(c, NULL, clock_wall(), fleet, err, sizeof err) < 0 ||
-        policy_values_fetch(c, &pairs, &n, err, sizeof err) < 0) {
-        redisFree(c);
-        return fail(EXIT_UNREACHABLE, "control plane: %s", err);
-    }
-    *policy = policy_build(pairs, n, NULL, 0, 1);
-    policy_entries_free(pairs, n);
-    redisFree(c);
-    return EXIT_OK;
-}
-
 static void print_json(const struct alert_set *set)
 {
     cJSON *arr = cJSON_CreateArray();
@@ -93,7 +69,7 @@ int cmd_alerts(struct app *app, const struct args *a)
         return fail(EXIT_USAGE, "%s", err);
     struct fleet_table *fleet = NULL;
     struct policy *policy = NULL;
-    int control_rc = read_control(app, &fleet, &policy);
+    int control_rc = cli_read_control(app, &fleet, &policy);
     sources_collect_parallel(srcs, n);
     struct feed_view *views = xcalloc(n ? n : 1, sizeof *views);
     for (size_t i = 0; i < n; i++) {

@@ -80,6 +80,11 @@ struct fleet_table;
 struct fleet_worker;
 int cli_read_fleet(struct app *app, struct fleet_table **out);
 const char *worker_state_text(const struct fleet_worker *w);
+/* The fleet and the guardrails in force, when the context has a Redis
+ * (else both stay NULL): EXIT_OK, or EXIT_UNREACHABLE with the reason
+ * said. In cli/alerts.c. */
+struct policy;
+int cli_read_control(struct app *app, struct fleet_table **fleet, struct policy **policy);
 /* `breaker list` (cli/breaker.c), which `qdeck breakers` also prints. */
 struct redisContext;
 int breaker_list(struct redisContext *c, bool json);

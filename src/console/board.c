@@ -312,6 +312,18 @@ bool board_take_result(struct board_feed *f, char *out, size_t len)
     return has;
 }
 
+struct policy *board_policy(const struct board *b)
+{
+    if (!b)
+        return NULL;
+    struct policy_entry *pairs = xcalloc(b->nguardrails + 1, sizeof *pairs);
+    for (size_t i = 0; i < b->nguardrails; i++)
+        pairs[i] = (struct policy_entry){b->guardrails[i].name, b->guardrails[i].value};
+    struct policy *p = policy_build(pairs, b->nguardrails, NULL, 0, 1);
+    free(pairs);
+    return p;
+}
+
 const struct policy_item *board_guardrail(const struct board *b, const char *name)
 {
     for (size_t i = 0; b && i < b->nguardrails; i++)

@@ -57,6 +57,9 @@ struct redisReply;
 void board_events_parse(const struct redisReply *r, bool audit, struct board_event **events, size_t *n);
 void board_events_sort(struct board_event *events, size_t n);   /* newest first */
 void board_events_free(struct board_event *events, size_t n);
+/* The guardrails of b as a policy snapshot (refs 1; policy_release it),
+ * for the alerts and the queue rows (paused, shed); NULL when b is. */
+struct policy *board_policy(const struct board *b);
 /* The value set for name in b, or NULL. */
 const struct policy_item *board_guardrail(const struct board *b, const char *name);
 

@@ -13,31 +13,28 @@ static int by_addr(const void *a, const void *b)
     return strcmp(((const struct queue_fleet_row *)a)->addr, ((const struct queue_fleet_row *)b)->addr);
 }
 
-static struct queue_fleet_row *row_for(struct queue_fleet *qf, size_t *cap, const char *addr)
+/* One (queue, worker) pair of the fleet, before they are grouped by queue. */
+struct pair {
+    const char *addr;
+    const struct fleet_worker *w;
+    double rate;        /* NAN: not reported */
+    bool alone;         /* the worker consumes this queue only */
+};
+
+static int pair_by_addr(const void *a, const void *b)
 {
-    for (size_t i = 0; i < qf->n; i++)   /* while building: few queues per fleet */
-        if (strcmp(qf->rows[i].addr, addr) == 0)
-            return &qf->rows[i];
-    if (qf->n == *cap) {
-        *cap = *cap ? *cap * 2 : 16;
-        qf->rows = xrealloc(qf->rows, *cap * sizeof *qf->rows);
-    }
-    struct queue_fleet_row *r = &qf->rows[qf->n++];
-    *r = (struct queue_fleet_row){.addr = xstrdup(addr), .rate_out = NAN, .busy = 0, .slots = 0};
-    return r;
+    const struct pair *x = a, *y = b;
+    int c = strcmp(x->addr, y->addr);
+    return c ? c : strcmp(x->w->id, y->w->id);
 }
 
-static void append_worker(struct queue_fleet_row *r, const char *id)
-{
-    char *joined = r->workers ? xasprintf("%s, %s", r->workers, id) : xstrdup(id);
-    free(r->workers);
-    r->workers = joined;
-}
-
+/* Pairs sorted by queue, then grouped: O(p log p) for p pairs, so a fleet
+ * of 100 workers on 1,000 queues costs a sort, not a scan per queue. */
 void queue_fleet_build(const struct fleet_table *t, struct queue_fleet *out)
 {
     memset(out, 0, sizeof *out);
-    size_t cap = 0;
+    struct pair *pairs = NULL;
+    size_t np = 0, cap = 0;
     for (size_t i = 0; t && i < t->n; i++) {
         const struct fleet_worker *w = &t->workers[i];
         const cJSON *queues = cJSON_GetObjectItemCaseSensitive(w->report, "queues");
@@ -49,22 +46,38 @@ void queue_fleet_build(const struct fleet_table *t, struct queue_fleet *out)
         {
             if (!cJSON_IsString(q))
                 continue;
-            struct queue_fleet_row *r = row_for(out, &cap, q->valuestring);
-            r->consumers++;
-            append_worker(r, w->id);
-            const cJSON *rate = cJSON_GetObjectItemCaseSensitive(rates, q->valuestring);
-            if (cJSON_IsNumber(rate))
-                r->rate_out = (isnan(r->rate_out) ? 0 : r->rate_out) + rate->valuedouble;
-            if (alone && r->slots >= 0 && w->slots_total > 0 && w->slots_busy >= 0) {
-                r->busy += w->slots_busy;
-                r->slots += w->slots_total;
-            } else {
-                r->busy = r->slots = -1;   /* slots shared with another queue: no utilisation */
+            if (np == cap) {
+                cap = cap ? cap * 2 : 64;
+                pairs = xrealloc(pairs, cap * sizeof *pairs);
             }
+            const cJSON *rate = cJSON_GetObjectItemCaseSensitive(rates, q->valuestring);
+            pairs[np++] = (struct pair){q->valuestring, w, cJSON_IsNumber(rate) ? rate->valuedouble : NAN, alone};
         }
     }
-    if (out->n > 1)
-        qsort(out->rows, out->n, sizeof *out->rows, by_addr);
+    if (np > 1)
+        qsort(pairs, np, sizeof *pairs, pair_by_addr);
+    out->rows = np ? xcalloc(np, sizeof *out->rows) : NULL;
+    for (size_t i = 0; i < np; i++) {
+        const struct pair *p = &pairs[i];
+        struct queue_fleet_row *r = &out->rows[out->n - (out->n > 0)];
+        if (!out->n || strcmp(r->addr, p->addr) != 0) {
+            r = &out->rows[out->n++];
+            *r = (struct queue_fleet_row){.addr = xstrdup(p->addr), .rate_out = NAN};
+        }
+        r->consumers++;
+        char *joined = r->workers ? xasprintf("%s, %s", r->workers, p->w->id) : xstrdup(p->w->id);
+        free(r->workers);
+        r->workers = joined;
+        if (!isnan(p->rate))
+            r->rate_out = (isnan(r->rate_out) ? 0 : r->rate_out) + p->rate;
+        if (p->alone && r->slots >= 0 && p->w->slots_total > 0 && p->w->slots_busy >= 0) {
+            r->busy += p->w->slots_busy;
+            r->slots += p->w->slots_total;
+        } else {
+            r->busy = r->slots = -1;   /* slots shared with another queue: no utilisation */
+        }
+    }
+    free(pairs);
 }
 
 void queue_fleet_free(struct queue_fleet *qf)

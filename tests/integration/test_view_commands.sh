@@ -84,6 +84,28 @@ expect_eq "alerts --json: the paused queue raises no depth alert" \
   "$(jq '[.[] | select(.subject == "redis:viewjobs")] | length' <<<"$a")" 0
 expect_match "alerts table" "$(q alerts)" "^warning +depth +redis:viewdeep +redis:viewdeep depth 8"
 
+# a RabbitMQ row names the qdeck workers consuming it (the broker counts them)
+aconf=$QDECK_TEST_TMP/work/views-amqp.conf
+cat > "$aconf" <<CONF
+[context test]
+amqp = $AMQP_URL
+mgmt = $MGMT_URL
+redis = $REDIS_URL
+[worker]
+queues = amqp:viewamqp
+concurrency = 1
+CONF
+"$QDECK_PLAIN" --config "$aconf" worker --declare > "$QDECK_TEST_TMP/work/views-amqp-worker.log" 2>&1 &
+aworker=$!
+trap 'kill -TERM $worker $follower $aworker 2>/dev/null; wait $worker $aworker 2>/dev/null' EXIT
+amqp_named() {
+  local id; id=$(q workers --json | jq -r '.[] | select(.queues == ["amqp:viewamqp"] and .state == "running") | .id')
+  [ -n "$id" ] && "$QDECK" --config "$aconf" status --json 2>/dev/null |
+    jq -e --arg id "$id" '.sources[].queues[] | select(.queue == "amqp:viewamqp") | .workers == [$id]' >/dev/null
+}
+check "status --json: a RabbitMQ row names the qdeck worker consuming it" wait_for 20 amqp_named
+kill -TERM "$aworker"; wait "$aworker"
+
 for cmd in workers latency breakers events alerts; do
   "$QDECK" $cmd --json --redis redis://127.0.0.1:1 >/dev/null 2>&1
   expect_eq "$cmd: exit 3 when Redis cannot be reached" "$?" 3

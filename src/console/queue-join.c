@@ -28,6 +28,17 @@ static int pair_by_addr(const void *a, const void *b)
     return c ? c : strcmp(x->w->id, y->w->id);
 }
 
+static bool listed(const cJSON *array, const char *s)
+{
+    const cJSON *e;
+    if (!cJSON_IsArray(array))
+        return false;
+    cJSON_ArrayForEach(e, array)
+        if (cJSON_IsString(e) && strcmp(e->valuestring, s) == 0)
+            return true;
+    return false;
+}
+
 /* Pairs sorted by queue, then grouped: O(p log p) for p pairs, so a fleet
  * of 100 workers on 1,000 queues costs a sort, not a scan per queue. */
 void queue_fleet_build(const struct fleet_table *t, struct queue_fleet *out)
@@ -41,11 +52,12 @@ void queue_fleet_build(const struct fleet_table *t, struct queue_fleet *out)
         if (w->state != FLEET_RUNNING || !cJSON_IsArray(queues))
             continue;
         const cJSON *rates = cJSON_GetObjectItemCaseSensitive(w->report, "queue_rate"), *q;
+        const cJSON *paused = cJSON_GetObjectItemCaseSensitive(w->report, "paused");
         bool alone = cJSON_GetArraySize(queues) == 1;
         cJSON_ArrayForEach(q, queues)
         {
-            if (!cJSON_IsString(q))
-                continue;
+            if (!cJSON_IsString(q) || listed(paused, q->valuestring))
+                continue;   /* paused by its guardrail: it reads nothing from it (as RabbitMQ counts) */
             if (np == cap) {
                 cap = cap ? cap * 2 : 64;
                 pairs = xrealloc(pairs, cap * sizeof *pairs);
@@ -59,6 +71,8 @@ void queue_fleet_build(const struct fleet_table *t, struct queue_fleet *out)
     out->rows = np ? xcalloc(np, sizeof *out->rows) : NULL;
     for (size_t i = 0; i < np; i++) {
         const struct pair *p = &pairs[i];
+        if (i > 0 && p->w == pairs[i - 1].w && strcmp(p->addr, pairs[i - 1].addr) == 0)
+            continue;   /* a queue a worker lists twice is one consumer */
         struct queue_fleet_row *r = &out->rows[out->n - (out->n > 0)];
         if (!out->n || strcmp(r->addr, p->addr) != 0) {
             r = &out->rows[out->n++];

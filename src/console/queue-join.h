@@ -3,7 +3,8 @@
  * who reads it; the workers' heartbeats (control/fleet.h) say which queues
  * each consumes ("queues") and how many tasks it finished from each and how
  * fast ("queue_done", "queue_rate"). So a Redis row gets:
- *   consumers   = running qdeck workers consuming it;
+ *   consumers   = running qdeck workers consuming it (not those whose
+ *                 heartbeat lists it as "paused": they read nothing);
  *   rate_out    = their finished-per-second for it (summed);
  *   utilisation = their busy slots / their slots, when each of them
  *                 consumes that queue only (else the slots are shared and

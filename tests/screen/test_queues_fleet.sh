@@ -58,6 +58,8 @@ screen_keys q Escape; screen_keys q /; screen_keys q Escape
 
 "$QDECK_PLAIN" --config "$conf" policy set queue.redis:fleetq.paused true >/dev/null
 check "a paused queue shows PAUSED on its row" screen_wait q 10 '^redis:fleetq +PAUSED '
+no_consumer() { [ "$(cell redis:fleetq CONS)" = 0 ]; }
+check "a paused Redis list has no consumer (the worker reads nothing from it)" wait_for 10 no_consumer
 paused_json() { [ "$(status_row | jq '.paused')" = true ]; }
 check "status --json: paused" wait_for 5 paused_json
 expect_match "status table: PAUSED" "$("$QDECK" status --redis "$REDIS_URL" 2>/dev/null)" '^redis:fleetq .* PAUSED '

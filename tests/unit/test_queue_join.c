@@ -23,12 +23,14 @@ static const char *const reports[] = {
     "\"slots_total\":4,\"queue_rate\":{\"redis:jobs\":2.5}}",
     "{\"id\":\"w2\",\"at\":999.5,\"state\":\"running\",\"queues\":[\"redis:jobs\",\"amqp:orders\"],"
     "\"slots_busy\":2,\"slots_total\":2,\"queue_rate\":{\"redis:jobs\":1.5,\"amqp:orders\":7}}",
+    "{\"id\":\"w4\",\"at\":999.5,\"state\":\"running\",\"queues\":[\"redis:jobs\"],\"paused\":[\"redis:jobs\"],"
+    "\"queue_rate\":{\"redis:jobs\":0}}",   /* paused: not a consumer */
     "{\"id\":\"w3\",\"at\":900,\"state\":\"running\",\"queues\":[\"redis:jobs\"],\"slots_busy\":3,"
     "\"slots_total\":3,\"queue_rate\":{\"redis:jobs\":100}}",   /* lost: beat 100 s ago */
 };
 
 struct fixture {
-    struct fleet_worker workers[3];
+    struct fleet_worker workers[4];
     struct fleet_table fleet;
     struct snapshot *snap;
     struct policy *policy;
@@ -36,10 +38,10 @@ struct fixture {
 
 static void setup(struct fixture *f)
 {
-    for (size_t i = 0; i < 3; i++)
+    for (size_t i = 0; i < 4; i++)
         assert_true(fleet_parse_report("w", reports[i], 1000, &f->workers[i]));
-    assert_int_equal(f->workers[2].state, FLEET_LOST);
-    f->fleet = (struct fleet_table){.taken_at = 1000, .n = 3, .workers = f->workers};
+    assert_int_equal(f->workers[3].state, FLEET_LOST);
+    f->fleet = (struct fleet_table){.taken_at = 1000, .n = 4, .workers = f->workers};
     f->snap = snapshot_new(4);
     struct queue_stat *q = snapshot_add(f->snap, QUEUE_REDIS_LIST, "jobs");
     q->ready = q->total = 50;
@@ -56,7 +58,7 @@ static void setup(struct fixture *f)
 
 static void teardown(struct fixture *f)
 {
-    for (size_t i = 0; i < 3; i++)
+    for (size_t i = 0; i < 4; i++)
         fleet_worker_free(&f->workers[i]);
     snapshot_unref(f->snap);
     policy_release(f->policy);
@@ -71,7 +73,7 @@ static void redis_rows_get_the_fleet(void **state)
     queue_fleet_build(&f.fleet, &qf);
     struct snapshot *j = queue_join(f.snap, &qf, f.policy);
     const struct queue_stat *jobs = snapshot_find(j, "redis:jobs");
-    assert_int_equal(jobs->consumers, 2);             /* w1, w2; lost w3 not counted */
+    assert_int_equal(jobs->consumers, 2);             /* w1, w2; paused w4 and lost w3 not counted */
     assert_true(fabs(jobs->rate_out - 4.0) < 1e-9);  /* 2.5 + 1.5 */
     assert_true(isnan(jobs->utilisation));            /* w2 shares its slots with amqp:orders */
     assert_string_equal(jobs->workers, "w1, w2");

@@ -75,6 +75,31 @@ static const struct command commands[] = {
     {.name = "dlq", .usage = "dlq list|show|replay|purge|export|import",
      .help = "dead-letter queues: browse, replay, purge, export (dlq --help)", .run = cmd_dlq, .subs = dlq_commands,
      .synopsis = dlq_usage},
+    {.name = "workers", .usage = "workers [--json]", .help = "the fleet's workers, as the Workers view shows them",
+     .run = cmd_workers, .options = view_options,
+     .synopsis = "usage: qdeck workers [--json]\n"
+                 "Every worker in the registry: kind, state, host:pid, slots, counters, last beat, queues.\n"
+                 "Exit 3 when Redis cannot be reached."},
+    {.name = "latency", .usage = "latency [--json]", .help = "per task type p50..max of wait, run, end-to-end",
+     .run = cmd_latency, .options = view_options,
+     .synopsis = "usage: qdeck latency [--json]\n"
+                 "The live workers' histograms merged per task type (never averaged); --json in microseconds.\n"
+                 "Exit 3 when Redis cannot be reached."},
+    {.name = "breakers", .usage = "breakers [--json]", .help = "every dependency's breaker (as breaker list)",
+     .run = cmd_breakers, .options = view_options,
+     .synopsis = "usage: qdeck breakers [--json]\n"
+                 "The same table as `qdeck breaker list`. Exit 3 when Redis cannot be reached."},
+    {.name = "events", .usage = "events [--follow] [--json]", .help = "fleet events and the audit trail, newest first",
+     .run = cmd_events, .options = events_options,
+     .synopsis = "usage: qdeck events [--json] [--follow] [--limit N]\n"
+                 "The newest events and audit records; --follow prints new ones until Ctrl-C (--json: JSON Lines).\n"
+                 "Exit 3 when Redis cannot be reached."},
+    {.name = "alerts", .usage = "alerts [--json]", .help = "the alerts the Overview shows, from one reading",
+     .run = cmd_alerts, .options = view_options,
+     .synopsis = "usage: qdeck alerts [--json]\n"
+                 "The [alerts] thresholds checked against one reading of every source, the fleet and the\n"
+                 "guardrails (a paused queue raises no depth alert). Error rate and DLQ growth need two readings:\n"
+                 "the console shows them. Exit 3 when a source or the control plane could not be read."},
     {.name = "exporter", .usage = "exporter --listen ADDR",
      .help = "Prometheus metrics of every queue, worker, task type, breaker, guardrail", .run = cmd_exporter,
      .options = exporter_options, .synopsis = exporter_usage},

@@ -66,6 +66,33 @@ int console_run(struct app *app, const char *title);
 
 int cmd_policy(struct app *app, const struct args *a);
 int cmd_breaker(struct app *app, const struct args *a);
+/* The views as commands (one file each in cli/): a table, or --json. */
+extern const struct arg_option view_options[], events_options[];
+int cmd_alerts(struct app *app, const struct args *a);
+int cmd_workers(struct app *app, const struct args *a);
+int cmd_latency(struct app *app, const struct args *a);
+int cmd_breakers(struct app *app, const struct args *a);
+int cmd_events(struct app *app, const struct args *a);
+/* The fleet from the worker registry (cli/workers.c): EXIT_OK, or an exit
+ * code with the reason said; and a worker's state as the view names it
+ * (LOST, ERROR, running, stopped). */
+struct fleet_table;
+struct fleet_worker;
+int cli_read_fleet(struct app *app, struct fleet_table **out);
+const char *worker_state_text(const struct fleet_worker *w);
+/* The fleet and the guardrails in force, when the context has a Redis
+ * (else both stay NULL): EXIT_OK, or EXIT_UNREACHABLE with the reason
+ * said. In cli/alerts.c. */
+struct policy;
+int cli_read_control(struct app *app, struct fleet_table **fleet, struct policy **policy);
+/* `breaker list` (cli/breaker.c), which `qdeck breakers` also prints. */
+struct redisContext;
+int breaker_list(struct redisContext *c, bool json);
+
+/* One refresh of every source, each on a thread of its own (a hung
+ * broker costs one timeout, not one per source); in cli/status.c. */
+struct source;
+void sources_collect_parallel(struct source **srcs, size_t n);
 
 /* Shared by the control-plane commands (policy, breaker); in cli/policy.c.
  * control_refuse audits the refused action locally and returns EXIT_FAILED

@@ -110,7 +110,7 @@ static void fmt_optional(char *buf, size_t len, const char *fmt, double v)
         snprintf(buf, len, fmt, v);
 }
 
-static int breaker_list(redisContext *c, bool json)
+int breaker_list(redisContext *c, bool json)
 {
     struct fleet_read f = {0};
     char err[512];

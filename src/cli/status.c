@@ -18,6 +18,7 @@
 #include "broker/source-kinds.h"
 #include "broker/source.h"
 #include "cli/app.h"
+#include "console/queue-join.h"
 #include "core/clock.h"
 #include "core/url.h"
 #include "core/xalloc.h"
@@ -48,12 +49,6 @@ static void *amqp_check_thread(void *arg)
     if (c->ok)
         snprintf(c->message, sizeof c->message, "login accepted");
     amqp_link_close(conn);
-    return NULL;
-}
-
-static void *collect_thread(void *arg)
-{
-    source_collect_once(arg);
     return NULL;
 }
 
@@ -101,6 +96,18 @@ static cJSON *queue_json(const struct queue_stat *q)
     add_real(o, "pending_idle", q->pending_idle);
     add_string(o, "dead_letter_to", q->dead_letter_to);
     add_string(o, "state", q->state);
+    /* joined from the fleet and the guardrails (console/queue-join.h) */
+    cJSON *workers = cJSON_AddArrayToObject(o, "workers");
+    for (const char *w = q->workers; w && *w;) {
+        size_t n = strcspn(w, ",");
+        char *id = strndup(w, n);
+        cJSON_AddItemToArray(workers, cJSON_CreateString(id));
+        free(id);
+        w += n;
+        w += strspn(w, ", ");
+    }
+    cJSON_AddBoolToObject(o, "paused", q->paused);
+    add_string(o, "shed", q->shed);
     return o;
 }
 
@@ -189,8 +196,8 @@ static void print_table(struct source **srcs, size_t n, const struct amqp_check 
                     source_status_name(v.status), v.message[0] ? ": " : "", v.message,
                     v.snap && v.snap->server ? v.snap->server : "");
         if (v.snap && !header) {
-            printf("%-40s %9s %9s %9s %5s %8s %8s %8s  %s\n", "QUEUE", "READY", "UNACK", "TOTAL", "CONS", "IN/s",
-                   "OUT/s", "AGE", "DEAD LETTERS TO");
+            printf("%-40s %9s %9s %9s %5s %8s %8s %8s  %-6s  %s\n", "QUEUE", "READY", "UNACK", "TOTAL", "CONS",
+                   "IN/s", "OUT/s", "AGE", "STATE", "DEAD LETTERS TO");
             header = true;
         }
         for (size_t q = 0; v.snap && q < v.snap->nqueues; q++) {
@@ -204,14 +211,39 @@ static void print_table(struct source **srcs, size_t n, const struct amqp_check 
             format_rate(out, sizeof out, s->rate_out);
             format_duration(s->head_age, age, sizeof age);
             print_padded(s->addr, 40);
-            printf(" %9s %9s %9s %5s %8s %8s %7s%s  %s\n", ready, unacked, total, cons, in, out,
-                   s->head_age_at_least ? ">" : " ", age, s->dead_letter_to ? s->dead_letter_to : "");
+            printf(" %9s %9s %9s %5s %8s %8s %7s%s  %-6s  %s\n", ready, unacked, total, cons, in, out,
+                   s->head_age_at_least ? ">" : " ", age, s->paused ? "PAUSED" : s->shed ? "SHED" : "-",
+                   s->dead_letter_to ? s->dead_letter_to : "");
         }
         feed_view_release(&v);
     }
     if (amqp)
         fprintf(stderr, "amqp %s  %s%s%s\n", amqp->shown, amqp->status, amqp->ok ? ": " : "",
                 amqp->ok ? amqp->message : "");
+}
+
+/* Each source's rows joined with the fleet's heartbeats and the guardrails
+ * (consumers and out rate of Redis queues, the workers consuming, paused,
+ * shed), as the console shows them; a control plane that cannot be read
+ * leaves the rows as the brokers told them, with a note on stderr. */
+static void join_fleet(struct app *app, struct source **srcs, size_t n)
+{
+    struct fleet_table *fleet = NULL;
+    struct policy *policy = NULL;
+    if (!app->ctx->redis || cli_read_control(app, &fleet, &policy) != EXIT_OK)
+        return;
+    struct queue_fleet by_queue;
+    queue_fleet_build(fleet, &by_queue);
+    for (size_t i = 0; i < n; i++) {
+        struct feed_view v;
+        feed_get(&srcs[i]->feed, &v);
+        if (v.status == SOURCE_OK && v.snap)
+            feed_publish(&srcs[i]->feed, queue_join(v.snap, &by_queue, policy));
+        feed_view_release(&v);
+    }
+    queue_fleet_free(&by_queue);
+    fleet_table_free(fleet);
+    policy_release(policy);
 }
 
 const struct arg_option status_options[] = {
@@ -243,21 +275,8 @@ int cmd_status(struct app *app, const struct args *a)
                                                                                         : AMQP_CHECK_TIMEOUT;
         amqp_threaded = pthread_create(&amqp_thread, NULL, amqp_check_thread, amqp) == 0;
     }
-    /* a thread that could not be made: its check runs here, after the others */
-    pthread_t *threads = xcalloc(n, sizeof *threads);
-    bool *threaded = xcalloc(n ? n : 1, sizeof *threaded);
-    for (size_t i = 0; i < n; i++)
-        srcs[i]->single_pass = true;
-    for (size_t i = 0; i < n; i++)
-        threaded[i] = pthread_create(&threads[i], NULL, collect_thread, srcs[i]) == 0;
-    for (size_t i = 0; i < n; i++) {
-        if (threaded[i])
-            pthread_join(threads[i], NULL);
-        else
-            collect_thread(srcs[i]);
-    }
-    free(threads);
-    free(threaded);
+    sources_collect_parallel(srcs, n);
+    join_fleet(app, srcs, n);
     if (amqp_threaded)
         pthread_join(amqp_thread, NULL);
     else if (amqp)

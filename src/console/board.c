@@ -43,11 +43,7 @@ void board_release(struct board *b)
         return;
     policy_items_free(b->guardrails, b->nguardrails);
     policy_entries_free(b->breakers, b->nbreakers);
-    for (size_t i = 0; i < b->nevents; i++) {
-        free(b->events[i].kind);
-        free(b->events[i].text);
-    }
-    free(b->events);
+    board_events_free(b->events, b->nevents);
     free(b);
 }
 
@@ -65,7 +61,7 @@ static double entry_time(const char *id)
 
 static const char *const kind_fields[] = {"type", "event", "kind", "action"};
 
-static void add_stream_entries(redisReply *r, bool audit, struct board_event **events, size_t *n)
+void board_events_parse(const redisReply *r, bool audit, struct board_event **events, size_t *n)
 {
     if (!r || r->type != REDIS_REPLY_ARRAY)
         return;
@@ -119,6 +115,21 @@ static int by_time_desc(const void *a, const void *b)
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
+void board_events_sort(struct board_event *events, size_t n)
+{
+    if (n > 1)
+        qsort(events, n, sizeof *events, by_time_desc);
+}
+
+void board_events_free(struct board_event *events, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(events[i].kind);
+        free(events[i].text);
+    }
+    free(events);
+}
+
 static struct board *collect(redisContext *c, char *err, size_t errlen)
 {
     struct board *b = xcalloc(1, sizeof *b);
@@ -138,11 +149,10 @@ static struct board *collect(redisContext *c, char *err, size_t errlen)
             board_release(b);
             return NULL;
         }
-        add_stream_entries(r, i == 1, &b->events, &b->nevents);
+        board_events_parse(r, i == 1, &b->events, &b->nevents);
         freeReplyObject(r);
     }
-    if (b->nevents > 1)
-        qsort(b->events, b->nevents, sizeof *b->events, by_time_desc);
+    board_events_sort(b->events, b->nevents);
     return b;
 }
 
@@ -300,6 +310,18 @@ bool board_take_result(struct board_feed *f, char *out, size_t len)
     f->has_result = false;
     pthread_mutex_unlock(&f->lock);
     return has;
+}
+
+struct policy *board_policy(const struct board *b)
+{
+    if (!b)
+        return NULL;
+    struct policy_entry *pairs = xcalloc(b->nguardrails + 1, sizeof *pairs);
+    for (size_t i = 0; i < b->nguardrails; i++)
+        pairs[i] = (struct policy_entry){b->guardrails[i].name, b->guardrails[i].value};
+    struct policy *p = policy_build(pairs, b->nguardrails, NULL, 0, 1);
+    free(pairs);
+    return p;
 }
 
 const struct policy_item *board_guardrail(const struct board *b, const char *name)

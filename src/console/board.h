@@ -50,6 +50,16 @@ void board_release(struct board *b);
 bool board_request_set(struct board_feed *f, const char *name, const char *value);
 /* The result line of the last request, once; false when there is none. */
 bool board_take_result(struct board_feed *f, char *out, size_t len);
+/* Appends the entries of one XRANGE/XREVRANGE reply of qdeck:events (or
+ * qdeck:audit when audit) to *events, as the Events view shows them: a
+ * kind and one line of text. Also what `qdeck events` prints. */
+struct redisReply;
+void board_events_parse(const struct redisReply *r, bool audit, struct board_event **events, size_t *n);
+void board_events_sort(struct board_event *events, size_t n);   /* newest first */
+void board_events_free(struct board_event *events, size_t n);
+/* The guardrails of b as a policy snapshot (refs 1; policy_release it),
+ * for the alerts and the queue rows (paused, shed); NULL when b is. */
+struct policy *board_policy(const struct board *b);
 /* The value set for name in b, or NULL. */
 const struct policy_item *board_guardrail(const struct board *b, const char *name);
 

@@ -28,6 +28,7 @@ enum fleet_state { FLEET_RUNNING, FLEET_STOPPED, FLEET_LOST };
 
 struct fleet_worker {
     char *id, *host, *version;
+    const char *kind;         /* "qdeck", "celery"; NULL: qdeck */
     char *queues;             /* "amqp:orders, redis:jobs" ("" when none) */
     long pid;                 /* -1 unknown */
     int64_t slots_busy, slots_total, in_flight;        /* -1 unknown */

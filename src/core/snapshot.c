@@ -60,6 +60,8 @@ struct snapshot *snapshot_copy_rows(const struct snapshot *from)
         q->head_id = dup_or_null(src->head_id);
         q->dead_letter_to = dup_or_null(src->dead_letter_to);
         q->state = dup_or_null(src->state);
+        q->workers = dup_or_null(src->workers);
+        q->shed = dup_or_null(src->shed);
     }
     return s;
 }
@@ -78,6 +80,8 @@ static void queue_stat_free(struct queue_stat *q)
     free(q->head_id);
     free(q->dead_letter_to);
     free(q->state);
+    free(q->workers);
+    free(q->shed);
 }
 
 void snapshot_unref(struct snapshot *s)

@@ -33,6 +33,11 @@ struct queue_stat {
     double head_seen_at;    /* wall time head_id was first seen at the head */
     char *dead_letter_to;   /* address dead letters go to, or NULL */
     char *state;            /* broker's word for the queue ("running", ...) */
+    /* joined from the fleet's heartbeats and the guardrails by the console
+     * and `qdeck status` (console/queue-join.h); collectors leave them unset */
+    char *workers;          /* qdeck workers consuming it, "w1, w2", or NULL */
+    bool paused;            /* queue.<name>.paused is in force */
+    char *shed;             /* why its work is shed ("priority<3", "max_depth 100"), or NULL */
 };
 
 struct snapshot {

@@ -20,10 +20,11 @@
 #include <wchar.h>
 
 #include "console/fleet-source.h"
+#include "console/queue-join.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/xalloc.h"
-#include "ui/alerts.h"
+#include "console/alerts.h"
 #include "ui/command-set.h"
 #include "ui/crt.h"
 #include "ui/screen.h"
@@ -54,6 +55,15 @@ void draw_sparkline(struct ui *ui, int y, int x, int width, const char *addr, en
 
 /* ---- feeds ---- */
 
+/* Samples a dead-letter queue's growth is measured over, for its alert. */
+#define DLQ_GROWTH_SAMPLES 10
+
+static double dlq_growth(void *ctx, const char *addr)
+{
+    return history_growth(history_get(ctx, addr), DLQ_GROWTH_SAMPLES);
+}
+
+
 static void pull_feeds(struct ui *ui)
 {
     bool changed = false;
@@ -61,17 +71,6 @@ static void pull_feeds(struct ui *ui)
     if (now - ui->pruned_at > 60) {
         history_prune(&ui->history, now - HISTORY_KEEP_SECONDS);
         ui->pruned_at = now;
-    }
-    for (size_t s = 0; s < ui->opt->nsources; s++) {
-        struct source *src = ui->opt->sources[s];
-        feed_view_release(&ui->feeds[s]);
-        feed_get(&src->feed, &ui->feeds[s]);
-        if (ui->feeds[s].generation != ui->recorded[s] && ui->feeds[s].status == SOURCE_OK &&
-            ui->feeds[s].snap) {
-            history_record(&ui->history, src->ops->kind, ui->feeds[s].snap);
-            ui->recorded[s] = ui->feeds[s].generation;
-            changed = true;
-        }
     }
     if (ui->opt->board) {
         board_release(ui->board);
@@ -88,17 +87,44 @@ static void pull_feeds(struct ui *ui)
             changed = true;
         }
     }
+    /* the queue rows joined with the fleet and the guardrails: consumers
+     * and out rate of Redis queues, the workers consuming, PAUSED / SHED */
+    const struct fleet_table *fleet = ui->opt->fleet && ui->fleet.snap ? fleet_table_of(ui->fleet.snap) : NULL;
+    struct policy *policy = board_policy(ui->board);
+    struct queue_fleet by_queue;
+    queue_fleet_build(fleet, &by_queue);
+    for (size_t s = 0; s < ui->opt->nsources; s++) {
+        struct source *src = ui->opt->sources[s];
+        feed_view_release(&ui->feeds[s]);
+        feed_get(&src->feed, &ui->feeds[s]);
+        if (ui->feeds[s].snap && (fleet || policy)) {
+            struct snapshot *joined = queue_join(ui->feeds[s].snap, fleet ? &by_queue : NULL, policy);
+            snapshot_unref(ui->feeds[s].snap);
+            ui->feeds[s].snap = joined;
+        }
+        if (ui->feeds[s].generation != ui->recorded[s] && ui->feeds[s].status == SOURCE_OK &&
+            ui->feeds[s].snap) {
+            history_record(&ui->history, src->ops->kind, ui->feeds[s].snap);
+            ui->recorded[s] = ui->feeds[s].generation;
+            changed = true;
+        }
+    }
+    queue_fleet_free(&by_queue);
     if (changed) {
         struct alert_input in = {
             .thresholds = &ui->opt->cfg->alerts,
             .feeds = ui->feeds,
             .nfeeds = ui->opt->nsources,
-            .history = &ui->history,
             .fleet = ui->opt->fleet && ui->fleet.status == SOURCE_OK ? fleet_table_of(ui->fleet.snap) : NULL,
+            .policy = policy,
+            .dlq_growth = dlq_growth,
+            .growth_ctx = &ui->history,
         };
         if (alerts_evaluate(&in, &ui->alert_rate, &ui->alerts) && ui->opt->cfg->alerts.bell)
             beep();
     }
+    if (policy)
+        policy_release(policy);
 }
 
 /* ---- actions bound to keys ---- */

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "core/feed.h"
-#include "ui/alerts.h"
+#include "console/alerts.h"
 #include "ui/history.h"
 #include "ui/theme.h"
 #include "ui/ui.h"

@@ -107,7 +107,11 @@ static void draw_row(struct ui *ui, int y, const struct ui_row *r, bool selected
 {
     enum theme_slot slot = row_slot(r, selected);
     crt_fill(y, 0, COLS, slot);
-    int x = crt_put(y, 0, name_width, ALIGN_LEFT, slot, r->q->addr);
+    const char *badge = r->q->paused ? "PAUSED" : r->q->shed ? "SHED" : NULL;   /* guardrails in force */
+    int badge_width = badge ? (int)strlen(badge) + 1 : 0;
+    int x = crt_put(y, 0, name_width - badge_width, ALIGN_LEFT, slot, r->q->addr);
+    if (badge)
+        x += crt_put(y, x, badge_width, ALIGN_RIGHT, selected ? slot : SLOT_WARN, badge);
     for (int c = 0; c < COL_COUNT; c++) {
         if (!shown[c])
             continue;
@@ -226,7 +230,10 @@ static void draw_detail(struct ui *ui, int top, int height)
     add_field(&right, "Source", vs, "%s", src->ops->kind);
     add_field(&right, "URL", vs, "%s", src->display_url);
     add_field(&right, "Dead letters to", vs, "%s", q->dead_letter_to ? q->dead_letter_to : "(none)");
-    add_field(&right, "State", vs, "%s", q->state ? q->state : "-");
+    add_field(&right, "State", vs, "%s%s%s%s", q->state ? q->state : "-", q->paused ? ", PAUSED" : "",
+              q->shed ? ", SHED " : "", q->shed ? q->shed : "");
+    if (q->workers)
+        add_field(&right, "qdeck workers", vs, "%s", q->workers);
     if (q->head_id && !isnan(q->head_seen_at)) {
         fmt_age(a, sizeof a, clock_wall() - q->head_seen_at, false);
         add_field(&right, "Head message", vs, "%s, at the head for %s", q->head_id, a);

@@ -26,6 +26,7 @@ struct consumer *consumer_new(struct worker *w, const struct queue_address *addr
 {
     struct consumer *c = xcalloc(1, sizeof *c);
     atomic_init(&c->paused, false);
+    atomic_init(&c->done, 0);
     atomic_init(&c->shed_priority_below, -1);
     atomic_init(&c->max_depth, -1);
     atomic_init(&c->auto_shed, false);

@@ -92,6 +92,9 @@ struct consumer {
     int batch_len;
     /* guardrails for this queue, set by the worker's control thread */
     _Atomic bool paused;           /* queue.<name>.paused: receive nothing */
+    _Atomic uint64_t done;         /* tasks taken from this queue and settled (not returned) */
+    uint64_t done_seen;            /* heartbeat thread only: done at its last report */
+    double done_seen_at;           /* clock_mono() of that report, 0 none */
     _Atomic int shed_priority_below;   /* shed.priority_below, -1: off */
     _Atomic long max_depth;        /* queue.<name>.max_depth, -1: off */
     _Atomic bool auto_shed;        /* shed.auto */

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -175,5 +176,21 @@ void worker_report_resilience(struct worker *w, cJSON *report)
     for (size_t i = 0; i < w->nconsumers; i++)
         if (atomic_load(&w->consumers[i]->paused))
             cJSON_AddItemToArray(paused, cJSON_CreateString(w->consumers[i]->label));
+    /* per queue: tasks finished, and per second since the last report (the
+     * heartbeat thread is the only caller), so the console can fill a
+     * Redis queue's out rate from one reading */
+    cJSON *done = cJSON_AddObjectToObject(report, "queue_done");
+    cJSON *rate = cJSON_AddObjectToObject(report, "queue_rate");
+    double now = clock_mono();
+    for (size_t i = 0; i < w->nconsumers; i++) {
+        struct consumer *c = w->consumers[i];
+        uint64_t n = atomic_load(&c->done);
+        cJSON_AddNumberToObject(done, c->label, (double)n);
+        if (c->done_seen_at > 0 && now > c->done_seen_at)
+            cJSON_AddNumberToObject(rate, c->label,
+                                    round((double)(n - c->done_seen) / (now - c->done_seen_at) * 100) / 100);
+        c->done_seen = n;
+        c->done_seen_at = now;
+    }
 }
 

@@ -20,6 +20,8 @@ void settle_decided(struct worker *w, struct task *t)
     case SETTLE_DEAD: atomic_fetch_add(t->park ? &w->parked : &w->dead, 1); break;
     case SETTLE_RETURN: break;
     }
+    if (t->settle != SETTLE_RETURN && t->consumer)
+        atomic_fetch_add(&t->consumer->done, 1);
     if (t->type[0] && t->settle != SETTLE_RETURN && t->created_at > 0) {
         struct worker_type_stats *s = stats_of_type(w, t->type);
         if (s)

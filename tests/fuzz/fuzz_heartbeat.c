@@ -3,12 +3,15 @@
  * scheduler leader) and by the Latency and Breakers tables (console and
  * `qdeck breaker list`). A report parses or is refused; a parsed one has
  * every string set, a state, a positive interval, and builds latency and
- * breaker tables whose rows print. */
+ * breaker tables whose rows print, and joins with queue rows
+ * (console/queue-join.h): every queue it names gets a row with a consumer,
+ * a rate that is a number or unknown, and the worker's id. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "console/queue-join.h"
 #include "control/fleet.h"
 #include "resilience/fleet-report.h"
 
@@ -41,6 +44,30 @@ static void check_tables(const cJSON *report)
     breaker_table_free(&bt);
 }
 
+static void check_join(struct fleet_worker *w)
+{
+    w->state = FLEET_RUNNING;
+    struct fleet_worker two[2] = {*w, *w};
+    struct fleet_table t = {.n = 2, .workers = two};
+    struct queue_fleet qf;
+    queue_fleet_build(&t, &qf);
+    for (size_t i = 0; i < qf.n; i++)
+        if (!qf.rows[i].addr || !qf.rows[i].workers || qf.rows[i].consumers < 1 ||
+            (i > 0 && strcmp(qf.rows[i - 1].addr, qf.rows[i].addr) >= 0))
+            abort();
+    struct snapshot *s = snapshot_new(2);
+    snapshot_add(s, QUEUE_REDIS_LIST, "jobs");
+    snapshot_add(s, QUEUE_AMQP, "orders");
+    snapshot_seal(s);
+    struct snapshot *j = queue_join(s, &qf, NULL);
+    for (size_t i = 0; i < j->nqueues; i++)
+        if (j->queues[i].kind != QUEUE_AMQP && j->queues[i].consumers < 0)
+            abort();
+    snapshot_unref(j);
+    snapshot_unref(s);
+    queue_fleet_free(&qf);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *json = malloc(size + 1);
@@ -52,6 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             (w.state != FLEET_RUNNING && w.state != FLEET_STOPPED && w.state != FLEET_LOST))
             abort();
         check_tables(w.report);
+        check_join(&w);
         fleet_worker_free(&w);
     }
     free(json);

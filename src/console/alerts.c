@@ -1,6 +1,6 @@
-/* Alert evaluation (see alerts.h). Runs on the UI thread over the
- * snapshots it already holds: no I/O. */
-#include "ui/alerts.h"
+/* Alert evaluation (see alerts.h): runs on the caller's thread over the
+ * snapshots it already holds; no I/O. */
+#include "console/alerts.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -10,11 +10,8 @@
 #include "core/clock.h"
 #include "core/xalloc.h"
 #include "resilience/fleet-report.h"
-#include "ui/format.h"
 
 #define ALERT_RATE_WINDOW 5.0   /* seconds: how often the error rate's baseline moves on */
-
-#define DLQ_GROWTH_SAMPLES 10
 
 bool queue_is_dlq(const char *addr)
 {
@@ -22,7 +19,41 @@ bool queue_is_dlq(const char *addr)
     return n > 4 && (strcmp(addr + n - 4, ".dlq") == 0 || strcmp(addr + n - 4, ":dlq") == 0);
 }
 
-static void add(struct alert_set *set, const char *kind, const char *addr, const char *text)
+const char *alert_severity_name(enum alert_severity s)
+{
+    return s == ALERT_CRITICAL ? "critical" : "warning";
+}
+
+/* "-" for unknown, "1.2M" from a million on: as the console prints counts. */
+static void count_text(char *buf, size_t len, int64_t v)
+{
+    if (v < 0)
+        snprintf(buf, len, "-");
+    else if (v < 1000000)
+        snprintf(buf, len, "%lld", (long long)v);
+    else
+        snprintf(buf, len, "%.1fM", (double)v / 1e6);
+}
+
+/* Depth as the views sort by it: total, else ready. */
+static double depth_of(const struct queue_stat *q)
+{
+    if (q->total >= 0)
+        return (double)q->total;
+    return q->ready >= 0 ? (double)q->ready : NAN;
+}
+
+static bool paused(const struct policy *p, const char *addr)
+{
+    struct shed_guardrails g;
+    if (!p)
+        return false;
+    policy_shed_guardrails(p, addr, -1, &g);
+    return g.paused;
+}
+
+static void add(struct alert_set *set, const char *kind, enum alert_severity severity, const char *addr,
+                const char *text)
 {
     if (set->n == set->cap) {
         set->cap = set->cap ? set->cap * 2 : 16;
@@ -30,6 +61,9 @@ static void add(struct alert_set *set, const char *kind, const char *addr, const
     }
     struct alert *a = &set->items[set->n++];
     snprintf(a->key, sizeof a->key, "%s %s", kind, addr);
+    snprintf(a->kind, sizeof a->kind, "%s", kind);
+    snprintf(a->subject, sizeof a->subject, "%s", addr);
+    a->severity = severity;
     snprintf(a->text, sizeof a->text, "%s", text);
 }
 
@@ -72,7 +106,7 @@ static void fleet_alerts(const struct alert_input *in, struct alert_baseline *ra
             snprintf(text, sizeof text, "breaker %s %s on %d of %zu workers", r->name,
                      breaker_state_name(r->worst == BREAKER_FORCED_OPEN ? BREAKER_FORCED_OPEN : BREAKER_OPEN), open,
                      r->workers);
-            add(next, "breaker", r->name, text);
+            add(next, "breaker", ALERT_CRITICAL, r->name, text);
         }
         breaker_table_free(&bt);
     }
@@ -86,7 +120,7 @@ static void fleet_alerts(const struct alert_input *in, struct alert_baseline *ra
             format_duration(p99, a, sizeof a);
             format_duration(th->p99, b, sizeof b);
             snprintf(text, sizeof text, "%s end-to-end p99 %s (alert above %s)", lt.rows[i].type, a, b);
-            add(next, "p99", lt.rows[i].type, text);
+            add(next, "p99", ALERT_WARNING, lt.rows[i].type, text);
         }
         latency_table_free(&lt);
     }
@@ -97,7 +131,7 @@ static void fleet_alerts(const struct alert_input *in, struct alert_baseline *ra
             double pct = 100.0 * (double)df / (double)(dp + df);
             if (pct > th->error_rate) {
                 snprintf(text, sizeof text, "%.0f%% of task runs failing (alert above %.0f%%)", pct, th->error_rate);
-                add(next, "errors", "fleet", text);
+                add(next, "errors", ALERT_CRITICAL, "fleet", text);
             }
         }
     }
@@ -128,25 +162,25 @@ bool alerts_evaluate(const struct alert_input *in, struct alert_baseline *rate, 
             continue;
         for (size_t i = 0; i < snap->nqueues; i++) {
             const struct queue_stat *q = &snap->queues[i];
-            double depth = queue_depth(q);
-            if (th->depth > 0 && !isnan(depth) && depth > (double)th->depth) {
-                fmt_count(a, sizeof a, (int64_t)depth);
-                fmt_count(b, sizeof b, th->depth);
+            double depth = depth_of(q);
+            if (th->depth > 0 && !isnan(depth) && depth > (double)th->depth && !paused(in->policy, q->addr)) {
+                count_text(a, sizeof a, (int64_t)depth);
+                count_text(b, sizeof b, th->depth);
                 snprintf(text, sizeof text, "%s depth %s (alert above %s)", q->addr, a, b);
-                add(&next, "depth", q->addr, text);
+                add(&next, "depth", ALERT_WARNING, q->addr, text);
             }
             if (th->age > 0 && !isnan(q->head_age) && q->head_age > th->age) {
                 format_duration(q->head_age, a, sizeof a);
                 format_duration(th->age, b, sizeof b);
                 snprintf(text, sizeof text, "%s oldest message waited %s (alert above %s)", q->addr, a, b);
-                add(&next, "age", q->addr, text);
+                add(&next, "age", ALERT_WARNING, q->addr, text);
             }
-            if (th->dlq_growth > 0 && queue_is_dlq(q->addr)) {
-                double g = history_growth(history_get(in->history, q->addr), DLQ_GROWTH_SAMPLES);
+            if (th->dlq_growth > 0 && in->dlq_growth && queue_is_dlq(q->addr)) {
+                double g = in->dlq_growth(in->growth_ctx, q->addr);
                 if (!isnan(g) && g * 60 > (double)th->dlq_growth) {
                     snprintf(text, sizeof text, "%s dead letters growing %.0f/min (alert above %ld/min)", q->addr,
                              g * 60, th->dlq_growth);
-                    add(&next, "dlq", q->addr, text);
+                    add(&next, "dlq", ALERT_CRITICAL, q->addr, text);
                 }
             }
         }

@@ -151,8 +151,9 @@ static int draw_alerts(struct ui *ui, int y, int bottom)
     return y + 1;
 }
 
-static void draw_overview(struct ui *ui, int top, int height)
+static void draw_overview(struct ui *ui, void *state, int top, int height)
 {
+    (void)state;
     int y = top + 1, bottom = top + height;
     y = draw_alerts(ui, y, bottom);
     for (size_t s = 0; s < ui->opt->nsources && y < bottom; s++)
@@ -163,8 +164,8 @@ static void draw_overview(struct ui *ui, int top, int height)
 
 const struct view_ops overview_view = {
     .name = "Overview",
+    .short_name = "Over",
     .summary = "each source's health and totals; the deepest and growing queues",
     .key = '1',
     .draw = draw_overview,
-    .handle_key = NULL,
 };

@@ -7,7 +7,7 @@
 #include "control/keys.h"
 #include "core/xalloc.h"
 
-static bool is_dlq_name(const char *addr)
+bool dlq_is_name(const char *addr)
 {
     size_t n = strlen(addr);
     const char *hash = strrchr(addr, '#');
@@ -34,7 +34,7 @@ void dlq_picks_collect(struct ui *ui, struct dlq_picks *p)
         const struct snapshot *snap = ui->feeds[s].snap;
         for (size_t i = 0; snap && i < snap->nqueues; i++) {
             const char *addr = snap->queues[i].addr;
-            if (!is_dlq_name(addr))
+            if (!dlq_is_name(addr))
                 continue;
             char *name = xstrdup(addr);
             if (strncmp(name, "stream:", 7) == 0 && strrchr(name, '#'))

@@ -14,6 +14,8 @@ struct dlq_picks {
     struct ui *ui;              /* for the depths */
 };
 
+/* Is addr a dead-letter queue's (name ends in .dlq or :dlq)? */
+bool dlq_is_name(const char *addr);
 /* Refills p from the sources' snapshots. */
 void dlq_picks_collect(struct ui *ui, struct dlq_picks *p);
 void dlq_picks_free(struct dlq_picks *p);

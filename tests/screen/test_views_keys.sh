@@ -105,7 +105,7 @@ screen_keys k 8
 check "Scheduler: both jobs (no filter from Guardrails)" screen_wait k 10 'tick '
 expect_match "Scheduler: nightly too" "$(screen_text k)" 'nightly '
 screen_keys k s
-check "Scheduler: s sorts by state" screen_wait k 5 'sorted by state'
+check "Scheduler: s sorts by its first column" screen_wait k 5 'sorted by job, ascending'
 
 # Events: its own filter; Enter opens the event whole, wrapped
 screen_keys k 9

@@ -22,6 +22,7 @@
 #include <wchar.h>
 
 #include "console/fleet-source.h"
+#include "console/writes.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/xalloc.h"
@@ -85,6 +86,10 @@ static void pull_feeds(struct ui *ui)
         if (board_take_result(ui->opt->board, result, sizeof result))
             ui_message(ui, "%s", result);
     }
+    char written[1024];
+    bool failed;
+    while (writes_take(ui->writes, written, sizeof written, &failed))
+        failed ? ui_error(ui, "%s", written) : ui_message(ui, "%s", written);
     if (ui->opt->fleet) {
         feed_view_release(&ui->fleet);
         feed_get(&ui->opt->fleet->feed, &ui->fleet);
@@ -323,6 +328,12 @@ static void draw_footer(struct ui *ui)
         return;
     }
     curs_set(0);
+    char running[300];
+    writes_status(ui->writes, running, sizeof running);
+    if (running[0] && !(ui->message[0] && clock_mono() < ui->message_until)) {
+        crt_put(y, 0, COLS, ALIGN_LEFT, SLOT_STATUS, running);
+        return;
+    }
     if (ui->message[0] && clock_mono() < ui->message_until) {
         crt_put(y, 0, COLS, ALIGN_LEFT, ui->message_error ? SLOT_CRIT : SLOT_STATUS, ui->message);
         return;
@@ -505,6 +516,7 @@ static int poll_timeout(double next_tick, double drawn_at)
 
 static void ui_free(struct ui *ui)
 {
+    writes_stop(ui->writes);
     for (size_t v = 0; v < nviews; v++)
         if (views[v]->free)
             views[v]->free(ui->states[v]);
@@ -585,6 +597,7 @@ int screen_run(const struct ui_options *opt, const struct view_ops *const *table
             ui.theme = mono;
     }
     crt_apply_theme(&ui.theme);
+    ui.writes = writes_start(opt->nsources ? opt->sources[0]->feed.notify_fd : -1);
     ui.states = xcalloc(nviews, sizeof *ui.states);
     for (size_t v = 0; v < nviews; v++)
         ui.states[v] = views[v]->init ? views[v]->init(&ui) : NULL;

@@ -28,6 +28,7 @@ struct ui_row {
 enum prompt_mode { PROMPT_NONE, PROMPT_FILTER, PROMPT_COMMAND };
 
 struct ui;
+struct console_writes;
 
 /* A key of a view's own, in its key table: the dispatcher and the help
  * overlay both read the table. run returns false when the key means
@@ -114,6 +115,7 @@ struct ui {
     char confirm_name[192];         /* a :set on an unknown name waiting for y */
     char confirm_value[128];
     struct ui_confirm confirm;      /* the question open now (confirm.h) */
+    struct console_writes *writes;  /* the write queue (console/writes.h) */
 };
 
 /* Shows a line in the footer for a few seconds. */

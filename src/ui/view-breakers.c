@@ -6,17 +6,17 @@
  *
  * O forces the selected breaker open fleet-wide, C forces it closed
  * (DISABLED: calls flow, nothing recorded), R resets it to normal
- * operation; each asks y/n first, is refused in read-only mode, and is
- * written (with its audit record) by a short-lived thread with its own
- * Redis connection, so the screen never waits on the network. Workers
- * apply it within 2 s. */
-#include <pthread.h>
+ * operation; each asks y/n first (ui/confirm.h), is refused in read-only
+ * mode, and is written (with its audit record) on the console's write
+ * queue (console/writes.h) with its own Redis connection, so the screen
+ * never waits on the network. Workers apply it within 2 s. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "console/board.h"
 #include "console/fleet-source.h"
+#include "console/writes.h"
 #include "control/audit.h"
 #include "control/policy.h"
 #include "control/policy-store.h"
@@ -83,64 +83,50 @@ static struct {
     const char *command;    /* open | disabled | reset */
 } pending;
 
-static pthread_mutex_t result_lock = PTHREAD_MUTEX_INITIALIZER;
-static char result[1400];
-static bool writing;
-
 struct write_job {
     char *url, *context, *dep;
     const char *command, *action;
     const struct config *cfg;
 };
 
-static void write_job_free(struct write_job *job)
+static void write_job_free(void *arg)
 {
+    struct write_job *job = arg;
     free(job->url);
     free(job->context);
     free(job->dep);
     free(job);
 }
 
-static void *write_thread(void *arg)
+/* On the console's write thread (console/writes.h): its own connection. */
+static int write_breaker(void *arg, char *text, size_t len)
 {
     struct write_job *job = arg;
-    char err[512], text[1400];
+    char err[512];
+    int rc = -1;
     redisContext *c = policy_connect(job->url, 2, err, sizeof err);
     if (!c) {
-        snprintf(text, sizeof text, "breaker %s: %s", job->dep, err);
-    } else {
-        char *old = NULL;
-        int rc = policy_breaker_command(c, job->dep, job->command, &old, err, sizeof err);
-        struct audit_entry e = {.action = job->action, .target = job->dep, .old_value = old,
-                                .new_value = job->command, .result = rc == 0 ? "ok" : err};
-        char aerr[512];
-        audit_record(job->cfg, job->context, c, &e, aerr, sizeof aerr);
-        if (rc == 0)
-            snprintf(text, sizeof text, "breaker %s: %s sent (was %s); workers apply it within 2 s", job->dep,
-                     job->command, old ? old : "none");
-        else
-            snprintf(text, sizeof text, "breaker %s: %s", job->dep, err);
-        free(old);
-        redisFree(c);
+        snprintf(text, len, "breaker %s: %s", job->dep, err);
+        return -1;
     }
-    pthread_mutex_lock(&result_lock);
-    snprintf(result, sizeof result, "%s", text);
-    writing = false;
-    pthread_mutex_unlock(&result_lock);
-    write_job_free(job);
-    return NULL;
+    char *old = NULL;
+    rc = policy_breaker_command(c, job->dep, job->command, &old, err, sizeof err);
+    struct audit_entry e = {.action = job->action, .target = job->dep, .old_value = old,
+                            .new_value = job->command, .result = rc == 0 ? "ok" : err};
+    char aerr[512];
+    audit_record(job->cfg, job->context, c, &e, aerr, sizeof aerr);
+    if (rc == 0)
+        snprintf(text, len, "breaker %s: %s sent (was %s); workers apply it within 2 s", job->dep, job->command,
+                 old ? old : "none");
+    else
+        snprintf(text, len, "breaker %s: %s", job->dep, err);
+    free(old);
+    redisFree(c);
+    return rc;
 }
 
 static void start_write(struct ui *ui)
 {
-    pthread_mutex_lock(&result_lock);
-    bool busy = writing;
-    writing = !busy;
-    pthread_mutex_unlock(&result_lock);
-    if (busy) {
-        ui_message(ui, "a breaker command is still being written; try again in a moment");
-        return;
-    }
     struct write_job *job = xcalloc(1, sizeof *job);
     job->url = xstrdup(ui->opt->ctx->redis);
     job->context = xstrdup(ui->opt->ctx->name ? ui->opt->ctx->name : "");
@@ -149,16 +135,13 @@ static void start_write(struct ui *ui)
     job->action = !strcmp(pending.command, "open") ? "breaker.open" : !strcmp(pending.command, "disabled")
                                                                          ? "breaker.close" : "breaker.reset";
     job->cfg = ui->opt->cfg;
-    pthread_t t;
-    if (pthread_create(&t, NULL, write_thread, job) != 0) {
-        pthread_mutex_lock(&result_lock);
-        writing = false;
-        pthread_mutex_unlock(&result_lock);
+    char label[400];
+    snprintf(label, sizeof label, "breaker %s: sending %s", pending.dep, pending.command);
+    if (!writes_submit(ui->writes, label, write_breaker, write_job_free, job)) {
         write_job_free(job);
-        ui_message(ui, "cannot start the writer thread");
+        ui_error(ui, "too many writes waiting; try again in a moment");
         return;
     }
-    pthread_detach(t);
     ui_message(ui, "breaker %s: sending %s ...", pending.dep, pending.command);
 }
 
@@ -198,12 +181,6 @@ static void draw_breakers(struct ui *ui, void *state, int top, int height)
     struct breakers_state *st = state;
     struct list *l = &st->list;
     crt_fill(top, 0, COLS, SLOT_DEFAULT);
-    pthread_mutex_lock(&result_lock);
-    if (result[0]) {
-        ui_message(ui, "%s", result);
-        result[0] = '\0';
-    }
-    pthread_mutex_unlock(&result_lock);
     if (!ui->opt->fleet) {
         crt_put(top + 1, 2, COLS - 4, ALIGN_LEFT, SLOT_DIM,
                 "breakers are reported by the workers to Redis: give this context a Redis URL");

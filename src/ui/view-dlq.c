@@ -137,7 +137,10 @@ static void take_page(struct ui *ui, struct dlq_state *st)
         st->waiting_seq = 0;
     if (p->action[0]) {
         snprintf(st->last_action, sizeof st->last_action, "%s", p->action);
-        ui_message(ui, "%s", p->action);
+        if (p->action_failed)
+            ui_error(ui, "%s", p->action);
+        else
+            ui_message(ui, "%s", p->action);
     }
     list_build(&st->msgs, &dlq_msg_model, &st->page);
 }

@@ -274,6 +274,8 @@ static void draw_breakers(struct ui *ui, void *state, int top, int height)
             case BC_HALF:
                 if (r->open_remaining > 0)
                     snprintf(text, sizeof text, "%.1fs", r->open_remaining);
+                else if (r->workers && (r->worst == BREAKER_OPEN))
+                    snprintf(text, sizeof text, "due");   /* open_wait passed: the next call probes */
                 else
                     snprintf(text, sizeof text, "-");
                 break;

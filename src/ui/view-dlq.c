@@ -33,6 +33,7 @@
 #include "ui/screen.h"
 
 #define PAGE_SIZE 200
+#define PAGE_REFRESH 5.0            /* seconds between reloads of the page shown */
 #define KEY_ESC 27
 
 enum dlq_mode { MODE_PICK, MODE_LIST, MODE_DETAIL };
@@ -49,6 +50,7 @@ struct dlq_state {
     char queue[1024];
     struct dlq_page *page;
     unsigned long waiting_seq;      /* 0: nothing requested */
+    double page_at;                 /* clock_mono when the page came */
     size_t offset;
     struct list msgs;
     char grep[256];                 /* filter the current page was asked with */
@@ -133,6 +135,7 @@ static void take_page(struct ui *ui, struct dlq_state *st)
     }
     dlq_page_free(st->page);
     st->page = p;
+    st->page_at = clock_mono();
     if (p->seq == st->waiting_seq)
         st->waiting_seq = 0;
     if (p->action[0]) {
@@ -197,6 +200,8 @@ static void draw_list(struct dlq_state *st, int top, int height)
     if (st->worker)
         dlq_jobs_status(st->worker, status, sizeof status);
     const struct dlq_page *p = st->page;
+    if (p && p->ok && !status[0])       /* how old the page is: it reloads every PAGE_REFRESH s */
+        snprintf(status, sizeof status, "read %.0fs ago", clock_mono() - st->page_at);
     if (p && p->ok) {
         size_t last = p->offset + p->n;
         if (p->grep)
@@ -573,6 +578,10 @@ static void draw(struct ui *ui, void *state, int top, int height)
     ensure_worker(ui, st);
     take_page(ui, st);
     list_build(&st->msgs, &dlq_msg_model, &st->page);
+    /* the page reloads while it is shown, so its count does not go stale */
+    if (st->mode == MODE_LIST && st->page && !st->waiting_seq && ui->prompt == PROMPT_NONE && !confirm_open(ui) &&
+        clock_mono() - st->page_at >= PAGE_REFRESH)
+        request_page(ui, st);
     /* a new search once the operator has finished typing it */
     if (st->mode != MODE_PICK && ui->prompt == PROMPT_NONE && strcmp(st->msgs.filter, st->grep) != 0) {
         st->offset = 0;

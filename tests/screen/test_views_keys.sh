@@ -92,6 +92,9 @@ screen_keys k 6
 check "DLQ: both dead-letter lists" screen_wait k 10 'redis:zz:dlq'
 screen_keys k G Enter
 check "DLQ: G then Enter opens the last one" screen_wait k 10 'redis:zz:dlq  2 messages'
+check "DLQ: the page says how old it is" screen_wait k 5 'read [0-9]+s ago'
+$R rpush zz:dlq '{"id":"m4"}' >/dev/null
+check "DLQ: the page reloads by itself (no l pressed)" screen_wait k 10 'redis:zz:dlq  3 messages'
 screen_keys k Escape g Enter
 check "DLQ: g then Enter opens the first one" screen_wait k 10 'redis:jobs:dlq  1 messages'
 screen_keys k Escape

@@ -1,7 +1,8 @@
 /* View 2, Queues: every queue of every source in one sortable, filterable
  * table with a depth sparkline, and a detail pane for the selected queue.
- * Columns that do not fit a narrow terminal are dropped from the right;
- * the name column takes what is left. */
+ * Columns that do not fit a narrow terminal are dropped by priority; the
+ * name column is as wide as the longest name and the dead-letter target
+ * (last) takes what is left. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -99,7 +100,8 @@ static void draw_header_row(const struct list *l, int y, const bool shown[COL_CO
             continue;
         snprintf(title, sizeof title, "%s%s", list_arrow(l, columns[c].sort), columns[c].title);
         x += crt_put(y, x, 1, ALIGN_LEFT, SLOT_COLUMN, " ");
-        x += crt_put(y, x, columns[c].width, c >= COL_SPARK ? ALIGN_LEFT : ALIGN_RIGHT, SLOT_COLUMN, title);
+        int w = c == COL_DLX ? COLS - x : columns[c].width;   /* the last column takes the rest */
+        x += crt_put(y, x, w, c >= COL_SPARK ? ALIGN_LEFT : ALIGN_RIGHT, SLOT_COLUMN, title);
     }
 }
 
@@ -131,7 +133,8 @@ static void draw_row(struct ui *ui, int y, const struct ui_row *r, bool selected
         enum theme_slot s = slot;
         if (!selected && !r->stale && c == COL_GROWTH && !isnan(r->growth) && r->growth > 0)
             s = SLOT_WARN;
-        x += crt_put(y, x, columns[c].width, c >= COL_SPARK ? ALIGN_LEFT : ALIGN_RIGHT, s, text);
+        int w = c == COL_DLX ? COLS - x : columns[c].width;
+        x += crt_put(y, x, w, c >= COL_SPARK ? ALIGN_LEFT : ALIGN_RIGHT, s, text);
     }
 }
 
@@ -329,6 +332,15 @@ static void draw_queues(struct ui *ui, void *state, int top, int height)
     int name_width;
     bool shown[COL_COUNT];
     visible_columns(shown, &name_width);
+    /* the name column as wide as the longest name, when dead-letter targets
+     * (the last column) can use the rest */
+    int longest = NAME_MIN - 2;
+    for (size_t i = 0; i < ui->nrows; i++) {
+        int w = crt_width(ui->rows[i].q->addr);
+        longest = w > longest ? w : longest;
+    }
+    if (shown[COL_DLX] && name_width > longest + 2)
+        name_width = longest + 2;
     int detail_height = st->detail ? (height / 2 > 16 ? 16 : height / 2) : 0;
     int alerts = draw_source_alerts(ui, top + height - detail_height, (height - detail_height) / 3);
     int list_height = height - 1 - detail_height - alerts;

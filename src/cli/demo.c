@@ -6,6 +6,8 @@
  *   - the embedded worker pool, configured by the INI text below, whose
  *     http tasks call that upstream through the llm-api dependency, with
  *     its control plane: heartbeat (view 3) and scheduler (view 8),
+ *   - two `qdeck worker` children on the same config (demo/worker-children.c),
+ *     so the console shows a fleet of three,
  *   - synthetic producers with waves and bursts (demo/workload.c),
  * and opens the console on it. Everything is torn down on exit. */
 #include <pthread.h>
@@ -19,6 +21,7 @@
 #include "core/xalloc.h"
 #include "demo/redis-child.h"
 #include "demo/upstream.h"
+#include "demo/worker-children.h"
 #include "demo/workload.h"
 #include "dlq/sched-replay.h"
 #include "worker/worker.h"
@@ -90,6 +93,7 @@ struct demo {
     pthread_t worker_thread;
     bool worker_running;
     struct workload *traffic;
+    struct worker_children children;  /* two more workers: a fleet */
 };
 
 static void *run_worker(void *arg)
@@ -123,6 +127,7 @@ static int demo_config_load(struct demo *d, const struct config *user, const cha
 static void demo_stop(struct demo *d)
 {
     workload_stop(d->traffic);
+    worker_children_stop(&d->children);
     if (d->worker_running) {
         worker_stop(d->worker, false);
         pthread_join(d->worker_thread, NULL);
@@ -163,6 +168,11 @@ static int demo_start(struct demo *d, const struct config *user, char *err, size
         return -1;
     }
     d->worker_running = true;
+    char *text = xasprintf(demo_config, upstream);
+    int rc = worker_children_start(&d->children, d->redis.dir, d->redis.url, text, err, errlen);
+    free(text);
+    if (rc < 0)
+        return -1;
     if (!(d->traffic = workload_start(d->redis.url, err, (unsigned)errlen)))
         return -1;
     return 0;

@@ -228,7 +228,8 @@ static void audit(struct dlq_jobs *w, const char *action, const char *target, co
         redisFree(redis);
 }
 
-static void run_action(struct dlq_jobs *w, const struct dlq_job *job, char *result, size_t len)
+/* Returns -1 when the action failed or moved not every message it took. */
+static int run_action(struct dlq_jobs *w, const struct dlq_job *job, char *result, size_t len)
 {
     char err[512];
     struct dlq *d = open_dlq(w, job->queue, err, sizeof err);
@@ -237,7 +238,7 @@ static void run_action(struct dlq_jobs *w, const struct dlq_job *job, char *resu
              job->body ? ", body edited" : "");
     if (!d) {
         snprintf(result, len, "%s", err);
-        return;
+        return -1;
     }
     struct dlq_tally t = {.total = -1};
     struct dlq_select sel = {.ids = job->ids, .nids = job->nids, .all = job->nids == 0};
@@ -279,6 +280,7 @@ static void run_action(struct dlq_jobs *w, const struct dlq_job *job, char *resu
         dlq_close(w->open);
         w->open = NULL;
     }
+    return rc < 0 || t.failed > 0 ? -1 : 0;
 }
 
 /* The next job, or NULL: none waits, or an interrupt holds new ones back. */
@@ -299,8 +301,7 @@ static struct dlq_job *take_job(struct dlq_jobs *w, unsigned long *seq)
 static void run_job(struct dlq_jobs *w, struct dlq_job *job, unsigned long seq)
 {
     char action[2048] = "";
-    if (job->kind != DLQ_JOB_PAGE)
-        run_action(w, job, action, sizeof action);
+    bool failed = job->kind != DLQ_JOB_PAGE && run_action(w, job, action, sizeof action) < 0;
     pthread_mutex_lock(&w->lock);
     w->running_action = false;
     if (job->kind != DLQ_JOB_PAGE)
@@ -310,8 +311,10 @@ static void run_job(struct dlq_jobs *w, struct dlq_job *job, unsigned long seq)
     struct dlq_page *page = NULL;
     if (!atomic_load(&w->cancel))
         page = load_page(w, job, seq);
-    if (page)
+    if (page) {
         snprintf(page->action, sizeof page->action, "%s", action);
+        page->action_failed = failed;
+    }
     job_free(job);
 
     pthread_mutex_lock(&w->lock);

@@ -38,7 +38,8 @@ struct dlq_page {
     char *grep;
     bool ok;
     char error[512];
-    char action[2048];          /* "replay: moved 2, failed 0, skipped 0", or "" */
+    char action[2048];          /* "replay amqp:x.dlq: moved 2, failed 0, skipped 0", or "" */
+    bool action_failed;         /* it failed, or some messages did not move */
 };
 
 struct dlq_jobs;

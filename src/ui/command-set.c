@@ -11,6 +11,7 @@
 #include "console/fleet-source.h"
 #include "control/names.h"
 #include "control/policy.h"
+#include "ui/confirm.h"
 
 bool ui_guardrails_read_only(struct ui *ui)
 {
@@ -48,19 +49,10 @@ static bool guardrail_known(const struct ui *ui, const char *name, char *what, s
     return known;
 }
 
-bool ui_confirm_guardrail_key(struct ui *ui, int key)
+static void run_pending(struct ui *ui, void *arg)
 {
-    if (!ui->confirm_name[0])
-        return false;
-    char name[sizeof ui->confirm_name], value[sizeof ui->confirm_value];
-    snprintf(name, sizeof name, "%s", ui->confirm_name);
-    snprintf(value, sizeof value, "%s", ui->confirm_value);
-    ui->confirm_name[0] = '\0';
-    if (key == 'y' || key == 'Y')
-        write_guardrail(ui, name, value);
-    else
-        ui_message(ui, "not set: %s", name);
-    return true;
+    (void)arg;
+    write_guardrail(ui, ui->confirm_name, ui->confirm_value);
 }
 
 void ui_set_guardrail(struct ui *ui, const char *name, const char *value)
@@ -73,18 +65,38 @@ void ui_set_guardrail(struct ui *ui, const char *name, const char *value)
         return;
     char canonical[128], err[256];
     if (policy_validate(name, value, canonical, sizeof canonical, err, sizeof err) < 0) {
-        ui_message(ui, "%s", err);
+        ui_error(ui, "%s", err);
         return;
     }
     char what[300];
     if (!guardrail_known(ui, name, what, sizeof what)) {
         snprintf(ui->confirm_name, sizeof ui->confirm_name, "%s", name);
         snprintf(ui->confirm_value, sizeof ui->confirm_value, "%s", canonical);
-        ui_message(ui, "no live worker, queue or config knows %s: y sets %s = %s anyway, any other key cancels", what,
-                   name, canonical);
+        char cancelled[300];
+        snprintf(cancelled, sizeof cancelled, "not set: %s", name);
+        confirm_ask(ui, NULL, cancelled, run_pending, NULL, "no live worker, queue or config knows %s: y sets %s = %s anyway",
+                    what, name, canonical);
         return;
     }
     write_guardrail(ui, name, canonical);
+}
+
+void ui_flip_guardrail(struct ui *ui, const char *name, const char *from, const char *to)
+{
+    if (!ui->opt->board) {
+        ui_message(ui, "no control plane: this context has no redis URL");
+        return;
+    }
+    if (ui_guardrails_read_only(ui))
+        return;
+    char canonical[128], err[256];
+    if (policy_validate(name, to, canonical, sizeof canonical, err, sizeof err) < 0) {
+        ui_error(ui, "%s", err);
+        return;
+    }
+    snprintf(ui->confirm_name, sizeof ui->confirm_name, "%s", name);
+    snprintf(ui->confirm_value, sizeof ui->confirm_value, "%s", canonical);
+    confirm_ask(ui, NULL, NULL, run_pending, NULL, "set %s = %s for the whole fleet (now %s)", name, canonical, from);
 }
 
 void ui_command_set(struct ui *ui, const char *args)

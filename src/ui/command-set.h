@@ -1,6 +1,6 @@
 /* Changing a guardrail from the console: the `:set` command, the y that
  * confirms a name nothing knows, and the Guardrails view's toggles all
- * go through here. */
+ * go through here; what asks goes through confirm.h. */
 #ifndef QDECK_COMMAND_SET_H
 #define QDECK_COMMAND_SET_H
 
@@ -13,9 +13,9 @@ void ui_command_set(struct ui *ui, const char *args);
 /* Validates and queues a guardrail change (refused when read-only). One on
  * a name nothing knows waits for ui_confirm_guardrail_key. */
 void ui_set_guardrail(struct ui *ui, const char *name, const char *value);
-/* The key after such a :set: y writes it, any other key drops it. false
- * when nothing waits (the key is then dispatched as usual). */
-bool ui_confirm_guardrail_key(struct ui *ui, int key);
+/* The Guardrails view's flip (Enter, o): asks first (confirm.h), naming
+ * the switch, its value now and the one it gets, for the whole fleet. */
+void ui_flip_guardrail(struct ui *ui, const char *name, const char *from, const char *to);
 /* True (with a message) when this console may not change guardrails. */
 bool ui_guardrails_read_only(struct ui *ui);
 

@@ -1,20 +1,23 @@
-/* The rows of the Queues list, shared by the key bindings of the screen
- * (select, sort, filter work from any view), the Overview and the Queues
- * view: built from the feeds' snapshots on every draw, so they point into
- * the snapshots the screen holds. */
+/* The rows of every queue of every source, shared by the Overview and the
+ * Queues view: built from the feeds' snapshots on every draw, so they
+ * point into the snapshots the screen holds. The Queues view's table
+ * (list.h) sorts and filters them through queue_rows_model. */
 #ifndef QDECK_QUEUE_ROWS_H
 #define QDECK_QUEUE_ROWS_H
 
+#include "ui/list.h"
 #include "ui/state.h"
 
-/* Rebuilds ui->rows: every queue of every source, filtered and sorted. */
+/* Rebuilds ui->rows: every queue of every source, in source order. */
 void ui_build_rows(struct ui *ui);
-const char *sort_column_name(enum sort_column c);
-/* Sorts by c (names A->Z, numbers largest first) and says so. */
-void queue_rows_sort_by(struct ui *ui, enum sort_column c);
-/* Flips the sort order and says so. */
-void queue_rows_invert(struct ui *ui);
-/* Moves the selection by delta rows (clamped) and remembers its queue. */
-void queue_rows_move(struct ui *ui, int delta);
+
+/* The Queues table's sortable columns, in the order s steps through them. */
+enum sort_column {
+    SORT_NAME, SORT_READY, SORT_UNACKED, SORT_TOTAL, SORT_CONSUMERS,
+    SORT_IN, SORT_OUT, SORT_AGE, SORT_GROWTH, SORT_COUNT
+};
+extern const struct list_column queue_columns[SORT_COUNT];
+/* The model over ui->rows (ctx: the struct ui). */
+extern const struct list_model queue_rows_model;
 
 #endif

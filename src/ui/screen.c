@@ -5,9 +5,11 @@
  *
  * Signals (signals.c) wake the poll() through a pipe of their own.
  *
- * Keys are one table (key_bindings[]); the views are the table views.c
- * hands to screen_run. The dispatcher and the help overlay both read the
- * two, so help can never drift from what the keys do. */
+ * Keys are tables: the shown view's own (view_ops.keys), the table keys
+ * every list view shares (table_bindings[], acting on the shown view's
+ * list only), and the console's (key_bindings[]). The dispatcher and the
+ * help overlay both read them, so help can never drift from what the keys
+ * do. The views are the table views.c hands to screen_run. */
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -21,12 +23,16 @@
 
 #include "console/fleet-source.h"
 #include "console/queue-join.h"
+#include "console/writes.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "console/alerts.h"
 #include "ui/command-set.h"
+#include "ui/confirm.h"
 #include "ui/crt.h"
+#include "ui/panel.h"
+#include "ui/prompt.h"
 #include "ui/screen.h"
 #include "ui/signals.h"
 #include "ui/sparkline.h"
@@ -79,6 +85,10 @@ static void pull_feeds(struct ui *ui)
         if (board_take_result(ui->opt->board, result, sizeof result))
             ui_message(ui, "%s", result);
     }
+    char written[1024];
+    bool failed;
+    while (writes_take(ui->writes, written, sizeof written, &failed))
+        failed ? ui_error(ui, "%s", written) : ui_message(ui, "%s", written);
     if (ui->opt->fleet) {
         feed_view_release(&ui->fleet);
         feed_get(&ui->opt->fleet->feed, &ui->fleet);
@@ -131,49 +141,10 @@ static void pull_feeds(struct ui *ui)
 
 static void act_quit(struct ui *ui) { ui->quit = true; }
 static void act_help(struct ui *ui) { ui->help = !ui->help; ui->help_top = 0; }
-static void show_view(struct ui *ui, size_t v)
-{
-    ui->view = v;
-    ui->detail = false;
-}
-static void act_next_view(struct ui *ui) { show_view(ui, (ui->view + 1) % nviews); }
-static void act_prev_view(struct ui *ui) { show_view(ui, (ui->view + nviews - 1) % nviews); }
-static void act_filter(struct ui *ui)
-{
-    ui->prompt = PROMPT_FILTER;
-    snprintf(ui->input, sizeof ui->input, "%s", ui->filter);
-}
-static void act_command(struct ui *ui) { ui->prompt = PROMPT_COMMAND; ui->input[0] = '\0'; }
-static void act_sort_next(struct ui *ui) { queue_rows_sort_by(ui, (ui->sort + 1) % SORT_COUNT); }
-static void act_sort_prev(struct ui *ui) { queue_rows_sort_by(ui, (ui->sort + SORT_COUNT - 1) % SORT_COUNT); }
-static void act_invert(struct ui *ui) { queue_rows_invert(ui); }
-static int page(void) { return LINES > 8 ? LINES - 6 : 1; }
-static void act_down(struct ui *ui) { queue_rows_move(ui, 1); }
-static void act_up(struct ui *ui) { queue_rows_move(ui, -1); }
-static void act_page_down(struct ui *ui) { queue_rows_move(ui, page()); }
-static void act_page_up(struct ui *ui) { queue_rows_move(ui, -page()); }
-static void act_home(struct ui *ui) { queue_rows_move(ui, -(int)ui->nrows); }
-static void act_end(struct ui *ui) { queue_rows_move(ui, (int)ui->nrows); }
-static size_t selected_queue_view(void)
-{
-    for (size_t v = 0; v < nviews; v++)
-        if (views[v]->shows_selected_queue)
-            return v;
-    return 0;
-}
-/* From any view Enter shows the selected queue: details live in Queues. */
-static void act_details(struct ui *ui)
-{
-    ui->view = selected_queue_view();
-    ui->detail = ui->nrows > 0;
-}
-static void act_escape(struct ui *ui)
-{
-    if (ui->help)
-        ui->help = false;
-    else if (ui->detail)
-        ui->detail = false;
-}
+static void act_next_view(struct ui *ui) { ui->view = (ui->view + 1) % nviews; }
+static void act_prev_view(struct ui *ui) { ui->view = (ui->view + nviews - 1) % nviews; }
+static void act_command(struct ui *ui) { prompt_open_command(ui, ""); }
+static void act_escape(struct ui *ui) { ui->help = false; }
 
 struct key_binding {
     int keys[4];              /* 0-terminated */
@@ -186,40 +157,84 @@ struct key_binding {
 static const struct key_binding key_bindings[] = {
     {{'\t'}, "Tab", "next view", act_next_view},
     {{KEY_BTAB}, "Shift-Tab", "previous view", act_prev_view},
-    {{KEY_DOWN, 'j'}, "Down j", "select next queue", act_down},
-    {{KEY_UP, 'k'}, "Up k", "select previous queue", act_up},
-    {{KEY_NPAGE}, "PgDn", "page down", act_page_down},
-    {{KEY_PPAGE}, "PgUp", "page up", act_page_up},
-    {{KEY_HOME, 'g'}, "Home g", "first queue", act_home},
-    {{KEY_END, 'G'}, "End G", "last queue", act_end},
-    {{'\r', '\n', KEY_ENTER}, "Enter", "details of the selected queue", act_details},
-    {{KEY_ESC}, "Esc", "close details or help", act_escape},
-    {{'/'}, "/", "filter queues by name (Enter keeps, Esc clears)", act_filter},
-    {{'s', '>'}, "s >", "sort by the next column", act_sort_next},
-    {{'<'}, "<", "sort by the previous column", act_sort_prev},
-    {{'i'}, "i", "invert the sort order", act_invert},
-    {{':'}, ":", "command: theme NAME, sort COLUMN, filter TEXT, set GUARDRAIL VALUE, a view name, quit", act_command},
+    {{KEY_ESC}, "Esc", "close help", act_escape},
+    {{':'}, ":", "command (Tab completes, Up/Down history, Ctrl-U clears): theme NAME, sort COLUMN, "
+                 "filter TEXT, set GUARDRAIL VALUE, a view name, quit", act_command},
     {{'?', KEY_F(1)}, "? F1", "this help", act_help},
     {{'q', KEY_CTRL_C}, "q Ctrl-C", "quit", act_quit},
 };
-
 #define NBINDINGS (sizeof key_bindings / sizeof key_bindings[0])
 
+/* The keys of every table (list.h), acting on the shown view's table only. */
+enum table_action { TA_MOVE, TA_FILTER, TA_SORT_NEXT, TA_SORT_PREV, TA_INVERT };
+struct table_binding {
+    int keys[4];
+    const char *label;
+    const char *help;
+    enum table_action action;
+};
+static const struct table_binding table_bindings[] = {
+    {{KEY_DOWN, 'j'}, "Down j", "select the next row", TA_MOVE},
+    {{KEY_UP, 'k'}, "Up k", "select the previous row", TA_MOVE},
+    {{KEY_NPAGE}, "PgDn", "page down", TA_MOVE},
+    {{KEY_PPAGE}, "PgUp", "page up", TA_MOVE},
+    {{KEY_HOME, 'g'}, "Home g", "first row", TA_MOVE},
+    {{KEY_END, 'G'}, "End G", "last row", TA_MOVE},
+    {{'/'}, "/", "filter this table (Enter keeps, Esc clears)", TA_FILTER},
+    {{'s', '>'}, "s >", "sort by the next column", TA_SORT_NEXT},
+    {{'<'}, "<", "sort by the previous column", TA_SORT_PREV},
+    {{'i'}, "i", "invert the sort order", TA_INVERT},
+};
+#define NTABLE (sizeof table_bindings / sizeof table_bindings[0])
+
+static bool table_key(struct ui *ui, struct list *l, int key)
+{
+    for (size_t i = 0; i < NTABLE; i++)
+        for (int k = 0; k < 4 && table_bindings[i].keys[k]; k++) {
+            if (table_bindings[i].keys[k] != key)
+                continue;
+            char msg[256];
+            switch (table_bindings[i].action) {
+            case TA_MOVE: return list_move_key(l, key);
+            case TA_FILTER: prompt_open_filter(ui); return true;
+            case TA_SORT_NEXT: list_sort_step(l, 1, msg, sizeof msg); break;
+            case TA_SORT_PREV: list_sort_step(l, -1, msg, sizeof msg); break;
+            case TA_INVERT: list_invert(l, msg, sizeof msg); break;
+            }
+            ui_message(ui, "%s", msg);
+            return true;
+        }
+    return false;
+}
+
+static bool view_key(struct ui *ui, int key)
+{
+    const struct view_ops *v = views[ui->view];
+    for (size_t i = 0; i < v->nkeys; i++)
+        for (int k = 0; k < 4 && v->keys[i].keys[k]; k++)
+            if (v->keys[i].keys[k] == key && v->keys[i].run(ui, ui->states[ui->view]))
+                return true;
+    return false;
+}
+
 /* `key` is a curses KEY_* code or, below KEY_MIN, a character; characters
- * at or above KEY_MIN never reach here (they would alias KEY_* codes). */
+ * at or above KEY_MIN never reach here (they would alias KEY_* codes).
+ * The shown view's own keys come first, then its table's, then the
+ * console's: no key reaches a view that is not on screen. */
 static bool dispatch_key(struct ui *ui, int key)
 {
-    if (ui_confirm_guardrail_key(ui, key))
+    if (confirm_key(ui, key))    /* an open question takes every key */
         return true;
-    if (ui->modal && views[ui->view]->handle_key)
-        return views[ui->view]->handle_key(ui, key);
     for (size_t v = 0; v < nviews; v++) {
         if (key == views[v]->key) {
-            show_view(ui, v);
+            ui->view = v;
             return true;
         }
     }
-    if (views[ui->view]->handle_key && views[ui->view]->handle_key(ui, key))
+    if (view_key(ui, key))
+        return true;
+    struct list *l = ui_current_list(ui);
+    if (l && table_key(ui, l, key))
         return true;
     for (size_t i = 0; i < NBINDINGS; i++)
         for (int k = 0; k < 4 && key_bindings[i].keys[k]; k++)
@@ -239,102 +254,16 @@ void screen_each_key(const struct view_ops *const *view_table, size_t count,
         snprintf(help, sizeof help, "%s: %s", view_table[v]->name, view_table[v]->summary);
         fn(label, help, arg);
     }
+    for (size_t v = 0; v < count; v++)
+        for (size_t i = 0; i < view_table[v]->nkeys; i++) {
+            char help[300];
+            snprintf(help, sizeof help, "%s: %s", view_table[v]->name, view_table[v]->keys[i].help);
+            fn(view_table[v]->keys[i].label, help, arg);
+        }
+    for (size_t i = 0; i < NTABLE; i++)
+        fn(table_bindings[i].label, table_bindings[i].help, arg);
     for (size_t i = 0; i < NBINDINGS; i++)
         fn(key_bindings[i].label, key_bindings[i].help, arg);
-}
-
-/* ---- commands typed after ':' ---- */
-
-/* Loads first and swaps only on success, so a bad theme file leaves the
- * screen as it was and says why. Without colours (NO_COLOR or the terminal)
- * the attributes-only monochrome theme stays. */
-static void switch_theme(struct ui *ui, const char *name)
-{
-    struct theme t;
-    char err[512];
-    if (theme_load(name, &t, err, sizeof err) < 0) {
-        ui_message(ui, "%s", err);
-        return;
-    }
-    if (!crt_has_colour()) {
-        ui_message(ui, "theme %s exists, but colours are off (NO_COLOR or the terminal): monochrome kept",
-                   t.name);
-        return;
-    }
-    ui->theme = t;
-    crt_apply_theme(&ui->theme);
-    ui_message(ui, "theme %s", t.name);
-}
-
-static bool show_view_named(struct ui *ui, const char *name)
-{
-    for (size_t v = 0; v < nviews; v++)
-        if (!strcasecmp(name, views[v]->name)) {
-            show_view(ui, v);
-            return true;
-        }
-    return false;
-}
-
-static void run_command(struct ui *ui, const char *line)
-{
-    char cmd[64] = "", arg[192] = "";
-    sscanf(line, " %63s %191[^\n]", cmd, arg);
-    if (!strcmp(cmd, "q") || !strcmp(cmd, "quit")) {
-        ui->quit = true;
-    } else if (!strcmp(cmd, "theme") && arg[0]) {
-        switch_theme(ui, arg);
-    } else if (show_view_named(ui, cmd)) {
-        return;
-    } else if (!strcmp(cmd, "set")) {
-        ui_command_set(ui, arg);
-    } else if (!strcmp(cmd, "filter")) {
-        snprintf(ui->filter, sizeof ui->filter, "%s", arg);
-    } else if (!strcmp(cmd, "help")) {
-        ui->help = true;
-    } else if (!strcmp(cmd, "sort") && arg[0]) {
-        for (int c = 0; c < SORT_COUNT; c++)
-            if (!strcasecmp(arg, sort_column_name((enum sort_column)c))) {
-                queue_rows_sort_by(ui, (enum sort_column)c);
-                return;
-            }
-        ui_message(ui, "no column '%s' (name ready unacked total consumers in out age growth)", arg);
-    } else if (cmd[0]) {
-        ui_message(ui, "unknown command ':%s' (theme, sort, filter, set, a view name, help, quit)", cmd);
-    }
-}
-
-/* ---- the prompt line (filter and command) ---- */
-
-static void prompt_key(struct ui *ui, wint_t ch, bool is_key)
-{
-    size_t len = strlen(ui->input);
-    if ((is_key && ch == KEY_ENTER) || ch == '\r' || ch == '\n') {
-        if (ui->prompt == PROMPT_COMMAND)
-            run_command(ui, ui->input);
-        ui->prompt = PROMPT_NONE;
-    } else if (!is_key && ch == KEY_ESC) {
-        if (ui->prompt == PROMPT_FILTER)
-            ui->filter[0] = '\0';
-        ui->prompt = PROMPT_NONE;
-    } else if ((is_key && ch == KEY_BACKSPACE) || ch == 127 || ch == 8) {
-        while (len > 0 && ((unsigned char)ui->input[len - 1] & 0xC0) == 0x80)
-            len--;                          /* drop a whole UTF-8 character */
-        if (len > 0)
-            len--;
-        ui->input[len] = '\0';
-    } else if (!is_key && ch >= 32) {
-        char mb[MB_LEN_MAX];
-        mbstate_t st;
-        memset(&st, 0, sizeof st);
-        size_t n = wcrtomb(mb, (wchar_t)ch, &st);
-        if (n != (size_t)-1 && len + n < sizeof ui->input) {
-            memcpy(ui->input + len, mb, n);
-            ui->input[len + n] = '\0';
-        }
-    }
-    if (ui->prompt == PROMPT_FILTER)
-        snprintf(ui->filter, sizeof ui->filter, "%s", ui->input);
 }
 
 /* ---- drawing ---- */
@@ -371,38 +300,44 @@ static void draw_header(struct ui *ui)
     crt_put(0, COLS - 9, 9, ALIGN_RIGHT, SLOT_HEADER, clock_text);
 }
 
-/* A tab is " 7 Guardrails "; when they do not all fit, the others shrink
- * to their key (" 7 ") and only the current one keeps its name. */
-static void tab_label(size_t v, bool full, char *buf, size_t len)
+/* A tab is " 7 Guardrails "; when they do not all fit (80 columns), every
+ * tab takes its short name (" 7 Guard "), and when even those do not fit,
+ * only the current one keeps a name. */
+static int tab_label(size_t v, int style, char *buf, size_t len)
 {
-    if (full)
+    if (style == 0)
         snprintf(buf, len, " %c %s ", views[v]->key, views[v]->name);
+    else if (style == 1)
+        snprintf(buf, len, " %c %s ", views[v]->key, views[v]->short_name ? views[v]->short_name : views[v]->name);
     else
         snprintf(buf, len, " %c ", views[v]->key);
+    return crt_width(buf);
 }
 
 static void draw_tabs(struct ui *ui)
 {
     crt_fill(1, 0, COLS, SLOT_TAB);
     char tab[64];
-    int need = 0;
-    for (size_t v = 0; v < nviews; v++) {
-        tab_label(v, true, tab, sizeof tab);
-        need += crt_width(tab) + 1;
+    int style = 0;
+    for (; style < 2; style++) {
+        int need = 0;
+        for (size_t v = 0; v < nviews; v++)
+            need += tab_label(v, style, tab, sizeof tab);
+        if (need <= COLS)
+            break;
     }
-    bool roomy = need <= COLS;
     int x = 0;
     for (size_t v = 0; v < nviews && x < COLS; v++) {
-        tab_label(v, roomy || v == ui->view, tab, sizeof tab);
-        int w = crt_width(tab) < COLS - x ? crt_width(tab) : COLS - x;
+        int w = tab_label(v, style == 2 && v == ui->view ? 0 : style, tab, sizeof tab);
+        if (w > COLS - x)
+            w = COLS - x;
         x += crt_put(1, x, w, ALIGN_LEFT, v == ui->view ? SLOT_TAB_ACTIVE : SLOT_TAB, tab);
-        if (x < COLS)
-            x += crt_put(1, x, 1, ALIGN_LEFT, SLOT_TAB, " ");
     }
-    if (ui->filter[0] && x < COLS - 4) {
+    struct list *l = ui_current_list(ui);
+    if (l && l->filter[0] && x < COLS - 4) {
         char f[300];
-        snprintf(f, sizeof f, " filter: %s ", ui->filter);
-        crt_put(1, x, COLS - x < crt_width(f) ? COLS - x : crt_width(f), ALIGN_LEFT, SLOT_FILTER, f);
+        snprintf(f, sizeof f, " filter: %s ", l->filter);
+        crt_put(1, x + 1, COLS - x - 1 < crt_width(f) ? COLS - x - 1 : crt_width(f), ALIGN_LEFT, SLOT_FILTER, f);
     }
 }
 
@@ -419,64 +354,113 @@ static void draw_footer(struct ui *ui)
         return;
     }
     curs_set(0);
-    if (ui->message[0] && clock_mono() < ui->message_until) {
-        crt_put(y, 0, COLS, ALIGN_LEFT, SLOT_STATUS, ui->message);
+    char running[300];
+    writes_status(ui->writes, running, sizeof running);
+    if (running[0] && !(ui->message[0] && clock_mono() < ui->message_until)) {
+        crt_put(y, 0, COLS, ALIGN_LEFT, SLOT_STATUS, running);
         return;
     }
-    char view_keys[8];
-    snprintf(view_keys, sizeof view_keys, "%c-%c", views[0]->key, views[nviews - 1]->key);
-    const char *const hints[][2] = {
-        {"?", "help"}, {view_keys, "views"}, {"/", "filter"}, {"s", "sort"}, {"Enter", "details"}, {":", "command"}, {"q", "quit"},
-    };
+    if (ui->message[0] && clock_mono() < ui->message_until) {
+        crt_put(y, 0, COLS, ALIGN_LEFT, ui->message_error ? SLOT_CRIT : SLOT_STATUS, ui->message);
+        return;
+    }
+    /* the shown view's own keys first, then the console's; ? has them all */
+    const struct view_ops *v = views[ui->view];
     int x = 0;
-    for (size_t i = 0; i < sizeof hints / sizeof hints[0] && x < COLS - 12; i++) {
-        x += crt_put(y, x, crt_width(hints[i][0]), ALIGN_LEFT, SLOT_KEY, hints[i][0]);
-        char label[32];
-        snprintf(label, sizeof label, " %s  ", hints[i][1]);
+    for (size_t i = 0; i <= v->nkeys + 3 && x < COLS - 12; i++) {
+        char key[32], label[64];
+        if (i < v->nkeys) {
+            snprintf(key, sizeof key, "%s", v->keys[i].label);
+            snprintf(label, sizeof label, " %.40s  ", v->keys[i].help);
+            char *cut = strpbrk(label + 1, ",(:;");   /* the help's first words */
+            if (cut)
+                snprintf(cut, sizeof label - (size_t)(cut - label), "  ");
+        } else {
+            static const char *const global[][2] = {{"?", "help"}, {"/", "filter"}, {":", "command"}, {"q", "quit"}};
+            if (i - v->nkeys == 1 && !v->list)
+                continue;
+            snprintf(key, sizeof key, "%s", global[i - v->nkeys][0]);
+            snprintf(label, sizeof label, " %s  ", global[i - v->nkeys][1]);
+        }
+        int need = crt_width(key) + crt_width(label);
+        if (x + need > COLS)
+            break;
+        x += crt_put(y, x, crt_width(key), ALIGN_LEFT, SLOT_KEY, key);
         x += crt_put(y, x, crt_width(label), ALIGN_LEFT, SLOT_STATUS, label);
     }
 }
 
-/* One help line per view (from the view table) and per binding (from the
- * key table): the same tables the dispatcher reads. */
-static void help_line(size_t i, char *label, size_t llen, char *help, size_t hlen)
+/* The help: the shown view's keys first (its key table), then its
+ * table's, then the console's and the view keys — the same tables the
+ * dispatcher reads. Line i of them, or a section title (label NULL). */
+static size_t help_lines(struct ui *ui, size_t i, char *label, size_t llen, char *help, size_t hlen)
 {
-    if (i < nviews) {
+    const struct view_ops *v = views[ui->view];
+    size_t table = v->list ? NTABLE : 0;
+    size_t n = 1 + v->nkeys + (table ? 1 + table : 0) + 1 + NBINDINGS + nviews;
+    if (i >= n)
+        return n;
+    label[0] = '\0';
+    if (i == 0) {
+        snprintf(help, hlen, "%s%s", v->name, v->nkeys ? "" : " (no keys of its own)");
+        return n;
+    }
+    i--;
+    if (i < v->nkeys) {
+        snprintf(label, llen, "%s", v->keys[i].label);
+        snprintf(help, hlen, "%s", v->keys[i].help);
+        return n;
+    }
+    i -= v->nkeys;
+    if (table) {
+        if (i == 0) {
+            snprintf(help, hlen, "Table");
+            return n;
+        }
+        if (i - 1 < table) {
+            snprintf(label, llen, "%s", table_bindings[i - 1].label);
+            snprintf(help, hlen, "%s", table_bindings[i - 1].help);
+            return n;
+        }
+        i -= 1 + table;
+    }
+    if (i == 0) {
+        snprintf(help, hlen, "Everywhere");
+        return n;
+    }
+    i--;
+    if (i < NBINDINGS) {
+        snprintf(label, llen, "%s", key_bindings[i].label);
+        snprintf(help, hlen, "%s", key_bindings[i].help);
+    } else {
+        i -= NBINDINGS;
         snprintf(label, llen, "%c", views[i]->key);
         snprintf(help, hlen, "%s: %s", views[i]->name, views[i]->summary);
-    } else {
-        snprintf(label, llen, "%s", key_bindings[i - nviews].label);
-        snprintf(help, hlen, "%s", key_bindings[i - nviews].help);
     }
+    return n;
 }
 
 static void draw_help(struct ui *ui)
 {
-    int n = (int)(nviews + NBINDINGS);
+    char label[32], help[300];
+    int n = (int)help_lines(ui, (size_t)-1, label, sizeof label, help, sizeof help);
     int h = n + 4 < LINES - 2 ? n + 4 : LINES - 2;
-    int w = COLS - 8 < 90 ? COLS - 8 : 90;
+    int w = COLS - 8 < 100 ? COLS - 8 : 100;
     int top = (LINES - h) / 2, left = (COLS - w) / 2;
     for (int y = top; y < top + h; y++)
         crt_fill(y, left, w, SLOT_HELP);
-    attrset(crt_attr(SLOT_BORDER));
-    mvhline(top, left, ACS_HLINE, w);
-    mvhline(top + h - 1, left, ACS_HLINE, w);
-    mvvline(top, left, ACS_VLINE, h);
-    mvvline(top, left + w - 1, ACS_VLINE, h);
-    mvaddch(top, left, ACS_ULCORNER);
-    mvaddch(top, left + w - 1, ACS_URCORNER);
-    mvaddch(top + h - 1, left, ACS_LLCORNER);
-    mvaddch(top + h - 1, left + w - 1, ACS_LRCORNER);
-    static const char title[] = " qdeck keys (Esc, ? or q closes; Up/Down scroll) ";
-    crt_put(top, left + 2, crt_width(title) < w - 4 ? crt_width(title) : w - 4, ALIGN_LEFT, SLOT_TITLE, title);
+    draw_box(top, left, h, w, " qdeck keys (Esc, ? or q closes; Up/Down scroll) ");
     int rows = h - 3;
     if (ui->help_top > n - rows)
         ui->help_top = n - rows > 0 ? n - rows : 0;
     for (int i = 0; i < rows && ui->help_top + i < n; i++) {
-        char label[32], help[256];
-        help_line((size_t)(ui->help_top + i), label, sizeof label, help, sizeof help);
-        crt_put(top + 2 + i, left + 2, 14, ALIGN_LEFT, SLOT_LABEL, label);
-        crt_put(top + 2 + i, left + 16, w - 18, ALIGN_LEFT, SLOT_HELP, help);
+        help_lines(ui, (size_t)(ui->help_top + i), label, sizeof label, help, sizeof help);
+        if (!label[0]) {
+            crt_put(top + 2 + i, left + 2, w - 4, ALIGN_LEFT, SLOT_TITLE, help);
+            continue;
+        }
+        crt_put(top + 2 + i, left + 4, 14, ALIGN_LEFT, SLOT_KEY, label);
+        crt_put(top + 2 + i, left + 18, w - 20, ALIGN_LEFT, SLOT_HELP, help);
     }
 }
 
@@ -501,7 +485,8 @@ static void draw(struct ui *ui)
     if (!views[ui->view]->shows_selected_queue)   /* no queue on screen: nothing to read exactly */
         for (size_t s = 0; s < ui->opt->nsources; s++)
             source_set_focus(ui->opt->sources[s], NULL, 0);
-    views[ui->view]->draw(ui, 2, LINES - 3);
+    views[ui->view]->draw(ui, ui->states[ui->view], 2, LINES - 3);
+    confirm_draw(ui, 2, LINES - 3);
     if (ui->help)
         draw_help(ui);
     draw_footer(ui);
@@ -557,6 +542,11 @@ static int poll_timeout(double next_tick, double drawn_at)
 
 static void ui_free(struct ui *ui)
 {
+    writes_stop(ui->writes);
+    for (size_t v = 0; v < nviews; v++)
+        if (views[v]->free)
+            views[v]->free(ui->states[v]);
+    free(ui->states);
     for (size_t s = 0; s < ui->opt->nsources; s++)
         feed_view_release(&ui->feeds[s]);
     feed_view_release(&ui->fleet);
@@ -594,10 +584,10 @@ static void report_all_failed(const struct ui *ui, int ticks)
 }
 
 /* Quitting: any view's background work stops and settles; its line. */
-static bool interrupt_views(char *result, size_t len)
+static bool interrupt_views(struct ui *ui, char *result, size_t len)
 {
     for (size_t v = 0; v < nviews; v++)
-        if (views[v]->interrupt && views[v]->interrupt(result, len))
+        if (views[v]->interrupt && views[v]->interrupt(ui->states[v], result, len))
             return true;
     return false;
 }
@@ -606,7 +596,8 @@ int screen_run(const struct ui_options *opt, const struct view_ops *const *table
 {
     views = table;
     nviews = ntable;
-    struct ui ui = {.opt = opt, .sort = SORT_NAME, .sort_ascending = true};
+    prompt_set_views(table, ntable);
+    struct ui ui = {.opt = opt};
     char err[512];
     if (theme_load(opt->theme, &ui.theme, err, sizeof err) < 0) {
         fprintf(stderr, "qdeck: %s\n", err);
@@ -632,6 +623,10 @@ int screen_run(const struct ui_options *opt, const struct view_ops *const *table
             ui.theme = mono;
     }
     crt_apply_theme(&ui.theme);
+    ui.writes = writes_start(opt->nsources ? opt->sources[0]->feed.notify_fd : -1);
+    ui.states = xcalloc(nviews, sizeof *ui.states);
+    for (size_t v = 0; v < nviews; v++)
+        ui.states[v] = views[v]->init ? views[v]->init(&ui) : NULL;
 
     double tick = opt->cfg->refresh > 0 ? opt->cfg->refresh : 1;
     double next_tick = clock_mono() + tick;
@@ -675,7 +670,7 @@ int screen_run(const struct ui_options *opt, const struct view_ops *const *table
     }
     /* a replay under way stops taking messages, settles and says so */
     char interrupted[2048];
-    bool was_running = interrupt_views(interrupted, sizeof interrupted);
+    bool was_running = interrupt_views(&ui, interrupted, sizeof interrupted);
     crt_release();
     ui_signals_restore(&saved);
     /* a counted run is a check: every source failing on every refresh fails it */

@@ -1,5 +1,5 @@
 /* The one function every part of the console uses on its state (see
- * state.h): the message line. */
+ * state.h): the status line, plain or in the error colour. */
 #include "ui/state.h"
 
 #include <stdarg.h>
@@ -14,4 +14,15 @@ void ui_message(struct ui *ui, const char *fmt, ...)
     vsnprintf(ui->message, sizeof ui->message, fmt, ap);
     va_end(ap);
     ui->message_until = clock_mono() + 4;
+    ui->message_error = false;
+}
+
+void ui_error(struct ui *ui, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ui->message, sizeof ui->message, fmt, ap);
+    va_end(ap);
+    ui->message_until = clock_mono() + 6;
+    ui->message_error = true;
 }

@@ -1,7 +1,8 @@
 /* The console's state and the contract between the screen loop
  * (screen.c) and the views (view-*.c): `struct ui`, which the main thread
- * alone reads and writes, and `struct view_ops`. A view is a
- * `const struct view_ops` — name, key, draw, optional key handler — listed
+ * alone reads and writes, and `struct view_ops` (tmux's window modes are
+ * the model): a view has its own state (init/free), draws from it, may
+ * have a table (list.h), a key table and `:` commands of its own. Listed
  * once in views.c's table; adding a view is adding a file and a row there. */
 #ifndef QDECK_UI_STATE_H
 #define QDECK_UI_STATE_H
@@ -13,13 +14,9 @@
 #include "core/feed.h"
 #include "console/alerts.h"
 #include "ui/history.h"
+#include "ui/list.h"
 #include "ui/theme.h"
 #include "ui/ui.h"
-
-enum sort_column {
-    SORT_NAME, SORT_READY, SORT_UNACKED, SORT_TOTAL, SORT_CONSUMERS,
-    SORT_IN, SORT_OUT, SORT_AGE, SORT_GROWTH, SORT_COUNT
-};
 
 struct ui_row {
     const struct queue_stat *q;
@@ -31,20 +28,61 @@ struct ui_row {
 enum prompt_mode { PROMPT_NONE, PROMPT_FILTER, PROMPT_COMMAND };
 
 struct ui;
+struct console_writes;
+
+/* A key of a view's own, in its key table: the dispatcher and the help
+ * overlay both read the table. run returns false when the key means
+ * nothing in the view's present state (the key then goes on to the table
+ * and global keys). */
+struct view_key {
+    int keys[4];              /* 0-terminated */
+    const char *label;        /* as shown in help */
+    const char *help;
+    bool (*run)(struct ui *ui, void *state);
+};
+
+/* A `:` command a view registers: offered by Tab, run with what followed it. */
+struct view_command {
+    const char *name;
+    const char *usage;
+    void (*run)(struct ui *ui, void *state, const char *args);
+};
 
 struct view_ops {
     const char *name;
+    const char *short_name;                     /* the tab at 80 columns */
     const char *summary;                        /* one line for the help */
     int key;                                    /* '1', '2', ... */
-    void (*draw)(struct ui *ui, int top, int height);
-    bool (*handle_key)(struct ui *ui, int key); /* NULL: no keys of its own */
-    /* The view that shows the selected queue: Enter opens its details
-     * there, and only while it is drawn do sources read a queue exactly. */
+    /* The view's own state, made once at start and freed at the end (NULL: none). */
+    void *(*init)(struct ui *ui);
+    void (*free)(void *state);
+    void (*draw)(struct ui *ui, void *state, int top, int height);
+    /* The view's table (list.h), which the table keys, / and :sort act on; NULL: none. */
+    struct list *(*list)(void *state);
+    const struct view_key *keys;
+    size_t nkeys;
+    const struct view_command *commands;
+    size_t ncommands;
+    /* Only while it is drawn do sources read a queue exactly (the selected
+     * and visible ones). */
     bool shows_selected_queue;
     /* Quitting (q, SIGINT, SIGTERM) while the view's background work runs:
      * stops it, waits until it settled what was in flight; result gets its
      * line. False when none was running. NULL: nothing to stop. */
-    bool (*interrupt)(char *result, size_t len);
+    bool (*interrupt)(void *state, char *result, size_t len);
+};
+
+#define HISTORY_LINES 32
+
+/* The open question of confirm.h. */
+struct ui_confirm {
+    bool active, typed;
+    char what[1024];
+    char name[1024];          /* typed: the name to type back */
+    char input[1024];
+    char cancelled[256];
+    void (*run)(struct ui *ui, void *arg);
+    void *arg;
 };
 
 struct ui {
@@ -54,40 +92,35 @@ struct ui {
     struct history history;
     struct theme theme;
     size_t view;                    /* index into the view table */
-    bool quit, help, detail;
-    bool modal;                     /* the view takes every key (a typed confirmation) */
+    void **states;                  /* per view: its init's state */
+    bool quit, help;
     enum prompt_mode prompt;
     char input[256];
-    char filter[256];
-    enum sort_column sort;
-    bool sort_ascending;
-    int selected, top;              /* queues view: selected row, first row shown */
-    char selected_addr[1024];
+    char typed_lines[HISTORY_LINES][256];   /* `:` history, oldest first */
+    int ntyped, typed_at;           /* lines kept; the one Up/Down shows (ntyped: the new line) */
     char message[256];
     double message_until;
-    struct ui_row *rows;
+    bool message_error;             /* the status line in the crit colour */
+    struct ui_row *rows;            /* every queue of every source (queue-rows.h) */
     size_t nrows, rows_cap;
     int help_top;
     double pruned_at;               /* wall time history was last pruned */
     struct board *board;            /* control plane: guardrails, events (ref held) */
     enum source_status board_status;
     char board_message[256];
-    int gr_selected, gr_top;        /* guardrails view */
-    int ev_top;                     /* events view: first row shown */
     struct alert_set alerts;        /* thresholds crossed now */
     uint64_t fleet_seen;            /* fleet feed generation alerts last saw */
     struct alert_baseline alert_rate;   /* the fleet readings the error rate is measured from */
-    /* Workers view (view-workers.c) */
     struct feed_view fleet;         /* the fleet collector's last table (ref held) */
-    int worker_selected, worker_top, worker_sort;
-    bool worker_detail;
-    char worker_selected_id[256];
-    int sched_selected, sched_top;  /* Scheduler view (view-scheduler.c) */
-    char confirm_name[192];         /* a :set on an unknown name waiting for y ("" none) */
+    char confirm_name[192];         /* a :set on an unknown name waiting for y */
     char confirm_value[128];
+    struct ui_confirm confirm;      /* the question open now (confirm.h) */
+    struct console_writes *writes;  /* the write queue (console/writes.h) */
 };
 
 /* Shows a line in the footer for a few seconds. */
 void ui_message(struct ui *ui, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same in the error colour: something failed. */
+void ui_error(struct ui *ui, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

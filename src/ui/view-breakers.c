@@ -6,39 +6,82 @@
  *
  * O forces the selected breaker open fleet-wide, C forces it closed
  * (DISABLED: calls flow, nothing recorded), R resets it to normal
- * operation; each asks y/n first, is refused in read-only mode, and is
- * written (with its audit record) by a short-lived thread with its own
- * Redis connection, so the screen never waits on the network. Workers
- * apply it within 2 s. */
-#include <pthread.h>
+ * operation; each asks y/n first (ui/confirm.h), is refused in read-only
+ * mode, and is written (with its audit record) on the console's write
+ * queue (console/writes.h) with its own Redis connection, so the screen
+ * never waits on the network. Workers apply it within 2 s. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "console/board.h"
 #include "console/fleet-source.h"
+#include "console/writes.h"
 #include "control/audit.h"
 #include "control/policy.h"
 #include "control/policy-store.h"
 #include "core/clock.h"
 #include "core/xalloc.h"
 #include "resilience/fleet-report.h"
+#include "ui/confirm.h"
 #include "ui/crt.h"
 #include "ui/screen.h"
 
-static int selected;
-static char selected_name[256];
+/* The view's state: the table of the last draw (kept for the keys) and the
+ * list over its dependencies. */
+struct breakers_state {
+    struct breaker_table bt;
+    bool built;
+    struct list list;
+};
+
+enum { BS_NAME, BS_STATE, BS_FAIL, BS_SLOW, BS_CALLS, BS_NCOLUMNS };
+static const struct list_column sort_columns[BS_NCOLUMNS] = {
+    [BS_NAME] = {"dependency name", false}, [BS_STATE] = {"state", true}, [BS_FAIL] = {"fail fail%", true},
+    [BS_SLOW] = {"slow slow%", true}, [BS_CALLS] = {"calls", true},
+};
+
+static int severity(const struct breaker_row *r)
+{
+    if (!r->workers)
+        return 0;
+    switch (r->worst) {
+    case BREAKER_OPEN: case BREAKER_FORCED_OPEN: return 4;
+    case BREAKER_HALF_OPEN: return 3;
+    case BREAKER_DISABLED: return 2;
+    case BREAKER_CLOSED: return 1;
+    }
+    return 0;
+}
+
+static size_t dep_count(void *ctx) { return ((struct breakers_state *)ctx)->bt.n; }
+static const char *dep_key(void *ctx, size_t i) { return ((struct breakers_state *)ctx)->bt.rows[i].name; }
+static bool dep_matches(void *ctx, size_t i, const char *filter)
+{
+    const struct breaker_row *r = &((struct breakers_state *)ctx)->bt.rows[i];
+    return strcasestr(r->name, filter) || (r->workers && strcasestr(breaker_state_name(r->worst), filter));
+}
+static int dep_compare(void *ctx, size_t a, size_t b, int column)
+{
+    const struct breakers_state *st = ctx;
+    const struct breaker_row *x = &st->bt.rows[a], *y = &st->bt.rows[b];
+    double vx = 0, vy = 0;
+    switch (column) {
+    case BS_NAME: return strcmp(x->name, y->name);
+    case BS_STATE: vx = severity(x), vy = severity(y); break;
+    case BS_FAIL: vx = x->failure_rate, vy = y->failure_rate; break;
+    case BS_SLOW: vx = x->slow_rate, vy = y->slow_rate; break;
+    case BS_CALLS: vx = x->calls, vy = y->calls; break;
+    }
+    return (vx > vy) - (vx < vy);
+}
+static const struct list_model dep_model = {dep_count, dep_key, dep_matches, dep_compare};
 
 /* A confirmed action waiting for y/n, and the writer's result. */
 static struct {
     char dep[256];
-    const char *command;    /* open | disabled | reset; NULL: nothing pending */
-    const char *verb;
+    const char *command;    /* open | disabled | reset */
 } pending;
-
-static pthread_mutex_t result_lock = PTHREAD_MUTEX_INITIALIZER;
-static char result[1400];
-static bool writing;
 
 struct write_job {
     char *url, *context, *dep;
@@ -46,54 +89,44 @@ struct write_job {
     const struct config *cfg;
 };
 
-static void write_job_free(struct write_job *job)
+static void write_job_free(void *arg)
 {
+    struct write_job *job = arg;
     free(job->url);
     free(job->context);
     free(job->dep);
     free(job);
 }
 
-static void *write_thread(void *arg)
+/* On the console's write thread (console/writes.h): its own connection. */
+static int write_breaker(void *arg, char *text, size_t len)
 {
     struct write_job *job = arg;
-    char err[512], text[1400];
+    char err[512];
+    int rc = -1;
     redisContext *c = policy_connect(job->url, 2, err, sizeof err);
     if (!c) {
-        snprintf(text, sizeof text, "breaker %s: %s", job->dep, err);
-    } else {
-        char *old = NULL;
-        int rc = policy_breaker_command(c, job->dep, job->command, &old, err, sizeof err);
-        struct audit_entry e = {.action = job->action, .target = job->dep, .old_value = old,
-                                .new_value = job->command, .result = rc == 0 ? "ok" : err};
-        char aerr[512];
-        audit_record(job->cfg, job->context, c, &e, aerr, sizeof aerr);
-        if (rc == 0)
-            snprintf(text, sizeof text, "breaker %s: %s sent (was %s); workers apply it within 2 s", job->dep,
-                     job->command, old ? old : "none");
-        else
-            snprintf(text, sizeof text, "breaker %s: %s", job->dep, err);
-        free(old);
-        redisFree(c);
+        snprintf(text, len, "breaker %s: %s", job->dep, err);
+        return -1;
     }
-    pthread_mutex_lock(&result_lock);
-    snprintf(result, sizeof result, "%s", text);
-    writing = false;
-    pthread_mutex_unlock(&result_lock);
-    write_job_free(job);
-    return NULL;
+    char *old = NULL;
+    rc = policy_breaker_command(c, job->dep, job->command, &old, err, sizeof err);
+    struct audit_entry e = {.action = job->action, .target = job->dep, .old_value = old,
+                            .new_value = job->command, .result = rc == 0 ? "ok" : err};
+    char aerr[512];
+    audit_record(job->cfg, job->context, c, &e, aerr, sizeof aerr);
+    if (rc == 0)
+        snprintf(text, len, "breaker %s: %s sent (was %s); workers apply it within 2 s", job->dep, job->command,
+                 old ? old : "none");
+    else
+        snprintf(text, len, "breaker %s: %s", job->dep, err);
+    free(old);
+    redisFree(c);
+    return rc;
 }
 
 static void start_write(struct ui *ui)
 {
-    pthread_mutex_lock(&result_lock);
-    bool busy = writing;
-    writing = !busy;
-    pthread_mutex_unlock(&result_lock);
-    if (busy) {
-        ui_message(ui, "a breaker command is still being written; try again in a moment");
-        return;
-    }
     struct write_job *job = xcalloc(1, sizeof *job);
     job->url = xstrdup(ui->opt->ctx->redis);
     job->context = xstrdup(ui->opt->ctx->name ? ui->opt->ctx->name : "");
@@ -102,16 +135,13 @@ static void start_write(struct ui *ui)
     job->action = !strcmp(pending.command, "open") ? "breaker.open" : !strcmp(pending.command, "disabled")
                                                                          ? "breaker.close" : "breaker.reset";
     job->cfg = ui->opt->cfg;
-    pthread_t t;
-    if (pthread_create(&t, NULL, write_thread, job) != 0) {
-        pthread_mutex_lock(&result_lock);
-        writing = false;
-        pthread_mutex_unlock(&result_lock);
+    char label[400];
+    snprintf(label, sizeof label, "breaker %s: sending %s", pending.dep, pending.command);
+    if (!writes_submit(ui->writes, label, write_breaker, write_job_free, job)) {
         write_job_free(job);
-        ui_message(ui, "cannot start the writer thread");
+        ui_error(ui, "too many writes waiting; try again in a moment");
         return;
     }
-    pthread_detach(t);
     ui_message(ui, "breaker %s: sending %s ...", pending.dep, pending.command);
 }
 
@@ -146,15 +176,11 @@ static void fmt_optional(char *buf, size_t len, const char *fmt, double v)
         snprintf(buf, len, fmt, v);
 }
 
-static void draw_breakers(struct ui *ui, int top, int height)
+static void draw_breakers(struct ui *ui, void *state, int top, int height)
 {
+    struct breakers_state *st = state;
+    struct list *l = &st->list;
     crt_fill(top, 0, COLS, SLOT_DEFAULT);
-    pthread_mutex_lock(&result_lock);
-    if (result[0]) {
-        ui_message(ui, "%s", result);
-        result[0] = '\0';
-    }
-    pthread_mutex_unlock(&result_lock);
     if (!ui->opt->fleet) {
         crt_put(top + 1, 2, COLS - 4, ALIGN_LEFT, SLOT_DIM,
                 "breakers are reported by the workers to Redis: give this context a Redis URL");
@@ -175,22 +201,22 @@ static void draw_breakers(struct ui *ui, int top, int height)
         for (size_t i = 0; i < ncmds; i++)
             cmds[i] = (struct breaker_table_command){ui->board->breakers[i].name, ui->board->breakers[i].value};
     }
-    struct breaker_table bt;
-    breaker_table_build(reports, nrep, cmds, ncmds, &bt);
+    if (st->built)
+        breaker_table_free(&st->bt);
+    breaker_table_build(reports, nrep, cmds, ncmds, &st->bt);
+    st->built = true;
     free(cmds);
+    const struct breaker_table bt = st->bt;
+    list_build(l, &dep_model, st);
 
     size_t open = 0;
     for (size_t i = 0; i < bt.n; i++)
         open += bt.rows[i].workers && (bt.rows[i].worst == BREAKER_OPEN || bt.rows[i].worst == BREAKER_FORCED_OPEN);
     char line[400];
-    if (pending.command)
-        snprintf(line, sizeof line, " %s breaker %s fleet-wide? y to confirm, any other key cancels", pending.verb,
-                 pending.dep);
-    else
-        snprintf(line, sizeof line, " %zu dependenc%s from %zu worker%s, %zu open%s · O open  C close (disable)  "
+    snprintf(line, sizeof line, " %zu dependenc%s from %zu worker%s, %zu open%s · O open  C close (disable)  "
                  "R reset", bt.n, bt.n == 1 ? "y" : "ies", nrep, nrep == 1 ? "" : "s", open,
                  stale ? " · last known data" : "");
-    crt_put(top, 0, COLS, ALIGN_LEFT, pending.command ? SLOT_WARN : open ? SLOT_CRIT : SLOT_VALUE, line);
+    crt_put(top, 0, COLS, ALIGN_LEFT, open ? SLOT_CRIT : SLOT_VALUE, line);
 
     int fixed = 0;
     for (int c = 0; c < BC_COUNT; c++)
@@ -203,33 +229,29 @@ static void draw_breakers(struct ui *ui, int top, int height)
     int states_w = COLS - fixed - name_w;
     int y = top + 1;
     crt_fill(y, 0, COLS, SLOT_COLUMN);
-    int x = crt_put(y, 0, name_w, ALIGN_LEFT, SLOT_COLUMN, "DEPENDENCY");
+    char title[32];
+    snprintf(title, sizeof title, "DEPENDENCY%s%s", list_arrow(l, BS_NAME)[0] ? " " : "", list_arrow(l, BS_NAME));
+    int x = crt_put(y, 0, name_w, ALIGN_LEFT, SLOT_COLUMN, title);
+    static const int sorts[BC_COUNT] = {BS_STATE, BS_FAIL, BS_SLOW, BS_CALLS, -1, -1, -1, -1};
     for (int c = 0; c < BC_COUNT; c++) {
         x += crt_put(y, x, 1, ALIGN_LEFT, SLOT_COLUMN, " ");
+        snprintf(title, sizeof title, "%s%s", list_arrow(l, sorts[c]), bcols[c].title);
         x += crt_put(y, x, bcols[c].width, c == BC_STATE || c == BC_COMMAND ? ALIGN_LEFT : ALIGN_RIGHT, SLOT_COLUMN,
-                     bcols[c].title);
+                     title);
     }
     if (states_w > 8)
         crt_put(y, x + 1, states_w - 1, ALIGN_LEFT, SLOT_COLUMN, "WORKERS");
-    if (bt.n == 0) {
+    if (l->n == 0) {
         crt_put(y + 2, 2, COLS - 4, ALIGN_LEFT, SLOT_DIM,
-                t ? "no breakers reported (workers report one per [dependency NAME] of their config)"
-                  : "reading the fleet...");
-        breaker_table_free(&bt);
+                l->filter[0] ? "no breaker matches the filter (/ then Esc clears it)"
+                : t ? "no breakers reported (workers report one per [dependency NAME] of their config)"
+                    : "reading the fleet...");
         return;
     }
-    for (size_t i = 0; selected_name[0] && i < bt.n; i++)
-        if (!strcmp(bt.rows[i].name, selected_name))
-            selected = (int)i;
-    if (selected >= (int)bt.n)
-        selected = (int)bt.n - 1;
-    if (selected < 0)
-        selected = 0;
-    snprintf(selected_name, sizeof selected_name, "%s", bt.rows[selected].name);
-    int rows_h = height - 2, first = selected - rows_h + 1 > 0 ? selected - rows_h + 1 : 0;
-    for (int i = first; i < (int)bt.n && y + 1 < top + height; i++) {
-        const struct breaker_row *r = &bt.rows[i];
-        bool sel = i == selected;
+    list_scroll(l, height - 2);
+    for (int i = l->top; i < (int)l->n && y + 1 < top + height; i++) {
+        const struct breaker_row *r = &bt.rows[list_row(l, (size_t)i)];
+        bool sel = i == l->selected;
         enum theme_slot base = sel ? SLOT_SELECTION : stale ? SLOT_STALE : SLOT_DEFAULT;
         y++;
         crt_fill(y, 0, COLS, base);
@@ -252,6 +274,8 @@ static void draw_breakers(struct ui *ui, int top, int height)
             case BC_HALF:
                 if (r->open_remaining > 0)
                     snprintf(text, sizeof text, "%.1fs", r->open_remaining);
+                else if (r->workers && (r->worst == BREAKER_OPEN))
+                    snprintf(text, sizeof text, "due");   /* open_wait passed: the next call probes */
                 else
                     snprintf(text, sizeof text, "-");
                 break;
@@ -271,32 +295,22 @@ static void draw_breakers(struct ui *ui, int top, int height)
             crt_put(y, x + 1, states_w - 1, ALIGN_LEFT, base, text);
         }
     }
-    breaker_table_free(&bt);
 }
 
-static bool breakers_key(struct ui *ui, int key)
+static void run_write(struct ui *ui, void *arg)
 {
-    if (pending.command) {
-        if (key == 'y' || key == 'Y')
-            start_write(ui);
-        else
-            ui_message(ui, "cancelled");
-        pending.command = NULL;
-        return true;
-    }
-    const char *command = NULL, *verb = NULL;
-    switch (key) {
-    case KEY_DOWN: case 'j': selected++; selected_name[0] = '\0'; return true;
-    case KEY_UP: case 'k': if (selected > 0) selected--; selected_name[0] = '\0'; return true;
-    case 'O': command = "open"; verb = "Force OPEN"; break;
-    case 'C': command = "disabled"; verb = "Force CLOSED (disable)"; break;
-    case 'R': command = "reset"; verb = "Reset"; break;
-    default: return false;
-    }
-    if (!selected_name[0]) {
+    (void)arg;
+    start_write(ui);
+}
+
+static bool ask(struct ui *ui, struct breakers_state *st, const char *command, const char *verb)
+{
+    size_t row;
+    if (!list_selected(&st->list, &row)) {
         ui_message(ui, "no breaker selected");
         return true;
     }
+    const char *name = st->bt.rows[row].name;
     if (!ui->opt->ctx || !ui->opt->ctx->redis) {
         ui_message(ui, "no control plane: this context has no redis URL");
         return true;
@@ -305,21 +319,57 @@ static bool breakers_key(struct ui *ui, int key)
         ui_message(ui, "read-only: breakers cannot be changed from this console");
         struct audit_entry e = {.action = !strcmp(command, "open") ? "breaker.open"
                                           : !strcmp(command, "disabled") ? "breaker.close" : "breaker.reset",
-                                .target = selected_name, .new_value = command, .result = "refused: read-only"};
+                                .target = name, .new_value = command, .result = "refused: read-only"};
         char err[256];
         audit_record(ui->opt->cfg, ui->opt->ctx->name, NULL, &e, err, sizeof err);
         return true;
     }
-    snprintf(pending.dep, sizeof pending.dep, "%s", selected_name);
+    snprintf(pending.dep, sizeof pending.dep, "%s", name);
     pending.command = command;
-    pending.verb = verb;
+    size_t workers = st->bt.rows[row].workers;
+    confirm_ask(ui, NULL, NULL, run_write, NULL, "%zu worker%s report %s. %s breaker %s fleet-wide", workers,
+                workers == 1 ? "" : "s", name, verb, name);
     return true;
 }
 
+static bool key_open(struct ui *ui, void *state) { return ask(ui, state, "open", "Force OPEN"); }
+static bool key_close(struct ui *ui, void *state) { return ask(ui, state, "disabled", "Force CLOSED (disable)"); }
+static bool key_reset(struct ui *ui, void *state) { return ask(ui, state, "reset", "Reset"); }
+
+static const struct view_key breaker_keys[] = {
+    {{'O'}, "O", "force the selected breaker OPEN fleet-wide (asks y/n)", key_open},
+    {{'C'}, "C", "force it CLOSED: disabled, calls flow, nothing recorded (asks y/n)", key_close},
+    {{'R'}, "R", "reset it to normal operation (asks y/n)", key_reset},
+};
+
+static void *breakers_init(struct ui *ui)
+{
+    (void)ui;
+    struct breakers_state *st = xcalloc(1, sizeof *st);
+    list_init(&st->list, sort_columns, BS_NCOLUMNS, BS_NAME);
+    return st;
+}
+
+static void breakers_free(void *state)
+{
+    struct breakers_state *st = state;
+    if (st->built)
+        breaker_table_free(&st->bt);
+    list_free(&st->list);
+    free(st);
+}
+
+static struct list *breakers_list(void *state) { return &((struct breakers_state *)state)->list; }
+
 const struct view_ops breakers_view = {
     .name = "Breakers",
+    .short_name = "Brk",
     .summary = "circuit breakers fleet-wide: state, rates, half-open countdown, rate limits (O open, C close, R reset)",
     .key = '5',
+    .init = breakers_init,
+    .free = breakers_free,
     .draw = draw_breakers,
-    .handle_key = breakers_key,
+    .list = breakers_list,
+    .keys = breaker_keys,
+    .nkeys = sizeof breaker_keys / sizeof breaker_keys[0],
 };

@@ -6,15 +6,54 @@
  * (c cycles wait / run / end-to-end). */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "console/fleet-source.h"
+#include "core/xalloc.h"
 #include "resilience/fleet-report.h"
 #include "ui/crt.h"
 #include "ui/screen.h"
 
-static int selected;                 /* task type index */
-static int chart_kind = LATENCY_RUN;
+/* The view's state: the table of the last draw (kept until the next, for
+ * the keys), the list over its task types, and the chart's kind. */
+struct latency_state {
+    struct latency_table lt;
+    bool built;
+    struct list list;
+    int chart_kind;
+};
+
+enum { LS_TYPE, LS_COUNT, LS_P50, LS_P99, LS_MAX, LS_NCOLUMNS };
+static const struct list_column sort_columns[LS_NCOLUMNS] = {
+    [LS_TYPE] = {"type task name", false}, [LS_COUNT] = {"count", true}, [LS_P50] = {"p50", true},
+    [LS_P99] = {"p99", true}, [LS_MAX] = {"max", true},
+};
+
+static size_t type_count(void *ctx) { return ((struct latency_state *)ctx)->lt.n; }
+static const char *type_key(void *ctx, size_t i) { return ((struct latency_state *)ctx)->lt.rows[i].type; }
+static bool type_matches(void *ctx, size_t i, const char *filter)
+{
+    return strcasestr(((struct latency_state *)ctx)->lt.rows[i].type, filter) != NULL;
+}
+/* Numbers compare the chart's kind (c): run time unless changed. */
+static int type_compare(void *ctx, size_t a, size_t b, int column)
+{
+    const struct latency_state *st = ctx;
+    const struct histogram_summary *x = &st->lt.rows[a].summary[st->chart_kind];
+    const struct histogram_summary *y = &st->lt.rows[b].summary[st->chart_kind];
+    uint64_t vx = 0, vy = 0;
+    switch (column) {
+    case LS_TYPE: return strcmp(st->lt.rows[a].type, st->lt.rows[b].type);
+    case LS_COUNT: vx = x->count, vy = y->count; break;
+    case LS_P50: vx = x->p50, vy = y->p50; break;
+    case LS_P99: vx = x->p99, vy = y->p99; break;
+    case LS_MAX: vx = x->max, vy = y->max; break;
+    }
+    return (vx > vy) - (vx < vy);
+}
+static const struct list_model type_model = {type_count, type_key, type_matches, type_compare};
+
 static const char *const kind_titles[LATENCY_KINDS] = {"wait", "run", "e2e"};
 static const char *const kind_names[LATENCY_KINDS] = {"queue wait", "run time", "end-to-end"};
 
@@ -68,7 +107,7 @@ static void draw_row(int y, const struct latency_row *row, int kind, bool first,
     }
 }
 
-static void draw_chart(const struct latency_row *row, int top, int height, bool stale)
+static void draw_chart(const struct latency_row *row, int chart_kind, int top, int height, bool stale)
 {
     for (int y = top; y < top + height; y++)
         crt_fill(y, 0, COLS, SLOT_DEFAULT);
@@ -114,8 +153,10 @@ static void draw_chart(const struct latency_row *row, int top, int height, bool 
     }
 }
 
-static void draw_latency(struct ui *ui, int top, int height)
+static void draw_latency(struct ui *ui, void *state, int top, int height)
 {
+    struct latency_state *st = state;
+    struct list *l = &st->list;
     crt_fill(top, 0, COLS, SLOT_DEFAULT);
     if (!ui->opt->fleet) {
         crt_put(top + 1, 2, COLS - 4, ALIGN_LEFT, SLOT_DIM,
@@ -127,8 +168,12 @@ static void draw_latency(struct ui *ui, int top, int height)
     bool stale = fv->status != SOURCE_OK;
     const cJSON *reports[4096];
     size_t nrep = live_reports(t, reports, sizeof reports / sizeof reports[0]);
-    struct latency_table lt;
-    latency_table_build(reports, nrep, &lt);
+    if (st->built)
+        latency_table_free(&st->lt);
+    latency_table_build(reports, nrep, &st->lt);
+    st->built = true;
+    const struct latency_table lt = st->lt;
+    list_build(l, &type_model, st);
 
     char line[400];
     snprintf(line, sizeof line, " %zu task type%s from %zu worker%s · percentiles of the merged histograms%s%s",
@@ -141,55 +186,83 @@ static void draw_latency(struct ui *ui, int top, int height)
         name_w = 8;
     int list_top = top + 1;
     crt_fill(list_top, 0, COLS, SLOT_COLUMN);
-    int x = crt_put(list_top, 0, name_w, ALIGN_LEFT, SLOT_COLUMN, "TASK TYPE");
+    char title[32];
+    snprintf(title, sizeof title, "TASK TYPE%s%s", list_arrow(l, LS_TYPE)[0] ? " " : "", list_arrow(l, LS_TYPE));
+    int x = crt_put(list_top, 0, name_w, ALIGN_LEFT, SLOT_COLUMN, title);
     x += crt_put(list_top, x, 7, ALIGN_LEFT, SLOT_COLUMN, "");
-    x += crt_put(list_top, x, COLW, ALIGN_RIGHT, SLOT_COLUMN, "COUNT");
-    for (size_t i = 0; i < 6; i++)
-        x += crt_put(list_top, x, COLW, ALIGN_RIGHT, SLOT_COLUMN, pct_titles[i]);
-    if (lt.n == 0) {
+    snprintf(title, sizeof title, "%sCOUNT", list_arrow(l, LS_COUNT));
+    x += crt_put(list_top, x, COLW, ALIGN_RIGHT, SLOT_COLUMN, title);
+    static const int sorts[6] = {LS_P50, -1, -1, LS_P99, -1, LS_MAX};
+    for (size_t i = 0; i < 6; i++) {
+        snprintf(title, sizeof title, "%s%s", list_arrow(l, sorts[i]), pct_titles[i]);
+        x += crt_put(list_top, x, COLW, ALIGN_RIGHT, SLOT_COLUMN, title);
+    }
+    if (l->n == 0) {
         crt_put(list_top + 2, 2, COLS - 4, ALIGN_LEFT, SLOT_DIM,
-                t ? "no task has run yet (workers report latency per task type once they run tasks)"
-                  : "reading the fleet...");
-        latency_table_free(&lt);
+                l->filter[0] ? "no task type matches the filter (/ then Esc clears it)"
+                : t ? "no task has run yet (workers report latency per task type once they run tasks)"
+                    : "reading the fleet...");
         return;
     }
-    if (selected >= (int)lt.n)
-        selected = (int)lt.n - 1;
-    if (selected < 0)
-        selected = 0;
-    int chart_h = height - 2 - (int)lt.n * LATENCY_KINDS;
+    int selected = l->selected;
+    int chart_h = height - 2 - (int)l->n * LATENCY_KINDS;
     if (chart_h > 14)
         chart_h = 14;
     if (chart_h < 4)
         chart_h = height >= 16 ? height / 3 : 0;
     int rows_h = height - 2 - chart_h;
-    int types_shown = rows_h / LATENCY_KINDS;
-    int first = selected - types_shown + 1 > 0 ? selected - types_shown + 1 : 0;
+    list_scroll(l, rows_h / LATENCY_KINDS);
     int y = list_top + 1;
-    for (int i = first; i < (int)lt.n && y + LATENCY_KINDS <= list_top + 1 + rows_h; i++)
+    for (int i = l->top; i < (int)l->n && y + LATENCY_KINDS <= list_top + 1 + rows_h; i++)
         for (int k = 0; k < LATENCY_KINDS; k++)
-            draw_row(y++, &lt.rows[i], k, k == 0, i == selected, stale, name_w);
+            draw_row(y++, &lt.rows[list_row(l, (size_t)i)], k, k == 0, i == selected, stale, name_w);
     if (chart_h >= 3)
-        draw_chart(&lt.rows[selected], top + height - chart_h, chart_h, stale);
-    latency_table_free(&lt);
+        draw_chart(&lt.rows[list_row(l, (size_t)selected)], st->chart_kind, top + height - chart_h, chart_h, stale);
 }
 
-static bool latency_key(struct ui *ui, int key)
+static void *latency_init(struct ui *ui)
 {
     (void)ui;
-    switch (key) {
-    case KEY_DOWN: case 'j': selected++; return true;   /* clamped at the next draw */
-    case KEY_UP: case 'k': if (selected > 0) selected--; return true;
-    case KEY_HOME: case 'g': selected = 0; return true;
-    case 'c': chart_kind = (chart_kind + 1) % LATENCY_KINDS; return true;
-    default: return false;
-    }
+    struct latency_state *st = xcalloc(1, sizeof *st);
+    st->chart_kind = LATENCY_RUN;
+    list_init(&st->list, sort_columns, LS_NCOLUMNS, LS_TYPE);
+    return st;
 }
+
+static void latency_free(void *state)
+{
+    struct latency_state *st = state;
+    if (st->built)
+        latency_table_free(&st->lt);
+    list_free(&st->list);
+    free(st);
+}
+
+static struct list *latency_list(void *state) { return &((struct latency_state *)state)->list; }
+
+static bool key_chart(struct ui *ui, void *state)
+{
+    struct latency_state *st = state;
+    st->chart_kind = (st->chart_kind + 1) % LATENCY_KINDS;
+    ui_message(ui, "chart: %s", kind_names[st->chart_kind]);
+    return true;
+}
+
+static const struct view_key latency_keys[] = {
+    {{'c'}, "c", "chart kind: queue wait, run time, end-to-end (also what s sorts numbers by)", key_chart},
+};
+
+
 
 const struct view_ops latency_view = {
     .name = "Latency",
+    .short_name = "Lat",
     .summary = "p50..p99.9 and max of queue wait, run time, end-to-end per task type, fleet-wide (c: chart kind)",
     .key = '4',
+    .init = latency_init,
+    .free = latency_free,
     .draw = draw_latency,
-    .handle_key = latency_key,
+    .list = latency_list,
+    .keys = latency_keys,
+    .nkeys = sizeof latency_keys / sizeof latency_keys[0],
 };

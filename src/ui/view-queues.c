@@ -1,15 +1,24 @@
 /* View 2, Queues: every queue of every source in one sortable, filterable
  * table with a depth sparkline, and a detail pane for the selected queue.
- * Columns that do not fit a narrow terminal are dropped from the right;
- * the name column takes what is left. */
+ * Columns that do not fit a narrow terminal are dropped by priority; the
+ * name column is as wide as the longest name and the dead-letter target
+ * (last) takes what is left. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/xalloc.h"
 #include "ui/crt.h"
 #include "ui/screen.h"
+
+/* The view's state: its table over ui->rows, and the detail pane. */
+struct queues_state {
+    struct list list;
+    bool detail;
+};
 
 enum column_id { COL_READY, COL_UNACKED, COL_TOTAL, COL_CONSUMERS, COL_UTIL, COL_IN, COL_OUT, COL_ACK,
                  COL_AGE, COL_GROWTH, COL_SPARK, COL_DLX, COL_COUNT };
@@ -79,19 +88,20 @@ static void cell_text(const struct ui_row *r, enum column_id c, char *buf, size_
     }
 }
 
-static void draw_header_row(struct ui *ui, int y, const bool shown[COL_COUNT], int name_width)
+static void draw_header_row(const struct list *l, int y, const bool shown[COL_COUNT], int name_width)
 {
     crt_fill(y, 0, COLS, SLOT_COLUMN);
     char title[64];
-    snprintf(title, sizeof title, "QUEUE%s", ui->sort == SORT_NAME ? (ui->sort_ascending ? " ↑" : " ↓") : "");
+    const char *arrow = list_arrow(l, SORT_NAME);
+    snprintf(title, sizeof title, "QUEUE%s%s", arrow[0] ? " " : "", arrow);
     int x = crt_put(y, 0, name_width, ALIGN_LEFT, SLOT_COLUMN, title);
     for (int c = 0; c < COL_COUNT; c++) {
         if (!shown[c])
             continue;
-        bool sorted = columns[c].sort == (int)ui->sort && ui->sort != SORT_NAME;
-        snprintf(title, sizeof title, "%s%s", sorted ? (ui->sort_ascending ? "↑" : "↓") : "", columns[c].title);
+        snprintf(title, sizeof title, "%s%s", list_arrow(l, columns[c].sort), columns[c].title);
         x += crt_put(y, x, 1, ALIGN_LEFT, SLOT_COLUMN, " ");
-        x += crt_put(y, x, columns[c].width, c >= COL_SPARK ? ALIGN_LEFT : ALIGN_RIGHT, SLOT_COLUMN, title);
+        int w = c == COL_DLX ? COLS - x : columns[c].width;   /* the last column takes the rest */
+        x += crt_put(y, x, w, c >= COL_SPARK ? ALIGN_LEFT : ALIGN_RIGHT, SLOT_COLUMN, title);
     }
 }
 
@@ -127,7 +137,8 @@ static void draw_row(struct ui *ui, int y, const struct ui_row *r, bool selected
         enum theme_slot s = slot;
         if (!selected && !r->stale && c == COL_GROWTH && !isnan(r->growth) && r->growth > 0)
             s = SLOT_WARN;
-        x += crt_put(y, x, columns[c].width, c >= COL_SPARK ? ALIGN_LEFT : ALIGN_RIGHT, s, text);
+        int w = c == COL_DLX ? COLS - x : columns[c].width;
+        x += crt_put(y, x, w, c >= COL_SPARK ? ALIGN_LEFT : ALIGN_RIGHT, s, text);
     }
 }
 
@@ -180,13 +191,14 @@ static void series_range(struct ui *ui, const char *addr, enum history_series s,
 
 /* Every field of the selected queue, in two columns, then sparklines of
  * its depth and rates with their ranges. */
-static void draw_detail(struct ui *ui, int top, int height)
+static void draw_detail(struct ui *ui, struct queues_state *st, int top, int height)
 {
-    if (!ui->nrows || height < 8) {
-        ui->detail = false;
+    size_t row;
+    if (!list_selected(&st->list, &row) || height < 8) {
+        st->detail = false;
         return;
     }
-    const struct ui_row *r = &ui->rows[ui->selected];
+    const struct ui_row *r = &ui->rows[row];
     const struct queue_stat *q = r->q;
     const struct source *src = ui->opt->sources[r->source];
     for (int y = top; y < top + height; y++)
@@ -301,16 +313,17 @@ static int draw_source_alerts(struct ui *ui, int bottom, int max_lines)
 /* Tells each source which of its queues are on screen, the selected one
  * first, so a source whose bulk figures lag (RabbitMQ's statistics) reads
  * just those exactly, and the selected one every refresh. */
-static void focus_visible(struct ui *ui, int list_height)
+static void focus_visible(struct ui *ui, const struct list *l, int list_height)
 {
     const char *names[SOURCE_FOCUS_MAX];
-    const struct ui_row *sel = ui->selected >= 0 && ui->selected < (int)ui->nrows ? &ui->rows[ui->selected] : NULL;
+    size_t selected;
+    const struct ui_row *sel = list_selected(l, &selected) ? &ui->rows[selected] : NULL;
     for (size_t s = 0; s < ui->opt->nsources; s++) {
         size_t n = 0;
         if (sel && sel->source == s && sel->q->kind == QUEUE_AMQP)
             names[n++] = sel->q->name;
-        for (int i = 0; i < list_height && ui->top + i < (int)ui->nrows && n < SOURCE_FOCUS_MAX; i++) {
-            const struct ui_row *r = &ui->rows[ui->top + i];
+        for (int i = 0; i < list_height && l->top + i < (int)l->n && n < SOURCE_FOCUS_MAX; i++) {
+            const struct ui_row *r = &ui->rows[list_row(l, (size_t)(l->top + i))];
             if (r->source == s && r->q->kind == QUEUE_AMQP && r != sel)
                 names[n++] = r->q->name;
         }
@@ -318,33 +331,91 @@ static void focus_visible(struct ui *ui, int list_height)
     }
 }
 
-static void draw_queues(struct ui *ui, int top, int height)
+static void draw_queues(struct ui *ui, void *state, int top, int height)
 {
+    struct queues_state *st = state;
+    struct list *l = &st->list;
+    list_build(l, &queue_rows_model, ui);
     int name_width;
     bool shown[COL_COUNT];
     visible_columns(shown, &name_width);
-    int detail_height = ui->detail ? (height / 2 > 16 ? 16 : height / 2) : 0;
+    /* the name column as wide as the longest name, when dead-letter targets
+     * (the last column) can use the rest */
+    int longest = NAME_MIN - 2;
+    for (size_t i = 0; i < ui->nrows; i++) {
+        int w = crt_width(ui->rows[i].q->addr);
+        longest = w > longest ? w : longest;
+    }
+    if (shown[COL_DLX] && name_width > longest + 2)
+        name_width = longest + 2;
+    int detail_height = st->detail ? (height / 2 > 16 ? 16 : height / 2) : 0;
     int alerts = draw_source_alerts(ui, top + height - detail_height, (height - detail_height) / 3);
     int list_height = height - 1 - detail_height - alerts;
-    draw_header_row(ui, top, shown, name_width);
-    if (ui->nrows == 0) {
+    draw_header_row(l, top, shown, name_width);
+    if (l->n == 0) {
         crt_put(top + 2, 2, COLS - 4, ALIGN_LEFT, SLOT_DIM,
-                ui->filter[0] ? "no queue matches the filter (/ then Esc clears it)" : "no queues yet");
+                l->filter[0] ? "no queue matches the filter (/ then Esc clears it)" : "no queues yet");
+        st->detail = false;
         return;
     }
-    ui->top = scroll_top(ui->top, ui->selected, list_height, (int)ui->nrows);
-    for (int i = 0; i < list_height && ui->top + i < (int)ui->nrows; i++)
-        draw_row(ui, top + 1 + i, &ui->rows[ui->top + i], ui->top + i == ui->selected, shown, name_width);
-    focus_visible(ui, list_height);
-    if (ui->detail)
-        draw_detail(ui, top + height - detail_height, detail_height);
+    list_scroll(l, list_height);
+    for (int i = 0; i < list_height && l->top + i < (int)l->n; i++)
+        draw_row(ui, top + 1 + i, &ui->rows[list_row(l, (size_t)(l->top + i))], l->top + i == l->selected, shown,
+                 name_width);
+    focus_visible(ui, l, list_height);
+    if (st->detail)
+        draw_detail(ui, st, top + height - detail_height, detail_height);
 }
+
+static void *queues_init(struct ui *ui)
+{
+    (void)ui;
+    struct queues_state *st = xcalloc(1, sizeof *st);
+    list_init(&st->list, queue_columns, SORT_COUNT, SORT_NAME);
+    return st;
+}
+
+static void queues_free(void *state)
+{
+    struct queues_state *st = state;
+    list_free(&st->list);
+    free(st);
+}
+
+static struct list *queues_list(void *state) { return &((struct queues_state *)state)->list; }
+
+static bool key_details(struct ui *ui, void *state)
+{
+    (void)ui;
+    struct queues_state *st = state;
+    st->detail = st->list.n > 0 && !st->detail;
+    return true;
+}
+
+static bool key_close(struct ui *ui, void *state)
+{
+    struct queues_state *st = state;
+    if (!st->detail || ui->help)
+        return false;
+    st->detail = false;
+    return true;
+}
+
+static const struct view_key queue_keys[] = {
+    {{'\r', '\n', KEY_ENTER}, "Enter", "details of the selected queue (rates, sparklines)", key_details},
+    {{27}, "Esc", "close the details", key_close},
+};
 
 const struct view_ops queues_view = {
     .name = "Queues",
+    .short_name = "Queue",
     .summary = "every queue of every source, sortable and filterable, with details",
     .key = '2',
+    .init = queues_init,
+    .free = queues_free,
     .draw = draw_queues,
-    .handle_key = NULL,
+    .list = queues_list,
+    .keys = queue_keys,
+    .nkeys = sizeof queue_keys / sizeof queue_keys[0],
     .shows_selected_queue = true,
 };

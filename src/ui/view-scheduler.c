@@ -23,50 +23,87 @@ struct sched_row {
     const struct fleet_job *state;       /* NULL: no state in Redis yet */
 };
 
-static struct sched_row *rows;
-static size_t nrows, rows_cap;
+/* The view's state: the rows of the last draw (kept for the keys), the
+ * list over them, and when the last command's outcome was shown. */
+struct sched_state {
+    struct sched_row *rows;
+    size_t nrows, rows_cap;
+    struct list list;
+    double shown_at;
+};
 
-static void add_row(const char *name, const struct schedule_config *cfg, const struct fleet_job *state)
+static void add_row(struct sched_state *st, const char *name, const struct schedule_config *cfg,
+                    const struct fleet_job *state)
 {
-    if (nrows == rows_cap) {
-        rows_cap = rows_cap ? rows_cap * 2 : 32;
-        rows = xrealloc(rows, rows_cap * sizeof *rows);
+    if (st->nrows == st->rows_cap) {
+        st->rows_cap = st->rows_cap ? st->rows_cap * 2 : 32;
+        st->rows = xrealloc(st->rows, st->rows_cap * sizeof *st->rows);
     }
-    rows[nrows++] = (struct sched_row){name, cfg, state};
+    st->rows[st->nrows++] = (struct sched_row){name, cfg, state};
 }
 
-static int compare_rows(const void *a, const void *b)
+static bool row_paused(const struct sched_row *r)
+{
+    return r->state && r->state->paused_set ? r->state->paused : (r->cfg && r->cfg->paused);
+}
+
+enum { SS_NAME, SS_STATE, SS_NEXT, SS_LAST, SS_RUNS, SS_NCOLUMNS };
+static const struct list_column sort_columns[SS_NCOLUMNS] = {
+    [SS_NAME] = {"job name", false}, [SS_STATE] = {"state", false}, [SS_NEXT] = {"next", false},
+    [SS_LAST] = {"last", true}, [SS_RUNS] = {"runs", true},
+};
+
+static size_t job_count(void *ctx) { return ((struct sched_state *)ctx)->nrows; }
+static const char *job_key(void *ctx, size_t i) { return ((struct sched_state *)ctx)->rows[i].name; }
+static bool job_matches(void *ctx, size_t i, const char *filter)
+{
+    const struct sched_row *r = &((struct sched_state *)ctx)->rows[i];
+    return strcasestr(r->name, filter) || (r->cfg && r->cfg->action && strcasestr(r->cfg->action, filter));
+}
+static double job_number(const struct sched_row *r, int column)
+{
+    double v = NAN;
+    switch (column) {
+    case SS_STATE: return row_paused(r);
+    case SS_NEXT: v = r->state ? r->state->next_run : NAN; break;
+    case SS_LAST: v = r->state ? r->state->last_run : NAN; break;
+    case SS_RUNS: return r->state ? (double)r->state->runs : 0;
+    }
+    return isnan(v) ? 0 : v;
+}
+static int job_compare(void *ctx, size_t a, size_t b, int column)
+{
+    const struct sched_row *x = &((struct sched_state *)ctx)->rows[a], *y = &((struct sched_state *)ctx)->rows[b];
+    if (column == SS_NAME)
+        return strcmp(x->name, y->name);
+    double vx = job_number(x, column), vy = job_number(y, column);
+    return (vx > vy) - (vx < vy);
+}
+static const struct list_model job_model = {job_count, job_key, job_matches, job_compare};
+
+static int by_name(const void *a, const void *b)
 {
     return strcmp(((const struct sched_row *)a)->name, ((const struct sched_row *)b)->name);
 }
 
-static void build_rows(struct ui *ui, const struct fleet_table *t)
+static void build_rows(struct ui *ui, struct sched_state *st, const struct fleet_table *t)
 {
-    nrows = 0;
+    st->nrows = 0;
     const struct config *cfg = ui->opt->cfg;
     for (size_t i = 0; i < cfg->nschedules; i++) {
-        const struct fleet_job *st = NULL;
-        for (size_t j = 0; t && j < t->njobs && !st; j++)
+        const struct fleet_job *js = NULL;
+        for (size_t j = 0; t && j < t->njobs && !js; j++)
             if (strcmp(t->jobs[j].name, cfg->schedules[i].name) == 0)
-                st = &t->jobs[j];
-        add_row(cfg->schedules[i].name, &cfg->schedules[i], st);
+                js = &t->jobs[j];
+        add_row(st, cfg->schedules[i].name, &cfg->schedules[i], js);
     }
     for (size_t j = 0; t && j < t->njobs; j++)
         if (!config_schedule(cfg, t->jobs[j].name))
-            add_row(t->jobs[j].name, NULL, &t->jobs[j]);
-    for (size_t i = 0; ui->filter[0] && i < nrows;)
-        if (!strcasestr(rows[i].name, ui->filter))
-            rows[i] = rows[--nrows];
-        else
-            i++;
-    if (nrows > 1)
-        qsort(rows, nrows, sizeof *rows, compare_rows);
-    if (ui->sched_selected >= (int)nrows)
-        ui->sched_selected = (int)nrows - 1;
-    if (ui->sched_selected < 0)
-        ui->sched_selected = 0;
+            add_row(st, t->jobs[j].name, NULL, &t->jobs[j]);
+    if (st->nrows > 1)   /* the model's own order: by name (s sorts by a column) */
+        qsort(st->rows, st->nrows, sizeof *st->rows, by_name);
+    list_build(&st->list, &job_model, st);
 }
-
 
 static const char *target_of(const struct schedule_config *c)
 {
@@ -89,8 +126,10 @@ static const struct scol scols[SC_COUNT] = {
 };
 #define JOB_WIDTH 16
 
-static void draw_scheduler(struct ui *ui, int top, int height)
+static void draw_scheduler(struct ui *ui, void *state, int top, int height)
 {
+    struct sched_state *st = state;
+    struct list *l = &st->list;
     crt_fill(top, 0, COLS, SLOT_DEFAULT);
     if (!ui->opt->fleet) {
         crt_put(top + 1, 2, COLS - 4, ALIGN_LEFT, SLOT_DIM,
@@ -100,14 +139,13 @@ static void draw_scheduler(struct ui *ui, int top, int height)
     const struct feed_view *fv = &ui->fleet;
     const struct fleet_table *t = fleet_table_of(fv->snap);
     bool stale = fv->status != SOURCE_OK;
-    build_rows(ui, t);
+    build_rows(ui, st, t);
     char line[600], status[96];
     /* the outcome of the last command, once */
-    static double shown_at;
     double at = 0;
     fleet_source_last_command(ui->opt->fleet, line, sizeof line, &at);
-    if (line[0] && at > shown_at) {
-        shown_at = at;
+    if (line[0] && at > st->shown_at) {
+        st->shown_at = at;
         ui_message(ui, "%s", line);
     }
     if (stale) {
@@ -116,7 +154,7 @@ static void draw_scheduler(struct ui *ui, int top, int height)
         crt_put(top, 0, COLS, ALIGN_LEFT, fv->status == SOURCE_CONNECTING ? SLOT_DIM : SLOT_CRIT, line);
     } else if (t && t->sched_leader && t->sched_leader[0]) {
         snprintf(line, sizeof line, " leader: %s · %zu job%s · r runs the selected job now, p pauses/resumes it", t->sched_leader,
-                 nrows, nrows == 1 ? "" : "s");
+                 l->n, l->n == 1 ? "" : "s");
         crt_put(top, 0, COLS, ALIGN_LEFT, SLOT_OK, line);
     } else if (t) {
         crt_put(top, 0, COLS, ALIGN_LEFT, SLOT_WARN,
@@ -124,35 +162,39 @@ static void draw_scheduler(struct ui *ui, int top, int height)
     }
     int y = top + 1, x = 0;
     crt_fill(y, 0, COLS, SLOT_COLUMN);
-    x += crt_put(y, x, JOB_WIDTH, ALIGN_LEFT, SLOT_COLUMN, "JOB");
+    char title[32];
+    snprintf(title, sizeof title, "JOB%s%s", list_arrow(l, SS_NAME)[0] ? " " : "", list_arrow(l, SS_NAME));
+    x += crt_put(y, x, JOB_WIDTH, ALIGN_LEFT, SLOT_COLUMN, title);
+    static const int sorts[SC_COUNT] = {-1, -1, -1, SS_STATE, SS_NEXT, SS_LAST, SS_RUNS};
     for (int c = 0; c < SC_COUNT && x + scols[c].width + 1 < COLS - 10; c++) {
         x += crt_put(y, x, 1, ALIGN_LEFT, SLOT_COLUMN, " ");
-        x += crt_put(y, x, scols[c].width, c == SC_RUNS ? ALIGN_RIGHT : ALIGN_LEFT, SLOT_COLUMN, scols[c].title);
+        snprintf(title, sizeof title, "%s%s", list_arrow(l, sorts[c]), scols[c].title);
+        x += crt_put(y, x, scols[c].width, c == SC_RUNS ? ALIGN_RIGHT : ALIGN_LEFT, SLOT_COLUMN, title);
     }
     if (x < COLS - 1)
         crt_put(y, x + 1, COLS - x - 1, ALIGN_LEFT, SLOT_COLUMN, "LAST RESULT");
-    if (nrows == 0) {
+    if (l->n == 0) {
         crt_put(y + 2, 2, COLS - 4, ALIGN_LEFT, SLOT_DIM,
-                ui->filter[0] ? "no job matches the filter" : "no [schedule NAME] jobs in the config or in Redis");
+                l->filter[0] ? "no job matches the filter" : "no [schedule NAME] jobs in the config or in Redis");
         return;
     }
     int list_height = height - 2;
-    ui->sched_top = scroll_top(ui->sched_top, ui->sched_selected, list_height, (int)nrows);
-    for (int i = 0; i < list_height && ui->sched_top + i < (int)nrows; i++) {
-        const struct sched_row *r = &rows[ui->sched_top + i];
-        bool selected = ui->sched_top + i == ui->sched_selected;
+    list_scroll(l, list_height);
+    for (int i = 0; i < list_height && l->top + i < (int)l->n; i++) {
+        const struct sched_row *r = &st->rows[list_row(l, (size_t)(l->top + i))];
+        bool selected = l->top + i == l->selected;
         y = top + 2 + i;
         char when[300], cells[SC_COUNT][320];
         bool valid = !r->cfg || sched_describe(r->cfg, when, sizeof when) == 0;
         if (!r->cfg)
             snprintf(when, sizeof when, "(not in config)");
-        bool paused = r->state && r->state->paused_set ? r->state->paused : (r->cfg && r->cfg->paused);
-        const char *state = !valid ? "invalid" : r->state && r->state->run_requested ? "requested"
+        bool paused = row_paused(r);
+        const char *what = !valid ? "invalid" : r->state && r->state->run_requested ? "requested"
                             : paused ? "paused" : "active";
         snprintf(cells[SC_SCHEDULE], sizeof cells[0], "%s", when);
         snprintf(cells[SC_ACTION], sizeof cells[0], "%s", r->cfg && r->cfg->action ? r->cfg->action : "-");
         snprintf(cells[SC_TARGET], sizeof cells[0], "%s", target_of(r->cfg));
-        snprintf(cells[SC_STATE], sizeof cells[0], "%s", state);
+        snprintf(cells[SC_STATE], sizeof cells[0], "%s", what);
         if (paused || !valid)
             snprintf(cells[SC_NEXT], sizeof cells[0], "-");
         else
@@ -178,44 +220,71 @@ static void draw_scheduler(struct ui *ui, int top, int height)
 }
 
 /* r / p on the selected job: queued for the fleet collector's thread. */
-static void command(struct ui *ui, const char *verb)
+static void command(struct ui *ui, const struct sched_row *r, const char *verb)
 {
-    if (!ui->opt->fleet || nrows == 0)
-        return;
-    const struct sched_row *r = &rows[ui->sched_selected];
     bool refused = ui->opt->ctx && ui->opt->ctx->read_only;
     if (fleet_source_command(ui->opt->fleet, ui->opt->cfg, verb, r->name, refused) < 0)
-        ui_message(ui, "too many scheduler commands waiting; try again in a second");
+        ui_error(ui, "too many scheduler commands waiting; try again in a second");
     else if (refused)
         ui_message(ui, "read-only mode: refusing %s %s", verb, r->name);
     else
         ui_message(ui, "%s %s: sent", verb, r->name);
 }
 
-static bool scheduler_key(struct ui *ui, int key)
+static const struct sched_row *selected_job(struct ui *ui, struct sched_state *st)
 {
-    switch (key) {
-    case 'r': command(ui, "run"); return true;
-    case 'p': {
-        if (nrows == 0)
-            return true;
-        const struct sched_row *r = &rows[ui->sched_selected];
-        bool paused = r->state && r->state->paused_set ? r->state->paused : (r->cfg && r->cfg->paused);
-        command(ui, paused ? "resume" : "pause");
-        return true;
-    }
-    case KEY_DOWN: case 'j': ui->sched_selected++; return true;
-    case KEY_UP: case 'k': ui->sched_selected = ui->sched_selected > 0 ? ui->sched_selected - 1 : 0; return true;
-    case KEY_HOME: case 'g': ui->sched_selected = 0; return true;
-    case KEY_END: case 'G': ui->sched_selected = (int)nrows - 1; return true;
-    default: return false;
-    }
+    size_t row;
+    return ui->opt->fleet && list_selected(&st->list, &row) ? &st->rows[row] : NULL;
 }
+
+static bool key_run(struct ui *ui, void *state)
+{
+    const struct sched_row *r = selected_job(ui, state);
+    if (r)
+        command(ui, r, "run");
+    return true;
+}
+
+static bool key_pause(struct ui *ui, void *state)
+{
+    const struct sched_row *r = selected_job(ui, state);
+    if (r)
+        command(ui, r, row_paused(r) ? "resume" : "pause");
+    return true;
+}
+
+static const struct view_key sched_keys[] = {
+    {{'r'}, "r", "run the selected job now (on the leader)", key_run},
+    {{'p'}, "p", "pause or resume the selected job", key_pause},
+};
+
+static void *sched_init(struct ui *ui)
+{
+    (void)ui;
+    struct sched_state *st = xcalloc(1, sizeof *st);
+    list_init(&st->list, sort_columns, SS_NCOLUMNS, -1);
+    return st;
+}
+
+static void sched_free(void *state)
+{
+    struct sched_state *st = state;
+    list_free(&st->list);
+    free(st->rows);
+    free(st);
+}
+
+static struct list *sched_list(void *state) { return &((struct sched_state *)state)->list; }
 
 const struct view_ops scheduler_view = {
     .name = "Scheduler",
+    .short_name = "Sched",
     .summary = "periodic jobs: schedule, next and last run, last result, leader; r run now, p pause/resume",
     .key = '8',
+    .init = sched_init,
+    .free = sched_free,
     .draw = draw_scheduler,
-    .handle_key = scheduler_key,
+    .list = sched_list,
+    .keys = sched_keys,
+    .nkeys = sizeof sched_keys / sizeof sched_keys[0],
 };

@@ -21,7 +21,11 @@
 #include "ui/screen.h"
 
 enum worker_sort { WS_STATE, WS_HOST, WS_BUSY, WS_PROCESSED, WS_FAILED, WS_BEAT, WS_COUNT };
-static const char *const sort_titles[WS_COUNT] = {"state", "host", "busy", "processed", "failed", "last beat"};
+static const struct list_column sort_columns[WS_COUNT] = {
+    [WS_STATE] = {"state", false}, [WS_HOST] = {"host worker name", false}, [WS_BUSY] = {"busy slots", true},
+    [WS_PROCESSED] = {"processed proc", true}, [WS_FAILED] = {"failed fail", true},
+    [WS_BEAT] = {"last-beat beat", false},
+};
 
 #define BAR_WIDTH 10
 
@@ -39,9 +43,14 @@ static const struct wcol wcols[WC_COUNT] = {
 };
 #define NAME_MIN 18
 
-/* The rows of the last draw: pointers into ui->fleet's table. */
-static const struct fleet_worker **rows;
-static size_t nrows, rows_cap;
+/* The view's state: the rows of the last draw (pointers into ui->fleet's
+ * table), the table over them, the detail pane. */
+struct workers_state {
+    const struct fleet_worker **rows;
+    size_t nrows, rows_cap;
+    struct list list;
+    bool detail;
+};
 
 static int state_rank(const struct fleet_worker *w)
 {
@@ -53,56 +62,47 @@ static double busy_ratio(const struct fleet_worker *w)
     return w->slots_total > 0 && w->slots_busy >= 0 ? (double)w->slots_busy / (double)w->slots_total : -1;
 }
 
-static int compare_workers(const void *a, const void *b, void *arg)
+static int compare_workers(void *ctx, size_t a, size_t b, int sort)
 {
-    const struct fleet_worker *x = *(const struct fleet_worker *const *)a, *y = *(const struct fleet_worker *const *)b;
-    int sort = *(const int *)arg;
+    const struct workers_state *st = ctx;
+    const struct fleet_worker *x = st->rows[a], *y = st->rows[b];
     int c = 0;
     switch (sort) {
     case WS_STATE: c = state_rank(x) - state_rank(y); break;
-    case WS_BUSY: c = (busy_ratio(y) > busy_ratio(x)) - (busy_ratio(y) < busy_ratio(x)); break;
-    case WS_PROCESSED: c = (y->processed > x->processed) - (y->processed < x->processed); break;
-    case WS_FAILED: c = (y->failed > x->failed) - (y->failed < x->failed); break;
+    case WS_BUSY: c = (busy_ratio(x) > busy_ratio(y)) - (busy_ratio(x) < busy_ratio(y)); break;
+    case WS_PROCESSED: c = (x->processed > y->processed) - (x->processed < y->processed); break;
+    case WS_FAILED: c = (x->failed > y->failed) - (x->failed < y->failed); break;
     case WS_BEAT: c = (x->last_beat > y->last_beat) - (x->last_beat < y->last_beat); break;   /* oldest first */
     default: break;
     }
     if (!c)
         c = strcmp(x->host, y->host);
-    if (!c)
-        c = (x->pid > y->pid) - (x->pid < y->pid);
-    return c ? c : strcmp(x->id, y->id);
+    return c ? c : (x->pid > y->pid) - (x->pid < y->pid);
 }
 
-static bool matches_filter(const struct ui *ui, const struct fleet_worker *w)
+static bool worker_matches(void *ctx, size_t i, const char *filter)
 {
-    return !ui->filter[0] || strcasestr(w->id, ui->filter) || strcasestr(w->host, ui->filter) ||
-           strcasestr(w->queues, ui->filter) || strcasestr(fleet_state_name(w->state), ui->filter) ||
-           strcasestr(w->health, ui->filter);
+    const struct fleet_worker *w = ((struct workers_state *)ctx)->rows[i];
+    return strcasestr(w->id, filter) || strcasestr(w->host, filter) || strcasestr(w->queues, filter) ||
+           strcasestr(fleet_state_name(w->state), filter) || strcasestr(w->health, filter);
 }
 
-static void build_rows(struct ui *ui)
+static size_t worker_count(void *ctx) { return ((struct workers_state *)ctx)->nrows; }
+static const char *worker_key(void *ctx, size_t i) { return ((struct workers_state *)ctx)->rows[i]->id; }
+static const struct list_model worker_model = {worker_count, worker_key, worker_matches, compare_workers};
+
+static void build_rows(struct ui *ui, struct workers_state *st)
 {
     const struct fleet_table *t = fleet_table_of(ui->fleet.snap);
-    nrows = 0;
+    st->nrows = 0;
     for (size_t i = 0; t && i < t->n; i++) {
-        if (!matches_filter(ui, &t->workers[i]))
-            continue;
-        if (nrows == rows_cap) {
-            rows_cap = rows_cap ? rows_cap * 2 : 64;
-            rows = xrealloc(rows, rows_cap * sizeof *rows);
+        if (st->nrows == st->rows_cap) {
+            st->rows_cap = st->rows_cap ? st->rows_cap * 2 : 64;
+            st->rows = xrealloc(st->rows, st->rows_cap * sizeof *st->rows);
         }
-        rows[nrows++] = &t->workers[i];
+        st->rows[st->nrows++] = &t->workers[i];
     }
-    if (nrows > 1)
-        qsort_r(rows, nrows, sizeof *rows, compare_workers, &ui->worker_sort);
-    /* the selection follows the chosen worker across refreshes */
-    for (size_t i = 0; ui->worker_selected_id[0] && i < nrows; i++)
-        if (strcmp(rows[i]->id, ui->worker_selected_id) == 0)
-            ui->worker_selected = (int)i;
-    if (ui->worker_selected >= (int)nrows)
-        ui->worker_selected = (int)nrows - 1;
-    if (ui->worker_selected < 0)
-        ui->worker_selected = 0;
+    list_build(&st->list, &worker_model, st);
 }
 
 static void fmt_beat_age(const struct fleet_worker *w, char *buf, size_t len)
@@ -172,11 +172,12 @@ static void draw_slots(int y, int x, int width, const struct fleet_worker *w, en
     crt_put(y, x + used, width - used, ALIGN_RIGHT, base, text);
 }
 
-static void draw_header_row(struct ui *ui, int y, const bool shown[WC_COUNT], int name_width)
+static void draw_header_row(const struct list *l, int y, const bool shown[WC_COUNT], int name_width)
 {
     crt_fill(y, 0, COLS, SLOT_COLUMN);
     char title[64];
-    snprintf(title, sizeof title, "WORKER%s", ui->worker_sort == WS_HOST ? " ↑" : "");
+    const char *arrow = list_arrow(l, WS_HOST);
+    snprintf(title, sizeof title, "WORKER%s%s", arrow[0] ? " " : "", arrow);
     int x = crt_put(y, 0, name_width, ALIGN_LEFT, SLOT_COLUMN, title);
     static const int sorted_by[WC_COUNT] = {[WC_STATE] = WS_STATE, [WC_QUEUES] = -1, [WC_SLOTS] = WS_BUSY,
                                             [WC_PROC] = WS_PROCESSED, [WC_FAIL] = WS_FAILED, [WC_RETRY] = -1,
@@ -184,7 +185,7 @@ static void draw_header_row(struct ui *ui, int y, const bool shown[WC_COUNT], in
     for (int c = 0; c < WC_COUNT; c++) {
         if (!shown[c])
             continue;
-        snprintf(title, sizeof title, "%s%s", sorted_by[c] == ui->worker_sort ? "↓" : "", wcols[c].title);
+        snprintf(title, sizeof title, "%s%s", list_arrow(l, sorted_by[c]), wcols[c].title);
         x += crt_put(y, x, 1, ALIGN_LEFT, SLOT_COLUMN, " ");
         bool left = c == WC_QUEUES || c == WC_STATE;
         x += crt_put(y, x, wcols[c].width, left ? ALIGN_LEFT : ALIGN_RIGHT, SLOT_COLUMN, title);
@@ -288,9 +289,8 @@ static void detail_line(int y, int half, int *col, const char *label, enum theme
     crt_put(y, x + 14, w - 14, ALIGN_LEFT, slot, value);
 }
 
-static void draw_detail(struct ui *ui, int top, int height, bool stale)
+static void draw_detail(const struct fleet_worker *w, int top, int height, bool stale)
 {
-    const struct fleet_worker *w = rows[ui->worker_selected];
     for (int y = top; y < top + height; y++)
         crt_fill(y, 0, COLS, SLOT_DEFAULT);
     char title[600], v[1100], a[32], b[32];
@@ -384,9 +384,11 @@ static void draw_detail(struct ui *ui, int top, int height, bool stale)
 #undef LINE
 }
 
-static void draw_workers(struct ui *ui, int top, int height)
+static void draw_workers(struct ui *ui, void *state, int top, int height)
 {
-    build_rows(ui);
+    struct workers_state *st = state;
+    struct list *l = &st->list;
+    build_rows(ui, st);
     const struct feed_view *fv = &ui->fleet;
     const struct fleet_table *t = fleet_table_of(fv->snap);
     bool stale = fv->status != SOURCE_OK;
@@ -424,81 +426,87 @@ static void draw_workers(struct ui *ui, int top, int height)
             snprintf(line, sizeof line, ", %zu in error", unhealthy);
             x += crt_put(top, x, crt_width(line), ALIGN_LEFT, SLOT_CRIT, line);
         }
-        snprintf(line, sizeof line, " · slots %lld/%lld busy · sorted by %s (s)%s", (long long)busy, (long long)total,
-                 sort_titles[ui->worker_sort], t->truncated ? " · more workers than shown" : "");
+        char sorted[96];
+        list_sort_said(l, sorted, sizeof sorted);
+        snprintf(line, sizeof line, " · slots %lld/%lld busy · %s (s)%s", (long long)busy, (long long)total,
+                 sorted, t->truncated ? " · more workers than shown" : "");
         crt_put(top, x, COLS - x, ALIGN_LEFT, SLOT_VALUE, line);
     }
 
     bool shown[WC_COUNT];
     int name_width;
     visible_columns(shown, &name_width);
-    int detail_height = ui->worker_detail && nrows ? (height / 2 > 14 ? 14 : height / 2) : 0;
+    int detail_height = st->detail && l->n ? (height / 2 > 14 ? 14 : height / 2) : 0;
     int list_top = top + 1, list_height = height - 2 - detail_height;
-    draw_header_row(ui, list_top, shown, name_width);
-    if (nrows == 0) {
-        const char *why = ui->filter[0] ? "no worker matches the filter (/ then Esc clears it)"
+    draw_header_row(l, list_top, shown, name_width);
+    if (l->n == 0) {
+        const char *why = l->filter[0] ? "no worker matches the filter (/ then Esc clears it)"
                           : !t          ? "reading the fleet..."
                                         : "no workers have reported (start one: qdeck worker)";
         crt_put(list_top + 2, 2, COLS - 4, ALIGN_LEFT, SLOT_DIM, why);
-        ui->worker_detail = false;
+        st->detail = false;
         return;
     }
-    ui->worker_top = scroll_top(ui->worker_top, ui->worker_selected, list_height, (int)nrows);
-    for (int i = 0; i < list_height && ui->worker_top + i < (int)nrows; i++)
-        draw_row(list_top + 1 + i, rows[ui->worker_top + i], ui->worker_top + i == ui->worker_selected, stale,
+    list_scroll(l, list_height);
+    for (int i = 0; i < list_height && l->top + i < (int)l->n; i++)
+        draw_row(list_top + 1 + i, st->rows[list_row(l, (size_t)(l->top + i))], l->top + i == l->selected, stale,
                  shown, name_width);
-    if (detail_height >= 6)
-        draw_detail(ui, top + height - detail_height, detail_height, stale);
+    size_t sel;
+    if (detail_height >= 6 && list_selected(l, &sel))
+        draw_detail(st->rows[sel], top + height - detail_height, detail_height, stale);
 }
 
-static void select_worker(struct ui *ui, int index)
+static void *workers_init(struct ui *ui)
 {
-    if (index >= (int)nrows)
-        index = (int)nrows - 1;
-    if (index < 0)
-        index = 0;
-    ui->worker_selected = index;
-    if (nrows)
-        snprintf(ui->worker_selected_id, sizeof ui->worker_selected_id, "%s", rows[index]->id);
+    (void)ui;
+    struct workers_state *st = xcalloc(1, sizeof *st);
+    list_init(&st->list, sort_columns, WS_COUNT, WS_STATE);
+    return st;
 }
 
-static bool workers_key(struct ui *ui, int key)
+static void workers_free(void *state)
 {
-    int page = LINES > 8 ? LINES - 8 : 1;
-    switch (key) {
-    case KEY_DOWN: case 'j': select_worker(ui, ui->worker_selected + 1); return true;
-    case KEY_UP: case 'k': select_worker(ui, ui->worker_selected - 1); return true;
-    case KEY_NPAGE: select_worker(ui, ui->worker_selected + page); return true;
-    case KEY_PPAGE: select_worker(ui, ui->worker_selected - page); return true;
-    case KEY_HOME: case 'g': select_worker(ui, 0); return true;
-    case KEY_END: case 'G': select_worker(ui, (int)nrows - 1); return true;
-    case '\r': case '\n': case KEY_ENTER:
-        ui->worker_detail = nrows > 0 && !ui->worker_detail;
-        if (nrows)
-            select_worker(ui, ui->worker_selected);
-        return true;
-    case 27:
-        if (!ui->worker_detail || ui->help)
-            return false;
-        ui->worker_detail = false;
-        return true;
-    case 's': case '>':
-        ui->worker_sort = (ui->worker_sort + 1) % WS_COUNT;
-        ui_message(ui, "workers sorted by %s", sort_titles[ui->worker_sort]);
-        return true;
-    case '<':
-        ui->worker_sort = (ui->worker_sort + WS_COUNT - 1) % WS_COUNT;
-        ui_message(ui, "workers sorted by %s", sort_titles[ui->worker_sort]);
-        return true;
-    default:
+    struct workers_state *st = state;
+    list_free(&st->list);
+    free(st->rows);
+    free(st);
+}
+
+static struct list *workers_list(void *state) { return &((struct workers_state *)state)->list; }
+
+static bool key_details(struct ui *ui, void *state)
+{
+    (void)ui;
+    struct workers_state *st = state;
+    st->detail = st->list.n > 0 && !st->detail;
+    if (st->list.n)
+        list_select(&st->list, st->list.selected);
+    return true;
+}
+
+static bool key_close(struct ui *ui, void *state)
+{
+    struct workers_state *st = state;
+    if (!st->detail || ui->help)
         return false;
-    }
+    st->detail = false;
+    return true;
 }
+
+static const struct view_key worker_keys[] = {
+    {{'\r', '\n', KEY_ENTER}, "Enter", "details of the selected worker (breakers, limits, run times)", key_details},
+    {{27}, "Esc", "close the details", key_close},
+};
 
 const struct view_ops workers_view = {
     .name = "Workers",
+    .short_name = "Work",
     .summary = "every worker's heartbeat: slots, counts, last beat; lost workers in red (s sorts, Enter details)",
     .key = '3',
+    .init = workers_init,
+    .free = workers_free,
     .draw = draw_workers,
-    .handle_key = workers_key,
+    .list = workers_list,
+    .keys = worker_keys,
+    .nkeys = sizeof worker_keys / sizeof worker_keys[0],
 };

@@ -42,6 +42,7 @@ check "the LLM failure wave dead-letters tasks" bash -c "
   done; exit 1"
 screen_keys d 3
 check "the Workers view shows the embedded worker busy" screen_wait d 10 'running .*[1-8]/8'
+check "the demo runs a fleet: the embedded pool and two child workers" screen_wait d 15 '3 workers: 3 running'
 screen_keys d 5
 check "the LLM failure wave opens the llm-api breaker" screen_wait d 30 'llm-api +(OPEN|HALF_OPEN)'
 screen_keys d 9

@@ -33,8 +33,10 @@ check "header counts 5 messages" screen_wait d 5 'amqp:orders\.dlq  5 messages'
 screen_keys d Space Space
 check "two marked" screen_wait d 5 'marked 2'
 screen_keys d r
+check "replaying marked messages asks first, with the count" screen_wait d 5 'replay the 2 marked messages of amqp:orders\.dlq to where they died\? y to confirm'
+screen_keys d y
 check "view updates: 3 messages left" screen_wait d 15 'amqp:orders\.dlq  3 messages'
-check "tally shown" screen_wait d 5 'moved 2, failed 0, skipped 0'
+check "tally shown, naming the DLQ replayed from" screen_wait d 5 'replay amqp:orders\.dlq: moved 2, failed 0, skipped 0'
 expect_eq "target queue grew by two" "$(depth orders)" 2
 expect_eq "DLQ holds 3" "$(depth orders.dlq)" 3
 

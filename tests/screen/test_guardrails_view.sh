@@ -32,6 +32,9 @@ check "per-dependency guardrails from the config" screen_wait g 5 'dep\.llm-api\
 rows=$(screen_text g | grep -oE '^ (budget|shed|dep)\.[a-z._-]+' | tr -d ' ' | tr '\n' ' ')
 expect_match "fleet-wide rows first" "$rows" '^shed\.priority_below shed\.auto budget\.max_response_tokens'
 screen_keys g Down Enter
+check "Enter asks before flipping, naming the switch and both values" screen_wait g 5 'set shed\.auto = true for the whole fleet \(now false\)\? y to confirm'
+expect_eq "nothing written before the answer" "$(redis-cli -p $REDIS_PORT hexists qdeck:policy shed.auto)" 0
+screen_keys g y
 check "Enter flips shed.auto on screen" screen_wait g 10 'shed\.auto +true'
 check "qdeck policy get sees the flip" wait_for 5 bash -c "$QDECK_PLAIN --config '$conf' policy get shed.auto | grep -q true"
 check "the console reported the change" screen_wait g 5 'shed\.auto = true \(was false\)'
@@ -81,7 +84,8 @@ check "filtered view still shows the breaker" screen_wait g 5 'llm-api'
 # 80 columns cannot hold nine named tabs: the others shrink to their key
 tmux -L "$SCREEN_SOCK" resize-window -t g -x 80 -y 24
 screen_keys g 7
-check "narrow: the current tab keeps its name, the others their key" screen_wait g 5 '^ 1   2   3   4   5   6   7 Guardrails   8   9 '
+check "narrow: every tab keeps its number and a short name" screen_wait g 5 '^ 1 Over  2 Queue  3 Work  4 Lat  5 Brk  6 DLQ  7 Guard  8 Sched  9 Evt( |$)'
+
 expect_nomatch "narrow: the tab line never wraps into the view" "$(screen_text g | sed -n 3p)" '^[a-z]+ +[0-9] [A-Z]'
 screen_keys g q
 expect_eq "console exits cleanly" "$(screen_exit_status g 5)" 0
@@ -104,6 +108,8 @@ screen_start u "env -u USER -u LOGNAME $QDECK --config $conf --refresh 0.3"
 screen_keys u 7
 check "USER unset: guardrails listed" screen_wait u 15 'shed\.auto +true'
 screen_keys u Down Enter
+check "USER unset: asked first" screen_wait u 5 'set shed\.auto = false for the whole fleet'
+screen_keys u y
 check "USER unset: the flip is attributed to $me@$host" screen_wait u 10 "shed\.auto +false .*$me@$host"
 expect_nomatch "USER unset: nobody called unknown" "$(screen_text u)" 'unknown@'
 last_user=$(grep '"action":"policy.set"' "$QDECK_TEST_TMP/work/audit.jsonl" | tail -1 | jq -r '.user + "@" + .host')

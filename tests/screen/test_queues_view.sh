@@ -62,6 +62,7 @@ tmux -L "$SCREEN_SOCK" resize-window -t q -x 30 -y 6
 check "tiny terminal: a notice, not a crash" screen_wait q 5 'too small'
 tmux -L "$SCREEN_SOCK" resize-window -t q -x 200 -y 50
 check "grown again: the table is back" screen_wait q 5 'amqp:beta'
+check "wide: the name column fits the names, the dead-letter target takes the rest" screen_wait q 5 '^QUEUE[^A-Z]{0,40}READY'
 
 screen_keys q q
 expect_eq "q exits with status 0" "$(screen_exit_status q 10)" 0

@@ -18,7 +18,7 @@
 
 #include "ui/theme.h"
 
-static const char *const shipped[] = {"dark", "light", "high-contrast", "monochrome"};
+static const char *const shipped[] = {"dark", "loud", "light", "high-contrast", "monochrome"};
 #define NSHIPPED (sizeof shipped / sizeof shipped[0])
 
 static char *write_temp(const char *text)

@@ -1,0 +1,251 @@
+/* The Celery events collector thread (see the header). Its loop: wait at
+ * most 250 ms for a message, fold it in, and once a second expire silent
+ * workers and write every worker's report in one pipelined round trip
+ * (SET qdeck:worker:<hostname> EX forget_after, ZADD to the registry).
+ * The state is the thread's own; only the status counters are shared. */
+#include "console/celery-collector.h"
+
+#include <hiredis.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "celery/event.h"
+#include "celery/receiver.h"
+#include "control/keys.h"
+#include "core/backoff.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "net/redis-open.h"
+
+#define READ_WAIT 0.25
+#define PUBLISH_EVERY 1.0
+
+struct celery_collector {
+    struct celery_collector_options o;
+    char *events_url, *redis_url;
+    struct tls_options tls;
+    pthread_t thread;
+    pthread_mutex_t lock;             /* guards status, receiver (for interrupt) and stop */
+    pthread_cond_t wake;
+    bool stop;
+    struct celery_receiver *receiver;
+    struct celery_collector_status status;
+    struct celery_state *state;
+    redisContext *redis;
+    struct retry_timer reconnect;
+};
+
+static void on_event(const struct celery_event *ev, void *arg)
+{
+    struct celery_collector *cc = arg;
+    celery_state_apply(cc->state, ev, clock_wall());
+}
+
+static void set_error(struct celery_collector *cc, const char *err)
+{
+    pthread_mutex_lock(&cc->lock);
+    snprintf(cc->status.error, sizeof cc->status.error, "%s", err);
+    cc->status.connected = 0;
+    pthread_mutex_unlock(&cc->lock);
+}
+
+/* Writes every worker's report; a failure drops the connection (retried next time). */
+static void publish(struct celery_collector *cc, double now)
+{
+    size_t n = celery_state_nworkers(cc->state);
+    if (n == 0)
+        return;
+    char err[256];
+    if (!cc->redis && !(cc->redis = redis_open(cc->redis_url, cc->o.timeout, cc->o.timeout, err, sizeof err))) {
+        log_warn("celery: fleet reports: %s", err);
+        return;
+    }
+    long ttl = (long)cc->o.limits.forget_after;
+    for (size_t i = 0; i < n; i++) {
+        cJSON *report = celery_state_report(cc->state, i, now);
+        char *json = cJSON_PrintUnformatted(report);
+        const char *host = celery_state_hostname(cc->state, i);
+        const cJSON *at = cJSON_GetObjectItemCaseSensitive(report, "at");
+        redisAppendCommand(cc->redis, "SET " KEY_WORKER_PREFIX "%s %s EX %ld", host, json, ttl > 0 ? ttl : 600);
+        redisAppendCommand(cc->redis, "ZADD %s %.3f %s", KEY_WORKER_REGISTRY, at->valuedouble, host);
+        free(json);
+        cJSON_Delete(report);
+    }
+    for (size_t i = 0; i < 2 * n; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(cc->redis, (void **)&r) != REDIS_OK) {
+            log_warn("celery: fleet reports: Redis: %s", cc->redis->errstr);
+            redisFree(cc->redis);
+            cc->redis = NULL;
+            return;
+        }
+        if (r->type == REDIS_REPLY_ERROR)
+            log_warn("celery: fleet reports: Redis refused: %s", r->str);
+        freeReplyObject(r);
+    }
+}
+
+static bool stopping(struct celery_collector *cc)
+{
+    pthread_mutex_lock(&cc->lock);
+    bool s = cc->stop;
+    pthread_mutex_unlock(&cc->lock);
+    return s;
+}
+
+/* Opens the receiver when its retry is due; else waits (stoppably) until it is. */
+static void try_open(struct celery_collector *cc)
+{
+    double now = clock_mono();
+    if (!retry_timer_due(&cc->reconnect, now)) {
+        double left = cc->reconnect.next - now;
+        struct timespec until = clock_realtime_after(left < PUBLISH_EVERY ? left : PUBLISH_EVERY);
+        pthread_mutex_lock(&cc->lock);
+        if (!cc->stop)
+            pthread_cond_timedwait(&cc->wake, &cc->lock, &until);
+        pthread_mutex_unlock(&cc->lock);
+        return;
+    }
+    char err[256];
+    struct celery_receiver *r = celery_receiver_open(cc->events_url, &cc->tls, cc->o.timeout, err, sizeof err);
+    if (!r) {
+        log_info("celery: %s", err);
+        set_error(cc, err);
+        retry_timer_failed(&cc->reconnect, clock_mono(), 0);
+        return;
+    }
+    log_info("celery: receiving events from %s", celery_receiver_name(r));
+    retry_timer_succeeded(&cc->reconnect);
+    pthread_mutex_lock(&cc->lock);
+    cc->receiver = r;
+    cc->status.connected = 1;
+    cc->status.error[0] = '\0';
+    pthread_mutex_unlock(&cc->lock);
+}
+
+static void drop_receiver(struct celery_collector *cc, const char *err)
+{
+    log_warn("%s", err);
+    set_error(cc, err);
+    pthread_mutex_lock(&cc->lock);
+    struct celery_receiver *r = cc->receiver;
+    cc->receiver = NULL;
+    pthread_mutex_unlock(&cc->lock);
+    celery_receiver_close(r);
+    retry_timer_failed(&cc->reconnect, clock_mono(), 0);
+}
+
+static void *collector_main(void *arg)
+{
+    struct celery_collector *cc = arg;
+    double next_publish = clock_mono() + PUBLISH_EVERY;
+    while (!stopping(cc)) {
+        if (!cc->receiver) {
+            try_open(cc);
+        } else {
+            char *body = NULL, err[256] = "";
+            size_t len = 0;
+            int rc = celery_receiver_next(cc->receiver, READ_WAIT, &body, &len, err, sizeof err);
+            if (rc == 1) {
+                size_t skipped = 0;
+                if (celery_events_parse(body, len, on_event, cc, &skipped, err, sizeof err) < 0)
+                    rc = 2;
+            }
+            free(body);
+            if (rc == 2) {
+                pthread_mutex_lock(&cc->lock);
+                cc->status.bad_messages++;
+                pthread_mutex_unlock(&cc->lock);
+            } else if (rc < 0 && !stopping(cc)) {
+                drop_receiver(cc, err);
+            }
+        }
+        double now = clock_mono();
+        if (now >= next_publish) {
+            double wall = clock_wall();
+            celery_state_expire(cc->state, wall);
+            publish(cc, wall);
+            next_publish = now + PUBLISH_EVERY;
+            pthread_mutex_lock(&cc->lock);
+            celery_state_counters(cc->state, &cc->status.counters);
+            cc->status.workers = celery_state_nworkers(cc->state);
+            pthread_mutex_unlock(&cc->lock);
+        }
+    }
+    return NULL;
+}
+
+static char *dup_or_null(const char *s) { return s ? xstrdup(s) : NULL; }
+
+struct celery_collector *celery_collector_start(const struct celery_collector_options *o, char *err, size_t errlen)
+{
+    if (!o->events_url || !*o->events_url || !o->redis_url || !*o->redis_url) {
+        snprintf(err, errlen, "celery: needs the broker Celery's events go through and a Redis for the fleet");
+        return NULL;
+    }
+    struct celery_collector *cc = xcalloc(1, sizeof *cc);
+    cc->o = *o;
+    if (!(cc->o.limits.forget_after > 0))
+        cc->o.limits.forget_after = 600;
+    if (!(cc->o.timeout > 0))
+        cc->o.timeout = 5;
+    cc->events_url = xstrdup(o->events_url);
+    cc->redis_url = xstrdup(o->redis_url);
+    if (o->tls)
+        cc->tls = (struct tls_options){.ca = dup_or_null(o->tls->ca), .cert = dup_or_null(o->tls->cert),
+                                       .key = dup_or_null(o->tls->key), .verify = o->tls->verify};
+    else
+        cc->tls.verify = true;
+    cc->state = celery_state_new(&cc->o.limits);
+    retry_timer_init(&cc->reconnect, 2, 30, (unsigned)(clock_wall() * 1000));
+    pthread_mutex_init(&cc->lock, NULL);
+    pthread_cond_init(&cc->wake, NULL);
+    if (pthread_create(&cc->thread, NULL, collector_main, cc) != 0) {
+        snprintf(err, errlen, "celery: cannot start the collector thread");
+        celery_state_free(cc->state);
+        free(cc->events_url);
+        free(cc->redis_url);
+        free(cc->tls.ca);
+        free(cc->tls.cert);
+        free(cc->tls.key);
+        free(cc);
+        return NULL;
+    }
+    return cc;
+}
+
+void celery_collector_stop(struct celery_collector *cc)
+{
+    if (!cc)
+        return;
+    pthread_mutex_lock(&cc->lock);
+    cc->stop = true;
+    if (cc->receiver)
+        celery_receiver_interrupt(cc->receiver);
+    pthread_cond_broadcast(&cc->wake);
+    pthread_mutex_unlock(&cc->lock);
+    pthread_join(cc->thread, NULL);
+    celery_receiver_close(cc->receiver);
+    if (cc->redis)
+        redisFree(cc->redis);
+    celery_state_free(cc->state);
+    pthread_mutex_destroy(&cc->lock);
+    pthread_cond_destroy(&cc->wake);
+    free(cc->events_url);
+    free(cc->redis_url);
+    free(cc->tls.ca);
+    free(cc->tls.cert);
+    free(cc->tls.key);
+    free(cc);
+}
+
+void celery_collector_status(struct celery_collector *cc, struct celery_collector_status *out)
+{
+    pthread_mutex_lock(&cc->lock);
+    *out = cc->status;
+    pthread_mutex_unlock(&cc->lock);
+}

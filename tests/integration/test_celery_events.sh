@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Real Celery 5 workers (Debian's python3-celery, prefork, events on) seen
+# through their events: `qdeck celery watch` receives the celeryev exchange
+# on RabbitMQ and writes each worker into the fleet registry; then
+#   - two workers run 200 tasks of 50 ms: `qdeck celery workers --json`
+#     lists both, processed counts totalling 200, run-time p50 in 40-90 ms,
+#     broker wait and e2e from task-sent;
+#   - a frozen worker (SIGSTOP: no heartbeat, no offline event) shows as
+#     lost within 2 x freq + 2 s, and a warm shutdown shows as stopped.
+# The Redis transport (kombu's PUBLISH envelope) is covered by one more
+# worker on the suite's Redis. Skipped when python3-celery is missing.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../lib/assert.sh"
+
+if ! /usr/bin/python3 -c 'import celery' 2>/dev/null; then
+  echo "  skip: python3-celery is not installed"
+  check "python3-celery missing: nothing to test (tests/lib/deps.sh test installs it)" true
+  finish
+fi
+
+work=$QDECK_TEST_TMP/celery-events
+mkdir -p "$work"
+cat > "$work/evtasks.py" <<'PY'
+import os, time
+from celery import Celery
+
+app = Celery("evtest", broker=os.environ["CELERY_BROKER"])
+app.conf.update(task_default_queue=os.environ.get("CELERY_QUEUE", "celery_ev"), task_ignore_result=True,
+                worker_send_task_events=True, task_send_sent_event=True, worker_prefetch_multiplier=1,
+                broker_connection_retry_on_startup=True, worker_hijack_root_logger=False)
+
+@app.task(name="demo.sleep50")
+def sleep50():
+    time.sleep(0.05)
+
+@app.task(name="demo.boom")
+def boom():
+    raise ValueError("boom")
+PY
+
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null; kill -TERM "$p" 2>/dev/null; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+}
+trap cleanup EXIT
+
+start_worker() {   # NAME BROKER QUEUE LOG
+  (cd "$work" && CELERY_BROKER=$2 CELERY_QUEUE=$3 PYTHONPATH=$work exec /usr/bin/python3 -m celery -A evtasks worker \
+     -P prefork -c 2 -E -n "$1" -Q "$3" --heartbeat-interval 1 --without-gossip --without-mingle \
+     --loglevel=INFO > "$4" 2>&1) &
+  pids+=($!)
+}
+
+celery_json() { "$QDECK_PLAIN" --redis "$REDIS_URL" celery workers --json 2>/dev/null; }
+jq_is() { [ "$(celery_json | jq -r "$1")" = "$2" ]; }
+
+"$QDECK" --amqp "$AMQP_URL" --redis "$REDIS_URL" celery watch --log "$work/watch.log" -vv 2> "$work/watch.err" &
+watch=$!
+pids+=($watch)
+
+# the Redis transport: its own watch (no AMQP URL: events from Redis) and worker
+"$QDECK" --redis "$REDIS_URL" celery watch --log "$work/watch-redis.log" -vv 2> "$work/watch-redis.err" &
+watch_redis=$!
+pids+=($watch_redis)
+start_worker "w3@evtest" "$REDIS_URL/0" celery_ev_redis "$work/w3.log"
+
+broker=${AMQP_URL/amqp:/pyamqp:}
+start_worker "w1@evtest" "$broker" celery_ev "$work/w1.log"
+start_worker "w2@evtest" "$broker" celery_ev "$work/w2.log"
+w2=${pids[-1]}
+check "both workers appear, running" wait_for 60 jq_is '[.workers[] | select(.id|test("^w[12]@evtest$")) | .state] | join(",")' "running,running"
+
+(cd "$work" && CELERY_BROKER=$broker PYTHONPATH=$work /usr/bin/python3 -c '
+from evtasks import sleep50, boom
+for _ in range(200): sleep50.delay()
+for _ in range(3): boom.delay()')
+check "processed counts total 203" wait_for 60 jq_is '[.workers[] | select(.id|test("^w[12]@evtest$")) | .processed] | add' 203
+json=$(celery_json)
+task() { jq -r --arg n "$1" ".tasks[] | select(.name == \$n) | $2" <<<"$json"; }
+expect_eq "run-time count of demo.sleep50" "$(task demo.sleep50 .run.count)" 200
+p50=$(task demo.sleep50 .run.p50)
+check "run-time p50 $p50 s within 40-90 ms" awk -v v="$p50" 'BEGIN { exit !(v >= 0.040 && v <= 0.090) }'
+check "end to end from task-sent recorded" test "$(task demo.sleep50 .e2e.count)" -gt 0
+expect_eq "queue wait from task-sent for every run" "$(task demo.sleep50 .queue_wait.count)" 200
+expect_eq "both workers ran demo.sleep50" "$(task demo.sleep50 .workers)" 2
+expect_eq "failed counted per worker" "$(jq '[.workers[] | select(.id|test("^w[12]@evtest$")) | .failed] | add' <<<"$json")" 3
+expect_match "version is Celery's" "$(jq -r '.workers[0].version' <<<"$json")" '^py-celery 5\.'
+raw=$(redis-cli -u "$REDIS_URL" GET "qdeck:worker:w1@evtest"; redis-cli -u "$REDIS_URL" GET "qdeck:worker:w2@evtest")
+expect_match "top exception name kept" "$raw" '"exceptions":\{"ValueError":[0-9]'
+expect_match "task rendered in the table" "$("$QDECK_PLAIN" --redis "$REDIS_URL" celery workers)" 'demo\.sleep50 +200 '
+
+check "the Redis worker appears" wait_for 30 jq_is '.workers[] | select(.id == "w3@evtest") | .state' running
+(cd "$work" && CELERY_BROKER=$REDIS_URL/0 CELERY_QUEUE=celery_ev_redis PYTHONPATH=$work /usr/bin/python3 -c '
+from evtasks import sleep50
+for _ in range(20): sleep50.delay()')
+check "over Redis (kombu envelope, base64 body, task.multi): 20 processed" \
+  wait_for 30 jq_is '.workers[] | select(.id == "w3@evtest") | .processed' 20
+kill -TERM "$watch_redis"; wait "$watch_redis"
+expect_match "the Redis watch read every message" "$(cat "$work/watch-redis.err")" 'celery: [0-9]{2,} events, 0 unreadable'
+
+kill -STOP "$w2"
+t0=$EPOCHREALTIME
+check "a frozen worker shows as lost within 2 x freq + 2 s" wait_for 4 jq_is '.workers[] | select(.id == "w2@evtest") | .state' lost
+echo "  (lost after $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s)"
+kill -CONT "$w2"
+check "it comes back running" wait_for 10 jq_is '.workers[] | select(.id == "w2@evtest") | .state' running
+kill -TERM "$w2"
+check "a warm shutdown (worker-offline) shows as stopped" wait_for 30 jq_is '.workers[] | select(.id == "w2@evtest") | .state' stopped
+
+kill -TERM "$watch"; wait "$watch"; rc=$?
+expect_eq "watch stops cleanly on SIGTERM" "$rc" 0
+expect_match "watch received events" "$(cat "$work/watch.err")" 'celery: [0-9]{3,} events, 0 unreadable'
+finish

@@ -201,7 +201,7 @@ struct celery_collector *celery_collector_start(const struct celery_collector_op
     else
         cc->tls.verify = true;
     cc->state = celery_state_new(&cc->o.limits);
-    retry_timer_init(&cc->reconnect, 2, 30, (unsigned)(clock_wall() * 1000));
+    retry_timer_init(&cc->reconnect, 2, 10, (unsigned)(clock_wall() * 1000));
     pthread_mutex_init(&cc->lock, NULL);
     pthread_cond_init(&cc->wake, NULL);
     if (pthread_create(&cc->thread, NULL, collector_main, cc) != 0) {

@@ -10,7 +10,7 @@
  * The console's fleet collector starts one when its context is not
  * read-only; `qdeck celery watch` runs one headless. A receiver that cannot
  * open (no `celeryev` exchange yet: no Celery worker with events has
- * started) is retried on a jittered backoff, 2 s up to 30 s. */
+ * started) is retried on a jittered backoff, 2 s up to 10 s. */
 #ifndef QDECK_CELERY_COLLECTOR_H
 #define QDECK_CELERY_COLLECTOR_H
 

@@ -31,9 +31,9 @@ struct wcol {
     int priority;   /* 1 first; the lowest go when the terminal is narrow */
 };
 
-enum { WC_STATE, WC_QUEUES, WC_SLOTS, WC_PROC, WC_FAIL, WC_RETRY, WC_DLQ, WC_PARKED, WC_BEAT, WC_COUNT };
+enum { WC_STATE, WC_QUEUES, WC_SLOTS, WC_PROC, WC_FAIL, WC_RETRY, WC_DLQ, WC_PARKED, WC_BEAT, WC_KIND, WC_COUNT };
 static const struct wcol wcols[WC_COUNT] = {
-    [WC_STATE] = {"STATE", 7, 1},  [WC_QUEUES] = {"QUEUES", 24, 8}, [WC_SLOTS] = {"SLOTS", BAR_WIDTH + 10, 2},
+    [WC_KIND] = {"KIND", 6, 5},    [WC_STATE] = {"STATE", 7, 1},  [WC_QUEUES] = {"QUEUES", 24, 8}, [WC_SLOTS] = {"SLOTS", BAR_WIDTH + 10, 2},
     [WC_PROC] = {"PROC", 8, 3},    [WC_FAIL] = {"FAIL", 7, 4},      [WC_RETRY] = {"RETRY", 7, 7},
     [WC_DLQ] = {"DLQ", 7, 5},      [WC_PARKED] = {"PARKED", 6, 6},  [WC_BEAT] = {"BEAT", 7, 1},
 };
@@ -178,7 +178,7 @@ static void draw_header_row(struct ui *ui, int y, const bool shown[WC_COUNT], in
     char title[64];
     snprintf(title, sizeof title, "WORKER%s", ui->worker_sort == WS_HOST ? " ↑" : "");
     int x = crt_put(y, 0, name_width, ALIGN_LEFT, SLOT_COLUMN, title);
-    static const int sorted_by[WC_COUNT] = {[WC_STATE] = WS_STATE, [WC_QUEUES] = -1, [WC_SLOTS] = WS_BUSY,
+    static const int sorted_by[WC_COUNT] = {[WC_KIND] = -1, [WC_STATE] = WS_STATE, [WC_QUEUES] = -1, [WC_SLOTS] = WS_BUSY,
                                             [WC_PROC] = WS_PROCESSED, [WC_FAIL] = WS_FAILED, [WC_RETRY] = -1,
                                             [WC_DLQ] = -1, [WC_PARKED] = -1, [WC_BEAT] = WS_BEAT};
     for (int c = 0; c < WC_COUNT; c++) {
@@ -186,7 +186,7 @@ static void draw_header_row(struct ui *ui, int y, const bool shown[WC_COUNT], in
             continue;
         snprintf(title, sizeof title, "%s%s", sorted_by[c] == ui->worker_sort ? "↓" : "", wcols[c].title);
         x += crt_put(y, x, 1, ALIGN_LEFT, SLOT_COLUMN, " ");
-        bool left = c == WC_QUEUES || c == WC_STATE;
+        bool left = c == WC_QUEUES || c == WC_STATE || c == WC_KIND;
         x += crt_put(y, x, wcols[c].width, left ? ALIGN_LEFT : ALIGN_RIGHT, SLOT_COLUMN, title);
     }
 }
@@ -207,6 +207,10 @@ static void draw_row(int y, const struct fleet_worker *w, bool selected, bool st
         enum theme_slot s = base;
         enum crt_align align = ALIGN_RIGHT;
         switch (c) {
+        case WC_KIND:
+            snprintf(text, sizeof text, "%s", w->kind ? w->kind : "qdeck");
+            align = ALIGN_LEFT;
+            break;
         case WC_STATE:
             snprintf(text, sizeof text, "%s", w->state == FLEET_LOST ? "LOST"
                                               : unhealthy            ? "ERROR"

@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # Real Celery 5 workers (Debian's python3-celery, prefork, events on) seen
-# through their events: `qdeck celery watch` receives the celeryev exchange
-# on RabbitMQ and writes each worker into the fleet registry; then
+# through their events: the console's fleet collector receives the celeryev
+# exchange on RabbitMQ and writes each worker into the fleet registry; then
 #   - two workers run 200 tasks of 50 ms: `qdeck celery workers --json`
 #     lists both, processed counts totalling 200, run-time p50 in 40-90 ms,
 #     broker wait and e2e from task-sent;
 #   - a frozen worker (SIGSTOP: no heartbeat, no offline event) shows as
 #     lost within 2 x freq + 2 s, and a warm shutdown shows as stopped.
 # The Redis transport (kombu's PUBLISH envelope) is covered by one more
-# worker on the suite's Redis. Skipped when python3-celery is missing.
+# worker on the suite's Redis, seen by a headless `qdeck celery watch`. Skipped when python3-celery is missing.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/assert.sh"
+source "$here/../lib/screen.sh"
 
 if ! /usr/bin/python3 -c 'import celery' 2>/dev/null; then
   echo "  skip: python3-celery is not installed"
@@ -41,6 +42,7 @@ PY
 
 pids=()
 cleanup() {
+  screen_stop_all
   for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null; kill -TERM "$p" 2>/dev/null; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
 }
@@ -56,20 +58,20 @@ start_worker() {   # NAME BROKER QUEUE LOG
 celery_json() { "$QDECK_PLAIN" --redis "$REDIS_URL" celery workers --json 2>/dev/null; }
 jq_is() { [ "$(celery_json | jq -r "$1")" = "$2" ]; }
 
-"$QDECK" --amqp "$AMQP_URL" --redis "$REDIS_URL" celery watch --log "$work/watch.log" -vv 2> "$work/watch.err" &
-watch=$!
-pids+=($watch)
-
-# the Redis transport: its own watch (no AMQP URL: events from Redis) and worker
-"$QDECK" --redis "$REDIS_URL" celery watch --log "$work/watch-redis.log" -vv 2> "$work/watch-redis.err" &
-watch_redis=$!
-pids+=($watch_redis)
-start_worker "w3@evtest" "$REDIS_URL/0" celery_ev_redis "$work/w3.log"
-
 broker=${AMQP_URL/amqp:/pyamqp:}
+start_worker "w3@evtest" "$REDIS_URL/0" celery_ev_redis "$work/w3.log"
 start_worker "w1@evtest" "$broker" celery_ev "$work/w1.log"
 start_worker "w2@evtest" "$broker" celery_ev "$work/w2.log"
 w2=${pids[-1]}
+for w in w1 w2 w3; do check "worker $w ready" wait_for 60 grep -q 'ready' "$work/$w.log"; done
+
+# RabbitMQ: the console's own collector (its fleet source runs one)
+screen_start celery "$QDECK --amqp $AMQP_URL --redis $REDIS_URL --refresh 0.5 --log $work/console.log -vv"
+screen_keys celery 3
+# the Redis transport: a headless watch (no AMQP URL: events from Redis)
+"$QDECK" --redis "$REDIS_URL" celery watch --log "$work/watch-redis.log" -vv 2> "$work/watch-redis.err" &
+watch_redis=$!
+pids+=($watch_redis)
 check "both workers appear, running" wait_for 60 jq_is '[.workers[] | select(.id|test("^w[12]@evtest$")) | .state] | join(",")' "running,running"
 
 (cd "$work" && CELERY_BROKER=$broker PYTHONPATH=$work /usr/bin/python3 -c '
@@ -89,6 +91,9 @@ expect_eq "failed counted per worker" "$(jq '[.workers[] | select(.id|test("^w[1
 expect_match "version is Celery's" "$(jq -r '.workers[0].version' <<<"$json")" '^py-celery 5\.'
 raw=$(redis-cli -u "$REDIS_URL" GET "qdeck:worker:w1@evtest"; redis-cli -u "$REDIS_URL" GET "qdeck:worker:w2@evtest")
 expect_match "top exception name kept" "$raw" '"exceptions":\{"ValueError":[0-9]'
+check "the console's Workers view lists them, kind celery" screen_wait celery 10 'evtest:[0-9]+ +running .*celery'
+screen_keys celery 4
+check "the console's Latency view lists the Celery task name" screen_wait celery 10 'demo\.sleep50'
 expect_match "task rendered in the table" "$("$QDECK_PLAIN" --redis "$REDIS_URL" celery workers)" 'demo\.sleep50 +200 '
 
 check "the Redis worker appears" wait_for 30 jq_is '.workers[] | select(.id == "w3@evtest") | .state' running
@@ -109,7 +114,6 @@ check "it comes back running" wait_for 10 jq_is '.workers[] | select(.id == "w2@
 kill -TERM "$w2"
 check "a warm shutdown (worker-offline) shows as stopped" wait_for 30 jq_is '.workers[] | select(.id == "w2@evtest") | .state' stopped
 
-kill -TERM "$watch"; wait "$watch"; rc=$?
-expect_eq "watch stops cleanly on SIGTERM" "$rc" 0
-expect_match "watch received events" "$(cat "$work/watch.err")" 'celery: [0-9]{3,} events, 0 unreadable'
+screen_keys celery q
+expect_eq "the console exits cleanly (its collector stopped and joined)" "$(screen_exit_status celery 10)" 0
 finish

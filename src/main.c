@@ -78,7 +78,8 @@ static const struct command commands[] = {
     {.name = "exporter", .usage = "exporter --listen ADDR",
      .help = "Prometheus metrics of every queue, worker, task type, breaker, guardrail", .run = cmd_exporter,
      .options = exporter_options, .synopsis = exporter_usage},
-    {.name = "celery", .usage = "celery watch|workers", .help = "a Celery fleet through its events (celery --help)",
+    {.name = "celery", .usage = "celery watch|workers|ping|rate-limit|...",
+     .help = "a Celery fleet: its events, its remote control (celery --help)",
      .run = cmd_celery, .options = celery_options, .synopsis = celery_usage},
 };
 

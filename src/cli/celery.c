@@ -1,5 +1,9 @@
 /* `qdeck celery watch | workers [--json]`: a Celery fleet seen through its
- * events. `watch` runs the events collector (console/celery-collector.h)
+ * events; `qdeck celery ping | rate-limit TASK RATE | pool-grow N |
+ * pool-shrink N | add-consumer QUEUE | cancel-consumer QUEUE | revoke ID
+ * [--terminate] | shutdown WORKER | enable-events [--worker NAME]`: Celery's
+ * remote control (celery/pidbox.h), every worker's reply as a table or
+ * --json; all but ping refused under --read-only, and audited. `watch` runs the events collector (console/celery-collector.h)
  * headless until SIGTERM or SIGINT, writing each Celery worker into the
  * fleet registry; `workers` reads the fleet (control/fleet.h) and lists the
  * Celery workers and their task names' latency (merged histograms,
@@ -14,6 +18,8 @@
 
 #include "cli/app.h"
 #include "console/celery-collector.h"
+#include "celery/pidbox.h"
+#include "control/audit.h"
 #include "control/fleet.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -22,13 +28,21 @@
 
 const char celery_usage[] =
     "usage: qdeck celery watch [--forget SECS] | workers [--json]\n"
+    "       qdeck celery ping | rate-limit TASK RATE | pool-grow N | pool-shrink N | add-consumer QUEUE |\n"
+    "                    cancel-consumer QUEUE | revoke ID [--terminate] | shutdown WORKER | enable-events\n"
+    "                    [--worker NAME]... [--wait SECS] [--json]\n"
     "watch: receive the Celery fleet's events (celeryev on the context's AMQP broker, else its Redis) and\n"
     "       keep each Celery worker in the fleet registry until SIGTERM/SIGINT (never turns events on)\n"
-    "workers: the Celery workers and task names the fleet registry holds";
+    "workers: the Celery workers and task names the fleet registry holds\n"
+    "the others: Celery's remote control (pidbox) on the context's AMQP broker, else its Redis; every\n"
+    "worker's reply (default: all workers, for --wait seconds); refused under --read-only but ping";
 
 const struct arg_option celery_options[] = {
     OPT_FLAG("json", 0, "one JSON object on stdout"),
     OPT_DOUBLE("forget", 0, "SECS", "watch: seconds a silent Celery worker stays listed (default 600)", 10, 86400, "s"),
+    OPT_LIST("worker", 0, "NAME", "remote control: the worker (celery@host) to ask; repeat for more (default all)"),
+    OPT_DOUBLE("wait", 0, "SECS", "remote control: seconds to collect replies (default 2)", 0.1, 60, "s"),
+    OPT_FLAG("terminate", 0, "revoke: also terminate the task if it is running"),
     OPT_END,
 };
 
@@ -174,6 +188,128 @@ static int celery_workers(struct app *app, const struct args *a)
     return EXIT_OK;
 }
 
+/* A remote-control verb: its pidbox method and the words it takes. */
+struct control_verb {
+    const char *verb, *method;
+    int nargs;                /* words after the verb */
+    const char *arg_names[2]; /* the arguments' names in Celery's control.py */
+    bool numeric;             /* the (only) word is a count */
+};
+
+static const struct control_verb control_verbs[] = {
+    {"ping", "ping", 0, {NULL, NULL}, false},
+    {"rate-limit", "rate_limit", 2, {"task_name", "rate_limit"}, false},
+    {"pool-grow", "pool_grow", 1, {"n", NULL}, true},
+    {"pool-shrink", "pool_shrink", 1, {"n", NULL}, true},
+    {"add-consumer", "add_consumer", 1, {"queue", NULL}, false},
+    {"cancel-consumer", "cancel_consumer", 1, {"queue", NULL}, false},
+    {"revoke", "revoke", 1, {"task_id", NULL}, false},
+    {"shutdown", "shutdown", 0, {NULL, NULL}, false},
+    {"enable-events", "enable_events", 0, {NULL, NULL}, false},
+};
+
+static void print_replies(const cJSON *replies)
+{
+    printf("%-32s %s\n", "WORKER", "REPLY");
+    const cJSON *r;
+    cJSON_ArrayForEach(r, replies) {
+        const cJSON *ok = cJSON_GetObjectItemCaseSensitive(r, "ok"), *error = cJSON_GetObjectItemCaseSensitive(r, "error");
+        char *text = cJSON_IsString(ok) ? NULL : cJSON_IsString(error) ? NULL : cJSON_PrintUnformatted(r);
+        if (cJSON_IsString(ok))
+            printf("%-32s ok: %s\n", r->string, ok->valuestring);
+        else if (cJSON_IsString(error))
+            printf("%-32s error: %s\n", r->string, error->valuestring);
+        else
+            printf("%-32s %.200s\n", r->string, text ? text : "?");
+        free(text);
+    }
+}
+
+static int celery_control(struct app *app, const struct args *a, const struct control_verb *v)
+{
+    const char *verb = v->verb;
+    size_t nworkers = 0;
+    char **workers = args_list(a, "worker", &nworkers);
+    if (strcmp(verb, "shutdown") == 0) {
+        if (a->nwords != 3)
+            return fail(EXIT_USAGE, "usage: qdeck celery shutdown WORKER (one worker by name, e.g. celery@host)");
+        workers = &a->words[2];
+        nworkers = 1;
+    } else if (a->nwords != (size_t)v->nargs + 2) {
+        return fail(EXIT_USAGE, "qdeck celery %s: wants %d argument%s (qdeck celery --help)", verb, v->nargs,
+                    v->nargs == 1 ? "" : "s");
+    }
+    cJSON *args = cJSON_CreateObject();
+    for (int i = 0; i < v->nargs && strcmp(verb, "shutdown") != 0; i++) {
+        const char *word = a->words[2 + i];
+        if (v->numeric) {
+            char *end;
+            long n = strtol(word, &end, 10);
+            if (*end || n < 1 || n > 10000) {
+                cJSON_Delete(args);
+                return fail(EXIT_USAGE, "qdeck celery %s: %s is not a count from 1 to 10000", verb, word);
+            }
+            cJSON_AddNumberToObject(args, v->arg_names[i], (double)n);
+        } else {
+            cJSON_AddStringToObject(args, v->arg_names[i], word);
+        }
+    }
+    if (strcmp(verb, "revoke") == 0 && args_flag(a, "terminate"))
+        cJSON_AddTrueToObject(args, "terminate");
+    char target[512] = "", *argtext = cJSON_PrintUnformatted(args);
+    for (size_t i = 0; i < nworkers; i++)
+        snprintf(target + strlen(target), sizeof target - strlen(target), "%s%s", i ? "," : "", workers[i]);
+    if (!target[0])
+        snprintf(target, sizeof target, "all workers");
+    char action[64];
+    snprintf(action, sizeof action, "celery.%s", v->method);
+    bool mutating = strcmp(verb, "ping") != 0;
+    if (mutating && control_read_only(app)) {
+        cJSON_Delete(args);
+        int rc = control_refuse(app, action, target, argtext);
+        free(argtext);
+        return rc;
+    }
+    const struct context_config *ctx = app->ctx;
+    const char *url = ctx ? (ctx->amqp ? ctx->amqp : ctx->redis) : NULL;
+    if (!url) {
+        cJSON_Delete(args);
+        free(argtext);
+        return fail(EXIT_USAGE, "Celery's remote control goes through its broker: give --amqp URL or --redis URL");
+    }
+    struct celery_pidbox_request req = {.method = v->method, .arguments = args,
+                                        .destination = (const char *const *)workers, .ndestination = nworkers,
+                                        .wait = args_double(a, "wait", 2)};
+    cJSON *replies = NULL;
+    char err[300];
+    int rc = celery_pidbox_call(url, &ctx->tls, ctx->timeout, &req, &replies, err, sizeof err);
+    cJSON_Delete(args);
+    char result[320];
+    if (rc == 0)
+        snprintf(result, sizeof result, "%d replies", cJSON_GetArraySize(replies));
+    if (mutating) {
+        struct audit_entry e = {.action = action, .target = target, .new_value = argtext, .result = rc == 0 ? result : err};
+        char aerr[300];
+        if (audit_record(&app->cfg, ctx->name, NULL, &e, aerr, sizeof aerr) < 0)
+            fprintf(stderr, "qdeck: warning: %s\n", aerr);
+    }
+    free(argtext);
+    if (rc < 0)
+        return fail(EXIT_UNREACHABLE, "%s", err);
+    if (args_flag(a, "json")) {
+        char *text = cJSON_Print(replies);
+        printf("%s\n", text);
+        free(text);
+    } else {
+        print_replies(replies);
+    }
+    int n = cJSON_GetArraySize(replies);
+    cJSON_Delete(replies);
+    if (n == 0 && strcmp(verb, "shutdown") != 0)
+        return fail(EXIT_FAILED, "no Celery worker answered %s within %.1f s", v->method, req.wait);
+    return EXIT_OK;
+}
+
 int cmd_celery(struct app *app, const struct args *a)
 {
     const char *verb = a->nwords > 1 ? a->words[1] : "";
@@ -181,6 +317,9 @@ int cmd_celery(struct app *app, const struct args *a)
         return celery_watch(app, a);
     if (strcmp(verb, "workers") == 0)
         return celery_workers(app, a);
-    return fail(EXIT_USAGE, "qdeck celery: %s%s (want watch or workers)", verb[0] ? "unknown subcommand " : "no subcommand",
-                verb);
+    for (size_t i = 0; i < sizeof control_verbs / sizeof control_verbs[0]; i++)
+        if (strcmp(verb, control_verbs[i].verb) == 0)
+            return celery_control(app, a, &control_verbs[i]);
+    return fail(EXIT_USAGE, "qdeck celery: %s%s (qdeck celery --help lists them)",
+                verb[0] ? "unknown subcommand " : "no subcommand", verb);
 }

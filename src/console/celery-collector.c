@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "celery/event.h"
+#include "celery/pidbox.h"
 #include "celery/receiver.h"
 #include "control/keys.h"
 #include "core/backoff.h"
@@ -53,6 +54,41 @@ static void set_error(struct celery_collector *cc, const char *err)
     pthread_mutex_unlock(&cc->lock);
 }
 
+static const cJSON *reply_of(const cJSON *replies, const char *host)
+{
+    return replies ? cJSON_GetObjectItemCaseSensitive(replies, host) : NULL;
+}
+
+/* A worker first seen: its concurrency from one `stats` and its queues
+ * from one `active_queues` (pidbox), asked once and never polled. */
+static void ask_stats(struct celery_collector *cc, const char *host)
+{
+    const char *dest[] = {host};
+    struct celery_pidbox_request req = {.method = "stats", .destination = dest, .ndestination = 1, .wait = 1.0};
+    cJSON *stats = NULL, *queues = NULL;
+    char err[256];
+    if (celery_pidbox_call(cc->events_url, &cc->tls, cc->o.timeout, &req, &stats, err, sizeof err) < 0)
+        log_warn("celery: stats of %s: %s", host, err);
+    req.method = "active_queues";
+    if (celery_pidbox_call(cc->events_url, &cc->tls, cc->o.timeout, &req, &queues, err, sizeof err) < 0)
+        log_warn("celery: active_queues of %s: %s", host, err);
+    const cJSON *pool = cJSON_GetObjectItemCaseSensitive(reply_of(stats, host), "pool");
+    const cJSON *max = cJSON_GetObjectItemCaseSensitive(pool, "max-concurrency");
+    char names[512] = "";
+    const cJSON *q, *list = reply_of(queues, host);
+    const cJSON *items = cJSON_IsArray(list) ? list : NULL;
+    cJSON_ArrayForEach(q, items) {
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(q, "name");
+        if (cJSON_IsString(name))
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", names[0] ? ", " : "",
+                     name->valuestring);
+    }
+    celery_state_set_stats(cc->state, host, cJSON_IsNumber(max) ? (long)max->valuedouble : -1,
+                           cJSON_IsArray(list) ? names : NULL);
+    cJSON_Delete(stats);
+    cJSON_Delete(queues);
+}
+
 /* Writes every worker's report; a failure drops the connection (retried next time). */
 static void publish(struct celery_collector *cc, double now)
 {
@@ -65,6 +101,9 @@ static void publish(struct celery_collector *cc, double now)
         return;
     }
     long ttl = (long)cc->o.limits.forget_after;
+    for (size_t i = 0; i < n; i++)
+        if (celery_state_wants_stats(cc->state, i))
+            ask_stats(cc, celery_state_hostname(cc->state, i));
     for (size_t i = 0; i < n; i++) {
         cJSON *report = celery_state_report(cc->state, i, now);
         char *json = cJSON_PrintUnformatted(report);

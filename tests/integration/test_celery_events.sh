@@ -105,13 +105,31 @@ check "over Redis (kombu envelope, base64 body, task.multi): 20 processed" \
 kill -TERM "$watch_redis"; wait "$watch_redis"
 expect_match "the Redis watch read every message" "$(cat "$work/watch-redis.err")" 'celery: [0-9]{2,} events, 0 unreadable'
 
+# remote control (pidbox) over RabbitMQ and over Redis
+expect_eq "concurrency from one stats inspect" "$(jq -r '[.workers[] | select(.id == "w1@evtest") | .concurrency][0]' <<<"$json")" 2
+expect_eq "queues from one active_queues inspect" "$(jq -r '[.workers[] | select(.id == "w1@evtest") | .queues][0]' <<<"$json")" celery_ev
+pong=$("$QDECK" --amqp "$AMQP_URL" celery ping --json)
+expect_eq "ping: both RabbitMQ workers answer pong" "$(jq -r '[."w1@evtest".ok, ."w2@evtest".ok] | join(",")' <<<"$pong")" pong,pong
+out=$("$QDECK" --amqp "$AMQP_URL" celery rate-limit demo.sleep50 5/s --worker w1@evtest)
+expect_match "rate-limit: w1 says it is set, as a table" "$out" '^w1@evtest +ok: new rate limit set successfully'
+registered=$(cd "$work" && CELERY_BROKER=$broker PYTHONPATH=$work /usr/bin/python3 -m celery -A evtasks inspect registered rate_limit -d w1@evtest 2>&1)
+expect_match "celery inspect registered rate_limit shows 5/s" "$registered" 'demo\.sleep50 \[rate_limit=5/s\]'
+out=$("$QDECK" --read-only --amqp "$AMQP_URL" celery rate-limit demo.sleep50 1/s 2>&1); rc=$?
+expect_eq "read-only: rate-limit refused (exit 1)" "$rc" 1
+expect_match "read-only: says why" "$out" 'read-only mode: refusing celery.rate_limit'
+expect_match "audit trail: the change and the refusal" "$(cat "$HOME"/.local/state/qdeck/audit.jsonl 2>/dev/null)" \
+  'celery.rate_limit.*w1@evtest.*1 replies'
+pong=$("$QDECK" --redis "$REDIS_URL" celery ping --worker w3@evtest --json)
+expect_eq "ping over Redis (kombu envelope, binding set, BRPOP)" "$(jq -r '."w3@evtest".ok' <<<"$pong")" pong
+
 kill -STOP "$w2"
 t0=$EPOCHREALTIME
 check "a frozen worker shows as lost within 2 x freq + 2 s" wait_for 4 jq_is '.workers[] | select(.id == "w2@evtest") | .state' lost
 echo "  (lost after $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s)"
 kill -CONT "$w2"
 check "it comes back running" wait_for 10 jq_is '.workers[] | select(.id == "w2@evtest") | .state' running
-kill -TERM "$w2"
+out=$("$QDECK" --amqp "$AMQP_URL" celery shutdown w2@evtest --wait 1 2>&1)
+check "qdeck celery shutdown w2: the worker process exits" wait_for 30 bash -c "! kill -0 $w2 2>/dev/null"
 check "a warm shutdown (worker-offline) shows as stopped" wait_for 30 jq_is '.workers[] | select(.id == "w2@evtest") | .state' stopped
 
 screen_keys celery q

@@ -81,6 +81,8 @@ static const struct command commands[] = {
     {.name = "celery", .usage = "celery watch|workers|ping|rate-limit|...",
      .help = "a Celery fleet: its events, its remote control (celery --help)",
      .run = cmd_celery, .options = celery_options, .synopsis = celery_usage},
+    {.name = "task", .usage = "task ID [--json]", .help = "one task from Celery's result backend or qdeck's store",
+     .run = cmd_task, .options = task_options, .synopsis = task_usage},
 };
 
 static void usage(FILE *out)

@@ -26,7 +26,7 @@ cat > "$work/evtasks.py" <<'PY'
 import os, time
 from celery import Celery
 
-app = Celery("evtest", broker=os.environ["CELERY_BROKER"])
+app = Celery("evtest", broker=os.environ["CELERY_BROKER"], backend=os.environ["CELERY_BACKEND"])
 app.conf.update(task_default_queue=os.environ.get("CELERY_QUEUE", "celery_ev"), task_ignore_result=True,
                 worker_send_task_events=True, task_send_sent_event=True, worker_prefetch_multiplier=1,
                 broker_connection_retry_on_startup=True, worker_hijack_root_logger=False)
@@ -35,11 +35,16 @@ app.conf.update(task_default_queue=os.environ.get("CELERY_QUEUE", "celery_ev"), 
 def sleep50():
     time.sleep(0.05)
 
-@app.task(name="demo.boom")
+@app.task(name="demo.add", ignore_result=False)
+def add(a, b):
+    return a + b
+
+@app.task(name="demo.boom", ignore_result=False)
 def boom():
     raise ValueError("boom")
 PY
 
+export CELERY_BACKEND=$REDIS_URL/0
 pids=()
 cleanup() {
   screen_stop_all
@@ -74,11 +79,16 @@ watch_redis=$!
 pids+=($watch_redis)
 check "both workers appear, running" wait_for 60 jq_is '[.workers[] | select(.id|test("^w[12]@evtest$")) | .state] | join(",")' "running,running"
 
-(cd "$work" && CELERY_BROKER=$broker PYTHONPATH=$work /usr/bin/python3 -c '
-from evtasks import sleep50, boom
+ids=$(cd "$work" && CELERY_BROKER=$broker PYTHONPATH=$work /usr/bin/python3 -c '
+from evtasks import sleep50, boom, add
 for _ in range(200): sleep50.delay()
-for _ in range(3): boom.delay()')
-check "processed counts total 203" wait_for 60 jq_is '[.workers[] | select(.id|test("^w[12]@evtest$")) | .processed] | add' 203
+print(add.delay(2, 3).id)
+for _ in range(3): last = boom.delay()
+print(last.id)')
+read -r add_id boom_id <<<"$(echo $ids)"
+check "processed counts total 204 (200 + 1 add + 3 failures)" wait_for 60 jq_is '[.workers[] | select(.id|test("^w[12]@evtest$")) | .processed] | add' 204
+# heartbeats count a task before its buffered task events arrive: wait for those too
+check "every run time arrived" wait_for 10 jq_is '.tasks[] | select(.name == "demo.sleep50") | .run.count' 200
 json=$(celery_json)
 task() { jq -r --arg n "$1" ".tasks[] | select(.name == \$n) | $2" <<<"$json"; }
 expect_eq "run-time count of demo.sleep50" "$(task demo.sleep50 .run.count)" 200
@@ -87,7 +97,8 @@ check "run-time p50 $p50 s within 40-90 ms" awk -v v="$p50" 'BEGIN { exit !(v >=
 check "end to end from task-sent recorded" test "$(task demo.sleep50 .e2e.count)" -gt 0
 expect_eq "queue wait from task-sent for every run" "$(task demo.sleep50 .queue_wait.count)" 200
 expect_eq "both workers ran demo.sleep50" "$(task demo.sleep50 .workers)" 2
-expect_eq "failed counted per worker" "$(jq '[.workers[] | select(.id|test("^w[12]@evtest$")) | .failed] | add' <<<"$json")" 3
+check "failed counted per worker (task-failed events)" \
+  wait_for 10 jq_is '[.workers[] | select(.id|test("^w[12]@evtest$")) | .failed] | add' 3
 expect_match "version is Celery's" "$(jq -r '.workers[0].version' <<<"$json")" '^py-celery 5\.'
 raw=$(redis-cli -u "$REDIS_URL" GET "qdeck:worker:w1@evtest"; redis-cli -u "$REDIS_URL" GET "qdeck:worker:w2@evtest")
 expect_match "top exception name kept" "$raw" '"exceptions":\{"ValueError":[0-9]'
@@ -104,6 +115,16 @@ check "over Redis (kombu envelope, base64 body, task.multi): 20 processed" \
   wait_for 30 jq_is '.workers[] | select(.id == "w3@evtest") | .processed' 20
 kill -TERM "$watch_redis"; wait "$watch_redis"
 expect_match "the Redis watch read every message" "$(cat "$work/watch-redis.err")" 'celery: [0-9]{2,} events, 0 unreadable'
+
+# one task from Celery's result backend
+out=$("$QDECK" --redis "$REDIS_URL" task "$add_id" --json)
+expect_eq "qdeck task: a success from celery-task-meta" "$(jq -r '[.store, .status, .result] | join(",")' <<<"$out")" celery,SUCCESS,5
+out=$("$QDECK" --redis "$REDIS_URL" task "$boom_id")
+expect_match "qdeck task: a failure with its traceback, as a table" "$out" '^status +FAILURE'
+expect_match "qdeck task: the traceback's last line" "$out" 'ValueError: boom'
+out=$("$QDECK" --redis "$REDIS_URL" task no-such-task 2>&1); rc=$?
+expect_eq "qdeck task: an unknown id exits 1" "$rc" 1
+expect_match "qdeck task: says where it looked" "$out" 'neither celery-task-meta-no-such-task nor qdeck:task:no-such-task'
 
 # remote control (pidbox) over RabbitMQ and over Redis
 expect_eq "concurrency from one stats inspect" "$(jq -r '[.workers[] | select(.id == "w1@evtest") | .concurrency][0]' <<<"$json")" 2

@@ -46,7 +46,7 @@ struct worker {
     uint64_t failed;
     double loadavg[3], freq, last_recv, first_seen, clock_offset;
     bool offline, stats_asked;
-    char *queues;
+    char *queues, *paused;
 };
 
 struct inflight {
@@ -103,6 +103,7 @@ void celery_state_free(struct celery_state *st)
     for (size_t i = 0; i < st->nworkers; i++) {
         free(st->workers[i].hostname);
         free(st->workers[i].queues);
+        free(st->workers[i].paused);
     }
     for (size_t i = 0; i < st->nseries; i++)
         series_free(&st->series[i]);
@@ -206,6 +207,7 @@ static struct worker *worker_get(struct celery_state *st, const char *hostname, 
     memset(w, 0, sizeof *w);
     w->hostname = xstrdup(hostname);
     w->queues = xstrdup("");
+    w->paused = xstrdup("");
     w->pid = w->active = w->processed = w->concurrency = -1;
     w->loadavg[0] = w->loadavg[1] = w->loadavg[2] = NAN;
     w->freq = 2.0;                    /* Celery's default until a worker event says */
@@ -425,6 +427,7 @@ void celery_state_expire(struct celery_state *st, double now)
                 st->series[k].worker = i;
         free(st->workers[i].hostname);
         free(st->workers[i].queues);
+        free(st->workers[i].paused);
         st->workers[i] = st->workers[last];
         st->nworkers--;
         st->last_series = 0;
@@ -461,6 +464,16 @@ void celery_state_set_stats(struct celery_state *st, const char *hostname, long 
         free(w->queues);
         w->queues = xstrdup(queues);
     }
+}
+
+const char *celery_state_queues(const struct celery_state *st, size_t i) { return st->workers[i].queues; }
+
+const char *celery_state_paused(const struct celery_state *st, size_t i) { return st->workers[i].paused; }
+
+void celery_state_set_paused(struct celery_state *st, size_t i, const char *queues)
+{
+    free(st->workers[i].paused);
+    st->workers[i].paused = xstrdup(queues);
 }
 
 static void add_histogram(cJSON *o, const char *name, const struct histogram *h)
@@ -531,6 +544,8 @@ cJSON *celery_state_report(const struct celery_state *st, size_t i, double now)
             cJSON_AddItemToArray(load, cJSON_CreateNumber(isnan(w->loadavg[k]) ? 0 : w->loadavg[k]));
     }
     cJSON_AddStringToObject(o, "queues", w->queues);
+    if (w->paused[0])
+        cJSON_AddStringToObject(o, "paused_queues", w->paused);
     if (!isnan(w->clock_offset))
         cJSON_AddNumberToObject(o, "clock_offset", w->clock_offset);
     cJSON *lat = cJSON_AddObjectToObject(o, "latency");

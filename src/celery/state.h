@@ -58,6 +58,13 @@ enum celery_worker_state celery_state_worker_state(const struct celery_state *st
 bool celery_state_wants_stats(const struct celery_state *st, size_t i);
 void celery_state_set_stats(struct celery_state *st, const char *hostname, long concurrency, const char *queues);
 
+/* The queues worker i consumed when first seen (active_queues), ", "
+ * separated, "" unknown; and the ones qdeck paused on it (cancel_consumer),
+ * kept here so an unpause sends add_consumer for exactly those. */
+const char *celery_state_queues(const struct celery_state *st, size_t i);
+const char *celery_state_paused(const struct celery_state *st, size_t i);
+void celery_state_set_paused(struct celery_state *st, size_t i, const char *queues);
+
 /* Worker i as a fleet heartbeat report (control/fleet.h reads it): id,
  * kind "celery", host, version, pid, slots_busy/slots_total, processed,
  * failed, at (last receive, qdeck's clock), interval (freq), lost_after

@@ -16,6 +16,7 @@
 #include "celery/pidbox.h"
 #include "celery/receiver.h"
 #include "control/keys.h"
+#include "control/policy-store.h"
 #include "core/backoff.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -89,6 +90,84 @@ static void ask_stats(struct celery_collector *cc, const char *host)
     cJSON_Delete(queues);
 }
 
+/* Whether the guardrail queue.<name>.paused is true for Celery queue q;
+ * <name> may be the bare queue or its address (amqp:q, redis:q). */
+static bool queue_paused(const struct policy_entry *items, size_t n, const char *q)
+{
+    char names[3][300];
+    snprintf(names[0], sizeof names[0], "queue.%s.paused", q);
+    snprintf(names[1], sizeof names[1], "queue.amqp:%s.paused", q);
+    snprintf(names[2], sizeof names[2], "queue.redis:%s.paused", q);
+    for (size_t i = 0; i < n; i++)
+        for (int k = 0; k < 3; k++)
+            if (strcmp(items[i].name, names[k]) == 0 && strcmp(items[i].value, "true") == 0)
+                return true;
+    return false;
+}
+
+/* One consumer change on one worker; true when it said ok. */
+static bool consumer_call(struct celery_collector *cc, const char *host, const char *method, const char *queue)
+{
+    const char *dest[] = {host};
+    cJSON *args = cJSON_CreateObject(), *replies = NULL;
+    cJSON_AddStringToObject(args, "queue", queue);
+    struct celery_pidbox_request req = {.method = method, .arguments = args, .destination = dest, .ndestination = 1,
+                                        .wait = 2.0};
+    char err[256];
+    bool ok = false;
+    if (celery_pidbox_call(cc->events_url, &cc->tls, cc->o.timeout, &req, &replies, err, sizeof err) < 0)
+        log_warn("celery: %s %s on %s: %s", method, queue, host, err);
+    else
+        ok = cJSON_IsString(cJSON_GetObjectItemCaseSensitive(reply_of(replies, host), "ok"));
+    log_info("celery: guardrail queue.%s.paused: %s on %s: %s", queue, method, host, ok ? "ok" : "no ok reply");
+    cJSON_Delete(args);
+    cJSON_Delete(replies);
+    return ok;
+}
+
+/* queue.<name>.paused reaches Celery: cancel_consumer on every live worker
+ * consuming a paused queue (one that comes online later too), add_consumer
+ * for the queues this collector paused once they are unpaused. */
+static void apply_pauses(struct celery_collector *cc, double now)
+{
+    struct policy_entry *items = NULL;
+    size_t n = 0;
+    char err[256];
+    if (policy_values_fetch(cc->redis, &items, &n, err, sizeof err) < 0) {
+        log_warn("celery: guardrails: %s", err);
+        if (cc->redis->err) {
+            redisFree(cc->redis);
+            cc->redis = NULL;
+        }
+        return;
+    }
+    for (size_t i = 0; i < celery_state_nworkers(cc->state); i++) {
+        if (celery_state_worker_state(cc->state, i, now) != CELERY_ALIVE || celery_state_wants_stats(cc->state, i))
+            continue;
+        const char *host = celery_state_hostname(cc->state, i);
+        char paused[512] = "", *list = xstrdup(celery_state_queues(cc->state, i)), *save = NULL;
+        const char *was = celery_state_paused(cc->state, i);
+        for (char *q = strtok_r(list, ", ", &save); q; q = strtok_r(NULL, ", ", &save)) {
+            char token[300];
+            snprintf(token, sizeof token, ",%s,", q);
+            char wrapped[520];
+            snprintf(wrapped, sizeof wrapped, ",%s,", was);
+            bool is_paused = strstr(wrapped, token) != NULL;
+            bool want = queue_paused(items, n, q);
+            if (want && !is_paused)
+                is_paused = consumer_call(cc, host, "cancel_consumer", q);
+            else if (!want && is_paused)
+                is_paused = !consumer_call(cc, host, "add_consumer", q);
+            if (is_paused)
+                snprintf(paused + strlen(paused), sizeof paused - strlen(paused), "%s%s", paused[0] ? "," : "", q);
+        }
+        free(list);
+        if (strcmp(paused, was) != 0)
+            celery_state_set_paused(cc->state, i, paused);
+    }
+    policy_entries_free(items, n);
+}
+
 /* Writes every worker's report; a failure drops the connection (retried next time). */
 static void publish(struct celery_collector *cc, double now)
 {
@@ -104,6 +183,9 @@ static void publish(struct celery_collector *cc, double now)
     for (size_t i = 0; i < n; i++)
         if (celery_state_wants_stats(cc->state, i))
             ask_stats(cc, celery_state_hostname(cc->state, i));
+    apply_pauses(cc, now);
+    if (!cc->redis)
+        return;
     for (size_t i = 0; i < n; i++) {
         cJSON *report = celery_state_report(cc->state, i, now);
         char *json = cJSON_PrintUnformatted(report);

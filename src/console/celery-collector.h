@@ -7,6 +7,11 @@
  * qdeck's with no code of their own, and what was seen survives a console
  * restart (a report lives forget_after seconds).
  *
+ * Guardrails reach Celery: while queue.<name>.paused is true (name: the
+ * Celery queue, or its amqp:/redis: address) every live Celery worker that
+ * consumes it gets cancel_consumer, one that comes online later too; once
+ * it is unpaused, add_consumer goes to the workers this collector paused.
+ *
  * The console's fleet collector starts one when its context is not
  * read-only; `qdeck celery watch` runs one headless. A receiver that cannot
  * open (no `celeryev` exchange yet: no Celery worker with events has

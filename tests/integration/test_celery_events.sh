@@ -116,6 +116,14 @@ check "over Redis (kombu envelope, base64 body, task.multi): 20 processed" \
 kill -TERM "$watch_redis"; wait "$watch_redis"
 expect_match "the Redis watch read every message" "$(cat "$work/watch-redis.err")" 'celery: [0-9]{2,} events, 0 unreadable'
 
+# the guardrail queue.<name>.paused reaches Celery: cancel_consumer / add_consumer
+consumers() { "$TOOLS/amqp-fill" "$AMQP_URL" depth celery_ev 2>/dev/null | cut -d' ' -f2; }
+consumers_is() { [ "$(consumers)" = "$1" ]; }
+"$QDECK" --redis "$REDIS_URL" policy set queue.celery_ev.paused true --force >/dev/null 2>&1
+check "paused: celery_ev reaches 0 consumers within 5 s" wait_for 5 consumers_is 0
+start_worker "w4@evtest" "$broker" celery_ev "$work/w4.log"   # boots while the other checks run
+w4=${pids[-1]}
+
 # one task from Celery's result backend
 out=$("$QDECK" --redis "$REDIS_URL" task "$add_id" --json)
 expect_eq "qdeck task: a success from celery-task-meta" "$(jq -r '[.store, .status, .result] | join(",")' <<<"$out")" celery,SUCCESS,5
@@ -142,6 +150,12 @@ expect_match "audit trail: the change and the refusal" "$(cat "$HOME"/.local/sta
   'celery.rate_limit.*w1@evtest.*1 replies'
 pong=$("$QDECK" --redis "$REDIS_URL" celery ping --worker w3@evtest --json)
 expect_eq "ping over Redis (kombu envelope, binding set, BRPOP)" "$(jq -r '."w3@evtest".ok' <<<"$pong")" pong
+
+check "a third worker starting while paused is seen" wait_for 60 jq_is '.workers[] | select(.id == "w4@evtest") | .state' running
+check "... and paused too: 0 consumers again" wait_for 10 consumers_is 0
+expect_match "its report says which queue qdeck paused" "$(redis-cli -u "$REDIS_URL" GET qdeck:worker:w4@evtest)" '"paused_queues":"celery_ev"'
+"$QDECK" --redis "$REDIS_URL" policy set queue.celery_ev.paused false --force >/dev/null 2>&1
+check "unpaused: all three consume again (add_consumer)" wait_for 10 consumers_is 3
 
 kill -STOP "$w2"
 t0=$EPOCHREALTIME

@@ -26,7 +26,17 @@
 #define READ_WAIT 0.25
 #define PUBLISH_EVERY 1.0
 
+#define MAX_RATES 64
+
+/* A task.<name>.rate guardrail as last sent to the fleet. */
+struct sent_rate {
+    char task[200];
+    char value[32];           /* canonical "5/s", or "off" */
+};
+
 struct celery_collector {
+    struct sent_rate rates[MAX_RATES];
+    size_t nrates;
     struct celery_collector_options o;
     char *events_url, *redis_url;
     struct tls_options tls;
@@ -60,8 +70,11 @@ static const cJSON *reply_of(const cJSON *replies, const char *host)
     return replies ? cJSON_GetObjectItemCaseSensitive(replies, host) : NULL;
 }
 
+static void send_rate(struct celery_collector *cc, const char *task, const char *value, const char *host);
+
 /* A worker first seen: its concurrency from one `stats` and its queues
- * from one `active_queues` (pidbox), asked once and never polled. */
+ * from one `active_queues` (pidbox), asked once and never polled; then the
+ * task rates in force (task.<name>.rate) are sent to it. */
 static void ask_stats(struct celery_collector *cc, const char *host)
 {
     const char *dest[] = {host};
@@ -86,6 +99,9 @@ static void ask_stats(struct celery_collector *cc, const char *host)
     }
     celery_state_set_stats(cc->state, host, cJSON_IsNumber(max) ? (long)max->valuedouble : -1,
                            cJSON_IsArray(list) ? names : NULL);
+    for (size_t k = 0; k < cc->nrates; k++)
+        if (strcmp(cc->rates[k].value, "off") != 0)
+            send_rate(cc, cc->rates[k].task, cc->rates[k].value, host);
     cJSON_Delete(stats);
     cJSON_Delete(queues);
 }
@@ -123,6 +139,68 @@ static bool consumer_call(struct celery_collector *cc, const char *host, const c
     cJSON_Delete(args);
     cJSON_Delete(replies);
     return ok;
+}
+
+/* rate_limit for one task on the given workers (NULL: all); "off" is none. */
+static void send_rate(struct celery_collector *cc, const char *task, const char *value, const char *host)
+{
+    const char *dest[] = {host};
+    cJSON *args = cJSON_CreateObject(), *replies = NULL;
+    cJSON_AddStringToObject(args, "task_name", task);
+    if (strcmp(value, "off") == 0)
+        cJSON_AddNullToObject(args, "rate_limit");
+    else
+        cJSON_AddStringToObject(args, "rate_limit", value);
+    struct celery_pidbox_request req = {.method = "rate_limit", .arguments = args, .destination = host ? dest : NULL,
+                                        .ndestination = host ? 1 : 0, .wait = 1.0};
+    char err[256];
+    if (celery_pidbox_call(cc->events_url, &cc->tls, cc->o.timeout, &req, &replies, err, sizeof err) < 0)
+        log_warn("celery: guardrail task.%s.rate: %s", task, err);
+    else
+        log_info("celery: guardrail task.%s.rate = %s: %d worker(s) answered", task, value,
+                 cJSON_GetArraySize(replies));
+    cJSON_Delete(args);
+    cJSON_Delete(replies);
+}
+
+/* task.<name>.rate reaches Celery: a change is broadcast once; an unset
+ * guardrail sends "off" once and is forgotten. */
+static void apply_rates(struct celery_collector *cc, const struct policy_entry *items, size_t n)
+{
+    static const char prefix[] = "task.", suffix[] = ".rate";
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(items[i].name);
+        if (len <= strlen(prefix) + strlen(suffix) || strncmp(items[i].name, prefix, strlen(prefix)) != 0 ||
+            strcmp(items[i].name + len - strlen(suffix), suffix) != 0)
+            continue;
+        char task[200];
+        snprintf(task, sizeof task, "%.*s", (int)(len - strlen(prefix) - strlen(suffix)), items[i].name + strlen(prefix));
+        struct sent_rate *r = NULL;
+        for (size_t k = 0; k < cc->nrates && !r; k++)
+            if (strcmp(cc->rates[k].task, task) == 0)
+                r = &cc->rates[k];
+        if (r && strcmp(r->value, items[i].value) == 0)
+            continue;
+        if (!r && cc->nrates == MAX_RATES)
+            continue;
+        if (!r) {
+            r = &cc->rates[cc->nrates++];
+            snprintf(r->task, sizeof r->task, "%s", task);
+        }
+        snprintf(r->value, sizeof r->value, "%s", items[i].value);
+        send_rate(cc, task, r->value, NULL);
+    }
+    for (size_t k = cc->nrates; k-- > 0;) {
+        char name[220];
+        snprintf(name, sizeof name, "%s%s%s", prefix, cc->rates[k].task, suffix);
+        bool set = false;
+        for (size_t i = 0; i < n && !set; i++)
+            set = strcmp(items[i].name, name) == 0;
+        if (!set) {
+            send_rate(cc, cc->rates[k].task, "off", NULL);
+            cc->rates[k] = cc->rates[--cc->nrates];
+        }
+    }
 }
 
 /* queue.<name>.paused reaches Celery: cancel_consumer on every live worker
@@ -165,6 +243,7 @@ static void apply_pauses(struct celery_collector *cc, double now)
         if (strcmp(paused, was) != 0)
             celery_state_set_paused(cc->state, i, paused);
     }
+    apply_rates(cc, items, n);
     policy_entries_free(items, n);
 }
 

@@ -11,6 +11,8 @@
  * Celery queue, or its amqp:/redis: address) every live Celery worker that
  * consumes it gets cancel_consumer, one that comes online later too; once
  * it is unpaused, add_consumer goes to the workers this collector paused.
+ * task.<name>.rate is sent as rate_limit to every worker when it changes
+ * (and to a worker first seen); unset, it is sent as none once.
  *
  * The console's fleet collector starts one when its context is not
  * read-only; `qdeck celery watch` runs one headless. A receiver that cannot

@@ -125,13 +125,14 @@ static const char *worker_name(const struct fleet_worker *w, char *buf, size_t l
     return buf;
 }
 
-static void visible_columns(bool shown[WC_COUNT], int *name_width)
+/* KIND is shown only when the fleet mixes kinds (Celery workers beside qdeck's). */
+static void visible_columns(bool shown[WC_COUNT], int *name_width, bool mixed)
 {
     int used = 0;
     memset(shown, 0, WC_COUNT * sizeof shown[0]);
     for (int p = 1; p <= WC_COUNT; p++)
         for (int c = 0; c < WC_COUNT; c++)
-            if (wcols[c].priority == p && NAME_MIN + used + wcols[c].width + 1 <= COLS) {
+            if (wcols[c].priority == p && (c != WC_KIND || mixed) && NAME_MIN + used + wcols[c].width + 1 <= COLS) {
                 shown[c] = true;
                 used += wcols[c].width + 1;
             }
@@ -433,9 +434,11 @@ static void draw_workers(struct ui *ui, int top, int height)
         crt_put(top, x, COLS - x, ALIGN_LEFT, SLOT_VALUE, line);
     }
 
-    bool shown[WC_COUNT];
+    bool shown[WC_COUNT], mixed = false;
+    for (size_t i = 0; t && i < t->n && !mixed; i++)
+        mixed = t->workers[i].kind && strcmp(t->workers[i].kind, "qdeck") != 0;
     int name_width;
-    visible_columns(shown, &name_width);
+    visible_columns(shown, &name_width, mixed);
     int detail_height = ui->worker_detail && nrows ? (height / 2 > 14 ? 14 : height / 2) : 0;
     int list_top = top + 1, list_height = height - 2 - detail_height;
     draw_header_row(ui, list_top, shown, name_width);

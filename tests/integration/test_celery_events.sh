@@ -157,6 +157,14 @@ expect_match "its report says which queue qdeck paused" "$(redis-cli -u "$REDIS_
 "$QDECK" --redis "$REDIS_URL" policy set queue.celery_ev.paused false --force >/dev/null 2>&1
 check "unpaused: all three consume again (add_consumer)" wait_for 10 consumers_is 3
 
+# the guardrail task.<name>.rate reaches Celery as rate_limit
+"$QDECK" --redis "$REDIS_URL" policy set task.demo.sleep50.rate 3 --force >/dev/null 2>&1
+rate_everywhere() {
+  [ "$(cd "$work" && CELERY_BROKER=$broker PYTHONPATH=$work /usr/bin/python3 -m celery -A evtasks inspect registered \
+       rate_limit 2>&1 | grep -c 'demo\.sleep50 \[rate_limit=3/s\]')" = 3 ]
+}
+check "task.demo.sleep50.rate = 3/s: all three workers have rate_limit=3/s" wait_for 20 rate_everywhere
+
 kill -STOP "$w2"
 t0=$EPOCHREALTIME
 check "a frozen worker shows as lost within 2 x freq + 2 s" wait_for 4 jq_is '.workers[] | select(.id == "w2@evtest") | .state' lost

@@ -70,38 +70,58 @@ static const cJSON *reply_of(const cJSON *replies, const char *host)
     return replies ? cJSON_GetObjectItemCaseSensitive(replies, host) : NULL;
 }
 
-static void send_rate(struct celery_collector *cc, const char *task, const char *value, const char *host);
+static void send_rate(struct celery_collector *cc, const char *task, const char *value, const char *const *hosts,
+                      size_t nhosts);
 
-/* A worker first seen: its concurrency from one `stats` and its queues
- * from one `active_queues` (pidbox), asked once and never polled; then the
- * task rates in force (task.<name>.rate) are sent to it. */
-static void ask_stats(struct celery_collector *cc, const char *host)
+#define STATS_BATCH 64
+
+/* Workers first seen: their concurrency from one `stats` and their queues
+ * from one `active_queues` (pidbox), asked once and never polled, all the
+ * new ones in one request each (a reply per worker ends the wait early,
+ * so a flood of new names costs the event loop one wait, not one each);
+ * then the task rates in force (task.<name>.rate) are sent to them. */
+static void ask_stats(struct celery_collector *cc)
 {
-    const char *dest[] = {host};
-    struct celery_pidbox_request req = {.method = "stats", .destination = dest, .ndestination = 1, .wait = 1.0};
+    const char *hosts[STATS_BATCH];
+    size_t n = 0;
+    for (size_t i = 0; i < celery_state_nworkers(cc->state) && n < STATS_BATCH; i++)
+        if (celery_state_wants_stats(cc->state, i))
+            hosts[n++] = celery_state_hostname(cc->state, i);
+    if (n == 0)
+        return;
+    struct celery_pidbox_request req = {.method = "stats", .destination = hosts, .ndestination = n, .wait = 1.0};
     cJSON *stats = NULL, *queues = NULL;
     char err[256];
     if (celery_pidbox_call(cc->events_url, &cc->tls, cc->o.timeout, &req, &stats, err, sizeof err) < 0)
-        log_warn("celery: stats of %s: %s", host, err);
+        log_warn("celery: stats: %s", err);
     req.method = "active_queues";
     if (celery_pidbox_call(cc->events_url, &cc->tls, cc->o.timeout, &req, &queues, err, sizeof err) < 0)
-        log_warn("celery: active_queues of %s: %s", host, err);
-    const cJSON *pool = cJSON_GetObjectItemCaseSensitive(reply_of(stats, host), "pool");
-    const cJSON *max = cJSON_GetObjectItemCaseSensitive(pool, "max-concurrency");
-    char names[512] = "";
-    const cJSON *q, *list = reply_of(queues, host);
-    const cJSON *items = cJSON_IsArray(list) ? list : NULL;
-    cJSON_ArrayForEach(q, items) {
-        const cJSON *name = cJSON_GetObjectItemCaseSensitive(q, "name");
-        if (cJSON_IsString(name))
-            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", names[0] ? ", " : "",
-                     name->valuestring);
+        log_warn("celery: active_queues: %s", err);
+    /* copies: set_stats may not move names, but hosts point into the state */
+    char *names_of[STATS_BATCH];
+    for (size_t h = 0; h < n; h++)
+        names_of[h] = xstrdup(hosts[h]);
+    for (size_t h = 0; h < n; h++) {
+        const char *host = names_of[h];
+        const cJSON *pool = cJSON_GetObjectItemCaseSensitive(reply_of(stats, host), "pool");
+        const cJSON *max = cJSON_GetObjectItemCaseSensitive(pool, "max-concurrency");
+        char names[512] = "";
+        const cJSON *q, *list = reply_of(queues, host);
+        const cJSON *items = cJSON_IsArray(list) ? list : NULL;
+        cJSON_ArrayForEach(q, items) {
+            const cJSON *name = cJSON_GetObjectItemCaseSensitive(q, "name");
+            if (cJSON_IsString(name))
+                snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", names[0] ? ", " : "",
+                         name->valuestring);
+        }
+        celery_state_set_stats(cc->state, host, cJSON_IsNumber(max) ? (long)max->valuedouble : -1,
+                               cJSON_IsArray(list) ? names : NULL);
     }
-    celery_state_set_stats(cc->state, host, cJSON_IsNumber(max) ? (long)max->valuedouble : -1,
-                           cJSON_IsArray(list) ? names : NULL);
     for (size_t k = 0; k < cc->nrates; k++)
         if (strcmp(cc->rates[k].value, "off") != 0)
-            send_rate(cc, cc->rates[k].task, cc->rates[k].value, host);
+            send_rate(cc, cc->rates[k].task, cc->rates[k].value, (const char *const *)names_of, n);
+    for (size_t h = 0; h < n; h++)
+        free(names_of[h]);
     cJSON_Delete(stats);
     cJSON_Delete(queues);
 }
@@ -141,18 +161,21 @@ static bool consumer_call(struct celery_collector *cc, const char *host, const c
     return ok;
 }
 
-/* rate_limit for one task on the given workers (NULL: all); "off" is none. */
-static void send_rate(struct celery_collector *cc, const char *task, const char *value, const char *host)
+/* rate_limit for one task on the given workers (none: all alive); "off" is none. */
+static void send_rate(struct celery_collector *cc, const char *task, const char *value, const char *const *hosts,
+                      size_t nhosts)
 {
-    const char *dest[] = {host};
+    size_t alive = 0;
+    for (size_t i = 0; i < celery_state_nworkers(cc->state); i++)
+        alive += celery_state_worker_state(cc->state, i, clock_wall()) == CELERY_ALIVE;
     cJSON *args = cJSON_CreateObject(), *replies = NULL;
     cJSON_AddStringToObject(args, "task_name", task);
     if (strcmp(value, "off") == 0)
         cJSON_AddNullToObject(args, "rate_limit");
     else
         cJSON_AddStringToObject(args, "rate_limit", value);
-    struct celery_pidbox_request req = {.method = "rate_limit", .arguments = args, .destination = host ? dest : NULL,
-                                        .ndestination = host ? 1 : 0, .wait = 1.0};
+    struct celery_pidbox_request req = {.method = "rate_limit", .arguments = args, .destination = hosts,
+                                        .ndestination = nhosts, .wait = 1.0, .expect = nhosts ? 0 : alive};
     char err[256];
     if (celery_pidbox_call(cc->events_url, &cc->tls, cc->o.timeout, &req, &replies, err, sizeof err) < 0)
         log_warn("celery: guardrail task.%s.rate: %s", task, err);
@@ -188,7 +211,7 @@ static void apply_rates(struct celery_collector *cc, const struct policy_entry *
             snprintf(r->task, sizeof r->task, "%s", task);
         }
         snprintf(r->value, sizeof r->value, "%s", items[i].value);
-        send_rate(cc, task, r->value, NULL);
+        send_rate(cc, task, r->value, NULL, 0);
     }
     for (size_t k = cc->nrates; k-- > 0;) {
         char name[220];
@@ -197,7 +220,7 @@ static void apply_rates(struct celery_collector *cc, const struct policy_entry *
         for (size_t i = 0; i < n && !set; i++)
             set = strcmp(items[i].name, name) == 0;
         if (!set) {
-            send_rate(cc, cc->rates[k].task, "off", NULL);
+            send_rate(cc, cc->rates[k].task, "off", NULL, 0);
             cc->rates[k] = cc->rates[--cc->nrates];
         }
     }
@@ -259,9 +282,7 @@ static void publish(struct celery_collector *cc, double now)
         return;
     }
     long ttl = (long)cc->o.limits.forget_after;
-    for (size_t i = 0; i < n; i++)
-        if (celery_state_wants_stats(cc->state, i))
-            ask_stats(cc, celery_state_hostname(cc->state, i));
+    ask_stats(cc);
     apply_pauses(cc, now);
     if (!cc->redis)
         return;

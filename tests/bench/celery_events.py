@@ -8,6 +8,7 @@ the local_received stamp Celery's EventReceiver adds).
 
   /usr/bin/python3 celery_events.py write FILE TASKS
   /usr/bin/python3 celery_events.py state FILE      prints: events seconds
+  /usr/bin/python3 celery_events.py flood FILE BROKER   publishes FILE to celeryev
 """
 import json
 import sys
@@ -62,8 +63,30 @@ def state(path):
     print(n, took)
 
 
+
+
+def flood(path, broker):
+    """Publishes every recorded body to the celeryev exchange, as fast as
+    pyamqp goes (the exchange is declared as Celery declares it)."""
+    from kombu import Connection, Exchange
+    ex = Exchange("celeryev", type="topic")
+    lines = [json.loads(line) for line in open(path)]
+    t0 = time.time()
+    with Connection(broker) as c:
+        ex(c.default_channel).declare()
+        producer = c.Producer(exchange=ex, serializer="json")
+        ch = c.default_channel
+        for r in lines:
+            msg = ch.prepare_message(r["body"], content_type="application/json", content_encoding="utf-8")
+            ch.basic_publish(msg, exchange="celeryev", routing_key=r["rk"])
+        del producer
+    print(len(lines), time.time() - t0)
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "write":
         write(sys.argv[2], int(sys.argv[3]))
+    elif sys.argv[1] == "flood":
+        flood(sys.argv[2], sys.argv[3])
     else:
         state(sys.argv[2])

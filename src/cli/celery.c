@@ -236,7 +236,7 @@ static int celery_control(struct app *app, const struct args *a, const struct co
         workers = &a->words[2];
         nworkers = 1;
     } else if (a->nwords != (size_t)v->nargs + 2) {
-        return fail(EXIT_USAGE, "qdeck celery %s: wants %d argument%s (qdeck celery --help)", verb, v->nargs,
+        return fail(EXIT_USAGE, "celery %s: wants %d argument%s (qdeck celery --help)", verb, v->nargs,
                     v->nargs == 1 ? "" : "s");
     }
     cJSON *args = cJSON_CreateObject();
@@ -247,7 +247,7 @@ static int celery_control(struct app *app, const struct args *a, const struct co
             long n = strtol(word, &end, 10);
             if (*end || n < 1 || n > 10000) {
                 cJSON_Delete(args);
-                return fail(EXIT_USAGE, "qdeck celery %s: %s is not a count from 1 to 10000", verb, word);
+                return fail(EXIT_USAGE, "celery %s: %s is not a count from 1 to 10000", verb, word);
             }
             cJSON_AddNumberToObject(args, v->arg_names[i], (double)n);
         } else {
@@ -320,6 +320,6 @@ int cmd_celery(struct app *app, const struct args *a)
     for (size_t i = 0; i < sizeof control_verbs / sizeof control_verbs[0]; i++)
         if (strcmp(verb, control_verbs[i].verb) == 0)
             return celery_control(app, a, &control_verbs[i]);
-    return fail(EXIT_USAGE, "qdeck celery: %s%s (qdeck celery --help lists them)",
+    return fail(EXIT_USAGE, "celery: %s%s (qdeck celery --help lists them)",
                 verb[0] ? "unknown subcommand " : "no subcommand", verb);
 }

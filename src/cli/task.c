@@ -98,12 +98,12 @@ int cmd_task(struct app *app, const struct args *a)
         return fail(EXIT_USAGE, "%s", task_usage);
     const char *id = a->words[1];
     if (!id_ok(id))
-        return fail(EXIT_USAGE, "qdeck task: \"%.40s\" is not a task id (1-200 characters, no spaces)", id);
+        return fail(EXIT_USAGE, "task: \"%.40s\" is not a task id (1-200 characters, no spaces)", id);
     const char *url = args_string(a, "backend");
     if (!url)
         url = app->ctx ? app->ctx->redis : NULL;
     if (!url)
-        return fail(EXIT_USAGE, "qdeck task reads Redis: give --backend URL or --redis URL");
+        return fail(EXIT_USAGE, "task reads Redis: give --backend URL or --redis URL");
     char err[300];
     redisContext *c = redis_open(url, app->ctx ? app->ctx->timeout : 5, 0, err, sizeof err);
     if (!c)

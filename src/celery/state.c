@@ -555,6 +555,79 @@ cJSON *celery_state_report(const struct celery_state *st, size_t i, double now)
     return o;
 }
 
+static double number_of(const cJSON *o, const char *name, double fallback)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsNumber(v) && isfinite(v->valuedouble) ? v->valuedouble : fallback;
+}
+
+static void restore_series(struct celery_state *st, struct worker *w, const cJSON *task)
+{
+    struct series *s = series_get(st, w, task->string);
+    if (!s)
+        return;
+    s->outcomes[OUT_SUCCEEDED] = (uint64_t)number_of(task, "processed", 0);
+    for (int k = OUT_FAILED; k < OUTCOMES; k++)
+        s->outcomes[k] = (uint64_t)number_of(task, outcome_names[k], 0);
+    s->skewed = (uint64_t)number_of(task, "clock_skew", 0);
+    for (int k = 0; k < LATS; k++) {
+        const cJSON *enc = cJSON_GetObjectItemCaseSensitive(task, lat_names[k]);
+        if (!cJSON_IsString(enc))
+            continue;
+        struct histogram *h = histogram_new();
+        if (histogram_decode(h, enc->valuestring) < 0) {
+            histogram_free(h);
+            continue;
+        }
+        histogram_free(s->h[k]);
+        s->h[k] = h;
+    }
+    const cJSON *ex;
+    int i = 0;
+    cJSON_ArrayForEach(ex, cJSON_GetObjectItemCaseSensitive(task, "exceptions")) {
+        if (i < CELERY_TOP_EXCEPTIONS && ex->string && cJSON_IsNumber(ex) && ex->valuedouble > 0) {
+            snprintf(s->top[i].name, sizeof s->top[i].name, "%s", ex->string);
+            s->top[i++].n = (uint64_t)ex->valuedouble;
+        }
+    }
+}
+
+void celery_state_restore(struct celery_state *st, const cJSON *report)
+{
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(report, "kind");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(report, "id");
+    if (!cJSON_IsString(kind) || strcmp(kind->valuestring, "celery") != 0 || !cJSON_IsString(id) ||
+        !id->valuestring[0] || worker_index(st, id->valuestring) >= 0)
+        return;
+    double at = number_of(report, "at", NAN);
+    if (isnan(at))
+        return;
+    struct worker *w = worker_get(st, id->valuestring, at);
+    if (!w)
+        return;
+    w->first_seen = number_of(report, "started_at", at);
+    double freq = number_of(report, "interval", 2.0);
+    w->freq = freq > 0 && freq < 86400 ? freq : 2.0;
+    w->pid = (long)number_of(report, "pid", -1);
+    w->processed = (long)number_of(report, "processed", -1);
+    w->failed = (uint64_t)number_of(report, "failed", 0);
+    w->concurrency = (long)number_of(report, "slots_total", -1);
+    const cJSON *state = cJSON_GetObjectItemCaseSensitive(report, "state");
+    w->offline = cJSON_IsString(state) && strcmp(state->valuestring, "stopped") == 0;
+    const cJSON *version = cJSON_GetObjectItemCaseSensitive(report, "version");
+    if (cJSON_IsString(version)) {
+        const char *space = strrchr(version->valuestring, ' ');
+        snprintf(w->sw_ver, sizeof w->sw_ver, "%s", space ? space + 1 : version->valuestring);
+        snprintf(w->sw_ident, sizeof w->sw_ident, "%.*s", space ? (int)(space - version->valuestring) : 0,
+                 version->valuestring);
+    }
+    const cJSON *task;
+    cJSON_ArrayForEach(task, cJSON_GetObjectItemCaseSensitive(report, "latency")) {
+        if (cJSON_IsObject(task) && task->string)
+            restore_series(st, w, task);
+    }
+}
+
 void celery_state_counters(const struct celery_state *st, struct celery_counters *out)
 {
     *out = st->c;

@@ -74,6 +74,13 @@ void celery_state_set_paused(struct celery_state *st, size_t i, const char *queu
  * with histograms in their text encoding. */
 cJSON *celery_state_report(const struct celery_state *st, size_t i, double now);
 
+/* Takes back what a report of celery_state_report (read from Redis by a
+ * collector that just started) held: the worker, as last heard of, and its
+ * series' counters and histograms, so history survives a restart. A
+ * worker already known, or a report that is not of kind "celery", is
+ * left alone. */
+void celery_state_restore(struct celery_state *st, const cJSON *report);
+
 struct celery_counters {
     uint64_t events, unknown_types, tasks_unattributed;
     uint64_t inflight_evicted, series_dropped, workers_dropped, skewed;

@@ -37,6 +37,7 @@ struct sent_rate {
 struct celery_collector {
     struct sent_rate rates[MAX_RATES];
     size_t nrates;
+    bool restored;                    /* the reports in Redis were read back once */
     struct celery_collector_options o;
     char *events_url, *redis_url;
     struct tls_options tls;
@@ -270,17 +271,64 @@ static void apply_pauses(struct celery_collector *cc, double now)
     policy_entries_free(items, n);
 }
 
+#define RESTORE_CAP 1024
+
+/* Once, at start: the Celery workers' reports still in the registry are
+ * read back into the state, so a restarted console keeps their history. */
+static void restore(struct celery_collector *cc)
+{
+    redisReply *ids = redisCommand(cc->redis, "ZRANGE %s 0 %d", KEY_WORKER_REGISTRY, RESTORE_CAP - 1);
+    if (!ids || ids->type != REDIS_REPLY_ARRAY) {
+        log_warn("celery: reading back the fleet: %s", ids && ids->type == REDIS_REPLY_ERROR ? ids->str : cc->redis->errstr);
+        freeReplyObject(ids);
+        return;
+    }
+    cc->restored = true;
+    if (ids->elements == 0) {
+        freeReplyObject(ids);
+        return;
+    }
+    const char **argv = xcalloc(ids->elements + 1, sizeof *argv);
+    char **keys = xcalloc(ids->elements, sizeof *keys);
+    argv[0] = "MGET";
+    for (size_t i = 0; i < ids->elements; i++)
+        argv[i + 1] = keys[i] = xasprintf(KEY_WORKER_PREFIX "%s", ids->element[i]->str ? ids->element[i]->str : "");
+    redisReply *r = redisCommandArgv(cc->redis, (int)ids->elements + 1, argv, NULL);
+    size_t n = 0;
+    for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        if (r->element[i]->type != REDIS_REPLY_STRING)
+            continue;
+        cJSON *report = cJSON_Parse(r->element[i]->str);
+        size_t before = celery_state_nworkers(cc->state);
+        celery_state_restore(cc->state, report);
+        n += celery_state_nworkers(cc->state) - before;
+        cJSON_Delete(report);
+    }
+    if (n)
+        log_info("celery: read back %zu Celery worker(s) from the fleet registry", n);
+    freeReplyObject(r);
+    for (size_t i = 0; i < ids->elements; i++)
+        free(keys[i]);
+    free(keys);
+    free(argv);
+    freeReplyObject(ids);
+}
+
 /* Writes every worker's report; a failure drops the connection (retried next time). */
 static void publish(struct celery_collector *cc, double now)
 {
+    char err[256];
+    if (!cc->restored || celery_state_nworkers(cc->state) > 0) {
+        if (!cc->redis && !(cc->redis = redis_open(cc->redis_url, cc->o.timeout, cc->o.timeout, err, sizeof err))) {
+            log_warn("celery: fleet reports: %s", err);
+            return;
+        }
+    }
+    if (!cc->restored)
+        restore(cc);
     size_t n = celery_state_nworkers(cc->state);
     if (n == 0)
         return;
-    char err[256];
-    if (!cc->redis && !(cc->redis = redis_open(cc->redis_url, cc->o.timeout, cc->o.timeout, err, sizeof err))) {
-        log_warn("celery: fleet reports: %s", err);
-        return;
-    }
     long ttl = (long)cc->o.limits.forget_after;
     ask_stats(cc);
     apply_pauses(cc, now);

@@ -5,7 +5,8 @@
  * (control/keys.h, read by control/fleet.h). So the Workers and Latency
  * views, `qdeck workers` and the exporter list Celery workers beside
  * qdeck's with no code of their own, and what was seen survives a console
- * restart (a report lives forget_after seconds).
+ * restart (a report lives forget_after seconds): a collector that starts
+ * reads the Celery reports in the registry back into its state.
  *
  * Guardrails reach Celery: while queue.<name>.paused is true (name: the
  * Celery queue, or its amqp:/redis: address) every live Celery worker that

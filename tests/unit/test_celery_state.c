@@ -3,7 +3,8 @@
  * events gives (run from runtime, prefetch, broker wait, e2e) and clock
  * skew refused; alive / lost at 2 x freq / stopped / forgotten; the
  * in-flight table stays under its cap with evictions counted, and every
- * entry stays findable through deletions (backward shift). */
+ * entry stays findable through deletions (backward shift); a report read
+ * back after a restart gives the same report. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -172,6 +173,46 @@ static void redis_envelope_and_bad_input(void **unused)
     celery_state_free(st);
 }
 
+static void history_survives_a_restart(void **unused)
+{
+    (void)unused;
+    struct celery_state *st = celery_state_new(NULL);
+    feed(st, 50.0, "{\"type\":\"worker-heartbeat\",\"hostname\":\"w@r\",\"freq\":2,\"processed\":3,"
+                   "\"sw_ident\":\"py-celery\",\"sw_ver\":\"5.2.6\"}");
+    for (int i = 0; i < 3; i++) {
+        char body[256];
+        snprintf(body, sizeof body, "[{\"type\":\"task-received\",\"uuid\":\"r%d\",\"name\":\"t.z\",\"hostname\":\"w@r\","
+                                    "\"timestamp\":50},{\"type\":\"task-failed\",\"uuid\":\"r%d\",\"hostname\":\"w@r\","
+                                    "\"exception\":\"IOError()\",\"timestamp\":50.1}]", i, i);
+        feed(st, 50.1, body);
+    }
+    feed(st, 50.5, "[{\"type\":\"task-received\",\"uuid\":\"ok\",\"name\":\"t.z\",\"hostname\":\"w@r\",\"timestamp\":50},"
+                   "{\"type\":\"task-started\",\"uuid\":\"ok\",\"hostname\":\"w@r\",\"timestamp\":50.2},"
+                   "{\"type\":\"task-succeeded\",\"uuid\":\"ok\",\"hostname\":\"w@r\",\"runtime\":0.25,\"timestamp\":50.5}]");
+    cJSON *before = celery_state_report(st, 0, 51.0);
+    struct celery_state *again = celery_state_new(NULL);
+    celery_state_restore(again, before);
+    celery_state_restore(again, before);   /* a worker already known is left alone */
+    assert_int_equal(celery_state_nworkers(again), 1);
+    cJSON *after = celery_state_report(again, 0, 51.0);
+    /* the last minute's outcomes are a recent rate: they start again at 0 */
+    cJSON_DeleteItemFromObject(cJSON_GetObjectItem(cJSON_GetObjectItem(before, "latency"), "t.z"), "per_minute");
+    cJSON_DeleteItemFromObject(cJSON_GetObjectItem(cJSON_GetObjectItem(after, "latency"), "t.z"), "per_minute");
+    assert_non_null(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(after, "latency"), "t.z"), "run"));
+    char *a = cJSON_PrintUnformatted(cJSON_GetObjectItem(before, "latency"));
+    char *b = cJSON_PrintUnformatted(cJSON_GetObjectItem(after, "latency"));
+    assert_string_equal(a, b);
+    assert_string_equal(cJSON_GetObjectItem(after, "version")->valuestring, "py-celery 5.2.6");
+    assert_int_equal(cJSON_GetObjectItem(after, "failed")->valuedouble, 3);
+    assert_int_equal(cJSON_GetObjectItem(after, "at")->valuedouble, 50.5);
+    free(a);
+    free(b);
+    cJSON_Delete(before);
+    cJSON_Delete(after);
+    celery_state_free(st);
+    celery_state_free(again);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -179,6 +220,7 @@ int main(void)
         cmocka_unit_test(skew_failures_and_liveness),
         cmocka_unit_test(inflight_is_capped_and_findable),
         cmocka_unit_test(redis_envelope_and_bad_input),
+        cmocka_unit_test(history_survives_a_restart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -561,15 +561,22 @@ static double number_of(const cJSON *o, const char *name, double fallback)
     return cJSON_IsNumber(v) && isfinite(v->valuedouble) ? v->valuedouble : fallback;
 }
 
+/* A count from outside input: a number in [0, 2^53], else fallback. */
+static double count_of(const cJSON *o, const char *name, double fallback)
+{
+    double v = number_of(o, name, fallback);
+    return v >= 0 && v <= 9007199254740992.0 ? v : fallback;
+}
+
 static void restore_series(struct celery_state *st, struct worker *w, const cJSON *task)
 {
     struct series *s = series_get(st, w, task->string);
     if (!s)
         return;
-    s->outcomes[OUT_SUCCEEDED] = (uint64_t)number_of(task, "processed", 0);
+    s->outcomes[OUT_SUCCEEDED] = (uint64_t)count_of(task, "processed", 0);
     for (int k = OUT_FAILED; k < OUTCOMES; k++)
-        s->outcomes[k] = (uint64_t)number_of(task, outcome_names[k], 0);
-    s->skewed = (uint64_t)number_of(task, "clock_skew", 0);
+        s->outcomes[k] = (uint64_t)count_of(task, outcome_names[k], 0);
+    s->skewed = (uint64_t)count_of(task, "clock_skew", 0);
     for (int k = 0; k < LATS; k++) {
         const cJSON *enc = cJSON_GetObjectItemCaseSensitive(task, lat_names[k]);
         if (!cJSON_IsString(enc))
@@ -585,14 +592,15 @@ static void restore_series(struct celery_state *st, struct worker *w, const cJSO
     const cJSON *ex;
     int i = 0;
     cJSON_ArrayForEach(ex, cJSON_GetObjectItemCaseSensitive(task, "exceptions")) {
-        if (i < CELERY_TOP_EXCEPTIONS && ex->string && cJSON_IsNumber(ex) && ex->valuedouble > 0) {
+        if (i < CELERY_TOP_EXCEPTIONS && ex->string && cJSON_IsNumber(ex) && ex->valuedouble > 0 &&
+            ex->valuedouble <= 9007199254740992.0) {
             snprintf(s->top[i].name, sizeof s->top[i].name, "%s", ex->string);
             s->top[i++].n = (uint64_t)ex->valuedouble;
         }
     }
 }
 
-void celery_state_restore(struct celery_state *st, const cJSON *report)
+void celery_state_restore(struct celery_state *st, const cJSON *report, double now)
 {
     const cJSON *kind = cJSON_GetObjectItemCaseSensitive(report, "kind");
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(report, "id");
@@ -600,7 +608,7 @@ void celery_state_restore(struct celery_state *st, const cJSON *report)
         !id->valuestring[0] || worker_index(st, id->valuestring) >= 0)
         return;
     double at = number_of(report, "at", NAN);
-    if (isnan(at))
+    if (!(at >= now - st->lim.forget_after && at <= now + 60))
         return;
     struct worker *w = worker_get(st, id->valuestring, at);
     if (!w)
@@ -608,10 +616,10 @@ void celery_state_restore(struct celery_state *st, const cJSON *report)
     w->first_seen = number_of(report, "started_at", at);
     double freq = number_of(report, "interval", 2.0);
     w->freq = freq > 0 && freq < 86400 ? freq : 2.0;
-    w->pid = (long)number_of(report, "pid", -1);
-    w->processed = (long)number_of(report, "processed", -1);
-    w->failed = (uint64_t)number_of(report, "failed", 0);
-    w->concurrency = (long)number_of(report, "slots_total", -1);
+    w->pid = (long)count_of(report, "pid", -1);
+    w->processed = (long)count_of(report, "processed", -1);
+    w->failed = (uint64_t)count_of(report, "failed", 0);
+    w->concurrency = (long)count_of(report, "slots_total", -1);
     const cJSON *state = cJSON_GetObjectItemCaseSensitive(report, "state");
     w->offline = cJSON_IsString(state) && strcmp(state->valuestring, "stopped") == 0;
     const cJSON *version = cJSON_GetObjectItemCaseSensitive(report, "version");

@@ -77,9 +77,10 @@ cJSON *celery_state_report(const struct celery_state *st, size_t i, double now);
 /* Takes back what a report of celery_state_report (read from Redis by a
  * collector that just started) held: the worker, as last heard of, and its
  * series' counters and histograms, so history survives a restart. A
- * worker already known, or a report that is not of kind "celery", is
- * left alone. */
-void celery_state_restore(struct celery_state *st, const cJSON *report);
+ * worker already known, a report that is not of kind "celery", and one
+ * whose last heartbeat is not between now - forget_after and now + 60 s
+ * (a clock that cannot be), are left alone. */
+void celery_state_restore(struct celery_state *st, const cJSON *report, double now);
 
 struct celery_counters {
     uint64_t events, unknown_types, tasks_unattributed;

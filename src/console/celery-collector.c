@@ -300,7 +300,7 @@ static void restore(struct celery_collector *cc)
             continue;
         cJSON *report = cJSON_Parse(r->element[i]->str);
         size_t before = celery_state_nworkers(cc->state);
-        celery_state_restore(cc->state, report);
+        celery_state_restore(cc->state, report, clock_wall());
         n += celery_state_nworkers(cc->state) - before;
         cJSON_Delete(report);
     }

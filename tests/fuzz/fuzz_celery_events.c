@@ -3,7 +3,9 @@
  * send. The input is tried as a kombu envelope and as a body; every event
  * parsed is folded into a small state (tight caps, so eviction and the
  * hash's deletions run), and every worker's report must build and encode
- * histograms that decode back. */
+ * histograms that decode back. The input is also read back as a fleet
+ * report (qdeck:worker:<id> in Redis, which any process may write), as a
+ * restarted collector does. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +55,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         celery_events_parse(body, len, apply, st, &skipped, err, sizeof err);
         free(body);
     }
+    cJSON *report = cJSON_ParseWithLength((const char *)data, size);
+    celery_state_restore(st, report, 1764000000.0);
+    cJSON_Delete(report);
     check_report(st);
     celery_state_expire(st, 1764000000.0 + 3600);
     if (celery_state_nworkers(st) != 0)

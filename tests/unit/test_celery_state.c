@@ -191,8 +191,10 @@ static void history_survives_a_restart(void **unused)
                    "{\"type\":\"task-succeeded\",\"uuid\":\"ok\",\"hostname\":\"w@r\",\"runtime\":0.25,\"timestamp\":50.5}]");
     cJSON *before = celery_state_report(st, 0, 51.0);
     struct celery_state *again = celery_state_new(NULL);
-    celery_state_restore(again, before);
-    celery_state_restore(again, before);   /* a worker already known is left alone */
+    celery_state_restore(again, before, 1e9);   /* a heartbeat from 1970 on a clock of 2001: nonsense */
+    assert_int_equal(celery_state_nworkers(again), 0);
+    celery_state_restore(again, before, 52.0);
+    celery_state_restore(again, before, 52.0);   /* a worker already known is left alone */
     assert_int_equal(celery_state_nworkers(again), 1);
     cJSON *after = celery_state_report(again, 0, 51.0);
     /* the last minute's outcomes are a recent rate: they start again at 0 */

@@ -103,6 +103,11 @@ static const struct command commands[] = {
     {.name = "exporter", .usage = "exporter --listen ADDR",
      .help = "Prometheus metrics of every queue, worker, task type, breaker, guardrail", .run = cmd_exporter,
      .options = exporter_options, .synopsis = exporter_usage},
+    {.name = "celery", .usage = "celery watch|workers|ping|rate-limit|...",
+     .help = "a Celery fleet: its events, its remote control (celery --help)",
+     .run = cmd_celery, .options = celery_options, .synopsis = celery_usage},
+    {.name = "task", .usage = "task ID [--json]", .help = "one task from Celery's result backend or qdeck's store",
+     .run = cmd_task, .options = task_options, .synopsis = task_usage},
 };
 
 static void usage(FILE *out)

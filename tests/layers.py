@@ -30,7 +30,7 @@ LAYERS = [
     ("core",),
     ("net",),
     ("broker",),
-    ("control",),
+    ("control", "celery"),
     ("resilience", "dlq"),
     ("worker", "console", "demo"),
     ("ui",),

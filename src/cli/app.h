@@ -47,8 +47,8 @@ struct command {
 };
 
 /* Each command's full usage and options, kept next to its code. */
-extern const char publish_usage[], policy_usage[], breaker_usage[], sched_usage[], dlq_usage[], exporter_usage[];
-extern const struct arg_option status_options[], worker_options[], publish_options[], policy_options[],
+extern const char celery_usage[], task_usage[], publish_usage[], policy_usage[], breaker_usage[], sched_usage[], dlq_usage[], exporter_usage[];
+extern const struct arg_option celery_options[], task_options[], status_options[], worker_options[], publish_options[], policy_options[],
     breaker_options[], sched_options[], exporter_options[];
 extern const struct command dlq_commands[];
 
@@ -58,6 +58,8 @@ int cmd_worker(struct app *app, const struct args *a);
 int cmd_publish(struct app *app, const struct args *a);
 int cmd_sched(struct app *app, const struct args *a);
 int cmd_exporter(struct app *app, const struct args *a);
+int cmd_celery(struct app *app, const struct args *a);
+int cmd_task(struct app *app, const struct args *a);
 /* `qdeck dlq` without a known subcommand: says what is wrong. */
 int cmd_dlq(struct app *app, const struct args *a);
 int cmd_console(struct app *app);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "console/celery-collector.h"
 #include "control/audit.h"
 #include "control/keys.h"
 #include "control/redis-connect.h"
@@ -90,7 +91,36 @@ struct fleet_src {
     size_t ncommands;
     char last_command[512];
     double last_command_at;
+    struct celery_collector *celery;   /* NULL: off, read-only, or nothing to read from */
 };
+
+/* Where the context's Celery events are (its celery_events option), or NULL. */
+static const char *celery_events_url(const struct context_config *ctx, const char *redis_url)
+{
+    const char *mode = ctx->celery_events ? ctx->celery_events : "auto";
+    if (strcmp(mode, "amqp") == 0 || (strcmp(mode, "auto") == 0 && ctx->amqp))
+        return ctx->amqp;
+    if (strcmp(mode, "redis") == 0 || strcmp(mode, "auto") == 0)
+        return redis_url;
+    if (strcmp(mode, "off") != 0)
+        log_warn("console: celery_events = %s: want auto, amqp, redis or off; Celery events not read", mode);
+    return NULL;
+}
+
+/* The Celery events collector writes the Celery workers into the registry
+ * this source reads; a read-only context writes nothing, so has none. */
+static void start_celery(struct fleet_src *f, const struct source *src)
+{
+    const struct context_config *ctx = src->ctx;
+    const char *events = ctx && !ctx->read_only ? celery_events_url(ctx, src->url) : NULL;
+    if (!events)
+        return;
+    struct celery_collector_options o = {.events_url = events, .redis_url = src->url, .tls = &ctx->tls,
+                                         .timeout = ctx->timeout, .limits = {.forget_after = ctx->celery_forget}};
+    char err[300];
+    if (!(f->celery = celery_collector_start(&o, err, sizeof err)))
+        log_warn("console: %s", err);
+}
 
 int fleet_source_command(struct source *src, const struct config *cfg, const char *verb, const char *job,
                          bool refused)
@@ -187,6 +217,7 @@ static int fleet_init(struct source *src, char *err, size_t errlen)
     f->fd = -1;
     f->timeout = src->ctx ? src->ctx->timeout : 5;
     src->priv = f;
+    start_celery(f, src);
     return 0;
 }
 
@@ -213,6 +244,7 @@ static void fleet_interrupt(struct source *src)
 static void fleet_fini(struct source *src)
 {
     struct fleet_src *f = src->priv;
+    celery_collector_stop(f->celery);
     fleet_disconnect(src);
     pthread_mutex_destroy(&f->fd_lock);
     free(f);

@@ -3,7 +3,10 @@
  * snapshot carrying a struct fleet_table in snap->extra (fleet_table_of).
  * It is a console collector, not protocol: control/fleet.h reads and
  * parses, this runs the reads on a thread and carries the console's
- * scheduler commands. */
+ * scheduler commands. Unless the context is read-only or its
+ * celery_events is off, it also runs a Celery events collector
+ * (console/celery-collector.h), whose workers join the registry it reads:
+ * rows of kind "celery". */
 #ifndef QDECK_FLEET_SOURCE_H
 #define QDECK_FLEET_SOURCE_H
 

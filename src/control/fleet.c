@@ -132,6 +132,8 @@ bool fleet_parse_report(const char *key_id, const char *json, double now, struct
     memset(w, 0, sizeof *w);
     w->report = o;
     w->id = json_string(o, "id", key_id);
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(o, "kind");
+    w->kind = cJSON_IsString(kind) && strcmp(kind->valuestring, "celery") == 0 ? "celery" : "qdeck";
     w->host = json_string(o, "host", "?");
     w->version = json_string(o, "version", "?");
     w->queues = queues_text(o);
@@ -158,7 +160,7 @@ bool fleet_parse_report(const char *key_id, const char *json, double now, struct
     const cJSON *state = cJSON_GetObjectItemCaseSensitive(o, "state");
     if (cJSON_IsString(state) && strcmp(state->valuestring, "stopped") == 0)
         w->state = FLEET_STOPPED;
-    else if (now - w->last_beat > 3 * w->interval)
+    else if (now - w->last_beat > json_real(o, "lost_after", 3 * w->interval))
         w->state = FLEET_LOST;
     else
         w->state = FLEET_RUNNING;
@@ -266,6 +268,7 @@ static void registered_only(struct fleet_worker *w, const char *id, double last_
 {
     memset(w, 0, sizeof *w);
     w->id = xstrdup(id);
+    w->kind = "qdeck";
     w->host = xstrdup("?");
     w->version = xstrdup("?");
     w->queues = xstrdup("");

@@ -3,7 +3,7 @@
  * table; no keyspace walk.
  *
  * A worker is "lost" when its last heartbeat is older than 3 x its own
- * interval, or when its key vanished (its TTL is 3 x interval) without a
+ * interval (or than the report's "lost_after" seconds: Celery workers, 2 x freq), or when its key vanished (its TTL is 3 x interval) without a
  * "stopped" report first. Vanished workers are remembered for
  * FLEET_REMEMBER seconds, so a crash shows as a red "lost" row rather than
  * a row that silently disappears.
@@ -28,7 +28,7 @@ enum fleet_state { FLEET_RUNNING, FLEET_STOPPED, FLEET_LOST };
 
 struct fleet_worker {
     char *id, *host, *version;
-    const char *kind;         /* "qdeck", "celery"; NULL: qdeck */
+    const char *kind;         /* "qdeck", or "celery" for a Celery worker seen through its events; NULL: qdeck */
     char *queues;             /* "amqp:orders, redis:jobs" ("" when none) */
     long pid;                 /* -1 unknown */
     int64_t slots_busy, slots_total, in_flight;        /* -1 unknown */

@@ -36,12 +36,13 @@ static const struct {
     {"dep.", ".rate", POLICY_RATE, "off"},
     {"dep.", ".fallback", POLICY_BOOL, "false"},
     {"task.", ".max_runtime_ms", POLICY_INT_OFF, "off"},
+    {"task.", ".rate", POLICY_RATE, "off"},   /* Celery's rate_limit (console/celery-collector.h) */
 };
 #define NSCOPED (sizeof scoped / sizeof scoped[0])
 
 static const char known_names[] =
     "shed.priority_below, shed.auto, budget.max_response_tokens, queue.<name>.max_depth, queue.<name>.paused, "
-    "dep.<name>.rate, dep.<name>.fallback, task.<type>.max_runtime_ms";
+    "dep.<name>.rate, dep.<name>.fallback, task.<type>.max_runtime_ms, task.<type>.rate";
 
 /* Index into scoped[] of a per-name guardrail and the span of its <name>,
  * or -1. */

@@ -13,6 +13,8 @@
  *   dep.<name>.rate            n/s (a positive number, "/s" optional) | off
  *   dep.<name>.fallback        bool
  *   task.<type>.max_runtime_ms int|off
+ *   task.<type>.rate           n/s | off: a Celery task's rate_limit, sent
+ *                              by the console's Celery collector
  * A <name> may hold dots and colons (queue.amqp:orders.v2.paused): the kind
  * is the last segment.
  */

@@ -26,6 +26,8 @@ struct context_config {
     char *mgmt;
     char *redis;
     bool read_only;
+    char *celery_events;   /* auto | amqp | redis | off: where the console reads Celery's events */
+    double celery_forget;  /* seconds a silent Celery worker stays listed */
     char *redis_keys;      /* comma-separated SCAN MATCH patterns */
     char *redis_exclude;   /* comma-separated glob patterns to leave out */
     char *redis_watch;     /* comma-separated list keys always shown, 0 when empty */

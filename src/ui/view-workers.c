@@ -35,9 +35,9 @@ struct wcol {
     int priority;   /* 1 first; the lowest go when the terminal is narrow */
 };
 
-enum { WC_STATE, WC_QUEUES, WC_SLOTS, WC_PROC, WC_FAIL, WC_RETRY, WC_DLQ, WC_PARKED, WC_BEAT, WC_COUNT };
+enum { WC_STATE, WC_QUEUES, WC_SLOTS, WC_PROC, WC_FAIL, WC_RETRY, WC_DLQ, WC_PARKED, WC_BEAT, WC_KIND, WC_COUNT };
 static const struct wcol wcols[WC_COUNT] = {
-    [WC_STATE] = {"STATE", 7, 1},  [WC_QUEUES] = {"QUEUES", 24, 8}, [WC_SLOTS] = {"SLOTS", BAR_WIDTH + 10, 2},
+    [WC_KIND] = {"KIND", 6, 5},    [WC_STATE] = {"STATE", 7, 1},  [WC_QUEUES] = {"QUEUES", 24, 8}, [WC_SLOTS] = {"SLOTS", BAR_WIDTH + 10, 2},
     [WC_PROC] = {"PROC", 8, 3},    [WC_FAIL] = {"FAIL", 7, 4},      [WC_RETRY] = {"RETRY", 7, 7},
     [WC_DLQ] = {"DLQ", 7, 5},      [WC_PARKED] = {"PARKED", 6, 6},  [WC_BEAT] = {"BEAT", 7, 1},
 };
@@ -125,13 +125,14 @@ static const char *worker_name(const struct fleet_worker *w, char *buf, size_t l
     return buf;
 }
 
-static void visible_columns(bool shown[WC_COUNT], int *name_width)
+/* KIND is shown only when the fleet mixes kinds (Celery workers beside qdeck's). */
+static void visible_columns(bool shown[WC_COUNT], int *name_width, bool mixed)
 {
     int used = 0;
     memset(shown, 0, WC_COUNT * sizeof shown[0]);
     for (int p = 1; p <= WC_COUNT; p++)
         for (int c = 0; c < WC_COUNT; c++)
-            if (wcols[c].priority == p && NAME_MIN + used + wcols[c].width + 1 <= COLS) {
+            if (wcols[c].priority == p && (c != WC_KIND || mixed) && NAME_MIN + used + wcols[c].width + 1 <= COLS) {
                 shown[c] = true;
                 used += wcols[c].width + 1;
             }
@@ -179,7 +180,7 @@ static void draw_header_row(const struct list *l, int y, const bool shown[WC_COU
     const char *arrow = list_arrow(l, WS_HOST);
     snprintf(title, sizeof title, "WORKER%s%s", arrow[0] ? " " : "", arrow);
     int x = crt_put(y, 0, name_width, ALIGN_LEFT, SLOT_COLUMN, title);
-    static const int sorted_by[WC_COUNT] = {[WC_STATE] = WS_STATE, [WC_QUEUES] = -1, [WC_SLOTS] = WS_BUSY,
+    static const int sorted_by[WC_COUNT] = {[WC_KIND] = -1, [WC_STATE] = WS_STATE, [WC_QUEUES] = -1, [WC_SLOTS] = WS_BUSY,
                                             [WC_PROC] = WS_PROCESSED, [WC_FAIL] = WS_FAILED, [WC_RETRY] = -1,
                                             [WC_DLQ] = -1, [WC_PARKED] = -1, [WC_BEAT] = WS_BEAT};
     for (int c = 0; c < WC_COUNT; c++) {
@@ -187,7 +188,7 @@ static void draw_header_row(const struct list *l, int y, const bool shown[WC_COU
             continue;
         snprintf(title, sizeof title, "%s%s", list_arrow(l, sorted_by[c]), wcols[c].title);
         x += crt_put(y, x, 1, ALIGN_LEFT, SLOT_COLUMN, " ");
-        bool left = c == WC_QUEUES || c == WC_STATE;
+        bool left = c == WC_QUEUES || c == WC_STATE || c == WC_KIND;
         x += crt_put(y, x, wcols[c].width, left ? ALIGN_LEFT : ALIGN_RIGHT, SLOT_COLUMN, title);
     }
 }
@@ -208,6 +209,10 @@ static void draw_row(int y, const struct fleet_worker *w, bool selected, bool st
         enum theme_slot s = base;
         enum crt_align align = ALIGN_RIGHT;
         switch (c) {
+        case WC_KIND:
+            snprintf(text, sizeof text, "%s", w->kind ? w->kind : "qdeck");
+            align = ALIGN_LEFT;
+            break;
         case WC_STATE:
             snprintf(text, sizeof text, "%s", w->state == FLEET_LOST ? "LOST"
                                               : unhealthy            ? "ERROR"
@@ -433,9 +438,11 @@ static void draw_workers(struct ui *ui, void *state, int top, int height)
         crt_put(top, x, COLS - x, ALIGN_LEFT, SLOT_VALUE, line);
     }
 
-    bool shown[WC_COUNT];
+    bool shown[WC_COUNT], mixed = false;
+    for (size_t i = 0; t && i < t->n && !mixed; i++)
+        mixed = t->workers[i].kind && strcmp(t->workers[i].kind, "qdeck") != 0;
     int name_width;
-    visible_columns(shown, &name_width);
+    visible_columns(shown, &name_width, mixed);
     int detail_height = st->detail && l->n ? (height / 2 > 14 ? 14 : height / 2) : 0;
     int list_top = top + 1, list_height = height - 2 - detail_height;
     draw_header_row(l, list_top, shown, name_width);

@@ -47,6 +47,7 @@ static void values_are_typed_and_canonical(void **state)
     valid("dep.llm-api.rate", "off", "off");
     valid("dep.llm-api.fallback", "true", "true");
     valid("task.resize.max_runtime_ms", "1500", "1500");
+    valid("task.resize.rate", "5", "5/s");   /* a Celery task's rate_limit */
 
     invalid("shed.priority_below", "-1", "wants an integer >= 0 or off, got '-1'");
     invalid("shed.priority_below", "3x", "wants an integer");

@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Real Celery 5 workers (Debian's python3-celery, prefork, events on) seen
+# through their events: the console's fleet collector receives the celeryev
+# exchange on RabbitMQ and writes each worker into the fleet registry; then
+#   - two workers run 200 tasks of 50 ms: `qdeck celery workers --json`
+#     lists both, processed counts totalling 200, run-time p50 in 40-90 ms,
+#     broker wait and e2e from task-sent;
+#   - a frozen worker (SIGSTOP: no heartbeat, no offline event) shows as
+#     lost within 2 x freq + 2 s, and a warm shutdown shows as stopped.
+# The Redis transport (kombu's PUBLISH envelope) is covered by one more
+# worker on the suite's Redis, seen by a headless `qdeck celery watch`. Skipped when python3-celery is missing.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../lib/assert.sh"
+source "$here/../lib/screen.sh"
+
+if ! /usr/bin/python3 -c 'import celery' 2>/dev/null; then
+  echo "  skip: python3-celery is not installed"
+  check "python3-celery missing: nothing to test (tests/lib/deps.sh test installs it)" true
+  finish
+fi
+
+work=$QDECK_TEST_TMP/celery-events
+mkdir -p "$work"
+cat > "$work/evtasks.py" <<'PY'
+import os, time
+from celery import Celery
+
+app = Celery("evtest", broker=os.environ["CELERY_BROKER"], backend=os.environ["CELERY_BACKEND"])
+app.conf.update(task_default_queue=os.environ.get("CELERY_QUEUE", "celery_ev"), task_ignore_result=True,
+                worker_send_task_events=True, task_send_sent_event=True, worker_prefetch_multiplier=1,
+                broker_connection_retry_on_startup=True, worker_hijack_root_logger=False)
+
+@app.task(name="demo.sleep50")
+def sleep50():
+    time.sleep(0.05)
+
+@app.task(name="demo.add", ignore_result=False)
+def add(a, b):
+    return a + b
+
+@app.task(name="demo.boom", ignore_result=False)
+def boom():
+    raise ValueError("boom")
+PY
+
+export CELERY_BACKEND=$REDIS_URL/0
+pids=()
+cleanup() {
+  screen_stop_all
+  for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null; kill -TERM "$p" 2>/dev/null; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+}
+trap cleanup EXIT
+
+start_worker() {   # NAME BROKER QUEUE LOG
+  (cd "$work" && CELERY_BROKER=$2 CELERY_QUEUE=$3 PYTHONPATH=$work exec /usr/bin/python3 -m celery -A evtasks worker \
+     -P prefork -c 2 -E -n "$1" -Q "$3" --heartbeat-interval 1 --without-gossip --without-mingle \
+     --loglevel=INFO > "$4" 2>&1) &
+  pids+=($!)
+}
+
+celery_json() { "$QDECK_PLAIN" --redis "$REDIS_URL" celery workers --json 2>/dev/null; }
+jq_is() { [ "$(celery_json | jq -r "$1")" = "$2" ]; }
+
+broker=${AMQP_URL/amqp:/pyamqp:}
+start_worker "w3@evtest" "$REDIS_URL/0" celery_ev_redis "$work/w3.log"
+start_worker "w1@evtest" "$broker" celery_ev "$work/w1.log"
+start_worker "w2@evtest" "$broker" celery_ev "$work/w2.log"
+w2=${pids[-1]}
+for w in w1 w2 w3; do check "worker $w ready" wait_for 60 grep -q 'ready' "$work/$w.log"; done
+
+# RabbitMQ: the console's own collector (its fleet source runs one)
+screen_start celery "$QDECK --amqp $AMQP_URL --redis $REDIS_URL --refresh 0.5 --log $work/console.log -vv"
+screen_keys celery 3
+# the Redis transport: a headless watch (no AMQP URL: events from Redis)
+"$QDECK" --redis "$REDIS_URL" celery watch --log "$work/watch-redis.log" -vv 2> "$work/watch-redis.err" &
+watch_redis=$!
+pids+=($watch_redis)
+check "both workers appear, running" wait_for 60 jq_is '[.workers[] | select(.id|test("^w[12]@evtest$")) | .state] | join(",")' "running,running"
+
+ids=$(cd "$work" && CELERY_BROKER=$broker PYTHONPATH=$work /usr/bin/python3 -c '
+from evtasks import sleep50, boom, add
+for _ in range(200): sleep50.delay()
+print(add.delay(2, 3).id)
+for _ in range(3): last = boom.delay()
+print(last.id)')
+read -r add_id boom_id <<<"$(echo $ids)"
+check "processed counts total 204 (200 + 1 add + 3 failures)" wait_for 60 jq_is '[.workers[] | select(.id|test("^w[12]@evtest$")) | .processed] | add' 204
+# heartbeats count a task before its buffered task events arrive: wait for those too
+check "every run time arrived" wait_for 10 jq_is '.tasks[] | select(.name == "demo.sleep50") | .run.count' 200
+json=$(celery_json)
+task() { jq -r --arg n "$1" ".tasks[] | select(.name == \$n) | $2" <<<"$json"; }
+expect_eq "run-time count of demo.sleep50" "$(task demo.sleep50 .run.count)" 200
+p50=$(task demo.sleep50 .run.p50)
+check "run-time p50 $p50 s within 40-90 ms" awk -v v="$p50" 'BEGIN { exit !(v >= 0.040 && v <= 0.090) }'
+check "end to end from task-sent recorded" test "$(task demo.sleep50 .e2e.count)" -gt 0
+expect_eq "queue wait from task-sent for every run" "$(task demo.sleep50 .queue_wait.count)" 200
+expect_eq "both workers ran demo.sleep50" "$(task demo.sleep50 .workers)" 2
+check "failed counted per worker (task-failed events)" \
+  wait_for 10 jq_is '[.workers[] | select(.id|test("^w[12]@evtest$")) | .failed] | add' 3
+expect_match "version is Celery's" "$(jq -r '.workers[0].version' <<<"$json")" '^py-celery 5\.'
+raw=$(redis-cli -u "$REDIS_URL" GET "qdeck:worker:w1@evtest"; redis-cli -u "$REDIS_URL" GET "qdeck:worker:w2@evtest")
+expect_match "top exception name kept" "$raw" '"exceptions":\{"ValueError":[0-9]'
+check "the console's Workers view lists them, kind celery" screen_wait celery 10 'evtest:[0-9]+ +running .*celery'
+screen_keys celery 4
+check "the console's Latency view lists the Celery task name" screen_wait celery 10 'demo\.sleep50'
+expect_match "task rendered in the table" "$("$QDECK_PLAIN" --redis "$REDIS_URL" celery workers)" 'demo\.sleep50 +200 '
+
+check "the Redis worker appears" wait_for 30 jq_is '.workers[] | select(.id == "w3@evtest") | .state' running
+(cd "$work" && CELERY_BROKER=$REDIS_URL/0 CELERY_QUEUE=celery_ev_redis PYTHONPATH=$work /usr/bin/python3 -c '
+from evtasks import sleep50
+for _ in range(20): sleep50.delay()')
+check "over Redis (kombu envelope, base64 body, task.multi): 20 processed" \
+  wait_for 30 jq_is '.workers[] | select(.id == "w3@evtest") | .processed' 20
+kill -TERM "$watch_redis"; wait "$watch_redis"
+expect_match "the Redis watch read every message" "$(cat "$work/watch-redis.err")" 'celery: [0-9]{2,} events, 0 unreadable'
+
+# the guardrail queue.<name>.paused reaches Celery: cancel_consumer / add_consumer
+consumers() { "$TOOLS/amqp-fill" "$AMQP_URL" depth celery_ev 2>/dev/null | cut -d' ' -f2; }
+consumers_is() { [ "$(consumers)" = "$1" ]; }
+"$QDECK" --redis "$REDIS_URL" policy set queue.celery_ev.paused true --force >/dev/null 2>&1
+check "paused: celery_ev reaches 0 consumers within 5 s" wait_for 5 consumers_is 0
+start_worker "w4@evtest" "$broker" celery_ev "$work/w4.log"   # boots while the other checks run
+w4=${pids[-1]}
+
+# one task from Celery's result backend
+out=$("$QDECK" --redis "$REDIS_URL" task "$add_id" --json)
+expect_eq "qdeck task: a success from celery-task-meta" "$(jq -r '[.store, .status, .result] | join(",")' <<<"$out")" celery,SUCCESS,5
+out=$("$QDECK" --redis "$REDIS_URL" task "$boom_id")
+expect_match "qdeck task: a failure with its traceback, as a table" "$out" '^status +FAILURE'
+expect_match "qdeck task: the traceback's last line" "$out" 'ValueError: boom'
+out=$("$QDECK" --redis "$REDIS_URL" task no-such-task 2>&1); rc=$?
+expect_eq "qdeck task: an unknown id exits 1" "$rc" 1
+expect_match "qdeck task: says where it looked" "$out" 'neither celery-task-meta-no-such-task nor qdeck:task:no-such-task'
+
+# remote control (pidbox) over RabbitMQ and over Redis
+expect_eq "concurrency from one stats inspect" "$(jq -r '[.workers[] | select(.id == "w1@evtest") | .concurrency][0]' <<<"$json")" 2
+expect_eq "queues from one active_queues inspect" "$(jq -r '[.workers[] | select(.id == "w1@evtest") | .queues][0]' <<<"$json")" celery_ev
+pong=$("$QDECK" --amqp "$AMQP_URL" celery ping --json)
+expect_eq "ping: both RabbitMQ workers answer pong" "$(jq -r '[."w1@evtest".ok, ."w2@evtest".ok] | join(",")' <<<"$pong")" pong,pong
+out=$("$QDECK" --amqp "$AMQP_URL" celery rate-limit demo.sleep50 5/s --worker w1@evtest)
+expect_match "rate-limit: w1 says it is set, as a table" "$out" '^w1@evtest +ok: new rate limit set successfully'
+registered=$(cd "$work" && CELERY_BROKER=$broker PYTHONPATH=$work /usr/bin/python3 -m celery -A evtasks inspect registered rate_limit -d w1@evtest 2>&1)
+expect_match "celery inspect registered rate_limit shows 5/s" "$registered" 'demo\.sleep50 \[rate_limit=5/s\]'
+out=$("$QDECK" --read-only --amqp "$AMQP_URL" celery rate-limit demo.sleep50 1/s 2>&1); rc=$?
+expect_eq "read-only: rate-limit refused (exit 1)" "$rc" 1
+expect_match "read-only: says why" "$out" 'read-only mode: refusing celery.rate_limit'
+expect_match "audit trail: the change and the refusal" "$(cat "$HOME"/.local/state/qdeck/audit.jsonl 2>/dev/null)" \
+  'celery.rate_limit.*w1@evtest.*1 replies'
+pong=$("$QDECK" --redis "$REDIS_URL" celery ping --worker w3@evtest --json)
+expect_eq "ping over Redis (kombu envelope, binding set, BRPOP)" "$(jq -r '."w3@evtest".ok' <<<"$pong")" pong
+
+check "a third worker starting while paused is seen" wait_for 60 jq_is '.workers[] | select(.id == "w4@evtest") | .state' running
+check "... and paused too: 0 consumers again" wait_for 10 consumers_is 0
+expect_match "its report says which queue qdeck paused" "$(redis-cli -u "$REDIS_URL" GET qdeck:worker:w4@evtest)" '"paused_queues":"celery_ev"'
+"$QDECK" --redis "$REDIS_URL" policy set queue.celery_ev.paused false --force >/dev/null 2>&1
+check "unpaused: all three consume again (add_consumer)" wait_for 10 consumers_is 3
+
+# the guardrail task.<name>.rate reaches Celery as rate_limit
+"$QDECK" --redis "$REDIS_URL" policy set task.demo.sleep50.rate 3 --force >/dev/null 2>&1
+rate_everywhere() {
+  [ "$(cd "$work" && CELERY_BROKER=$broker PYTHONPATH=$work /usr/bin/python3 -m celery -A evtasks inspect registered \
+       rate_limit 2>&1 | grep -c 'demo\.sleep50 \[rate_limit=3/s\]')" = 3 ]
+}
+check "task.demo.sleep50.rate = 3/s: all three workers have rate_limit=3/s" wait_for 20 rate_everywhere
+
+kill -STOP "$w2"
+t0=$EPOCHREALTIME
+check "a frozen worker shows as lost within 2 x freq + 2 s" wait_for 4 jq_is '.workers[] | select(.id == "w2@evtest") | .state' lost
+echo "  (lost after $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s)"
+kill -CONT "$w2"
+check "it comes back running" wait_for 10 jq_is '.workers[] | select(.id == "w2@evtest") | .state' running
+out=$("$QDECK" --amqp "$AMQP_URL" celery shutdown w2@evtest --wait 1 2>&1)
+check "qdeck celery shutdown w2: the worker process exits" wait_for 30 bash -c "! kill -0 $w2 2>/dev/null"
+check "a warm shutdown (worker-offline) shows as stopped" wait_for 30 jq_is '.workers[] | select(.id == "w2@evtest") | .state' stopped
+
+screen_keys celery q
+expect_eq "the console exits cleanly (its collector stopped and joined)" "$(screen_exit_status celery 10)" 0
+finish

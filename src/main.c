@@ -78,6 +78,8 @@ static const struct command commands[] = {
     {.name = "exporter", .usage = "exporter --listen ADDR",
      .help = "Prometheus metrics of every queue, worker, task type, breaker, guardrail", .run = cmd_exporter,
      .options = exporter_options, .synopsis = exporter_usage},
+    {.name = "trace", .usage = "trace export|replay", .help = "recorded traffic: export it as JSONL, replay it as load",
+     .run = cmd_trace, .subs = trace_commands, .synopsis = trace_usage},
 };
 
 static void usage(FILE *out)

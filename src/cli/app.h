@@ -51,6 +51,10 @@ extern const char publish_usage[], policy_usage[], breaker_usage[], sched_usage[
 extern const struct arg_option status_options[], worker_options[], publish_options[], policy_options[],
     breaker_options[], sched_options[], exporter_options[];
 extern const struct command dlq_commands[];
+extern const char trace_usage[];
+extern const struct command trace_commands[];
+/* `qdeck trace` (export | replay) without a known subcommand. */
+int cmd_trace(struct app *app, const struct args *a);
 
 int cmd_status(struct app *app, const struct args *a);
 int cmd_demo(struct app *app, const struct args *a);

@@ -46,6 +46,8 @@ cJSON *worker_report_from_stats(const struct worker_stats *s, const char *queues
         cJSON *type = cJSON_AddObjectToObject(lat, t->type);
         cJSON_AddNumberToObject(type, "processed", (double)t->processed);
         cJSON_AddNumberToObject(type, "failed", (double)t->failed);
+        cJSON_AddNumberToObject(type, "tokens_in", (double)t->tokens_in);
+        cJSON_AddNumberToObject(type, "tokens_out", (double)t->tokens_out);
         add_histogram(type, "queue_wait", t->queue_wait);
         add_histogram(type, "run", t->run_time);
         add_histogram(type, "e2e", t->end_to_end);

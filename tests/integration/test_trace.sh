@@ -10,6 +10,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/assert.sh"
 source "$here/../lib/worker.sh"
+source "$here/../lib/screen.sh"
 
 T=$QDECK_TEST_TMP/trace
 mkdir -p "$T"
@@ -19,7 +20,7 @@ answer='{"id":"x","choices":[{"message":{"content":"hi"}}],"usage":{"prompt_toke
 "$TOOLS/slow-upstream" 5 0 "$answer" >"$T/upstream.out" 2>"$T/upstream.err" &
 upstream=$!
 wpid=
-cleanup() { [ -z "$wpid" ] || kill "$wpid" 2>/dev/null; kill "$upstream" 2>/dev/null; wait 2>/dev/null; }
+cleanup() { screen_stop_all; [ -z "$wpid" ] || kill "$wpid" 2>/dev/null; kill "$upstream" 2>/dev/null; wait 2>/dev/null; }
 trap cleanup EXIT
 wait_for 10 grep -q '^port ' "$T/upstream.out"
 port=$(awk '/^port / { print $2 }' "$T/upstream.out")
@@ -27,6 +28,7 @@ port=$(awk '/^port / { print $2 }' "$T/upstream.out")
 cat >"$T/qdeck.conf" <<CONF
 [context t]
 redis = $REDIS_URL
+redis_watch = tr
 [worker]
 queues = redis:tr
 concurrency = 4
@@ -57,7 +59,6 @@ xlen_is() { [ "$($R xlen qdeck:trace)" = "$1" ]; }
 check "26 finished attempts, 26 trace records" wait_for 30 xlen_is 26
 llm_tokens() { $R --scan --pattern 'qdeck:worker:*' | head -1 | xargs -r $R get | jq -e '.latency.llm.tokens_in == 60 and .latency.llm.tokens_out == 150' >/dev/null; }
 check "the heartbeat carries the llm type's tokens (5 x 12 in, 5 x 30 out)" wait_for 10 llm_tokens
-kill -TERM "$wpid"; wait "$wpid"; wpid=
 
 # ------------------------------------------------------------ export
 check "trace export" q trace export --out "$T/all.jsonl"
@@ -82,6 +83,26 @@ expect_eq "--since 1h: all 26" "$(q trace export --since 1h --out - 2>/dev/null 
 out=$(q trace export --since soon --out - 2>&1); rc=$?
 expect_eq "--since soon: usage error" "$rc" 2
 expect_match "--since soon: says what is wrong" "$out" "--since wants a duration"
+
+# ------------------------------------------------------------ live: tokens, cost, capacity
+# 8 s of llm calls at 10/s (trace replay in real time) while the console's
+# Capacity view and status --json read the fleet twice
+awk 'BEGIN { for (i = 0; i < 80; i++) printf "{\"t\":%.1f,\"type\":\"llm\",\"payload\":{\"prompt\":\"hi\"}}\n", i / 10 }' >"$T/load.jsonl"
+q trace replay "$T/load.jsonl" --to redis:tr >"$T/load.out" 2>&1 &
+load=$!
+screen_start c "$QDECK --config $T/qdeck.conf --refresh 0.5"
+screen_keys c 0
+check "Capacity view: the llm row with tokens/min, cost/min and cost per success" \
+  screen_wait c 15 '^llm +[0-9.]+ +[0-9.]+ +4 +[0-9.]+ .* [1-9][0-9]{2,} +0\.[0-9]{4} +0\.000(4[5-9]|5[0-2])'
+status=$(q status --json 2>/dev/null)
+expect_eq "status --json: the llm type's capacity figures" \
+  "$(jq '.capacity.types[] | select(.type == "llm") | (.lambda > 0) and (.mu > 0) and (.slots == 4) and (.rho > 0)
+        and (.wait >= 0) and (.tokens_per_min > 0) and (.cost_per_success > 0.00043 and .cost_per_success < 0.00054)' <<<"$status")" true
+expect_eq "status --json: the queue's row" "$(jq '.capacity.queues[] | select(.queue == "redis:tr") | .slots' <<<"$status")" 4
+wait "$load"
+expect_match "the load went out in real time" "$(cat "$T/load.out")" 'replayed 80 of 80 task\(s\) to redis:tr in [78]\.'
+check "all 106 attempts traced" wait_for 20 xlen_is 106
+kill -TERM "$wpid"; wait "$wpid"; wpid=
 
 # ------------------------------------------------------------ replay
 check "replay at once (--speed 0)" q trace replay "$T/all.jsonl" --to redis:again --speed 0

@@ -108,7 +108,7 @@ int cmd_sim(struct app *app, const struct args *a)
 out:
     sim_variants_free(&vs);
     sim_params_free(&base);
-    free(fits);
+    sim_fit_free(fits, tr.types.n);
     sim_trace_free(&tr);
     return rc;
 }

@@ -229,12 +229,12 @@ static bool start(struct sim *s, struct sim_worker *w, uint32_t i)
         if (in_focus(s, i))
             s->r->waits[s->r->nwaits++] = s->now - t->arrive;
     }
+    /* the record's own outcome while the call runs about when it did;
+     * otherwise the type's failure share at this time of the trace */
     int outcome = rec->outcome == SIM_SHED ? SIM_OK : rec->outcome;
-    if (t->attempt > 1) {
-        const struct sim_fit *f = &s->fits[rec->type];
-        double share = f->attempts ? (double)f->failures / (double)f->attempts : 0;
-        outcome = uniform(s) < share ? SIM_FAIL : SIM_OK;
-    }
+    const struct sim_fit *f = &s->fits[rec->type];
+    if (t->attempt > 1 || fabs(s->now - t->arrive) > f->fail.width)
+        outcome = uniform(s) < sim_failure_share(f, s->now) ? SIM_FAIL : SIM_OK;
     double run = t->service;
     if (run > tp->timeout) {
         run = tp->timeout;

@@ -4,11 +4,15 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/xalloc.h"
 
@@ -40,19 +44,16 @@ void sim_names_free(struct sim_names *set)
     *set = (struct sim_names){0};
 }
 
-/* A number field: 0 with *out (fallback when absent and not required), or -1. */
-static int number_field(const cJSON *o, const char *key, bool required, double min, double fallback, double *out,
-                        char *err, size_t errlen)
+/* The fields a record may have, each read once: a line's members are
+ * walked once and matched here (a dozen lookups per line by name would
+ * cost more than the parse). */
+enum field { F_T, F_TYPE, F_SERVICE, F_QUEUE, F_PRIORITY, F_ATTEMPT, F_TOKENS_IN, F_TOKENS_OUT, F_DEADLINE, F_WAIT,
+             F_E2E, F_OUTCOME, NFIELDS };
+static const char *const field_names[NFIELDS] = {"t", "type", "service", "queue", "priority", "attempt",
+                                                 "tokens_in", "tokens_out", "deadline", "wait", "e2e", "outcome"};
+
+static int number_of(const cJSON *v, const char *key, double min, double *out, char *err, size_t errlen)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!v || cJSON_IsNull(v)) {
-        if (required) {
-            snprintf(err, errlen, "%s: missing (required)", key);
-            return -1;
-        }
-        *out = fallback;
-        return 0;
-    }
     if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) {
         snprintf(err, errlen, "%s: not a number", key);
         return -1;
@@ -65,11 +66,10 @@ static int number_field(const cJSON *o, const char *key, bool required, double m
     return 0;
 }
 
-static int whole_field(const cJSON *o, const char *key, int min, int max, int fallback, int *out, char *err,
-                       size_t errlen)
+static int whole_of(const cJSON *v, const char *key, int min, int max, int *out, char *err, size_t errlen)
 {
     double d;
-    if (number_field(o, key, false, -INFINITY, fallback, &d, err, errlen) < 0)
+    if (number_of(v, key, -INFINITY, &d, err, errlen) < 0)
         return -1;
     if (d != floor(d) || d < min || d > max) {
         snprintf(err, errlen, "%s: wants a whole number from %d to %d, got %g", key, min, max, d);
@@ -79,18 +79,8 @@ static int whole_field(const cJSON *o, const char *key, int min, int max, int fa
     return 0;
 }
 
-static int string_field(const cJSON *o, const char *key, bool required, const char *fallback, const char **out,
-                        char *err, size_t errlen)
+static int string_of(const cJSON *v, const char *key, const char **out, char *err, size_t errlen)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!v || cJSON_IsNull(v)) {
-        if (required) {
-            snprintf(err, errlen, "%s: missing (required)", key);
-            return -1;
-        }
-        *out = fallback;
-        return 0;
-    }
     if (!cJSON_IsString(v) || !v->valuestring[0]) {
         snprintf(err, errlen, "%s: not a non-empty string", key);
         return -1;
@@ -99,23 +89,47 @@ static int string_field(const cJSON *o, const char *key, bool required, const ch
     return 0;
 }
 
+static int read_field(int f, const cJSON *v, struct sim_record *r, const char **type, const char **queue,
+                      const char **outcome, char *err, size_t errlen)
+{
+    const char *key = field_names[f];
+    double ignored;
+    switch (f) {
+    case F_T: return number_of(v, key, -INFINITY, &r->t, err, errlen);
+    case F_TYPE: return string_of(v, key, type, err, errlen);
+    case F_SERVICE: return number_of(v, key, 0, &r->service, err, errlen);
+    case F_QUEUE: return string_of(v, key, queue, err, errlen);
+    case F_PRIORITY: return whole_of(v, key, 0, 255, &r->priority, err, errlen);
+    case F_ATTEMPT: return whole_of(v, key, 1, 1000000, &r->attempt, err, errlen);
+    case F_TOKENS_IN: return number_of(v, key, 0, &r->tokens_in, err, errlen);
+    case F_TOKENS_OUT: return number_of(v, key, 0, &r->tokens_out, err, errlen);
+    case F_DEADLINE: return number_of(v, key, 0, &r->deadline, err, errlen);
+    case F_OUTCOME: return string_of(v, key, outcome, err, errlen);
+    default: return number_of(v, key, 0, &ignored, err, errlen);   /* wait, e2e: checked, not used */
+    }
+}
+
 static int parse_object(struct sim_trace *tr, const cJSON *o, struct sim_record *r, char *err, size_t errlen)
 {
-    const char *type, *queue, *outcome;
-    double ignored;
-    if (number_field(o, "t", true, -INFINITY, 0, &r->t, err, errlen) < 0 ||
-        string_field(o, "type", true, NULL, &type, err, errlen) < 0 ||
-        number_field(o, "service", true, 0, 0, &r->service, err, errlen) < 0 ||
-        string_field(o, "queue", false, "default", &queue, err, errlen) < 0 ||
-        whole_field(o, "priority", 0, 255, 5, &r->priority, err, errlen) < 0 ||
-        whole_field(o, "attempt", 1, 1000000, 1, &r->attempt, err, errlen) < 0 ||
-        number_field(o, "tokens_in", false, 0, 0, &r->tokens_in, err, errlen) < 0 ||
-        number_field(o, "tokens_out", false, 0, 0, &r->tokens_out, err, errlen) < 0 ||
-        number_field(o, "deadline", false, 0, 0, &r->deadline, err, errlen) < 0 ||
-        number_field(o, "wait", false, 0, 0, &ignored, err, errlen) < 0 ||
-        number_field(o, "e2e", false, 0, 0, &ignored, err, errlen) < 0 ||
-        string_field(o, "outcome", false, "ok", &outcome, err, errlen) < 0)
-        return -1;
+    const char *type = NULL, *queue = "default", *outcome = "ok";
+    unsigned seen = 0;
+    *r = (struct sim_record){.priority = 5, .attempt = 1};
+    for (const cJSON *v = o->child; v; v = v->next) {
+        int f = 0;
+        while (f < NFIELDS && strcmp(v->string, field_names[f]) != 0)
+            f++;
+        if (f == NFIELDS || cJSON_IsNull(v) || (seen & 1u << f))
+            continue;   /* other members (payload, id, ...) are not the simulation's; the first of a name counts */
+        seen |= 1u << f;
+        if (read_field(f, v, r, &type, &queue, &outcome, err, errlen) < 0)
+            return -1;
+    }
+    static const int required[] = {F_T, F_TYPE, F_SERVICE};
+    for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
+        if (!(seen & 1u << required[i])) {
+            snprintf(err, errlen, "%s: missing (required)", field_names[required[i]]);
+            return -1;
+        }
     r->outcome = -1;
     for (int i = 0; i <= SIM_DLQ; i++)
         if (strcmp(outcome, outcome_names[i]) == 0)
@@ -181,33 +195,59 @@ static void sort_records(struct sim_trace *tr)
     tr->cap = n;
 }
 
-int sim_trace_read(struct sim_trace *tr, const char *path, char *err, size_t errlen)
+/* The whole file: mapped when it is a regular file, else read (stdin). */
+static char *load(const char *path, size_t *len, bool *mapped, char *err, size_t errlen)
 {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!f) {
+    bool std = strcmp(path, "-") == 0;
+    int fd = std ? 0 : open(path, O_RDONLY);
+    struct stat st;
+    if (fd < 0) {
         snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return -1;
+        return NULL;
+    }
+    *mapped = false;
+    if (!std && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+        void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m != MAP_FAILED) {
+            close(fd);
+            *mapped = true;
+            *len = (size_t)st.st_size;
+            return m;
+        }
     }
     char *text = NULL;
-    size_t len = 0, cap = 0;
+    size_t cap = 0;
+    *len = 0;
     for (;;) {
-        if (cap - len < 65536) {
+        if (cap - *len < 65536) {
             cap = cap ? cap * 2 : 1 << 20;
             text = xrealloc(text, cap);
         }
-        size_t got = fread(text + len, 1, cap - len, f);
-        len += got;
+        ssize_t got = read(fd, text + *len, cap - *len);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
+            free(text);
+            text = NULL;
+            break;
+        }
         if (got == 0)
             break;
+        *len += (size_t)got;
     }
-    bool failed = ferror(f);
-    if (f != stdin)
-        fclose(f);
-    if (failed) {
-        snprintf(err, errlen, "%s: read error", path);
-        free(text);
+    if (!std)
+        close(fd);
+    return text;
+}
+
+int sim_trace_read(struct sim_trace *tr, const char *path, char *err, size_t errlen)
+{
+    size_t len;
+    bool mapped;
+    char *text = load(path, &len, &mapped, err, errlen);
+    if (!text)
         return -1;
-    }
     int rc = 0;
     size_t lineno = 0;
     for (size_t pos = 0; pos < len;) {
@@ -229,7 +269,10 @@ int sim_trace_read(struct sim_trace *tr, const char *path, char *err, size_t err
             tr->n++;
         pos = end + 1;
     }
-    free(text);
+    if (mapped)
+        munmap(text, len);
+    else
+        free(text);
     if (rc == 0 && tr->n == 0) {
         snprintf(err, errlen, "%s: no records", path);
         rc = -1;

@@ -180,8 +180,7 @@ static bool start(struct sim *s, struct sim_worker *w, uint32_t i)
     const struct sim_record *rec = rec_of(s, i);
     const struct sim_type_params *tp = &s->p->types[rec->type];
     if (rec->deadline > 0 && s->now > t->arrive + rec->deadline) {
-        s->r->expired++;
-        s->r->dead_lettered++;
+        s->r->expired++;   /* dead-lettered as "expired": its own column, not in dead_lettered */
         settle(s, i);
         return false;
     }

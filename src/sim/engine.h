@@ -62,6 +62,9 @@ struct sim_params {
 };
 
 struct sim_result {
+    /* every arrival ends as one of completed (fallbacks among them), shed
+     * (priority, CoDel, max_depth), dead_lettered (failed, max_attempts)
+     * or expired (its deadline passed before it started) */
     size_t arrivals, completed, shed, dead_lettered, expired, fallbacks, attempts;
     double first_arrival, last_arrival, end_time;
     double busy_time;        /* slot-seconds spent in calls */

@@ -128,11 +128,20 @@ dep.api.rate = 10
 CONF
 g=$("$QDECK" sim "$T/burst.jsonl" --config "$T/burst.conf" --variants "$T/burst.variants" --json 2>/dev/null)
 vals "$g" "d['variants'][0]['dead_lettered']" "d['variants'][1]['dead_lettered']" \
-  "d['variants'][2]['throughput'] <= 10.05 and d['variants'][2]['completed'] == 3000"
+  "d['variants'][2]['throughput'] <= 10.05 and d['variants'][2]['completed'] == 3000" \
+  "all(r['completed'] + r['shed'] + r['dead_lettered'] + r['expired'] == r['arrivals'] for r in d['variants'])"
 echo "  dead-lettered: breaker ${v[0]}, never-trips ${v[1]}"
 expect_eq "the breaker holds work through the outage" "${v[0]}" 0
 expect_match "without it the outage dead-letters" "${v[1]}" '^[1-9][0-9]{2,}$'
 expect_eq "rate 10/s: throughput at most 10/s, nothing lost" "${v[2]}" True
+expect_eq "every arrival ends completed, shed, dead-lettered or expired" "${v[3]}" True
+
+# --- deadlines: 10 tasks at t=0 of 1 s each, 1.5 s to start, one slot
+for i in $(seq 10); do echo '{"t":0,"type":"a","service":1,"deadline":1.5}'; done > "$T/deadline.jsonl"
+printf '[worker]\nconcurrency = 1\n' > "$T/one.conf"
+vals "$("$QDECK" sim "$T/deadline.jsonl" --config "$T/one.conf" --json 2>/dev/null)" \
+  "(d['variants'][0]['completed'], d['variants'][0]['expired'])"
+expect_eq "past its deadline a task expires unstarted" "${v[0]}" "(2, 8)"
 
 # --- determinism
 python3 "$gen" llm 5000 25 0.05 9 > "$T/flaky.jsonl"

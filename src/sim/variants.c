@@ -267,10 +267,11 @@ struct read_state {
     const struct sim_params *base;
     const struct sim_trace *tr;
     struct sim_variants *out;
-    char section[128];
     char error[300];
 };
 
+/* The reader's mark opens every section, so a variant is made there (and a
+ * name given twice is caught even when the two sections follow each other). */
 static int on_entry(void *user, const char *section, const char *key, const char *value)
 {
     struct read_state *st = user;
@@ -278,23 +279,20 @@ static int on_entry(void *user, const char *section, const char *key, const char
         snprintf(st->error, sizeof st->error, "unknown section [%.80s] (want [variant NAME])", section);
         return 0;
     }
-    if (strcmp(section, st->section) != 0) {
-        const char *name = section + 8 + strspn(section + 8, " ");
-        for (size_t i = 0; i < st->out->n; i++)
-            if (strcmp(st->out->v[i].name, name) == 0) {
-                snprintf(st->error, sizeof st->error, "variant '%.80s' is defined twice", name);
-                return 0;
-            }
-        st->out->v = xrealloc(st->out->v, (st->out->n + 1) * sizeof *st->out->v);
-        struct sim_params *p = &st->out->v[st->out->n++];
-        sim_params_copy(p, st->base, st->tr);
-        free(p->name);
-        p->name = xstrdup(name);
-        snprintf(st->section, sizeof st->section, "%s", section);
-    }
-    if (strcmp(key, SECTION_MARK) == 0)
-        return 1;
-    return sim_params_set(&st->out->v[st->out->n - 1], st->tr, key, value, st->error, sizeof st->error) == 0;
+    if (strcmp(key, SECTION_MARK) != 0)
+        return sim_params_set(&st->out->v[st->out->n - 1], st->tr, key, value, st->error, sizeof st->error) == 0;
+    const char *name = section + 8 + strspn(section + 8, " ");
+    for (size_t i = 0; i < st->out->n; i++)
+        if (strcmp(st->out->v[i].name, name) == 0) {
+            snprintf(st->error, sizeof st->error, "variant '%.80s' is defined twice", name);
+            return 0;
+        }
+    st->out->v = xrealloc(st->out->v, (st->out->n + 1) * sizeof *st->out->v);
+    struct sim_params *p = &st->out->v[st->out->n++];
+    sim_params_copy(p, st->base, st->tr);
+    free(p->name);
+    p->name = xstrdup(name);
+    return 1;
 }
 
 int sim_variants_read(const char *path, const struct sim_params *base, const struct sim_trace *tr,

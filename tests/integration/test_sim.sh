@@ -165,4 +165,7 @@ expect_eq "a bad variant value names file:line and key" "$out" \
 printf '[variant a]\ndep.nope.rate = 1\n' > "$T/bad.variants"
 out=$("$QDECK" sim "$T/flaky.jsonl" --variants "$T/bad.variants" 2>&1 >/dev/null | grep -v '^sim:\|^fit')
 expect_match "an unknown dependency is named" "$out" "bad.variants:2: dep.nope.rate: no dependency 'nope' in the config"
+printf '[variant a]\nworkers = 2\n[variant a]\n' > "$T/bad.variants"
+out=$("$QDECK" sim "$T/flaky.jsonl" --variants "$T/bad.variants" 2>&1 >/dev/null | grep -v '^sim:\|^fit')
+expect_match "a variant named twice is refused at its line" "$out" "bad.variants:3: variant 'a' is defined twice"
 finish

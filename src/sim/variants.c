@@ -22,7 +22,7 @@ struct key {
     enum key_kind kind;
     size_t offset;
     double min, max;
-    const char *help;      /* what it sets (the keys are listed in `qdeck sim --help`) */
+    const char *help;      /* what it sets, for the reader (sim_usage in cli/sim.c names the keys) */
 };
 
 #define P(f) offsetof(struct sim_params, f)

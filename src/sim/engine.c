@@ -26,7 +26,7 @@ struct task {
     uint32_t rec, next, call;    /* call: index into the call pool while running */
     double arrive, service, tokens_out, first_start;
     int attempt;
-    int16_t worker;
+    int32_t worker;
     uint8_t rate_granted, outcome;   /* outcome of the running attempt */
 };
 
@@ -266,7 +266,7 @@ static void serve(struct sim *s, int wi)
         for (size_t q = 0; q < nq; q++) {
             while (s->queues[q].len > 0 && w->unacked[q] < s->prefetch) {
                 uint32_t i = fifo_pop(s, &s->queues[q]);
-                s->tasks[i].worker = (int16_t)wi;
+                s->tasks[i].worker = wi;
                 w->unacked[q]++;
                 fifo_push(s, &w->run, i);
                 moved = true;
@@ -395,7 +395,10 @@ static int setup(struct sim *s, char *err, size_t errlen)
     struct ratelimit_clock rc = {sim_now, s};
     for (size_t d = 0; d < nd; d++)
         ratelimit_init(&s->fleet_rate[d], &p->deps[d], &rc);
+    /* a call per running task: no more than the slots, nor the tasks */
     size_t slots = (size_t)p->workers * (size_t)p->concurrency;
+    if (slots > s->ntasks + 1)
+        slots = s->ntasks + 1;
     s->calls = xcalloc(slots, sizeof *s->calls);
     s->free_calls = xmalloc(slots * sizeof *s->free_calls);
     for (size_t k = 0; k < slots; k++)
@@ -478,9 +481,9 @@ int sim_run(const struct sim_trace *tr, const struct sim_fit *fits, const struct
     struct sim s = {.tr = tr, .fits = fits, .p = p, .r = out, .min_priority = min_priority,
                     .rng = (uint64_t)p->seed * 0x2545F4914F6CDD1DULL + 1, .retry_seed = p->seed};
     int rc = -1;
+    make_tasks(&s);
     if (setup(&s, err, errlen) < 0)
         goto done;
-    make_tasks(&s);
     if (p->scale > 1 && ceil(p->scale) > 1)
         qsort(s.tasks, s.ntasks, sizeof *s.tasks, by_arrival);
     out->arrivals = s.ntasks;
@@ -493,7 +496,7 @@ int sim_run(const struct sim_trace *tr, const struct sim_fit *fits, const struct
         out->first_arrival = s.tasks[0].arrive;
         out->last_arrival = s.tasks[s.ntasks - 1].arrive;
     }
-    sim_heap_init(&s.heap, (size_t)out->slots * 2 + 64);
+    sim_heap_init(&s.heap, s.ntasks < (size_t)out->slots ? s.ntasks + 64 : (size_t)out->slots * 2 + 64);
     run_events(&s);
     for (size_t k = 0; k < tr->types.n; k++) {
         out->tokens_in += s.type_in[k];

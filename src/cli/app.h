@@ -47,6 +47,9 @@ struct command {
 };
 
 /* Each command's full usage and options, kept next to its code. */
+extern const char sim_usage[];
+extern const struct arg_option sim_options[];
+int cmd_sim(struct app *app, const struct args *a);
 extern const char publish_usage[], policy_usage[], breaker_usage[], sched_usage[], dlq_usage[], exporter_usage[];
 extern const struct arg_option status_options[], worker_options[], publish_options[], policy_options[],
     breaker_options[], sched_options[], exporter_options[];

@@ -153,8 +153,8 @@ static const struct option_def options[] = {
     {SCOPE_TASK, "max_attempts", OPT_INT, T(max_attempts), "0", 0, 1000, "0: the [worker] value"},
     {SCOPE_TASK, "dependency", OPT_STRING, T(dependency), NULL, 0, 0, "[dependency NAME] its calls go through"},
     {SCOPE_TASK, "priority", OPT_INT, T(priority), "5", 0, 255, "default priority for qdeck publish"},
-    {SCOPE_TASK, "price_in", OPT_DOUBLE, T(price_in), "0", 0, 1e9, "cost per million input tokens"},
-    {SCOPE_TASK, "price_out", OPT_DOUBLE, T(price_out), "0", 0, 1e9, "cost per million output tokens"},
+    {SCOPE_TASK, "price_in", OPT_DOUBLE, T(price_in), "0", 0, 1e9, "price per million input tokens"},
+    {SCOPE_TASK, "price_out", OPT_DOUBLE, T(price_out), "0", 0, 1e9, "price per million output tokens"},
 
     {SCOPE_DEPENDENCY, "window_type", OPT_STRING, D(window_type), "count", 0, 0, "breaker window: count or time"},
     {SCOPE_DEPENDENCY, "window_size", OPT_INT, D(window_size), "100", 1, 100000, "calls (count) or seconds (time)"},

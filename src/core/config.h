@@ -69,8 +69,8 @@ struct task_config {
     int max_attempts;      /* 0: the [worker] default */
     char *dependency;      /* [dependency NAME] guarding its calls, or NULL */
     int priority;          /* default priority for `qdeck publish` */
-    double price_in;       /* cost per million input tokens */
-    double price_out;      /* cost per million output tokens */
+    double price_in;       /* per million input tokens (cost figures, qdeck sim) */
+    double price_out;      /* per million output tokens */
 };
 
 /* [dependency NAME]: breaker, rate limiter, bulkhead and fallback. */

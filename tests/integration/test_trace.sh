@@ -5,7 +5,10 @@
 # `usage` object) shows its tokens in the heartbeat and the trace; `qdeck
 # trace export` writes JSONL rebased to t = 0 and filters by type and age;
 # `qdeck trace replay` publishes each recorded task once (with its
-# payload), --scale 2 twice; a broken file is refused by line, nothing sent.
+# payload) to a Redis list or RabbitMQ, --scale 2 twice; a broken file is
+# refused by line, nothing sent. While 8 s of LLM calls run, the Capacity
+# view (0) and status --json show the llm type's λ, μ, ρ, tokens/min,
+# cost/min and cost per successful task.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/assert.sh"
@@ -113,6 +116,9 @@ expect_match "replay --scale 2 --json: twice the tasks" "$(q trace replay "$T/al
   '"published":52'
 expect_eq "replay --scale 2: 52 on the queue, the mix kept" \
   "$($R lrange twice 0 -1 | jq -r .type | sort | uniq -c | awk '{ printf "%s=%s ", $2, $1 }')" "bad=2 llm=10 nap=40 "
+"$TOOLS/amqp-fill" "$AMQP_URL" declare trace-again >/dev/null
+check "replay to RabbitMQ, with publisher confirms" q --amqp "$AMQP_URL" trace replay "$T/all.jsonl" --to amqp:trace-again --speed 0
+expect_eq "RabbitMQ: one message per task" "$("$TOOLS/amqp-fill" "$AMQP_URL" depth trace-again | cut -d' ' -f1)" 26
 { head -3 "$T/all.jsonl"; echo '{"type":"nap"}'; } >"$T/broken.jsonl"
 out=$(q trace replay "$T/broken.jsonl" --to redis:never --speed 0 2>&1); rc=$?
 expect_eq "a record without t: usage error" "$rc" 2

@@ -191,39 +191,28 @@ static int read_tasks(const char *path, struct replay_task **out, size_t *nout)
     int rc = EXIT_OK;
     while (getline(&line, &linecap, f) > 0) {
         lineno++;
-        if (line[strspn(line, " \t\r\n")] == '\0')
+        struct trace_line tl;
+        const char *why = NULL;
+        int got = trace_parse_line(line, &tl, &why);
+        if (got == 0)
             continue;
-        cJSON *rec = cJSON_Parse(line);
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(rec, "t"), *type = cJSON_GetObjectItemCaseSensitive(rec, "type");
-        const char *why = !cJSON_IsObject(rec)                          ? "not a JSON object"
-                          : !cJSON_IsNumber(t) || !(t->valuedouble >= 0) ? "no \"t\" (seconds, >= 0)"
-                          : !cJSON_IsString(type) || !type->valuestring[0] ? "no \"type\""
-                                                                           : NULL;
-        if (why) {
-            cJSON_Delete(rec);
+        if (got < 0) {
             rc = fail(EXIT_USAGE, "%s:%ld: %s; nothing was published", path, lineno, why);
             break;
         }
-        if (rec_number(rec, "attempt", 1) > 1) {   /* a retry: the worker makes it again */
-            cJSON_Delete(rec);
+        if (tl.attempt > 1) {   /* a retry: the worker makes it again */
+            trace_line_free(&tl);
             continue;
         }
-        const cJSON *id = cJSON_GetObjectItemCaseSensitive(rec, "id");
-        if (cJSON_IsString(id)) {
+        if (tl.id) {
             if (nids == idcap)
                 ids = xrealloc(ids, (idcap = idcap ? idcap * 2 : 1024) * sizeof *ids);
-            ids[nids++] = (struct seen_id){xstrdup(id->valuestring), n};
+            ids[nids++] = (struct seen_id){tl.id, n};
+            tl.id = NULL;
         }
         if (n == cap)
             tasks = xrealloc(tasks, (cap = cap ? cap * 2 : 1024) * sizeof *tasks);
-        const cJSON *payload = cJSON_GetObjectItemCaseSensitive(rec, "payload");
-        tasks[n++] = (struct replay_task){
-            .t = t->valuedouble,
-            .type = xstrdup(type->valuestring),
-            .payload = payload ? cJSON_PrintUnformatted(payload) : xstrdup("{}"),
-            .priority = (int)rec_number(rec, "priority", -1),
-        };
-        cJSON_Delete(rec);
+        tasks[n++] = (struct replay_task){.t = tl.t, .type = tl.type, .payload = tl.payload, .priority = tl.priority};
     }
     free(line);
     fclose(f);

@@ -96,6 +96,48 @@ long trace_read(redisContext *c, double since_wall, const char *type, trace_reco
     }
 }
 
+static double field_number(const cJSON *rec, const char *name, double fallback)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, name);
+    return cJSON_IsNumber(v) && isfinite(v->valuedouble) ? v->valuedouble : fallback;
+}
+
+int trace_parse_line(const char *line, struct trace_line *out, const char **why)
+{
+    memset(out, 0, sizeof *out);
+    if (line[strspn(line, " \t\r\n")] == '\0')
+        return 0;
+    cJSON *rec = cJSON_Parse(line);
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(rec, "t"), *type = cJSON_GetObjectItemCaseSensitive(rec, "type");
+    *why = !cJSON_IsObject(rec)                                                     ? "not a JSON object"
+           : !cJSON_IsNumber(t) || !(t->valuedouble >= 0 && t->valuedouble < 1e12) ? "no \"t\" (seconds, >= 0)"
+           : !cJSON_IsString(type) || !type->valuestring[0]                         ? "no \"type\""
+                                                                                    : NULL;
+    if (*why) {
+        cJSON_Delete(rec);
+        return -1;
+    }
+    const cJSON *payload = cJSON_GetObjectItemCaseSensitive(rec, "payload");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(rec, "id");
+    double prio = field_number(rec, "priority", -1), attempt = field_number(rec, "attempt", 1);
+    out->t = t->valuedouble;
+    out->type = strdup(type->valuestring);
+    out->payload = payload ? cJSON_PrintUnformatted(payload) : strdup("{}");
+    out->id = cJSON_IsString(id) ? strdup(id->valuestring) : NULL;
+    out->priority = prio >= 0 && prio <= 255 ? (int)prio : -1;
+    out->attempt = attempt >= 1 && attempt < 1e9 ? (int)attempt : 1;
+    cJSON_Delete(rec);
+    return 1;
+}
+
+void trace_line_free(struct trace_line *l)
+{
+    free(l->type);
+    free(l->payload);
+    free(l->id);
+    memset(l, 0, sizeof *l);
+}
+
 int trace_parse_duration(const char *text, double *out)
 {
     char *end;

@@ -27,6 +27,21 @@ typedef void (*trace_record_fn)(cJSON *record, void *arg);
 long trace_read(redisContext *c, double since_wall, const char *type, trace_record_fn fn, void *arg, char *err,
                 size_t errlen);
 
+/* One line of a trace file as `qdeck trace replay` reads it. */
+struct trace_line {
+    double t;              /* seconds from the trace's start, >= 0 */
+    char *type;
+    char *payload;         /* JSON text ("{}" when the record has none) */
+    char *id;              /* the recorded task's id, or NULL */
+    int priority;          /* -1: not in the record */
+    int attempt;           /* 1 when not in the record */
+};
+
+/* 1 with *out filled, 0 for a blank line, -1 with *why ("not a JSON
+ * object", "no \"t\" (seconds, >= 0)", "no \"type\""). */
+int trace_parse_line(const char *line, struct trace_line *out, const char **why);
+void trace_line_free(struct trace_line *l);
+
 /* "90", "90s", "15m", "2h", "1d" -> seconds; -1 when it is not one. */
 int trace_parse_duration(const char *text, double *out);
 

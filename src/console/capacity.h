@@ -74,7 +74,7 @@ struct capacity_row {
 
 struct capacity_table {
     double target_wait;
-    struct capacity_row *rows;          /* types (by name), then queues (by name) */
+    struct capacity_row *rows;          /* types (as the workers report them), then the queues given */
     size_t n;
 };
 

@@ -31,6 +31,11 @@
  *               batcher stops, it is given back unacked.
  *   failed      the PENDING (retry waits) or FAILED record, best effort as
  *               before, then the retry / dead letter is settled.
+ *   trace       each outcome (completed, failed) also appends its attempt's
+ *               qdeck:trace record (XADD MAXLEN ~, results_append_trace):
+ *               one command more in the same transaction, no round trip
+ *               more. Best effort: a refused XADD is logged, never holds an
+ *               ack.
  *   return      no command: a task given back waits for the writes queued
  *               before it, which may still point at it.
  * A crash anywhere loses nothing: no ack is sent before its mark is stored,

@@ -12,7 +12,8 @@
  * Waiting costs no thread: libmicrohttpd (one epoll thread) suspends each
  * request (MHD_suspend_connection) and a timer thread resumes it when its
  * time is up; the delay is constant, so the waiting list is a FIFO queue.
- * Every request gets 200 {"ok":true}; request bodies are read and dropped. */
+ * Every request gets 200 and BODY ({"ok":true} by default); request
+ * bodies are read and dropped. */
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>

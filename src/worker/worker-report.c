@@ -94,6 +94,14 @@ void worker_metrics_from_stats(const struct worker_stats *s, struct metrics_text
         const char *labels[] = {"type", s->types[i].type, NULL};
         metrics_sample(out, "qdeck_task_failed_total", labels, (double)s->types[i].failed);
     }
+    metrics_family(out, "qdeck_task_tokens_total", "counter",
+                   "tokens handlers reported (plugin ABI 3), by type and direction");
+    for (size_t i = 0; i < n; i++) {
+        const char *in[] = {"type", s->types[i].type, "direction", "in", NULL};
+        const char *outl[] = {"type", s->types[i].type, "direction", "out", NULL};
+        metrics_sample(out, "qdeck_task_tokens_total", in, (double)s->types[i].tokens_in);
+        metrics_sample(out, "qdeck_task_tokens_total", outl, (double)s->types[i].tokens_out);
+    }
     static const struct {
         const char *name, *help;
         size_t offset;

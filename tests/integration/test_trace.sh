@@ -14,6 +14,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/assert.sh"
 source "$here/../lib/worker.sh"
 source "$here/../lib/screen.sh"
+source "$here/../lib/servers.sh"   # free_ports
 
 T=$QDECK_TEST_TMP/trace
 mkdir -p "$T"
@@ -56,7 +57,8 @@ q() { "$QDECK" --config "$T/qdeck.conf" "$@"; }
 q publish redis:tr --type nap --payload '{"ms":20}' --count 20 >/dev/null 2>&1
 q publish redis:tr --type llm --payload '{"messages":[{"role":"user","content":"hi"}]}' --count 5 >/dev/null 2>&1
 q publish redis:tr --type bad --priority 7 >/dev/null 2>&1
-"$QDECK" --config "$T/qdeck.conf" worker >"$T/worker.log" 2>&1 &
+mport=$(free_ports 1)
+"$QDECK" --config "$T/qdeck.conf" worker --metrics-addr "127.0.0.1:$mport" >"$T/worker.log" 2>&1 &
 wpid=$!
 xlen_is() { [ "$($R xlen qdeck:trace)" = "$1" ]; }
 check "26 finished attempts, 26 trace records" wait_for 30 xlen_is 26
@@ -105,6 +107,11 @@ expect_eq "status --json: the queue's row" "$(jq '.capacity.queues[] | select(.q
 wait "$load"
 expect_match "the load went out in real time" "$(cat "$T/load.out")" 'replayed 80 of 80 task\(s\) to redis:tr in [78]\.'
 check "all 106 attempts traced" wait_for 20 xlen_is 106
+expect_match "/metrics: the llm type's tokens (85 calls x 12 in, x 30 out)" \
+  "$(curl -s "http://127.0.0.1:$mport/metrics" | grep '^qdeck_task_tokens_total{type="llm"')" \
+  'direction="in"} 1020$'
+expect_match "/metrics: out too" "$(curl -s "http://127.0.0.1:$mport/metrics" | grep '^qdeck_task_tokens_total{type="llm"')" \
+  'direction="out"} 2550$'
 kill -TERM "$wpid"; wait "$wpid"; wpid=
 
 # ------------------------------------------------------------ replay

@@ -123,6 +123,8 @@ expect_match "replay --scale 2 --json: twice the tasks" "$(q trace replay "$T/al
   '"published":52'
 expect_eq "replay --scale 2: 52 on the queue, the mix kept" \
   "$($R lrange twice 0 -1 | jq -r .type | sort | uniq -c | awk '{ printf "%s=%s ", $2, $1 }')" "bad=2 llm=10 nap=40 "
+expect_match "replay --scale 1.5: half again, spread evenly" \
+  "$(q trace replay "$T/all.jsonl" --to redis:more --speed 0 --scale 1.5 --json 2>/dev/null)" '"published":39'
 "$TOOLS/amqp-fill" "$AMQP_URL" declare trace-again >/dev/null
 check "replay to RabbitMQ, with publisher confirms" q --amqp "$AMQP_URL" trace replay "$T/all.jsonl" --to amqp:trace-again --speed 0
 expect_eq "RabbitMQ: one message per task" "$("$TOOLS/amqp-fill" "$AMQP_URL" depth trace-again | cut -d' ' -f1)" 26

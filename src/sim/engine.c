@@ -125,8 +125,7 @@ static void enqueue(struct sim *s, uint32_t i)
 {
     const struct sim_record *rec = rec_of(s, i);
     fifo_push(s, &s->queues[rec->queue], i);
-    if (++s->waiting > s->r->peak_depth)
-        s->r->peak_depth = s->waiting;
+    s->waiting++;
 }
 
 /* Not an attempt: back on its queue after delay (breaker open, room full). */
@@ -469,6 +468,9 @@ static void run_events(struct sim *s)
             break;
         }
         }
+        /* counted once the event is handled: a task taken at once never waited */
+        if (s->waiting > r->peak_depth)
+            r->peak_depth = s->waiting;
     }
     r->end_time = s->now;
 }

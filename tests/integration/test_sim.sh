@@ -140,8 +140,9 @@ expect_eq "every arrival ends completed, shed, dead-lettered or expired" "${v[3]
 for i in $(seq 10); do echo '{"t":0,"type":"a","service":1,"deadline":1.5}'; done > "$T/deadline.jsonl"
 printf '[worker]\nconcurrency = 1\n' > "$T/one.conf"
 vals "$("$QDECK" sim "$T/deadline.jsonl" --config "$T/one.conf" --json 2>/dev/null)" \
-  "(d['variants'][0]['completed'], d['variants'][0]['expired'])"
+  "(d['variants'][0]['completed'], d['variants'][0]['expired'])" "d['variants'][0]['peak_depth']"
 expect_eq "past its deadline a task expires unstarted" "${v[0]}" "(2, 8)"
+expect_eq "peak depth counts the waiting, not the one that started" "${v[1]}" 9
 
 # --- determinism
 python3 "$gen" llm 5000 25 0.05 9 > "$T/flaky.jsonl"

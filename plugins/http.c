@@ -17,6 +17,10 @@
  *   other statuses (4xx, 3xx)          QDECK_FAIL
  *   a response over 16 MiB             QDECK_FAIL
  *
+ * Token usage (plugin ABI 3, task->usage): a JSON answer's "usage" object
+ * is read, OpenAI-style (prompt_tokens, completion_tokens) or
+ * Anthropic-style (input_tokens, output_tokens), and reported to qdeck.
+ *
  * Every request carries X-Qdeck-Task-Id. When task->max_response_tokens is
  * >= 0 and the payload is a JSON object, its "max_tokens" is set to that
  * budget (or lowered to it), so an LLM-style API cannot spend more.
@@ -59,6 +63,7 @@ struct transfer {
     bool cancel_requested;
     qdeck_done_fn done;
     void *cookie;
+    struct qdeck_usage *usage;      /* the task's (ABI 3): filled from the answer */
     char curl_err[CURL_ERROR_SIZE];
 };
 
@@ -289,6 +294,7 @@ static int http_submit(void *instance, const struct qdeck_task *task, qdeck_done
     t->inst = inst;
     t->done = done;
     t->cookie = cookie;
+    t->usage = task->usage;
     char idh[320];
     snprintf(idh, sizeof idh, "X-Qdeck-Task-Id: %s", task->id ? task->id : "");
     for (char *p = idh; *p; p++)
@@ -356,12 +362,33 @@ static void http_cancel(void *instance, void *cookie)
         curl_multi_wakeup(inst->multi);
 }
 
-/* A JSON result from a response body: itself when JSON, else a string. */
+static long usage_field(const cJSON *usage, const char *a, const char *b)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(usage, a);
+    if (!cJSON_IsNumber(v))
+        v = cJSON_GetObjectItemCaseSensitive(usage, b);
+    return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e15 ? (long)v->valuedouble : 0;
+}
+
+/* The answer's "usage": OpenAI prompt_tokens / completion_tokens or
+ * Anthropic input_tokens / output_tokens. */
+static void read_usage(const cJSON *doc, struct qdeck_usage *u)
+{
+    const cJSON *usage = cJSON_GetObjectItemCaseSensitive(doc, "usage");
+    if (!u || !cJSON_IsObject(usage))
+        return;
+    u->tokens_in = usage_field(usage, "prompt_tokens", "input_tokens");
+    u->tokens_out = usage_field(usage, "completion_tokens", "output_tokens");
+}
+
+/* A JSON result from a response body: itself when JSON, else a string;
+ * its usage object (if any) goes to the task's usage. */
 static char *body_result(struct transfer *t)
 {
     if (t->resp_len == 0)
         return NULL;
     cJSON *doc = cJSON_ParseWithLength(t->resp, t->resp_len);
+    read_usage(doc, t->usage);
     if (!doc)
         doc = cJSON_CreateString(t->resp);
     char *text = doc ? cJSON_PrintUnformatted(doc) : NULL;

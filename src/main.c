@@ -108,6 +108,11 @@ static const struct command commands[] = {
      .run = cmd_celery, .options = celery_options, .synopsis = celery_usage},
     {.name = "task", .usage = "task ID [--json]", .help = "one task from Celery's result backend or qdeck's store",
      .run = cmd_task, .options = task_options, .synopsis = task_usage},
+    {.name = "sim", .usage = "sim TRACE [--variants FILE] [--json]",
+     .help = "simulate a trace through the fleet's settings: a decision table per variant", .run = cmd_sim,
+     .options = sim_options, .synopsis = sim_usage},
+    {.name = "trace", .usage = "trace export|replay", .help = "recorded traffic: export it as JSONL, replay it as load",
+     .run = cmd_trace, .subs = trace_commands, .synopsis = trace_usage},
 };
 
 static void usage(FILE *out)

@@ -16,6 +16,10 @@
  *      size and representation of an int on every platform qdeck builds
  *      for, so qdeck still loads ABI 1 plugins and hands them the same
  *      pointer; their volatile reads see the flag as before.
+ *   3  task->usage (appended): where any handler reports the tokens its
+ *      upstream call used (tokens_in, tokens_out), for cost and the
+ *      trace. qdeck zeroes it before each run. Older plugins never see
+ *      it (it is past the fields they know) and report nothing.
  *
  * One plugin serves many task types: create() makes an instance per
  * [task TYPE] from its `args` string ("k=v,k=v"). A plugin implements
@@ -36,7 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define QDECK_PLUGIN_ABI 2        /* what this header builds */
+#define QDECK_PLUGIN_ABI 3        /* what this header builds */
 #define QDECK_PLUGIN_ABI_MIN 1    /* the oldest ABI qdeck still loads */
 #define QDECK_PLUGIN_ENTRY "qdeck_plugin_entry"
 
@@ -44,6 +48,12 @@ enum qdeck_outcome {
     QDECK_OK = 0,       /* done; result (optional) is kept in the result store */
     QDECK_RETRY = 1,    /* transient failure: retried with backoff, DLQ after max attempts */
     QDECK_FAIL = 2,     /* permanent failure: straight to the DLQ */
+};
+
+/* Token usage of one run (ABI 3), e.g. an LLM answer's usage object. */
+struct qdeck_usage {
+    long tokens_in;               /* prompt / input tokens */
+    long tokens_out;              /* completion / output tokens */
 };
 
 struct qdeck_task {
@@ -57,6 +67,7 @@ struct qdeck_task {
     double deadline;              /* epoch seconds the task must finish by, 0: none */
     long max_response_tokens;     /* budget guardrail, -1: off */
     const atomic_int *cancelled;  /* non-zero: stop as soon as possible (ABI 2; 1: volatile int) */
+    struct qdeck_usage *usage;    /* ABI 3: tokens this run used; write them before returning / done() */
 };
 
 struct qdeck_result {

@@ -33,6 +33,7 @@ LAYERS = [
     ("control", "celery"),
     ("resilience", "dlq"),
     ("worker", "console", "demo"),
+    ("sim",),
     ("ui",),
     ("cli",),
     ("main",),

@@ -47,10 +47,17 @@ struct command {
 };
 
 /* Each command's full usage and options, kept next to its code. */
+extern const char sim_usage[];
+extern const struct arg_option sim_options[];
+int cmd_sim(struct app *app, const struct args *a);
 extern const char celery_usage[], task_usage[], publish_usage[], policy_usage[], breaker_usage[], sched_usage[], dlq_usage[], exporter_usage[];
 extern const struct arg_option celery_options[], task_options[], status_options[], worker_options[], publish_options[], policy_options[],
     breaker_options[], sched_options[], exporter_options[];
 extern const struct command dlq_commands[];
+extern const char trace_usage[];
+extern const struct command trace_commands[];
+/* `qdeck trace` (export | replay) without a known subcommand. */
+int cmd_trace(struct app *app, const struct args *a);
 
 int cmd_status(struct app *app, const struct args *a);
 int cmd_demo(struct app *app, const struct args *a);

@@ -15,7 +15,8 @@
  *   parked         (shed by priority, not dead letters)
  *   health         "ok", or why a consumer is not connected ("amqp: login refused")
  *   latency        {"<type>": {"queue_wait": "<histogram encoding>",
- *                              "run": "...", "e2e": "..."}}  (core/histogram.h)
+ *                              "run": "...", "e2e": "...",   (core/histogram.h)
+ *                              "processed", "failed", "tokens_in", "tokens_out"}}
  *   breakers       {"<dependency>": {"state": "CLOSED", ...}}
  *   limiters       {"<dependency>": {"rate": 5, "tokens": 2.5, "throttled": 7}}
  *   policy         what policy_applied_json() returns

@@ -23,6 +23,8 @@
 #define KEY_EVENTS          "qdeck:events"       /* stream: breaker transitions, joins, losses, alerts */
 #define KEY_SCHED_LEADER    "qdeck:sched:leader" /* SET NX PX lease holding the leader's worker id */
 #define KEY_SCHED_PREFIX    "qdeck:sched:job:"   /* + name: hash last_run, next_run, last_result, paused */
+#define KEY_TRACE           "qdeck:trace"        /* stream: one record per finished attempt (XADD MAXLEN ~
+                                                    [worker] trace_max), read by `qdeck trace export` */
 #define KEY_TASK_PREFIX     "qdeck:task:"        /* + task id: result store hash */
 #define KEY_DONE_PREFIX     "qdeck:done:"        /* + idempotency key: SET NX PX once completed */
 #define KEY_PROCESSING_PREFIX "qdeck:processing:" /* + worker id + ":" + list key: in-flight items */

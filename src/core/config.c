@@ -131,6 +131,8 @@ static const struct option_def options[] = {
      "skip tasks whose idempotency key is already done (needs Redis)"},
     {SCOPE_WORKER, "idempotency_ttl", OPT_DOUBLE, W(idempotency_ttl), "86400", 1, 31536000,
      "seconds an idempotency key is remembered"},
+    {SCOPE_WORKER, "trace_max", OPT_LONG, W(trace_max), "100000", 0, 1e9,
+     "records kept in the qdeck:trace stream, one per finished attempt (0: no trace)"},
     {SCOPE_WORKER, "retry_base", OPT_DOUBLE, W(retry_base), "1", 0.001, 3600,
      "retry backoff base, seconds: delay = U(0, min(cap, base*2^attempt))"},
     {SCOPE_WORKER, "retry_cap", OPT_DOUBLE, W(retry_cap), "300", 0.001, 86400, "retry backoff cap, seconds"},
@@ -155,6 +157,8 @@ static const struct option_def options[] = {
     {SCOPE_TASK, "max_attempts", OPT_INT, T(max_attempts), "0", 0, 1000, "0: the [worker] value"},
     {SCOPE_TASK, "dependency", OPT_STRING, T(dependency), NULL, 0, 0, "[dependency NAME] its calls go through"},
     {SCOPE_TASK, "priority", OPT_INT, T(priority), "5", 0, 255, "default priority for qdeck publish"},
+    {SCOPE_TASK, "price_in", OPT_DOUBLE, T(price_in), "0", 0, 1e9, "price per million input tokens"},
+    {SCOPE_TASK, "price_out", OPT_DOUBLE, T(price_out), "0", 0, 1e9, "price per million output tokens"},
 
     {SCOPE_DEPENDENCY, "window_type", OPT_STRING, D(window_type), "count", 0, 0, "breaker window: count or time"},
     {SCOPE_DEPENDENCY, "window_size", OPT_INT, D(window_size), "100", 1, 100000, "calls (count) or seconds (time)"},

@@ -50,6 +50,7 @@ struct worker_config {
     double result_ttl;     /* seconds a result record lives */
     bool idempotency;      /* qdeck:done:<key> SET NX before running */
     double idempotency_ttl;
+    long trace_max;        /* records kept in qdeck:trace (XADD MAXLEN ~); 0: no trace */
     double retry_base;     /* backoff: delay = U(0, min(cap, base * 2^attempt)) */
     double retry_cap;
     int max_attempts;
@@ -70,6 +71,8 @@ struct task_config {
     int max_attempts;      /* 0: the [worker] default */
     char *dependency;      /* [dependency NAME] guarding its calls, or NULL */
     int priority;          /* default priority for `qdeck publish` */
+    double price_in;       /* per million input tokens (cost figures, qdeck sim) */
+    double price_out;      /* per million output tokens */
 };
 
 /* [dependency NAME]: breaker, rate limiter, bulkhead and fallback. */

@@ -13,10 +13,11 @@ extern const struct view_ops latency_view;
 extern const struct view_ops breakers_view;
 extern const struct view_ops scheduler_view;
 extern const struct view_ops dlq_view;
+extern const struct view_ops capacity_view;
 
 static const struct view_ops *const views[] = {&overview_view, &queues_view, &workers_view, &latency_view,
                                                &breakers_view, &dlq_view,
-                                               &guardrails_view, &scheduler_view, &events_view};
+                                               &guardrails_view, &scheduler_view, &events_view, &capacity_view};
 
 int ui_run(const struct ui_options *opt)
 {

@@ -13,6 +13,7 @@
 struct worker_type_stats {
     char type[128];
     uint64_t processed, failed;
+    uint64_t tokens_in, tokens_out;     /* handlers' reported usage (plugin ABI 3) */
     struct histogram *queue_wait;       /* now - envelope created_at, at start */
     struct histogram *run_time;         /* start to handler done */
     struct histogram *end_to_end;       /* created_at to settlement decided */

@@ -17,6 +17,7 @@
 
 void decide_fate(struct worker *w, struct task *t, struct results *res, unsigned *seed)
 {
+    t->finished_wall = clock_wall();
     if (t->settle == SETTLE_RETURN) {
         if (w->batch)
             results_batch_return(w->batch, t);
@@ -64,11 +65,13 @@ void decide_fate(struct worker *w, struct task *t, struct results *res, unsigned
     else
         log_info("task %s (%s) retry in %.3fs after attempt %d/%d: %s", t->id, t->type, t->retry_delay, t->attempt,
                  t->max_attempts, t->error);
-    if (t->env && !t->park && w->batch) {
+    /* a parked task has no result record, but its shed attempt is traced */
+    bool record = t->env && (!t->park || w->wc->trace_max > 0);
+    if (record && w->batch) {
         results_batch_failed(w->batch, t);   /* settled once the record is out */
         return;
     }
-    if (t->env && !t->park)
+    if (record)
         results_failed(res, t, t->settle == SETTLE_DEAD);
     settle_decided(w, t);
 }

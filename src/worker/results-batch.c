@@ -31,6 +31,11 @@
  *               batcher stops, it is given back unacked.
  *   failed      the PENDING (retry waits) or FAILED record, best effort as
  *               before, then the retry / dead letter is settled.
+ *   trace       each outcome (completed, failed) also appends its attempt's
+ *               qdeck:trace record (XADD MAXLEN ~, results_append_trace):
+ *               one command more in the same transaction, no round trip
+ *               more. Best effort: a refused XADD is logged, never holds an
+ *               ack.
  *   return      no command: a task given back waits for the writes queued
  *               before it, which may still point at it.
  * A crash anywhere loses nothing: no ack is sent before its mark is stored,
@@ -64,6 +69,7 @@ struct batch_req {
     int n;
     bool folded;           /* PROCESSING: not sent; an outcome: its record carries the start */
     int replies;           /* appended to this round trip's pipeline */
+    int traced;            /* of which the last (0 or 1) is the qdeck:trace record: best effort */
     bool stored;           /* every reply read and none an error */
 };
 
@@ -96,8 +102,16 @@ static int append(struct results_batch *rb, redisContext *c, struct batch_req *r
         return n;
     }
     case OP_PROCESSING: return r->folded ? 0 : results_append_processing(cfg, c, r->t);
-    case OP_COMPLETED: return results_append_completed(cfg, c, r->t, r->folded);
-    case OP_FAILED: return results_append_failed(cfg, c, r->t, r->t->settle == SETTLE_DEAD, r->folded);
+    case OP_COMPLETED: {
+        int n = results_append_completed(cfg, c, r->t, r->folded);
+        r->traced = results_append_trace(cfg, c, r->t, "ok");
+        return n + r->traced;
+    }
+    case OP_FAILED: {
+        int n = results_append_failed(cfg, c, r->t, r->t->settle == SETTLE_DEAD, r->folded);
+        r->traced = results_append_trace(cfg, c, r->t, results_trace_outcome(r->t));
+        return n + r->traced;
+    }
     case OP_RETURN: return 0;
     }
     return 0;
@@ -114,7 +128,9 @@ static void read_replies(struct batch_req *r, const redisReply *exec, size_t *ne
                 t = t->next;
         const redisReply *reply = *next < exec->elements ? exec->element[*next] : NULL;
         (*next)++;
-        if (!reply || reply->type == REDIS_REPLY_ERROR) {
+        if (reply && reply->type == REDIS_REPLY_ERROR && k >= r->replies - r->traced) {
+            log_warn("trace: task %s: Redis refused its record: %s", t->id, reply->str);
+        } else if (!reply || reply->type == REDIS_REPLY_ERROR) {
             refused = true;
             log_warn("result store: task %s: Redis refused a write: %s", t->id, reply ? reply->str : "no reply");
         } else if (r->op == OP_CHECK) {
@@ -367,7 +383,7 @@ void results_batch_return(struct results_batch *rb, struct task *t) { request(rb
 
 struct results_batch *results_batch_start(struct worker *w, const struct results *config, char *err, size_t errlen)
 {
-    if (!config->url || (!config->store && !config->idempotency))
+    if (!config->url || (!config->store && !config->idempotency && config->trace_max <= 0))
         return NULL;
     struct results_batch *rb = xcalloc(1, sizeof *rb);
     rb->w = w;

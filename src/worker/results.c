@@ -101,6 +101,47 @@ static int record_append(const struct results *r, redisContext *c, struct record
     return 2;
 }
 
+const char *results_trace_outcome(const struct task *t)
+{
+    if (t->settle == SETTLE_ACK)
+        return "ok";
+    if (t->shed)
+        return "shed";
+    if (t->settle == SETTLE_DEAD)
+        return "dlq";
+    return t->timed_out ? "timeout" : "fail";
+}
+
+int results_append_trace(const struct results *r, redisContext *c, const struct task *t, const char *outcome)
+{
+    if (r->trace_max <= 0 || !t->env || t->deferred || !t->type[0])
+        return 0;
+    double created = t->created_at > 0 ? t->created_at : (t->started_wall > 0 ? t->started_wall : t->finished_wall);
+    double start = t->started_wall > 0 ? t->started_wall : t->finished_wall;
+    double wait = start - created, service = t->finished_wall - start, e2e = t->finished_wall - created;
+    char cap[32], tt[32], prio[16], w[32], sv[32], e[32], att[16], tin[24], tout[24];
+    snprintf(cap, sizeof cap, "%ld", r->trace_max);
+    snprintf(tt, sizeof tt, "%.6f", created);
+    snprintf(prio, sizeof prio, "%d", t->priority);
+    snprintf(w, sizeof w, "%.6f", wait > 0 ? wait : 0);
+    snprintf(sv, sizeof sv, "%.6f", service > 0 ? service : 0);
+    snprintf(e, sizeof e, "%.6f", e2e > 0 ? e2e : 0);
+    snprintf(att, sizeof att, "%d", t->attempt);
+    snprintf(tin, sizeof tin, "%ld", t->usage.tokens_in);
+    snprintf(tout, sizeof tout, "%ld", t->usage.tokens_out);
+    const char *argv[40] = {"XADD", KEY_TRACE, "MAXLEN", "~", cap, "*",
+                            "id", t->id, "t", tt, "type", t->type, "queue", t->queue_label ? t->queue_label : "",
+                            "priority", prio, "wait", w, "service", sv, "e2e", e, "outcome", outcome,
+                            "attempt", att, "tokens_in", tin, "tokens_out", tout};
+    int n = 30;
+    if (t->payload && strlen(t->payload) <= TRACE_PAYLOAD_MAX) {
+        argv[n++] = "payload";
+        argv[n++] = t->payload;
+    }
+    redisAppendCommandArgv(c, n, argv, NULL);
+    return 1;
+}
+
 int results_append_check(redisContext *c, const struct task *t)
 {
     redisAppendCommand(c, "EXISTS " KEY_DONE_PREFIX "%s", t->idem_key);
@@ -141,7 +182,7 @@ int results_append_completed(const struct results *r, redisContext *c, const str
 
 int results_append_failed(const struct results *r, redisContext *c, const struct task *t, bool final, bool with_start)
 {
-    if (!r->store)
+    if (!r->store || t->park)
         return 0;
     struct record rec;
     record_init(&rec, t);
@@ -192,20 +233,23 @@ int results_processing(struct results *r, const struct task *t)
 
 int results_completed(struct results *r, const struct task *t)
 {
-    if (!r->url || (!r->store && !r->idempotency))
+    if (!r->url || (!r->store && !r->idempotency && r->trace_max <= 0))
         return 0;
     if (ensure(r) < 0)
         return -1;
-    return finish_pipeline(r, results_append_completed(r, r->c, t, false));
+    int n = results_append_completed(r, r->c, t, false);
+    return finish_pipeline(r, n + results_append_trace(r, r->c, t, "ok"));
 }
 
 int results_failed(struct results *r, const struct task *t, bool final)
 {
-    if (!r->url || !r->store)
+    if (!r->url || (!r->store && r->trace_max <= 0))
         return 0;
     if (ensure(r) < 0)
         return -1;
-    return finish_pipeline(r, results_append_failed(r, r->c, t, final, false));
+    int n = results_append_failed(r, r->c, t, final, false);
+    n += results_append_trace(r, r->c, t, results_trace_outcome(t));
+    return n ? finish_pipeline(r, n) : 0;
 }
 
 void results_append_pending(redisContext *c, const char *id, const char *type, const char *queue, double ttl)

@@ -26,6 +26,7 @@ struct results {
     bool store;               /* [worker] results */
     bool idempotency;         /* [worker] idempotency */
     double result_ttl, idempotency_ttl;
+    long trace_max;           /* [worker] trace_max: qdeck:trace records kept; 0: no trace */
     double next_try;          /* monotonic: no reconnect before */
 };
 
@@ -58,6 +59,19 @@ int results_append_check(redisContext *c, const struct task *t);
 int results_append_processing(const struct results *r, redisContext *c, const struct task *t);
 int results_append_completed(const struct results *r, redisContext *c, const struct task *t, bool with_start);
 int results_append_failed(const struct results *r, redisContext *c, const struct task *t, bool final, bool with_start);
+/* The attempt's qdeck:trace record (XADD MAXLEN ~ trace_max; 1 reply), or
+ * nothing (0) when the trace is off or the attempt is not one: a deferral
+ * (throttled, bulkhead full) or a task without an envelope. Fields (text):
+ *   id, t (envelope created_at, wall s), type, queue, priority,
+ *   wait (t to this attempt's start), service (its run), e2e (t to its end),
+ *   outcome ok|fail|timeout|shed|dlq, attempt, tokens_in, tokens_out,
+ *   payload (only when at most TRACE_PAYLOAD_MAX bytes, for trace replay).
+ * Appended right after the attempt's result writes, in the same pipeline
+ * (no round trip of its own). A refused XADD is logged, never holds an ack. */
+#define TRACE_PAYLOAD_MAX 1024
+int results_append_trace(const struct results *r, redisContext *c, const struct task *t, const char *outcome);
+/* The outcome of t's attempt as its fate says: ok | fail | timeout | shed | dlq. */
+const char *results_trace_outcome(const struct task *t);
 /* Drops the connection after a failure; reconnects no sooner than
  * RECONNECT_PAUSE later. Always -1. */
 int results_broken(struct results *r, const char *why);

@@ -97,8 +97,13 @@ static void slots_finish(struct worker *w, struct slot_thread *st, struct task *
 
     double ran = clock_mono() - t->started_mono;
     struct worker_type_stats *s = stats_of_type(w, t->type);
-    if (s)
+    if (s) {
         histogram_record_seconds(s->run_time, ran);
+        if (t->usage.tokens_in > 0)
+            __atomic_fetch_add(&s->tokens_in, (uint64_t)t->usage.tokens_in, __ATOMIC_RELAXED);
+        if (t->usage.tokens_out > 0)
+            __atomic_fetch_add(&s->tokens_out, (uint64_t)t->usage.tokens_out, __ATOMIC_RELAXED);
+    }
     task_unref(t);   /* the handler's reference; the settlement's remains */
     slots_end_dependency(t, ran);
 
@@ -210,7 +215,9 @@ static void slots_start_task(struct worker *w, struct slot_thread *st, struct ta
         .deadline = t->deadline,
         .max_response_tokens = atomic_load_explicit(&w->max_response_tokens, memory_order_relaxed),
         .cancelled = &t->cancelled,
+        .usage = &t->usage,
     };
+    t->usage = (struct qdeck_usage){0, 0};
     memset(&t->result, 0, sizeof t->result);
     t->result.outcome = QDECK_RETRY;
     atomic_fetch_add(&t->refs, 1);   /* the handler's */
@@ -332,6 +339,7 @@ int slots_spawn(struct worker *w)
         .idempotency = w->wc->idempotency,
         .result_ttl = w->wc->result_ttl,
         .idempotency_ttl = w->wc->idempotency_ttl,
+        .trace_max = w->wc->trace_max,
     };
     pthread_attr_t attr;
     pthread_attr_init(&attr);

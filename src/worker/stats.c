@@ -97,6 +97,8 @@ void worker_stats(struct worker *w, struct worker_stats *out)
         out->types[i] = w->types[i];
         out->types[i].processed = __atomic_load_n(&w->types[i].processed, __ATOMIC_RELAXED);
         out->types[i].failed = __atomic_load_n(&w->types[i].failed, __ATOMIC_RELAXED);
+        out->types[i].tokens_in = __atomic_load_n(&w->types[i].tokens_in, __ATOMIC_RELAXED);
+        out->types[i].tokens_out = __atomic_load_n(&w->types[i].tokens_out, __ATOMIC_RELAXED);
     }
 }
 

@@ -75,6 +75,8 @@ struct task {
     _Atomic int refs;
     double received_mono, started_mono, timeout_at;
     double started_wall;           /* the PROCESSING record's started_at */
+    double finished_wall;          /* its fate decided (the trace record's end) */
+    struct qdeck_usage usage;      /* tokens the handler reported (ABI 3) */
     bool idem_done;                /* the batched idempotency check found its done key */
     void *results_pending;         /* its PROCESSING write, still queued in the results batcher */
     struct qdeck_result result;

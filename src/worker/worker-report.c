@@ -46,6 +46,8 @@ cJSON *worker_report_from_stats(const struct worker_stats *s, const char *queues
         cJSON *type = cJSON_AddObjectToObject(lat, t->type);
         cJSON_AddNumberToObject(type, "processed", (double)t->processed);
         cJSON_AddNumberToObject(type, "failed", (double)t->failed);
+        cJSON_AddNumberToObject(type, "tokens_in", (double)t->tokens_in);
+        cJSON_AddNumberToObject(type, "tokens_out", (double)t->tokens_out);
         add_histogram(type, "queue_wait", t->queue_wait);
         add_histogram(type, "run", t->run_time);
         add_histogram(type, "e2e", t->end_to_end);
@@ -91,6 +93,14 @@ void worker_metrics_from_stats(const struct worker_stats *s, struct metrics_text
     for (size_t i = 0; i < n; i++) {
         const char *labels[] = {"type", s->types[i].type, NULL};
         metrics_sample(out, "qdeck_task_failed_total", labels, (double)s->types[i].failed);
+    }
+    metrics_family(out, "qdeck_task_tokens_total", "counter",
+                   "tokens handlers reported (plugin ABI 3), by type and direction");
+    for (size_t i = 0; i < n; i++) {
+        const char *in[] = {"type", s->types[i].type, "direction", "in", NULL};
+        const char *outl[] = {"type", s->types[i].type, "direction", "out", NULL};
+        metrics_sample(out, "qdeck_task_tokens_total", in, (double)s->types[i].tokens_in);
+        metrics_sample(out, "qdeck_task_tokens_total", outl, (double)s->types[i].tokens_out);
     }
     static const struct {
         const char *name, *help;

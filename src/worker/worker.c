@@ -101,7 +101,7 @@ struct worker *worker_create(const struct worker_options *opt, char *err, size_t
     w->watchdog_seed = (unsigned)getpid();
     w->watchdog_results = (struct results){
         .url = w->ctx->redis, .worker_id = w->id, .store = w->wc->results, .idempotency = w->wc->idempotency,
-        .result_ttl = w->wc->result_ttl, .idempotency_ttl = w->wc->idempotency_ttl};
+        .result_ttl = w->wc->result_ttl, .idempotency_ttl = w->wc->idempotency_ttl, .trace_max = w->wc->trace_max};
 
     char **items;
     size_t n = split_list(queues, &items);

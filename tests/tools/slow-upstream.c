@@ -2,7 +2,9 @@
  * after a fixed delay, for the `http` plugin benchmark (2,000 calls with
  * 1,000 in flight against an upstream that takes 1 s).
  *
- *   slow-upstream DELAY_MS [PORT]      PORT 0 or absent: an ephemeral one
+ *   slow-upstream DELAY_MS [PORT [BODY]]   PORT 0 or absent: an ephemeral one;
+ *                                          BODY: the JSON answered (default {"ok":true}),
+ *                                          e.g. an LLM-style answer with a usage object
  *
  * Prints "port N" on stdout once listening, then serves until SIGTERM or
  * SIGINT, and prints "served N requests, at most M at once" on stderr.
@@ -10,7 +12,8 @@
  * Waiting costs no thread: libmicrohttpd (one epoll thread) suspends each
  * request (MHD_suspend_connection) and a timer thread resumes it when its
  * time is up; the delay is constant, so the waiting list is a FIFO queue.
- * Every request gets 200 {"ok":true}; request bodies are read and dropped. */
+ * Every request gets 200 and BODY ({"ok":true} by default); request
+ * bodies are read and dropped. */
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -132,19 +135,19 @@ static void on_signal(int sig)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || argc > 3) {
-        fprintf(stderr, "usage: slow-upstream DELAY_MS [PORT]\n");
+    if (argc < 2 || argc > 4) {
+        fprintf(stderr, "usage: slow-upstream DELAY_MS [PORT [BODY]]\n");
         return 2;
     }
     delay_s = atof(argv[1]) / 1000.0;
-    int port = argc == 3 ? atoi(argv[2]) : 0;
+    int port = argc >= 3 ? atoi(argv[2]) : 0;
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
-    static const char body[] = "{\"ok\":true}";
-    answer = MHD_create_response_from_buffer(sizeof body - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
+    const char *body = argc == 4 ? argv[3] : "{\"ok\":true}";
+    answer = MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
     MHD_add_response_header(answer, "Content-Type", "application/json");
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};

@@ -119,7 +119,7 @@ static void expect_refusal(const char *dir, const char *name, const char *reason
 static void loader_refuses_broken_plugins(void **state)
 {
     (void)state;
-    expect_refusal(fixture_dir, "wrong-abi", "built for plugin ABI 999, this qdeck speaks 2 (and loads 1 to 2)");
+    expect_refusal(fixture_dir, "wrong-abi", "built for plugin ABI 999, this qdeck speaks 3 (and loads 1 to 3)");
     expect_refusal(fixture_dir, "no-entry", "has no entry symbol qdeck_plugin_entry");
     expect_refusal(fixture_dir, "null-entry", "entry returned NULL");
     expect_refusal(fixture_dir, "too-small", "declares size 16, smaller than");
@@ -569,7 +569,8 @@ static void exec_timeout_kills_the_process_group(void **state)
  *           after 20 s): a caller that sends them together gets its
  *           answers at once, one that sends them in turn waits 20 s each,
  *           whatever the machine's speed
- *   /hang   200 after 10 s (or when the server stops) */
+ *   /hang   200 after 10 s (or when the server stops)
+ *   /openai, /anthropic  200 with an LLM-style usage object */
 struct upstream {
     struct MHD_Daemon *d;
     int port;
@@ -633,6 +634,12 @@ static enum MHD_Result upstream_handler(void *cls, struct MHD_Connection *conn, 
         for (int i = 0; i < 2000 && atomic_load(&up->peak) < atomic_load(&up->gather) && !atomic_load(&up->stopping); i++)
             sleep_ms(10);
         ret = reply(conn, 200, "{\"gathered\":true}", "application/json");
+    } else if (strcmp(url, "/openai") == 0) {
+        ret = reply(conn, 200, "{\"choices\":[],\"usage\":{\"prompt_tokens\":11,\"completion_tokens\":22}}",
+                    "application/json");
+    } else if (strcmp(url, "/anthropic") == 0) {
+        ret = reply(conn, 200, "{\"content\":[],\"usage\":{\"input_tokens\":5,\"output_tokens\":7}}",
+                    "application/json");
     } else if (strcmp(url, "/hang") == 0) {
         for (int i = 0; i < 1000 && !atomic_load(&up->stopping); i++)
             sleep_ms(10);
@@ -837,6 +844,34 @@ static void http_statuses_and_results(void **state)
     assert_int_equal(calls.total, 10);   /* nothing more after destroy */
 }
 
+/* ABI 3: the http plugin reports an answer's usage, OpenAI- or
+ * Anthropic-style, through task->usage; an answer without one reports 0. */
+static void http_reports_token_usage(void **state)
+{
+    struct http_env *env = *state;
+    struct plugin *p = env->p;
+    void *openai = http_for(env, "/openai", NULL), *anthropic = http_for(env, "/anthropic", NULL);
+    void *echo = http_for(env, "/echo", NULL);
+    struct qdeck_usage usage[3] = {{-1, -1}, {-1, -1}, {0, 0}};
+    void *inst[3] = {openai, anthropic, echo};
+    for (int i = 0; i < 3; i++) {
+        struct qdeck_task t = make_task("t-usage", "{}", NULL);
+        t.usage = &usage[i];
+        assert_int_equal(p->api->submit(inst[i], &t, on_done, (void *)(intptr_t)i), 0);
+    }
+    assert_int_equal(calls_wait(3, 15), 3);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(calls.res[i].outcome, QDECK_OK);
+    assert_int_equal(usage[0].tokens_in, 11);
+    assert_int_equal(usage[0].tokens_out, 22);
+    assert_int_equal(usage[1].tokens_in, 5);
+    assert_int_equal(usage[1].tokens_out, 7);
+    assert_int_equal(usage[2].tokens_in, 0);
+    assert_int_equal(usage[2].tokens_out, 0);
+    for (int i = 0; i < 3; i++)
+        p->api->destroy(inst[i]);
+}
+
 static void http_cancel_and_destroy_in_flight(void **state)
 {
     struct http_env *env = *state;
@@ -932,6 +967,7 @@ int main(void)
         cmocka_unit_test(exec_results_and_exit_codes),
         cmocka_unit_test(exec_timeout_kills_the_process_group),
         cmocka_unit_test_setup_teardown(http_statuses_and_results, http_setup, http_teardown),
+        cmocka_unit_test_setup_teardown(http_reports_token_usage, http_setup, http_teardown),
         cmocka_unit_test_setup_teardown(http_cancel_and_destroy_in_flight, http_setup, http_teardown),
         cmocka_unit_test_setup_teardown(http_500_concurrent_calls, http_setup, http_teardown),
     };

@@ -45,6 +45,7 @@ struct celery_collector {
     pthread_mutex_t lock;             /* guards status, receiver (for interrupt) and stop */
     pthread_cond_t wake;
     bool stop;
+    bool ready;                       /* the read-back at start is done (or failed) */
     struct celery_receiver *receiver;
     struct celery_collector_status status;
     struct celery_state *state;
@@ -408,9 +409,36 @@ static void drop_receiver(struct celery_collector *cc, const char *err)
     retry_timer_failed(&cc->reconnect, clock_mono(), 0);
 }
 
+/* First of all, the read-back: the fleet source's first collection waits
+ * for it (celery_collector_wait_ready), so an idle collector, one that sees
+ * no Celery worker, sends Redis nothing after that first collection. */
+static void read_back_at_start(struct celery_collector *cc)
+{
+    char err[256];
+    if ((cc->redis = redis_open(cc->redis_url, cc->o.timeout, cc->o.timeout, err, sizeof err)))
+        restore(cc);
+    else
+        log_warn("celery: fleet reports: %s", err);   /* publish() tries again */
+    pthread_mutex_lock(&cc->lock);
+    cc->ready = true;
+    pthread_cond_broadcast(&cc->wake);
+    pthread_mutex_unlock(&cc->lock);
+}
+
+void celery_collector_wait_ready(struct celery_collector *cc, double timeout)
+{
+    struct timespec until = clock_realtime_after(timeout);
+    pthread_mutex_lock(&cc->lock);
+    while (!cc->ready && !cc->stop)
+        if (pthread_cond_timedwait(&cc->wake, &cc->lock, &until) != 0)
+            break;
+    pthread_mutex_unlock(&cc->lock);
+}
+
 static void *collector_main(void *arg)
 {
     struct celery_collector *cc = arg;
+    read_back_at_start(cc);
     double next_publish = clock_mono() + PUBLISH_EVERY;
     while (!stopping(cc)) {
         if (!cc->receiver) {

@@ -42,6 +42,10 @@ struct celery_collector_options {
 struct celery_collector *celery_collector_start(const struct celery_collector_options *o, char *err, size_t errlen);
 /* Stops and joins it, then frees. NULL is fine. */
 void celery_collector_stop(struct celery_collector *cc);
+/* Until the collector has read back the Celery reports in Redis (its first
+ * act), or timeout seconds: the fleet source's first collection waits, so
+ * that read is part of it. */
+void celery_collector_wait_ready(struct celery_collector *cc, double timeout);
 
 struct celery_collector_status {
     struct celery_counters counters;

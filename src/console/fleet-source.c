@@ -92,6 +92,7 @@ struct fleet_src {
     char last_command[512];
     double last_command_at;
     struct celery_collector *celery;   /* NULL: off, read-only, or nothing to read from */
+    bool celery_ready;                 /* its read-back at start was waited for */
 };
 
 /* Where the context's Celery events are (its celery_events option), or NULL. */
@@ -268,6 +269,10 @@ static enum source_status fleet_collect(struct source *src, const struct snapsho
         pthread_mutex_lock(&f->fd_lock);
         f->fd = f->redis->fd;
         pthread_mutex_unlock(&f->fd_lock);
+    }
+    if (f->celery && !f->celery_ready) {
+        celery_collector_wait_ready(f->celery, f->timeout);
+        f->celery_ready = true;
     }
     run_commands(src, f);
     double started = clock_mono();

@@ -317,26 +317,28 @@ static int tab_label(size_t v, int style, char *buf, size_t len)
 static void draw_tabs(struct ui *ui)
 {
     crt_fill(1, 0, COLS, SLOT_TAB);
-    char tab[64];
+    char tab[64], f[300] = "";
+    /* the view's filter is always shown: the tabs shorten to leave it room */
+    struct list *l = ui_current_list(ui);
+    if (l && l->filter[0])
+        snprintf(f, sizeof f, " filter: %s ", l->filter);
+    int room = COLS - (f[0] ? (crt_width(f) + 1 < COLS / 2 ? crt_width(f) + 1 : COLS / 2) : 0);
     int style = 0;
     for (; style < 2; style++) {
         int need = 0;
         for (size_t v = 0; v < nviews; v++)
             need += tab_label(v, style, tab, sizeof tab);
-        if (need <= COLS)
+        if (need <= room)
             break;
     }
     int x = 0;
-    for (size_t v = 0; v < nviews && x < COLS; v++) {
+    for (size_t v = 0; v < nviews && x < room; v++) {
         int w = tab_label(v, style == 2 && v == ui->view ? 0 : style, tab, sizeof tab);
-        if (w > COLS - x)
-            w = COLS - x;
+        if (w > room - x)
+            w = room - x;
         x += crt_put(1, x, w, ALIGN_LEFT, v == ui->view ? SLOT_TAB_ACTIVE : SLOT_TAB, tab);
     }
-    struct list *l = ui_current_list(ui);
-    if (l && l->filter[0] && x < COLS - 4) {
-        char f[300];
-        snprintf(f, sizeof f, " filter: %s ", l->filter);
+    if (f[0] && x < COLS - 4) {
         crt_put(1, x + 1, COLS - x - 1 < crt_width(f) ? COLS - x - 1 : crt_width(f), ALIGN_LEFT, SLOT_FILTER, f);
     }
 }

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "broker/source-kinds.h"
 #include "broker/source.h"
 #include "cli/app.h"
 #include "console/alerts.h"
@@ -59,14 +58,11 @@ int cmd_alerts(struct app *app, const struct args *a)
 {
     if (a->nwords > 1)
         return fail(EXIT_USAGE, "alerts: unknown argument '%s' (usage: qdeck alerts [--json])", a->words[1]);
-    int rc = app_require_sources(app);
-    if (rc != EXIT_OK)
-        return rc;
     struct source **srcs;
     size_t n;
-    char err[512];
-    if (sources_from_context(app->ctx, app->cfg.refresh, -1, &srcs, &n, err, sizeof err) < 0)
-        return fail(EXIT_USAGE, "%s", err);
+    int rc = cli_open_sources(app, &srcs, &n);
+    if (rc != EXIT_OK)
+        return rc;
     struct fleet_table *fleet = NULL;
     struct policy *policy = NULL;
     int control_rc = cli_read_control(app, &fleet, &policy);

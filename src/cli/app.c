@@ -4,6 +4,7 @@
 
 #include <cJSON.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,4 +83,20 @@ void print_result_json(const char *action, const char *target, bool ok, const ch
     puts(text);
     cJSON_free(text);
     cJSON_Delete(o);
+}
+
+void json_add_count(cJSON *o, const char *key, int64_t v)
+{
+    if (v < 0)
+        cJSON_AddNullToObject(o, key);
+    else
+        cJSON_AddNumberToObject(o, key, (double)v);
+}
+
+void json_add_real(cJSON *o, const char *key, double v)
+{
+    if (isnan(v))
+        cJSON_AddNullToObject(o, key);
+    else
+        cJSON_AddNumberToObject(o, key, round(v * 1000) / 1000);
 }

@@ -5,6 +5,7 @@
 #define QDECK_APP_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "cli/args.h"
 #include "core/config.h"
@@ -91,7 +92,7 @@ int cli_read_fleet(struct app *app, struct fleet_table **out);
 const char *worker_state_text(const struct fleet_worker *w);
 /* The fleet and the guardrails in force, when the context has a Redis
  * (else both stay NULL): EXIT_OK, or EXIT_UNREACHABLE with the reason
- * said. In cli/alerts.c. */
+ * said. In cli/readings.c. */
 struct policy;
 int cli_read_control(struct app *app, struct fleet_table **fleet, struct policy **policy);
 /* `breaker list` (cli/breaker.c), which `qdeck breakers` also prints. */
@@ -99,9 +100,12 @@ struct redisContext;
 int breaker_list(struct redisContext *c, bool json);
 
 /* One refresh of every source, each on a thread of its own (a hung
- * broker costs one timeout, not one per source); in cli/status.c. */
+ * broker costs one timeout, not one per source); in cli/readings.c.
+ * cli_open_sources makes the context's sources (EXIT_OK, or an exit code
+ * with the reason said). */
 struct source;
 void sources_collect_parallel(struct source **srcs, size_t n);
+int cli_open_sources(struct app *app, struct source ***srcs, size_t *n);
 
 /* Shared by the control-plane commands (policy, breaker); in cli/policy.c.
  * control_refuse audits the refused action locally and returns EXIT_FAILED
@@ -122,6 +126,10 @@ int control_require_known(struct app *app, struct redisContext *c, const char *n
  * "ok", "result"} added to extra (which it takes; NULL for none). */
 struct cJSON;
 void print_result_json(const char *action, const char *target, bool ok, const char *result, struct cJSON *extra);
+/* A count (null when negative: not known) and a real (null when NAN,
+ * else rounded to 3 decimals), as every view command prints them. */
+void json_add_count(struct cJSON *o, const char *key, int64_t v);
+void json_add_real(struct cJSON *o, const char *key, double v);
 
 /* Prints "qdeck: <message>" on stderr; returns code. */
 int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -10,28 +10,11 @@
 
 #include "cli/app.h"
 #include "control/fleet.h"
+#include "core/clock.h"
 #include "core/xalloc.h"
 #include "resilience/fleet-report.h"
 
 static const char *const kind_titles[LATENCY_KINDS] = {"wait", "run", "e2e"};
-
-/* 850us, 12.3ms, 1.25s, 4m05s: as the view prints them */
-static void us_text(char *buf, size_t len, uint64_t us, bool any)
-{
-    if (!any)
-        snprintf(buf, len, "-");
-    else if (us < 1000)
-        snprintf(buf, len, "%lluus", (unsigned long long)us);
-    else if (us < 10000)
-        snprintf(buf, len, "%.2fms", (double)us / 1e3);
-    else if (us < 1000000)
-        snprintf(buf, len, "%.1fms", (double)us / 1e3);
-    else if (us < 60000000)
-        snprintf(buf, len, "%.2fs", (double)us / 1e6);
-    else
-        snprintf(buf, len, "%llum%02llus", (unsigned long long)(us / 60000000),
-                 (unsigned long long)(us / 1000000 % 60));
-}
 
 static cJSON *summary_json(const struct histogram_summary *s)
 {
@@ -61,7 +44,7 @@ static void print_table(const struct latency_table *t)
             char p[6][24];
             uint64_t v[] = {s->p50, s->p90, s->p95, s->p99, s->p999, s->max};
             for (int j = 0; j < 6; j++)
-                us_text(p[j], sizeof p[j], v[j], s->count > 0);
+                format_latency_us(v[j], s->count > 0, p[j], sizeof p[j]);
             printf("%-24s %-5s %8llu %9s %9s %9s %9s %9s %9s %7zu\n", k == 0 ? t->rows[i].type : "", kind_titles[k],
                    (unsigned long long)s->count, p[0], p[1], p[2], p[3], p[4], p[5], t->rows[i].workers);
         }

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include "broker/source-kinds.h"
 #include "broker/source.h"
 #include "cli/app.h"
 #include "control/fleet.h"
@@ -61,5 +62,16 @@ int cli_read_control(struct app *app, struct fleet_table **fleet, struct policy 
     *policy = policy_build(pairs, n, NULL, 0, 1);
     policy_entries_free(pairs, n);
     redisFree(c);
+    return EXIT_OK;
+}
+
+int cli_open_sources(struct app *app, struct source ***srcs, size_t *n)
+{
+    int rc = app_require_sources(app);
+    if (rc != EXIT_OK)
+        return rc;
+    char err[512];
+    if (sources_from_context(app->ctx, app->cfg.refresh, -1, srcs, n, err, sizeof err) < 0)
+        return fail(EXIT_USAGE, "%s", err);
     return EXIT_OK;
 }

@@ -18,7 +18,6 @@
 #include <time.h>
 #include <wchar.h>
 
-#include "broker/source-kinds.h"
 #include "broker/source.h"
 #include "cli/app.h"
 #include "console/queue-join.h"
@@ -58,22 +57,6 @@ static void *amqp_check_thread(void *arg)
     return NULL;
 }
 
-static void add_count(cJSON *o, const char *key, int64_t v)
-{
-    if (v < 0)
-        cJSON_AddNullToObject(o, key);
-    else
-        cJSON_AddNumberToObject(o, key, (double)v);
-}
-
-static void add_real(cJSON *o, const char *key, double v)
-{
-    if (isnan(v))
-        cJSON_AddNullToObject(o, key);
-    else
-        cJSON_AddNumberToObject(o, key, round(v * 1000) / 1000);
-}
-
 static void add_string(cJSON *o, const char *key, const char *v)
 {
     if (v)
@@ -87,19 +70,19 @@ static cJSON *queue_json(const struct queue_stat *q)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "queue", q->addr);
     cJSON_AddStringToObject(o, "kind", queue_kind_scheme(q->kind));
-    add_count(o, "ready", q->ready);
-    add_count(o, "unacked", q->unacked);
-    add_count(o, "total", q->total);
-    add_count(o, "length", q->length);
-    add_count(o, "consumers", q->consumers);
-    add_real(o, "utilisation", q->utilisation);
-    add_real(o, "rate_in", q->rate_in);
-    add_real(o, "rate_out", q->rate_out);
-    add_real(o, "rate_ack", q->rate_ack);
-    add_real(o, "rate_redeliver", q->rate_redeliver);
-    add_real(o, "head_age", q->head_age);
+    json_add_count(o, "ready", q->ready);
+    json_add_count(o, "unacked", q->unacked);
+    json_add_count(o, "total", q->total);
+    json_add_count(o, "length", q->length);
+    json_add_count(o, "consumers", q->consumers);
+    json_add_real(o, "utilisation", q->utilisation);
+    json_add_real(o, "rate_in", q->rate_in);
+    json_add_real(o, "rate_out", q->rate_out);
+    json_add_real(o, "rate_ack", q->rate_ack);
+    json_add_real(o, "rate_redeliver", q->rate_redeliver);
+    json_add_real(o, "head_age", q->head_age);
     cJSON_AddBoolToObject(o, "head_age_at_least", q->head_age_at_least);
-    add_real(o, "pending_idle", q->pending_idle);
+    json_add_real(o, "pending_idle", q->pending_idle);
     add_string(o, "dead_letter_to", q->dead_letter_to);
     add_string(o, "state", q->state);
     /* joined from the fleet and the guardrails (console/queue-join.h) */
@@ -318,14 +301,11 @@ int cmd_status(struct app *app, const struct args *a)
     bool json = args_flag(a, "json");
     if (a->nwords > 1)
         return fail(EXIT_USAGE, "status: unknown argument '%s' (usage: qdeck status [--json])", a->words[1]);
-    int rc = app_require_sources(app);
-    if (rc != EXIT_OK)
-        return rc;
     struct source **srcs;
     size_t n;
-    char err[512];
-    if (sources_from_context(app->ctx, app->cfg.refresh, -1, &srcs, &n, err, sizeof err) < 0)
-        return fail(EXIT_USAGE, "%s", err);
+    int rc = cli_open_sources(app, &srcs, &n);
+    if (rc != EXIT_OK)
+        return rc;
 
     struct amqp_check amqp_check = {.url = app->ctx->amqp, .tls = &app->ctx->tls}, *amqp = NULL;
     pthread_t amqp_thread;

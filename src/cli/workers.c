@@ -7,7 +7,6 @@
  * Exit 3 when the control plane (Redis) cannot be reached. */
 #include <cjson/cJSON.h>
 #include <hiredis/hiredis.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,22 +50,6 @@ static int by_state(const void *a, const void *b)
     return c ? c : strcmp(x->id, y->id);
 }
 
-static void add_count(cJSON *o, const char *key, int64_t v)
-{
-    if (v < 0)
-        cJSON_AddNullToObject(o, key);
-    else
-        cJSON_AddNumberToObject(o, key, (double)v);
-}
-
-static void add_real(cJSON *o, const char *key, double v)
-{
-    if (isnan(v))
-        cJSON_AddNullToObject(o, key);
-    else
-        cJSON_AddNumberToObject(o, key, round(v * 1000) / 1000);
-}
-
 static cJSON *worker_json(const struct fleet_worker *w, double now)
 {
     cJSON *o = cJSON_CreateObject();
@@ -86,19 +69,19 @@ static cJSON *worker_json(const struct fleet_worker *w, double now)
     cJSON_ArrayForEach(q, listed)
         if (cJSON_IsString(q))
             cJSON_AddItemToArray(queues, cJSON_CreateString(q->valuestring));
-    add_count(o, "slots_busy", w->slots_busy);
-    add_count(o, "slots_total", w->slots_total);
-    add_count(o, "in_flight", w->in_flight);
-    add_count(o, "processed", w->processed);
-    add_count(o, "failed", w->failed);
-    add_count(o, "retried", w->retried);
-    add_count(o, "dead_lettered", w->dead_lettered);
-    add_count(o, "parked", w->parked);
+    json_add_count(o, "slots_busy", w->slots_busy);
+    json_add_count(o, "slots_total", w->slots_total);
+    json_add_count(o, "in_flight", w->in_flight);
+    json_add_count(o, "processed", w->processed);
+    json_add_count(o, "failed", w->failed);
+    json_add_count(o, "retried", w->retried);
+    json_add_count(o, "dead_lettered", w->dead_lettered);
+    json_add_count(o, "parked", w->parked);
     cJSON_AddStringToObject(o, "health", w->health ? w->health : "");
-    add_real(o, "started_at", w->started_at);
-    add_real(o, "last_beat", w->last_beat);
-    add_real(o, "beat_age", now - w->last_beat);
-    add_real(o, "interval", w->interval);
+    json_add_real(o, "started_at", w->started_at);
+    json_add_real(o, "last_beat", w->last_beat);
+    json_add_real(o, "beat_age", now - w->last_beat);
+    json_add_real(o, "interval", w->interval);
     return o;
 }
 

@@ -80,3 +80,19 @@ void format_relative(double t, char *buf, size_t len)
     format_duration(fabs(d), dur, sizeof dur);
     snprintf(buf, len, d >= 0 ? "in %s" : "%s ago", dur);
 }
+
+void format_latency_us(uint64_t us, bool known, char *buf, size_t len)
+{
+    if (!known)
+        snprintf(buf, len, "-");
+    else if (us < 1000)
+        snprintf(buf, len, "%lluus", (unsigned long long)us);
+    else if (us < 10000)
+        snprintf(buf, len, "%.2fms", (double)us / 1e3);
+    else if (us < 1000000)
+        snprintf(buf, len, "%.1fms", (double)us / 1e3);
+    else if (us < 60000000)
+        snprintf(buf, len, "%.2fs", (double)us / 1e6);
+    else
+        snprintf(buf, len, "%llum%02llus", (unsigned long long)(us / 60000000), (unsigned long long)(us / 1000000 % 60));
+}

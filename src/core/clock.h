@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 double clock_mono(void);
@@ -13,6 +14,9 @@ double clock_wall(void);
 struct timespec clock_realtime_after(double seconds);
 /* "3s", "4m12s", "2h05m", "3d04h" — fits in 8 columns; "?" past 1e15 s. */
 void format_duration(double seconds, char *buf, unsigned len);
+/* A latency in microseconds: "850us", "2.45ms", "12.3ms", "1.25s", "4m05s";
+ * "-" when not known (a histogram with no samples). */
+void format_latency_us(uint64_t us, bool known, char *buf, size_t len);
 /* Whether wall time t (often from outside input) falls in years 1..9999. */
 bool time_is_printable(double t);
 /* Wall time t through strftime(fmt), in UTC or local time; "-" when NAN,

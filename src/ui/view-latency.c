@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "console/fleet-source.h"
+#include "core/clock.h"
 #include "core/xalloc.h"
 #include "resilience/fleet-report.h"
 #include "ui/crt.h"
@@ -57,23 +58,6 @@ static const struct list_model type_model = {type_count, type_key, type_matches,
 static const char *const kind_titles[LATENCY_KINDS] = {"wait", "run", "e2e"};
 static const char *const kind_names[LATENCY_KINDS] = {"queue wait", "run time", "end-to-end"};
 
-/* 850us, 12.3ms, 1.25s, 4m05s */
-static void fmt_us(char *buf, size_t len, uint64_t us, bool any)
-{
-    if (!any)
-        snprintf(buf, len, "-");
-    else if (us < 1000)
-        snprintf(buf, len, "%lluus", (unsigned long long)us);
-    else if (us < 10000)
-        snprintf(buf, len, "%.2fms", (double)us / 1e3);
-    else if (us < 1000000)
-        snprintf(buf, len, "%.1fms", (double)us / 1e3);
-    else if (us < 60000000)
-        snprintf(buf, len, "%.2fs", (double)us / 1e6);
-    else
-        snprintf(buf, len, "%llum%02llus", (unsigned long long)(us / 60000000), (unsigned long long)(us / 1000000 % 60));
-}
-
 /* Reports of the workers still alive: a lost worker's histograms are old. */
 static size_t live_reports(const struct fleet_table *t, const cJSON **out, size_t cap)
 {
@@ -99,7 +83,7 @@ static void draw_row(int y, const struct latency_row *row, int kind, bool first,
     x += crt_put(y, x, COLW, ALIGN_RIGHT, base, text);
     uint64_t v[] = {s->p50, s->p90, s->p95, s->p99, s->p999, s->max};
     for (size_t i = 0; i < 6; i++) {
-        fmt_us(text, sizeof text, v[i], s->count > 0);
+        format_latency_us(v[i], s->count > 0, text, sizeof text);
         enum theme_slot slot = base;
         if (!sel && !stale && i >= 3 && s->count && v[i] >= 10000000)   /* tail above 10 s */
             slot = SLOT_WARN;
@@ -136,8 +120,8 @@ static void draw_chart(const struct latency_row *row, int chart_kind, int top, i
     for (size_t i = 0; i < nbars; i++) {
         int y = top + 1 + (int)i;
         char lo[16], hi[16], label[40], bar[4 * 256 + 1] = "", num[24];
-        fmt_us(lo, sizeof lo, edges[i], true);
-        fmt_us(hi, sizeof hi, edges[i + 1], true);
+        format_latency_us(edges[i], true, lo, sizeof lo);
+        format_latency_us(edges[i + 1], true, hi, sizeof hi);
         snprintf(label, sizeof label, "%8s - %-8s", lo, hi);
         crt_put(y, 1, label_w, ALIGN_LEFT, SLOT_LABEL, label);
         int len = most ? (int)lround((double)bar_w * (double)counts[i] / (double)most) : 0;

@@ -257,17 +257,6 @@ static void draw_fleet(struct ui *ui, struct overview_state *st, struct panel p)
     line(&p, &y, st->failed_rate > 0 ? SLOT_WARN : SLOT_VALUE, "done %s/s   failed %s/s", a, b);
 }
 
-/* 850us, 12.3ms, 4.21s */
-static void fmt_us(uint64_t us, char *buf, size_t len)
-{
-    if (us < 1000)
-        snprintf(buf, len, "%lluus", (unsigned long long)us);
-    else if (us < 1000000)
-        snprintf(buf, len, "%.1fms", (double)us / 1e3);
-    else
-        snprintf(buf, len, "%.2fs", (double)us / 1e6);
-}
-
 static int by_e2e_count(const void *a, const void *b)
 {
     uint64_t x = ((const struct latency_row *)a)->summary[LATENCY_E2E].count;
@@ -304,8 +293,8 @@ static void draw_latency(struct ui *ui, struct overview_state *st, struct panel 
             if (!strcmp(st->types[k], lt.rows[i].type))
                 trend = s->p99 > st->p99[k] * 11 / 10 ? "↑ rising" : s->p99 * 11 / 10 < st->p99[k] ? "↓ falling" : "→ steady";
         char a[32], b[32];
-        fmt_us(s->p50, a, sizeof a);
-        fmt_us(s->p99, b, sizeof b);
+        format_latency_us(s->p50, true, a, sizeof a);
+        format_latency_us(s->p99, true, b, sizeof b);
         crt_put(y, p.left + 1, p.width - 2 - 30, ALIGN_LEFT, SLOT_DEFAULT, lt.rows[i].type);
         crt_put(y, p.left + p.width - 31, 9, ALIGN_RIGHT, SLOT_VALUE, a);
         crt_put(y, p.left + p.width - 22, 9, ALIGN_RIGHT, s->p99 >= 10000000 ? SLOT_WARN : SLOT_VALUE, b);

@@ -77,31 +77,10 @@ ready() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url/readyz"
 $R rpush exp:jobs a b c d e >/dev/null
 
 # ---- 1. scrapes cost the brokers nothing
-# a counting reverse proxy in front of the management API: one line per request
-cat >"$T/proxy.py" <<'PY'
-import http.server, sys, urllib.request
-upstream, log = sys.argv[2], open(sys.argv[3], "a", buffering=1)
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_GET(self):
-        log.write(self.path + "\n")
-        req = urllib.request.Request(upstream + self.path, headers={"Authorization": self.headers.get("Authorization", "")})
-        try:
-            with urllib.request.urlopen(req, timeout=10) as r:
-                body, status, ctype = r.read(), r.status, r.headers.get("Content-Type", "")
-        except urllib.error.HTTPError as e:
-            body, status, ctype = e.read(), e.code, e.headers.get("Content-Type", "")
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *a): pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-PY
+# a counting proxy in front of the management API (tests/lib/counting-proxy.py)
 proxy_port=$(free_ports 1)
 : >"$T/requests"
-python3 "$T/proxy.py" "$proxy_port" "http://127.0.0.1:$RABBIT_MGMT_PORT" "$T/requests" </dev/null &
+python3 "$QDECK_REPO/tests/lib/counting-proxy.py" "$proxy_port" "http://127.0.0.1:$RABBIT_MGMT_PORT" "$T/requests" </dev/null &
 pids+=($!)
 check "counting proxy up" wait_for 10 curl -sf -u guest:guest "http://127.0.0.1:$proxy_port/api/overview"
 exporter slow --interval 60 --mgmt "http://$RABBIT_USER:$RABBIT_PASS@127.0.0.1:$proxy_port/"
@@ -109,13 +88,13 @@ check "exporter (60 s interval) starts" grep -q 'port [0-9]' "$T/slow.err"
 check "ready after its first collection" wait_for 10 ready
 commands() { $R info commandstats | grep '^cmdstat_' | grep -v -e '^cmdstat_info:' -e '^cmdstat_config' | cut -d, -f1 | sort; }
 before=$(commands)
-asked=$(grep -c '^/api/queues/' "$T/requests")
+asked=$(grep -c ' /api/queues/' "$T/requests")
 check "the collection read the queue list through the proxy" test "$asked" -ge 1
 collections=$(metric qdeck_exporter_collections_total)
 for i in $(seq 50); do curl -s -o /dev/null --max-time 5 "$url/metrics"; done
 after=$(commands)
 expect_eq "50 scrapes: no Redis command beyond the one collection" "$after" "$before"
-expect_eq "50 scrapes: no management API request beyond it" "$(grep -c '^/api/queues/' "$T/requests")" "$asked"
+expect_eq "50 scrapes: no management API request beyond it" "$(grep -c ' /api/queues/' "$T/requests")" "$asked"
 expect_eq "50 scrapes: still one collection" "$(metric qdeck_exporter_collections_total)" "$collections"
 expect_eq "the scrapes are counted (these 50, two before, this one)" "$(metric qdeck_exporter_scrapes_total)" 53
 kill -TERM "${pids[1]}"; wait "${pids[1]}"; st=$?

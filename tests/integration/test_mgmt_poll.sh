@@ -29,32 +29,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# a logging reverse proxy: one line "<unix time> <path>" per request
-cat >"$T/proxy.py" <<'PY'
-import http.server, sys, time, urllib.request
-upstream, log = sys.argv[2], open(sys.argv[3], "a", buffering=1)
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_GET(self):
-        log.write("%.3f %s\n" % (time.time(), self.path))
-        req = urllib.request.Request(upstream + self.path, headers={"Authorization": self.headers.get("Authorization", "")})
-        try:
-            with urllib.request.urlopen(req, timeout=10) as r:
-                body, status, ctype = r.read(), r.status, r.headers.get("Content-Type", "")
-        except urllib.error.HTTPError as e:
-            body, status, ctype = e.read(), e.code, e.headers.get("Content-Type", "")
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *a): pass
-srv = http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H)
-srv.serve_forever()
-PY
+# a counting proxy in front of the management API (tests/lib/counting-proxy.py)
 PROXY_PORT=$(free_ports 1)
 : >"$T/requests"
-python3 "$T/proxy.py" "$PROXY_PORT" "http://127.0.0.1:$RABBIT_MGMT_PORT" "$T/requests" &
+python3 "$QDECK_REPO/tests/lib/counting-proxy.py" "$PROXY_PORT" "http://127.0.0.1:$RABBIT_MGMT_PORT" "$T/requests" &
 proxy_pid=$!
 check "counting proxy up" wait_for 10 curl -sf -u guest:guest "http://127.0.0.1:$PROXY_PORT/api/overview"
 

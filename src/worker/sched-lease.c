@@ -9,20 +9,13 @@
 
 #include "control/events.h"
 #include "control/keys.h"
-#include "control/redis-connect.h"
+#include "control/lease.h"
 #include "net/redis-open.h"
 #include "core/backoff.h"
 #include "core/clock.h"
 #include "core/log.h"
 
 #define KEEPER_TRY 0.5   /* seconds between attempts to take a free lease */
-
-/* Extends the lease only while it holds our id: 1, or 0 when it is not ours. */
-static const char renew_script[] =
-    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0";
-/* Deletes the lease only when it holds our id. */
-static const char release_script[] =
-    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
 
 static void set_leader(struct sched_lease *l, bool leader, redisContext *conn)
 {
@@ -65,23 +58,16 @@ void sched_lease_lost(struct sched_lease *l) { set_leader(l, false, NULL); }
  * connection is dropped and leadership with it). */
 static int keep_lease(struct sched_lease *l)
 {
-    char err[256], ms[32];
-    snprintf(ms, sizeof ms, "%lld", (long long)(l->seconds * 1000));
+    char err[256];
     double now = clock_mono();
-    bool was = sched_lease_is_leader(l);
-    redisReply *r = was ? control_redis_command(l->redis, err, sizeof err, "EVAL %s 1 %s %s %s", renew_script,
-                                                KEY_SCHED_LEADER, l->id, ms)
-                        : control_redis_command(l->redis, err, sizeof err, "SET %s %s NX PX %s", KEY_SCHED_LEADER,
-                                                l->id, ms);
-    if (!r) {
+    int ours = lease_keep(l->redis, KEY_SCHED_LEADER, l->id, l->seconds, sched_lease_is_leader(l), err, sizeof err);
+    if (ours < 0) {
         log_warn("scheduler lease: %s", err);
         redisFree(l->redis);
         l->redis = NULL;
         set_leader(l, false, NULL);
         return -1;
     }
-    bool ours = was ? (r->type == REDIS_REPLY_INTEGER && r->integer == 1) : r->type == REDIS_REPLY_STATUS;
-    freeReplyObject(r);
     if (ours) {
         pthread_mutex_lock(&l->lock);
         l->renewed_at = now;
@@ -115,13 +101,8 @@ static void keeper_main(struct loop *lp, void *arg)
             break;
     }
     /* a clean stop hands the lease over at once */
-    if (l->redis && sched_lease_is_leader(l)) {
-        char err[256];
-        redisReply *r = control_redis_command(l->redis, err, sizeof err, "EVAL %s 1 %s %s", release_script,
-                                              KEY_SCHED_LEADER, l->id);
-        if (r)
-            freeReplyObject(r);
-    }
+    if (l->redis && sched_lease_is_leader(l))
+        lease_release(l->redis, KEY_SCHED_LEADER, l->id);
     set_leader(l, false, NULL);
     if (l->redis)
         redisFree(l->redis);

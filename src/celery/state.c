@@ -605,14 +605,25 @@ void celery_state_restore(struct celery_state *st, const cJSON *report, double n
     const cJSON *kind = cJSON_GetObjectItemCaseSensitive(report, "kind");
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(report, "id");
     if (!cJSON_IsString(kind) || strcmp(kind->valuestring, "celery") != 0 || !cJSON_IsString(id) ||
-        !id->valuestring[0] || worker_index(st, id->valuestring) >= 0)
+        !id->valuestring[0])
         return;
     double at = number_of(report, "at", NAN);
     if (!(at >= now - st->lim.forget_after && at <= now + 60))
         return;
+    const cJSON *paused = cJSON_GetObjectItemCaseSensitive(report, "paused_queues");
+    ssize_t known = worker_index(st, id->valuestring);
+    if (known >= 0) {
+        if (cJSON_IsString(paused) && !st->workers[known].paused[0])
+            celery_state_set_paused(st, (size_t)known, paused->valuestring);
+        return;
+    }
     struct worker *w = worker_get(st, id->valuestring, at);
     if (!w)
         return;
+    if (cJSON_IsString(paused)) {
+        free(w->paused);
+        w->paused = xstrdup(paused->valuestring);
+    }
     w->first_seen = number_of(report, "started_at", at);
     double freq = number_of(report, "interval", 2.0);
     w->freq = freq > 0 && freq < 86400 ? freq : 2.0;

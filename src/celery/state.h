@@ -75,11 +75,13 @@ void celery_state_set_paused(struct celery_state *st, size_t i, const char *queu
 cJSON *celery_state_report(const struct celery_state *st, size_t i, double now);
 
 /* Takes back what a report of celery_state_report (read from Redis by a
- * collector that just started) held: the worker, as last heard of, and its
- * series' counters and histograms, so history survives a restart. A
- * worker already known, a report that is not of kind "celery", and one
- * whose last heartbeat is not between now - forget_after and now + 60 s
- * (a clock that cannot be), are left alone. */
+ * collector that just started, or that just took over writing them) held:
+ * the worker, as last heard of, its series' counters and histograms, so
+ * history survives a restart, and the queues a collector paused on it, so
+ * the next one unpauses them. Of a worker already known only those paused
+ * queues are taken (when it has none of its own). A report that is not of
+ * kind "celery", and one whose last heartbeat is not between now -
+ * forget_after and now + 60 s (a clock that cannot be), are left alone. */
 void celery_state_restore(struct celery_state *st, const cJSON *report, double now);
 
 struct celery_counters {

@@ -1,8 +1,9 @@
 /* The Celery events collector thread (see the header). Its loop: wait at
  * most 250 ms for a message, fold it in, and once a second expire silent
- * workers and write every worker's report in one pipelined round trip
- * (SET qdeck:worker:<hostname> EX forget_after, ZADD to the registry).
- * The state is the thread's own; only the status counters are shared. */
+ * workers and, while it holds the writer's lease, write every worker's
+ * report in one pipelined round trip (SET qdeck:worker:<hostname> EX
+ * forget_after, ZADD to the registry). The state is the thread's own;
+ * only the status counters are shared. */
 #include "console/celery-collector.h"
 
 #include <hiredis.h>
@@ -11,20 +12,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "celery/event.h"
 #include "celery/pidbox.h"
 #include "celery/receiver.h"
 #include "control/keys.h"
+#include "control/lease.h"
 #include "control/policy-store.h"
 #include "core/backoff.h"
 #include "core/clock.h"
+#include "core/identity.h"
 #include "core/log.h"
+#include "core/url.h"
 #include "core/xalloc.h"
 #include "net/redis-open.h"
 
 #define READ_WAIT 0.25
 #define PUBLISH_EVERY 1.0
+#define LEASE_SECONDS 3.0   /* renewed every PUBLISH_EVERY: two missed renewals hand it over */
 
 #define MAX_RATES 64
 
@@ -37,7 +43,9 @@ struct sent_rate {
 struct celery_collector {
     struct sent_rate rates[MAX_RATES];
     size_t nrates;
-    bool restored;                    /* the reports in Redis were read back once */
+    bool restored;                    /* the reports in Redis were read back (since the lease was taken) */
+    char *lease_key, lease_id[300];   /* the writer's lease for this events source, and our claim */
+    bool writer;                      /* we hold it: we write the reports and steer the workers */
     struct celery_collector_options o;
     char *events_url, *redis_url;
     struct tls_options tls;
@@ -248,13 +256,18 @@ static void apply_pauses(struct celery_collector *cc, double now)
         if (celery_state_worker_state(cc->state, i, now) != CELERY_ALIVE || celery_state_wants_stats(cc->state, i))
             continue;
         const char *host = celery_state_hostname(cc->state, i);
-        char paused[512] = "", *list = xstrdup(celery_state_queues(cc->state, i)), *save = NULL;
+        /* the queues it consumes and those paused on it: a worker paused
+         * by an earlier writer consumes them no more */
         const char *was = celery_state_paused(cc->state, i);
+        char paused[512] = "", *list = xasprintf("%s,%s", celery_state_queues(cc->state, i), was), *save = NULL;
+        char wrapped[520], seen[1100] = ",";
+        snprintf(wrapped, sizeof wrapped, ",%s,", was);
         for (char *q = strtok_r(list, ", ", &save); q; q = strtok_r(NULL, ", ", &save)) {
             char token[300];
             snprintf(token, sizeof token, ",%s,", q);
-            char wrapped[520];
-            snprintf(wrapped, sizeof wrapped, ",%s,", was);
+            if (strstr(seen, token))
+                continue;
+            snprintf(seen + strlen(seen), sizeof seen - strlen(seen), "%s,", q);
             bool is_paused = strstr(wrapped, token) != NULL;
             bool want = queue_paused(items, n, q);
             if (want && !is_paused)
@@ -315,6 +328,37 @@ static void restore(struct celery_collector *cc)
     freeReplyObject(ids);
 }
 
+/* Whether this collector writes the reports: every collector of one events
+ * source (each console, exporter and `celery watch`) folds every event,
+ * but only the holder of the lease writes them and sends the workers
+ * pidbox commands, so a guardrail reaches each worker once however many
+ * consoles are open. Taking it over reads the registry back, which brings
+ * the queues the last holder paused, so this one can unpause them. */
+static bool keep_lease(struct celery_collector *cc)
+{
+    if (!cc->redis)
+        return false;
+    char err[256];
+    int ours = lease_keep(cc->redis, cc->lease_key, cc->lease_id, LEASE_SECONDS, cc->writer, err, sizeof err);
+    if (ours < 0) {
+        log_warn("celery: writer's lease: %s", err);
+        redisFree(cc->redis);
+        cc->redis = NULL;
+    }
+    bool was = cc->writer;
+    cc->writer = ours == 1;
+    if (cc->writer && !was) {
+        log_info("celery: this collector writes the Celery fleet's reports (lease %s)", cc->lease_key);
+        restore(cc);
+    } else if (!cc->writer && was) {
+        log_info("celery: another collector writes the Celery fleet's reports now");
+    }
+    pthread_mutex_lock(&cc->lock);
+    cc->status.writer = cc->writer;
+    pthread_mutex_unlock(&cc->lock);
+    return cc->writer;
+}
+
 /* Writes every worker's report; a failure drops the connection (retried next time). */
 static void publish(struct celery_collector *cc, double now)
 {
@@ -328,7 +372,7 @@ static void publish(struct celery_collector *cc, double now)
     if (!cc->restored)
         restore(cc);
     size_t n = celery_state_nworkers(cc->state);
-    if (n == 0)
+    if (n == 0 || !keep_lease(cc))
         return;
     long ttl = (long)cc->o.limits.forget_after;
     ask_stats(cc);
@@ -492,6 +536,12 @@ struct celery_collector *celery_collector_start(const struct celery_collector_op
         cc->o.timeout = 5;
     cc->events_url = xstrdup(o->events_url);
     cc->redis_url = xstrdup(o->redis_url);
+    char *shown = url_redact(o->events_url), actor[200];
+    cc->lease_key = xasprintf(KEY_CELERY_LEASE_PREFIX "%s", shown);
+    free(shown);
+    identity_actor(actor, sizeof actor);
+    snprintf(cc->lease_id, sizeof cc->lease_id, "%s:%ld:%08lx", actor, (long)getpid(),
+             (unsigned long)(clock_wall() * 1e6) & 0xffffffffUL);
     if (o->tls)
         cc->tls = (struct tls_options){.ca = dup_or_null(o->tls->ca), .cert = dup_or_null(o->tls->cert),
                                        .key = dup_or_null(o->tls->key), .verify = o->tls->verify};
@@ -504,6 +554,7 @@ struct celery_collector *celery_collector_start(const struct celery_collector_op
     if (pthread_create(&cc->thread, NULL, collector_main, cc) != 0) {
         snprintf(err, errlen, "celery: cannot start the collector thread");
         celery_state_free(cc->state);
+        free(cc->lease_key);
         free(cc->events_url);
         free(cc->redis_url);
         free(cc->tls.ca);
@@ -527,8 +578,12 @@ void celery_collector_stop(struct celery_collector *cc)
     pthread_mutex_unlock(&cc->lock);
     pthread_join(cc->thread, NULL);
     celery_receiver_close(cc->receiver);
-    if (cc->redis)
+    if (cc->redis) {
+        if (cc->writer)
+            lease_release(cc->redis, cc->lease_key, cc->lease_id);
         redisFree(cc->redis);
+    }
+    free(cc->lease_key);
     celery_state_free(cc->state);
     pthread_mutex_destroy(&cc->lock);
     pthread_cond_destroy(&cc->wake);

@@ -15,6 +15,11 @@
  * task.<name>.rate is sent as rate_limit to every worker when it changes
  * (and to a worker first seen); unset, it is sent as none once.
  *
+ * Every console, exporter and `celery watch` of one events source runs a
+ * collector, but one at a time writes: the holder of a lease in Redis
+ * (qdeck:celery:writer:<source>, 3 s, renewed each second). The others
+ * fold the same events and take over within the lease when it lapses.
+ *
  * The console's fleet collector starts one when its context is not
  * read-only; `qdeck celery watch` runs one headless. A receiver that cannot
  * open (no `celeryev` exchange yet: no Celery worker with events has
@@ -22,6 +27,7 @@
 #ifndef QDECK_CELERY_COLLECTOR_H
 #define QDECK_CELERY_COLLECTOR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,6 +58,7 @@ struct celery_collector_status {
     uint64_t bad_messages;      /* bodies that did not parse */
     size_t workers;
     int connected;              /* 1 receiving, 0 not (error says why) */
+    bool writer;                /* holds the writer's lease (else another collector writes) */
     char error[256];
 };
 void celery_collector_status(struct celery_collector *cc, struct celery_collector_status *out);

@@ -22,6 +22,8 @@
 #define KEY_AUDIT           "qdeck:audit"        /* stream of audit records */
 #define KEY_EVENTS          "qdeck:events"       /* stream: breaker transitions, joins, losses, alerts */
 #define KEY_SCHED_LEADER    "qdeck:sched:leader" /* SET NX PX lease holding the leader's worker id */
+#define KEY_CELERY_LEASE_PREFIX "qdeck:celery:writer:" /* + events source (redacted URL): SET NX PX lease
+                                                           held by the Celery collector that writes */
 #define KEY_SCHED_PREFIX    "qdeck:sched:job:"   /* + name: hash last_run, next_run, last_result, paused */
 #define KEY_TRACE           "qdeck:trace"        /* stream: one record per finished attempt (XADD MAXLEN ~
                                                     [worker] trace_max), read by `qdeck trace export` */

@@ -215,6 +215,33 @@ static void history_survives_a_restart(void **unused)
     celery_state_free(again);
 }
 
+/* A collector that takes over writing learns which queues the last writer
+ * paused, on a worker it did not know and on one it knew with none. */
+static void paused_queues_are_read_back(void **unused)
+{
+    (void)unused;
+    struct celery_state *st = celery_state_new(NULL);
+    feed(st, 50.0, "{\"type\":\"worker-heartbeat\",\"hostname\":\"w@r\",\"freq\":2}");
+    celery_state_set_paused(st, 0, "q1,q2");
+    cJSON *report = celery_state_report(st, 0, 50.0);
+    assert_string_equal(cJSON_GetObjectItem(report, "paused_queues")->valuestring, "q1,q2");
+
+    struct celery_state *fresh = celery_state_new(NULL), *knowing = celery_state_new(NULL);
+    celery_state_restore(fresh, report, 51.0);
+    assert_string_equal(celery_state_paused(fresh, 0), "q1,q2");
+    feed(knowing, 50.5, "{\"type\":\"worker-heartbeat\",\"hostname\":\"w@r\",\"freq\":2}");
+    assert_string_equal(celery_state_paused(knowing, 0), "");
+    celery_state_restore(knowing, report, 51.0);
+    assert_string_equal(celery_state_paused(knowing, 0), "q1,q2");
+    celery_state_set_paused(knowing, 0, "q3");   /* its own pauses are newer than a report */
+    celery_state_restore(knowing, report, 51.0);
+    assert_string_equal(celery_state_paused(knowing, 0), "q3");
+    cJSON_Delete(report);
+    celery_state_free(st);
+    celery_state_free(fresh);
+    celery_state_free(knowing);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -223,6 +250,7 @@ int main(void)
         cmocka_unit_test(inflight_is_capped_and_findable),
         cmocka_unit_test(redis_envelope_and_bad_input),
         cmocka_unit_test(history_survives_a_restart),
+        cmocka_unit_test(paused_queues_are_read_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -64,7 +64,9 @@ check "the report says which queue was paused" wait_for 5 \
   bash -c "redis-cli -u '$REDIS_URL' GET qdeck:worker:lw@leasetest | grep -q '\"paused_queues\":\"lease_q\"'"
 
 eval "kill -KILL \$watch_$writer"
+t0=$EPOCHREALTIME
 check "the writer killed: the other takes over within the lease" wait_for 10 writes "$other"
+echo "  (taken over $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s after the kill; lease 3 s)"
 "$QDECK" --redis "$REDIS_URL" policy set queue.lease_q.paused false --force >/dev/null 2>&1
 check "unpaused: the new writer sends add_consumer (it read back the pause)" wait_for 10 consumers_is 1
 expect_match "... logged by the new writer" "$(cat "$work/$other.log")" 'add_consumer on lw@leasetest: ok'

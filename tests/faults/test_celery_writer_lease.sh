@@ -4,17 +4,12 @@
 # steers the workers, the holder of qdeck:celery:writer:<source>. A pause
 # reaches the worker through the writer alone; SIGKILL the writer and the
 # other takes over within the lease, reads back which queue the dead one
-# paused, and unpauses it when the guardrail is cleared. Skipped when
-# python3-celery is missing.
+# paused, and unpauses it when the guardrail is cleared.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/assert.sh"
 
-if ! /usr/bin/python3 -c 'import celery' 2>/dev/null; then
-  echo "  skip: python3-celery is not installed"
-  check "python3-celery missing: nothing to test (tests/lib/deps.sh test installs it)" true
-  finish
-fi
+require_celery
 
 work=$QDECK_TEST_TMP/celery-lease
 mkdir -p "$work"

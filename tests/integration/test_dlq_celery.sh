@@ -3,17 +3,12 @@
 # raises Reject(requeue=False) into a dead-letter exchange: `qdeck dlq list`
 # shows the dead message with its Celery task name, id and argsrepr; once
 # the cause is fixed, `qdeck dlq replay` sends it back and the same worker
-# consumes and completes it. Skipped (not failed) when python3-celery is
-# not installed.
+# consumes and completes it.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/assert.sh"
 
-if ! /usr/bin/python3 -c 'import celery' 2>/dev/null; then
-  echo "  skip: python3-celery is not installed"
-  check "python3-celery missing: nothing to test (tests/lib/deps.sh test installs it)" true
-  finish
-fi
+require_celery
 
 fill() { "$TOOLS/amqp-fill" "$AMQP_URL" "$@" >/dev/null; }
 depth() { "$TOOLS/amqp-fill" "$AMQP_URL" depth "$1" 2>/dev/null | cut -d' ' -f1; }

@@ -66,6 +66,12 @@ wait_for() {
   return 1
 }
 
+# The Celery tests need Debian's python3-celery (make test installs it with
+# tests/lib/deps.sh test): without it they fail here, at once, saying so.
+require_celery() {
+  check "python3-celery is installed (tests/lib/deps.sh test installs it)" /usr/bin/python3 -c 'import celery' || finish
+}
+
 finish() {
   echo "$ASSERT_FILE: $ASSERT_PASSED passed, $ASSERT_FAILED failed"
   [ -z "${QDECK_RESULT_FILE:-}" ] || echo "$ASSERT_PASSED $ASSERT_FAILED" > "$QDECK_RESULT_FILE"

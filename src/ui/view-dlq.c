@@ -13,7 +13,6 @@
  * (console/dlq-writes.h), whose status line shows their progress and the
  * line naming what was done; the page reloads when one ends. This file
  * only submits and draws. */
-#include <ctype.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -282,6 +281,14 @@ static void draw_list(struct dlq_state *st, int top, int height)
 
 /* ---- detail ---- */
 
+static bool is_label(const char *s)
+{
+    return strcmp(s, "properties") == 0 || strcmp(s, "headers") == 0 || strcmp(s, "fields") == 0 ||
+           strcmp(s, "body") == 0;
+}
+
+/* The message whole: long lines (a header, a body line) wrap at the
+ * screen's width rather than being cut; Up/Down scroll the wrapped lines. */
 static void draw_detail(struct dlq_state *st, int top, int height)
 {
     const struct dlq_message *m = selected_msg(st);
@@ -297,16 +304,31 @@ static void draw_detail(struct dlq_state *st, int top, int height)
              st->msgs.selected + 1);
     crt_fill(top, 0, COLS, SLOT_TITLE);
     crt_put(top, 0, COLS, ALIGN_LEFT, SLOT_TITLE, title);
-    int rows = height - 1;
-    if (st->detail_top > (int)l.n - rows)
-        st->detail_top = (int)l.n - rows > 0 ? (int)l.n - rows : 0;
-    for (int i = 0; i < rows && st->detail_top + i < (int)l.n; i++) {
-        const char *s = l.v[st->detail_top + i];
-        bool label = s[0] && !isspace((unsigned char)s[0]) && strchr("{[}]\"", s[0]) == NULL &&
-                     (strcmp(s, "properties") == 0 || strcmp(s, "headers") == 0 || strcmp(s, "fields") == 0 ||
-                      strcmp(s, "body") == 0);
-        crt_put(top + 1 + i, 1, COLS - 2, ALIGN_LEFT, label ? SLOT_LABEL : SLOT_VALUE, s);
+    int rows = height - 1, width = COLS - 2 > 1 ? COLS - 2 : 1;
+    /* the wrapped lines: where each starts, how long, whether a label */
+    struct piece { const char *at; size_t len; bool label; } *p = NULL;
+    size_t n = 0, cap = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        const char *s = l.v[i], *next;
+        do {
+            size_t len = crt_wrap_line(s, width, &next);
+            if (n == cap) {
+                cap = cap ? cap * 2 : 64;
+                p = xrealloc(p, cap * sizeof *p);
+            }
+            p[n++] = (struct piece){s, len, s == l.v[i] && is_label(s)};
+            s = next;
+        } while (*s);
     }
+    if (st->detail_top > (int)n - rows)
+        st->detail_top = (int)n - rows > 0 ? (int)n - rows : 0;
+    char line[1024];
+    for (int i = 0; i < rows && st->detail_top + i < (int)n; i++) {
+        const struct piece *q = &p[st->detail_top + i];
+        snprintf(line, sizeof line, "%.*s", (int)q->len, q->at);
+        crt_put(top + 1 + i, 1, width, ALIGN_LEFT, q->label ? SLOT_LABEL : SLOT_VALUE, line);
+    }
+    free(p);
     text_lines_free(&l);
 }
 

@@ -95,7 +95,7 @@ static int replay(struct dlq_write *dw, struct dlq *d, const struct dlq_select *
         snprintf(result, len, "replay %s failed: %s (%.200s)", d->display, tally, d->err);
     else
         snprintf(result, len, "replayed %ld of %ld to %s from %s: %s", t.moved, asked, to, d->display, tally);
-    return rc < 0 || t.failed > 0 ? -1 : 0;
+    return t.interrupted ? 1 : rc < 0 || t.failed > 0 ? -1 : 0;   /* 1: writes_interrupt reports it */
 }
 
 static int purge(struct dlq_write *dw, struct dlq *d, const struct dlq_select *sel, char *tally, size_t tlen,
@@ -111,8 +111,8 @@ static int purge(struct dlq_write *dw, struct dlq *d, const struct dlq_select *s
         snprintf(result, len, "deleted %ld of %zu marked message%s from %s: %s", t.moved, job->nids,
                  job->nids == 1 ? "" : "s", d->display, tally);
     else
-        snprintf(result, len, "purged %ld from %s", t.moved, d->display);
-    return rc;
+        snprintf(result, len, "%spurged %ld from %s", t.interrupted ? "interrupted: " : "", t.moved, d->display);
+    return t.interrupted ? 1 : rc;
 }
 
 static int run_dlq_write(void *arg, char *result, size_t len)

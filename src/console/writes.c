@@ -40,6 +40,7 @@ struct console_writes {
     bool busy;
     unsigned long next_ticket, next_done;   /* tickets < next_done have ended */
     char last_line[1024];           /* the newest result, for writes_interrupt */
+    bool last_stopped;              /* and it stopped early */
     bool stopping, interrupting;
     atomic_int cancel;
     int notify_fd;
@@ -70,13 +71,15 @@ static void *writer(void *arg)
         pthread_mutex_unlock(&w->lock);
         wake_ui(w);
         struct write_result r = {0};
-        r.failed = job.run(job.arg, r.line, sizeof r.line) < 0;
+        int rc = job.run(job.arg, r.line, sizeof r.line);
+        r.failed = rc < 0;
         if (job.free_arg)
             job.free_arg(job.arg);
         pthread_mutex_lock(&w->lock);
         w->running[0] = '\0';
         w->busy = false;
         w->next_done++;
+        w->last_stopped = rc > 0;
         snprintf(w->last_line, sizeof w->last_line, "%s", r.line);
         if (w->nresults == QUEUE_MAX) {          /* the UI fell behind: the oldest goes */
             w->rhead = (w->rhead + 1) % QUEUE_MAX;
@@ -195,7 +198,9 @@ bool writes_interrupt(struct console_writes *w, char *result, size_t len)
         atomic_store(&w->cancel, 1);
         while (w->busy)
             pthread_cond_wait(&w->ended, &w->lock);
-        snprintf(result, len, "%s", w->last_line);
+        was = w->last_stopped;
+        if (was)
+            snprintf(result, len, "%s", w->last_line);
     }
     pthread_mutex_unlock(&w->lock);
     return was;

@@ -18,7 +18,8 @@
 
 struct console_writes;
 
-/* run returns 0 (done) or -1 (failed), its line in result. */
+/* run returns 0 (done), -1 (failed) or 1 (stopped early: its cancel flag
+ * was set), its line in result. */
 typedef int (*write_run_fn)(void *arg, char *result, size_t len);
 
 struct console_writes *writes_start(int notify_fd);
@@ -43,8 +44,9 @@ bool writes_take(struct console_writes *w, char *result, size_t len, bool *faile
 /* The running job's progress or "label…", "" when idle. */
 void writes_status(struct console_writes *w, char *buf, size_t len);
 /* Quitting: no job starts any more; the running one is asked to stop (its
- * cancel flag), settles and ends, and result gets its line. false when no
- * job was running. NULL is fine. */
+ * cancel flag), settles and ends. true when it stopped early (returned 1),
+ * with its line in result; false when none ran or it simply finished.
+ * NULL is fine. */
 bool writes_interrupt(struct console_writes *w, char *result, size_t len);
 /* Finishes the job running, drops the rest, joins the thread. NULL is fine. */
 void writes_stop(struct console_writes *w);

@@ -51,7 +51,7 @@ screen_keys b O
 check "O asks for confirmation" screen_wait b 5 'Force OPEN breaker llm-api fleet-wide\? y to confirm'
 screen_keys b y
 check "confirmed: qdeck:breaker llm-api = open" wait_for 5 bash -c "[ \"\$($R hget qdeck:breaker llm-api)\" = open ]"
-check "the console reports it" screen_wait b 5 'breaker llm-api: open sent'
+check "the status line names the command and the workers it reaches" screen_wait b 5 'breaker llm-api: open sent to 2 workers \(was none\)'
 check "the command column shows it" screen_wait b 5 'llm-api +OPEN .* open +OPEN x1'
 check "audited with the console's context" wait_for 5 bash -c \
   "jq -e 'select(.action == \"breaker.open\" and .target == \"llm-api\" and .new == \"open\" and .result == \"ok\" and .context == \"test\")' '$audit'"

@@ -118,7 +118,7 @@ static int run_long(void *arg, char *result, size_t len)
     while (!atomic_load(cancel))
         nap();
     snprintf(result, len, "interrupted: moved %d", moved);
-    return 0;
+    return 1;
 }
 
 static void interrupt_settles_the_running_job(void **state)
@@ -140,6 +140,14 @@ static void interrupt_settles_the_running_job(void **state)
     assert_false(writes_finished(w, tl));                /* nothing starts after an interrupt */
     assert_int_equal(writes_enqueue(w, "refused", run_step, NULL, &later), 0);
     assert_false(writes_interrupt(w, line, sizeof line)); /* none running now */
+    writes_stop(w);
+    /* a job that finished is not reported at quit */
+    w = writes_start(-1);
+    struct step quick = {4, false};
+    unsigned long tq = writes_enqueue(w, "quick", run_step, NULL, &quick);
+    for (int i = 0; i < 5000 && !writes_finished(w, tq); i++)
+        nap();
+    assert_false(writes_interrupt(w, line, sizeof line));
     writes_stop(w);
     assert_false(writes_interrupt(NULL, line, sizeof line));
 }

@@ -2,8 +2,7 @@
  * one pipelined round trip: HGETALL of the policy, its meta and the breaker
  * commands come from policy_fetch/policy_breaker_fetch, then XREVRANGE of
  * the newest 200 events and 200 audit records. The thread is a core/loop.h
- * loop: it sleeps for the refresh (or a backoff while Redis is away) and a
- * queued change wakes it early. */
+ * loop: it sleeps for the refresh (or a backoff while Redis is away). */
 #include "console/board.h"
 
 #include <pthread.h>
@@ -12,11 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "control/audit.h"
 #include "control/keys.h"
 #include "core/backoff.h"
 #include "core/clock.h"
-#include "core/identity.h"
 #include "core/loop.h"
 #include "core/xalloc.h"
 
@@ -32,9 +29,6 @@ struct board_feed {
     struct board *cur;
     enum source_status status;
     char message[256];
-    char *req_name, *req_value;       /* queued change, or NULL */
-    char result[640];
-    bool has_result;
 };
 
 void board_release(struct board *b)
@@ -156,40 +150,6 @@ static struct board *collect(redisContext *c, char *err, size_t errlen)
     return b;
 }
 
-static void who_am_i(char *out, size_t len)
-{
-    identity_actor(out, len);
-    size_t n = strlen(out);
-    snprintf(out + n, len - n, " (console)");
-}
-
-static void post_result(struct board_feed *f, const char *result)
-{
-    pthread_mutex_lock(&f->lock);
-    snprintf(f->result, sizeof f->result, "%s", result);
-    f->has_result = true;
-    pthread_mutex_unlock(&f->lock);
-}
-
-static void set_guardrail(struct board_feed *f, redisContext *c, const char *name, const char *value)
-{
-    char who[200], canonical[128], err[256], result[640];
-    char *old = NULL;
-    bool invalid = false;
-    who_am_i(who, sizeof who);
-    int rc = policy_set(c, name, value, who, &old, canonical, sizeof canonical, &invalid, err, sizeof err);
-    if (rc == 0)
-        snprintf(result, sizeof result, "%s = %s (was %s)", name, canonical, old ? old : policy_default(name));
-    else
-        snprintf(result, sizeof result, "%s", err);
-    struct audit_entry e = {"policy.set", name, old, rc == 0 ? canonical : value, rc == 0 ? "ok" : err};
-    char aerr[256];
-    if (audit_record(f->cfg, f->ctx->name, c, &e, aerr, sizeof aerr) < 0 && rc == 0)
-        snprintf(result, sizeof result, "%s = %s, but %s", name, canonical, aerr);
-    free(old);
-    post_result(f, result);
-}
-
 static void board_body(struct loop *l, void *arg)
 {
     struct board_feed *f = arg;
@@ -200,20 +160,6 @@ static void board_body(struct loop *l, void *arg)
         char err[256] = "";
         if (!c)
             c = policy_connect(f->ctx->redis, f->ctx->timeout, err, sizeof err);
-        pthread_mutex_lock(&f->lock);
-        char *name = f->req_name, *value = f->req_value;
-        f->req_name = f->req_value = NULL;
-        pthread_mutex_unlock(&f->lock);
-        if (name && c) {
-            set_guardrail(f, c, name, value);
-        } else if (name) {
-            char result[640];
-            snprintf(result, sizeof result, "%s not changed: %s", name, err);
-            post_result(f, result);
-        }
-        free(name);
-        free(value);
-
         struct board *b = c ? collect(c, err, sizeof err) : NULL;
         if (!b && c) {
             redisFree(c);
@@ -231,10 +177,9 @@ static void board_body(struct loop *l, void *arg)
             snprintf(f->message, sizeof f->message, "%s", err);
         }
         notify(f);
-        bool queued = f->req_name != NULL;
         pthread_mutex_unlock(&f->lock);
         double wait = b ? f->refresh : backoff_next(&retry);
-        if (!queued && loop_sleep(l, wait))
+        if (loop_sleep(l, wait))
             break;
     }
     if (c)
@@ -267,8 +212,6 @@ void board_stop(struct board_feed *f)
     loop_stop(&f->loop);
     loop_destroy(&f->loop);
     board_release(f->cur);
-    free(f->req_name);
-    free(f->req_value);
     pthread_mutex_destroy(&f->lock);
     free(f);
 }
@@ -285,31 +228,6 @@ struct board *board_get(struct board_feed *f, enum source_status *status, char *
         snprintf(message, len, "%s", f->message);
     pthread_mutex_unlock(&f->lock);
     return b;
-}
-
-bool board_request_set(struct board_feed *f, const char *name, const char *value)
-{
-    pthread_mutex_lock(&f->lock);
-    bool queued = !f->req_name;
-    if (queued) {
-        f->req_name = xstrdup(name);
-        f->req_value = xstrdup(value);
-    }
-    pthread_mutex_unlock(&f->lock);
-    if (queued)
-        loop_wake(&f->loop);
-    return queued;
-}
-
-bool board_take_result(struct board_feed *f, char *out, size_t len)
-{
-    pthread_mutex_lock(&f->lock);
-    bool has = f->has_result;
-    if (has)
-        snprintf(out, len, "%s", f->result);
-    f->has_result = false;
-    pthread_mutex_unlock(&f->lock);
-    return has;
 }
 
 struct policy *board_policy(const struct board *b)

@@ -3,9 +3,8 @@
  * events and audit records. A thread with its own Redis connection reads
  * them every refresh into an immutable, refcounted `struct board` and
  * writes one byte to the console's notify pipe; the UI only ever takes a
- * reference. Changes asked for from the UI (a guardrail toggled in view 7)
- * are queued to the same thread, which validates, writes, audits, and
- * posts a one-line result back. */
+ * reference. It only reads: changes (a guardrail toggled in view 7) are
+ * jobs on the console's write queue (console/control-writes.h). */
 #ifndef QDECK_BOARD_H
 #define QDECK_BOARD_H
 
@@ -44,12 +43,6 @@ void board_stop(struct board_feed *f);
  * connection status, as the source feeds report it. */
 struct board *board_get(struct board_feed *f, enum source_status *status, char *message, size_t len);
 void board_release(struct board *b);
-/* Queues "set guardrail name to value" for the control-plane thread, which
- * validates, writes, audits and posts a result line; false when a change
- * is already queued. */
-bool board_request_set(struct board_feed *f, const char *name, const char *value);
-/* The result line of the last request, once; false when there is none. */
-bool board_take_result(struct board_feed *f, char *out, size_t len);
 /* Appends the entries of one XRANGE/XREVRANGE reply of qdeck:events (or
  * qdeck:audit when audit) to *events, as the Events view shows them: a
  * kind and one line of text. Also what `qdeck events` prints. */

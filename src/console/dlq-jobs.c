@@ -1,12 +1,9 @@
-/* The console's DLQ job thread (see dlq-jobs.h), on the core/loop.h
+/* The console's DLQ page thread (see dlq-jobs.h), on the core/loop.h
  * skeleton: the loop starts, wakes and stops the thread; the jobs' own
- * state sits under `lock`, and `idle` tells dlq_jobs_interrupt that an
- * action ended. One job at a time; a
- * newer page request replaces an older one still waiting, actions never
- * get dropped (an action waiting is not replaced by a page request). The
- * connection to the DLQ being viewed is kept between jobs and reopened
- * after a failure. Actions are written to the audit log here, where their
- * outcome is known. */
+ * state sits under `lock`. One page at a time; a newer request replaces
+ * an older one still waiting and cancels one being read. The connection
+ * to the DLQ being viewed is kept between pages and reopened after a
+ * failure. */
 #include "console/dlq-jobs.h"
 
 #include <errno.h>
@@ -18,7 +15,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "control/audit.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/xalloc.h"
@@ -32,20 +28,16 @@ struct dlq_jobs {
     int notify_fd;
     struct loop loop;
     pthread_mutex_t lock;
-    pthread_cond_t idle;            /* an action ended */
     atomic_int cancel;
     struct dlq_job *pending;        /* owned copy */
     unsigned long pending_seq, next_seq;
     struct dlq_page *done;
     char status[160];
-    bool running_action;            /* never cancel a replay or purge half-way */
-    bool interrupting;              /* dlq_jobs_interrupt: stop the action, settle, report */
-    char last_action[2048];         /* the last action's result line */
-    long progress_seen, progress_total;
+    bool stopping;
     struct dlq *open;               /* the job thread only */
 };
 
-static struct dlq_job *job_copy(const struct dlq_job *j)
+struct dlq_job *dlq_job_copy(const struct dlq_job *j)
 {
     struct dlq_job *c = xcalloc(1, sizeof *c);
     *c = *j;
@@ -62,7 +54,7 @@ static struct dlq_job *job_copy(const struct dlq_job *j)
     return c;
 }
 
-static void job_free(struct dlq_job *j)
+void dlq_job_free(struct dlq_job *j)
 {
     if (!j)
         return;
@@ -207,92 +199,15 @@ static struct dlq_page *load_page(struct dlq_jobs *w, const struct dlq_job *job,
     return p;
 }
 
-static void progress_cb(void *arg, const struct dlq_tally *t)
-{
-    struct dlq_jobs *w = arg;
-    pthread_mutex_lock(&w->lock);
-    snprintf(w->status, sizeof w->status, "working: %ld/%ld looked at, moved %ld, failed %ld", t->seen, t->total,
-             t->moved, t->failed);
-    pthread_mutex_unlock(&w->lock);
-    notify(w);
-}
-
-static void audit(struct dlq_jobs *w, const char *action, const char *target, const char *what, const char *result)
-{
-    char err[512];
-    redisContext *redis = w->ctx->redis ? dlq_redis_connect(w->ctx->redis, w->ctx->timeout, err, sizeof err) : NULL;
-    struct audit_entry e = {.action = action, .target = target, .new_value = what, .result = result};
-    if (audit_record(w->cfg, w->ctx->name, redis, &e, err, sizeof err) < 0)
-        log_warn("dlq: %s", err);
-    if (redis)
-        redisFree(redis);
-}
-
-/* Returns -1 when the action failed or moved not every message it took. */
-static int run_action(struct dlq_jobs *w, const struct dlq_job *job, char *result, size_t len)
-{
-    char err[512];
-    struct dlq *d = open_dlq(w, job->queue, err, sizeof err);
-    char what[256];
-    snprintf(what, sizeof what, "%s%s (console)", job->nids ? "marked messages" : "--all",
-             job->body ? ", body edited" : "");
-    if (!d) {
-        snprintf(result, len, "%s", err);
-        return -1;
-    }
-    struct dlq_tally t = {.total = -1};
-    struct dlq_select sel = {.ids = job->ids, .nids = job->nids, .all = job->nids == 0};
-    int rc;
-    const char *action;
-    char tally[1600];
-    if (job->kind == DLQ_JOB_REPLAY) {
-        action = "dlq.replay";
-        char *audit_path = audit_log_path(w->cfg);
-        char *slash = strrchr(audit_path, '/');
-        char *journal = xasprintf("%.*s/replay-journal.log", slash ? (int)(slash - audit_path) : 1,
-                                  slash ? audit_path : ".");
-        free(audit_path);
-        struct dlq_replay rq = {.sel = sel, .progress = progress_cb, .arg = w, .journal = journal, .body = job->body};
-        set_status(w, "replaying from %s…", job->queue);
-        rc = d->ops->replay(d, &rq, &t);
-        free(journal);
-        long left = -1;
-        if (rc == 0 && t.interrupted && d->ops->count(d, &left) < 0)
-            left = -1;
-        dlq_replay_summary(&t, false, rc < 0, left, tally, sizeof tally);
-        size_t n = strlen(tally);
-        if (t.first_error[0])
-            snprintf(tally + n, sizeof tally - n, " — %.200s", t.first_error);
-        snprintf(result, len, "replay %s: %s", d->display, tally);
-    } else {
-        action = job->nids ? "dlq.delete" : "dlq.purge";
-        set_status(w, "purging %s…", job->queue);
-        rc = d->ops->purge(d, &sel, &t);
-        snprintf(tally, sizeof tally, "%spurged %ld", rc < 0 ? "error, " : "", t.moved);
-        snprintf(result, len, "purge %s: %s", d->display, tally);
-    }
-    if (rc < 0) {
-        size_t n = strlen(result);
-        snprintf(result + n, len - n, " (%.200s)", d->err);
-    }
-    audit(w, action, d->display, what, tally);
-    if (rc < 0) {
-        dlq_close(w->open);
-        w->open = NULL;
-    }
-    return rc < 0 || t.failed > 0 ? -1 : 0;
-}
-
-/* The next job, or NULL: none waits, or an interrupt holds new ones back. */
+/* The next job, or NULL: none waits, or the thread is stopping. */
 static struct dlq_job *take_job(struct dlq_jobs *w, unsigned long *seq)
 {
     pthread_mutex_lock(&w->lock);
-    struct dlq_job *job = w->interrupting ? NULL : w->pending;
+    struct dlq_job *job = w->stopping ? NULL : w->pending;
     if (job) {
         *seq = w->pending_seq;
         w->pending = NULL;
         atomic_store(&w->cancel, 0);
-        w->running_action = job->kind != DLQ_JOB_PAGE;
     }
     pthread_mutex_unlock(&w->lock);
     return job;
@@ -300,27 +215,15 @@ static struct dlq_job *take_job(struct dlq_jobs *w, unsigned long *seq)
 
 static void run_job(struct dlq_jobs *w, struct dlq_job *job, unsigned long seq)
 {
-    char action[2048] = "";
-    bool failed = job->kind != DLQ_JOB_PAGE && run_action(w, job, action, sizeof action) < 0;
-    pthread_mutex_lock(&w->lock);
-    w->running_action = false;
-    if (job->kind != DLQ_JOB_PAGE)
-        snprintf(w->last_action, sizeof w->last_action, "%s", action);
-    pthread_cond_broadcast(&w->idle);
-    pthread_mutex_unlock(&w->lock);
-    struct dlq_page *page = NULL;
-    if (!atomic_load(&w->cancel))
-        page = load_page(w, job, seq);
-    if (page) {
-        snprintf(page->action, sizeof page->action, "%s", action);
-        page->action_failed = failed;
-    }
-    job_free(job);
+    struct dlq_page *page = load_page(w, job, seq);
+    dlq_job_free(job);
 
     pthread_mutex_lock(&w->lock);
-    if (page) {
+    if (!atomic_load(&w->cancel)) {     /* a newer page made this one moot */
         dlq_page_free(w->done);
         w->done = page;
+    } else {
+        dlq_page_free(page);
     }
     w->status[0] = '\0';
     pthread_mutex_unlock(&w->lock);
@@ -353,12 +256,10 @@ struct dlq_jobs *dlq_jobs_start(const struct config *cfg, const struct context_c
     w->ctx = &w->ctx_copy;
     w->notify_fd = notify_fd;
     pthread_mutex_init(&w->lock, NULL);
-    pthread_cond_init(&w->idle, NULL);
     loop_init(&w->loop);
     if (loop_start(&w->loop, jobs_main, w) < 0) {
         loop_destroy(&w->loop);
         pthread_mutex_destroy(&w->lock);
-        pthread_cond_destroy(&w->idle);
         config_context_free(&w->ctx_copy);
         free(w->cfg_copy.audit_log);
         free(w);
@@ -369,22 +270,14 @@ struct dlq_jobs *dlq_jobs_start(const struct config *cfg, const struct context_c
 
 unsigned long dlq_jobs_submit(struct dlq_jobs *w, const struct dlq_job *job)
 {
-    struct dlq_job *copy = job_copy(job);
+    struct dlq_job *copy = dlq_job_copy(job);
     pthread_mutex_lock(&w->lock);
-    if (w->pending && w->pending->kind != DLQ_JOB_PAGE && job->kind == DLQ_JOB_PAGE) {
-        /* an action waits: it reloads its page itself */
-        job_free(copy);
-        unsigned long seq = w->pending_seq;
-        pthread_mutex_unlock(&w->lock);
-        return seq;
-    }
-    job_free(w->pending);
+    dlq_job_free(w->pending);
     w->pending = copy;
     w->pending_seq = ++w->next_seq;
     unsigned long seq = w->pending_seq;
     /* a page request makes a running search of another page moot */
-    if (job->kind == DLQ_JOB_PAGE && !w->running_action)
-        atomic_store(&w->cancel, 1);
+    atomic_store(&w->cancel, 1);
     pthread_mutex_unlock(&w->lock);
     loop_wake(&w->loop);
     return seq;
@@ -406,37 +299,19 @@ void dlq_jobs_status(struct dlq_jobs *w, char *buf, size_t len)
     pthread_mutex_unlock(&w->lock);
 }
 
-bool dlq_jobs_interrupt(struct dlq_jobs *w, char *result, size_t len)
-{
-    if (!w)
-        return false;
-    pthread_mutex_lock(&w->lock);
-    w->interrupting = true;         /* and start nothing new */
-    bool was = w->running_action;
-    if (was) {
-        atomic_store(&w->cancel, 1);
-        while (w->running_action)
-            pthread_cond_wait(&w->idle, &w->lock);
-        snprintf(result, len, "%s", w->last_action);
-    }
-    pthread_mutex_unlock(&w->lock);
-    return was;
-}
-
 void dlq_jobs_stop(struct dlq_jobs *w)
 {
     if (!w)
         return;
     pthread_mutex_lock(&w->lock);
-    w->interrupting = true;         /* no job starts after this */
+    w->stopping = true;             /* no job starts after this */
     atomic_store(&w->cancel, 1);
     pthread_mutex_unlock(&w->lock);
     loop_stop(&w->loop);
     loop_destroy(&w->loop);
-    job_free(w->pending);
+    dlq_job_free(w->pending);
     dlq_page_free(w->done);
     pthread_mutex_destroy(&w->lock);
-    pthread_cond_destroy(&w->idle);
     config_context_free(&w->ctx_copy);
     free(w->cfg_copy.audit_log);
     free(w);

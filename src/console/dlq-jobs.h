@@ -1,10 +1,11 @@
-/* The console's DLQ job thread: one thread with its own broker connections
- * that browses, replays and purges for view 6, so the UI thread never
- * touches the network. The view submits a job (the newest replaces one not
+/* The console's DLQ page thread: one thread with its own broker connection
+ * that reads pages of a DLQ for view 6, so the UI thread never touches the
+ * network. The view submits a page request (the newest replaces one not
  * yet started) and takes finished pages; the thread writes one byte to the
  * console's notify pipe when a page is ready, as the collectors do
- * (core/feed.h). After an action it reloads the page it acted on, so the
- * view shows the DLQ as it now is. */
+ * (core/feed.h). Replays, purges and deletes are writes: they run on the
+ * console's write queue (console/dlq-writes.h), described by the same
+ * struct dlq_job; the view reloads its page when one ends. */
 #ifndef QDECK_CONSOLE_DLQ_JOBS_H
 #define QDECK_CONSOLE_DLQ_JOBS_H
 
@@ -38,25 +39,22 @@ struct dlq_page {
     char *grep;
     bool ok;
     char error[512];
-    char action[2048];          /* "replay amqp:x.dlq: moved 2, failed 0, skipped 0", or "" */
-    bool action_failed;         /* it failed, or some messages did not move */
 };
 
 struct dlq_jobs;
 
 struct dlq_jobs *dlq_jobs_start(const struct config *cfg, const struct context_config *ctx, int notify_fd);
-/* Queues a job (copied); returns its sequence number. */
+/* Queues a page request (kind DLQ_JOB_PAGE; copied); returns its
+ * sequence number. */
 unsigned long dlq_jobs_submit(struct dlq_jobs *w, const struct dlq_job *job);
 /* The newest finished page, or NULL; the caller frees it. */
 struct dlq_page *dlq_jobs_take(struct dlq_jobs *w);
 /* What the thread is doing, for the status line: "" when idle. */
 void dlq_jobs_status(struct dlq_jobs *w, char *buf, size_t len);
-/* A signal or quit while a replay or purge runs: the action stops taking
- * messages, settles what is in flight and writes its audit entry; waits
- * for that, and result gets its line. False when no action was running.
- * No job starts afterwards. */
-bool dlq_jobs_interrupt(struct dlq_jobs *w, char *result, size_t len);
 void dlq_jobs_stop(struct dlq_jobs *w);
 void dlq_page_free(struct dlq_page *p);
+/* A deep copy of a job (ids and body too), and its free. */
+struct dlq_job *dlq_job_copy(const struct dlq_job *j);
+void dlq_job_free(struct dlq_job *j);
 
 #endif

@@ -2,8 +2,8 @@
  * ordinary source machinery (broker/source.h: its own thread, backoff,
  * feed), each refresh reads the fleet with control/fleet.c's fleet_read,
  * adds the scheduler's leader and jobs, and publishes the table in
- * snap->extra. Scheduler commands from the UI wait in a small queue and
- * are carried out on the collector's thread, each audited. */
+ * snap->extra. It only reads: the console's scheduler commands are jobs on
+ * its write queue (console/control-writes.h). */
 #include "console/fleet-source.h"
 
 #include <errno.h>
@@ -14,7 +14,6 @@
 #include <sys/socket.h>
 
 #include "console/celery-collector.h"
-#include "control/audit.h"
 #include "control/keys.h"
 #include "control/redis-connect.h"
 #include "control/sched-state.h"
@@ -75,22 +74,11 @@ int fleet_read_sched(redisContext *c, struct fleet_table *t, char *err, size_t e
     return 0;
 }
 
-struct fleet_command {
-    const struct config *cfg;
-    char verb[16];
-    char job[256];
-    bool refused;
-};
-
 struct fleet_src {
     redisContext *redis;
-    pthread_mutex_t fd_lock;       /* also guards the commands and the last outcome */
+    pthread_mutex_t fd_lock;       /* guards fd */
     int fd;
     double timeout;
-    struct fleet_command commands[FLEET_COMMANDS];
-    size_t ncommands;
-    char last_command[512];
-    double last_command_at;
     struct celery_collector *celery;   /* NULL: off, read-only, or nothing to read from */
     bool celery_ready;                 /* its read-back at start was waited for */
 };
@@ -121,83 +109,6 @@ static void start_celery(struct fleet_src *f, const struct source *src)
     char err[300];
     if (!(f->celery = celery_collector_start(&o, err, sizeof err)))
         log_warn("console: %s", err);
-}
-
-int fleet_source_command(struct source *src, const struct config *cfg, const char *verb, const char *job,
-                         bool refused)
-{
-    struct fleet_src *f = src->priv;
-    int rc = -1;
-    pthread_mutex_lock(&f->fd_lock);
-    if (f->ncommands < FLEET_COMMANDS) {
-        struct fleet_command *c = &f->commands[f->ncommands++];
-        c->cfg = cfg;
-        snprintf(c->verb, sizeof c->verb, "%s", verb);
-        snprintf(c->job, sizeof c->job, "%s", job);
-        c->refused = refused;
-        rc = 0;
-    }
-    pthread_mutex_unlock(&f->fd_lock);
-    return rc;
-}
-
-void fleet_source_last_command(struct source *src, char *buf, size_t len, double *when)
-{
-    struct fleet_src *f = src->priv;
-    pthread_mutex_lock(&f->fd_lock);
-    snprintf(buf, len, "%s", f->last_command);
-    if (when)
-        *when = f->last_command_at;
-    pthread_mutex_unlock(&f->fd_lock);
-}
-
-/* Carries out one console command with the collector's connection. */
-static void run_command(struct source *src, struct fleet_src *f, const struct fleet_command *c)
-{
-    char err[300] = "", outcome[512], action[32];
-    snprintf(action, sizeof action, "sched.%s", c->verb);
-    const char *result = "ok";
-    bool was = false;
-    int rc = 0;
-    if (c->refused) {
-        result = "refused: read-only";
-        snprintf(outcome, sizeof outcome, "read-only mode: refused %s %s", c->verb, c->job);
-    } else if (strcmp(c->verb, "run") == 0) {
-        rc = sched_job_request_run(f->redis, c->job, err, sizeof err);
-        result = rc == 0 ? "requested" : err;
-        snprintf(outcome, sizeof outcome, rc == 0 ? "run of %s requested: the leader runs it at its next tick"
-                                                  : "run of %s failed: %s", c->job, err);
-    } else {
-        bool pause = strcmp(c->verb, "pause") == 0;
-        rc = sched_job_set_paused(f->redis, c->job, pause, &was, err, sizeof err);
-        result = rc == 0 ? "ok" : err;
-        snprintf(outcome, sizeof outcome, rc == 0 ? "%s %s" : "%s %s failed: %s", pause ? "paused" : "resumed", c->job,
-                 err);
-    }
-    struct audit_entry e = {.action = action, .target = c->job,
-                            .old_value = strcmp(c->verb, "run") == 0 || c->refused || rc ? NULL : was ? "paused" : "active",
-                            .new_value = strcmp(c->verb, "pause") == 0 ? "paused" : strcmp(c->verb, "resume") == 0 ? "active" : NULL,
-                            .result = result};
-    char aerr[300];
-    if (audit_record(c->cfg, src->ctx ? src->ctx->name : NULL, f->redis && !f->redis->err ? f->redis : NULL, &e, aerr,
-                     sizeof aerr) < 0)
-        log_warn("console: audit: %s", aerr);
-    pthread_mutex_lock(&f->fd_lock);
-    snprintf(f->last_command, sizeof f->last_command, "%s", outcome);
-    f->last_command_at = clock_wall();
-    pthread_mutex_unlock(&f->fd_lock);
-}
-
-static void run_commands(struct source *src, struct fleet_src *f)
-{
-    struct fleet_command todo[FLEET_COMMANDS];
-    pthread_mutex_lock(&f->fd_lock);
-    size_t n = f->ncommands;
-    memcpy(todo, f->commands, n * sizeof *todo);
-    f->ncommands = 0;
-    pthread_mutex_unlock(&f->fd_lock);
-    for (size_t i = 0; i < n; i++)
-        run_command(src, f, &todo[i]);
 }
 
 static void fleet_free_extra(void *extra) { fleet_table_free(extra); }
@@ -274,7 +185,6 @@ static enum source_status fleet_collect(struct source *src, const struct snapsho
         celery_collector_wait_ready(f->celery, f->timeout);
         f->celery_ready = true;
     }
-    run_commands(src, f);
     double started = clock_mono();
     struct fleet_table *t;
     if (fleet_read(f->redis, fleet_table_of(prev), clock_wall(), &t, err, errlen) < 0)

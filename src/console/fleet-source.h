@@ -2,8 +2,8 @@
  * fleet table (control/fleet.h) with the scheduler's leader and jobs, as a
  * snapshot carrying a struct fleet_table in snap->extra (fleet_table_of).
  * It is a console collector, not protocol: control/fleet.h reads and
- * parses, this runs the reads on a thread and carries the console's
- * scheduler commands. Unless the context is read-only or its
+ * parses, this runs the reads on a thread (the console's scheduler
+ * commands are write-queue jobs: console/control-writes.h). Unless the context is read-only or its
  * celery_events is off, it also runs a Celery events collector
  * (console/celery-collector.h), whose workers join the registry it reads:
  * rows of kind "celery". */
@@ -27,18 +27,6 @@ struct source *fleet_source_new(const char *redis_url, const struct context_conf
                                 int notify_fd, char *err, size_t errlen);
 /* Stops (if running) and frees it. NULL is fine. */
 void fleet_source_free(struct source *src);
-/* Scheduler commands from the console (view 8), carried out on the
- * collector's thread at its next refresh so the UI never waits on Redis:
- * verb "run", "pause" or "resume" on a job; every one is audited (cfg and
- * the context name pick the audit file), a refused one too (refused:
- * read-only). At most FLEET_COMMANDS wait; -1 when full. */
-#define FLEET_COMMANDS 8
-int fleet_source_command(struct source *src, const struct config *cfg, const char *verb, const char *job,
-                         bool refused);
-/* The outcome of the last command carried out ("" none yet) and when
- * (wall seconds); for the UI's message line. */
-void fleet_source_last_command(struct source *src, char *buf, size_t len, double *when);
-
 /* The table a fleet snapshot carries, or NULL. */
 const struct fleet_table *fleet_table_of(const struct snapshot *snap);
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/xalloc.h"
 
 const char *const latency_kind_keys[LATENCY_KINDS] = {"queue_wait", "run", "e2e"};
@@ -144,7 +145,16 @@ static void add_limiter(struct breaker_row *row, const cJSON *o)
     row->throttled += number(o, "throttled", 0);
 }
 
-static void add_breaker(struct breaker_table *t, const char *name, const cJSON *b, const cJSON *limiters)
+double breaker_half_open_in(double remaining, double reported_at, double now)
+{
+    if (!(remaining > 0))
+        return 0;
+    double age = isnan(reported_at) || reported_at <= 0 || isnan(now) || now < reported_at ? 0 : now - reported_at;
+    return remaining > age ? remaining - age : 0;
+}
+
+static void add_breaker(struct breaker_table *t, const char *name, const cJSON *b, const cJSON *limiters,
+                        double reported_at, double now)
 {
     const cJSON *state = cJSON_GetObjectItemCaseSensitive(b, "state");
     int s = cJSON_IsString(state) ? breaker_state_parse(state->valuestring) : -1;
@@ -161,7 +171,7 @@ static void add_breaker(struct breaker_table *t, const char *name, const cJSON *
     if (sr > row->slow_rate)
         row->slow_rate = sr;
     row->calls += number(b, "calls", 0);
-    double left = number(b, "open_remaining", 0);
+    double left = breaker_half_open_in(number(b, "open_remaining", 0), reported_at, now);
     if (left > row->open_remaining)
         row->open_remaining = left;
     const cJSON *lim = cJSON_GetObjectItemCaseSensitive(limiters, name);
@@ -176,6 +186,12 @@ static int compare_breaker_rows(const void *a, const void *b)
 void breaker_table_build(const cJSON *const *reports, size_t n, const struct breaker_table_command *commands,
                          size_t ncommands, struct breaker_table *out)
 {
+    breaker_table_build_at(reports, n, commands, ncommands, clock_wall(), out);
+}
+
+void breaker_table_build_at(const cJSON *const *reports, size_t n, const struct breaker_table_command *commands,
+                            size_t ncommands, double now, struct breaker_table *out)
+{
     memset(out, 0, sizeof *out);
     for (size_t i = 0; i < ncommands; i++)
         breaker_row_for(out, commands[i].dep)->command = xstrdup(commands[i].command);
@@ -184,14 +200,15 @@ void breaker_table_build(const cJSON *const *reports, size_t n, const struct bre
             continue;
         const cJSON *breakers = cJSON_GetObjectItemCaseSensitive(reports[w], "breakers");
         const cJSON *limiters = cJSON_GetObjectItemCaseSensitive(reports[w], "limiters");
+        double at = number(reports[w], "at", NAN);
         const cJSON *b;
         cJSON_ArrayForEach(b, breakers)
         {
             if (cJSON_IsArray(breakers)) {
                 const cJSON *name = cJSON_GetObjectItemCaseSensitive(b, "name");
-                add_breaker(out, cJSON_IsString(name) ? name->valuestring : NULL, b, limiters);
+                add_breaker(out, cJSON_IsString(name) ? name->valuestring : NULL, b, limiters, at, now);
             } else {
-                add_breaker(out, b->string, b, limiters);
+                add_breaker(out, b->string, b, limiters, at, now);
             }
         }
     }

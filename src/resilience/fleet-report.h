@@ -69,6 +69,15 @@ struct breaker_table_command {
 };
 void breaker_table_build(const cJSON *const *reports, size_t n, const struct breaker_table_command *commands,
                          size_t ncommands, struct breaker_table *out);
+/* The same at wall time now: each worker's open_remaining counts down from
+ * its heartbeat's "at" (breaker_table_build uses the clock). */
+void breaker_table_build_at(const cJSON *const *reports, size_t n, const struct breaker_table_command *commands,
+                            size_t ncommands, double now, struct breaker_table *out);
+/* Seconds until half-open now, from a heartbeat written at reported_at
+ * (wall seconds; NAN or 0: unknown, taken as fresh) that said remaining:
+ * the heartbeat's age is gone from the countdown; never below 0. A
+ * reported_at in the future (clock skew) counts as fresh. */
+double breaker_half_open_in(double remaining, double reported_at, double now);
 void breaker_table_free(struct breaker_table *t);
 /* "OPEN x2, CLOSED x1" (most severe first), or "(no worker reports it)". */
 void breaker_row_states(const struct breaker_row *row, char *buf, size_t len);

@@ -1,13 +1,17 @@
-/* The console's `:set GUARDRAIL VALUE` (see command-set.h): validated here,
- * written by the control-plane collector (console/board.h), which audits it
- * and posts the result line back. A name no live worker, queue or config
- * knows waits for a typed y, so a typo does not silently set nothing. */
+/* The console's guardrail changes (see command-set.h): validated here,
+ * asked about in the one confirmation policy (confirm.h: what is set, how
+ * many running workers it reaches, what it was), then written as a job on
+ * the console's write queue (console/control-writes.h), which audits it;
+ * its result line names what was done and on how many workers. A name no
+ * live worker, queue or config knows says so in the question, so a typo
+ * does not silently set nothing. */
 #include "ui/command-set.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "console/board.h"
+#include "console/control-writes.h"
 #include "console/fleet-source.h"
 #include "control/names.h"
 #include "control/policy.h"
@@ -22,12 +26,44 @@ bool ui_guardrails_read_only(struct ui *ui)
     return false;
 }
 
+/* Does a worker's "amqp:orders, redis:jobs" list hold queue (with or
+ * without its kind)? */
+static bool consumes(const char *queues, const char *queue)
+{
+    size_t qlen = strlen(queue);
+    for (const char *p = queues; p && *p;) {
+        p += strspn(p, ", ");
+        size_t n = strcspn(p, ",");
+        const char *colon = memchr(p, ':', n);
+        if ((n == qlen && strncmp(p, queue, n) == 0) ||
+            (colon && (size_t)(p + n - colon - 1) == qlen && strncmp(colon + 1, queue, qlen) == 0))
+            return true;
+        p += n;
+    }
+    return false;
+}
+
+/* The live workers a guardrail reaches: those consuming its queue for a
+ * queue.NAME.* one, else all of them. */
+static size_t workers_reached(const struct ui *ui, const char *name)
+{
+    const struct fleet_table *t = ui->opt->fleet ? fleet_table_of(ui->fleet.snap) : NULL;
+    char queue[256] = "";
+    const char *dot = strrchr(name, '.');
+    if (strncmp(name, "queue.", 6) == 0 && dot > name + 6)
+        snprintf(queue, sizeof queue, "%.*s", (int)(dot - name - 6), name + 6);
+    size_t n = 0;
+    for (size_t i = 0; t && i < t->n; i++)
+        n += t->workers[i].state == FLEET_RUNNING && (!queue[0] || consumes(t->workers[i].queues, queue));
+    return n;
+}
+
 static void write_guardrail(struct ui *ui, const char *name, const char *canonical)
 {
-    if (board_request_set(ui->opt->board, name, canonical))
-        ui_message(ui, "setting %s = %s ...", name, canonical);
+    if (control_write_guardrail(ui->writes, ui->opt->cfg, ui->opt->ctx, name, canonical, workers_reached(ui, name)))
+        ui_message(ui, "setting %s = %s…", name, canonical);
     else
-        ui_message(ui, "a change is still being written; try again in a moment");
+        ui_error(ui, "too many writes waiting; try again in a moment");
 }
 
 /* Is the queue, dependency or task that name refers to known to the
@@ -55,48 +91,62 @@ static void run_pending(struct ui *ui, void *arg)
     write_guardrail(ui, ui->confirm_name, ui->confirm_value);
 }
 
-void ui_set_guardrail(struct ui *ui, const char *name, const char *value)
+/* Validated and not refused: canonical in *canonical; false when it said why. */
+static bool may_set(struct ui *ui, const char *name, const char *value, char *canonical, size_t len)
 {
-    if (!ui->opt->board) {
+    if (!ui->opt->board || !ui->opt->ctx) {
         ui_message(ui, "no control plane: this context has no redis URL");
-        return;
+        return false;
     }
     if (ui_guardrails_read_only(ui))
-        return;
-    char canonical[128], err[256];
-    if (policy_validate(name, value, canonical, sizeof canonical, err, sizeof err) < 0) {
+        return false;
+    char err[256];
+    if (policy_validate(name, value, canonical, len, err, sizeof err) < 0) {
         ui_error(ui, "%s", err);
-        return;
+        return false;
     }
-    char what[300];
+    return true;
+}
+
+/* The one question every guardrail change asks (confirm.h): what it sets,
+ * whom it reaches and what it was. A name nothing knows says so instead,
+ * so that a typo does not quietly set nothing. */
+static void ask_guardrail(struct ui *ui, const char *name, const char *canonical, const char *from)
+{
+    snprintf(ui->confirm_name, sizeof ui->confirm_name, "%s", name);
+    snprintf(ui->confirm_value, sizeof ui->confirm_value, "%s", canonical);
+    char what[300], cancelled[300];
+    snprintf(cancelled, sizeof cancelled, "not set: %s", name);
     if (!guardrail_known(ui, name, what, sizeof what)) {
-        snprintf(ui->confirm_name, sizeof ui->confirm_name, "%s", name);
-        snprintf(ui->confirm_value, sizeof ui->confirm_value, "%s", canonical);
-        char cancelled[300];
-        snprintf(cancelled, sizeof cancelled, "not set: %s", name);
         confirm_ask(ui, NULL, cancelled, run_pending, NULL, "no live worker, queue or config knows %s: y sets %s = %s anyway",
                     what, name, canonical);
         return;
     }
-    write_guardrail(ui, name, canonical);
+    size_t n = workers_reached(ui, name);
+    const char *dot = strrchr(name, '.');
+    if (strncmp(name, "queue.", 6) == 0 && dot > name + 6)
+        confirm_ask(ui, NULL, cancelled, run_pending, NULL, "set %s = %s: %zu running worker%s consume%s %.*s (now %s)",
+                    name, canonical, n, n == 1 ? "" : "s", n == 1 ? "s" : "", (int)(dot - name - 6), name + 6, from);
+    else
+        confirm_ask(ui, NULL, cancelled, run_pending, NULL, "set %s = %s for the whole fleet: %zu running worker%s (now %s)",
+                    name, canonical, n, n == 1 ? "" : "s", from);
+}
+
+void ui_set_guardrail(struct ui *ui, const char *name, const char *value)
+{
+    char canonical[128];
+    if (!may_set(ui, name, value, canonical, sizeof canonical))
+        return;
+    const struct policy_item *cur = ui->board ? board_guardrail(ui->board, name) : NULL;
+    const char *from = cur && cur->value ? cur->value : policy_default(name);
+    ask_guardrail(ui, name, canonical, from ? from : "unset");
 }
 
 void ui_flip_guardrail(struct ui *ui, const char *name, const char *from, const char *to)
 {
-    if (!ui->opt->board) {
-        ui_message(ui, "no control plane: this context has no redis URL");
-        return;
-    }
-    if (ui_guardrails_read_only(ui))
-        return;
-    char canonical[128], err[256];
-    if (policy_validate(name, to, canonical, sizeof canonical, err, sizeof err) < 0) {
-        ui_error(ui, "%s", err);
-        return;
-    }
-    snprintf(ui->confirm_name, sizeof ui->confirm_name, "%s", name);
-    snprintf(ui->confirm_value, sizeof ui->confirm_value, "%s", canonical);
-    confirm_ask(ui, NULL, NULL, run_pending, NULL, "set %s = %s for the whole fleet (now %s)", name, canonical, from);
+    char canonical[128];
+    if (may_set(ui, name, to, canonical, sizeof canonical))
+        ask_guardrail(ui, name, canonical, from);
 }
 
 void ui_command_set(struct ui *ui, const char *args)

@@ -10,8 +10,9 @@
 
 /* `:set GUARDRAIL VALUE`: args is what followed "set". */
 void ui_command_set(struct ui *ui, const char *args);
-/* Validates and queues a guardrail change (refused when read-only). One on
- * a name nothing knows waits for ui_confirm_guardrail_key. */
+/* Validates a guardrail change (refused when read-only), asks y/n
+ * (confirm.h) naming the switch, the running workers it reaches and its
+ * value now, then queues it on the write queue. */
 void ui_set_guardrail(struct ui *ui, const char *name, const char *value);
 /* The Guardrails view's flip (Enter, o): asks first (confirm.h), naming
  * the switch, its value now and the one it gets, for the whole fleet. */

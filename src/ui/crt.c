@@ -152,6 +152,63 @@ int crt_width(const char *s)
     return cols;
 }
 
+size_t crt_wrap_line(const char *s, int width, const char **next)
+{
+    mbstate_t st;
+    memset(&st, 0, sizeof st);
+    size_t left = strlen(s), brk = 0;
+    const char *p = s;
+    int cols = 0;
+    bool text = false;          /* an indent is no place to break */
+    wchar_t wc;
+    if (width < 1)
+        width = 1;
+    for (;;) {
+        const char *at = p;
+        if (!next_char(&p, &left, &st, &wc)) {      /* all of it fits */
+            *next = p;
+            return (size_t)(p - s);
+        }
+        int w = wcwidth(wc);
+        w = w < 0 ? 1 : w;
+        if (cols + w > width) {
+            size_t cut = wc == L' ' && text ? (size_t)(at - s) : brk ? brk : (size_t)(at - s);
+            if (!cut)                               /* one character wider than the line */
+                cut = (size_t)(p - s);
+            const char *n = s + cut;
+            while (*n == ' ')
+                n++;
+            *next = n;
+            return cut;
+        }
+        if (wc != L' ')
+            text = true;
+        else if (text)
+            brk = (size_t)(at - s);
+        cols += w;
+    }
+}
+
+int crt_put_wrapped(int y, int x, int width, int max_lines, enum theme_slot slot, const char *s)
+{
+    int drawn = 0;
+    char line[1024];
+    if (max_lines < 1)
+        return 0;
+    do {
+        const char *next;
+        size_t n = crt_wrap_line(s, width, &next);
+        if (drawn + 1 == max_lines && *next) {     /* the last line: what is left, cut */
+            crt_put(y + drawn, x, width, ALIGN_LEFT, slot, s);
+            return max_lines;
+        }
+        snprintf(line, sizeof line, "%.*s", (int)n, s);
+        crt_put(y + drawn++, x, width, ALIGN_LEFT, slot, line);
+        s = next;
+    } while (*s && drawn < max_lines);
+    return drawn;
+}
+
 void crt_fill(int y, int x, int width, enum theme_slot slot)
 {
     if (width <= 0)

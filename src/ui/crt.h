@@ -29,6 +29,14 @@ enum crt_align { ALIGN_LEFT, ALIGN_RIGHT };
 int crt_put(int y, int x, int width, enum crt_align align, enum theme_slot slot, const char *s);
 /* Display width of a UTF-8 string. */
 int crt_width(const char *s);
+/* Wrapping: the bytes of s that fill one line of `width` columns, broken
+ * after the last space that fits (or inside a word longer than the line);
+ * *next: where the next line starts (spaces skipped). 0 at the end. */
+size_t crt_wrap_line(const char *s, int width, const char **next);
+/* Draws s wrapped into lines of `width` columns from (y, x), at most
+ * max_lines of them (the last cut with "…" when more would follow);
+ * returns the lines used (at least 1). */
+int crt_put_wrapped(int y, int x, int width, int max_lines, enum theme_slot slot, const char *s);
 /* Fills a line segment with the slot's background. */
 void crt_fill(int y, int x, int width, enum theme_slot slot);
 

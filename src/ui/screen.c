@@ -81,9 +81,6 @@ static void pull_feeds(struct ui *ui)
     if (ui->opt->board) {
         board_release(ui->board);
         ui->board = board_get(ui->opt->board, &ui->board_status, ui->board_message, sizeof ui->board_message);
-        char result[640];
-        if (board_take_result(ui->opt->board, result, sizeof result))
-            ui_message(ui, "%s", result);
     }
     char written[1024];
     bool failed;
@@ -585,15 +582,6 @@ static void report_all_failed(const struct ui *ui, int ticks)
     fprintf(stderr, "qdeck: %s\n", line);
 }
 
-/* Quitting: any view's background work stops and settles; its line. */
-static bool interrupt_views(struct ui *ui, char *result, size_t len)
-{
-    for (size_t v = 0; v < nviews; v++)
-        if (views[v]->interrupt && views[v]->interrupt(ui->states[v], result, len))
-            return true;
-    return false;
-}
-
 int screen_run(const struct ui_options *opt, const struct view_ops *const *table, size_t ntable)
 {
     views = table;
@@ -670,9 +658,9 @@ int screen_run(const struct ui_options *opt, const struct view_ops *const *table
         if (opt->iterations > 0 && ticks >= opt->iterations)
             break;
     }
-    /* a replay under way stops taking messages, settles and says so */
+    /* a write under way (a replay) stops taking messages, settles and says so */
     char interrupted[2048];
-    bool was_running = interrupt_views(&ui, interrupted, sizeof interrupted);
+    bool was_running = writes_interrupt(ui.writes, interrupted, sizeof interrupted);
     crt_release();
     ui_signals_restore(&saved);
     /* a counted run is a check: every source failing on every refresh fails it */

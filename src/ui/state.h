@@ -66,10 +66,6 @@ struct view_ops {
     /* Only while it is drawn do sources read a queue exactly (the selected
      * and visible ones). */
     bool shows_selected_queue;
-    /* Quitting (q, SIGINT, SIGTERM) while the view's background work runs:
-     * stops it, waits until it settled what was in flight; result gets its
-     * line. False when none was running. NULL: nothing to stop. */
-    bool (*interrupt)(void *state, char *result, size_t len);
 };
 
 #define HISTORY_LINES 32

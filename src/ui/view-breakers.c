@@ -81,12 +81,14 @@ static const struct list_model dep_model = {dep_count, dep_key, dep_matches, dep
 static struct {
     char dep[256];
     const char *command;    /* open | disabled | reset */
+    size_t workers;         /* reporting the breaker when asked */
 } pending;
 
 struct write_job {
     char *url, *context, *dep;
     const char *command, *action;
     const struct config *cfg;
+    size_t workers;
 };
 
 static void write_job_free(void *arg)
@@ -116,8 +118,8 @@ static int write_breaker(void *arg, char *text, size_t len)
     char aerr[512];
     audit_record(job->cfg, job->context, c, &e, aerr, sizeof aerr);
     if (rc == 0)
-        snprintf(text, len, "breaker %s: %s sent (was %s); workers apply it within 2 s", job->dep, job->command,
-                 old ? old : "none");
+        snprintf(text, len, "breaker %s: %s sent to %zu worker%s (was %s); they apply it within 2 s", job->dep,
+                 job->command, job->workers, job->workers == 1 ? "" : "s", old ? old : "none");
     else
         snprintf(text, len, "breaker %s: %s", job->dep, err);
     free(old);
@@ -135,6 +137,7 @@ static void start_write(struct ui *ui)
     job->action = !strcmp(pending.command, "open") ? "breaker.open" : !strcmp(pending.command, "disabled")
                                                                          ? "breaker.close" : "breaker.reset";
     job->cfg = ui->opt->cfg;
+    job->workers = pending.workers;
     char label[400];
     snprintf(label, sizeof label, "breaker %s: sending %s", pending.dep, pending.command);
     if (!writes_submit(ui->writes, label, write_breaker, write_job_free, job)) {
@@ -327,6 +330,7 @@ static bool ask(struct ui *ui, struct breakers_state *st, const char *command, c
     snprintf(pending.dep, sizeof pending.dep, "%s", name);
     pending.command = command;
     size_t workers = st->bt.rows[row].workers;
+    pending.workers = workers;
     confirm_ask(ui, NULL, NULL, run_write, NULL, "%zu worker%s report %s. %s breaker %s fleet-wide", workers,
                 workers == 1 ? "" : "s", name, verb, name);
     return true;

@@ -8,10 +8,11 @@
  * after the queue's name is typed back. `/` searches headers and bodies
  * across the whole DLQ.
  *
- * All broker work happens on the DLQ worker thread (console/dlq-jobs.h); this
- * file only submits jobs and draws the pages the worker hands back. The
- * view's state is file-local: there is one console per process. */
-#include <ctype.h>
+ * Pages are read on the DLQ page thread (console/dlq-jobs.h); replays,
+ * purges and deletes are jobs on the console's write queue
+ * (console/dlq-writes.h), whose status line shows their progress and the
+ * line naming what was done; the page reloads when one ends. This file
+ * only submits and draws. */
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #include "core/clock.h"
 #include "core/xalloc.h"
 #include "console/dlq-jobs.h"
+#include "console/dlq-writes.h"
 #include "ui/confirm.h"
 #include "ui/crt.h"
 #include "ui/dlq-edit.h"
@@ -50,13 +52,13 @@ struct dlq_state {
     char queue[1024];
     struct dlq_page *page;
     unsigned long waiting_seq;      /* 0: nothing requested */
+    unsigned long write_ticket;     /* a replay/purge/delete queued (console/writes.h), or 0 */
     double page_at;                 /* clock_mono when the page came */
     size_t offset;
     struct list msgs;
     char grep[256];                 /* filter the current page was asked with */
     /* detail */
     int detail_top;
-    char last_action[2048];
 };
 
 static void dlq_free(void *state)
@@ -70,12 +72,6 @@ static void dlq_free(void *state)
     list_free(&st->picks);
     dlq_picks_free(&st->dlqs);
     free(st);
-}
-
-static bool view_dlq_interrupt(void *state, char *result, size_t len)
-{
-    struct dlq_state *st = state;
-    return dlq_jobs_interrupt(st->worker, result, len);
 }
 
 static bool read_only(const struct ui *ui)
@@ -111,18 +107,23 @@ static void request_page(struct ui *ui, struct dlq_state *st)
     st->waiting_seq = dlq_jobs_submit(st->worker, &job);
 }
 
-static void request_action(struct ui *ui, struct dlq_state *st, enum dlq_job_kind kind, char **ids, size_t nids,
+/* false (and says why) when the write queue is full */
+static bool request_action(struct ui *ui, struct dlq_state *st, enum dlq_job_kind kind, char **ids, size_t nids,
                            const struct dlq_bytes *body)
 {
-    ensure_worker(ui, st);
-    if (!st->worker)
-        return;
-    struct dlq_job job = {.kind = kind, .queue = st->queue, .offset = st->offset, .limit = PAGE_SIZE,
-                          .grep = st->grep[0] ? st->grep : NULL, .ids = ids, .nids = nids, .body = body};
-    st->waiting_seq = dlq_jobs_submit(st->worker, &job);
+    if (!ui->opt->ctx)
+        return false;
+    struct dlq_job job = {.kind = kind, .queue = st->queue, .ids = ids, .nids = nids, .body = body};
+    unsigned long ticket = dlq_write_submit(ui->writes, ui->opt->cfg, ui->opt->ctx, &job);
+    if (!ticket) {
+        ui_error(ui, "too many writes waiting; try again in a moment");
+        return false;
+    }
+    st->write_ticket = ticket;
+    return true;
 }
 
-static void take_page(struct ui *ui, struct dlq_state *st)
+static void take_page(struct dlq_state *st)
 {
     if (!st->worker)
         return;
@@ -138,13 +139,6 @@ static void take_page(struct ui *ui, struct dlq_state *st)
     st->page_at = clock_mono();
     if (p->seq == st->waiting_seq)
         st->waiting_seq = 0;
-    if (p->action[0]) {
-        snprintf(st->last_action, sizeof st->last_action, "%s", p->action);
-        if (p->action_failed)
-            ui_error(ui, "%s", p->action);
-        else
-            ui_message(ui, "%s", p->action);
-    }
     list_build(&st->msgs, &dlq_msg_model, &st->page);
 }
 
@@ -287,6 +281,14 @@ static void draw_list(struct dlq_state *st, int top, int height)
 
 /* ---- detail ---- */
 
+static bool is_label(const char *s)
+{
+    return strcmp(s, "properties") == 0 || strcmp(s, "headers") == 0 || strcmp(s, "fields") == 0 ||
+           strcmp(s, "body") == 0;
+}
+
+/* The message whole: long lines (a header, a body line) wrap at the
+ * screen's width rather than being cut; Up/Down scroll the wrapped lines. */
 static void draw_detail(struct dlq_state *st, int top, int height)
 {
     const struct dlq_message *m = selected_msg(st);
@@ -302,16 +304,31 @@ static void draw_detail(struct dlq_state *st, int top, int height)
              st->msgs.selected + 1);
     crt_fill(top, 0, COLS, SLOT_TITLE);
     crt_put(top, 0, COLS, ALIGN_LEFT, SLOT_TITLE, title);
-    int rows = height - 1;
-    if (st->detail_top > (int)l.n - rows)
-        st->detail_top = (int)l.n - rows > 0 ? (int)l.n - rows : 0;
-    for (int i = 0; i < rows && st->detail_top + i < (int)l.n; i++) {
-        const char *s = l.v[st->detail_top + i];
-        bool label = s[0] && !isspace((unsigned char)s[0]) && strchr("{[}]\"", s[0]) == NULL &&
-                     (strcmp(s, "properties") == 0 || strcmp(s, "headers") == 0 || strcmp(s, "fields") == 0 ||
-                      strcmp(s, "body") == 0);
-        crt_put(top + 1 + i, 1, COLS - 2, ALIGN_LEFT, label ? SLOT_LABEL : SLOT_VALUE, s);
+    int rows = height - 1, width = COLS - 2 > 1 ? COLS - 2 : 1;
+    /* the wrapped lines: where each starts, how long, whether a label */
+    struct piece { const char *at; size_t len; bool label; } *p = NULL;
+    size_t n = 0, cap = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        const char *s = l.v[i], *next;
+        do {
+            size_t len = crt_wrap_line(s, width, &next);
+            if (n == cap) {
+                cap = cap ? cap * 2 : 64;
+                p = xrealloc(p, cap * sizeof *p);
+            }
+            p[n++] = (struct piece){s, len, s == l.v[i] && is_label(s)};
+            s = next;
+        } while (*s);
     }
+    if (st->detail_top > (int)n - rows)
+        st->detail_top = (int)n - rows > 0 ? (int)n - rows : 0;
+    char line[1024];
+    for (int i = 0; i < rows && st->detail_top + i < (int)n; i++) {
+        const struct piece *q = &p[st->detail_top + i];
+        snprintf(line, sizeof line, "%.*s", (int)q->len, q->at);
+        crt_put(top + 1 + i, 1, width, ALIGN_LEFT, q->label ? SLOT_LABEL : SLOT_VALUE, line);
+    }
+    free(p);
     text_lines_free(&l);
 }
 
@@ -325,21 +342,22 @@ static long dlq_depth(const struct dlq_state *st)
 static void run_replay_all(struct ui *ui, void *arg)
 {
     struct dlq_state *st = arg;
-    request_action(ui, st, DLQ_JOB_REPLAY, NULL, 0, NULL);
-    ui_message(ui, "replaying every message of %s…", st->queue);
+    if (request_action(ui, st, DLQ_JOB_REPLAY, NULL, 0, NULL))
+        ui_message(ui, "replaying every message of %s…", st->queue);
 }
 
 static void run_purge(struct ui *ui, void *arg)
 {
     struct dlq_state *st = arg;
-    request_action(ui, st, DLQ_JOB_PURGE, NULL, 0, NULL);
-    ui_message(ui, "purging %s…", st->queue);
+    if (request_action(ui, st, DLQ_JOB_PURGE, NULL, 0, NULL))
+        ui_message(ui, "purging %s…", st->queue);
 }
 
 static void run_delete(struct ui *ui, void *arg)
 {
     struct dlq_state *st = arg;
-    request_action(ui, st, DLQ_JOB_PURGE, st->msgs.marks, st->msgs.nmarks, NULL);
+    if (!request_action(ui, st, DLQ_JOB_PURGE, st->msgs.marks, st->msgs.nmarks, NULL))
+        return;
     ui_message(ui, "deleting %zu message%s…", st->msgs.nmarks, st->msgs.nmarks == 1 ? "" : "s");
     list_clear_marks(&st->msgs);
 }
@@ -347,7 +365,8 @@ static void run_delete(struct ui *ui, void *arg)
 static void run_replay_marked(struct ui *ui, void *arg)
 {
     struct dlq_state *st = arg;
-    request_action(ui, st, DLQ_JOB_REPLAY, st->msgs.marks, st->msgs.nmarks, NULL);
+    if (!request_action(ui, st, DLQ_JOB_REPLAY, st->msgs.marks, st->msgs.nmarks, NULL))
+        return;
     ui_message(ui, "replaying %zu marked message%s…", st->msgs.nmarks, st->msgs.nmarks == 1 ? "" : "s");
     list_clear_marks(&st->msgs);
 }
@@ -414,8 +433,8 @@ static void replay_marked(struct ui *ui, struct dlq_state *st)
         run_replay_marked(ui, st);
     } else if (selected_msg(st)) {
         char *id = (char *)selected_msg(st)->info.id;
-        request_action(ui, st, DLQ_JOB_REPLAY, &id, 1, NULL);
-        ui_message(ui, "replaying %s…", id);
+        if (request_action(ui, st, DLQ_JOB_REPLAY, &id, 1, NULL))
+            ui_message(ui, "replaying %s…", id);
     }
 }
 
@@ -437,8 +456,8 @@ static void edit_and_replay(struct ui *ui, struct dlq_state *st)
         return;
     }
     char *id = (char *)m->info.id;
-    request_action(ui, st, DLQ_JOB_REPLAY, &id, 1, &body);
-    ui_message(ui, "replaying %s with the edited body…", id);
+    if (request_action(ui, st, DLQ_JOB_REPLAY, &id, 1, &body))
+        ui_message(ui, "replaying %s with the edited body…", id);
     dlq_bytes_free(&body);
 }
 
@@ -576,8 +595,14 @@ static void draw(struct ui *ui, void *state, int top, int height)
         return;
     }
     ensure_worker(ui, st);
-    take_page(ui, st);
+    take_page(st);
     list_build(&st->msgs, &dlq_msg_model, &st->page);
+    /* a replay, purge or delete ended: the page as the DLQ now is */
+    if (st->write_ticket && writes_finished(ui->writes, st->write_ticket)) {
+        st->write_ticket = 0;
+        if (st->mode != MODE_PICK)
+            request_page(ui, st);
+    }
     /* the page reloads while it is shown, so its count does not go stale */
     if (st->mode == MODE_LIST && st->page && !st->waiting_seq && ui->prompt == PROMPT_NONE && !confirm_open(ui) &&
         clock_mono() - st->page_at >= PAGE_REFRESH)
@@ -621,5 +646,4 @@ const struct view_ops dlq_view = {
     .list = dlq_list,
     .keys = dlq_keys,
     .nkeys = sizeof dlq_keys / sizeof dlq_keys[0],
-    .interrupt = view_dlq_interrupt,
 };

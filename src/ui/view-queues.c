@@ -258,16 +258,21 @@ static void draw_detail(struct ui *ui, struct queues_state *st, int top, int hei
         add_field(&right, "Source state", SLOT_CRIT, "%s (last known data)", status);
     }
 
-    int half = COLS / 2, y = top + 1;
-    for (int i = 0; (i < left.n || i < right.n) && y < top + height; i++, y++) {
+    /* two columns side by side, long values wrapped within their column */
+    int half = COLS / 2, y = top + 1, end = top + height;       /* the sparklines get what is left */
+    for (int i = 0; (i < left.n || i < right.n) && y < end; i++) {
+        int used = 1;
         if (i < left.n) {
             crt_put(y, 1, 16, ALIGN_LEFT, SLOT_LABEL, left.fields[i].label);
-            crt_put(y, 17, half - 18, ALIGN_LEFT, left.fields[i].slot, left.fields[i].text);
+            used = crt_put_wrapped(y, 17, half - 18, end - y, left.fields[i].slot, left.fields[i].text);
         }
         if (i < right.n) {
             crt_put(y, half, 17, ALIGN_LEFT, SLOT_LABEL, right.fields[i].label);
-            crt_put(y, half + 17, COLS - half - 18, ALIGN_LEFT, right.fields[i].slot, right.fields[i].text);
+            int rused = crt_put_wrapped(y, half + 17, COLS - half - 18, end - y, right.fields[i].slot,
+                                        right.fields[i].text);
+            used = rused > used ? rused : used;
         }
+        y += used;
     }
     y++;
     static const struct { const char *label; enum history_series s; } series[] = {

@@ -3,13 +3,15 @@
  * schedule, action, target, state, next and last run, run count and last
  * result, and who leads the scheduler. Read from the fleet collector's
  * snapshot (control/fleet.h). r asks the leader to run the selected job
- * now, p pauses or resumes it: sent to the collector's thread (the UI never
- * waits on Redis), refused in read-only mode, audited either way. */
+ * now, p pauses or resumes it: a job on the console's write queue
+ * (console/control-writes.h; the UI never waits on Redis), refused in
+ * read-only mode, audited either way; its result shows in the status line. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "console/control-writes.h"
 #include "console/fleet-source.h"
 #include "core/clock.h"
 #include "core/xalloc.h"
@@ -23,13 +25,12 @@ struct sched_row {
     const struct fleet_job *state;       /* NULL: no state in Redis yet */
 };
 
-/* The view's state: the rows of the last draw (kept for the keys), the
- * list over them, and when the last command's outcome was shown. */
+/* The view's state: the rows of the last draw (kept for the keys) and the
+ * list over them. */
 struct sched_state {
     struct sched_row *rows;
     size_t nrows, rows_cap;
     struct list list;
-    double shown_at;
 };
 
 static void add_row(struct sched_state *st, const char *name, const struct schedule_config *cfg,
@@ -141,13 +142,6 @@ static void draw_scheduler(struct ui *ui, void *state, int top, int height)
     bool stale = fv->status != SOURCE_OK;
     build_rows(ui, st, t);
     char line[600], status[96];
-    /* the outcome of the last command, once */
-    double at = 0;
-    fleet_source_last_command(ui->opt->fleet, line, sizeof line, &at);
-    if (line[0] && at > st->shown_at) {
-        st->shown_at = at;
-        ui_message(ui, "%s", line);
-    }
     if (stale) {
         fmt_source_status(fv, status, sizeof status);
         snprintf(line, sizeof line, "scheduler: %s%s%s", status, fv->message[0] ? ": " : "", fv->message);
@@ -219,12 +213,12 @@ static void draw_scheduler(struct ui *ui, void *state, int top, int height)
     }
 }
 
-/* r / p on the selected job: queued for the fleet collector's thread. */
+/* r / p on the selected job: a job on the write queue. */
 static void command(struct ui *ui, const struct sched_row *r, const char *verb)
 {
     bool refused = ui->opt->ctx && ui->opt->ctx->read_only;
-    if (fleet_source_command(ui->opt->fleet, ui->opt->cfg, verb, r->name, refused) < 0)
-        ui_error(ui, "too many scheduler commands waiting; try again in a second");
+    if (!ui->opt->ctx || !control_write_sched(ui->writes, ui->opt->cfg, ui->opt->ctx, verb, r->name, refused))
+        ui_error(ui, "too many writes waiting; try again in a moment");
     else if (refused)
         ui_message(ui, "read-only mode: refusing %s %s", verb, r->name);
     else

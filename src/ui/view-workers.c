@@ -287,11 +287,13 @@ static void fmt_micros(uint64_t us, char *buf, size_t len)
         snprintf(buf, len, "%.2fs", (double)us / 1e6);
 }
 
-static void detail_line(int y, int half, int *col, const char *label, enum theme_slot slot, const char *value)
+/* One field in the left (col 0) or right column; a long value wraps onto
+ * up to 3 lines within room. Returns the lines used. */
+static int detail_line(int y, int half, int col, int room, const char *label, enum theme_slot slot, const char *value)
 {
-    int x = *col ? half : 1, w = *col ? COLS - half - 1 : half - 2;
+    int x = col ? half : 1, w = col ? COLS - half - 1 : half - 2;
     crt_put(y, x, 14, ALIGN_LEFT, SLOT_LABEL, label);
-    crt_put(y, x + 14, w - 14, ALIGN_LEFT, slot, value);
+    return crt_put_wrapped(y, x + 14, w - 14, room < 3 ? room : 3, slot, value);
 }
 
 static void draw_detail(const struct fleet_worker *w, int top, int height, bool stale)
@@ -303,15 +305,17 @@ static void draw_detail(const struct fleet_worker *w, int top, int height, bool 
     crt_fill(top, 0, COLS, SLOT_COLUMN);
     crt_put(top, 0, COLS, ALIGN_LEFT, SLOT_COLUMN, title);
     enum theme_slot vs = stale ? SLOT_STALE : SLOT_VALUE;
-    int half = COLS / 2, y = top + 1, col = 0;
-#define LINE(label, slot, ...)                                   \
-    do {                                                         \
-        snprintf(v, sizeof v, __VA_ARGS__);                      \
-        if (y < top + height)                                    \
-            detail_line(y, half, &col, label, slot, v);          \
-        if (col)                                                 \
-            y++;                                                 \
-        col = !col;                                              \
+    int half = COLS / 2, y = top + 1, col = 0, row = 1;   /* row: lines the pair on y takes */
+#define LINE(label, slot, ...)                                                             \
+    do {                                                                                   \
+        snprintf(v, sizeof v, __VA_ARGS__);                                                \
+        if (y < top + height) {                                                            \
+            int used = detail_line(y, half, col, top + height - y, label, slot, v);        \
+            row = used > row ? used : row;                                                 \
+        }                                                                                  \
+        if (col)                                                                           \
+            y += row, row = 1;                                                             \
+        col = !col;                                                                        \
     } while (0)
     fmt_beat_age(w, a, sizeof a);
     LINE("State", state_slot(w), "%s%s, last beat %s ago (every %gs)", fleet_state_name(w->state),
@@ -357,7 +361,7 @@ static void draw_detail(const struct fleet_worker *w, int top, int height, bool 
     LINE("Scheduler", vs, "%s", cJSON_IsTrue(leader) ? "the fleet's leader (runs the periodic jobs)"
                                 : cJSON_IsBool(leader) ? "follower" : "not running here");
     if (col)
-        col = 0, y++;
+        col = 0, y += row;
     /* run-time percentiles per task type, decoded from the heartbeat's histograms */
     const cJSON *lat = cJSON_GetObjectItemCaseSensitive(w->report, "latency");
     const cJSON *item;
@@ -379,13 +383,14 @@ static void draw_detail(const struct fleet_worker *w, int top, int height, bool 
         snprintf(v, sizeof v, "%.60s: p50 %s  p99 %s  max %s  (%llu tasks)", item->string, p50, p99, max,
                  (unsigned long long)sum.count);
         if (y < top + height)
-            detail_line(y, half, &col, label, vs, v);
-        y++;
+            y += detail_line(y, half, col, top + height - y, label, vs, v);
+        else
+            y++;
         shown++;
     }
     histogram_free(h);
     if (!shown && y < top + height)
-        detail_line(y, half, &col, "Run time", vs, "- (no task types reported yet)");
+        detail_line(y, half, col, top + height - y, "Run time", vs, "- (no task types reported yet)");
 #undef LINE
 }
 

@@ -29,17 +29,21 @@ heartbeat() {   # heartbeat ID PID BREAKERS_JSON
   $R set "qdeck:worker:$1" "{\"id\":\"$1\",\"host\":\"box\",\"pid\":$2,\"version\":\"test\",\"at\":$now,\"interval\":600,\"state\":\"running\",\"slots_busy\":0,\"slots_total\":4,\"breakers\":$3,\"latency\":{\"resize\":{\"queue_wait\":\"h1 n=0\",\"run\":\"$run\",\"e2e\":\"$run\"}}}" >/dev/null
   $R zadd qdeck:registry:workers "$now" "$1" >/dev/null   # readers find heartbeats through the registry
 }
-heartbeat w1 101 '{"llm-api":{"state":"OPEN","failure_rate":62.5,"slow_rate":0,"calls":40,"open_remaining":25,"rate":5,"tokens":2.5,"throttled":7},"geo":{"state":"CLOSED","failure_rate":-1,"slow_rate":-1,"calls":3}}'
+heartbeat w1 101 '{"llm-api":{"state":"OPEN","failure_rate":62.5,"slow_rate":0,"calls":40,"open_remaining":60,"rate":5,"tokens":2.5,"throttled":7},"geo":{"state":"CLOSED","failure_rate":-1,"slow_rate":-1,"calls":3}}'
 heartbeat w2 102 '{"llm-api":{"state":"CLOSED","failure_rate":10,"slow_rate":0,"calls":30,"rate":5,"tokens":1,"throttled":1}}'
+# a heartbeat 100 s old that said "30 s to half-open": that time is past
+$R set qdeck:worker:w3 "{\"id\":\"w3\",\"host\":\"box\",\"pid\":103,\"version\":\"test\",\"at\":$((now - 100)),\"interval\":600,\"state\":\"running\",\"breakers\":{\"pay\":{\"state\":\"OPEN\",\"failure_rate\":80,\"slow_rate\":0,\"calls\":10,\"open_remaining\":30}}}" >/dev/null
+$R zadd qdeck:registry:workers "$now" w3 >/dev/null
 
 screen_start b "$QDECK --config $conf --refresh 0.3"
 screen_keys b 5
 check "Breakers view shows OPEN for the failing dependency" screen_wait b 15 'llm-api +OPEN +62\.5'
 text=$(screen_text b)
 expect_match "worst rates, calls summed, half-open countdown, tokens and throttled summed" "$text" \
-  'llm-api +OPEN +62\.5 +0\.0 +70 +2[0-9]\.[0-9]s +3\.5 +8 +- +OPEN x1, CLOSED x1'
+  'llm-api +OPEN +62\.5 +0\.0 +70 +[2-5][0-9]\.[0-9]s +3\.5 +8 +- +OPEN x1, CLOSED x1'
+expect_match "the countdown counts the heartbeat's age: past open_wait is due" "$text" 'pay +OPEN +80\.0 +0\.0 +10 +due '
 expect_match "a healthy dependency is CLOSED" "$text" 'geo +CLOSED +- +- +3 '
-expect_match "summary counts the open breaker" "$text" '2 dependencies from 2 workers, 1 open'
+expect_match "summary counts the open breaker" "$text" '3 dependencies from 3 workers, 2 open'
 
 screen_keys b Down
 sleep 0.5
@@ -47,7 +51,7 @@ screen_keys b O
 check "O asks for confirmation" screen_wait b 5 'Force OPEN breaker llm-api fleet-wide\? y to confirm'
 screen_keys b y
 check "confirmed: qdeck:breaker llm-api = open" wait_for 5 bash -c "[ \"\$($R hget qdeck:breaker llm-api)\" = open ]"
-check "the console reports it" screen_wait b 5 'breaker llm-api: open sent'
+check "the status line names the command and the workers it reaches" screen_wait b 5 'breaker llm-api: open sent to 2 workers \(was none\)'
 check "the command column shows it" screen_wait b 5 'llm-api +OPEN .* open +OPEN x1'
 check "audited with the console's context" wait_for 5 bash -c \
   "jq -e 'select(.action == \"breaker.open\" and .target == \"llm-api\" and .new == \"open\" and .result == \"ok\" and .context == \"test\")' '$audit'"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # View 6 (DLQ) driven in tmux against a real RabbitMQ: the picker lists the
-# dead-letter queues, Enter pages the messages, space marks two, r replays
-# them: the view updates (3 left) and the target queue grows by two. Then
+# dead-letter queues, Enter pages the messages, space marks two, r asks and
+# replays them on the console's write queue: the status line names what
+# was done, the view updates (3 left), the target queue grows by two. Then
 # detail, search, edit in $EDITOR and replay, keys answering while the
 # broker is hung, the typed confirmation of a purge (a wrong name cancels),
 # and read-only refusal.
@@ -14,6 +15,8 @@ trap 'screen_stop_all; kill -CONT "$RABBIT_PID" 2>/dev/null' EXIT
 fill() { "$TOOLS/amqp-fill" "$AMQP_URL" "$@" >/dev/null; }
 depth() { "$TOOLS/amqp-fill" "$AMQP_URL" depth "$1" | cut -d' ' -f1; }
 depth_is() { [ "$(depth "$1")" = "$2" ]; }
+status_line() { screen_text "$1" | tail -n 1 | grep -Eq -- "$2"; }   # the screen's last line
+status_sgr() { screen_colours "$1" | tail -n 1 | grep -oE $'\e\\[[0-9;]*m' | tr -d '\n'; }
 fill declare orders.dlq
 fill declare orders --dlx "" --dlrk orders.dlq
 fill publish orders 5
@@ -34,9 +37,12 @@ screen_keys d Space Space
 check "two marked" screen_wait d 5 'marked 2'
 screen_keys d r
 check "replaying marked messages asks first, with the count" screen_wait d 5 'replay the 2 marked messages of amqp:orders\.dlq to where they died\? y to confirm'
+expect_eq "nothing replayed before the answer" "$(depth orders)" 0
 screen_keys d y
+check "the status line names what was done" wait_for 15 status_line d \
+  '^replayed 2 of 2 to amqp:orders from amqp:orders\.dlq: moved 2, failed 0, skipped 0'
+ok_sgr=$(status_sgr d)
 check "view updates: 3 messages left" screen_wait d 15 'amqp:orders\.dlq  3 messages'
-check "tally shown, naming the DLQ replayed from" screen_wait d 5 'replay amqp:orders\.dlq: moved 2, failed 0, skipped 0'
 expect_eq "target queue grew by two" "$(depth orders)" 2
 expect_eq "DLQ holds 3" "$(depth orders.dlq)" 3
 
@@ -77,9 +83,23 @@ check "a wrong name cancels" screen_wait d 5 'cancelled'
 expect_eq "nothing purged after a wrong name" "$(depth orders.dlq)" 2
 screen_keys d P
 screen_keys d 'amqp:orders.dlq' Enter
-check "purge with the right name" screen_wait d 15 'purged 2'
+check "purge with the right name, named in the status line" wait_for 15 status_line d '^purged 2 from amqp:orders\.dlq'
 check "view shows the empty DLQ" screen_wait d 10 'amqp:orders\.dlq  0 messages'
 expect_eq "DLQ empty" "$(depth orders.dlq)" 0
+
+# a replay that fails says so in the error colour: its target queue is gone
+fill publish orders 1
+"$TOOLS/dlq-reject" "$AMQP_URL" orders 1
+check "one dead message again" wait_for 10 depth_is orders.dlq 1
+fill delete orders
+screen_keys d l
+check "the view lists it" screen_wait d 15 'amqp:orders\.dlq  1 messages'
+screen_keys d r
+check "the failed replay is named in the status line" wait_for 15 status_line d '^replayed 0 of 1 .*failed 1'
+check "a failure is drawn unlike a success (error colour)" test "$(status_sgr d)" != "$ok_sgr"
+expect_eq "the message stays in the DLQ" "$(depth orders.dlq)" 1
+fill purge orders.dlq
+fill declare orders --dlx "" --dlrk orders.dlq
 screen_keys d q
 expect_eq "quit exits 0" "$(screen_exit_status d 15)" 0
 check "console actions in the audit log" grep -q '"action":"dlq.replay".*"result":"moved 2, failed 0, skipped 0"' "$HOME/.local/state/qdeck/audit.jsonl"

@@ -5,7 +5,9 @@
 # command line likewise; a value set from the CLI shows up on screen with
 # who set it; a :set on a queue nobody knows waits for y; the Events view
 # lists fleet events and audit records; a read-only console refuses the
-# change and leaves the value alone.
+# change and leaves the value alone. Every change is a job on the console's
+# write queue and ends with a status-line message naming what was done and
+# on how many workers (one worker, from a heartbeat, consumes redis:orders).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/assert.sh"
@@ -22,6 +24,11 @@ rate = 20
 CONF
 conf=$QDECK_TEST_TMP/work/guardrails.conf
 policy() { "$QDECK_PLAIN" --config "$conf" policy "$@"; }
+# the status line is the screen's last line
+status_line() { screen_text "$1" | tail -n 1 | grep -Eq -- "$2"; }
+now=$(date +%s)
+redis-cli -p "$REDIS_PORT" set qdeck:worker:gw1 "{\"id\":\"gw1\",\"host\":\"box\",\"pid\":201,\"version\":\"test\",\"at\":$now,\"interval\":600,\"state\":\"running\",\"queues\":[\"redis:orders\"]}" >/dev/null
+redis-cli -p "$REDIS_PORT" zadd qdeck:registry:workers "$now" gw1 >/dev/null
 
 screen_start g "$QDECK --config $conf --refresh 0.3"
 screen_keys g 7
@@ -32,17 +39,20 @@ check "per-dependency guardrails from the config" screen_wait g 5 'dep\.llm-api\
 rows=$(screen_text g | grep -oE '^ (budget|shed|dep)\.[a-z._-]+' | tr -d ' ' | tr '\n' ' ')
 expect_match "fleet-wide rows first" "$rows" '^shed\.priority_below shed\.auto budget\.max_response_tokens'
 screen_keys g Down Enter
-check "Enter asks before flipping, naming the switch and both values" screen_wait g 5 'set shed\.auto = true for the whole fleet \(now false\)\? y to confirm'
+check "Enter asks before flipping, naming the switch, the workers and both values" screen_wait g 5 'set shed\.auto = true for the whole fleet: 1 running worker \(now false\)\? y to confirm'
 expect_eq "nothing written before the answer" "$(redis-cli -p $REDIS_PORT hexists qdeck:policy shed.auto)" 0
 screen_keys g y
 check "Enter flips shed.auto on screen" screen_wait g 10 'shed\.auto +true'
 check "qdeck policy get sees the flip" wait_for 5 bash -c "$QDECK_PLAIN --config '$conf' policy get shed.auto | grep -q true"
-check "the console reported the change" screen_wait g 5 'shed\.auto = true \(was false\)'
+check "the status line names the flip and the workers it reaches" wait_for 5 status_line g 'shed\.auto = true \(was false\) on 1 worker$'
 
 # a number: Enter opens ":set NAME " to complete
 screen_keys g Up Enter
 check "Enter on a number prefills the command line" screen_wait g 5 ':set shed\.priority_below'
 screen_keys g 3 Enter
+check ":set asks the same way" screen_wait g 5 'set shed\.priority_below = 3 for the whole fleet: 1 running worker \(now off\)\? y to confirm'
+expect_eq "nothing written before the answer" "$(redis-cli -p $REDIS_PORT hexists qdeck:policy shed.priority_below)" 0
+screen_keys g y
 check "priority threshold set from the console" wait_for 5 bash -c "$QDECK_PLAIN --config '$conf' policy get shed.priority_below | grep -qx '.*3'"
 screen_keys g : 'set shed.priority_below banana' Enter
 check "a bad value is refused with the reason" screen_wait g 5 'got .banana'
@@ -69,7 +79,16 @@ check "asked again" screen_wait g 5 "knows queue 'nope': y sets"
 screen_keys g y
 check "y writes it" wait_for 5 bash -c "[ \"\$($R hget qdeck:policy queue.nope.paused)\" = true ]"
 screen_keys g : 'set dep.llm-api.rate 30' Enter
-check "a dependency of the config is written at once" wait_for 5 bash -c "[ \"\$($R hget qdeck:policy dep.llm-api.rate)\" = 30/s ]"
+check "a dependency of the config: asked, no warning" screen_wait g 5 'set dep\.llm-api\.rate = 30/s for the whole fleet'
+screen_keys g y
+check "a dependency of the config is written once confirmed" wait_for 5 bash -c "[ \"\$($R hget qdeck:policy dep.llm-api.rate)\" = 30/s ]"
+# a queue the worker consumes: paused at once, the status line says where
+screen_keys g : 'set queue.redis:orders.paused true' Enter
+check "pausing a queue asks, naming its consumers" screen_wait g 5 'set queue\.redis:orders\.paused = true: 1 running worker consumes redis:orders \(now false\)\? y'
+screen_keys g y
+check "pausing a consumed queue names it and its worker" wait_for 5 status_line g \
+  '^paused redis:orders on 1 worker \(queue\.redis:orders\.paused = true, was false\)'
+expect_eq "the pause is written" "$($R hget qdeck:policy queue.redis:orders.paused)" true
 
 # events: a fleet event and the audit trail
 redis-cli -p "$REDIS_PORT" xadd qdeck:events '*' type breaker dep llm-api from CLOSED to OPEN >/dev/null

@@ -13,6 +13,8 @@ trap screen_stop_all EXIT
 "$TOOLS/amqp-fill" "$AMQP_URL" declare beta >/dev/null
 "$TOOLS/amqp-fill" "$AMQP_URL" publish beta 12 >/dev/null
 redis-cli -p "$REDIS_PORT" rpush gamma 1 2 3 4 5 6 7 >/dev/null
+# a dead-letter target longer than an 80-column detail pane's value column
+"$TOOLS/amqp-fill" "$AMQP_URL" declare delta --dlx "" --dlrk delta.dead-letters-for-the-night-shift-xyz >/dev/null
 
 screen_start q "$QDECK --mgmt $MGMT_URL --redis $REDIS_URL --refresh 0.5"
 screen_keys q 2
@@ -63,6 +65,22 @@ check "tiny terminal: a notice, not a crash" screen_wait q 5 'too small'
 tmux -L "$SCREEN_SOCK" resize-window -t q -x 200 -y 50
 check "grown again: the table is back" screen_wait q 5 'amqp:beta'
 check "wide: the name column fits the names, the dead-letter target takes the rest" screen_wait q 5 '^QUEUE[^A-Z]{0,40}READY'
+
+# 80 columns: a long value in the details wraps onto the next line (which
+# starts in the value column) instead of being cut
+tmux -L "$SCREEN_SOCK" resize-window -t q -x 80 -y 40
+screen_keys q / d e l t a Enter
+check "filtered to amqp:delta" screen_wait_gone q 5 'amqp:alpha'
+screen_keys q g Enter
+check "80 columns: the detail pane opens" screen_wait q 5 'amqp:delta +\(Esc closes\)'
+# the value's lines, from its label to the next label, joined
+dlx_value_is() {
+  [ "$(screen_text q | sed -n '/Dead letters to/,/State /p' |
+       sed -E 's/.*Dead letters to +//; /State /d; s/^ +//; s/ +$//' | tr -d '\n')" = "$1" ]
+}
+check "80 columns: the long dead-letter target wraps onto more lines, whole" \
+  wait_for 5 dlx_value_is amqp:delta.dead-letters-for-the-night-shift-xyz
+screen_keys q Escape / Escape
 
 screen_keys q q
 expect_eq "q exits with status 0" "$(screen_exit_status q 10)" 0

@@ -117,6 +117,38 @@ static void breakers_aggregate_per_dependency(void **state)
     cJSON_Delete(r3);
 }
 
+/* The half-open countdown runs from the heartbeat that said it: a
+ * breaker reported 10 s from half-open 4 s ago is 6 s away now, one
+ * reported 3 s away 12 s ago is due (0), never negative; no "at" (or a
+ * clock ahead of ours) takes the figure as it came. */
+static void half_open_counts_down_from_the_heartbeat(void **state)
+{
+    (void)state;
+    assert_true(breaker_half_open_in(10, 1000, 1004) == 6);
+    assert_true(breaker_half_open_in(3, 1000, 1012) == 0);
+    assert_true(breaker_half_open_in(10, NAN, 1004) == 10);
+    assert_true(breaker_half_open_in(10, 0, 1004) == 10);
+    assert_true(breaker_half_open_in(10, 1010, 1004) == 10);
+    assert_true(breaker_half_open_in(0, 1000, 1004) == 0);
+    assert_true(breaker_half_open_in(-1, 1000, 1000) == 0);
+    /* in a table: the longest remaining after each worker's own age */
+    cJSON *a = cJSON_Parse("{\"at\":1000,\"breakers\":{\"llm\":{\"state\":\"OPEN\",\"open_remaining\":30}}}");
+    cJSON *b = cJSON_Parse("{\"at\":1020,\"breakers\":{\"llm\":{\"state\":\"OPEN\",\"open_remaining\":15}}}");
+    cJSON *c = cJSON_Parse("{\"at\":900,\"breakers\":{\"geo\":{\"state\":\"OPEN\",\"open_remaining\":30}}}");
+    const cJSON *reports[] = {a, b, c};
+    struct breaker_table t;
+    breaker_table_build_at(reports, 3, NULL, 0, 1025, &t);
+    assert_int_equal(t.n, 2);
+    assert_string_equal(t.rows[0].name, "geo");
+    assert_true(t.rows[0].open_remaining == 0);    /* long past its open_wait: due */
+    assert_string_equal(t.rows[1].name, "llm");
+    assert_true(t.rows[1].open_remaining == 10);   /* b: 15 - 5; a: 30 - 25 = 5 */
+    breaker_table_free(&t);
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    cJSON_Delete(c);
+}
+
 /* Nothing reported yet (the console's first draw): empty tables, no
  * sorting of NULL arrays. */
 static void empty_inputs(void **state)
@@ -162,6 +194,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(latency_merges_never_averages),
         cmocka_unit_test(breakers_aggregate_per_dependency),
+        cmocka_unit_test(half_open_counts_down_from_the_heartbeat),
         cmocka_unit_test(empty_inputs),
         cmocka_unit_test(heartbeat_counts_out_of_range_are_unknown),
     };

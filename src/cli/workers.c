@@ -81,6 +81,18 @@ static cJSON *worker_json(const struct fleet_worker *w, double now)
     cJSON_AddStringToObject(o, "version", w->version);
     cJSON *queues = cJSON_AddArrayToObject(o, "queues");
     const cJSON *listed = cJSON_GetObjectItemCaseSensitive(w->report, "queues"), *q;
+    if (cJSON_IsString(listed)) {   /* a Celery worker's: "a,b" */
+        for (const char *p = listed->valuestring; *p;) {
+            size_t len = strcspn(p, ",");
+            if (len) {
+                char *name = xstrndup(p, len);
+                cJSON_AddItemToArray(queues, cJSON_CreateString(name));
+                free(name);
+            }
+            p += len + (p[len] == ',');
+        }
+        listed = NULL;
+    }
     if (!cJSON_IsArray(listed))
         listed = NULL;
     cJSON_ArrayForEach(q, listed)

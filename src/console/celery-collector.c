@@ -526,6 +526,12 @@ void celery_collector_stop(struct celery_collector *cc)
     pthread_cond_broadcast(&cc->wake);
     pthread_mutex_unlock(&cc->lock);
     pthread_join(cc->thread, NULL);
+    struct celery_counters c;
+    celery_state_counters(cc->state, &c);
+    log_info("celery: collector stopped: %llu events, %llu unreadable messages, %llu in-flight entries evicted, "
+             "%zu in flight",
+             (unsigned long long)c.events, (unsigned long long)cc->status.bad_messages,
+             (unsigned long long)c.inflight_evicted, c.inflight);
     celery_receiver_close(cc->receiver);
     if (cc->redis)
         redisFree(cc->redis);

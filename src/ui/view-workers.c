@@ -7,7 +7,9 @@
  * refused") is marked ERROR in the crit colour with that reason in place of
  * its queues, and sorts right after;
  * one that said goodbye shows "stopped", dimmed. Enter opens a detail pane
- * with the rest of its report (breakers, limiters, guardrails applied). */
+ * with the rest of its report (breakers, limiters, guardrails applied).
+ * On a Celery worker, X shuts it down and `:revoke ID` revokes a task
+ * (ui/celery-actions.h: typed confirmation, write queue, audit). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +19,9 @@
 #include "core/clock.h"
 #include "core/histogram.h"
 #include "core/xalloc.h"
+#include "ui/celery-actions.h"
 #include "ui/crt.h"
+#include "ui/prompt.h"
 #include "ui/screen.h"
 
 enum worker_sort { WS_STATE, WS_HOST, WS_BUSY, WS_PROCESSED, WS_FAILED, WS_BEAT, WS_COUNT };
@@ -500,9 +504,53 @@ static bool key_close(struct ui *ui, void *state)
     return true;
 }
 
+static bool key_shutdown(struct ui *ui, void *state)
+{
+    struct workers_state *st = state;
+    size_t row;
+    if (!list_selected(&st->list, &row)) {
+        ui_message(ui, "no worker selected");
+        return true;
+    }
+    const struct fleet_worker *w = st->rows[row];
+    if (!w->kind || strcmp(w->kind, "celery") != 0) {
+        ui_message(ui, "X shuts down Celery workers; %s is qdeck's (stop it with SIGTERM)", w->id);
+        return true;
+    }
+    celery_ask_shutdown(ui, w->id);
+    return true;
+}
+
+static bool key_revoke(struct ui *ui, void *state)
+{
+    (void)state;
+    prompt_open_command(ui, "revoke ");
+    return true;
+}
+
+/* :revoke ID [--terminate] */
+static void command_revoke(struct ui *ui, void *state, const char *args)
+{
+    (void)state;
+    char id[256] = "", flag[32] = "";
+    int n = sscanf(args ? args : "", "%255s %31s", id, flag);
+    bool terminate = n == 2 && strcmp(flag, "--terminate") == 0;
+    if (n < 1 || (n == 2 && !terminate)) {
+        ui_message(ui, "usage: revoke TASK_ID [--terminate]");
+        return;
+    }
+    celery_ask_revoke(ui, id, terminate);
+}
+
 static const struct view_key worker_keys[] = {
     {{'\r', '\n', KEY_ENTER}, "Enter", "details of the selected worker (breakers, limits, run times)", key_details},
     {{27}, "Esc", "close the details", key_close},
+    {{'X'}, "X", "shut down the selected Celery worker (type its name to confirm)", key_shutdown},
+    {{'R'}, "R", "revoke a Celery task by id (:revoke ID [--terminate]; type the id to confirm)", key_revoke},
+};
+
+static const struct view_command worker_commands[] = {
+    {"revoke", "revoke TASK_ID [--terminate]", command_revoke},
 };
 
 const struct view_ops workers_view = {
@@ -516,4 +564,6 @@ const struct view_ops workers_view = {
     .list = workers_list,
     .keys = worker_keys,
     .nkeys = sizeof worker_keys / sizeof worker_keys[0],
+    .commands = worker_commands,
+    .ncommands = sizeof worker_commands / sizeof worker_commands[0],
 };

@@ -7,7 +7,9 @@
 #     --json` gives the run-time p50 in 40-90 ms (the must-show, taken
 #     before any other task is sent); broker wait and e2e from task-sent;
 #   - a frozen worker (SIGSTOP: no heartbeat, no offline event) shows as
-#     lost within 2 x freq + 2 s, and a warm shutdown shows as stopped.
+#     lost within 2 x freq + 2 s, and a warm shutdown shows as stopped;
+#   - from the console: revoke and shutdown with a typed confirmation
+#     (refused by a read-only console), audited.
 # The Redis transport (kombu's PUBLISH envelope) is covered by one more
 # worker on the suite's Redis, seen by a headless `qdeck celery watch`. Skipped when python3-celery is missing.
 set -uo pipefail
@@ -185,8 +187,40 @@ check "a frozen worker shows as lost within 2 x freq + 2 s" wait_for 4 jq_is '.w
 echo "  (lost after $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s)"
 kill -CONT "$w2"
 check "it comes back running" wait_for 10 jq_is '.workers[] | select(.id == "w2@evtest") | .state' running
-out=$("$QDECK" --amqp "$AMQP_URL" celery shutdown w2@evtest --wait 1 2>&1)
-check "qdeck celery shutdown w2: the worker process exits" wait_for 30 bash -c "! kill -0 $w2 2>/dev/null"
+# from the console: revoke and shutdown ask for a typed confirmation and go
+# through its write queue; a read-only console refuses them
+screen_start ro "$QDECK --read-only --redis $REDIS_URL --amqp $AMQP_URL --log $work/console-ro.log"
+screen_keys celery 3
+screen_keys celery R
+screen_keys celery -l "$add_id"
+screen_keys celery Enter
+check "console: revoke asks for the task id typed back" screen_wait celery 5 "Revoke task $add_id on every Celery worker"
+screen_keys celery -l "$add_id"
+screen_keys celery Enter
+check "console: revoke sent through the write queue, the workers' replies shown" \
+  screen_wait celery 10 "celery revoke $add_id: 3 replies - w[124]@evtest: ok: tasks"
+screen_keys celery / w 2 @ Enter
+check "console: the Workers view filtered to w2" screen_wait celery 5 'filter: w2@'
+screen_keys celery X
+check "console: X on w2 asks for its name typed back" screen_wait celery 5 'Shut down Celery worker w2@evtest'
+screen_keys celery -l w2@evtes
+screen_keys celery Enter
+check "console: a wrong name cancels" screen_wait celery 5 'cancelled: the name typed was not w2@evtest'
+kill -0 "$w2"; expect_eq "console: ... and w2 still runs" "$?" 0
+screen_keys celery X
+screen_keys celery -l w2@evtest
+screen_keys celery Enter
+check "console: the reply on the status line" screen_wait celery 10 'celery shutdown w2@evtest: [01] replies'
+check "console: shutdown of w2: the worker process exits" wait_for 30 bash -c "! kill -0 $w2 2>/dev/null"
+out=$("$QDECK" --amqp "$AMQP_URL" celery shutdown w4@evtest --wait 1 2>&1)
+check "qdeck celery shutdown w4: the worker process exits" wait_for 30 bash -c "! kill -0 $w4 2>/dev/null"
+screen_keys ro 3 : r e v o k e Space a b c Enter
+check "read-only console: revoke refused" screen_wait ro 5 'read-only: celery revoke refused'
+screen_keys ro q
+audit=$(cat "$HOME"/.local/state/qdeck/audit.jsonl 2>/dev/null)
+expect_match "audit: the console's revoke" "$audit" "celery\.revoke.*$add_id.*replies"
+expect_match "audit: the console's shutdown" "$audit" 'celery\.shutdown.*w2@evtest'
+expect_match "audit: the read-only refusal" "$audit" 'celery\.revoke.*abc.*refused: read-only'
 check "a warm shutdown (worker-offline) shows as stopped" wait_for 30 jq_is '.workers[] | select(.id == "w2@evtest") | .state' stopped
 
 screen_keys celery q

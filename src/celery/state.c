@@ -391,6 +391,12 @@ static void task_event(struct celery_state *st, const struct celery_event *ev, d
     }
 }
 
+const char *celery_state_task_name(struct celery_state *st, const char *uuid)
+{
+    struct inflight *e = uuid && uuid[0] ? inflight_find(st, uuid) : NULL;
+    return e ? e->name : "";
+}
+
 void celery_state_apply(struct celery_state *st, const struct celery_event *ev, double now)
 {
     st->c.events++;

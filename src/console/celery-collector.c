@@ -15,6 +15,7 @@
 #include "celery/event.h"
 #include "celery/pidbox.h"
 #include "celery/receiver.h"
+#include "control/events.h"
 #include "control/keys.h"
 #include "control/policy-store.h"
 #include "core/backoff.h"
@@ -27,6 +28,13 @@
 #define PUBLISH_EVERY 1.0
 
 #define MAX_RATES 64
+#define FAILURES_MAX 32   /* task failures told to the event stream per round; the rest counted */
+
+/* A task-failed event, told to qdeck:events with its celery-task-meta at
+ * the next round (the worker stored the result before it sent the event). */
+struct failure {
+    char id[160], task[200], worker[200], exception[300];
+};
 
 /* A task.<name>.rate guardrail as last sent to the fleet. */
 struct sent_rate {
@@ -49,6 +57,9 @@ struct celery_collector {
     struct celery_receiver *receiver;
     struct celery_collector_status status;
     struct celery_state *state;
+    struct failure failures[FAILURES_MAX];
+    size_t nfailures;
+    uint64_t failures_untold;
     redisContext *redis;
     struct retry_timer reconnect;
 };
@@ -56,7 +67,91 @@ struct celery_collector {
 static void on_event(const struct celery_event *ev, void *arg)
 {
     struct celery_collector *cc = arg;
+    if (ev->type == CELERY_TASK_FAILED && ev->uuid && ev->uuid[0]) {
+        if (cc->nfailures < FAILURES_MAX) {
+            struct failure *f = &cc->failures[cc->nfailures++];
+            snprintf(f->id, sizeof f->id, "%s", ev->uuid);
+            snprintf(f->task, sizeof f->task, "%s", celery_state_task_name(cc->state, ev->uuid));
+            snprintf(f->worker, sizeof f->worker, "%s", ev->hostname ? ev->hostname : "");
+            snprintf(f->exception, sizeof f->exception, "%s", ev->exception ? ev->exception : "");
+        } else {
+            cc->failures_untold++;
+        }
+    }
     celery_state_apply(cc->state, ev, clock_wall());
+}
+
+/* "ValueError: boom": a traceback's last line that says something. */
+static void last_line(const char *text, char *out, size_t len)
+{
+    const char *end = text + strlen(text);
+    while (end > text && (end[-1] == '\n' || end[-1] == ' '))
+        end--;
+    const char *start = end;
+    while (start > text && start[-1] != '\n')
+        start--;
+    snprintf(out, len, "%.*s", (int)(end - start), start);
+}
+
+/* The failures of the last round into qdeck:events, each with its
+ * celery-task-meta-<id> (status, date_done, the traceback's last line),
+ * read in one pipelined round trip on this thread, never the UI's. */
+static void tell_failures(struct celery_collector *cc)
+{
+    if (!cc->nfailures || !cc->redis)
+        return;
+    cJSON *metas[FAILURES_MAX] = {0};
+    size_t got = 0;
+    for (size_t i = 0; i < cc->nfailures; i++)
+        redisAppendCommand(cc->redis, "GET celery-task-meta-%s", cc->failures[i].id);
+    for (; got < cc->nfailures; got++) {   /* every GET's reply before the first XADD */
+        redisReply *r = NULL;
+        if (redisGetReply(cc->redis, (void **)&r) != REDIS_OK) {
+            log_warn("celery: task failures: Redis: %s", cc->redis->errstr);
+            break;
+        }
+        metas[got] = r->type == REDIS_REPLY_STRING ? cJSON_ParseWithLength(r->str, r->len) : NULL;
+        if (!cJSON_IsObject(metas[got])) {
+            cJSON_Delete(metas[got]);
+            metas[got] = NULL;
+        }
+        freeReplyObject(r);
+    }
+    for (size_t i = 0; i < got; i++) {
+        const struct failure *f = &cc->failures[i];
+        cJSON *meta = metas[i];
+        metas[i] = NULL;
+        const cJSON *status = cJSON_GetObjectItemCaseSensitive(meta, "status"),
+                    *done = cJSON_GetObjectItemCaseSensitive(meta, "date_done"),
+                    *tb = cJSON_GetObjectItemCaseSensitive(meta, "traceback");
+        char result[300], line[300] = "";
+        if (cJSON_IsString(tb))
+            last_line(tb->valuestring, line, sizeof line);
+        if (meta)
+            snprintf(result, sizeof result, "celery-task-meta: %s, done %s",
+                     cJSON_IsString(status) ? status->valuestring : "?", cJSON_IsString(done) ? done->valuestring : "-");
+        else
+            snprintf(result, sizeof result, "no celery-task-meta (no result backend here, or results ignored)");
+        char text[1200], err[256];
+        snprintf(text, sizeof text, "%s failed on %s: %s · %s · id %s", f->task[0] ? f->task : "task", f->worker,
+                 line[0] ? line : f->exception[0] ? f->exception : "?", result, f->id);
+        cJSON_Delete(meta);
+        if (events_append(cc->redis, "celery.task-failed", f->id, text, err, sizeof err) < 0) {
+            log_warn("celery: task failures: %s", err);
+            break;
+        }
+    }
+    for (size_t i = 0; i < got; i++)
+        cJSON_Delete(metas[i]);
+    if (cc->failures_untold)
+        log_info("celery: %llu more task failures than the event stream takes (%d a second) not told there",
+                 (unsigned long long)cc->failures_untold, FAILURES_MAX);
+    cc->nfailures = 0;
+    cc->failures_untold = 0;
+    if (cc->redis->err) {
+        redisFree(cc->redis);
+        cc->redis = NULL;
+    }
 }
 
 static void set_error(struct celery_collector *cc, const char *err)
@@ -357,6 +452,7 @@ static void publish(struct celery_collector *cc, double now)
             log_warn("celery: fleet reports: Redis refused: %s", r->str);
         freeReplyObject(r);
     }
+    tell_failures(cc);
 }
 
 static bool stopping(struct celery_collector *cc)

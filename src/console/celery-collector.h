@@ -15,6 +15,11 @@
  * task.<name>.rate is sent as rate_limit to every worker when it changes
  * (and to a worker first seen); unset, it is sent as none once.
  *
+ * A task-failed event goes to the fleet's event stream (control/events.h,
+ * the Events view and `qdeck events`) with the task's celery-task-meta-<id>
+ * (status, date_done, the traceback's last line), read by this thread in
+ * its next round: at most 32 a second, the rest counted in the log.
+ *
  * The console's fleet collector starts one when its context is not
  * read-only; `qdeck celery watch` runs one headless. A receiver that cannot
  * open (no `celeryev` exchange yet: no Celery worker with events has

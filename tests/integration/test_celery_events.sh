@@ -115,6 +115,18 @@ read -r add_id boom_id <<<"$(echo $ids)"
 check "then 204 processed (200 + 1 add + 3 failures)" wait_for 30 jq_is '[.workers[] | select(.id|test("^w[12]@evtest$")) | .processed] | add' 204
 check "failed counted per worker (task-failed events)" \
   wait_for 10 jq_is '[.workers[] | select(.id|test("^w[12]@evtest$")) | .failed] | add' 3
+# a failure in the event stream with its celery-task-meta, read by the collector
+failure_text() {
+  "$QDECK_PLAIN" --redis "$REDIS_URL" events --json 2>/dev/null |
+    jq -r --arg id "$boom_id" '[.[] | select(.kind == "celery.task-failed" and (.text | endswith($id))) | .text][0] // ""'
+}
+has_failure() { [ -n "$(failure_text)" ]; }
+check "qdeck events: the failure, once the collector read its result" wait_for 10 has_failure
+expect_match "qdeck events: with celery-task-meta's status, date_done and the traceback's last line" "$(failure_text)" \
+  "^demo\.boom failed on w[12]@evtest: ValueError: boom · celery-task-meta: FAILURE, done 20[0-9-]+T[0-9:.]+ · id $boom_id\$"
+screen_keys celery 9
+check "the console's Events view shows it" screen_wait celery 10 'demo\.boom failed on w[12]@evtest: ValueError: boom · celery-task-meta: FAILURE'
+screen_keys celery 3
 expect_match "version is Celery's" "$(jq -r '.workers[0].version' <<<"$json")" '^py-celery 5\.'
 raw=$(redis-cli -u "$REDIS_URL" GET "qdeck:worker:w1@evtest"; redis-cli -u "$REDIS_URL" GET "qdeck:worker:w2@evtest")
 expect_match "top exception name kept" "$raw" '"exceptions":\{"ValueError":[0-9]'

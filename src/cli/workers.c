@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "celery/state.h"
 #include "cli/app.h"
 #include "control/fleet.h"
 #include "core/clock.h"
@@ -111,6 +112,12 @@ static cJSON *worker_json(const struct fleet_worker *w, double now)
     add_real(o, "last_beat", w->last_beat);
     add_real(o, "beat_age", now - w->last_beat);
     add_real(o, "interval", w->interval);
+    /* a Celery worker's clock against qdeck's, from its heartbeats */
+    const cJSON *offset = cJSON_GetObjectItemCaseSensitive(w->report, "clock_offset");
+    if (cJSON_IsNumber(offset)) {
+        add_real(o, "clock_offset", offset->valuedouble);
+        cJSON_AddBoolToObject(o, "clock_skew", fabs(offset->valuedouble) > CELERY_SKEW_TOLERANCE);
+    }
     return o;
 }
 

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "celery/state.h"
 #include "console/fleet-source.h"
 #include "core/clock.h"
 #include "core/histogram.h"
@@ -298,6 +299,15 @@ static void detail_line(int y, int half, int *col, const char *label, enum theme
     crt_put(y, x + 14, w - 14, ALIGN_LEFT, slot, value);
 }
 
+/* A Celery worker's clock against qdeck's (its heartbeats'), or NAN. */
+static double clock_offset(const struct fleet_worker *w)
+{
+    const cJSON *o = w->report ? cJSON_GetObjectItemCaseSensitive(w->report, "clock_offset") : NULL;
+    return cJSON_IsNumber(o) ? o->valuedouble : NAN;
+}
+
+static bool clock_skewed(const struct fleet_worker *w) { return fabs(clock_offset(w)) > CELERY_SKEW_TOLERANCE; }
+
 static void draw_detail(const struct fleet_worker *w, int top, int height, bool stale)
 {
     for (int y = top; y < top + height; y++)
@@ -326,7 +336,11 @@ static void draw_detail(const struct fleet_worker *w, int top, int height, bool 
         snprintf(a, sizeof a, "-");
     else
         format_duration(clock_wall() - w->started_at, a, sizeof a);
-    LINE("Version", vs, "qdeck %s, up %s", w->version, a);
+    LINE("Version", vs, "%s%s, up %s", w->kind && strcmp(w->kind, "celery") == 0 ? "" : "qdeck ", w->version, a);
+    if (!isnan(clock_offset(w)))
+        LINE("Clock", clock_skewed(w) ? SLOT_WARN : vs, "%.2fs %s qdeck's%s", fabs(clock_offset(w)),
+             clock_offset(w) >= 0 ? "behind" : "ahead of",
+             clock_skewed(w) ? ": skewed, its waits across clocks are not trusted" : " (heartbeat delay included)");
     fmt_count(a, sizeof a, w->slots_busy);
     fmt_count(b, sizeof b, w->slots_total);
     LINE("Slots", vs, "%s busy of %s", a, b);
@@ -434,6 +448,13 @@ static void draw_workers(struct ui *ui, void *state, int top, int height)
         if (unhealthy) {
             snprintf(line, sizeof line, ", %zu in error", unhealthy);
             x += crt_put(top, x, crt_width(line), ALIGN_LEFT, SLOT_CRIT, line);
+        }
+        size_t skewed = 0;
+        for (size_t i = 0; i < t->n; i++)
+            skewed += t->workers[i].state == FLEET_RUNNING && clock_skewed(&t->workers[i]);
+        if (skewed) {
+            snprintf(line, sizeof line, ", %zu with clock skew", skewed);
+            x += crt_put(top, x, crt_width(line), ALIGN_LEFT, SLOT_WARN, line);
         }
         char sorted[96];
         list_sort_said(l, sorted, sizeof sorted);

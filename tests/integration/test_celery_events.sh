@@ -134,6 +134,26 @@ check "the console's Workers view lists them, kind celery" screen_wait celery 10
 screen_keys celery 4
 check "the console's Latency view lists the Celery task name" screen_wait celery 10 'demo\.sleep50'
 expect_match "task rendered in the table" "$("$QDECK_PLAIN" --redis "$REDIS_URL" celery workers)" 'demo\.sleep50 +200 '
+expect_eq "no clock skew so far: qdeck latency --json says 0" \
+  "$("$QDECK_PLAIN" --redis "$REDIS_URL" latency --json | jq -r '.[] | select(.type == "demo.sleep50") | .clock_skew')" 0
+expect_eq "qdeck workers --json: w1's clock within a second of qdeck's" \
+  "$(workers_json | jq -r '.[] | select(.id == "w1@evtest") | [(.clock_offset | type), .clock_skew] | join(",")')" number,false
+# a producer whose clock is 30 s ahead: its task-sent says so, the worker's started cannot follow it
+(cd "$work" && CELERY_BROKER=$broker PYTHONPATH=$work /usr/bin/python3 -c '
+import time, uuid
+from evtasks import app, sleep50
+app.conf.task_send_sent_event = False
+tid = str(uuid.uuid4())
+with app.connection_for_write() as c:
+    app.events.Dispatcher(c, hostname="skewed@producer").send("task-sent", uuid=tid, name="demo.sleep50", timestamp=time.time() + 30)
+sleep50.apply_async(task_id=tid)')
+skew_is() { [ "$("$QDECK_PLAIN" --redis "$REDIS_URL" latency --json | jq -r '.[] | select(.type == "demo.sleep50") | .clock_skew')" -ge 1 ]; }
+check "skewed clocks: qdeck latency --json counts the dropped waits" wait_for 15 skew_is
+expect_match "skewed clocks: the latency table says so" "$("$QDECK_PLAIN" --redis "$REDIS_URL" latency)" \
+  'clock skew: demo\.sleep50: [0-9]+ waits? across two clocks dropped'
+screen_keys celery 4
+check "skewed clocks: the Latency view says so" screen_wait celery 10 'clock skew: [0-9]+ waits? dropped'
+screen_keys celery 3
 
 check "the Redis worker appears" wait_for 30 jq_is '.workers[] | select(.id == "w3@evtest") | .state' running
 (cd "$work" && CELERY_BROKER=$REDIS_URL/0 CELERY_QUEUE=celery_ev_redis PYTHONPATH=$work /usr/bin/python3 -c '

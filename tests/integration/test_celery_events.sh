@@ -6,6 +6,9 @@
 #     lists both, processed counts totalling exactly 200, and `qdeck latency
 #     --json` gives the run-time p50 in 40-90 ms (the must-show, taken
 #     before any other task is sent); broker wait and e2e from task-sent;
+#   - a failed task in `qdeck events` and the Events view with its
+#     celery-task-meta; a producer whose clock is 30 s ahead is reported as
+#     clock skew by `qdeck latency` (JSON, table) and the Latency view;
 #   - a frozen worker (SIGSTOP: no heartbeat, no offline event) shows as
 #     lost within 2 x freq + 2 s, and a warm shutdown shows as stopped;
 #   - from the console: revoke and shutdown with a typed confirmation

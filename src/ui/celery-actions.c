@@ -1,7 +1,8 @@
 /* Celery shutdown and revoke from the console (see the header). A request
  * is copied into a job when the operator confirms; the write thread sends
  * it over the context's broker (AMQP when it has one, else Redis), waits
- * for the replies (2 s at most), audits, and writes the status line. */
+ * for the replies (2 s at most; 1 s for shutdown, which Celery never
+ * answers), audits, and writes the status line. */
 #include "ui/celery-actions.h"
 
 #include <cjson/cJSON.h>
@@ -18,6 +19,7 @@
 #include "ui/confirm.h"
 
 #define REPLY_WAIT 2.0
+#define SHUTDOWN_WAIT 1.0   /* Celery's shutdown raises WorkerShutdown: no reply ever comes */
 
 struct celery_job {
     char *broker_url, *redis_url, *context;
@@ -85,6 +87,7 @@ static int run_job(void *arg, char *text, size_t len)
     if (strcmp(job->method, "shutdown") == 0) {
         req.destination = dest;
         req.ndestination = 1;
+        req.wait = SHUTDOWN_WAIT;
     } else {
         cJSON_AddStringToObject(args, "task_id", job->target);
         if (job->terminate)

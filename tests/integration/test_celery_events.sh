@@ -245,9 +245,9 @@ kill -0 "$w2"; expect_eq "console: ... and w2 still runs" "$?" 0
 screen_keys celery X
 screen_keys celery -l w2@evtest
 screen_keys celery Enter
+out=$("$QDECK" --amqp "$AMQP_URL" celery shutdown w4@evtest --wait 0.5 2>&1)   # w4 stops meanwhile
 check "console: the reply on the status line" screen_wait celery 10 'celery shutdown w2@evtest: [01] replies'
 check "console: shutdown of w2: the worker process exits" wait_for 30 bash -c "! kill -0 $w2 2>/dev/null"
-out=$("$QDECK" --amqp "$AMQP_URL" celery shutdown w4@evtest --wait 1 2>&1)
 check "qdeck celery shutdown w4: the worker process exits" wait_for 30 bash -c "! kill -0 $w4 2>/dev/null"
 screen_keys ro 3 : r e v o k e Space a b c Enter
 check "read-only console: revoke refused" screen_wait ro 5 'read-only: celery revoke refused'

@@ -44,7 +44,8 @@ struct worker {
     char sw_ver[32], sw_ident[32];
     long pid, active, processed, concurrency;
     uint64_t failed;
-    double loadavg[3], freq, last_recv, first_seen, clock_offset;
+    double loadavg[3], freq, last_recv, first_seen;
+    double clock_offset, offset_since;   /* qdeck's clock - its own: the least over a minute of heartbeats */
     bool offline, stats_asked;
     char *queues, *paused;
 };
@@ -319,8 +320,13 @@ static void worker_event(struct celery_state *st, const struct celery_event *ev,
     for (int i = 0; i < 3; i++)
         if (!isnan(ev->loadavg[i]))
             w->loadavg[i] = ev->loadavg[i];
-    if (!isnan(ev->timestamp))
-        w->clock_offset = now - ev->timestamp;
+    /* receive time - send time = the clocks' offset + the transport's delay:
+     * the least seen over a minute is the best guess of the offset */
+    double offset = now - ev->timestamp;
+    if (!isnan(offset) && (isnan(w->clock_offset) || offset < w->clock_offset || now - w->offset_since > 60)) {
+        w->clock_offset = offset;
+        w->offset_since = now;
+    }
 }
 
 /* The end of a task: its series gets the outcome; the entry leaves. */
@@ -389,6 +395,12 @@ static void task_event(struct celery_state *st, const struct celery_event *ev, d
     case CELERY_TASK_REVOKED: task_done(st, ev, OUT_REVOKED, now); break;
     default: break;
     }
+}
+
+const char *celery_state_task_name(struct celery_state *st, const char *uuid)
+{
+    struct inflight *e = uuid && uuid[0] ? inflight_find(st, uuid) : NULL;
+    return e ? e->name : "";
 }
 
 void celery_state_apply(struct celery_state *st, const struct celery_event *ev, double now)

@@ -52,6 +52,8 @@ void celery_state_expire(struct celery_state *st, double now);
 
 size_t celery_state_nworkers(const struct celery_state *st);
 const char *celery_state_hostname(const struct celery_state *st, size_t i);
+/* The name of a task in flight (from its task-sent/received), or "". */
+const char *celery_state_task_name(struct celery_state *st, const char *uuid);
 enum celery_worker_state celery_state_worker_state(const struct celery_state *st, size_t i, double now);
 /* Workers first seen and not yet asked for their concurrency: the
  * collector asks each once (pidbox `stats`), then sets it here. */

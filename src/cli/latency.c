@@ -2,7 +2,9 @@
  * type, count, p50 p90 p95 p99 p99.9 and max of queue wait, run time and
  * end-to-end, from every live worker's heartbeat histograms merged bucket
  * by bucket (resilience/fleet-report.h): percentiles are read from the
- * merge, never averaged. Figures in the table as the view prints them, in
+ * merge, never averaged. Waits measured across two clocks (a Celery
+ * producer's and worker's) that came out negative are dropped as clock
+ * skew and counted: "clock_skew" per type, and a line under the table. Figures in the table as the view prints them, in
  * --json as microseconds. Exit 3 when Redis cannot be reached. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -48,6 +50,11 @@ static void print_table(const struct latency_table *t)
             printf("%-24s %-5s %8llu %9s %9s %9s %9s %9s %9s %7zu\n", k == 0 ? t->rows[i].type : "", kind_titles[k],
                    (unsigned long long)s->count, p[0], p[1], p[2], p[3], p[4], p[5], t->rows[i].workers);
         }
+    for (size_t i = 0; i < t->n; i++)
+        if (t->rows[i].clock_skew)
+            printf("clock skew: %s: %llu wait%s across two clocks dropped (the sender's clock is ahead of the "
+                   "worker's), so wait and e2e leave them out\n",
+                   t->rows[i].type, (unsigned long long)t->rows[i].clock_skew, t->rows[i].clock_skew == 1 ? "" : "s");
 }
 
 int cmd_latency(struct app *app, const struct args *a)
@@ -74,6 +81,7 @@ int cmd_latency(struct app *app, const struct args *a)
             cJSON_AddNumberToObject(o, "workers", (double)t.rows[i].workers);
             for (int k = 0; k < LATENCY_KINDS; k++)
                 cJSON_AddItemToObject(o, latency_kind_keys[k], summary_json(&t.rows[i].summary[k]));
+            cJSON_AddNumberToObject(o, "clock_skew", (double)t.rows[i].clock_skew);
             cJSON_AddItemToArray(arr, o);
         }
         char *text = cJSON_Print(arr);

@@ -6,11 +6,13 @@
  * the view sorts by state: lost first, then unhealthy, running, stopped.
  * Exit 3 when the control plane (Redis) cannot be reached. */
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "celery/state.h"
 #include "cli/app.h"
 #include "control/fleet.h"
 #include "core/clock.h"
@@ -64,6 +66,18 @@ static cJSON *worker_json(const struct fleet_worker *w, double now)
     cJSON_AddStringToObject(o, "version", w->version);
     cJSON *queues = cJSON_AddArrayToObject(o, "queues");
     const cJSON *listed = cJSON_GetObjectItemCaseSensitive(w->report, "queues"), *q;
+    if (cJSON_IsString(listed)) {   /* a Celery worker's: "a,b" */
+        for (const char *p = listed->valuestring; *p;) {
+            size_t len = strcspn(p, ",");
+            if (len) {
+                char *name = xstrndup(p, len);
+                cJSON_AddItemToArray(queues, cJSON_CreateString(name));
+                free(name);
+            }
+            p += len + (p[len] == ',');
+        }
+        listed = NULL;
+    }
     if (!cJSON_IsArray(listed))
         listed = NULL;
     cJSON_ArrayForEach(q, listed)
@@ -82,6 +96,12 @@ static cJSON *worker_json(const struct fleet_worker *w, double now)
     json_add_real(o, "last_beat", w->last_beat);
     json_add_real(o, "beat_age", now - w->last_beat);
     json_add_real(o, "interval", w->interval);
+    /* a Celery worker's clock against qdeck's, from its heartbeats */
+    const cJSON *offset = cJSON_GetObjectItemCaseSensitive(w->report, "clock_offset");
+    if (cJSON_IsNumber(offset)) {
+        json_add_real(o, "clock_offset", offset->valuedouble);
+        cJSON_AddBoolToObject(o, "clock_skew", fabs(offset->valuedouble) > CELERY_SKEW_TOLERANCE);
+    }
     return o;
 }
 

@@ -5,6 +5,7 @@
  * forget_after, ZADD to the registry). The state is the thread's own;
  * only the status counters are shared. */
 #include "console/celery-collector.h"
+#include "console/celery-failures.h"
 
 #include <hiredis.h>
 #include <pthread.h>
@@ -44,6 +45,7 @@ struct celery_collector {
     struct sent_rate rates[MAX_RATES];
     size_t nrates;
     bool restored;                    /* the reports in Redis were read back (since the lease was taken) */
+    char *source;                     /* the events source (redacted URL), in each report it writes */
     char *lease_key, lease_id[300];   /* the writer's lease for this events source, and our claim */
     bool writer;                      /* we hold it: we write the reports and steer the workers */
     struct celery_collector_options o;
@@ -57,6 +59,7 @@ struct celery_collector {
     struct celery_receiver *receiver;
     struct celery_collector_status status;
     struct celery_state *state;
+    struct celery_failures failures;  /* task-failed events of this round, for qdeck:events */
     redisContext *redis;
     struct retry_timer reconnect;
 };
@@ -64,6 +67,8 @@ struct celery_collector {
 static void on_event(const struct celery_event *ev, void *arg)
 {
     struct celery_collector *cc = arg;
+    if (ev->type == CELERY_TASK_FAILED && ev->uuid && ev->uuid[0])
+        celery_failures_note(&cc->failures, ev, celery_state_task_name(cc->state, ev->uuid));
     celery_state_apply(cc->state, ev, clock_wall());
 }
 
@@ -313,6 +318,12 @@ static void restore(struct celery_collector *cc)
         if (r->element[i]->type != REDIS_REPLY_STRING)
             continue;
         cJSON *report = cJSON_Parse(r->element[i]->str);
+        /* a worker another events source reports (Celery on another broker) is not ours to write */
+        const cJSON *source = cJSON_GetObjectItemCaseSensitive(report, "events_source");
+        if (!cJSON_IsString(source) || strcmp(source->valuestring, cc->source) != 0) {
+            cJSON_Delete(report);
+            continue;
+        }
         size_t before = celery_state_nworkers(cc->state);
         celery_state_restore(cc->state, report, clock_wall());
         n += celery_state_nworkers(cc->state) - before;
@@ -372,8 +383,10 @@ static void publish(struct celery_collector *cc, double now)
     if (!cc->restored)
         restore(cc);
     size_t n = celery_state_nworkers(cc->state);
-    if (n == 0 || !keep_lease(cc))
+    if (n == 0 || !keep_lease(cc)) {
+        celery_failures_drop(&cc->failures);   /* the writer tells them */
         return;
+    }
     long ttl = (long)cc->o.limits.forget_after;
     ask_stats(cc);
     apply_pauses(cc, now);
@@ -381,6 +394,7 @@ static void publish(struct celery_collector *cc, double now)
         return;
     for (size_t i = 0; i < n; i++) {
         cJSON *report = celery_state_report(cc->state, i, now);
+        cJSON_AddStringToObject(report, "events_source", cc->source);
         char *json = cJSON_PrintUnformatted(report);
         const char *host = celery_state_hostname(cc->state, i);
         const cJSON *at = cJSON_GetObjectItemCaseSensitive(report, "at");
@@ -400,6 +414,10 @@ static void publish(struct celery_collector *cc, double now)
         if (r->type == REDIS_REPLY_ERROR)
             log_warn("celery: fleet reports: Redis refused: %s", r->str);
         freeReplyObject(r);
+    }
+    if (celery_failures_tell(&cc->failures, cc->redis) < 0) {
+        redisFree(cc->redis);
+        cc->redis = NULL;
     }
 }
 
@@ -536,9 +554,9 @@ struct celery_collector *celery_collector_start(const struct celery_collector_op
         cc->o.timeout = 5;
     cc->events_url = xstrdup(o->events_url);
     cc->redis_url = xstrdup(o->redis_url);
-    char *shown = url_redact(o->events_url), actor[200];
-    cc->lease_key = xasprintf(KEY_CELERY_LEASE_PREFIX "%s", shown);
-    free(shown);
+    char actor[200];
+    cc->source = url_redact(o->events_url);
+    cc->lease_key = xasprintf(KEY_CELERY_LEASE_PREFIX "%s", cc->source);
     identity_actor(actor, sizeof actor);
     snprintf(cc->lease_id, sizeof cc->lease_id, "%s:%ld:%08lx", actor, (long)getpid(),
              (unsigned long)(clock_wall() * 1e6) & 0xffffffffUL);
@@ -555,6 +573,7 @@ struct celery_collector *celery_collector_start(const struct celery_collector_op
         snprintf(err, errlen, "celery: cannot start the collector thread");
         celery_state_free(cc->state);
         free(cc->lease_key);
+        free(cc->source);
         free(cc->events_url);
         free(cc->redis_url);
         free(cc->tls.ca);
@@ -577,6 +596,12 @@ void celery_collector_stop(struct celery_collector *cc)
     pthread_cond_broadcast(&cc->wake);
     pthread_mutex_unlock(&cc->lock);
     pthread_join(cc->thread, NULL);
+    struct celery_counters c;
+    celery_state_counters(cc->state, &c);
+    log_info("celery: collector stopped: %llu events, %llu unreadable messages, %llu in-flight entries evicted, "
+             "%zu in flight",
+             (unsigned long long)c.events, (unsigned long long)cc->status.bad_messages,
+             (unsigned long long)c.inflight_evicted, c.inflight);
     celery_receiver_close(cc->receiver);
     if (cc->redis) {
         if (cc->writer)
@@ -584,6 +609,7 @@ void celery_collector_stop(struct celery_collector *cc)
         redisFree(cc->redis);
     }
     free(cc->lease_key);
+    free(cc->source);
     celery_state_free(cc->state);
     pthread_mutex_destroy(&cc->lock);
     pthread_cond_destroy(&cc->wake);

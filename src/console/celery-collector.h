@@ -6,7 +6,8 @@
  * views, `qdeck workers` and the exporter list Celery workers beside
  * qdeck's with no code of their own, and what was seen survives a console
  * restart (a report lives forget_after seconds): a collector that starts
- * reads the Celery reports in the registry back into its state.
+ * reads the Celery reports of its own events source (each report names it,
+ * "events_source") in the registry back into its state.
  *
  * Guardrails reach Celery: while queue.<name>.paused is true (name: the
  * Celery queue, or its amqp:/redis: address) every live Celery worker that
@@ -19,6 +20,9 @@
  * collector, but one at a time writes: the holder of a lease in Redis
  * (qdeck:celery:writer:<source>, 3 s, renewed each second). The others
  * fold the same events and take over within the lease when it lapses.
+ *
+ * The writer also tells each task-failed event to the fleet's event stream
+ * with the task's celery-task-meta-<id> (console/celery-failures.h).
  *
  * The console's fleet collector starts one when its context is not
  * read-only; `qdeck celery watch` runs one headless. A receiver that cannot

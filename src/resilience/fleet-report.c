@@ -43,6 +43,9 @@ void latency_table_build(const cJSON *const *reports, size_t n, struct latency_t
                 continue;
             struct latency_row *row = latency_row_for(out, type->string);
             row->workers++;
+            const cJSON *skew = cJSON_GetObjectItemCaseSensitive(type, "clock_skew");
+            if (cJSON_IsNumber(skew) && skew->valuedouble > 0)
+                row->clock_skew += (uint64_t)skew->valuedouble;
             for (int k = 0; k < LATENCY_KINDS; k++) {
                 const cJSON *enc = cJSON_GetObjectItemCaseSensitive(type, latency_kind_keys[k]);
                 if (!cJSON_IsString(enc))

@@ -27,6 +27,7 @@ struct latency_row {
     size_t workers;                          /* reports that had this type */
     struct histogram *merged[LATENCY_KINDS]; /* for the bar chart */
     struct histogram_summary summary[LATENCY_KINDS];
+    uint64_t clock_skew;                     /* waits across two clocks dropped as skew (Celery's), summed */
 };
 
 struct latency_table {

@@ -80,12 +80,39 @@ static void body_lines(struct text_lines *l, const struct dlq_message *m)
     }
 }
 
+/* The task's record in a result store (qdeck:task:<id>, or Celery's
+ * celery-task-meta-<id>: status, result, traceback, date_done), read on
+ * the DLQ job thread: its fields, then the traceback line by line. */
+static void result_lines(struct text_lines *l, const cJSON *result)
+{
+    if (!cJSON_IsObject(result))
+        return;
+    add_line(l, "");
+    add_line(l, "result (the task's record in the result store)");
+    const cJSON *v;
+    cJSON_ArrayForEach(v, result)
+    {
+        if (!v->string || cJSON_IsNull(v) || strcmp(v->string, "traceback") == 0)
+            continue;
+        char *text = cJSON_IsString(v) ? NULL : cJSON_PrintUnformatted(v);
+        char line[2048];
+        snprintf(line, sizeof line, "  %-13s %s", v->string, cJSON_IsString(v) ? v->valuestring : text);
+        add_line(l, line);
+        cJSON_free(text);
+    }
+    const cJSON *tb = cJSON_GetObjectItemCaseSensitive(result, "traceback");
+    if (cJSON_IsString(tb) && tb->valuestring[0]) {
+        add_line(l, "  traceback");
+        add_text(l, tb->valuestring);
+    }
+}
+
 void dlq_message_lines(const struct dlq_message *m, struct text_lines *l)
 {
     cJSON *j = dlq_message_json(m, false);
     static const char *const keys[] = {"id", "type", "original_queue", "reason", "deaths", "first_death",
                                        "last_death", "attempts", "replays", "last_error", "format", "size",
-                                       "stream_id", "celery", "result"};
+                                       "stream_id", "celery"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, keys[i]);
         if (!v || cJSON_IsNull(v))
@@ -96,6 +123,7 @@ void dlq_message_lines(const struct dlq_message *m, struct text_lines *l)
         add_line(l, line);
         cJSON_free(text);
     }
+    result_lines(l, cJSON_GetObjectItemCaseSensitive(j, "result"));
     cJSON_Delete(j);
     j = dlq_message_json(m, true);
     static const char *const sections[] = {"properties", "headers", "fields"};

@@ -163,7 +163,16 @@ static void draw_latency(struct ui *ui, void *state, int top, int height)
     snprintf(line, sizeof line, " %zu task type%s from %zu worker%s · percentiles of the merged histograms%s%s",
              lt.n, lt.n == 1 ? "" : "s", nrep, nrep == 1 ? "" : "s",
              lt.bad_encodings ? " · some histograms unreadable" : "", stale ? " · last known data" : "");
-    crt_put(top, 0, COLS, ALIGN_LEFT, stale ? SLOT_STALE : SLOT_VALUE, line);
+    crt_fill(top, 0, COLS, stale ? SLOT_STALE : SLOT_VALUE);
+    int sx = crt_put(top, 0, crt_width(line), ALIGN_LEFT, stale ? SLOT_STALE : SLOT_VALUE, line);
+    uint64_t skew = 0;
+    for (size_t i = 0; i < lt.n; i++)
+        skew += lt.rows[i].clock_skew;
+    if (skew) {   /* Celery waits across a producer's and a worker's clock that came out negative */
+        snprintf(line, sizeof line, " · clock skew: %llu wait%s dropped (sender's clock ahead of the worker's)",
+                 (unsigned long long)skew, skew == 1 ? "" : "s");
+        crt_put(top, sx, COLS - sx, ALIGN_LEFT, SLOT_WARN, line);
+    }
 
     int name_w = COLS - 7 - COLW * 7;
     if (name_w < 8)

@@ -7,17 +7,22 @@
  * refused") is marked ERROR in the crit colour with that reason in place of
  * its queues, and sorts right after;
  * one that said goodbye shows "stopped", dimmed. Enter opens a detail pane
- * with the rest of its report (breakers, limiters, guardrails applied). */
+ * with the rest of its report (breakers, limiters, guardrails applied).
+ * On a Celery worker, X shuts it down and `:revoke ID` revokes a task
+ * (ui/celery-actions.h: typed confirmation, write queue, audit). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "celery/state.h"
 #include "console/fleet-source.h"
 #include "core/clock.h"
 #include "core/histogram.h"
 #include "core/xalloc.h"
+#include "ui/celery-actions.h"
 #include "ui/crt.h"
+#include "ui/prompt.h"
 #include "ui/screen.h"
 
 enum worker_sort { WS_STATE, WS_HOST, WS_BUSY, WS_PROCESSED, WS_FAILED, WS_BEAT, WS_COUNT };
@@ -296,6 +301,15 @@ static int detail_line(int y, int half, int col, int room, const char *label, en
     return crt_put_wrapped(y, x + 14, w - 14, room < 3 ? room : 3, slot, value);
 }
 
+/* A Celery worker's clock against qdeck's (its heartbeats'), or NAN. */
+static double clock_offset(const struct fleet_worker *w)
+{
+    const cJSON *o = w->report ? cJSON_GetObjectItemCaseSensitive(w->report, "clock_offset") : NULL;
+    return cJSON_IsNumber(o) ? o->valuedouble : NAN;
+}
+
+static bool clock_skewed(const struct fleet_worker *w) { return fabs(clock_offset(w)) > CELERY_SKEW_TOLERANCE; }
+
 static void draw_detail(const struct fleet_worker *w, int top, int height, bool stale)
 {
     for (int y = top; y < top + height; y++)
@@ -326,7 +340,11 @@ static void draw_detail(const struct fleet_worker *w, int top, int height, bool 
         snprintf(a, sizeof a, "-");
     else
         format_duration(clock_wall() - w->started_at, a, sizeof a);
-    LINE("Version", vs, "qdeck %s, up %s", w->version, a);
+    LINE("Version", vs, "%s%s, up %s", w->kind && strcmp(w->kind, "celery") == 0 ? "" : "qdeck ", w->version, a);
+    if (!isnan(clock_offset(w)))
+        LINE("Clock", clock_skewed(w) ? SLOT_WARN : vs, "%.2fs %s qdeck's%s", fabs(clock_offset(w)),
+             clock_offset(w) >= 0 ? "behind" : "ahead of",
+             clock_skewed(w) ? ": skewed, its waits across clocks are not trusted" : " (heartbeat delay included)");
     fmt_count(a, sizeof a, w->slots_busy);
     fmt_count(b, sizeof b, w->slots_total);
     LINE("Slots", vs, "%s busy of %s", a, b);
@@ -436,6 +454,13 @@ static void draw_workers(struct ui *ui, void *state, int top, int height)
             snprintf(line, sizeof line, ", %zu in error", unhealthy);
             x += crt_put(top, x, crt_width(line), ALIGN_LEFT, SLOT_CRIT, line);
         }
+        size_t skewed = 0;
+        for (size_t i = 0; i < t->n; i++)
+            skewed += t->workers[i].state == FLEET_RUNNING && clock_skewed(&t->workers[i]);
+        if (skewed) {
+            snprintf(line, sizeof line, ", %zu with clock skew", skewed);
+            x += crt_put(top, x, crt_width(line), ALIGN_LEFT, SLOT_WARN, line);
+        }
         char sorted[96];
         list_sort_said(l, sorted, sizeof sorted);
         snprintf(line, sizeof line, " · slots %lld/%lld busy · %s (s)%s", (long long)busy, (long long)total,
@@ -505,9 +530,53 @@ static bool key_close(struct ui *ui, void *state)
     return true;
 }
 
+static bool key_shutdown(struct ui *ui, void *state)
+{
+    struct workers_state *st = state;
+    size_t row;
+    if (!list_selected(&st->list, &row)) {
+        ui_message(ui, "no worker selected");
+        return true;
+    }
+    const struct fleet_worker *w = st->rows[row];
+    if (!w->kind || strcmp(w->kind, "celery") != 0) {
+        ui_message(ui, "X shuts down Celery workers; %s is qdeck's (stop it with SIGTERM)", w->id);
+        return true;
+    }
+    celery_ask_shutdown(ui, w->id);
+    return true;
+}
+
+static bool key_revoke(struct ui *ui, void *state)
+{
+    (void)state;
+    prompt_open_command(ui, "revoke ");
+    return true;
+}
+
+/* :revoke ID [--terminate] */
+static void command_revoke(struct ui *ui, void *state, const char *args)
+{
+    (void)state;
+    char id[256] = "", flag[32] = "";
+    int n = sscanf(args ? args : "", "%255s %31s", id, flag);
+    bool terminate = n == 2 && strcmp(flag, "--terminate") == 0;
+    if (n < 1 || (n == 2 && !terminate)) {
+        ui_message(ui, "usage: revoke TASK_ID [--terminate]");
+        return;
+    }
+    celery_ask_revoke(ui, id, terminate);
+}
+
 static const struct view_key worker_keys[] = {
     {{'\r', '\n', KEY_ENTER}, "Enter", "details of the selected worker (breakers, limits, run times)", key_details},
     {{27}, "Esc", "close the details", key_close},
+    {{'X'}, "X", "shut down the selected Celery worker (type its name to confirm)", key_shutdown},
+    {{'R'}, "R", "revoke a Celery task by id (:revoke ID [--terminate]; type the id to confirm)", key_revoke},
+};
+
+static const struct view_command worker_commands[] = {
+    {"revoke", "revoke TASK_ID [--terminate]", command_revoke},
 };
 
 const struct view_ops workers_view = {
@@ -521,4 +590,6 @@ const struct view_ops workers_view = {
     .list = workers_list,
     .keys = worker_keys,
     .nkeys = sizeof worker_keys / sizeof worker_keys[0],
+    .commands = worker_commands,
+    .ncommands = sizeof worker_commands / sizeof worker_commands[0],
 };

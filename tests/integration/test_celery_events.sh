@@ -2,13 +2,19 @@
 # Real Celery 5 workers (Debian's python3-celery, prefork, events on) seen
 # through their events: the console's fleet collector receives the celeryev
 # exchange on RabbitMQ and writes each worker into the fleet registry; then
-#   - two workers run 200 tasks of 50 ms: `qdeck celery workers --json`
-#     lists both, processed counts totalling 200, run-time p50 in 40-90 ms,
-#     broker wait and e2e from task-sent;
+#   - two workers run 200 tasks of 50 ms: the generic `qdeck workers --json`
+#     lists both, processed counts totalling exactly 200, and `qdeck latency
+#     --json` gives the run-time p50 in 40-90 ms (the must-show, taken
+#     before any other task is sent); broker wait and e2e from task-sent;
+#   - a failed task in `qdeck events` and the Events view with its
+#     celery-task-meta; a producer whose clock is 30 s ahead is reported as
+#     clock skew by `qdeck latency` (JSON, table) and the Latency view;
 #   - a frozen worker (SIGSTOP: no heartbeat, no offline event) shows as
-#     lost within 2 x freq + 2 s, and a warm shutdown shows as stopped.
+#     lost within 2 x freq + 2 s, and a warm shutdown shows as stopped;
+#   - from the console: revoke and shutdown with a typed confirmation
+#     (refused by a read-only console), audited.
 # The Redis transport (kombu's PUBLISH envelope) is covered by one more
-# worker on the suite's Redis, seen by a headless `qdeck celery watch`. Skipped when python3-celery is missing.
+# worker on the suite's Redis, seen by a headless `qdeck celery watch`.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/assert.sh"
@@ -17,11 +23,7 @@ source "$here/../lib/screen.sh"
 # test files' (they count the records in the audit file under HOME)
 export HOME=$QDECK_TEST_TMP/home-celery-events; mkdir -p "$HOME"
 
-if ! /usr/bin/python3 -c 'import celery' 2>/dev/null; then
-  echo "  skip: python3-celery is not installed"
-  check "python3-celery missing: nothing to test (tests/lib/deps.sh test installs it)" true
-  finish
-fi
+require_celery
 
 work=$QDECK_TEST_TMP/celery-events
 mkdir -p "$work"
@@ -82,26 +84,48 @@ watch_redis=$!
 pids+=($watch_redis)
 check "both workers appear, running" wait_for 60 jq_is '[.workers[] | select(.id|test("^w[12]@evtest$")) | .state] | join(",")' "running,running"
 
+(cd "$work" && CELERY_BROKER=$broker PYTHONPATH=$work /usr/bin/python3 -c '
+from evtasks import sleep50
+for _ in range(200): sleep50.delay()')
+# the must-show, through the generic commands, before any other task is sent
+workers_json() { "$QDECK_PLAIN" --redis "$REDIS_URL" workers --json 2>/dev/null; }
+workers_is() { [ "$(workers_json | jq -r "$1")" = "$2" ]; }
+check "qdeck workers --json: both celery workers, processed totalling 200" wait_for 60 workers_is \
+  '[.[] | select(.id|test("^w[12]@evtest$")) | select(.kind == "celery" and .state == "running") | .processed] | "\(length) \(add)"' "2 200"
+latency_is() { [ "$("$QDECK_PLAIN" --redis "$REDIS_URL" latency --json 2>/dev/null | jq -r "$1")" = "$2" ]; }
+# heartbeats count a task before its buffered task events arrive: wait for those too
+check "qdeck latency --json: every run time of demo.sleep50 arrived" wait_for 10 latency_is \
+  '.[] | select(.type == "demo.sleep50") | .run.count' 200
+p50=$("$QDECK_PLAIN" --redis "$REDIS_URL" latency --json | jq -r '.[] | select(.type == "demo.sleep50") | .run.p50_us')
+check "qdeck latency --json: run-time p50 ${p50} us within 40-90 ms" awk -v v="$p50" 'BEGIN { exit !(v >= 40000 && v <= 90000) }'
+expect_eq "qdeck workers --json: celery queues listed" "$(workers_json | jq -r '[.[] | select(.id == "w1@evtest") | .queues[]] | join(",")')" celery_ev
+json=$(celery_json)
+task() { jq -r --arg n "$1" ".tasks[] | select(.name == \$n) | $2" <<<"$json"; }
+check "end to end from task-sent recorded" test "$(task demo.sleep50 .e2e.count)" -gt 0
+expect_eq "queue wait from task-sent for every run" "$(task demo.sleep50 .queue_wait.count)" 200
+expect_eq "both workers ran demo.sleep50" "$(task demo.sleep50 .workers)" 2
+# then the other tasks: a result and three failures
 ids=$(cd "$work" && CELERY_BROKER=$broker PYTHONPATH=$work /usr/bin/python3 -c '
-from evtasks import sleep50, boom, add
-for _ in range(200): sleep50.delay()
+from evtasks import boom, add
 print(add.delay(2, 3).id)
 for _ in range(3): last = boom.delay()
 print(last.id)')
 read -r add_id boom_id <<<"$(echo $ids)"
-check "processed counts total 204 (200 + 1 add + 3 failures)" wait_for 60 jq_is '[.workers[] | select(.id|test("^w[12]@evtest$")) | .processed] | add' 204
-# heartbeats count a task before its buffered task events arrive: wait for those too
-check "every run time arrived" wait_for 10 jq_is '.tasks[] | select(.name == "demo.sleep50") | .run.count' 200
-json=$(celery_json)
-task() { jq -r --arg n "$1" ".tasks[] | select(.name == \$n) | $2" <<<"$json"; }
-expect_eq "run-time count of demo.sleep50" "$(task demo.sleep50 .run.count)" 200
-p50=$(task demo.sleep50 .run.p50)
-check "run-time p50 $p50 s within 40-90 ms" awk -v v="$p50" 'BEGIN { exit !(v >= 0.040 && v <= 0.090) }'
-check "end to end from task-sent recorded" test "$(task demo.sleep50 .e2e.count)" -gt 0
-expect_eq "queue wait from task-sent for every run" "$(task demo.sleep50 .queue_wait.count)" 200
-expect_eq "both workers ran demo.sleep50" "$(task demo.sleep50 .workers)" 2
+check "then 204 processed (200 + 1 add + 3 failures)" wait_for 30 jq_is '[.workers[] | select(.id|test("^w[12]@evtest$")) | .processed] | add' 204
 check "failed counted per worker (task-failed events)" \
   wait_for 10 jq_is '[.workers[] | select(.id|test("^w[12]@evtest$")) | .failed] | add' 3
+# a failure in the event stream with its celery-task-meta, read by the collector
+failure_text() {
+  "$QDECK_PLAIN" --redis "$REDIS_URL" events --json 2>/dev/null |
+    jq -r --arg id "$boom_id" '[.[] | select(.kind == "celery.task-failed" and (.text | endswith($id))) | .text][0] // ""'
+}
+has_failure() { [ -n "$(failure_text)" ]; }
+check "qdeck events: the failure, once the collector read its result" wait_for 10 has_failure
+expect_match "qdeck events: with celery-task-meta's status, date_done and the traceback's last line" "$(failure_text)" \
+  "^demo\.boom failed on w[12]@evtest: ValueError: boom · celery-task-meta: FAILURE, done 20[0-9-]+T[0-9:.]+ · id $boom_id\$"
+screen_keys celery 9
+check "the console's Events view shows it" screen_wait celery 10 'demo\.boom failed on w[12]@evtest: ValueError: boom · celery-task-meta: FAILURE'
+screen_keys celery 3
 expect_match "version is Celery's" "$(jq -r '.workers[0].version' <<<"$json")" '^py-celery 5\.'
 raw=$(redis-cli -u "$REDIS_URL" GET "qdeck:worker:w1@evtest"; redis-cli -u "$REDIS_URL" GET "qdeck:worker:w2@evtest")
 expect_match "top exception name kept" "$raw" '"exceptions":\{"ValueError":[0-9]'
@@ -109,6 +133,26 @@ check "the console's Workers view lists them, kind celery" screen_wait celery 10
 screen_keys celery 4
 check "the console's Latency view lists the Celery task name" screen_wait celery 10 'demo\.sleep50'
 expect_match "task rendered in the table" "$("$QDECK_PLAIN" --redis "$REDIS_URL" celery workers)" 'demo\.sleep50 +200 '
+expect_eq "no clock skew so far: qdeck latency --json says 0" \
+  "$("$QDECK_PLAIN" --redis "$REDIS_URL" latency --json | jq -r '.[] | select(.type == "demo.sleep50") | .clock_skew')" 0
+expect_eq "qdeck workers --json: w1's clock within a second of qdeck's" \
+  "$(workers_json | jq -r '.[] | select(.id == "w1@evtest") | [(.clock_offset | type), .clock_skew] | join(",")')" number,false
+# a producer whose clock is 30 s ahead: its task-sent says so, the worker's started cannot follow it
+(cd "$work" && CELERY_BROKER=$broker PYTHONPATH=$work /usr/bin/python3 -c '
+import time, uuid
+from evtasks import app, sleep50
+app.conf.task_send_sent_event = False
+tid = str(uuid.uuid4())
+with app.connection_for_write() as c:
+    app.events.Dispatcher(c, hostname="skewed@producer").send("task-sent", uuid=tid, name="demo.sleep50", timestamp=time.time() + 30)
+sleep50.apply_async(task_id=tid)')
+skew_is() { [ "$("$QDECK_PLAIN" --redis "$REDIS_URL" latency --json | jq -r '.[] | select(.type == "demo.sleep50") | .clock_skew')" -ge 1 ]; }
+check "skewed clocks: qdeck latency --json counts the dropped waits" wait_for 15 skew_is
+expect_match "skewed clocks: the latency table says so" "$("$QDECK_PLAIN" --redis "$REDIS_URL" latency)" \
+  'clock skew: demo\.sleep50: [0-9]+ waits? across two clocks dropped'
+screen_keys celery 4
+check "skewed clocks: the Latency view says so" screen_wait celery 10 'clock skew: [0-9]+ waits? dropped'
+screen_keys celery 3
 
 check "the Redis worker appears" wait_for 30 jq_is '.workers[] | select(.id == "w3@evtest") | .state' running
 (cd "$work" && CELERY_BROKER=$REDIS_URL/0 CELERY_QUEUE=celery_ev_redis PYTHONPATH=$work /usr/bin/python3 -c '
@@ -174,8 +218,40 @@ check "a frozen worker shows as lost within 2 x freq + 2 s" wait_for 4 jq_is '.w
 echo "  (lost after $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s)"
 kill -CONT "$w2"
 check "it comes back running" wait_for 10 jq_is '.workers[] | select(.id == "w2@evtest") | .state' running
-out=$("$QDECK" --amqp "$AMQP_URL" celery shutdown w2@evtest --wait 1 2>&1)
-check "qdeck celery shutdown w2: the worker process exits" wait_for 30 bash -c "! kill -0 $w2 2>/dev/null"
+# from the console: revoke and shutdown ask for a typed confirmation and go
+# through its write queue; a read-only console refuses them
+screen_start ro "$QDECK --read-only --redis $REDIS_URL --amqp $AMQP_URL --log $work/console-ro.log"
+screen_keys celery 3
+screen_keys celery R
+screen_keys celery -l "$add_id"
+screen_keys celery Enter
+check "console: revoke asks for the task id typed back" screen_wait celery 5 "Revoke task $add_id on every Celery worker"
+screen_keys celery -l "$add_id"
+screen_keys celery Enter
+check "console: revoke sent through the write queue, the workers' replies shown" \
+  screen_wait celery 10 "celery revoke $add_id: 3 replies - w[124]@evtest: ok: tasks"
+screen_keys celery / w 2 @ Enter
+check "console: the Workers view filtered to w2" screen_wait celery 5 'filter: w2@'
+screen_keys celery X
+check "console: X on w2 asks for its name typed back" screen_wait celery 5 'Shut down Celery worker w2@evtest'
+screen_keys celery -l w2@evtes
+screen_keys celery Enter
+check "console: a wrong name cancels" screen_wait celery 5 'cancelled: the name typed was not w2@evtest'
+kill -0 "$w2"; expect_eq "console: ... and w2 still runs" "$?" 0
+screen_keys celery X
+screen_keys celery -l w2@evtest
+screen_keys celery Enter
+out=$("$QDECK" --amqp "$AMQP_URL" celery shutdown w4@evtest --wait 0.5 2>&1)   # w4 stops meanwhile
+check "console: the reply on the status line" screen_wait celery 10 'celery shutdown w2@evtest: [01] replies'
+check "console: shutdown of w2: the worker process exits" wait_for 30 bash -c "! kill -0 $w2 2>/dev/null"
+check "qdeck celery shutdown w4: the worker process exits" wait_for 30 bash -c "! kill -0 $w4 2>/dev/null"
+screen_keys ro 3 : r e v o k e Space a b c Enter
+check "read-only console: revoke refused" screen_wait ro 5 'read-only: celery revoke refused'
+screen_keys ro q
+audit=$(cat "$HOME"/.local/state/qdeck/audit.jsonl 2>/dev/null)
+expect_match "audit: the console's revoke" "$audit" "celery\.revoke.*$add_id.*replies"
+expect_match "audit: the console's shutdown" "$audit" 'celery\.shutdown.*w2@evtest'
+expect_match "audit: the read-only refusal" "$audit" 'celery\.revoke.*abc.*refused: read-only'
 check "a warm shutdown (worker-offline) shows as stopped" wait_for 30 jq_is '.workers[] | select(.id == "w2@evtest") | .state' stopped
 
 screen_keys celery q

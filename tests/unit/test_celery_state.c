@@ -87,6 +87,25 @@ static void task_lifecycle_and_multi(void **unused)
     celery_state_free(st);
 }
 
+/* A worker's clock against qdeck's: the least (receive - send) over a
+ * minute of heartbeats, so a delayed heartbeat does not look like skew. */
+static void worker_clock_offset_is_the_least_delay(void **unused)
+{
+    (void)unused;
+    struct celery_state *st = celery_state_new(NULL);
+    feed(st, 1000.0, "{\"type\":\"worker-heartbeat\",\"hostname\":\"celery@a\",\"freq\":1.0,\"timestamp\":997.0}");
+    feed(st, 1001.9, "{\"type\":\"worker-heartbeat\",\"hostname\":\"celery@a\",\"freq\":1.0,\"timestamp\":998.0}");
+    cJSON *r = celery_state_report(st, 0, 1002.0);
+    assert_float_equal(cJSON_GetObjectItem(r, "clock_offset")->valuedouble, 3.0, 1e-9);   /* 3.9 was a delay */
+    cJSON_Delete(r);
+    /* a minute on, the estimate starts again: the worker's clock moved 5 s ahead */
+    feed(st, 1070.0, "{\"type\":\"worker-heartbeat\",\"hostname\":\"celery@a\",\"freq\":1.0,\"timestamp\":1075.0}");
+    r = celery_state_report(st, 0, 1070.0);
+    assert_float_equal(cJSON_GetObjectItem(r, "clock_offset")->valuedouble, -5.0, 1e-9);
+    cJSON_Delete(r);
+    celery_state_free(st);
+}
+
 static void skew_failures_and_liveness(void **unused)
 {
     (void)unused;
@@ -247,6 +266,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(task_lifecycle_and_multi),
         cmocka_unit_test(skew_failures_and_liveness),
+        cmocka_unit_test(worker_clock_offset_is_the_least_delay),
         cmocka_unit_test(inflight_is_capped_and_findable),
         cmocka_unit_test(redis_envelope_and_bad_input),
         cmocka_unit_test(history_survives_a_restart),

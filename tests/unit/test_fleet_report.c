@@ -2,7 +2,8 @@
  * workers (percentiles of the merge, never averages of percentiles), bad
  * encodings skipped and counted, bar chart buckets; breakers aggregated per
  * dependency with the most severe state, worst rates, summed limiter; a
- * heartbeat whose numbers are out of range. */
+ * heartbeat whose numbers are out of range; Celery's clock-skew counts
+ * summed per type. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -189,10 +190,32 @@ static void heartbeat_counts_out_of_range_are_unknown(void **state)
     assert_false(fleet_parse_report("vm-1:7", "[1]", 100, &w));
 }
 
+static void clock_skew_summed_per_type(void **state)
+{
+    (void)state;
+    struct histogram *h = histogram_new();
+    histogram_record(h, 50000);
+    cJSON *reports[3] = {report_with_run("demo.sleep", h), report_with_run("demo.sleep", h), report_with_run("other", h)};
+    cJSON_AddNumberToObject(cJSON_GetObjectItem(cJSON_GetObjectItem(reports[0], "latency"), "demo.sleep"), "clock_skew", 2);
+    cJSON_AddNumberToObject(cJSON_GetObjectItem(cJSON_GetObjectItem(reports[1], "latency"), "demo.sleep"), "clock_skew", 3);
+    cJSON_AddStringToObject(cJSON_GetObjectItem(cJSON_GetObjectItem(reports[2], "latency"), "other"), "clock_skew", "x");
+    struct latency_table t;
+    latency_table_build((const cJSON *const *)reports, 3, &t);
+    assert_int_equal(t.n, 2);
+    assert_string_equal(t.rows[0].type, "demo.sleep");
+    assert_int_equal(t.rows[0].clock_skew, 5);
+    assert_int_equal(t.rows[1].clock_skew, 0);   /* not a number: none */
+    latency_table_free(&t);
+    for (int i = 0; i < 3; i++)
+        cJSON_Delete(reports[i]);
+    histogram_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(latency_merges_never_averages),
+        cmocka_unit_test(clock_skew_summed_per_type),
         cmocka_unit_test(breakers_aggregate_per_dependency),
         cmocka_unit_test(half_open_counts_down_from_the_heartbeat),
         cmocka_unit_test(empty_inputs),

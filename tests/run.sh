@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The test runner behind `make test` (which first builds build/ and the
-# ASan+UBSan build-san/). Runs the suites in order:
+# The test runner behind `make test`, which has it build build/ and the
+# ASan+UBSan build-san/ (QDECK_TEST_BUILD) while the brokers start. Runs the
+# suites in order:
 #   unit         every build/tests/test_* and build-san/tests/test_* (cmocka)
 #   integration  tests/integration/*.sh  against the real brokers
 #   faults       tests/faults/*.sh       brokers stopped, hung, lying
@@ -16,7 +17,10 @@
 # file from one queue (the long files first, see slow_first), so a suite
 # ends when its last file does; suites still run one after the other. A
 # file's output is buffered and printed whole when it ends (lanes never
-# interleave), so files appear in the order they finish.
+# interleave), so files appear in the order they finish. A file with the
+# line "# run.sh: alone" measures real time against a model, which a
+# neighbour's CPU would skew: it runs first in its suite, in lane 1, while
+# the other lanes wait.
 #
 #   tests/run.sh [SUITE...]       default: all four, in that order
 #   QDECK_TEST_ONLY=REGEX         only test files/binaries whose path matches
@@ -27,6 +31,9 @@
 #   QDECK_KEEP_TMP=1              keep the temp dir (it is kept anyway on failure)
 #   QDECK, QDECK_PLAIN, TOOLS     override the binaries under test
 #   QDECK_TEST_SUITES=DIR         take integration/ faults/ screen/ from DIR
+#   QDECK_TEST_BUILD=CMD          run CMD (bash) once the lanes' brokers are
+#                                 starting, before any suite; exit 2 if it
+#                                 fails (make test builds this way)
 #
 # Shell test files run in a scratch cwd with: QDECK (build-san/qdeck via
 # lib/qdeck-san), QDECK_PLAIN (build/qdeck), TOOLS (build/tools), QDECK_REPO,
@@ -116,8 +123,9 @@ total_failed=0
 stop_lane() {
   (
     lane_env "$1"
-    local pgid sock
-    if [ -s "$QDECK_TEST_TMP/current" ] && read -r pgid sock <"$QDECK_TEST_TMP/current"; then
+    local pgid sock log
+    if [ -s "$QDECK_TEST_TMP/current" ] && read -r pgid sock log <"$QDECK_TEST_TMP/current"; then
+      echo "lane $1: stopped in the middle of a test file; its output so far: $log" >&2
       kill -TERM -- "-$pgid" 2>/dev/null; sleep 0.2; kill -KILL -- "-$pgid" 2>/dev/null
       tmux -L "$sock" kill-server 2>/dev/null
       rm -f "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/$sock"
@@ -232,7 +240,7 @@ run_test_file() {
   # sessions of their own) are not.
   (cd "$QDECK_TEST_TMP/work" && exec timeout -k 10 "$timeout_secs" bash "$t") >"$log" 2>&1 </dev/null &
   test_pgid=$!
-  echo "$test_pgid $SCREEN_SOCK" >"$QDECK_TEST_TMP/current"   # for cleanup, on Ctrl-C
+  echo "$test_pgid $SCREEN_SOCK $log" >"$QDECK_TEST_TMP/current"   # for cleanup, on Ctrl-C
   if [ "$lanes" -eq 1 ]; then
     # one lane: shown as it runs; both in the background, as the wait
     # builtin returns at once on INT/TERM
@@ -355,16 +363,24 @@ run_suite() {
     done
   else
     queue=$root/queue.$suite counts=$root/counts.$suite
-    suite_files "$suite" >"$queue"
-    echo 0 >"$queue.next"
+    : >"$queue.alone"; : >"$queue"
+    while IFS= read -r x; do
+      if grep -q '^# run\.sh: alone' "$x"; then echo "$x" >>"$queue.alone"; else echo "$x" >>"$queue"; fi
+    done < <(suite_files "$suite")
     : >"$counts"
-    lane_workers=()
-    for ((i = 1; i <= used_lanes; i++)); do
-      lane_work "$i" "$queue" "$counts" &
-      lane_workers+=($!)
+    # first the files that must have the machine to themselves, in lane 1
+    # while the others wait; then everything else in every lane
+    for x in "$queue.alone" "$queue"; do
+      echo 0 >"$x.next"
+      lane_workers=()
+      for ((i = 1; i <= used_lanes; i++)); do
+        lane_work "$i" "$x" "$counts" &
+        lane_workers+=($!)
+        [ "$x" != "$queue.alone" ] || break
+      done
+      for i in "${lane_workers[@]}"; do wait "$i"; done
+      lane_workers=()
     done
-    for x in "${lane_workers[@]}"; do wait "$x"; done
-    lane_workers=()
     read -r suite_passed suite_failed < <(awk '{ p += $1; f += $2 } END { print p + 0, f + 0 }' "$counts")
   fi
   echo "$suite: $suite_passed passed, $suite_failed failed"
@@ -381,9 +397,6 @@ main() {
   for s in "${suites[@]}"; do
     case $s in unit|integration|faults|screen) ;; *) echo "run.sh: unknown suite '$s' (unit integration faults screen)" >&2; exit 2 ;; esac
   done
-  [ -x "$QDECK" ] || echo "note: $QDECK is not built: tests of the binary will fail" >&2
-  [ -d "$TOOLS" ] || echo "note: $TOOLS is not built (make tools)" >&2
-
   run_start=$(now)
   # no more lanes than files to run in the biggest suite
   for s in "${suites[@]}"; do
@@ -392,8 +405,15 @@ main() {
   [ "$n" -le "$lanes" ] || n=$lanes
   if [ "$n" -gt 0 ]; then
     echo "servers: starting $n lane(s) of brokers"
-    lanes_start "$n"   # in the background, while the unit suite runs
+    lanes_start "$n"   # in the background, while the build and the unit suite run
   fi
+  if [ -n "${QDECK_TEST_BUILD:-}" ]; then
+    t=$(now)
+    bash -c "$QDECK_TEST_BUILD" || { echo "run.sh: the build failed: $QDECK_TEST_BUILD" >&2; exit 2; }
+    echo "build: done in $(since "$t") s"
+  fi
+  [ -x "$QDECK" ] || echo "note: $QDECK is not built: tests of the binary will fail" >&2
+  [ -d "$TOOLS" ] || echo "note: $TOOLS is not built (make tools)" >&2
 
   for s in "${suites[@]}"; do
     if [ "$s" != unit ] && [ ${#lane_starters[@]} -gt 0 ]; then

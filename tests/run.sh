@@ -18,9 +18,10 @@
 # ends when its last file does; suites still run one after the other. A
 # file's output is buffered and printed whole when it ends (lanes never
 # interleave), so files appear in the order they finish. A file with the
-# line "# run.sh: alone" measures real time against a model, which a
-# neighbour's CPU would skew: it runs first in its suite, in lane 1, while
-# the other lanes wait.
+# line "# run.sh: alone" runs first in its suite, in lane 1, while the
+# other lanes wait: test_trace_sim (it measures real time against a model,
+# which a neighbour's CPU would skew) and test_install (it relinks the
+# build-san/qdeck every lane runs).
 #
 #   tests/run.sh [SUITE...]       default: all four, in that order
 #   QDECK_TEST_ONLY=REGEX         only test files/binaries whose path matches

@@ -82,7 +82,9 @@ lanes=${QDECK_TEST_LANES:-2}
 # measurements"), started first so that no lane ends a suite alone with one
 # of them. Only an order: a file missing here runs after them all the same.
 slow_first=(integration/test_trace_sim.sh integration/test_deb.sh integration/test_sim.sh
-  integration/test_redis_idle_cost.sh integration/test_worker_amqp_guardrails.sh integration/test_celery_events.sh)
+  integration/test_dlq_amqp.sh integration/test_redis_idle_cost.sh integration/test_worker_amqp_guardrails.sh
+  integration/test_celery_events.sh faults/test_worker_kill_flush.sh faults/test_faults.sh
+  screen/test_dlq_view_rounds.sh screen/test_worker_login_rotation.sh)
 
 source "$repo/tests/lib/servers.sh"
 

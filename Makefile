@@ -151,13 +151,15 @@ demo: all
 	./$(BUILD)/qdeck demo
 
 # the two builds use every core: on a fresh clone they are two full
-# compiles, a quarter of the suite's time when run one file at a time
+# compiles. tests/run.sh runs them (QDECK_TEST_BUILD) once it has started
+# the lanes' brokers in the background, so the brokers' start-up overlaps
+# the compiles instead of following them.
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+TEST_BUILD = $(MAKE) --no-print-directory -j$(JOBS) all unit tools && \
+	$(MAKE) --no-print-directory layers && \
+	$(MAKE) --no-print-directory -j$(JOBS) SANITIZE=address,undefined all unit tools
 test: deps
-	@$(MAKE) --no-print-directory -j$(JOBS) all unit tools
-	@$(MAKE) --no-print-directory layers
-	@$(MAKE) --no-print-directory -j$(JOBS) SANITIZE=address,undefined all unit tools
-	tests/run.sh
+	QDECK_TEST_BUILD='$(TEST_BUILD)' tests/run.sh
 
 # Layers only look down, no circle of includes or calls, no file over 700
 # lines (tests/layers.py); the self-test plants a wrong include and a circle

@@ -12,6 +12,7 @@
 # context and a queue address; the zsh one parses. make uninstall leaves no
 # file. The build under test is the runner's (build-san for the sanitized
 # wrapper), and it is rebuilt for the default prefix at the end.
+# run.sh: alone (it relinks the build-san/qdeck every other lane runs)
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/assert.sh"

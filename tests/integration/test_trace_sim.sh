@@ -10,6 +10,7 @@
 # 16/s with a burst of 4, throttles the bursts). Both runs go in parallel
 # (the sleep handler costs no CPU), so the file takes about 70 s: the
 # trace's own length.
+# run.sh: alone (the p95 it measures must not share the CPU with another lane)
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/assert.sh"

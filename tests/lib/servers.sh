@@ -15,7 +15,8 @@
 #
 # Exports REDIS_PORT REDIS_PID REDIS_URL REDIS_DIR,
 # RABBIT_AMQP_PORT RABBIT_MGMT_PORT RABBIT_DIST_PORT RABBIT_EPMD_PORT
-# RABBIT_NODENAME RABBIT_DIR RABBIT_PID AMQP_URL MGMT_URL.
+# RABBIT_NODENAME RABBIT_DIR RABBIT_PID AMQP_URL MGMT_URL. The node's epmd is
+# started first, on RABBIT_EPMD_PORT, and stopped with the node, by its pid.
 # User qdeck / s3cret-pw (administrator, full permissions on /) so tests can
 # check that the password is never shown; guest stays.
 #
@@ -150,6 +151,20 @@ rabbit_api() {
 }
 
 _rabbit_pid() { cat "$RABBIT_DIR/rabbit.pid" 2>/dev/null; }
+_epmd_pid() { cat "$RABBIT_DIR/epmd.pid" 2>/dev/null; }
+
+# _start_epmd: the node's private epmd, started by us before the node (which
+# then uses it rather than starting one of its own), in a session of its own
+# so that a test's process group can be stopped without it, and with its pid
+# in epmd.pid so that stop_rabbit stops it by pid.
+_start_epmd() {
+  _alive "$(_epmd_pid)" && return 0
+  rm -f "$RABBIT_DIR/epmd.pid"
+  setsid bash -c 'echo $$ > "$1"; exec epmd -port "$2" -address 127.0.0.1' _ "$RABBIT_DIR/epmd.pid" \
+    "$RABBIT_EPMD_PORT" </dev/null >>"$RABBIT_DIR/log/epmd.out" 2>&1 &
+  _poll 100 epmd -port "$RABBIT_EPMD_PORT" -names ||
+    { echo "servers: epmd did not start on :$RABBIT_EPMD_PORT" >&2; return 1; }
+}
 
 start_rabbit() {
   : "${QDECK_TEST_TMP:?QDECK_TEST_TMP must be set}"
@@ -189,6 +204,7 @@ management.ssl.fail_if_no_peer_cert = false
 CONF
   echo '[rabbitmq_management,rabbitmq_shovel,rabbitmq_shovel_management].' > "$d/enabled_plugins"
   : > "$d/rabbitmq-env.conf"
+  _start_epmd || return 1
   if ! _alive "$(_rabbit_pid)"; then   # else already running: just wait for it
     rm -f "$d/rabbit.pid"
     rabbit_env "$RABBIT_BIN/rabbitmq-server" -detached >>"$d/log/start.out" 2>&1
@@ -226,8 +242,14 @@ stop_rabbit() {
     fi
   fi
   rm -f "$RABBIT_DIR/rabbit.pid"
-  # the first CLI call started a private epmd that outlives the node
-  [ -z "${RABBIT_EPMD_PORT:-}" ] || epmd -port "$RABBIT_EPMD_PORT" -kill >/dev/null 2>&1 || true
+  # the private epmd outlives the node: stopped by its pid (start_rabbit
+  # starts it again)
+  pid=$(_epmd_pid)
+  if _alive "$pid"; then
+    kill -TERM "$pid" 2>/dev/null
+    _poll 50 _dead "$pid" || { kill -KILL "$pid" 2>/dev/null; _poll 20 _dead "$pid"; }
+  fi
+  rm -f "$RABBIT_DIR/epmd.pid"
 }
 
 # same ports, node name and mnesia dir: users and durable queues survive

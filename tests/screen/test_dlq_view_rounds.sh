@@ -112,7 +112,9 @@ check "R asks for the name" screen_wait s 5 'Type the queue name'
 screen_keys s amqp:big.dlq Enter
 check "replay under way" wait_for 30 bash -c "[ \"\$('$TOOLS/amqp-fill' '$AMQP_URL' depth big 2>/dev/null | cut -d' ' -f1)\" -gt 0 ]"
 console=
-for p in $(pgrep -f "console-s\.log"); do
+# this run's own console: its --log path is under this lane's $T (another
+# lane, or another run on the machine, has a console-s.log of its own)
+for p in $(pgrep -f -- "--log $T/console-s\.log"); do
   [ "$(basename "$(readlink "/proc/$p/exe")")" = qdeck ] && console=$p
 done
 check "the console process found" test -n "$console"

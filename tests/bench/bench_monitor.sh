@@ -88,7 +88,8 @@ console() {
   tmux -L "$sock" -f /dev/null new-session -d -s "$1" -x 160 -y 50 \
     "$2 --amqp '$AMQP_URL' --mgmt '$MGMT_URL' --redis '$REDIS_URL' --refresh 1"
   local pid; pid=$(tmux -L "$sock" display-message -p -t "$1" '#{pane_pid}')
-  [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = qdeck ] || { echo "bench_monitor: the pane runs $(cat "/proc/$pid/comm"), not qdeck" >&2; exit 1; }
+  [ "$(readlink -f "/proc/$pid/exe")" = "$(readlink -f "$2")" ] ||
+    { echo "bench_monitor: the pane runs $(readlink -f "/proc/$pid/exe"), not $2" >&2; exit 1; }
   echo "$pid"
 }
 quit() { tmux -L "$sock" send-keys -t "$1" q; sleep 0.5; tmux -L "$sock" kill-session -t "$1" 2>/dev/null || true; }
@@ -233,5 +234,6 @@ if [ -z "$only" ] || [ "$only" = keys ]; then
   row "key to redraw, brokers SIGSTOPped" stopped 20 "ms median"
   printf '  floor (cat in tmux): %s ms median; stopped/floor %s\n' "${fig[floor]}" \
     "$(awk -v a="$(median <<<"${fig[after.stopped]}")" -v b="${fig[floor]}" 'BEGIN { printf "%.2fx", a / b }')"
+  awk -v f="${fig[floor]}" 'BEGIN { if (f > 20) printf "  the floor itself is above 20 ms: the machine is too busy for the key latency to be judged here\n" }'
 fi
 [ -n "$only" ] || broker_cost

@@ -1,6 +1,7 @@
 /* The console's collector of the fleet (kind "fleet"): every refresh, the
  * fleet table (control/fleet.h) with the scheduler's leader and jobs, as a
- * snapshot carrying a struct fleet_table in snap->extra (fleet_table_of).
+ * snapshot carrying a struct fleet_table (fleet_table_of) and the latency
+ * merged from it (fleet_latency_of).
  * It is a console collector, not protocol: control/fleet.h reads and
  * parses, this runs the reads on a thread and carries the console's
  * scheduler commands. Unless the context is read-only or its
@@ -18,6 +19,7 @@
 #include "control/fleet.h"
 #include "core/config.h"
 #include "core/snapshot.h"
+#include "resilience/fleet-report.h"
 
 /* Adds the scheduler's leader and every registered job (keys.h) to t. 0 or -1. */
 int fleet_read_sched(redisContext *c, struct fleet_table *t, char *err, size_t errlen);
@@ -41,5 +43,11 @@ void fleet_source_last_command(struct source *src, char *buf, size_t len, double
 
 /* The table a fleet snapshot carries, or NULL. */
 const struct fleet_table *fleet_table_of(const struct snapshot *snap);
+/* The latency per task type merged from that table's workers that are not
+ * lost (resilience/fleet-report.h), built once per read on the collector's
+ * thread so that no draw decodes a histogram; *reports (may be NULL) gets
+ * how many workers' reports went in. NULL when snap is not a fleet
+ * snapshot. Valid as long as the snapshot. */
+const struct latency_table *fleet_latency_of(const struct snapshot *snap, size_t *reports);
 
 #endif

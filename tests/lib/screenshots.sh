@@ -3,9 +3,10 @@
 # redis-server, three workers, synthetic flaky traffic) in a private tmux
 # server at 120x40, each view captured with its colours (capture-pane -e),
 # then the same console resized to 80x24 for the Overview and the Queues.
-# Every screen is captured first, in the demo's failure wave (the LLM API
-# fails from 5 s to 25 s after start: the breaker opens, dead letters pile
-# up, until the scheduled redrive at 30 s), and rendered afterwards: aha
+# Every screen is captured first, the ones that show the demo's failure
+# wave (the LLM API fails from 5 s to 25 s after start: the breaker opens,
+# dead letters pile up, until the scheduled redrive at 30 s) first of all,
+# and rendered afterwards: aha
 # turns each capture into HTML, headless chromium renders it to PNG.
 #
 #   make screenshots        (tests/lib/deps.sh screenshots, then this)
@@ -90,17 +91,18 @@ capture dlq
 keys Escape
 view 5 "DEPENDENCY" breakers
 view 1 "Alerts" overview
-view 3 "SLOTS" workers
-view 4 "TASK TYPE" latency
 view 2 "READY" queues
-view 7 "GUARDRAIL" guardrails
-view 9 "KIND" events
-view 8 "NEXT" scheduler
-
-# the same console at 80x24: the Overview degrades, the Queues view narrows
+# the same console at 80x24, still in the wave: the Overview degrades, the
+# Queues view narrows
 tmux -L "$sock" resize-window -t qdeck -x 80 -y 24
 view 1 "Alerts|Queues" overview-80x24
 view 2 "READY" queues-80x24
+tmux -L "$sock" resize-window -t qdeck -x 120 -y 40
+view 3 "SLOTS" workers
+view 4 "TASK TYPE" latency
+view 7 "GUARDRAIL" guardrails
+view 9 "KIND" events
+view 8 "NEXT" scheduler
 keys q
 
 for name in "${shots[@]}"; do

@@ -203,7 +203,7 @@ if [ -z "$only" ] || [ "$only" = keys ]; then
   done
 fi
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { print (NR ? v[int((NR + 1) / 2)] : "nan") }'; }
+median() { tr ' ' '\n' | awk 'NF' | sort -g | awk '{ v[NR] = $1 } END { print (NR ? v[int((NR + 1) / 2)] : "nan") }'; }
 # row WHAT KEY TARGET UNIT: after, before, after/before, verdict (lower is better)
 row() {
   local a b

@@ -1,9 +1,9 @@
 /* The console's collector of the fleet (see fleet-source.h): behind the
  * ordinary source machinery (broker/source.h: its own thread, backoff,
  * feed), each refresh reads the fleet with control/fleet.c's fleet_read,
- * adds the scheduler's leader and jobs, and publishes the table in
- * snap->extra. It only reads: the console's scheduler commands are jobs on
- * its write queue (console/control-writes.h). */
+ * adds the scheduler's leader and jobs, merges the workers' latency, and
+ * publishes both in snap->extra. It only reads: the console's scheduler
+ * commands are jobs on its write queue (console/control-writes.h). */
 #include "console/fleet-source.h"
 
 #include <errno.h>
@@ -111,11 +111,55 @@ static void start_celery(struct fleet_src *f, const struct source *src)
         log_warn("console: %s", err);
 }
 
-static void fleet_free_extra(void *extra) { fleet_table_free(extra); }
+/* What a fleet snapshot carries: the table and the latency merged from
+ * it. Merging decodes every live worker's histograms (100 workers with
+ * four task types: 1,200 of them), so it is done once per read here, on
+ * the collector's thread, and never by a draw. */
+struct fleet_extra {
+    struct fleet_table *table;
+    struct latency_table latency;
+    size_t latency_reports;
+};
+
+static void fleet_free_extra(void *extra)
+{
+    struct fleet_extra *x = extra;
+    fleet_table_free(x->table);
+    latency_table_free(&x->latency);
+    free(x);
+}
+
+static struct fleet_extra *fleet_extra_of(const struct snapshot *snap)
+{
+    return snap && snap->extra_free == fleet_free_extra ? snap->extra : NULL;
+}
 
 const struct fleet_table *fleet_table_of(const struct snapshot *snap)
 {
-    return snap && snap->extra_free == fleet_free_extra ? snap->extra : NULL;
+    struct fleet_extra *x = fleet_extra_of(snap);
+    return x ? x->table : NULL;
+}
+
+const struct latency_table *fleet_latency_of(const struct snapshot *snap, size_t *reports)
+{
+    struct fleet_extra *x = fleet_extra_of(snap);
+    if (reports)
+        *reports = x ? x->latency_reports : 0;
+    return x ? &x->latency : NULL;
+}
+
+/* The latency of the workers not lost, merged per task type. */
+static void build_latency(struct fleet_extra *x)
+{
+    const struct fleet_table *t = x->table;
+    const cJSON **reports = xcalloc(t->n ? t->n : 1, sizeof *reports);
+    size_t n = 0;
+    for (size_t i = 0; i < t->n; i++)
+        if (t->workers[i].state != FLEET_LOST && t->workers[i].report)
+            reports[n++] = t->workers[i].report;
+    latency_table_build(reports, n, &x->latency);
+    x->latency_reports = n;
+    free(reports);
 }
 
 static int fleet_init(struct source *src, char *err, size_t errlen)
@@ -198,7 +242,10 @@ static enum source_status fleet_collect(struct source *src, const struct snapsho
     snap->collect_seconds = clock_mono() - started;
     snap->truncated = t->truncated;
     snap->server = xasprintf("fleet: %zu running, %zu lost", t->running, t->lost);
-    snap->extra = t;
+    struct fleet_extra *x = xcalloc(1, sizeof *x);
+    x->table = t;
+    build_latency(x);
+    snap->extra = x;
     snap->extra_free = fleet_free_extra;
     *out = snap;
     return SOURCE_OK;

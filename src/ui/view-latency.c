@@ -16,14 +16,17 @@
 #include "ui/crt.h"
 #include "ui/screen.h"
 
-/* The view's state: the table of the last draw (kept until the next, for
- * the keys), the list over its task types, and the chart's kind. */
+/* The view's state: the table of the last draw (the fleet snapshot's,
+ * merged on the collector's thread; the snapshot is held until the next
+ * draw, for the keys), the list over its task types, and the chart's kind. */
 struct latency_state {
-    struct latency_table lt;
-    bool built;
+    const struct latency_table *lt;
+    struct snapshot *snap;
     struct list list;
     int chart_kind;
 };
+
+static const struct latency_table no_latency;
 
 enum { LS_TYPE, LS_COUNT, LS_P50, LS_P99, LS_MAX, LS_NCOLUMNS };
 static const struct list_column sort_columns[LS_NCOLUMNS] = {
@@ -31,21 +34,21 @@ static const struct list_column sort_columns[LS_NCOLUMNS] = {
     [LS_P99] = {"p99", true}, [LS_MAX] = {"max", true},
 };
 
-static size_t type_count(void *ctx) { return ((struct latency_state *)ctx)->lt.n; }
-static const char *type_key(void *ctx, size_t i) { return ((struct latency_state *)ctx)->lt.rows[i].type; }
+static size_t type_count(void *ctx) { return ((struct latency_state *)ctx)->lt->n; }
+static const char *type_key(void *ctx, size_t i) { return ((struct latency_state *)ctx)->lt->rows[i].type; }
 static bool type_matches(void *ctx, size_t i, const char *filter)
 {
-    return strcasestr(((struct latency_state *)ctx)->lt.rows[i].type, filter) != NULL;
+    return strcasestr(((struct latency_state *)ctx)->lt->rows[i].type, filter) != NULL;
 }
 /* Numbers compare the chart's kind (c): run time unless changed. */
 static int type_compare(void *ctx, size_t a, size_t b, int column)
 {
     const struct latency_state *st = ctx;
-    const struct histogram_summary *x = &st->lt.rows[a].summary[st->chart_kind];
-    const struct histogram_summary *y = &st->lt.rows[b].summary[st->chart_kind];
+    const struct histogram_summary *x = &st->lt->rows[a].summary[st->chart_kind];
+    const struct histogram_summary *y = &st->lt->rows[b].summary[st->chart_kind];
     uint64_t vx = 0, vy = 0;
     switch (column) {
-    case LS_TYPE: return strcmp(st->lt.rows[a].type, st->lt.rows[b].type);
+    case LS_TYPE: return strcmp(st->lt->rows[a].type, st->lt->rows[b].type);
     case LS_COUNT: vx = x->count, vy = y->count; break;
     case LS_P50: vx = x->p50, vy = y->p50; break;
     case LS_P99: vx = x->p99, vy = y->p99; break;
@@ -59,15 +62,6 @@ static const char *const kind_titles[LATENCY_KINDS] = {"wait", "run", "e2e"};
 static const char *const kind_names[LATENCY_KINDS] = {"queue wait", "run time", "end-to-end"};
 
 /* Reports of the workers still alive: a lost worker's histograms are old. */
-static size_t live_reports(const struct fleet_table *t, const cJSON **out, size_t cap)
-{
-    size_t n = 0;
-    for (size_t i = 0; t && i < t->n && n < cap; i++)
-        if (t->workers[i].state != FLEET_LOST && t->workers[i].report)
-            out[n++] = t->workers[i].report;
-    return n;
-}
-
 #define COLW 9
 static const char *const pct_titles[] = {"P50", "P90", "P95", "P99", "P99.9", "MAX"};
 
@@ -150,13 +144,14 @@ static void draw_latency(struct ui *ui, void *state, int top, int height)
     const struct feed_view *fv = &ui->fleet;
     const struct fleet_table *t = fleet_table_of(fv->snap);
     bool stale = fv->status != SOURCE_OK;
-    const cJSON *reports[4096];
-    size_t nrep = live_reports(t, reports, sizeof reports / sizeof reports[0]);
-    if (st->built)
-        latency_table_free(&st->lt);
-    latency_table_build(reports, nrep, &st->lt);
-    st->built = true;
-    const struct latency_table lt = st->lt;
+    size_t nrep = 0;
+    const struct latency_table *merged = fleet_latency_of(fv->snap, &nrep);
+    struct snapshot *held = fv->snap ? snapshot_ref(fv->snap) : NULL;
+    if (st->snap)
+        snapshot_unref(st->snap);
+    st->snap = held;
+    st->lt = merged ? merged : &no_latency;
+    const struct latency_table lt = *st->lt;
     list_build(l, &type_model, st);
 
     char line[400];
@@ -217,6 +212,7 @@ static void *latency_init(struct ui *ui)
 {
     (void)ui;
     struct latency_state *st = xcalloc(1, sizeof *st);
+    st->lt = &no_latency;
     st->chart_kind = LATENCY_RUN;
     list_init(&st->list, sort_columns, LS_NCOLUMNS, LS_TYPE);
     return st;
@@ -225,8 +221,8 @@ static void *latency_init(struct ui *ui)
 static void latency_free(void *state)
 {
     struct latency_state *st = state;
-    if (st->built)
-        latency_table_free(&st->lt);
+    if (st->snap)
+        snapshot_unref(st->snap);
     list_free(&st->list);
     free(st);
 }

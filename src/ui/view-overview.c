@@ -259,22 +259,25 @@ static void draw_fleet(struct ui *ui, struct overview_state *st, struct panel p)
 
 static int by_e2e_count(const void *a, const void *b)
 {
-    uint64_t x = ((const struct latency_row *)a)->summary[LATENCY_E2E].count;
-    uint64_t y = ((const struct latency_row *)b)->summary[LATENCY_E2E].count;
+    uint64_t x = (*(const struct latency_row *const *)a)->summary[LATENCY_E2E].count;
+    uint64_t y = (*(const struct latency_row *const *)b)->summary[LATENCY_E2E].count;
     return (y > x) - (y < x);
 }
 
-/* The busiest types' end-to-end p50 and p99, and where p99 went since the last look. */
+/* The busiest types' end-to-end p50 and p99, and where p99 went since the
+ * last look. The merge is the fleet snapshot's (made on its collector's
+ * thread); this orders its rows. */
 static void draw_latency(struct ui *ui, struct overview_state *st, struct panel p)
 {
     int y = p.top;
-    const cJSON *reports[1024];
-    size_t n = live_reports(fleet_table_of(ui->fleet.snap), reports, 1024);
-    struct latency_table lt;
-    latency_table_build(reports, n, &lt);
-    if (lt.n > 1)
-        qsort(lt.rows, lt.n, sizeof *lt.rows, by_e2e_count);
-    if (!lt.n)
+    const struct latency_table *merged = fleet_latency_of(ui->fleet.snap, NULL);
+    size_t n = merged ? merged->n : 0;
+    const struct latency_row **order = xcalloc(n ? n : 1, sizeof *order);
+    for (size_t i = 0; i < n; i++)
+        order[i] = &merged->rows[i];
+    if (n > 1)
+        qsort(order, n, sizeof *order, by_e2e_count);
+    if (!n)
         line(&p, &y, SLOT_DIM, "no task has run yet");
     else if (y < p.top + p.height) {
         crt_put(y, p.left + 1, p.width - 2 - 30, ALIGN_LEFT, SLOT_COLUMN, "TASK TYPE (end-to-end)");
@@ -284,29 +287,29 @@ static void draw_latency(struct ui *ui, struct overview_state *st, struct panel 
     char types[8][128];
     uint64_t p99s[8];
     size_t kept = 0;
-    for (size_t i = 0; i < lt.n && y < p.top + p.height && kept < 8; i++) {
-        const struct histogram_summary *s = &lt.rows[i].summary[LATENCY_E2E];
+    for (size_t i = 0; i < n && y < p.top + p.height && kept < 8; i++) {
+        const struct histogram_summary *s = &order[i]->summary[LATENCY_E2E];
         if (!s->count)
             continue;
         const char *trend = "";
         for (size_t k = 0; k < st->ntypes; k++)
-            if (!strcmp(st->types[k], lt.rows[i].type))
+            if (!strcmp(st->types[k], order[i]->type))
                 trend = s->p99 > st->p99[k] * 11 / 10 ? "↑ rising" : s->p99 * 11 / 10 < st->p99[k] ? "↓ falling" : "→ steady";
         char a[32], b[32];
         format_latency_us(s->p50, true, a, sizeof a);
         format_latency_us(s->p99, true, b, sizeof b);
-        crt_put(y, p.left + 1, p.width - 2 - 30, ALIGN_LEFT, SLOT_DEFAULT, lt.rows[i].type);
+        crt_put(y, p.left + 1, p.width - 2 - 30, ALIGN_LEFT, SLOT_DEFAULT, order[i]->type);
         crt_put(y, p.left + p.width - 31, 9, ALIGN_RIGHT, SLOT_VALUE, a);
         crt_put(y, p.left + p.width - 22, 9, ALIGN_RIGHT, s->p99 >= 10000000 ? SLOT_WARN : SLOT_VALUE, b);
         crt_put(y++, p.left + p.width - 12, 11, ALIGN_LEFT, strstr(trend, "rising") ? SLOT_WARN : SLOT_DIM,
                 trend);
-        snprintf(types[kept], sizeof types[kept], "%s", lt.rows[i].type);
+        snprintf(types[kept], sizeof types[kept], "%s", order[i]->type);
         p99s[kept++] = s->p99;
     }
     memcpy(st->types, types, sizeof types);
     memcpy(st->p99, p99s, sizeof p99s);
     st->ntypes = kept;
-    latency_table_free(&lt);
+    free(order);
 }
 
 static void draw_breakers(struct ui *ui, struct panel p)

@@ -87,12 +87,15 @@ static int draw_source(struct ui *ui, size_t s, int y, int bottom, bool compact)
         snprintf(line, sizeof line, "last known data, %s old", age);
         crt_put(y++, 3, COLS - 4, ALIGN_LEFT, SLOT_STALE, line);
     }
-    if (y < bottom && !compact) {
-        char total[64];
+    if (y < bottom && !compact) {   /* the last 10 minutes of the source's total depth */
+        char total[64], spark[4 * 128 + 1];
+        double window[HISTORY_WINDOW_SLOTS];
         snprintf(total, sizeof total, "@%s", src->ops->kind);
-        crt_put(y, 3, 12, ALIGN_LEFT, SLOT_LABEL, "total depth");
-        draw_sparkline(ui, y++, 16, COLS - 20 > 60 ? 60 : COLS - 20, total, SERIES_DEPTH,
-                       ok ? SLOT_SPARK : SLOT_STALE);
+        int w = COLS - 22 > HISTORY_WINDOW_SLOTS / 2 ? HISTORY_WINDOW_SLOTS / 2 : COLS - 22;
+        size_t n = history_window(history_get(&ui->history, total), window);
+        sparkline_render_fit(window, n, w, crt_utf8(), spark, sizeof spark);
+        crt_put(y, 3, 16, ALIGN_LEFT, SLOT_LABEL, "depth, last 10m");
+        crt_put(y++, 20, w, ALIGN_LEFT, ok ? SLOT_SPARK : SLOT_STALE, spark);
     }
     return y;
 }

@@ -2,7 +2,10 @@
 # Redis queues joined with the fleet: with one real `qdeck worker` on a
 # Redis list, the Queues view and `qdeck status --json` give that list 1
 # consumer and a non-zero out rate (from the worker's heartbeat), and name
-# the worker; a queue paused by its guardrail shows PAUSED on its row, in
+# the worker, and its detail charts the depth's last 10 minutes; the
+# Latency view charts the worker's task type over the last 10 minutes
+# (done/s, failed/s, p99: ui/type-series.h) and the Overview the fleet's
+# done/s; a queue paused by its guardrail shows PAUSED on its row, in
 # status --json and the status table, and raises no depth alert.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -54,6 +57,7 @@ expect_eq "status --json: the worker consuming it, by id" "$(status_row | jq -r 
 worker_id=$(status_row | jq -r '.workers[0]')
 screen_keys q /; screen_keys q fleetq Enter; screen_keys q Enter
 check "the detail pane names the qdeck worker" screen_wait q 5 "qdeck workers +$worker_id"
+expect_match "the detail pane charts the depth's last 10 minutes" "$(screen_text q)" 'Depth 10m +.*(▁|▂|▃|▄|▅|▆|▇|█)'
 screen_keys q Escape; screen_keys q /; screen_keys q Escape
 
 # the time series of the running worker's task type, while it works

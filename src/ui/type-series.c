@@ -264,14 +264,18 @@ void type_series_record(struct type_series *ts, const struct fleet_table *t)
                         number_or_nan(type, "failed"), r);
         }
     }
-    struct latency_table lt;
-    latency_table_build(reports, nreports, &lt);
-    for (size_t i = 0; i < lt.n; i++) {
-        struct type_ring *r = (struct type_ring *)type_series_find(ts, lt.rows[i].type);
-        for (int k = 0; r && r->in_sample && k < LATENCY_KINDS; k++)
-            window_p99(ts, r, &lt.rows[i], k, now);
+    /* merging every worker's histograms is the costly part: every few seconds, not every refresh */
+    if (now - ts->merged_at >= TYPE_SERIES_P99_EVERY || now < ts->merged_at) {
+        ts->merged_at = now;
+        struct latency_table lt;
+        latency_table_build(reports, nreports, &lt);
+        for (size_t i = 0; i < lt.n; i++) {
+            struct type_ring *r = (struct type_ring *)type_series_find(ts, lt.rows[i].type);
+            for (int k = 0; r && r->in_sample && k < LATENCY_KINDS; k++)
+                window_p99(ts, r, &lt.rows[i], k, now);
+        }
+        latency_table_free(&lt);
     }
-    latency_table_free(&lt);
     free(reports);
     drop_unseen_marks(ts);
 

@@ -64,8 +64,9 @@ screen_keys q Escape; screen_keys q /; screen_keys q Escape
 screen_keys q 4
 check "Latency view lists the worker's task type" screen_wait q 10 '^work +wait '
 check "Latency view: a done/s chart of the type, non-zero" screen_wait q 15 'done/s +now [1-9][0-9.]* +max [1-9][0-9.]*'
+check "Latency view: the p99 chart of the type's run time (measured every 5 s)" \
+  screen_wait q 15 'run p99 +now [0-9.]+ms +max [0-9.]+ms'
 text=$(screen_text q)
-expect_match "Latency view: the p99 chart of the type's run time" "$text" 'run p99 +now [0-9.]+ms +max [0-9.]+ms'
 expect_match "Latency view: failed/s charted (none fail)" "$text" 'failed/s +now 0 +max 0'
 expect_match "Latency view: the y axis labelled with the maximum, the chart beside it" "$text" '[1-9][0-9.]* ┤ +[^ ]'
 braille() { screen_text q | LC_ALL=C grep -q $'\xe2[\xa0-\xa3]'; }   # U+2800..U+28FF

@@ -5,12 +5,13 @@
  * (ui/type-series.h) with 100 workers reporting TYPE_SERIES_CAP types for
  * 600 samples at a 1 s refresh, and prints the RSS each adds (after
  * malloc_trim, so the test's own report churn is not counted) and the heap
- * in use. Usage: build/tools/ring-memory */
+ * in use, and the time one type sample takes. Usage: build/tools/ring-memory [TYPES] */
 #include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "ui/history.h"
 #include "ui/type-series.h"
 
@@ -26,8 +27,13 @@ static long rss_kb(void)
     return kb;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    int ntypes = argc > 1 ? atoi(argv[1]) : TYPE_SERIES_CAP;
+    if (ntypes < 1 || ntypes > TYPE_SERIES_CAP) {
+        fprintf(stderr, "ring-memory: TYPES must be 1..%d\n", TYPE_SERIES_CAP);
+        return 2;
+    }
     long base = rss_kb();
     struct history h;
     history_init(&h, 60);
@@ -54,6 +60,7 @@ int main(void)
         enc = histogram_encode(hg);
         histogram_free(hg);
     }
+    double record_seconds = 0;
     for (int t = 0; t < 600; t++) {
         for (int i = 0; i < 100; i++) {
             cJSON_Delete(w[i].report);
@@ -66,7 +73,7 @@ int main(void)
             w[i].processed = t * 10;
             w[i].failed = t;
             cJSON *r = cJSON_CreateObject(), *lat = cJSON_AddObjectToObject(r, "latency");
-            for (int k = 0; k < TYPE_SERIES_CAP; k++) {
+            for (int k = 0; k < ntypes; k++) {
                 char name[32];
                 snprintf(name, sizeof name, "type.%d", k);
                 cJSON *o = cJSON_AddObjectToObject(lat, name);
@@ -79,7 +86,11 @@ int main(void)
             w[i].report = r;
         }
         tab.taken_at = 1e9 + t;
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
         type_series_record(&ts, &tab);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        record_seconds += (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
     }
     for (int i = 0; i < 100; i++) {
         cJSON_Delete(w[i].report);
@@ -92,7 +103,9 @@ int main(void)
     struct mallinfo2 mi = mallinfo2();
     printf("heap in use after the type rings: %zu KB\n", mi.uordblks / 1024);
     printf("queue rings (2000 queues, 60 samples + 10-minute window): %ld KB\n", after_history - base);
-    printf("type rings (%d types x %zu slots, 100 workers, base histograms): %ld KB\n", TYPE_SERIES_CAP, ts.capacity, after_types - after_history);
+    printf("type rings (%d types x %zu slots, 100 workers, base histograms): %ld KB\n", ntypes, ts.capacity, after_types - after_history);
+    printf("one type sample (%d types from 100 workers): %.2f ms of CPU on the main thread\n", ntypes,
+           record_seconds / 600 * 1e3);
     printf("per queue: struct %zu bytes + 60-sample rings %zu bytes\n", sizeof(struct queue_history), (size_t)60 * 4 * 8);
     history_free(&h);
     type_series_free(&ts);

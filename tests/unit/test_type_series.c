@@ -4,6 +4,7 @@
  * beats and summed, so a worker's arrival with a large total is no spike
  * and a sample between two beats keeps the rate; the p99 is that of the
  * tasks finished since the sample before, not of the whole history; types
+ * (measured every TYPE_SERIES_P99_EVERY seconds); types
  * beyond the cap take the place of the one seen longest ago; the ring
  * wraps; the trend compares the last window with the one before. */
 #include <setjmp.h>
@@ -131,17 +132,19 @@ static void p99_is_of_the_tasks_finished_since_the_sample_before(void **state)
     assert_true(isnan(type_series_latest(&ts, r, TYPE_P99 + LATENCY_RUN)));
     /* 5 slow runs after 1,000 fast: the whole history's p99 is 1 ms, the window's 500 ms */
     worker(&f, 0, "w1", 101, 1005, 0, report("resize", 1005, 0, 1000, 5));
-    sample(&ts, &f, 101);
+    sample(&ts, &f, 101);                                    /* measured every 5 s: not yet */
+    assert_true(isnan(type_series_latest(&ts, r, TYPE_P99 + LATENCY_RUN)));
+    sample(&ts, &f, 100 + TYPE_SERIES_P99_EVERY);
     double p99 = type_series_latest(&ts, r, TYPE_P99 + LATENCY_RUN);
     assert_true(p99 > 490000 && p99 < 510000);
     /* nothing new: held, then unknown once TYPE_SERIES_P99_HOLD has passed */
-    sample(&ts, &f, 102);
+    sample(&ts, &f, 110);
     assert_true(type_series_latest(&ts, r, TYPE_P99 + LATENCY_RUN) == p99);
-    sample(&ts, &f, 101 + TYPE_SERIES_P99_HOLD + 1);
+    sample(&ts, &f, 105 + TYPE_SERIES_P99_HOLD + 1);
     assert_true(isnan(type_series_latest(&ts, r, TYPE_P99 + LATENCY_RUN)));
     /* fast runs again */
-    worker(&f, 0, "w1", 140, 1105, 0, report("resize", 1105, 0, 1100, 5));
-    sample(&ts, &f, 140);
+    worker(&f, 0, "w1", 145, 1105, 0, report("resize", 1105, 0, 1100, 5));
+    sample(&ts, &f, 145);
     p99 = type_series_latest(&ts, r, TYPE_P99 + LATENCY_E2E);
     assert_true(p99 > 990 && p99 < 1010);
     fleet_free(&f);

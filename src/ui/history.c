@@ -90,6 +90,9 @@ static struct queue_history *entry_for(struct history *h, const char *addr)
     for (int s = 0; s < SERIES_COUNT; s++)
         q->values[s] = xcalloc(h->capacity, sizeof(double));
     q->times = xcalloc(h->capacity, sizeof(double));
+    for (size_t i = 0; i < HISTORY_WINDOW_SLOTS; i++)
+        q->window[i] = NAN;
+    q->window_slot = -1;
     size_t slot = hash_addr(addr) & (h->nbuckets - 1);
     q->chain = h->buckets[slot];
     h->buckets[slot] = q;
@@ -97,9 +100,43 @@ static struct queue_history *entry_for(struct history *h, const char *addr)
     return q;
 }
 
+/* The depth goes into the slot of t; slots skipped since the newest carry
+ * its depth for HISTORY_WINDOW_CARRY seconds, then are unknown. */
+static void window_add(struct queue_history *q, double t, double depth)
+{
+    int64_t slot = (int64_t)floor(t / HISTORY_WINDOW_STEP);
+    if (q->window_slot >= 0 && slot <= q->window_slot) {   /* same slot (or the clock went back) */
+        if (!isnan(depth))
+            q->window[(q->window_next + HISTORY_WINDOW_SLOTS - 1) % HISTORY_WINDOW_SLOTS] = depth;
+        return;
+    }
+    double before = q->window_slot >= 0 ? q->window[(q->window_next + HISTORY_WINDOW_SLOTS - 1) % HISTORY_WINDOW_SLOTS]
+                                        : NAN;
+    int64_t skipped = q->window_slot >= 0 ? slot - q->window_slot - 1 : 0;
+    if (skipped > HISTORY_WINDOW_SLOTS)
+        skipped = HISTORY_WINDOW_SLOTS;
+    for (int64_t i = 0; i < skipped; i++) {
+        q->window[q->window_next] = (double)(i + 1) * HISTORY_WINDOW_STEP <= HISTORY_WINDOW_CARRY ? before : NAN;
+        q->window_next = (q->window_next + 1) % HISTORY_WINDOW_SLOTS;
+    }
+    q->window[q->window_next] = depth;
+    q->window_next = (q->window_next + 1) % HISTORY_WINDOW_SLOTS;
+    q->window_slot = slot;
+}
+
+size_t history_window(const struct queue_history *q, double *out)
+{
+    if (!q)
+        return 0;
+    for (size_t i = 0; i < HISTORY_WINDOW_SLOTS; i++)
+        out[i] = q->window[(q->window_next + i) % HISTORY_WINDOW_SLOTS];
+    return HISTORY_WINDOW_SLOTS;
+}
+
 void history_add(struct history *h, const char *addr, double t, double depth, double in, double out)
 {
     struct queue_history *q = entry_for(h, addr);
+    window_add(q, t, depth);
     q->values[SERIES_DEPTH][q->next] = depth;
     q->values[SERIES_IN][q->next] = in;
     q->values[SERIES_OUT][q->next] = out;

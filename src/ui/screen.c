@@ -92,6 +92,8 @@ static void pull_feeds(struct ui *ui)
         if (ui->fleet.generation != ui->fleet_seen) {
             ui->fleet_seen = ui->fleet.generation;
             changed = true;
+            if (ui->fleet.status == SOURCE_OK && ui->fleet.snap)
+                type_series_record(&ui->types, fleet_table_of(ui->fleet.snap), fleet_latency_of(ui->fleet.snap, NULL));
         }
     }
     /* the queue rows joined with the fleet and the guardrails: consumers
@@ -555,6 +557,7 @@ static void ui_free(struct ui *ui)
     board_release(ui->board);
     alerts_free(&ui->alerts);
     history_free(&ui->history);
+    type_series_free(&ui->types);
 }
 
 static bool any_source_ok(const struct ui *ui)
@@ -605,6 +608,7 @@ int screen_run(const struct ui_options *opt, const struct view_ops *const *table
     }
     ui_signals_chain_winch();
     history_init(&ui.history, (size_t)(opt->cfg->history > 0 ? opt->cfg->history : 60));
+    type_series_init(&ui.types, opt->cfg->refresh);
     ui.feeds = xcalloc(opt->nsources ? opt->nsources : 1, sizeof *ui.feeds);
     ui.recorded = xcalloc(opt->nsources ? opt->nsources : 1, sizeof *ui.recorded);
     if (!crt_has_colour()) {

@@ -4,6 +4,7 @@
 #include "ui/sparkline.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 void sparkline_render(const double *values, size_t n, int width, bool utf8, char *out, size_t outlen)
@@ -46,4 +47,25 @@ void sparkline_render(const double *values, size_t n, int width, bool utf8, char
         pos += len;
     }
     out[pos] = '\0';
+}
+
+void sparkline_render_fit(const double *values, size_t n, int width, bool utf8, char *out, size_t outlen)
+{
+    if (width <= 0 || n <= (size_t)width) {
+        sparkline_render(values, n, width, utf8, out, outlen);
+        return;
+    }
+    double *cells = malloc((size_t)width * sizeof *cells);
+    if (!cells) {
+        out[0] = '\0';
+        return;
+    }
+    for (size_t c = 0; c < (size_t)width; c++) {
+        cells[c] = NAN;
+        for (size_t i = c * n / (size_t)width; i < (c + 1) * n / (size_t)width; i++)
+            if (!isnan(values[i]) && (isnan(cells[c]) || values[i] > cells[c]))
+                cells[c] = values[i];
+    }
+    sparkline_render(cells, (size_t)width, width, utf8, out, outlen);
+    free(cells);
 }

@@ -16,6 +16,7 @@
 #include "ui/history.h"
 #include "ui/list.h"
 #include "ui/theme.h"
+#include "ui/type-series.h"
 #include "ui/ui.h"
 
 struct ui_row {
@@ -86,6 +87,7 @@ struct ui {
     struct feed_view *feeds;        /* per source; snapshot refs held */
     uint64_t *recorded;             /* feed generation last put in history */
     struct history history;
+    struct type_series types;       /* per task type rings, fed from each new fleet snapshot */
     struct theme theme;
     size_t view;                    /* index into the view table */
     void **states;                  /* per view: its init's state */

@@ -2,8 +2,14 @@
  * wait, run time and end-to-end, from every live worker's heartbeat
  * histograms merged bucket by bucket (resilience/fleet-report.h): the
  * percentiles are read from the merge, never averaged across workers.
- * Below the table, a bar chart of the selected type's distribution
- * (c cycles wait / run / end-to-end). */
+ * The three counts differ because each is taken at a different moment
+ * (worker/slots.c, worker/settle.c): wait when a task starts and carries
+ * its send time, run when it finishes running, e2e when it is settled
+ * (done, retried or dead-lettered, even unrun) and carries its send time;
+ * a line above the table says so. Below the table, the selected type's
+ * last 10 minutes (ui/type-series.h) as charts of done/s, failed/s and
+ * p99, then a bar chart of its distribution (c cycles wait / run /
+ * end-to-end for the p99 chart and the bars). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +19,7 @@
 #include "core/clock.h"
 #include "core/xalloc.h"
 #include "resilience/fleet-report.h"
+#include "ui/chart-draw.h"
 #include "ui/crt.h"
 #include "ui/screen.h"
 
@@ -61,15 +68,54 @@ static const struct list_model type_model = {type_count, type_key, type_matches,
 static const char *const kind_titles[LATENCY_KINDS] = {"wait", "run", "e2e"};
 static const char *const kind_names[LATENCY_KINDS] = {"queue wait", "run time", "end-to-end"};
 
+static void fmt_chart_us(double us, char *buf, size_t len) { format_latency_us(us > 0 ? (uint64_t)us : 0, true, buf, len); }
+
+/* The selected type's last 10 minutes: done/s, failed/s and the p99 of the
+ * chart's kind, side by side. */
+static void draw_series(struct ui *ui, const char *type, int chart_kind, int top, int height, bool stale)
+{
+    const struct type_series *ts = &ui->types;
+    const struct type_ring *r = type_series_find(ts, type);
+    double *values = xcalloc(ts->capacity, sizeof *values);
+    double span = ts->capacity * (ui->opt->cfg->refresh > 0 ? ui->opt->cfg->refresh : 1);
+    char p99_title[64], done_title[160];
+    snprintf(p99_title, sizeof p99_title, "%s p99", kind_titles[chart_kind]);
+    /* the type's name when the chart has room for it and its figures */
+    snprintf(done_title, sizeof done_title, "%s%sdone/s", COLS / 3 >= crt_width(type) + 30 ? type : "",
+             COLS / 3 >= crt_width(type) + 30 ? " " : "");
+    struct chart_box charts[3] = {
+        {.title = done_title, .merge = CHART_MEAN, .slot = stale ? SLOT_STALE : SLOT_SPARK},
+        {.title = "failed/s", .merge = CHART_MEAN, .slot = stale ? SLOT_STALE : SLOT_WARN},
+        {.title = p99_title, .merge = CHART_MAX, .format = fmt_chart_us, .slot = stale ? SLOT_STALE : SLOT_BAR},
+    };
+    enum type_metric metrics[3] = {TYPE_DONE, TYPE_FAILED, TYPE_P99 + chart_kind};
+    int left = 0, width = COLS / 3;
+    for (int i = 0; i < 3; i++) {
+        charts[i].n = type_series_values(ts, r, metrics[i], values, ts->capacity);
+        charts[i].values = values;
+        charts[i].slots = ts->capacity;
+        charts[i].span = span;
+        int w = i == 2 ? COLS - left : width;
+        chart_draw(&charts[i], top, left, height, w - 1);
+        left += w;
+    }
+    free(values);
+}
+
 /* Reports of the workers still alive: a lost worker's histograms are old. */
 #define COLW 9
+#define NAME_CAP 48
+#define SERIES_H 7
+#define SERIES_H_MAX 12
+#define DIST_H_MAX 14
 static const char *const pct_titles[] = {"P50", "P90", "P95", "P99", "P99.9", "MAX"};
 
 static void draw_row(int y, const struct latency_row *row, int kind, bool first, bool sel, bool stale, int name_w)
 {
     enum theme_slot base = sel ? SLOT_SELECTION : stale ? SLOT_STALE : SLOT_DEFAULT;
     crt_fill(y, 0, COLS, base);
-    int x = crt_put(y, 0, name_w, ALIGN_LEFT, base, first ? row->type : "");
+    crt_put(y, 0, name_w - 1, ALIGN_LEFT, base, first ? row->type : "");   /* a blank before the kind */
+    int x = name_w;
     x += crt_put(y, x, 7, ALIGN_LEFT, sel ? base : SLOT_LABEL, kind_titles[kind]);
     const struct histogram_summary *s = &row->summary[kind];
     char text[32];
@@ -169,9 +215,20 @@ static void draw_latency(struct ui *ui, void *state, int top, int height)
         crt_put(top, sx, COLS - sx, ALIGN_LEFT, SLOT_WARN, line);
     }
 
-    int name_w = COLS - 7 - COLW * 7;
-    if (name_w < 8)
-        name_w = 8;
+    /* the type column as wide as its longest name, up to a cap: the figures sit beside the names */
+    int name_w = 11;
+    for (size_t i = 0; i < lt.n; i++)
+        if (crt_width(lt.rows[i].type) + 2 > name_w)
+            name_w = crt_width(lt.rows[i].type) + 2;
+    if (name_w > NAME_CAP)
+        name_w = NAME_CAP;
+    if (name_w > COLS - 7 - COLW * 7)
+        name_w = COLS - 7 - COLW * 7 < 8 ? 8 : COLS - 7 - COLW * 7;
+    crt_fill(top + 1, 0, COLS, SLOT_DEFAULT);
+    crt_put(top + 1, 0, COLS, ALIGN_LEFT, SLOT_DIM,
+            " COUNT: wait = started, with a send time · run = finished running · e2e = settled (even unrun), "
+            "with a send time");
+    top++, height--;
     int list_top = top + 1;
     crt_fill(list_top, 0, COLS, SLOT_COLUMN);
     char title[32];
@@ -193,19 +250,27 @@ static void draw_latency(struct ui *ui, void *state, int top, int height)
         return;
     }
     int selected = l->selected;
+    /* below the table: the time series (7 rows), then the distribution (up to 14) */
     int chart_h = height - 2 - (int)l->n * LATENCY_KINDS;
-    if (chart_h > 14)
-        chart_h = 14;
-    if (chart_h < 4)
-        chart_h = height >= 16 ? height / 3 : 0;
+    if (chart_h > SERIES_H_MAX + DIST_H_MAX)
+        chart_h = SERIES_H_MAX + DIST_H_MAX;
+    if (chart_h < SERIES_H + 4)
+        chart_h = height >= 20 ? height / 2 : height >= 12 ? SERIES_H : 0;
+    int series_h = chart_h >= SERIES_H ? SERIES_H : 0;
+    if (chart_h - series_h > DIST_H_MAX)   /* room beyond the bars: taller series */
+        series_h = chart_h - DIST_H_MAX < SERIES_H_MAX ? chart_h - DIST_H_MAX : SERIES_H_MAX;
+    int dist_h = chart_h - series_h;
     int rows_h = height - 2 - chart_h;
     list_scroll(l, rows_h / LATENCY_KINDS);
     int y = list_top + 1;
     for (int i = l->top; i < (int)l->n && y + LATENCY_KINDS <= list_top + 1 + rows_h; i++)
         for (int k = 0; k < LATENCY_KINDS; k++)
             draw_row(y++, &lt.rows[list_row(l, (size_t)i)], k, k == 0, i == selected, stale, name_w);
-    if (chart_h >= 3)
-        draw_chart(&lt.rows[list_row(l, (size_t)selected)], st->chart_kind, top + height - chart_h, chart_h, stale);
+    const struct latency_row *row = &lt.rows[list_row(l, (size_t)selected)];
+    if (series_h)
+        draw_series(ui, row->type, st->chart_kind, top + height - chart_h, series_h, stale);
+    if (dist_h >= 3)
+        draw_chart(row, st->chart_kind, top + height - dist_h, dist_h, stale);
 }
 
 static void *latency_init(struct ui *ui)
@@ -238,7 +303,8 @@ static bool key_chart(struct ui *ui, void *state)
 }
 
 static const struct view_key latency_keys[] = {
-    {{'c'}, "c", "chart kind: queue wait, run time, end-to-end (also what s sorts numbers by)", key_chart},
+    {{'c'}, "c", "chart kind: queue wait, run time, end-to-end (the p99 chart, the bars, and what s sorts numbers by)",
+     key_chart},
 };
 
 
@@ -246,7 +312,8 @@ static const struct view_key latency_keys[] = {
 const struct view_ops latency_view = {
     .name = "Latency",
     .short_name = "Lat",
-    .summary = "p50..p99.9 and max of queue wait, run time, end-to-end per task type, fleet-wide (c: chart kind)",
+    .summary = "p50..p99.9 and max of queue wait, run time, end-to-end per task type, fleet-wide; the selected "
+               "type's done/s, failed/s and p99 over 10 minutes (c: chart kind)",
     .key = '4',
     .init = latency_init,
     .free = latency_free,

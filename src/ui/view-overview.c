@@ -1,8 +1,10 @@
 /* View 1, Overview: the on-call answer in one screen — what is wrong and
  * where. A line per source, then panels (ui/panel.h) in priority order:
  * alerts; queues (deepest, fastest growing, oldest message); fleet
- * (workers up/lost, slots busy/total as a bar, done/s, failed/s); latency
- * (end-to-end p50 and p99 of the busiest task types, with a trend);
+ * (workers up/lost, slots busy/total as a bar, done/s, failed/s and, with
+ * room, their last 10 minutes as charts); latency (end-to-end p50 and p99
+ * of the busiest task types, with the trend of the last half minute against
+ * the one before and a sparkline, from the type series of ui/type-series.h);
  * breakers not CLOSED; dead letters (total, growth per minute, which DLQ);
  * guardrails not at their default (who set them, when). Panels grow to fill
  * the terminal and, when it is small, the lower priorities go first: at
@@ -19,12 +21,17 @@
 #include "core/envelope.h"
 #include "core/xalloc.h"
 #include "resilience/fleet-report.h"
+#include "ui/chart-draw.h"
 #include "ui/crt.h"
 #include "ui/dlq-tables.h"
 #include "ui/panel.h"
 #include "ui/screen.h"
+#include "ui/sparkline.h"
 
 #define TOP_N 5
+/* rows of the fleet panel's charts: title, chart rows, time axis */
+#define FLEET_CHART_MIN 4
+#define FLEET_CHART_MAX 9
 
 static int draw_source(struct ui *ui, size_t s, int y, int bottom, bool compact)
 {
@@ -80,12 +87,15 @@ static int draw_source(struct ui *ui, size_t s, int y, int bottom, bool compact)
         snprintf(line, sizeof line, "last known data, %s old", age);
         crt_put(y++, 3, COLS - 4, ALIGN_LEFT, SLOT_STALE, line);
     }
-    if (y < bottom && !compact) {
-        char total[64];
+    if (y < bottom && !compact) {   /* the last 10 minutes of the source's total depth */
+        char total[64], spark[4 * 128 + 1];
+        double window[HISTORY_WINDOW_SLOTS];
         snprintf(total, sizeof total, "@%s", src->ops->kind);
-        crt_put(y, 3, 12, ALIGN_LEFT, SLOT_LABEL, "total depth");
-        draw_sparkline(ui, y++, 16, COLS - 20 > 60 ? 60 : COLS - 20, total, SERIES_DEPTH,
-                       ok ? SLOT_SPARK : SLOT_STALE);
+        int w = COLS - 22 > HISTORY_WINDOW_SLOTS / 2 ? HISTORY_WINDOW_SLOTS / 2 : COLS - 22;
+        size_t n = history_window(history_get(&ui->history, total), window);
+        sparkline_render_fit(window, n, w, crt_utf8(), spark, sizeof spark);
+        crt_put(y, 3, 16, ALIGN_LEFT, SLOT_LABEL, "depth, last 10m");
+        crt_put(y++, 20, w, ALIGN_LEFT, ok ? SLOT_SPARK : SLOT_STALE, spark);
     }
     return y;
 }
@@ -107,14 +117,9 @@ static int by_growth(const void *a, const void *b)
 }
 
 
-/* The view's state: what the trends and rates are measured from. */
+/* The view's state: the fleet's rate series copied out for drawing. */
 struct overview_state {
-    double failed_at;             /* wall time of the last failed total */
-    int64_t failed_total;
-    double failed_rate;           /* failed/s, NAN unknown */
-    char types[8][128];           /* the latency panel's last p99 per type */
-    uint64_t p99[8];
-    size_t ntypes;
+    double *values;               /* ui->types.capacity samples */
 };
 
 static void line(struct panel *p, int *y, enum theme_slot slot, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -210,25 +215,17 @@ static void draw_fleet(struct ui *ui, struct overview_state *st, struct panel p)
         line(&p, &y, SLOT_DIM, "%s", ui->opt->fleet ? "reading the fleet..." : "no Redis: no fleet to show");
         return;
     }
-    int64_t busy = 0, total = 0, failed = 0;
-    double done = NAN;
+    int64_t busy = 0, total = 0;
     for (size_t i = 0; i < t->n; i++) {
         const struct fleet_worker *w = &t->workers[i];
         if (w->state != FLEET_RUNNING)
             continue;
         busy += w->slots_busy > 0 ? w->slots_busy : 0;
         total += w->slots_total > 0 ? w->slots_total : 0;
-        failed += w->failed > 0 ? w->failed : 0;
-        if (!isnan(w->rate))
-            done = (isnan(done) ? 0 : done) + w->rate;
     }
-    double now = clock_wall();
-    if (st->failed_at > 0 && now - st->failed_at >= 1) {
-        st->failed_rate = failed >= st->failed_total ? (double)(failed - st->failed_total) / (now - st->failed_at) : 0;
-        st->failed_at = now, st->failed_total = failed;
-    } else if (st->failed_at == 0) {
-        st->failed_at = now, st->failed_total = failed, st->failed_rate = NAN;
-    }
+    const struct type_ring *fleet = type_series_fleet(&ui->types);
+    double done = type_series_latest(&ui->types, fleet, TYPE_DONE);
+    double failed = type_series_latest(&ui->types, fleet, TYPE_FAILED);
     int x = p.left + 1 + crt_put(y, p.left + 1, 9, ALIGN_LEFT, SLOT_LABEL, "workers");
     char text[160];
     snprintf(text, sizeof text, "%zu up  ", t->running);
@@ -253,8 +250,30 @@ static void draw_fleet(struct ui *ui, struct overview_state *st, struct panel p)
     }
     char a[32], b[32];
     fmt_rate(a, sizeof a, done);
-    fmt_rate(b, sizeof b, st->failed_rate);
-    line(&p, &y, st->failed_rate > 0 ? SLOT_WARN : SLOT_VALUE, "done %s/s   failed %s/s", a, b);
+    fmt_rate(b, sizeof b, failed);
+    line(&p, &y, failed > 0 ? SLOT_WARN : SLOT_VALUE, "done %s/s   failed %s/s", a, b);
+    /* with room: the last 10 minutes of both, side by side */
+    int chart_h = p.top + p.height - y;
+    if (chart_h < FLEET_CHART_MIN || p.width < 44)
+        return;
+    if (chart_h > FLEET_CHART_MAX)
+        chart_h = FLEET_CHART_MAX;
+    const struct type_series *ts = &ui->types;
+    double span = ts->capacity * (ui->opt->cfg->refresh > 0 ? ui->opt->cfg->refresh : 1);
+    struct chart_box boxes[2] = {
+        {.title = "done/s", .merge = CHART_MEAN, .slot = SLOT_SPARK},
+        {.title = "failed/s", .merge = CHART_MEAN, .slot = SLOT_WARN},
+    };
+    enum type_metric metrics[2] = {TYPE_DONE, TYPE_FAILED};
+    int w = (p.width - 2) / 2, left = p.left + 1;
+    for (int i = 0; i < 2; i++) {
+        boxes[i].n = type_series_values(ts, fleet, metrics[i], st->values, ts->capacity);
+        boxes[i].values = st->values;
+        boxes[i].slots = ts->capacity;
+        boxes[i].span = span;
+        chart_draw(&boxes[i], y, left, chart_h, i ? p.width - 2 - w : w - 1);
+        left += w;
+    }
 }
 
 static int by_e2e_count(const void *a, const void *b)
@@ -284,31 +303,33 @@ static void draw_latency(struct ui *ui, struct overview_state *st, struct panel 
         crt_put(y, p.left + p.width - 31, 9, ALIGN_RIGHT, SLOT_COLUMN, "P50");
         crt_put(y++, p.left + p.width - 22, 9, ALIGN_RIGHT, SLOT_COLUMN, "P99");
     }
-    char types[8][128];
-    uint64_t p99s[8];
-    size_t kept = 0;
-    for (size_t i = 0; i < n && y < p.top + p.height && kept < 8; i++) {
+    /* with room, the last minutes of each type's end-to-end p99 as a sparkline */
+    int spark = p.width >= 72 ? 16 : 0, name_w = p.width - 2 - 30 - (spark ? spark + 1 : 0);
+    for (size_t i = 0; i < n && y < p.top + p.height; i++) {
         const struct histogram_summary *s = &order[i]->summary[LATENCY_E2E];
         if (!s->count)
             continue;
-        const char *trend = "";
-        for (size_t k = 0; k < st->ntypes; k++)
-            if (!strcmp(st->types[k], order[i]->type))
-                trend = s->p99 > st->p99[k] * 11 / 10 ? "↑ rising" : s->p99 * 11 / 10 < st->p99[k] ? "↓ falling" : "→ steady";
+        /* the last half minute's p99 against the half minute before */
+        const struct type_ring *ring = type_series_find(&ui->types, order[i]->type);
+        double change = type_series_trend(&ui->types, ring, TYPE_P99 + LATENCY_E2E, 30);
+        const char *trend = isnan(change) ? "" : change > 0.1 ? "↑ rising" : change < -0.1 ? "↓ falling" : "→ steady";
+        if (!crt_utf8() && trend[0])
+            trend += strlen("↑ ");
         char a[32], b[32];
         format_latency_us(s->p50, true, a, sizeof a);
         format_latency_us(s->p99, true, b, sizeof b);
-        crt_put(y, p.left + 1, p.width - 2 - 30, ALIGN_LEFT, SLOT_DEFAULT, order[i]->type);
+        crt_put(y, p.left + 1, name_w, ALIGN_LEFT, SLOT_DEFAULT, order[i]->type);
+        if (spark) {
+            size_t held = type_series_values(&ui->types, ring, TYPE_P99 + LATENCY_E2E, st->values, (size_t)spark);
+            char text[4 * 64 + 1];
+            sparkline_render(st->values, held, spark, crt_utf8(), text, sizeof text);
+            crt_put(y, p.left + 1 + name_w, spark, ALIGN_LEFT, SLOT_SPARK, text);
+        }
         crt_put(y, p.left + p.width - 31, 9, ALIGN_RIGHT, SLOT_VALUE, a);
         crt_put(y, p.left + p.width - 22, 9, ALIGN_RIGHT, s->p99 >= 10000000 ? SLOT_WARN : SLOT_VALUE, b);
         crt_put(y++, p.left + p.width - 12, 11, ALIGN_LEFT, strstr(trend, "rising") ? SLOT_WARN : SLOT_DIM,
                 trend);
-        snprintf(types[kept], sizeof types[kept], "%s", order[i]->type);
-        p99s[kept++] = s->p99;
     }
-    memcpy(st->types, types, sizeof types);
-    memcpy(st->p99, p99s, sizeof p99s);
-    st->ntypes = kept;
     free(order);
 }
 
@@ -460,6 +481,10 @@ static void draw_overview(struct ui *ui, void *state, int top, int height)
         column(ui, st, lids, lwant, 2, 0, y, bottom, 0, half);
         enum panel_id rids[] = {P_FLEET, P_LATENCY, P_BREAKERS, P_GUARDRAILS};
         int rwant[] = {5, 6, 5, 5};
+        /* room beyond every panel's want goes first to the fleet's charts, then to latency */
+        int spare = bottom - y - (rwant[0] + rwant[1] + rwant[2] + rwant[3]);
+        if (spare >= FLEET_CHART_MIN)
+            rwant[0] += spare < FLEET_CHART_MAX ? spare : FLEET_CHART_MAX;
         column(ui, st, rids, rwant, fleet ? 4 : 0, 1, y, bottom, half, COLS - half);
         if (!fleet)
             draw_panel(ui, st, P_GUARDRAILS, y, half, bottom - y, COLS - half);
@@ -477,13 +502,17 @@ static void draw_overview(struct ui *ui, void *state, int top, int height)
 
 static void *overview_init(struct ui *ui)
 {
-    (void)ui;
     struct overview_state *st = xcalloc(1, sizeof *st);
-    st->failed_rate = NAN;
+    st->values = xcalloc(ui->types.capacity ? ui->types.capacity : 1, sizeof *st->values);
     return st;
 }
 
-static void overview_free(void *state) { free(state); }
+static void overview_free(void *state)
+{
+    struct overview_state *st = state;
+    free(st->values);
+    free(st);
+}
 
 const struct view_ops overview_view = {
     .name = "Overview",

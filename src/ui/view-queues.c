@@ -13,6 +13,7 @@
 #include "core/xalloc.h"
 #include "ui/crt.h"
 #include "ui/screen.h"
+#include "ui/sparkline.h"
 
 /* The view's state: its table over ui->rows, and the detail pane. */
 struct queues_state {
@@ -284,6 +285,15 @@ static void draw_detail(struct ui *ui, struct queues_state *st, int top, int hei
         draw_sparkline(ui, y, 11, w, q->addr, series[i].s, SLOT_SPARK);
         series_range(ui, q->addr, series[i].s, range, sizeof range);
         crt_put(y, 12 + w, COLS - 13 - w, ALIGN_LEFT, SLOT_DIM, range);
+    }
+    if (y < top + height) {   /* the depth's last 10 minutes (ui/history.h) */
+        double window[HISTORY_WINDOW_SLOTS];
+        char line[4 * 512 + 1];
+        int w = COLS - 50 > 10 ? COLS - 50 : 10;
+        size_t n = history_window(history_get(&ui->history, q->addr), window);
+        sparkline_render_fit(window, n, w, crt_utf8(), line, sizeof line);
+        crt_put(y, 1, 10, ALIGN_LEFT, SLOT_LABEL, "Depth 10m");
+        crt_put(y, 11, w, ALIGN_LEFT, SLOT_SPARK, line);
     }
 }
 

@@ -2,7 +2,10 @@
 # Redis queues joined with the fleet: with one real `qdeck worker` on a
 # Redis list, the Queues view and `qdeck status --json` give that list 1
 # consumer and a non-zero out rate (from the worker's heartbeat), and name
-# the worker; a queue paused by its guardrail shows PAUSED on its row, in
+# the worker, and its detail charts the depth's last 10 minutes; the
+# Latency view charts the worker's task type over the last 10 minutes
+# (done/s, failed/s, p99: ui/type-series.h) and the Overview the fleet's
+# done/s; a queue paused by its guardrail shows PAUSED on its row, in
 # status --json and the status table, and raises no depth alert.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -54,7 +57,26 @@ expect_eq "status --json: the worker consuming it, by id" "$(status_row | jq -r 
 worker_id=$(status_row | jq -r '.workers[0]')
 screen_keys q /; screen_keys q fleetq Enter; screen_keys q Enter
 check "the detail pane names the qdeck worker" screen_wait q 5 "qdeck workers +$worker_id"
+expect_match "the detail pane charts the depth's last 10 minutes" "$(screen_text q)" 'Depth 10m +.*(▁|▂|▃|▄|▅|▆|▇|█)'
 screen_keys q Escape; screen_keys q /; screen_keys q Escape
+
+# the time series of the running worker's task type, while it works
+screen_keys q 4
+check "Latency view lists the worker's task type" screen_wait q 10 '^work +wait '
+check "Latency view: a done/s chart of the type, non-zero" screen_wait q 15 'done/s +now [1-9][0-9.]* +max [1-9][0-9.]*'
+check "Latency view: the p99 chart of the type's run time (measured every 5 s)" \
+  screen_wait q 15 'run p99 +now [0-9.]+ms +max [0-9.]+ms'
+text=$(screen_text q)
+expect_match "Latency view: failed/s charted (none fail)" "$text" 'failed/s +now 0 +max 0'
+expect_match "Latency view: the y axis labelled with the maximum, the chart beside it" "$text" '[1-9][0-9.]* ┤ +[^ ]'
+braille() { screen_text q | LC_ALL=C grep -q $'\xe2[\xa0-\xa3]'; }   # U+2800..U+28FF
+check "Latency view: the chart is drawn in braille" braille
+expect_match "Latency view: the time axis spans 10 minutes" "$text" '-10m +now'
+expect_match "Latency view: why the counts differ" "$text" 'COUNT: wait = started, with a send time'
+expect_match "Latency view: the figures sit beside the type name" "$text" '^work +wait +[0-9]+ +[0-9.]+m?s '
+screen_keys q 1
+check "Overview: the fleet's done/s chart" screen_wait q 10 '│ done/s +(now )?[1-9][0-9.]* +max [1-9]'
+screen_keys q 2
 
 "$QDECK_PLAIN" --config "$conf" policy set queue.redis:fleetq.paused true >/dev/null
 check "a paused queue shows PAUSED on its row" screen_wait q 10 '^redis:fleetq +PAUSED '

@@ -2,7 +2,9 @@
  * newest N samples oldest-first, growth is depth change per second over a
  * window of the newest samples, the hash table survives rehashing, a
  * snapshot is recorded with its source totals under "@KIND" (unknown rates
- * staying unknown), and rings of vanished queues are pruned. */
+ * staying unknown), and rings of vanished queues are pruned. The 10-minute
+ * depth window keeps the last depth of each 5 s slot, carries a depth over
+ * skipped slots for a minute and no longer, and wraps keeping the newest. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -193,6 +195,45 @@ static void prune_drops_only_stale_rings(void **state)
     history_free(&h);
 }
 
+static void window_keeps_the_last_depth_of_each_slot(void **state)
+{
+    (void)state;
+    struct history h;
+    history_init(&h, 4);
+    double w[HISTORY_WINDOW_SLOTS];
+    assert_int_equal(history_window(history_get(&h, "amqp:q"), w), 0);
+    history_add(&h, "amqp:q", 1000, 5, NAN, NAN);
+    history_add(&h, "amqp:q", 1001, 7, NAN, NAN);          /* same 5 s slot: the last wins */
+    history_add(&h, "amqp:q", 1002, NAN, NAN, NAN);        /* unknown: the known depth stays */
+    history_add(&h, "amqp:q", 1005, 9, NAN, NAN);          /* the next slot */
+    assert_int_equal(history_window(history_get(&h, "amqp:q"), w), HISTORY_WINDOW_SLOTS);
+    assert_true(w[HISTORY_WINDOW_SLOTS - 1] == 9 && w[HISTORY_WINDOW_SLOTS - 2] == 7);
+    assert_true(isnan(w[0]) && isnan(w[HISTORY_WINDOW_SLOTS - 3]));   /* before the first sample */
+    history_free(&h);
+}
+
+static void window_carries_over_gaps_for_a_minute_and_wraps(void **state)
+{
+    (void)state;
+    struct history h;
+    history_init(&h, 4);
+    double w[HISTORY_WINDOW_SLOTS];
+    history_add(&h, "amqp:q", 1000, 3, NAN, NAN);
+    history_add(&h, "amqp:q", 1020, 4, NAN, NAN);          /* 3 slots skipped: carried */
+    history_window(history_get(&h, "amqp:q"), w);
+    size_t last = HISTORY_WINDOW_SLOTS - 1;
+    assert_true(w[last] == 4 && w[last - 1] == 3 && w[last - 2] == 3 && w[last - 3] == 3 && w[last - 4] == 3);
+    history_add(&h, "amqp:q", 1120, 6, NAN, NAN);          /* 19 skipped: 12 carried (60 s), 7 unknown */
+    history_window(history_get(&h, "amqp:q"), w);
+    assert_true(w[last] == 6 && isnan(w[last - 1]) && isnan(w[last - 7]) && w[last - 8] == 4 && w[last - 19] == 4);
+    /* a whole window later, only the newest remains */
+    for (int i = 1; i <= HISTORY_WINDOW_SLOTS; i++)
+        history_add(&h, "amqp:q", 1120 + i * HISTORY_WINDOW_STEP, i, NAN, NAN);
+    history_window(history_get(&h, "amqp:q"), w);
+    assert_true(w[0] == 1 && w[last] == HISTORY_WINDOW_SLOTS);
+    history_free(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -204,6 +245,8 @@ int main(void)
         cmocka_unit_test(table_survives_rehashing),
         cmocka_unit_test(snapshot_recorded_with_source_totals),
         cmocka_unit_test(prune_drops_only_stale_rings),
+        cmocka_unit_test(window_keeps_the_last_depth_of_each_slot),
+        cmocka_unit_test(window_carries_over_gaps_for_a_minute_and_wraps),
     };
     return cmocka_run_group_tests_name("history", tests, NULL, NULL);
 }

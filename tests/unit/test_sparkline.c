@@ -105,9 +105,22 @@ static void output_is_bounded_and_whole_characters(void **state)
     assert_string_equal(one, "");
 }
 
+/* A window longer than the width: each cell the largest of its values. */
+static void long_window_fits_keeping_the_largest(void **state)
+{
+    (void)state;
+    char out[256];
+    double window[] = {0, 1, NAN, NAN, 2, 7, 3, 3};
+    sparkline_render_fit(window, 8, 4, false, out, sizeof out);   /* cells 1, unknown, 7, 3 of 7 */
+    assert_string_equal(out, ". #-");
+    sparkline_render_fit(window, 8, 8, true, out, sizeof out);    /* fits: as sparkline_render */
+    assert_string_equal(out, "▁▂  ▃█▄▄");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(long_window_fits_keeping_the_largest),
         cmocka_unit_test(rising_series_uses_every_block),
         cmocka_unit_test(narrow_width_shows_the_newest_samples),
         cmocka_unit_test(short_series_is_right_aligned_and_nan_is_blank),

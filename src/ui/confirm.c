@@ -97,7 +97,8 @@ void confirm_draw(struct ui *ui, int top, int height)
     if (c->typed) {
         snprintf(line, sizeof line, " %s?", c->what);
         crt_put(in.top, in.left, in.width, ALIGN_LEFT, SLOT_CRIT, line);
-        crt_put(in.top + 2, in.left, in.width, ALIGN_LEFT, SLOT_HELP, " Type the queue name to confirm, Enter; Esc cancels.");
+        snprintf(line, sizeof line, " Type %s to confirm, Enter; Esc cancels.", c->name);
+        crt_put(in.top + 2, in.left, in.width, ALIGN_LEFT, SLOT_HELP, line);
         snprintf(line, sizeof line, " > %s", c->input);
         crt_put(in.top + 4, in.left, in.width, ALIGN_LEFT, SLOT_FILTER, line);
     } else {

@@ -77,7 +77,7 @@ screen_keys d l
 check "broker resumed: the list reads again" screen_wait d 60 'amqp:orders\.dlq  2 messages  rows'
 
 screen_keys d P
-check "purge asks for the queue name" screen_wait d 5 'Type the queue name'
+check "purge asks for the queue name" screen_wait d 5 'Type amqp:orders\.dlq to confirm'
 screen_keys d 'amqp:orders.dlq' 1 Enter
 check "a wrong name cancels" screen_wait d 5 'cancelled'
 expect_eq "nothing purged after a wrong name" "$(depth orders.dlq)" 2

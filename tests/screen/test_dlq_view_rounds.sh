@@ -77,7 +77,7 @@ for b in amqp list stream; do
   check "$b: 30 messages listed" screen_wait "$b" 20 "$addr  30 messages"
   for round in 1 2 3; do
     screen_keys "$b" R
-    check "$b round $round: R asks for the name" screen_wait "$b" 5 'Type the queue name'
+    check "$b round $round: R asks for the name" screen_wait "$b" 5 "Type ${addr//./\\.} to confirm"
     screen_keys "$b" "$addr" Enter
     check "$b round $round: status line says moved 30" screen_wait "$b" 30 'moved 30, failed 0, skipped 0'
     check "$b round $round: nothing dropped on screen" bash -c "! tmux -L '$SCREEN_SOCK' capture-pane -p -t '$b' | grep -q dropped"
@@ -108,7 +108,7 @@ check "the picker shows amqp:big.dlq" screen_wait s 30 'amqp:big\.dlq'
 screen_keys s Enter
 check "2,000 messages listed" screen_wait s 20 'amqp:big\.dlq  2000 messages'
 screen_keys s R
-check "R asks for the name" screen_wait s 5 'Type the queue name'
+check "R asks for the name" screen_wait s 5 'Type amqp:big\.dlq to confirm'
 screen_keys s amqp:big.dlq Enter
 check "replay under way" wait_for 30 bash -c "[ \"\$('$TOOLS/amqp-fill' '$AMQP_URL' depth big 2>/dev/null | cut -d' ' -f1)\" -gt 0 ]"
 console=

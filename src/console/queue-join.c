@@ -1,6 +1,7 @@
 /* Queue rows joined with the fleet and the guardrails (see queue-join.h). */
 #include "console/queue-join.h"
 
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,35 @@ static bool listed(const cJSON *array, const char *s)
     return false;
 }
 
+/* A Celery worker's report names its queues as one string of bare names
+ * ("a, b", from one active_queues) and the ones a guardrail paused on it
+ * as "paused_queues": each queue it still consumes becomes an address on
+ * its broker (amqp:, or redis: when its events came through Redis), in a
+ * JSON array the caller frees. NULL when the report says nothing. */
+static cJSON *celery_queue_addrs(const struct fleet_worker *w)
+{
+    const cJSON *names = cJSON_GetObjectItemCaseSensitive(w->report, "queues");
+    if (!cJSON_IsString(names))
+        return NULL;
+    const cJSON *source = cJSON_GetObjectItemCaseSensitive(w->report, "events_source");
+    const char *scheme = cJSON_IsString(source) && strncmp(source->valuestring, "redis", 5) == 0 ? "redis" : "amqp";
+    const cJSON *paused = cJSON_GetObjectItemCaseSensitive(w->report, "paused_queues");
+    char wrapped[1100];
+    snprintf(wrapped, sizeof wrapped, ",%s,", cJSON_IsString(paused) ? paused->valuestring : "");
+    cJSON *addrs = cJSON_CreateArray();
+    char *list = xstrdup(names->valuestring), *save = NULL;
+    for (char *q = strtok_r(list, ", ", &save); q; q = strtok_r(NULL, ", ", &save)) {
+        char token[300], addr[320];
+        snprintf(token, sizeof token, ",%s,", q);
+        if (strstr(wrapped, token))
+            continue;   /* cancel_consumer: it reads nothing from it */
+        snprintf(addr, sizeof addr, "%s:%s", scheme, q);
+        cJSON_AddItemToArray(addrs, cJSON_CreateString(addr));
+    }
+    free(list);
+    return addrs;
+}
+
 /* Pairs sorted by queue, then grouped: O(p log p) for p pairs, so a fleet
  * of 100 workers on 1,000 queues costs a sort, not a scan per queue. */
 void queue_fleet_build(const struct fleet_table *t, struct queue_fleet *out)
@@ -46,9 +76,12 @@ void queue_fleet_build(const struct fleet_table *t, struct queue_fleet *out)
     memset(out, 0, sizeof *out);
     struct pair *pairs = NULL;
     size_t np = 0, cap = 0;
+    cJSON *celery = cJSON_CreateArray();   /* the Celery workers' addresses, kept until grouped */
     for (size_t i = 0; t && i < t->n; i++) {
         const struct fleet_worker *w = &t->workers[i];
         const cJSON *queues = cJSON_GetObjectItemCaseSensitive(w->report, "queues");
+        if (w->state == FLEET_RUNNING && cJSON_IsString(queues) && (queues = celery_queue_addrs(w)))
+            cJSON_AddItemToArray(celery, (cJSON *)queues);
         if (w->state != FLEET_RUNNING || !cJSON_IsArray(queues))
             continue;
         const cJSON *rates = cJSON_GetObjectItemCaseSensitive(w->report, "queue_rate"), *q;
@@ -92,6 +125,7 @@ void queue_fleet_build(const struct fleet_table *t, struct queue_fleet *out)
         }
     }
     free(pairs);
+    cJSON_Delete(celery);
 }
 
 void queue_fleet_free(struct queue_fleet *qf)

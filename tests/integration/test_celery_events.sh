@@ -99,6 +99,10 @@ check "qdeck latency --json: every run time of demo.sleep50 arrived" wait_for 10
 p50=$("$QDECK_PLAIN" --redis "$REDIS_URL" latency --json | jq -r '.[] | select(.type == "demo.sleep50") | .run.p50_us')
 check "qdeck latency --json: run-time p50 ${p50} us within 40-90 ms" awk -v v="$p50" 'BEGIN { exit !(v >= 40000 && v <= 90000) }'
 expect_eq "qdeck workers --json: celery queues listed" "$(workers_json | jq -r '[.[] | select(.id == "w1@evtest") | .queues[]] | join(",")')" celery_ev
+expect_eq "qdeck status --json: the RabbitMQ row names the Celery workers consuming it" \
+  "$("$QDECK_PLAIN" --amqp "$AMQP_URL" --mgmt "$MGMT_URL" --redis "$REDIS_URL" status --json 2>/dev/null |
+     jq -r '[.sources[].queues[] | select(.queue == "amqp:celery_ev") | .workers[]] | sort | join(",")')" \
+  "w1@evtest,w2@evtest"
 json=$(celery_json)
 task() { jq -r --arg n "$1" ".tasks[] | select(.name == \$n) | $2" <<<"$json"; }
 check "end to end from task-sent recorded" test "$(task demo.sleep50 .e2e.count)" -gt 0

@@ -117,6 +117,38 @@ static void utilisation_of_single_queue_workers(void **state)
     fleet_worker_free(&w);
 }
 
+/* A Celery worker's report names bare queues in one string: each becomes
+ * an address on its broker, less what a guardrail paused on it. */
+static void celery_workers_consume_by_name(void **state)
+{
+    (void)state;
+    static const char *const celery[] = {
+        "{\"id\":\"c1@h\",\"kind\":\"celery\",\"at\":999.5,\"state\":\"running\",\"queues\":\"orders, mail\","
+        "\"paused_queues\":\"mail\",\"events_source\":\"amqp://u:***@127.0.0.1:5672/%2F\",\"slots_busy\":1,"
+        "\"slots_total\":2}",
+        "{\"id\":\"c2@h\",\"kind\":\"celery\",\"at\":999.5,\"state\":\"running\",\"queues\":\"orders\","
+        "\"events_source\":\"redis://127.0.0.1:6379/0\",\"slots_busy\":2,\"slots_total\":4}",
+    };
+    struct fleet_worker w[2];
+    for (size_t i = 0; i < 2; i++)
+        assert_true(fleet_parse_report("w", celery[i], 1000, &w[i]));
+    struct fleet_table t = {.taken_at = 1000, .n = 2, .workers = w};
+    struct queue_fleet qf;
+    queue_fleet_build(&t, &qf);
+    const struct queue_fleet_row *r = queue_fleet_find(&qf, "amqp:orders");
+    assert_non_null(r);
+    assert_string_equal(r->workers, "c1@h");
+    assert_null(queue_fleet_find(&qf, "amqp:mail"));   /* paused on it: cancel_consumer */
+    r = queue_fleet_find(&qf, "redis:orders");         /* Celery on Redis: a list */
+    assert_non_null(r);
+    assert_int_equal(r->consumers, 1);
+    assert_int_equal(r->busy, 2);
+    assert_int_equal(r->slots, 4);
+    queue_fleet_free(&qf);
+    for (size_t i = 0; i < 2; i++)
+        fleet_worker_free(&w[i]);
+}
+
 static void paused_queue_raises_no_depth_alert(void **state)
 {
     (void)state;
@@ -147,6 +179,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(redis_rows_get_the_fleet),
         cmocka_unit_test(utilisation_of_single_queue_workers),
+        cmocka_unit_test(celery_workers_consume_by_name),
         cmocka_unit_test(paused_queue_raises_no_depth_alert),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

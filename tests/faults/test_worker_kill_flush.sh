@@ -70,9 +70,16 @@ CONF
     wait_for 60 enough_done "$log" $((before + N / 16)) || true
     if [ $((i % 2)) = 0 ]; then
       # every other kill while Redis holds writes back: the batch in flight
-      # is stuck, the tasks after it finish and wait for their marks
-      $R client pause 2000 write >/dev/null
-      sleep 0.2
+      # is stuck, the tasks after it finish and wait for their marks. Killed
+      # once a handler has ended behind the pause (a worker between fetches
+      # may have none in hand: then let it fetch, and pause again)
+      local try
+      for try in 1 2 3 4 5; do
+        $R client pause 2000 write >/dev/null
+        wait_for 1.5 enough_done "$log" $(($(ends "$log") + 1)) 2>/dev/null && break
+        $R client unpause >/dev/null
+        wait_for 10 enough_done "$log" $(($(ends "$log") + 50)) || true
+      done
       kill -KILL "$pid"; wait "$pid" 2>/dev/null
       $R client unpause >/dev/null
       paused_kills=$((paused_kills + 1))

@@ -27,6 +27,10 @@ R="redis-cli -p $REDIS_PORT"
 
 ends() { grep -c '^E ' "$1"; }
 enough_done() { [ "$(ends "$1")" -ge "$2" ]; }
+# marks_held LOG FROM: one of the last 400 tasks that ended since line FROM has no done key yet
+marks_held() {
+  tail -n +"$2" "$1" | awk '$1 == "E" { print $2 }' | tail -n 400 | sed 's/^/EXISTS qdeck:done:/' | $R | grep -qx 0
+}
 
 # done_vs_status IDS: one line per task, "<id> <done key exists> <status>"
 done_vs_status() {
@@ -71,14 +75,15 @@ CONF
     if [ $((i % 2)) = 0 ]; then
       # every other kill while Redis holds writes back: the batch in flight
       # is stuck, the tasks after it finish and wait for their marks. Killed
-      # once a handler has ended behind the pause (a worker between fetches
-      # may have none in hand: then let it fetch, and pause again)
+      # once a task of this run has ended without its mark behind the pause
+      # (a worker between fetches may have none in hand: then let it fetch
+      # a little, and pause again)
       local try
       for try in 1 2 3 4 5; do
         $R client pause 2000 write >/dev/null
-        wait_for 1.5 enough_done "$log" $(($(ends "$log") + 1)) 2>/dev/null && break
+        wait_for 1.5 marks_held "$log" "$from" 2>/dev/null && break
         $R client unpause >/dev/null
-        wait_for 10 enough_done "$log" $(($(ends "$log") + 50)) || true
+        wait_for 10 enough_done "$log" $(($(ends "$log") + 20)) || true
       done
       kill -KILL "$pid"; wait "$pid" 2>/dev/null
       $R client unpause >/dev/null

@@ -9,7 +9,9 @@
  * A collector that must be stopped while it waits on Redis hands in a
  * redis_interrupt: the socket is registered in it as soon as it exists, so
  * redis_interrupt_fire() from another thread cuts short the connect's AUTH
- * and SELECT as well as every later command. */
+ * and SELECT as well as every later command. It shuts the socket down, so a
+ * write that follows fails with EPIPE: the process must ignore SIGPIPE, as
+ * every qdeck binary does from main(). */
 #ifndef QDECK_NET_REDIS_OPEN_H
 #define QDECK_NET_REDIS_OPEN_H
 

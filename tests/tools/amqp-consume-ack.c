@@ -15,6 +15,7 @@
 #include <amqp.h>
 #include <amqp_tcp_socket.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,7 @@ static double now(void)
 
 int main(int argc, char **argv)
 {
+    signal(SIGPIPE, SIG_IGN);   /* a broker that goes away is an error to report, as in qdeck */
     if (argc < 4)
         die("usage: amqp-consume-ack URL QUEUE COUNT [--prefetch P] [--idle-timeout SECS]");
     const char *queue = argv[2];

@@ -24,6 +24,7 @@
 #include <amqp.h>
 #include <amqp_tcp_socket.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -237,6 +238,7 @@ static void publish(amqp_connection_state_t conn, const char *queue, long count,
 
 int main(int argc, char **argv)
 {
+    signal(SIGPIPE, SIG_IGN);   /* a broker that goes away is an error to report, as in qdeck */
     if (argc < 4)
         usage();
     const char *url = argv[1], *cmd = argv[2], *name = argv[3];

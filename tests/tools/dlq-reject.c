@@ -9,6 +9,7 @@
  * were rejected; 1 with one line on stderr otherwise. */
 #include <amqp.h>
 #include <amqp_tcp_socket.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@ static void die(const char *what)
 
 int main(int argc, char **argv)
 {
+    signal(SIGPIPE, SIG_IGN);   /* a broker that goes away is an error to report, as in qdeck */
     if (argc != 4)
         die("usage: dlq-reject URL QUEUE COUNT");
     long count = strtol(argv[3], NULL, 10);

@@ -154,6 +154,7 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
+    signal(SIGPIPE, SIG_IGN);   /* a broker that goes away is an error to report, as in qdeck */
     if (argc < 3)
         usage();
     const char *url = argv[1];

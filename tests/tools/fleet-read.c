@@ -6,6 +6,7 @@
  *   fleet-read URL fill N         writes N synthetic heartbeats (TTL 10 min), registered
  *
  * Prints "workers N ms_per_read X" (or "filled N"). */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,7 @@ static int naive_read(redisContext *c, size_t *n)
 
 int main(int argc, char **argv)
 {
+    signal(SIGPIPE, SIG_IGN);   /* a broker that goes away is an error to report, as in qdeck */
     if (argc != 4) {
         fprintf(stderr, "usage: fleet-read URL fleet|naive|fill N\n");
         return 2;

@@ -26,6 +26,7 @@ static void on_signal(int sig) { (void)sig; stopping = 1; }
 
 int main(int argc, char **argv)
 {
+    signal(SIGPIPE, SIG_IGN);   /* a broker that goes away is an error to report, as in qdeck */
     if (argc < 4) {
         fprintf(stderr, "usage: policy-watch REDIS_URL SECONDS NAME...\n");
         return 2;

@@ -14,6 +14,7 @@
  *
  * Last line on stderr: "allowed N throttled M" ("granted N refused M
  * calls C" with reserve). */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,7 @@ static int reserve_loop(redisContext *c, const char *dep, double rate, int burst
 
 int main(int argc, char **argv)
 {
+    signal(SIGPIPE, SIG_IGN);   /* a broker that goes away is an error to report, as in qdeck */
     if (argc != 6 && !(argc == 8 && strcmp(argv[6], "reserve") == 0)) {
         fprintf(stderr, "usage: rate-client REDIS_URL DEP RATE BURST SECONDS [reserve N]\n");
         return 2;

@@ -482,19 +482,23 @@ const char *celery_state_queues(const struct celery_state *st, size_t i) { retur
 
 const char *celery_state_paused(const struct celery_state *st, size_t i) { return st->workers[i].paused; }
 
+bool celery_queue_listed(const char *list, const char *queue)
+{
+    size_t len = strlen(queue);
+    for (const char *p = list; p && *p;) {
+        p += strspn(p, ", ");
+        size_t n = strcspn(p, ", ");
+        if (n == len && len > 0 && memcmp(p, queue, len) == 0)
+            return true;
+        p += n;
+    }
+    return false;
+}
+
 void celery_state_set_paused(struct celery_state *st, size_t i, const char *queues)
 {
     free(st->workers[i].paused);
     st->workers[i].paused = xstrdup(queues);
-}
-
-static void add_histogram(cJSON *o, const char *name, const struct histogram *h)
-{
-    if (!h)
-        return;
-    char *text = histogram_encode(h);
-    cJSON_AddStringToObject(o, name, text);
-    free(text);
 }
 
 static cJSON *series_json(const struct series *s, double now)
@@ -516,7 +520,7 @@ static cJSON *series_json(const struct series *s, double now)
         if (s->top[i].n)
             cJSON_AddNumberToObject(ex, s->top[i].name, (double)s->top[i].n);
     for (int k = 0; k < LATS; k++)
-        add_histogram(o, lat_names[k], s->h[k]);
+        histogram_add_to_json(o, lat_names[k], s->h[k]);
     cJSON_AddNumberToObject(o, "clock_skew", (double)s->skewed);
     return o;
 }

@@ -66,6 +66,9 @@ void celery_state_set_stats(struct celery_state *st, const char *hostname, long 
 const char *celery_state_queues(const struct celery_state *st, size_t i);
 const char *celery_state_paused(const struct celery_state *st, size_t i);
 void celery_state_set_paused(struct celery_state *st, size_t i, const char *queues);
+/* Whether queue is one of the names in such a list (comma or space
+ * separated, as both lists above are). */
+bool celery_queue_listed(const char *list, const char *queue);
 
 /* Worker i as a fleet heartbeat report (control/fleet.h reads it): id,
  * kind "celery", host, version, pid, slots_busy/slots_total, processed,

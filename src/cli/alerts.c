@@ -22,7 +22,7 @@ const struct arg_option view_options[] = {
     OPT_END,
 };
 
-static void print_json(const struct alert_set *set)
+static void print_alerts_json(const struct alert_set *set)
 {
     cJSON *arr = cJSON_CreateArray();
     for (size_t i = 0; i < set->n; i++) {
@@ -34,10 +34,7 @@ static void print_json(const struct alert_set *set)
         cJSON_AddStringToObject(o, "text", a->text);
         cJSON_AddItemToArray(arr, o);
     }
-    char *text = cJSON_Print(arr);
-    puts(text);
-    cJSON_free(text);
-    cJSON_Delete(arr);
+    print_json(arr);
 }
 
 static void print_table(const struct alert_set *set, bool complete)
@@ -82,7 +79,7 @@ int cmd_alerts(struct app *app, const struct args *a)
     struct alert_set set = {0};
     alerts_evaluate(&in, &baseline, &set);
     if (args_flag(a, "json"))
-        print_json(&set);
+        print_alerts_json(&set);
     else
         print_table(&set, rc == EXIT_OK && control_rc == EXIT_OK);
     alerts_free(&set);

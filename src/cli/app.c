@@ -72,6 +72,14 @@ int app_check_tls(const struct app *app)
     return fail(EXIT_USAGE, "context %s: %s", c->name, err);
 }
 
+void print_json(cJSON *o)
+{
+    char *text = cJSON_Print(o);
+    puts(text);
+    cJSON_free(text);
+    cJSON_Delete(o);
+}
+
 void print_result_json(const char *action, const char *target, bool ok, const char *result, cJSON *extra)
 {
     cJSON *o = extra ? extra : cJSON_CreateObject();
@@ -79,10 +87,7 @@ void print_result_json(const char *action, const char *target, bool ok, const ch
     cJSON_AddStringToObject(o, "target", target ? target : "");
     cJSON_AddBoolToObject(o, "ok", ok);
     cJSON_AddStringToObject(o, "result", result ? result : "");
-    char *text = cJSON_Print(o);
-    puts(text);
-    cJSON_free(text);
-    cJSON_Delete(o);
+    print_json(o);
 }
 
 void json_add_count(cJSON *o, const char *key, int64_t v)

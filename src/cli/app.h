@@ -122,9 +122,12 @@ char *control_actor(void);   /* identity_actor(): "user@host", caller frees */
  * force, warns on stderr and returns EXIT_OK. */
 int control_require_known(struct app *app, struct redisContext *c, const char *name, bool guardrail, bool force);
 
+/* Prints a view command's --json (indented, one document on stdout), then
+ * frees it. */
+struct cJSON;
+void print_json(struct cJSON *o);
 /* --json of a mutating command: one object on stdout, {"action", "target",
  * "ok", "result"} added to extra (which it takes; NULL for none). */
-struct cJSON;
 void print_result_json(const char *action, const char *target, bool ok, const char *result, struct cJSON *extra);
 /* A count (null when negative: not known) and a real (null when NAN,
  * else rounded to 3 decimals), as every view command prints them. */

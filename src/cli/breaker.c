@@ -163,10 +163,7 @@ int breaker_list(redisContext *c, bool json)
             }
             cJSON_AddItemToArray(arr, o);
         }
-        char *text = cJSON_Print(arr);
-        puts(text);
-        cJSON_free(text);
-        cJSON_Delete(arr);
+        print_json(arr);
     } else {
         printf("%-20s %-9s %-11s %8s %6s %6s %9s %7s %9s  %s\n", "DEPENDENCY", "COMMAND", "STATE", "FAILURE%",
                "SLOW%", "CALLS", "HALF-OPEN", "TOKENS", "THROTTLED", "WORKERS");

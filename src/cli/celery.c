@@ -91,7 +91,7 @@ static cJSON *summary_json(const struct histogram_summary *s)
     return o;
 }
 
-static void print_json(const struct fleet_table *t, const struct latency_table *lt, double now)
+static void print_celery_json(const struct fleet_table *t, const struct latency_table *lt, double now)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON *ws = cJSON_AddArrayToObject(root, "workers");
@@ -125,10 +125,7 @@ static void print_json(const struct fleet_table *t, const struct latency_table *
             cJSON_AddItemToObject(o, latency_kind_keys[k], summary_json(&lt->rows[i].summary[k]));
         cJSON_AddItemToArray(tasks, o);
     }
-    char *text = cJSON_Print(root);
-    printf("%s\n", text);
-    free(text);
-    cJSON_Delete(root);
+    print_json(root);
 }
 
 static void print_table(const struct fleet_table *t, const struct latency_table *lt, double now)
@@ -179,7 +176,7 @@ static int celery_workers(struct app *app, const struct args *a)
     struct latency_table lt;
     latency_table_build((const cJSON *const *)reports, n, &lt);
     if (args_flag(a, "json"))
-        print_json(t, &lt, now);
+        print_celery_json(t, &lt, now);
     else
         print_table(t, &lt, now);
     latency_table_free(&lt);

@@ -92,10 +92,7 @@ static int run_list(struct app *app, const struct dlq_args *a)
         if (a->grep)
             cJSON_AddStringToObject(root, "grep", a->grep);
         cJSON_AddItemToObject(root, "messages", st.json);
-        char *text = cJSON_Print(root);
-        puts(text);
-        cJSON_free(text);
-        cJSON_Delete(root);
+        print_json(root);
     } else {
         fprintf(stderr, "%s: %ld message%s, %ld shown\n", d->display, st.total, st.total == 1 ? "" : "s",
                 st.shown);   /* a summary: stdout carries only the table */

@@ -112,10 +112,7 @@ static void replay_json(const struct dlq *d, const struct dlq_tally *t, const st
     cJSON_AddNumberToObject(o, "in_doubt", (double)t->in_doubt);
     if (error)
         cJSON_AddStringToObject(o, "error", error);
-    char *text = cJSON_Print(o);
-    printf("%s\n", text);
-    cJSON_free(text);
-    cJSON_Delete(o);
+    print_json(o);
 }
 
 static int run_replay(struct app *app, const struct dlq_args *a)

@@ -53,10 +53,7 @@ static void print_body(const struct dlq_message *m)
     const struct dlq_bytes *b = &m->body;
     cJSON *j = b->len ? cJSON_ParseWithLength(b->data, b->len) : NULL;
     if (j) {
-        char *text = cJSON_Print(j);
-        printf("%s\n", text);
-        cJSON_free(text);
-        cJSON_Delete(j);
+        print_json(j);
     } else if (m->info.format == ENVELOPE_BINARY || !dlq_utf8_valid(b->data, b->len)) {
         printf("(binary, %zu bytes)\n", b->len);
         print_hex(b->data, b->len, SIZE_MAX);

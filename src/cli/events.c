@@ -173,10 +173,7 @@ int cmd_events(struct app *app, const struct args *a)
         cJSON *arr = cJSON_CreateArray();
         for (size_t i = 0; i < n; i++)
             cJSON_AddItemToArray(arr, event_json(&events[i]));
-        char *text = cJSON_Print(arr);
-        puts(text);
-        cJSON_free(text);
-        cJSON_Delete(arr);
+        print_json(arr);
     } else if (!n) {
         fprintf(stderr, "no events yet\n");
     } else {

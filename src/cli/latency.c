@@ -84,10 +84,7 @@ int cmd_latency(struct app *app, const struct args *a)
             cJSON_AddNumberToObject(o, "clock_skew", (double)t.rows[i].clock_skew);
             cJSON_AddItemToArray(arr, o);
         }
-        char *text = cJSON_Print(arr);
-        puts(text);
-        cJSON_free(text);
-        cJSON_Delete(arr);
+        print_json(arr);
     } else {
         print_table(&t);
     }

@@ -165,14 +165,6 @@ static cJSON *item_json(const char *name, const struct policy_item *it)
     return o;
 }
 
-static void print_json(cJSON *root)
-{
-    char *text = cJSON_Print(root);
-    puts(text);
-    cJSON_free(text);
-    cJSON_Delete(root);
-}
-
 static void print_row(const char *name, const struct policy_item *it)
 {
     printf("%-40s %-10s %-24s %s\n", name, it ? it->value : policy_default(name),

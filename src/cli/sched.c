@@ -118,14 +118,12 @@ static int sched_list(struct app *app, bool json)
                    job_target(j), state, paused ? "-" : next, last, st.last_result[0] ? st.last_result : "-");
         }
     }
-    if (json) {
-        char *text = cJSON_Print(root);
-        printf("%s\n", text);
-        free(text);
-    } else if (app->cfg.nschedules == 0) {
+    if (json)
+        print_json(root);
+    else
+        cJSON_Delete(root);
+    if (!json && app->cfg.nschedules == 0)
         printf("(no [schedule NAME] sections in the config)\n");
-    }
-    cJSON_Delete(root);
     redisFree(c);
     return EXIT_OK;
 }

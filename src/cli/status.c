@@ -166,7 +166,7 @@ done:
     return out;
 }
 
-static void print_json(const struct app *app, struct source **srcs, size_t n, const struct amqp_check *amqp)
+static void print_status_json(const struct app *app, struct source **srcs, size_t n, const struct amqp_check *amqp)
 {
     cJSON *root = cJSON_CreateObject();
     add_string(root, "context", app->ctx ? app->ctx->name : NULL);
@@ -193,10 +193,7 @@ static void print_json(const struct app *app, struct source **srcs, size_t n, co
     cJSON *capacity = capacity_of_fleet(app, srcs, n);
     if (capacity)
         cJSON_AddItemToObject(root, "capacity", capacity);
-    char *text = cJSON_Print(root);
-    puts(text);
-    free(text);
-    cJSON_Delete(root);
+    print_json(root);
 }
 
 static void format_count(char *buf, size_t len, int64_t v)
@@ -325,7 +322,7 @@ int cmd_status(struct app *app, const struct args *a)
         amqp_check_thread(amqp);
 
     if (json)
-        print_json(app, srcs, n, amqp);
+        print_status_json(app, srcs, n, amqp);
     else
         print_table(srcs, n, amqp);
 

@@ -127,12 +127,10 @@ int cmd_task(struct app *app, const struct args *a)
         return fail(EXIT_FAILED, "no task %s: neither " CELERY_META_PREFIX "%s nor " KEY_TASK_PREFIX "%s exists", id, id,
                     id);
     if (args_flag(a, "json")) {
-        char *text = cJSON_Print(o);
-        printf("%s\n", text);
-        free(text);
+        print_json(o);
     } else {
         print_table(o);
+        cJSON_Delete(o);
     }
-    cJSON_Delete(o);
     return EXIT_OK;
 }

@@ -163,10 +163,7 @@ int cmd_workers(struct app *app, const struct args *a)
         cJSON *arr = cJSON_CreateArray();
         for (size_t i = 0; i < t->n; i++)
             cJSON_AddItemToArray(arr, worker_json(rows[i], now));
-        char *text = cJSON_Print(arr);
-        puts(text);
-        cJSON_free(text);
-        cJSON_Delete(arr);
+        print_json(arr);
     } else {
         print_table(rows, t->n, now);
     }

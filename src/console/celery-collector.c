@@ -264,16 +264,13 @@ static void apply_pauses(struct celery_collector *cc, double now)
         /* the queues it consumes and those paused on it: a worker paused
          * by an earlier writer consumes them no more */
         const char *was = celery_state_paused(cc->state, i);
-        char paused[512] = "", *list = xasprintf("%s,%s", celery_state_queues(cc->state, i), was), *save = NULL;
-        char wrapped[520], seen[1100] = ",";
-        snprintf(wrapped, sizeof wrapped, ",%s,", was);
+        const char *queues = celery_state_queues(cc->state, i);
+        char paused[512] = "", *list = xasprintf("%s,%s", queues, was), *save = NULL;
+        size_t consumed_end = strlen(queues);
         for (char *q = strtok_r(list, ", ", &save); q; q = strtok_r(NULL, ", ", &save)) {
-            char token[300];
-            snprintf(token, sizeof token, ",%s,", q);
-            if (strstr(seen, token))
-                continue;
-            snprintf(seen + strlen(seen), sizeof seen - strlen(seen), "%s,", q);
-            bool is_paused = strstr(wrapped, token) != NULL;
+            if ((size_t)(q - list) > consumed_end && celery_queue_listed(queues, q))
+                continue;   /* a paused queue it also consumes: seen once */
+            bool is_paused = celery_queue_listed(was, q);
             bool want = queue_paused(items, n, q);
             if (want && !is_paused)
                 is_paused = consumer_call(cc, host, "cancel_consumer", q);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "celery/state.h"
 #include "core/xalloc.h"
 
 static int by_addr(const void *a, const void *b)
@@ -53,14 +54,12 @@ static cJSON *celery_queue_addrs(const struct fleet_worker *w)
     const cJSON *source = cJSON_GetObjectItemCaseSensitive(w->report, "events_source");
     const char *scheme = cJSON_IsString(source) && strncmp(source->valuestring, "redis", 5) == 0 ? "redis" : "amqp";
     const cJSON *paused = cJSON_GetObjectItemCaseSensitive(w->report, "paused_queues");
-    char wrapped[1100];
-    snprintf(wrapped, sizeof wrapped, ",%s,", cJSON_IsString(paused) ? paused->valuestring : "");
+    const char *paused_list = cJSON_IsString(paused) ? paused->valuestring : "";
     cJSON *addrs = cJSON_CreateArray();
     char *list = xstrdup(names->valuestring), *save = NULL;
     for (char *q = strtok_r(list, ", ", &save); q; q = strtok_r(NULL, ", ", &save)) {
-        char token[300], addr[320];
-        snprintf(token, sizeof token, ",%s,", q);
-        if (strstr(wrapped, token))
+        char addr[320];
+        if (celery_queue_listed(paused_list, q))
             continue;   /* cancel_consumer: it reads nothing from it */
         snprintf(addr, sizeof addr, "%s:%s", scheme, q);
         cJSON_AddItemToArray(addrs, cJSON_CreateString(addr));

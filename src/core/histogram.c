@@ -3,6 +3,7 @@
  * two shifts; everything else is sums over the fixed bucket array. */
 #include "core/histogram.h"
 
+#include <cjson/cJSON.h>
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -330,4 +331,13 @@ int histogram_decode(struct histogram *h, const char *text)
         return -1;
     }
     return 0;
+}
+
+void histogram_add_to_json(struct cJSON *o, const char *name, const struct histogram *h)
+{
+    if (!h)
+        return;
+    char *text = histogram_encode(h);
+    cJSON_AddStringToObject(o, name, text);
+    free(text);
 }

@@ -74,5 +74,9 @@ char *histogram_encode(const struct histogram *h);
 /* Parses an encoding into h (reset first). 0, or -1 on any malformed input
  * (h is then left empty). */
 int histogram_decode(struct histogram *h, const char *text);
+/* Adds h's encoding to a JSON object as o[name], as fleet reports carry
+ * their histograms; nothing when h is NULL. */
+struct cJSON;
+void histogram_add_to_json(struct cJSON *o, const char *name, const struct histogram *h);
 
 #endif

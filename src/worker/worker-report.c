@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/histogram.h"
+
 static void add_queues(cJSON *o, const char *queues)
 {
     cJSON *list = cJSON_AddArrayToObject(o, "queues");
@@ -16,15 +18,6 @@ static void add_queues(cJSON *o, const char *queues)
     for (size_t i = 0; i < n; i++)
         cJSON_AddItemToArray(list, cJSON_CreateString(items[i]));
     free_list(items, n);
-}
-
-static void add_histogram(cJSON *o, const char *name, const struct histogram *h)
-{
-    if (!h)
-        return;
-    char *text = histogram_encode(h);
-    cJSON_AddStringToObject(o, name, text);
-    free(text);
 }
 
 cJSON *worker_report_from_stats(const struct worker_stats *s, const char *queues)
@@ -48,9 +41,9 @@ cJSON *worker_report_from_stats(const struct worker_stats *s, const char *queues
         cJSON_AddNumberToObject(type, "failed", (double)t->failed);
         cJSON_AddNumberToObject(type, "tokens_in", (double)t->tokens_in);
         cJSON_AddNumberToObject(type, "tokens_out", (double)t->tokens_out);
-        add_histogram(type, "queue_wait", t->queue_wait);
-        add_histogram(type, "run", t->run_time);
-        add_histogram(type, "e2e", t->end_to_end);
+        histogram_add_to_json(type, "queue_wait", t->queue_wait);
+        histogram_add_to_json(type, "run", t->run_time);
+        histogram_add_to_json(type, "e2e", t->end_to_end);
     }
     return o;
 }

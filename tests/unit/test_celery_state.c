@@ -261,6 +261,19 @@ static void paused_queues_are_read_back(void **unused)
     celery_state_free(knowing);
 }
 
+/* A queue is listed only as a whole name, in either separator style. */
+static void queue_lists_match_whole_names(void **state)
+{
+    (void)state;
+    assert_true(celery_queue_listed("celery, ux.orders", "ux.orders"));
+    assert_true(celery_queue_listed("a,b,c", "a"));
+    assert_true(celery_queue_listed("a,b,c", "c"));
+    assert_false(celery_queue_listed("ux.orders.slow", "ux.orders"));
+    assert_false(celery_queue_listed("orders", "ux.orders"));
+    assert_false(celery_queue_listed("a,,b", ""));
+    assert_false(celery_queue_listed("", "a"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -271,6 +284,7 @@ int main(void)
         cmocka_unit_test(redis_envelope_and_bad_input),
         cmocka_unit_test(history_survives_a_restart),
         cmocka_unit_test(paused_queues_are_read_back),
+        cmocka_unit_test(queue_lists_match_whole_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -69,7 +69,8 @@ wait_for() {
 # The Celery tests need Debian's python3-celery (make test installs it with
 # tests/lib/deps.sh test): without it they fail here, at once, saying so.
 require_celery() {
-  check "python3-celery is installed (tests/lib/deps.sh test installs it)" /usr/bin/python3 -c 'import celery' || finish
+  check "python3-celery and python3-redis are installed (tests/lib/deps.sh test installs them)" \
+    /usr/bin/python3 -c 'import celery, redis' || finish
 }
 
 finish() {

@@ -10,6 +10,7 @@ build=(gcc make pkg-config libncurses-dev librabbitmq-dev libhiredis-dev
        libcurl4-openssl-dev libcjson-dev libinih-dev libmicrohttpd-dev libcmocka-dev libssl-dev)
 run=(redis-server)
 test=(redis-server redis-tools rabbitmq-server amqp-tools tmux jq python3 procps curl iproute2 python3-celery openssl)
+test+=(python3-redis)  # Celery's Redis transport and result backend (only Suggested by python3-celery)
 test+=(debhelper dpkg-dev fakeroot lintian)  # make deb test (tests/integration/test_deb.sh)
 test+=(systemd python3-yaml)  # contrib/ test: systemd-analyze verify, the Kubernetes YAML
 test+=(groff man-db bash-completion zsh)  # test_install: man -l, groff -ww, the completions

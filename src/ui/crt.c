@@ -121,10 +121,58 @@ attr_t crt_attr(enum theme_slot slot) { return slot_attrs[slot]; }
 
 /* Decodes the next character of a UTF-8 string and advances past it; an
  * invalid or cut sequence counts as one byte shown as '?'. False at the end. */
-static bool next_char(const char **p, size_t *left, mbstate_t *st, wchar_t *wc)
+/* In a terminal that is not UTF-8, each UTF-8 character of the console's
+ * own text (and of names from outside) becomes one ASCII column, so the
+ * layout is the same: a separator ' · ' shows as ' . ', not as '??'. */
+static const struct {
+    unsigned cp;
+    char ascii;
+} ascii_of[] = {
+    {0x00B7, '.'}, {0x2014, '-'}, {0x2026, '~'}, {0x2588, '#'}, {0x2581, '_'}, {0x2582, '_'}, {0x2583, '-'},
+    {0x2584, '-'}, {0x2585, '='}, {0x2586, '='}, {0x2587, '#'}, {0x2524, '|'}, {0x2192, '>'}, {0x2191, '^'},
+    {0x2193, 'v'}, {0x2265, '>'}, {0x00D7, 'x'}, {0x00B5, 'u'}, {0x03BC, 'u'}, {0x03BB, 'L'}, {0x03C1, 'p'},
+};
+
+/* One UTF-8 character at *p as ASCII: its bytes in *n (1 for a byte that
+ * starts none). */
+static wchar_t utf8_as_ascii(const unsigned char *p, size_t left, size_t *n)
+{
+    unsigned cp = p[0];
+    size_t len = cp < 0x80 ? 1 : (cp & 0xE0) == 0xC0 ? 2 : (cp & 0xF0) == 0xE0 ? 3 : (cp & 0xF8) == 0xF0 ? 4 : 0;
+    if (len == 1 || len == 0 || len > left) {
+        *n = 1;
+        return len == 1 ? (wchar_t)cp : L'?';
+    }
+    cp &= 0x7F >> len;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xC0) != 0x80) {
+            *n = 1;
+            return L'?';
+        }
+        cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    *n = len;
+    for (size_t i = 0; i < sizeof ascii_of / sizeof ascii_of[0]; i++)
+        if (ascii_of[i].cp == cp)
+            return (wchar_t)ascii_of[i].ascii;
+    return L'?';
+}
+
+/* Whether text is UTF-8 here: the locale's, read per string (crt_init has
+ * not always run: the unit tests measure text without a terminal). */
+static bool text_utf8(void) { return strcmp(nl_langinfo(CODESET), "UTF-8") == 0; }
+
+static bool next_char(const char **p, size_t *left, mbstate_t *st, bool in_utf8, wchar_t *wc)
 {
     if (*left == 0)
         return false;
+    if (!in_utf8) {
+        size_t n;
+        *wc = utf8_as_ascii((const unsigned char *)*p, *left, &n);
+        *p += n;
+        *left -= n;
+        return true;
+    }
     size_t n = mbrtowc(wc, *p, *left, st);
     if (n == (size_t)-1 || n == (size_t)-2) {
         memset(st, 0, sizeof *st);
@@ -142,10 +190,11 @@ int crt_width(const char *s)
 {
     mbstate_t st;
     memset(&st, 0, sizeof st);
+    bool in_utf8 = text_utf8();
     int cols = 0;
     size_t left = strlen(s);
     wchar_t wc;
-    while (next_char(&s, &left, &st, &wc)) {
+    while (next_char(&s, &left, &st, in_utf8, &wc)) {
         int w = wcwidth(wc);
         cols += w > 0 ? w : 0;
     }
@@ -156,6 +205,7 @@ size_t crt_wrap_line(const char *s, int width, const char **next)
 {
     mbstate_t st;
     memset(&st, 0, sizeof st);
+    bool in_utf8 = text_utf8();
     size_t left = strlen(s), brk = 0;
     const char *p = s;
     int cols = 0;
@@ -165,7 +215,7 @@ size_t crt_wrap_line(const char *s, int width, const char **next)
         width = 1;
     for (;;) {
         const char *at = p;
-        if (!next_char(&p, &left, &st, &wc)) {      /* all of it fits */
+        if (!next_char(&p, &left, &st, in_utf8, &wc)) {      /* all of it fits */
             *next = p;
             return (size_t)(p - s);
         }
@@ -233,10 +283,11 @@ int crt_put(int y, int x, int width, enum crt_align align, enum theme_slot slot,
     move(y, col);
     mbstate_t st;
     memset(&st, 0, sizeof st);
+    bool in_utf8 = text_utf8();
     size_t left = strlen(s);
     int used = 0;
     wchar_t wc;
-    while (next_char(&s, &left, &st, &wc)) {
+    while (next_char(&s, &left, &st, in_utf8, &wc)) {
         int w = wcwidth(wc);
         if (w < 0) {
             wc = L'?';

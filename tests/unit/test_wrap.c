@@ -1,7 +1,8 @@
 /* Wrapping long values in the console's detail panes (ui/crt.h): a line
  * breaks after the last space that fits, inside a word only when the word
  * is longer than the line, never inside a UTF-8 character, and counts wide
- * characters as two columns; an indent is kept, not taken for a break. */
+ * characters as two columns; an indent is kept, not taken for a break. In
+ * a locale that is not UTF-8, every character is one column. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -53,12 +54,27 @@ static void counts_columns_not_bytes(void **state)
     assert_string_equal(out, "日|本");
 }
 
+/* A terminal that is not UTF-8: each UTF-8 character is one ASCII column,
+ * as wide as it is in UTF-8, so the layout holds ('??' took two before). */
+static void non_utf8_locale_keeps_one_column_per_character(void **state)
+{
+    (void)state;
+    setlocale(LC_ALL, "C");
+    assert_int_equal(crt_width("a · b"), 5);
+    assert_int_equal(crt_width("12 ms — 3↑…"), 11);
+    char out[512];
+    wrap_all("ab · cd", 4, out, sizeof out);
+    assert_string_equal(out, "ab ·|cd");
+    setlocale(LC_ALL, "C.UTF-8");
+}
+
 int main(void)
 {
     setlocale(LC_ALL, "C.UTF-8");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(breaks_at_spaces_else_inside_long_words),
         cmocka_unit_test(counts_columns_not_bytes),
+        cmocka_unit_test(non_utf8_locale_keeps_one_column_per_character),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -31,9 +31,7 @@ struct celery_job {
     bool terminate;
 };
 
-/* What the confirmation hands over (one question is open at a time). */
-static struct celery_job *pending;
-
+/* What the confirmation owns until y (confirm.h), then the write queue. */
 static void job_free(void *arg)
 {
     struct celery_job *job = arg;
@@ -113,11 +111,7 @@ static int run_job(void *arg, char *text, size_t len)
 
 static void submit(struct ui *ui, void *arg)
 {
-    (void)arg;
-    struct celery_job *job = pending;
-    pending = NULL;
-    if (!job)
-        return;
+    struct celery_job *job = arg;
     char label[320];
     snprintf(label, sizeof label, "celery %s %s", job->method, job->target);
     if (!writes_submit(ui->writes, label, run_job, job_free, job)) {
@@ -158,16 +152,15 @@ static struct celery_job *job_new(struct ui *ui, const char *method, const char 
     job->cfg = ui->opt->cfg;
     snprintf(job->method, sizeof job->method, "%s", method);
     snprintf(job->target, sizeof job->target, "%s", target);
-    job_free(pending);   /* a question left unanswered */
-    pending = job;
     return job;
 }
 
 void celery_ask_shutdown(struct ui *ui, const char *hostname)
 {
-    if (!job_new(ui, "shutdown", hostname))
+    struct celery_job *job = job_new(ui, "shutdown", hostname);
+    if (!job)
         return;
-    confirm_ask(ui, hostname, NULL, submit, NULL,
+    confirm_ask(ui, hostname, NULL, submit, job, job_free,
                 "Shut down Celery worker %s (warm: it finishes its tasks and exits). Type %s", hostname, hostname);
 }
 
@@ -177,6 +170,6 @@ void celery_ask_revoke(struct ui *ui, const char *task_id, bool terminate)
     if (!job)
         return;
     job->terminate = terminate;
-    confirm_ask(ui, task_id, NULL, submit, NULL, "Revoke task %s on every Celery worker%s. Type its id", task_id,
+    confirm_ask(ui, task_id, NULL, submit, job, job_free, "Revoke task %s on every Celery worker%s. Type its id", task_id,
                 terminate ? " and terminate it if it runs" : "");
 }

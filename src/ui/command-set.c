@@ -8,6 +8,7 @@
 #include "ui/command-set.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "console/board.h"
@@ -15,6 +16,7 @@
 #include "console/fleet-source.h"
 #include "control/names.h"
 #include "control/policy.h"
+#include "core/xalloc.h"
 #include "ui/confirm.h"
 
 bool ui_guardrails_read_only(struct ui *ui)
@@ -85,10 +87,16 @@ static bool guardrail_known(const struct ui *ui, const char *name, char *what, s
     return known;
 }
 
+/* A guardrail change waiting for y (owned by the question, confirm.h). */
+struct guardrail_ask {
+    char name[192], value[128];
+};
+
 static void run_pending(struct ui *ui, void *arg)
 {
-    (void)arg;
-    write_guardrail(ui, ui->confirm_name, ui->confirm_value);
+    struct guardrail_ask *ask = arg;
+    write_guardrail(ui, ask->name, ask->value);
+    free(ask);
 }
 
 /* Validated and not refused: canonical in *canonical; false when it said why. */
@@ -113,22 +121,23 @@ static bool may_set(struct ui *ui, const char *name, const char *value, char *ca
  * so that a typo does not quietly set nothing. */
 static void ask_guardrail(struct ui *ui, const char *name, const char *canonical, const char *from)
 {
-    snprintf(ui->confirm_name, sizeof ui->confirm_name, "%s", name);
-    snprintf(ui->confirm_value, sizeof ui->confirm_value, "%s", canonical);
+    struct guardrail_ask *ask = xcalloc(1, sizeof *ask);
+    snprintf(ask->name, sizeof ask->name, "%s", name);
+    snprintf(ask->value, sizeof ask->value, "%s", canonical);
     char what[300], cancelled[300];
     snprintf(cancelled, sizeof cancelled, "not set: %s", name);
     if (!guardrail_known(ui, name, what, sizeof what)) {
-        confirm_ask(ui, NULL, cancelled, run_pending, NULL, "no live worker, queue or config knows %s: y sets %s = %s anyway",
+        confirm_ask(ui, NULL, cancelled, run_pending, ask, free, "no live worker, queue or config knows %s: y sets %s = %s anyway",
                     what, name, canonical);
         return;
     }
     size_t n = workers_reached(ui, name);
     const char *dot = strrchr(name, '.');
     if (strncmp(name, "queue.", 6) == 0 && dot > name + 6)
-        confirm_ask(ui, NULL, cancelled, run_pending, NULL, "set %s = %s: %zu running worker%s consume%s %.*s (now %s)",
+        confirm_ask(ui, NULL, cancelled, run_pending, ask, free, "set %s = %s: %zu running worker%s consume%s %.*s (now %s)",
                     name, canonical, n, n == 1 ? "" : "s", n == 1 ? "s" : "", (int)(dot - name - 6), name + 6, from);
     else
-        confirm_ask(ui, NULL, cancelled, run_pending, NULL, "set %s = %s for the whole fleet: %zu running worker%s (now %s)",
+        confirm_ask(ui, NULL, cancelled, run_pending, ask, free, "set %s = %s for the whole fleet: %zu running worker%s (now %s)",
                     name, canonical, n, n == 1 ? "" : "s", from);
 }
 

@@ -13,10 +13,20 @@
 
 #define KEY_ESC 27
 
-void confirm_ask(struct ui *ui, const char *typed_name, const char *cancelled,
-                 void (*run)(struct ui *ui, void *arg), void *arg, const char *what_fmt, ...)
+void confirm_free(struct ui *ui)
 {
     struct ui_confirm *c = &ui->confirm;
+    if (c->active && c->drop)
+        c->drop(c->arg);
+    c->active = false;
+    c->arg = NULL;
+}
+
+void confirm_ask(struct ui *ui, const char *typed_name, const char *cancelled, void (*run)(struct ui *ui, void *arg),
+                 void *arg, void (*drop)(void *arg), const char *what_fmt, ...)
+{
+    struct ui_confirm *c = &ui->confirm;
+    confirm_free(ui);   /* a question left unanswered */
     memset(c, 0, sizeof *c);
     va_list ap;
     va_start(ap, what_fmt);
@@ -27,6 +37,7 @@ void confirm_ask(struct ui *ui, const char *typed_name, const char *cancelled,
     snprintf(c->cancelled, sizeof c->cancelled, "%s", cancelled ? cancelled : "cancelled");
     c->run = run;
     c->arg = arg;
+    c->drop = drop;
     c->active = true;
 }
 
@@ -35,11 +46,13 @@ bool confirm_open(const struct ui *ui) { return ui->confirm.active; }
 static void finish(struct ui *ui, bool yes)
 {
     struct ui_confirm *c = &ui->confirm;
-    c->active = false;
-    if (yes)
+    if (yes) {
+        c->active = false;   /* run owns arg from here */
         c->run(ui, c->arg);
-    else
+    } else {
         ui_message(ui, "%s", c->cancelled);
+        confirm_free(ui);
+    }
 }
 
 bool confirm_key(struct ui *ui, int key)
@@ -56,8 +69,8 @@ bool confirm_key(struct ui *ui, int key)
         finish(ui, false);
     } else if (key == '\r' || key == '\n' || key == KEY_ENTER) {
         if (strcmp(c->input, c->name) != 0) {
-            c->active = false;
             ui_message(ui, "cancelled: the name typed was not %s", c->name);
+            confirm_free(ui);
         } else {
             finish(ui, true);
         }

@@ -543,6 +543,7 @@ static int poll_timeout(double next_tick, double drawn_at)
 
 static void ui_free(struct ui *ui)
 {
+    confirm_free(ui);   /* a question still open owns what it would have done */
     writes_stop(ui->writes);
     for (size_t v = 0; v < nviews; v++)
         if (views[v]->free)

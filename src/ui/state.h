@@ -80,6 +80,7 @@ struct ui_confirm {
     char cancelled[256];
     void (*run)(struct ui *ui, void *arg);
     void *arg;
+    void (*drop)(void *arg);   /* NULL: arg is borrowed */
 };
 
 struct ui {
@@ -110,8 +111,6 @@ struct ui {
     uint64_t fleet_seen;            /* fleet feed generation alerts last saw */
     struct alert_baseline alert_rate;   /* the fleet readings the error rate is measured from */
     struct feed_view fleet;         /* the fleet collector's last table (ref held) */
-    char confirm_name[192];         /* a :set on an unknown name waiting for y */
-    char confirm_value[128];
     struct ui_confirm confirm;      /* the question open now (confirm.h) */
     struct console_writes *writes;  /* the write queue (console/writes.h) */
 };

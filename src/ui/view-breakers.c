@@ -77,19 +77,19 @@ static int dep_compare(void *ctx, size_t a, size_t b, int column)
 }
 static const struct list_model dep_model = {dep_count, dep_key, dep_matches, dep_compare};
 
-/* A confirmed action waiting for y/n, and the writer's result. */
-static struct {
-    char dep[256];
-    const char *command;    /* open | disabled | reset */
-    size_t workers;         /* reporting the breaker when asked */
-} pending;
-
+/* A breaker command: owned by the question until y (confirm.h), then by
+ * the console's write queue. */
 struct write_job {
     char *url, *context, *dep;
-    const char *command, *action;
+    const char *command, *action;   /* open | disabled | reset; its audit name */
     const struct config *cfg;
-    size_t workers;
+    size_t workers;                 /* reporting the breaker when asked */
 };
+
+static const char *audit_action(const char *command)
+{
+    return !strcmp(command, "open") ? "breaker.open" : !strcmp(command, "disabled") ? "breaker.close" : "breaker.reset";
+}
 
 static void write_job_free(void *arg)
 {
@@ -127,25 +127,16 @@ static int write_breaker(void *arg, char *text, size_t len)
     return rc;
 }
 
-static void start_write(struct ui *ui)
+static void run_write(struct ui *ui, void *arg)
 {
-    struct write_job *job = xcalloc(1, sizeof *job);
-    job->url = xstrdup(ui->opt->ctx->redis);
-    job->context = xstrdup(ui->opt->ctx->name ? ui->opt->ctx->name : "");
-    job->dep = xstrdup(pending.dep);
-    job->command = pending.command;
-    job->action = !strcmp(pending.command, "open") ? "breaker.open" : !strcmp(pending.command, "disabled")
-                                                                         ? "breaker.close" : "breaker.reset";
-    job->cfg = ui->opt->cfg;
-    job->workers = pending.workers;
+    struct write_job *job = arg;
     char label[400];
-    snprintf(label, sizeof label, "breaker %s: sending %s", pending.dep, pending.command);
+    snprintf(label, sizeof label, "breaker %s: sending %s", job->dep, job->command);
+    ui_message(ui, "%s ...", label);
     if (!writes_submit(ui->writes, label, write_breaker, write_job_free, job)) {
         write_job_free(job);
         ui_error(ui, "too many writes waiting; try again in a moment");
-        return;
     }
-    ui_message(ui, "breaker %s: sending %s ...", pending.dep, pending.command);
 }
 
 static enum theme_slot state_slot(enum breaker_state s)
@@ -300,12 +291,6 @@ static void draw_breakers(struct ui *ui, void *state, int top, int height)
     }
 }
 
-static void run_write(struct ui *ui, void *arg)
-{
-    (void)arg;
-    start_write(ui);
-}
-
 static bool ask(struct ui *ui, struct breakers_state *st, const char *command, const char *verb)
 {
     size_t row;
@@ -320,18 +305,22 @@ static bool ask(struct ui *ui, struct breakers_state *st, const char *command, c
     }
     if (ui->opt->ctx->read_only) {
         ui_message(ui, "read-only: breakers cannot be changed from this console");
-        struct audit_entry e = {.action = !strcmp(command, "open") ? "breaker.open"
-                                          : !strcmp(command, "disabled") ? "breaker.close" : "breaker.reset",
-                                .target = name, .new_value = command, .result = "refused: read-only"};
+        struct audit_entry e = {.action = audit_action(command), .target = name, .new_value = command,
+                                .result = "refused: read-only"};
         char err[256];
         audit_record(ui->opt->cfg, ui->opt->ctx->name, NULL, &e, err, sizeof err);
         return true;
     }
-    snprintf(pending.dep, sizeof pending.dep, "%s", name);
-    pending.command = command;
     size_t workers = st->bt.rows[row].workers;
-    pending.workers = workers;
-    confirm_ask(ui, NULL, NULL, run_write, NULL, "%zu worker%s report %s. %s breaker %s fleet-wide", workers,
+    struct write_job *job = xcalloc(1, sizeof *job);
+    job->url = xstrdup(ui->opt->ctx->redis);
+    job->context = xstrdup(ui->opt->ctx->name ? ui->opt->ctx->name : "");
+    job->dep = xstrdup(name);
+    job->command = command;
+    job->action = audit_action(command);
+    job->cfg = ui->opt->cfg;
+    job->workers = workers;
+    confirm_ask(ui, NULL, NULL, run_write, job, write_job_free, "%zu worker%s report %s. %s breaker %s fleet-wide", workers,
                 workers == 1 ? "" : "s", name, verb, name);
     return true;
 }

@@ -381,7 +381,7 @@ static bool refused(struct ui *ui)
 static bool ask_replay_all(struct ui *ui, struct dlq_state *st)
 {
     if (!refused(ui))
-        confirm_ask(ui, st->queue, NULL, run_replay_all, st, "replay ALL %ld messages of %s to where they died",
+        confirm_ask(ui, st->queue, NULL, run_replay_all, st, NULL, "replay ALL %ld messages of %s to where they died",
                     dlq_depth(st), st->queue);
     return true;
 }
@@ -389,7 +389,7 @@ static bool ask_replay_all(struct ui *ui, struct dlq_state *st)
 static bool ask_purge(struct ui *ui, struct dlq_state *st)
 {
     if (!refused(ui))
-        confirm_ask(ui, st->queue, NULL, run_purge, st, "PURGE (delete for good) all %ld messages of %s",
+        confirm_ask(ui, st->queue, NULL, run_purge, st, NULL, "PURGE (delete for good) all %ld messages of %s",
                     dlq_depth(st), st->queue);
     return true;
 }
@@ -401,7 +401,7 @@ static bool ask_delete(struct ui *ui, struct dlq_state *st)
     if (!st->msgs.nmarks)
         ui_message(ui, "mark messages with space first");
     else
-        confirm_ask(ui, st->queue, NULL, run_delete, st, "DELETE the %zu marked message%s of %s", st->msgs.nmarks,
+        confirm_ask(ui, st->queue, NULL, run_delete, st, NULL, "DELETE the %zu marked message%s of %s", st->msgs.nmarks,
                     st->msgs.nmarks == 1 ? "" : "s", st->queue);
     return true;
 }
@@ -427,7 +427,7 @@ static void replay_marked(struct ui *ui, struct dlq_state *st)
         return;
     }
     if (st->msgs.nmarks > 1) {
-        confirm_ask(ui, NULL, NULL, run_replay_marked, st, "replay the %zu marked messages of %s to where they died",
+        confirm_ask(ui, NULL, NULL, run_replay_marked, st, NULL, "replay the %zu marked messages of %s to where they died",
                     st->msgs.nmarks, st->queue);
     } else if (st->msgs.nmarks) {
         run_replay_marked(ui, st);

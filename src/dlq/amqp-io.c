@@ -78,22 +78,43 @@ void amqp_dlq_drop(amqp_connection_state_t *c)
     *c = NULL;
 }
 
-amqp_channel_t amqp_dlq_channel(struct dlq *d, amqp_connection_state_t conn)
+/* Below RabbitMQ's default channel_max (2047). */
+#define CHANNEL_WRAP 2000
+
+static bool channel_held(const struct amqp_dlq *a, amqp_channel_t ch)
+{
+    return ch == a->held[0] || ch == a->held[1];
+}
+
+amqp_channel_t amqp_dlq_channel(struct dlq *d, amqp_connection_state_t conn, bool held)
 {
     struct amqp_dlq *a = d->priv;
-    amqp_channel_t ch = a->next_channel++;
-    if (a->next_channel > 2000)
-        a->next_channel = 1;
+    amqp_channel_t ch;
+    do {
+        ch = a->next_channel++;
+        if (a->next_channel > CHANNEL_WRAP)
+            a->next_channel = 1;
+    } while (channel_held(a, ch));
     amqp_channel_open(conn, ch);
     if (amqp_dlq_rpc_check(d, amqp_get_rpc_reply(conn), "channel.open") < 0)
         return 0;
+    if (held)
+        a->held[a->held[0] ? 1 : 0] = ch;
     return ch;
+}
+
+void amqp_dlq_channel_release(struct dlq *d, amqp_channel_t ch)
+{
+    struct amqp_dlq *a = d->priv;
+    for (int i = 0; i < 2; i++)
+        if (ch && a->held[i] == ch)
+            a->held[i] = 0;
 }
 
 /* Ready count by passive declare, on its own channel (a 404 closes it). */
 int amqp_dlq_count(struct dlq *d, amqp_connection_state_t conn, const char *queue, long *out)
 {
-    amqp_channel_t ch = amqp_dlq_channel(d, conn);
+    amqp_channel_t ch = amqp_dlq_channel(d, conn, false);
     if (!ch)
         return -1;
     amqp_queue_declare_ok_t *ok = amqp_queue_declare(conn, ch, amqp_cstring_bytes(queue), 1, 0, 0, 0, amqp_empty_table);
@@ -221,7 +242,7 @@ int amqp_dlq_reader_open(struct dlq *d, struct amqp_dlq_reader *r)
     r->conn = a->conn;
     if (amqp_dlq_count(d, a->conn, d->addr.name, &r->expected) < 0)
         return -1;
-    if (!(r->ch = amqp_dlq_channel(d, a->conn)))
+    if (!(r->ch = amqp_dlq_channel(d, a->conn, true)))
         return -1;
     if (set_prefetch(r, r->expected + 10 < PREFETCH_STEP ? (int)r->expected + 10 : PREFETCH_STEP) < 0)
         return -1;
@@ -320,6 +341,7 @@ int amqp_dlq_reader_close(struct amqp_dlq_reader *r)
     if (!r->ch)
         return 0;
     amqp_channel_close(r->conn, r->ch, AMQP_REPLY_SUCCESS);
+    amqp_dlq_channel_release(r->d, r->ch);
     r->ch = 0;
     amqp_maybe_release_buffers(r->conn);
     return amqp_dlq_rpc_check(r->d, amqp_get_rpc_reply(r->conn), "channel.close (giving messages back)");
@@ -337,7 +359,7 @@ int amqp_dlq_publisher_open(struct dlq *d, struct amqp_dlq_publisher *p)
     if (!a->pub && amqp_dlq_connect(d, &a->pub) < 0)
         return -1;
     p->conn = a->pub;
-    if (!(p->ch = amqp_dlq_channel(d, a->pub)))
+    if (!(p->ch = amqp_dlq_channel(d, a->pub, true)))
         return -1;
     amqp_confirm_select(p->conn, p->ch);
     return amqp_dlq_rpc_check(d, amqp_get_rpc_reply(p->conn), "confirm.select");
@@ -350,6 +372,7 @@ void amqp_dlq_publisher_close(struct amqp_dlq_publisher *p)
         amqp_channel_close(p->conn, p->ch, AMQP_REPLY_SUCCESS);
         amqp_maybe_release_buffers(p->conn);
     }
+    amqp_dlq_channel_release(p->d, p->ch);
     p->ch = 0;
 }
 

@@ -19,6 +19,9 @@ struct amqp_dlq {
     amqp_connection_state_t conn;   /* reading the DLQ */
     amqp_connection_state_t pub;    /* publishing (replay, import), opened when needed */
     amqp_channel_t next_channel;
+    /* the long-lived channels open now (the reader's, the publisher's):
+     * numbers wrap at CHANNEL_WRAP and must not land on one of these */
+    amqp_channel_t held[2];
     double timeout;
 };
 
@@ -59,8 +62,12 @@ int amqp_dlq_rpc_check(struct dlq *d, amqp_rpc_reply_t r, const char *what);
 /* Logs in to the context's AMQP URL (net/amqp-login.h); -1 with d->err. */
 int amqp_dlq_connect(struct dlq *d, amqp_connection_state_t *out);
 void amqp_dlq_drop(amqp_connection_state_t *c);
-/* A fresh channel on conn; 0 with d->err. */
-amqp_channel_t amqp_dlq_channel(struct dlq *d, amqp_connection_state_t conn);
+/* A fresh channel on conn; 0 with d->err. A held channel (the reader's,
+ * the publisher's) stays open across calls: its number is not given out
+ * again until amqp_dlq_channel_release. One-shot channels (a count, a
+ * purge) are closed before the call that opened them returns. */
+amqp_channel_t amqp_dlq_channel(struct dlq *d, amqp_connection_state_t conn, bool held);
+void amqp_dlq_channel_release(struct dlq *d, amqp_channel_t ch);
 /* Ready count by passive declare, on its own channel (a 404 closes it). */
 int amqp_dlq_count(struct dlq *d, amqp_connection_state_t conn, const char *queue, long *out);
 

@@ -186,16 +186,21 @@ static int target_exists(struct amqp_dlq_publisher *p, const char *name)
 static long count_retryable(struct amqp_dlq_publisher *p, struct amqp_dlq_pending *batch, size_t n)
 {
     long again = 0;
-    const char *known = NULL;   /* last target found to exist: batches mostly share one */
+    /* the last target asked about and the answer: batches mostly share one,
+     * so a batch returned whole costs one passive declare, not one each */
+    const char *asked = NULL;
+    int exists = 0;
     for (size_t i = 0; i < n; i++) {
         struct amqp_dlq_pending *e = &batch[i];
         if (e->state != P_FAILED || !e->returned)
             continue;
-        int exists = known && strcmp(known, e->target) == 0 ? 1 : target_exists(p, e->target);
+        if (!asked || strcmp(asked, e->target) != 0) {
+            exists = target_exists(p, e->target);
+            asked = e->target;
+        }
         if (exists < 0)
             return -1;
         if (exists) {
-            known = e->target;
             again++;
             continue;
         }
@@ -396,7 +401,7 @@ static int amqp_purge(struct dlq *d, const struct dlq_select *sel, struct dlq_ta
 {
     struct amqp_dlq *a = d->priv;
     if (sel->all && !sel->grep && !sel->nids) {
-        amqp_channel_t ch = amqp_dlq_channel(d, a->conn);
+        amqp_channel_t ch = amqp_dlq_channel(d, a->conn, false);
         if (!ch)
             return -1;
         amqp_queue_purge_ok_t *ok = amqp_queue_purge(a->conn, ch, amqp_cstring_bytes(d->addr.name));

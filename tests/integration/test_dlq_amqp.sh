@@ -73,6 +73,19 @@ expect_match "returned message: reported" "$out" 'NO_ROUTE'
 expect_match "returned message: tally says failed" "$out" 'moved 0, failed 1, skipped 0'
 expect_eq "returned message: DLQ copy kept" "$(depth orders.dlq)" 999
 
+# ---- more returns than channel numbers: a DLQ of 2,100 replayed to a
+# queue that does not exist asks once per batch whether the queue exists
+# (a passive declare on a one-shot channel), never once per message: one
+# per message wrapped the channel numbers onto the replay's own open
+# channels ("second 'channel.open' seen") and lost the connection
+fill declare big.dlq
+fill publish big.dlq 2100
+check "2,100 in big.dlq" wait_for 20 depth_is big.dlq 2100
+out=$("${Q[@]}" dlq replay amqp:big.dlq --all --to no-such-queue 2>/dev/null); rc=$?
+expect_eq "2,100 returned: exit 1 (failures), not a lost connection" "$rc" 1
+expect_match "2,100 returned: all failed, none moved" "$out" '^moved 0, failed 2100, skipped 0'
+expect_eq "2,100 returned: every DLQ copy kept" "$(depth big.dlq)" 2100
+
 # ---- dry run and --limit
 out=$("${Q[@]}" dlq replay amqp:orders.dlq --all --limit 3 --dry-run); rc=$?
 expect_eq "dry run exits 0" "$rc" 0

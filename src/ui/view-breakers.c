@@ -320,8 +320,8 @@ static bool ask(struct ui *ui, struct breakers_state *st, const char *command, c
     job->action = audit_action(command);
     job->cfg = ui->opt->cfg;
     job->workers = workers;
-    confirm_ask(ui, NULL, NULL, run_write, job, write_job_free, "%zu worker%s report %s. %s breaker %s fleet-wide", workers,
-                workers == 1 ? "" : "s", name, verb, name);
+    confirm_ask(ui, NULL, NULL, run_write, job, write_job_free, "%zu worker%s report %s. %s breaker %s fleet-wide",
+                workers, workers == 1 ? "" : "s", name, verb, name);
     return true;
 }
 

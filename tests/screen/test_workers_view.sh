@@ -105,6 +105,21 @@ check "Redis down: rows are kept" screen_wait w 2 'handhost:4242'
 start_redis >/dev/null
 check "Redis back: the fleet reads again" screen_wait w 20 '[0-9]+ workers?: '
 
+# a value longer than its column wraps under itself (up to 3 lines), at 80
+# columns as anywhere: three queues take three lines of the 24-column value
+now=$(date +%s.%N)
+$R set qdeck:worker:wide-7 "{\"id\":\"wide-7\",\"host\":\"widehost\",\"pid\":77,\"version\":\"0.0.1\",\"at\":$now,\"interval\":30,\"queues\":[\"amqp:wide.q1\",\"amqp:wide.q2\",\"amqp:wide.q3\"],\"slots_busy\":0,\"slots_total\":4,\"processed\":1,\"failed\":0,\"state\":\"running\"}" PX 90000 >/dev/null
+$R zadd qdeck:registry:workers "$now" wide-7 >/dev/null
+tmux -L "$SCREEN_SOCK" resize-window -t w -x 80 -y 30
+screen_keys w / w i d e - 7 Enter
+check "80 columns: the wide worker listed" screen_wait w 10 'widehost:77'
+screen_keys w Enter
+check "80 columns: its detail opens" screen_wait w 5 'worker wide-7 +\(Esc closes\)'
+check "80 columns: the queue list begins on the Queues line" screen_wait w 5 'Queues +amqp:wide\.q1,'
+wrapped=$(screen_text w | grep -E -A2 'Queues +amqp' | tail -n +2)
+expect_match "80 columns: ... goes on under itself" "$(head -1 <<<"$wrapped")" '^ {14,}amqp:wide\.q2,'
+expect_match "80 columns: ... to its last queue, not cut" "$(tail -1 <<<"$wrapped")" '^ {14,}amqp:wide\.q3 *$'
+screen_keys w Escape / Escape
 tmux -L "$SCREEN_SOCK" resize-window -t w -x 70 -y 20
 check "narrow terminal: still the worker rows" screen_wait w 5 "$host:[0-9]+"
 screen_keys w q

@@ -66,6 +66,17 @@ screen_wait ov2 10 'redis ok'
 check "without NO_COLOR the same screen has colours (the check above can fail)" has_colours
 screen_keys ov2 q
 
+# a terminal that is not UTF-8: every character of the console's own text
+# is one ASCII column (' · ' as ' . '), never a '?' per byte
+screen_start ascii "LC_ALL=C $QDECK --redis $REDIS_URL --refresh 0.5"
+check "C locale: the console runs" screen_wait ascii 10 'redis ok'
+check "C locale: separators as ' . '" screen_wait ascii 5 ' \. refreshed [0-9.]+s ago'
+check "C locale: no '??' where a separator was" bash -c "! tmux -L '$SCREEN_SOCK' capture-pane -p -t ascii | grep -qF '??'"
+check "C locale: nothing but ASCII on the screen" bash -c \
+  "! tmux -L '$SCREEN_SOCK' capture-pane -p -t ascii | LC_ALL=C grep -q \$'[\x80-\xff]'"
+screen_keys ascii q
+expect_eq "C locale: q exits 0" "$(screen_exit_status ascii 10)" 0
+
 out=$("$QDECK" --redis "$REDIS_URL" --theme no-such-theme 2>&1 </dev/null); rc=$?
 expect_eq "unknown --theme refused before the screen: exit 2" "$rc" 2
 expect_match "unknown --theme names the theme" "$out" "no theme 'no-such-theme'"

@@ -272,6 +272,7 @@ static void registered_only(struct fleet_worker *w, const char *id, double last_
     w->host = xstrdup("?");
     w->version = xstrdup("?");
     w->queues = xstrdup("");
+    w->health = xstrdup("");
     w->report = cJSON_CreateObject();
     w->pid = -1;
     w->slots_busy = w->slots_total = w->in_flight = -1;

@@ -110,6 +110,9 @@ check "Redis back: the fleet reads again" screen_wait w 20 '[0-9]+ workers?: '
 now=$(date +%s.%N)
 $R set qdeck:worker:wide-7 "{\"id\":\"wide-7\",\"host\":\"widehost\",\"pid\":77,\"version\":\"0.0.1\",\"at\":$now,\"interval\":30,\"queues\":[\"amqp:wide.q1\",\"amqp:wide.q2\",\"amqp:wide.q3\"],\"slots_busy\":0,\"slots_total\":4,\"processed\":1,\"failed\":0,\"state\":\"running\"}" PX 90000 >/dev/null
 $R zadd qdeck:registry:workers "$now" wide-7 >/dev/null
+# and one registered whose key is gone, that no earlier read knew: the
+# filter below reads every row's fields (a NULL health crashed it once)
+$R zadd qdeck:registry:workers "$now" ghost-5 >/dev/null
 tmux -L "$SCREEN_SOCK" resize-window -t w -x 80 -y 30
 screen_keys w / w i d e - 7 Enter
 check "80 columns: the wide worker listed" screen_wait w 10 'widehost:77'

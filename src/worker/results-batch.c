@@ -70,6 +70,7 @@ struct batch_req {
     bool folded;           /* PROCESSING: not sent; an outcome: its record carries the start */
     int replies;           /* appended to this round trip's pipeline */
     int traced;            /* of which the last (0 or 1) is the qdeck:trace record: best effort */
+    bool trace_stored;     /* Redis took the trace record: a retry of the marks sends it no more */
     bool stored;           /* every reply read and none an error */
 };
 
@@ -104,12 +105,12 @@ static int append(struct results_batch *rb, redisContext *c, struct batch_req *r
     case OP_PROCESSING: return r->folded ? 0 : results_append_processing(cfg, c, r->t);
     case OP_COMPLETED: {
         int n = results_append_completed(cfg, c, r->t, r->folded);
-        r->traced = results_append_trace(cfg, c, r->t, "ok");
+        r->traced = r->trace_stored ? 0 : results_append_trace(cfg, c, r->t, "ok");
         return n + r->traced;
     }
     case OP_FAILED: {
         int n = results_append_failed(cfg, c, r->t, r->t->settle == SETTLE_DEAD, r->folded);
-        r->traced = results_append_trace(cfg, c, r->t, results_trace_outcome(r->t));
+        r->traced = r->trace_stored ? 0 : results_append_trace(cfg, c, r->t, results_trace_outcome(r->t));
         return n + r->traced;
     }
     case OP_RETURN: return 0;
@@ -128,7 +129,10 @@ static void read_replies(struct batch_req *r, const redisReply *exec, size_t *ne
                 t = t->next;
         const redisReply *reply = *next < exec->elements ? exec->element[*next] : NULL;
         (*next)++;
-        if (reply && reply->type == REDIS_REPLY_ERROR && k >= r->replies - r->traced) {
+        bool trace = k >= r->replies - r->traced;
+        if (trace && reply && reply->type != REDIS_REPLY_ERROR) {
+            r->trace_stored = true;
+        } else if (trace && reply) {
             log_warn("trace: task %s: Redis refused its record: %s", t->id, reply->str);
         } else if (!reply || reply->type == REDIS_REPLY_ERROR) {
             refused = true;

@@ -112,6 +112,20 @@ expect_match "/metrics: the llm type's tokens (85 calls x 12 in, x 30 out)" \
   'direction="in"} 1020$'
 expect_match "/metrics: out too" "$(curl -s "http://127.0.0.1:$mport/metrics" | grep '^qdeck_task_tokens_total{type="llm"')" \
   'direction="out"} 2550$'
+
+# ------------------------------------------------------------ a retried mark, one record
+# a task whose result record cannot be written (its key holds a string, so
+# HSET answers WRONGTYPE) keeps its ack back and its marks go out again on
+# a timer; its trace record, which Redis took the first time, is not sent
+# again with them
+$R set qdeck:task:retry-once "not a hash" >/dev/null
+$R lpush tr '{"id":"retry-once","type":"nap","payload":{"ms":1}}' >/dev/null
+records_of() { $R xrange qdeck:trace - + | grep -cx "$1"; }
+check "the marks of retry-once refused three times (retried on the timer)" wait_for 10 bash -c "[ \$(grep -c 'task retry-once: Redis refused a write' '$T/worker.log') -ge 3 ]"
+expect_eq "... and its trace record sent once" "$(records_of retry-once)" 1
+$R del qdeck:task:retry-once >/dev/null
+check "the key mended: the task completes" wait_for 10 bash -c "[ \"\$($R hget qdeck:task:retry-once status)\" = COMPLETED ]"
+expect_eq "... still one trace record" "$(records_of retry-once)" 1
 kill -TERM "$wpid"; wait "$wpid"; wpid=
 
 # ------------------------------------------------------------ replay

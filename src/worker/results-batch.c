@@ -35,7 +35,8 @@
  *               qdeck:trace record (XADD MAXLEN ~, results_append_trace):
  *               one command more in the same transaction, no round trip
  *               more. Best effort: a refused XADD is logged, never holds an
- *               ack.
+ *               ack; a record Redis took is not sent again when the marks
+ *               go out again.
  *   return      no command: a task given back waits for the writes queued
  *               before it, which may still point at it.
  * A crash anywhere loses nothing: no ack is sent before its mark is stored,

@@ -102,10 +102,7 @@ unsigned long control_write_guardrail(struct console_writes *w, const struct con
     j->workers = workers;
     char label[400];
     snprintf(label, sizeof label, "setting %s = %s", name, canonical);
-    unsigned long ticket = writes_enqueue(w, label, run_guardrail, control_job_free, j);
-    if (!ticket)
-        control_job_free(j);
-    return ticket;
+    return writes_enqueue(w, label, run_guardrail, control_job_free, j);
 }
 
 /* name: the job; value: the verb. */
@@ -157,8 +154,5 @@ unsigned long control_write_sched(struct console_writes *w, const struct config 
     j->refused = refused;
     char label[400];
     snprintf(label, sizeof label, "%s %s", verb, job);
-    unsigned long ticket = writes_enqueue(w, label, run_sched, control_job_free, j);
-    if (!ticket)
-        control_job_free(j);
-    return ticket;
+    return writes_enqueue(w, label, run_sched, control_job_free, j);
 }

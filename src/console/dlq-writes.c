@@ -152,8 +152,5 @@ unsigned long dlq_write_submit(struct console_writes *w, const struct config *cf
         snprintf(label, sizeof label, "replaying %s of %s", job->nids ? "marked messages" : "every message", job->queue);
     else
         snprintf(label, sizeof label, "%s %s", job->nids ? "deleting marked messages of" : "purging", job->queue);
-    unsigned long ticket = writes_enqueue(w, label, run_dlq_write, dlq_write_free, dw);
-    if (!ticket)
-        dlq_write_free(dw);
-    return ticket;
+    return writes_enqueue(w, label, run_dlq_write, dlq_write_free, dw);
 }

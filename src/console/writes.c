@@ -115,8 +115,11 @@ struct console_writes *writes_start(int notify_fd)
 unsigned long writes_enqueue(struct console_writes *w, const char *label, write_run_fn run,
                              void (*free_arg)(void *), void *arg)
 {
-    if (!w)
+    if (!w) {
+        if (free_arg)
+            free_arg(arg);
         return 0;
+    }
     unsigned long ticket = 0;
     pthread_mutex_lock(&w->lock);
     if (w->njobs < QUEUE_MAX && !w->stopping && !w->interrupting) {
@@ -129,6 +132,8 @@ unsigned long writes_enqueue(struct console_writes *w, const char *label, write_
         pthread_cond_signal(&w->wake);
     }
     pthread_mutex_unlock(&w->lock);
+    if (!ticket && free_arg)
+        free_arg(arg);
     return ticket;
 }
 

@@ -24,11 +24,12 @@ typedef int (*write_run_fn)(void *arg, char *result, size_t len);
 
 struct console_writes *writes_start(int notify_fd);
 /* Queues a job; free_arg(arg) after it ran (or at stop). false when the
- * queue is full (nothing queued, arg not freed). */
+ * queue is full or stopping: nothing queued, and arg freed at once (the
+ * queue takes arg either way). */
 bool writes_submit(struct console_writes *w, const char *label, write_run_fn run, void (*free_arg)(void *),
                    void *arg);
 /* The same, answering the job's ticket (1, 2, ...) for writes_finished;
- * 0 when the queue is full (nothing queued, arg not freed). */
+ * 0 when refused (nothing queued, arg freed). */
 unsigned long writes_enqueue(struct console_writes *w, const char *label, write_run_fn run,
                              void (*free_arg)(void *), void *arg);
 /* Has the job with that ticket ended (ran, or was dropped at stop)? */

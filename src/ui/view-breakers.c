@@ -133,10 +133,8 @@ static void run_write(struct ui *ui, void *arg)
     char label[400];
     snprintf(label, sizeof label, "breaker %s: sending %s", job->dep, job->command);
     ui_message(ui, "%s ...", label);
-    if (!writes_submit(ui->writes, label, write_breaker, write_job_free, job)) {
-        write_job_free(job);
+    if (!writes_submit(ui->writes, label, write_breaker, write_job_free, job))
         ui_error(ui, "too many writes waiting; try again in a moment");
-    }
 }
 
 static enum theme_slot state_slot(enum breaker_state s)

@@ -138,7 +138,9 @@ static void interrupt_settles_the_running_job(void **state)
     assert_true(writes_interrupt(w, line, sizeof line));
     assert_string_equal(line, "interrupted: moved 0");
     assert_false(writes_finished(w, tl));                /* nothing starts after an interrupt */
-    assert_int_equal(writes_enqueue(w, "refused", run_step, NULL, &later), 0);
+    freed = 0;
+    assert_int_equal(writes_enqueue(w, "refused", run_step, free_arg, calloc(1, 8)), 0);
+    assert_int_equal(freed, 1);                          /* a refused job's argument is freed at once */
     assert_false(writes_interrupt(w, line, sizeof line)); /* none running now */
     writes_stop(w);
     /* a job that finished is not reported at quit */

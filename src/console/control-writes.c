@@ -105,6 +105,49 @@ unsigned long control_write_guardrail(struct console_writes *w, const struct con
     return writes_enqueue(w, label, run_guardrail, control_job_free, j);
 }
 
+const char *control_breaker_action(const char *command)
+{
+    return !strcmp(command, "open") ? "breaker.open" : !strcmp(command, "disabled") ? "breaker.close" : "breaker.reset";
+}
+
+/* name: the dependency; value: the command. */
+static int run_breaker(void *arg, char *result, size_t len)
+{
+    struct control_job *j = arg;
+    char err[512];
+    redisContext *c = policy_connect(j->url, j->timeout, err, sizeof err);
+    if (!c) {
+        snprintf(result, len, "breaker %s: %s", j->name, err);
+        return -1;
+    }
+    char *old = NULL;
+    int rc = policy_breaker_command(c, j->name, j->value, &old, err, sizeof err);
+    struct audit_entry e = {.action = control_breaker_action(j->value), .target = j->name, .old_value = old,
+                            .new_value = j->value, .result = rc == 0 ? "ok" : err};
+    char aerr[512];
+    audit_record(j->cfg, j->context, c, &e, aerr, sizeof aerr);
+    if (rc == 0)
+        snprintf(result, len, "breaker %s: %s sent to %zu worker%s (was %s); they apply it within 2 s", j->name,
+                 j->value, j->workers, j->workers == 1 ? "" : "s", old ? old : "none");
+    else
+        snprintf(result, len, "breaker %s: %s", j->name, err);
+    free(old);
+    redisFree(c);
+    return rc;
+}
+
+unsigned long control_write_breaker(struct console_writes *w, const struct config *cfg,
+                                    const struct context_config *ctx, const char *dep, const char *command,
+                                    size_t workers)
+{
+    struct control_job *j = control_job_new(cfg, ctx, dep, command);
+    j->workers = workers;
+    j->timeout = 2;   /* as the Breakers view always waited */
+    char label[400];
+    snprintf(label, sizeof label, "breaker %s: sending %s", dep, command);
+    return writes_enqueue(w, label, run_breaker, control_job_free, j);
+}
+
 /* name: the job; value: the verb. */
 static int run_sched(void *arg, char *result, size_t len)
 {

@@ -1,5 +1,6 @@
 /* The console's writes to the control plane, as jobs on the write queue
- * (console/writes.h): a guardrail set, a scheduler command. Each job opens
+ * (console/writes.h): a guardrail set, a breaker command, a scheduler
+ * command. Each job opens
  * its own Redis connection, writes, appends its audit record (file and
  * qdeck:audit, exactly as before they were jobs) and ends with a line
  * naming what was done: "paused amqp:orders on 3 workers
@@ -19,6 +20,14 @@
 unsigned long control_write_guardrail(struct console_writes *w, const struct config *cfg,
                                       const struct context_config *ctx, const char *name, const char *canonical,
                                       size_t workers);
+/* Queues a breaker command, "open", "disabled" or "reset", for dependency
+ * dep fleet-wide; workers: how many report the breaker, for the result
+ * line. 0 or the ticket. */
+unsigned long control_write_breaker(struct console_writes *w, const struct config *cfg,
+                                    const struct context_config *ctx, const char *dep, const char *command,
+                                    size_t workers);
+/* A breaker command's audit action: breaker.open, .close or .reset. */
+const char *control_breaker_action(const char *command);
 /* Queues a scheduler command: verb "run", "pause" or "resume" on job;
  * refused (read-only) writes only its audit record. 0 or the ticket. */
 unsigned long control_write_sched(struct console_writes *w, const struct config *cfg,

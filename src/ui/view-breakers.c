@@ -7,19 +7,17 @@
  * O forces the selected breaker open fleet-wide, C forces it closed
  * (DISABLED: calls flow, nothing recorded), R resets it to normal
  * operation; each asks y/n first (ui/confirm.h), is refused in read-only
- * mode, and is written (with its audit record) on the console's write
- * queue (console/writes.h) with its own Redis connection, so the screen
- * never waits on the network. Workers apply it within 2 s. */
+ * mode, and is written (with its audit record) as a job of the console's
+ * write queue (console/control-writes.h) with its own Redis connection, so
+ * the screen never waits on the network. Workers apply it within 2 s. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "console/board.h"
 #include "console/fleet-source.h"
-#include "console/writes.h"
+#include "console/control-writes.h"
 #include "control/audit.h"
-#include "control/policy.h"
-#include "control/policy-store.h"
 #include "core/clock.h"
 #include "core/xalloc.h"
 #include "resilience/fleet-report.h"
@@ -77,64 +75,20 @@ static int dep_compare(void *ctx, size_t a, size_t b, int column)
 }
 static const struct list_model dep_model = {dep_count, dep_key, dep_matches, dep_compare};
 
-/* A breaker command: owned by the question until y (confirm.h), then by
- * the console's write queue. */
-struct write_job {
-    char *url, *context, *dep;
-    const char *command, *action;   /* open | disabled | reset; its audit name */
-    const struct config *cfg;
-    size_t workers;                 /* reporting the breaker when asked */
+/* A breaker command waiting for y (owned by the question, confirm.h). */
+struct breaker_ask {
+    char dep[256];
+    const char *command;   /* open | disabled | reset */
+    size_t workers;        /* reporting the breaker when asked */
 };
-
-static const char *audit_action(const char *command)
-{
-    return !strcmp(command, "open") ? "breaker.open" : !strcmp(command, "disabled") ? "breaker.close" : "breaker.reset";
-}
-
-static void write_job_free(void *arg)
-{
-    struct write_job *job = arg;
-    free(job->url);
-    free(job->context);
-    free(job->dep);
-    free(job);
-}
-
-/* On the console's write thread (console/writes.h): its own connection. */
-static int write_breaker(void *arg, char *text, size_t len)
-{
-    struct write_job *job = arg;
-    char err[512];
-    int rc = -1;
-    redisContext *c = policy_connect(job->url, 2, err, sizeof err);
-    if (!c) {
-        snprintf(text, len, "breaker %s: %s", job->dep, err);
-        return -1;
-    }
-    char *old = NULL;
-    rc = policy_breaker_command(c, job->dep, job->command, &old, err, sizeof err);
-    struct audit_entry e = {.action = job->action, .target = job->dep, .old_value = old,
-                            .new_value = job->command, .result = rc == 0 ? "ok" : err};
-    char aerr[512];
-    audit_record(job->cfg, job->context, c, &e, aerr, sizeof aerr);
-    if (rc == 0)
-        snprintf(text, len, "breaker %s: %s sent to %zu worker%s (was %s); they apply it within 2 s", job->dep,
-                 job->command, job->workers, job->workers == 1 ? "" : "s", old ? old : "none");
-    else
-        snprintf(text, len, "breaker %s: %s", job->dep, err);
-    free(old);
-    redisFree(c);
-    return rc;
-}
 
 static void run_write(struct ui *ui, void *arg)
 {
-    struct write_job *job = arg;
-    char label[400];
-    snprintf(label, sizeof label, "breaker %s: sending %s", job->dep, job->command);
-    ui_message(ui, "%s ...", label);
-    if (!writes_submit(ui->writes, label, write_breaker, write_job_free, job))
+    struct breaker_ask *ask = arg;
+    ui_message(ui, "breaker %s: sending %s ...", ask->dep, ask->command);
+    if (!control_write_breaker(ui->writes, ui->opt->cfg, ui->opt->ctx, ask->dep, ask->command, ask->workers))
         ui_error(ui, "too many writes waiting; try again in a moment");
+    free(ask);
 }
 
 static enum theme_slot state_slot(enum breaker_state s)
@@ -303,23 +257,19 @@ static bool ask(struct ui *ui, struct breakers_state *st, const char *command, c
     }
     if (ui->opt->ctx->read_only) {
         ui_message(ui, "read-only: breakers cannot be changed from this console");
-        struct audit_entry e = {.action = audit_action(command), .target = name, .new_value = command,
+        struct audit_entry e = {.action = control_breaker_action(command), .target = name, .new_value = command,
                                 .result = "refused: read-only"};
         char err[256];
         audit_record(ui->opt->cfg, ui->opt->ctx->name, NULL, &e, err, sizeof err);
         return true;
     }
     size_t workers = st->bt.rows[row].workers;
-    struct write_job *job = xcalloc(1, sizeof *job);
-    job->url = xstrdup(ui->opt->ctx->redis);
-    job->context = xstrdup(ui->opt->ctx->name ? ui->opt->ctx->name : "");
-    job->dep = xstrdup(name);
+    struct breaker_ask *job = xcalloc(1, sizeof *job);
+    snprintf(job->dep, sizeof job->dep, "%s", name);
     job->command = command;
-    job->action = audit_action(command);
-    job->cfg = ui->opt->cfg;
     job->workers = workers;
-    confirm_ask(ui, NULL, NULL, run_write, job, write_job_free, "%zu worker%s report %s. %s breaker %s fleet-wide",
-                workers, workers == 1 ? "" : "s", name, verb, name);
+    confirm_ask(ui, NULL, NULL, run_write, job, free, "%zu worker%s report %s. %s breaker %s fleet-wide", workers,
+                workers == 1 ? "" : "s", name, verb, name);
     return true;
 }
 

@@ -115,7 +115,7 @@ static void submit(struct ui *ui, void *arg)
     char label[320];
     snprintf(label, sizeof label, "celery %s %s", job->method, job->target);
     if (!writes_submit(ui->writes, label, run_job, job_free, job)) {
-        ui_error(ui, "too many writes waiting; try again in a moment");
+        ui_write_refused(ui);
         return;
     }
     ui_message(ui, "%s: sent, waiting for the replies ...", label);

@@ -65,7 +65,7 @@ static void write_guardrail(struct ui *ui, const char *name, const char *canonic
     if (control_write_guardrail(ui->writes, ui->opt->cfg, ui->opt->ctx, name, canonical, workers_reached(ui, name)))
         ui_message(ui, "setting %s = %s…", name, canonical);
     else
-        ui_error(ui, "too many writes waiting; try again in a moment");
+        ui_write_refused(ui);
 }
 
 /* Is the queue, dependency or task that name refers to known to the

@@ -1,4 +1,4 @@
-/* The one function every part of the console uses on its state (see
+/* The functions every part of the console uses on its state (see
  * state.h): the status line, plain or in the error colour. */
 #include "ui/state.h"
 
@@ -26,3 +26,5 @@ void ui_error(struct ui *ui, const char *fmt, ...)
     ui->message_until = clock_mono() + 6;
     ui->message_error = true;
 }
+
+void ui_write_refused(struct ui *ui) { ui_error(ui, "too many writes waiting; try again in a moment"); }

@@ -119,5 +119,8 @@ struct ui {
 void ui_message(struct ui *ui, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The same in the error colour: something failed. */
 void ui_error(struct ui *ui, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The write queue refused a job (console/writes.h: full): one wording for
+ * every view, in the error colour. */
+void ui_write_refused(struct ui *ui);
 
 #endif

@@ -87,7 +87,7 @@ static void run_write(struct ui *ui, void *arg)
     struct breaker_ask *ask = arg;
     ui_message(ui, "breaker %s: sending %s ...", ask->dep, ask->command);
     if (!control_write_breaker(ui->writes, ui->opt->cfg, ui->opt->ctx, ask->dep, ask->command, ask->workers))
-        ui_error(ui, "too many writes waiting; try again in a moment");
+        ui_write_refused(ui);
     free(ask);
 }
 

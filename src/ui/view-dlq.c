@@ -116,7 +116,7 @@ static bool request_action(struct ui *ui, struct dlq_state *st, enum dlq_job_kin
     struct dlq_job job = {.kind = kind, .queue = st->queue, .ids = ids, .nids = nids, .body = body};
     unsigned long ticket = dlq_write_submit(ui->writes, ui->opt->cfg, ui->opt->ctx, &job);
     if (!ticket) {
-        ui_error(ui, "too many writes waiting; try again in a moment");
+        ui_write_refused(ui);
         return false;
     }
     st->write_ticket = ticket;

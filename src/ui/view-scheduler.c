@@ -218,7 +218,7 @@ static void command(struct ui *ui, const struct sched_row *r, const char *verb)
 {
     bool refused = ui->opt->ctx && ui->opt->ctx->read_only;
     if (!ui->opt->ctx || !control_write_sched(ui->writes, ui->opt->cfg, ui->opt->ctx, verb, r->name, refused))
-        ui_error(ui, "too many writes waiting; try again in a moment");
+        ui_write_refused(ui);
     else if (refused)
         ui_message(ui, "read-only mode: refusing %s %s", verb, r->name);
     else

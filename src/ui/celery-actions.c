@@ -22,9 +22,8 @@
 #define SHUTDOWN_WAIT 1.0   /* Celery's shutdown raises WorkerShutdown: no reply ever comes */
 
 struct celery_job {
-    char *broker_url, *redis_url, *context;
-    struct tls_options tls;
-    double timeout;
+    struct context_config ctx;   /* a copy (config_context_copy), owned by the job */
+    const char *broker_url;      /* ctx's AMQP URL, else its Redis URL */
     const struct config *cfg;
     char method[16];          /* shutdown | revoke */
     char target[256];         /* the worker, or the task id */
@@ -37,12 +36,7 @@ static void job_free(void *arg)
     struct celery_job *job = arg;
     if (!job)
         return;
-    free(job->broker_url);
-    free(job->redis_url);
-    free(job->context);
-    free(job->tls.ca);
-    free(job->tls.cert);
-    free(job->tls.key);
+    config_context_free(&job->ctx);
     free(job);
 }
 
@@ -52,8 +46,8 @@ static void audit(const struct celery_job *job, const char *args, const char *re
     snprintf(action, sizeof action, "celery.%s", job->method);
     const char *target = strcmp(job->method, "shutdown") == 0 ? job->target : "all workers";
     struct audit_entry e = {.action = action, .target = target, .new_value = args, .result = result};
-    redisContext *c = job->redis_url ? policy_connect(job->redis_url, 2, err, sizeof err) : NULL;
-    audit_record(job->cfg, job->context, c, &e, err, sizeof err);
+    redisContext *c = job->ctx.redis ? policy_connect(job->ctx.redis, 2, err, sizeof err) : NULL;
+    audit_record(job->cfg, job->ctx.name, c, &e, err, sizeof err);
     if (c)
         redisFree(c);
 }
@@ -93,7 +87,7 @@ static int run_job(void *arg, char *text, size_t len)
     }
     char *argtext = cJSON_PrintUnformatted(args), err[300], result[320], replies_line[600];
     cJSON *replies = NULL;
-    int rc = celery_pidbox_call(job->broker_url, &job->tls, job->timeout, &req, &replies, err, sizeof err);
+    int rc = celery_pidbox_call(job->broker_url, &job->ctx.tls, job->ctx.timeout, &req, &replies, err, sizeof err);
     cJSON_Delete(args);
     if (rc == 0) {
         snprintf(result, sizeof result, "%d replies", cJSON_GetArraySize(replies));
@@ -140,14 +134,8 @@ static struct celery_job *job_new(struct ui *ui, const char *method, const char 
         return NULL;
     }
     struct celery_job *job = xcalloc(1, sizeof *job);
-    job->broker_url = xstrdup(url);
-    job->redis_url = ctx->redis ? xstrdup(ctx->redis) : NULL;
-    job->context = xstrdup(ctx->name ? ctx->name : "");
-    job->tls = ctx->tls;
-    job->tls.ca = ctx->tls.ca ? xstrdup(ctx->tls.ca) : NULL;
-    job->tls.cert = ctx->tls.cert ? xstrdup(ctx->tls.cert) : NULL;
-    job->tls.key = ctx->tls.key ? xstrdup(ctx->tls.key) : NULL;
-    job->timeout = ctx->timeout;
+    config_context_copy(&job->ctx, ctx);
+    job->broker_url = job->ctx.amqp ? job->ctx.amqp : job->ctx.redis;
     job->cfg = ui->opt->cfg;
     snprintf(job->method, sizeof job->method, "%s", method);
     snprintf(job->target, sizeof job->target, "%s", target);

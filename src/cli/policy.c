@@ -121,12 +121,9 @@ int control_require_known(struct app *app, struct redisContext *c, const char *n
             known = find_item(items, n, name) != NULL;   /* already set: it may be changed or turned off */
             policy_items_free(items, n);
         }
-        const char *inner = name + strlen("queue.");
-        if (!known && strncmp(name, "queue.", 6) == 0) {
-            char *queue = xstrndup(inner, (size_t)(strrchr(name, '.') - inner));
+        char queue[256];
+        if (!known && guardrail_queue(name, queue, sizeof queue))
             known = queue_on_broker(app, c, queue);
-            free(queue);
-        }
     } else {
         known = known_names_has(&k, NAME_DEP, name);
         snprintf(what, sizeof what, "dependency '%s'", name);

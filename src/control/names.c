@@ -70,7 +70,7 @@ static const char *bare_queue(const char *name)
     return name;
 }
 
-static bool same_queue(const char *a, const char *b)
+bool queue_names_same(const char *a, const char *b)
 {
     if (strcmp(a, b) == 0)
         return true;
@@ -81,7 +81,7 @@ static bool same_queue(const char *a, const char *b)
 bool known_names_has(const struct known_names *k, enum name_kind kind, const char *name)
 {
     for (size_t i = 0; i < k->n; i++)
-        if (k->kinds[i] == kind && (kind == NAME_QUEUE ? same_queue(k->names[i], name) : !strcmp(k->names[i], name)))
+        if (k->kinds[i] == kind && (kind == NAME_QUEUE ? queue_names_same(k->names[i], name) : !strcmp(k->names[i], name)))
             return true;
     return false;
 }
@@ -105,6 +105,15 @@ bool known_names_guardrail(const struct known_names *k, const char *guardrail, c
         return known;
     }
     return true;   /* fleet-wide: shed.*, budget.* */
+}
+
+bool guardrail_queue(const char *guardrail, char *queue, size_t len)
+{
+    const char *dot = strrchr(guardrail, '.');
+    if (strncmp(guardrail, "queue.", 6) != 0 || !dot || dot <= guardrail + 6)
+        return false;
+    snprintf(queue, len, "%.*s", (int)(dot - guardrail - 6), guardrail + 6);
+    return true;
 }
 
 void known_names_free(struct known_names *k)

@@ -32,5 +32,11 @@ bool known_names_has(const struct known_names *k, enum name_kind kind, const cha
  * task it names is known; false with what is unknown ("queue 'nope'"). */
 bool known_names_guardrail(const struct known_names *k, const char *guardrail, char *what, size_t len);
 void known_names_free(struct known_names *k);
+/* Two queue names are one queue, with or without the kind:
+ * "orders" is "amqp:orders"; "amqp:orders" is not "redis:orders". */
+bool queue_names_same(const char *a, const char *b);
+/* The queue a queue.NAME.KEY guardrail names, into queue; false for any
+ * other guardrail. */
+bool guardrail_queue(const char *guardrail, char *queue, size_t len);
 
 #endif

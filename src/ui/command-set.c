@@ -29,16 +29,15 @@ bool ui_guardrails_read_only(struct ui *ui)
 }
 
 /* Does a worker's "amqp:orders, redis:jobs" list hold queue (with or
- * without its kind)? */
+ * without its kind, control/names.h)? */
 static bool consumes(const char *queues, const char *queue)
 {
-    size_t qlen = strlen(queue);
     for (const char *p = queues; p && *p;) {
         p += strspn(p, ", ");
         size_t n = strcspn(p, ",");
-        const char *colon = memchr(p, ':', n);
-        if ((n == qlen && strncmp(p, queue, n) == 0) ||
-            (colon && (size_t)(p + n - colon - 1) == qlen && strncmp(colon + 1, queue, qlen) == 0))
+        char one[256];
+        snprintf(one, sizeof one, "%.*s", (int)n, p);
+        if (n && queue_names_same(one, queue))
             return true;
         p += n;
     }
@@ -50,13 +49,11 @@ static bool consumes(const char *queues, const char *queue)
 static size_t workers_reached(const struct ui *ui, const char *name)
 {
     const struct fleet_table *t = ui->opt->fleet ? fleet_table_of(ui->fleet.snap) : NULL;
-    char queue[256] = "";
-    const char *dot = strrchr(name, '.');
-    if (strncmp(name, "queue.", 6) == 0 && dot > name + 6)
-        snprintf(queue, sizeof queue, "%.*s", (int)(dot - name - 6), name + 6);
+    char queue[256];
+    bool one_queue = guardrail_queue(name, queue, sizeof queue);
     size_t n = 0;
     for (size_t i = 0; t && i < t->n; i++)
-        n += t->workers[i].state == FLEET_RUNNING && (!queue[0] || consumes(t->workers[i].queues, queue));
+        n += t->workers[i].state == FLEET_RUNNING && (!one_queue || consumes(t->workers[i].queues, queue));
     return n;
 }
 
@@ -132,10 +129,10 @@ static void ask_guardrail(struct ui *ui, const char *name, const char *canonical
         return;
     }
     size_t n = workers_reached(ui, name);
-    const char *dot = strrchr(name, '.');
-    if (strncmp(name, "queue.", 6) == 0 && dot > name + 6)
-        confirm_ask(ui, NULL, cancelled, run_pending, ask, free, "set %s = %s: %zu running worker%s consume%s %.*s (now %s)",
-                    name, canonical, n, n == 1 ? "" : "s", n == 1 ? "s" : "", (int)(dot - name - 6), name + 6, from);
+    char queue[256];
+    if (guardrail_queue(name, queue, sizeof queue))
+        confirm_ask(ui, NULL, cancelled, run_pending, ask, free, "set %s = %s: %zu running worker%s consume%s %s (now %s)",
+                    name, canonical, n, n == 1 ? "" : "s", n == 1 ? "s" : "", queue, from);
     else
         confirm_ask(ui, NULL, cancelled, run_pending, ask, free, "set %s = %s for the whole fleet: %zu running worker%s (now %s)",
                     name, canonical, n, n == 1 ? "" : "s", from);
